@@ -1,0 +1,85 @@
+#pragma once
+// The one error model of yoi: a Code, an Error{code, message}, Result<T>.
+// Every component returns these; exceptions never cross a component boundary.
+// The code registry and the code -> HTTP status table live in error.cpp, and
+// nowhere else.
+
+#include <string>
+#include <string_view>
+
+#include <tl/expected.hpp>
+
+namespace yoi {
+
+enum class Code {
+  // request shape
+  invalid_request,
+  invalid_id,
+  invalid_cursor,  // a REST cursor parameter that does not parse (same as cursor_invalid)
+  payload_too_large,
+  not_found,           // unknown route
+  method_not_allowed,  // known route, wrong method
+  unauthorized,
+  // catalog / state conflicts
+  runtime_not_found,
+  worker_not_found,
+  worker_exists,
+  worker_busy,
+  worker_stopped,
+  limit_exceeded,  // a configured capacity limit (workers per runtime, ...)
+  unsupported,
+  // cursors and streams (diagnostic vocabulary, ARCHITECTURE §5)
+  cursor_invalid,
+  cursor_expired,
+  cursor_unknown,
+  runtime_unavailable,
+  runtime_recovered,
+  subscriber_lagged,
+  observation_only,
+  // remote runtime failures as seen by the backend (ARCHITECTURE §7)
+  runtime_auth_failed,
+  runtime_unreachable,
+  runtime_error,
+  runtime_bad_response,
+  runtime_timeout,
+  // model providers (engines)
+  provider_unreachable,
+  provider_auth_failed,
+  provider_error,
+  provider_timeout,
+  provider_bad_response,
+  // runs
+  cancelled,
+  interrupted,
+  // process and storage
+  config_invalid,
+  store_corrupt,
+  store_io,
+  shutting_down,
+  internal,
+};
+
+struct Error {
+  Code code = Code::internal;
+  std::string message;
+
+  friend bool operator==(const Error&, const Error&) = default;
+};
+
+template <class T>
+using Result = tl::expected<T, Error>;
+
+// Shorthand for returning a failure: `return fail(Code::invalid_id, "...")`.
+inline tl::unexpected<Error> fail(Code code, std::string message) {
+  return tl::unexpected<Error>(Error{code, std::move(message)});
+}
+inline tl::unexpected<Error> fail(Error e) { return tl::unexpected<Error>(std::move(e)); }
+
+// Wire name of a code ("worker_busy"), stable and part of the API.
+std::string_view code_name(Code code);
+// Inverse of code_name; false when the name is not a known code.
+bool code_from_name(std::string_view name, Code& out);
+// The one table from code to HTTP status (ARCHITECTURE §7).
+int http_status(Code code);
+
+}  // namespace yoi

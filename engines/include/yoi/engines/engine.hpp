@@ -1,0 +1,95 @@
+#pragma once
+// An engine runs one model turn: given a conversation, it streams reply text.
+// Engines know nothing of Workers, ids or storage (ARCHITECTURE §2).
+//
+// Threading: an engine lives on one io_context (the process's network
+// thread). start() and Turn::cancel() are called on that thread, and every
+// handler is invoked on it, never inline from start().
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "yoi/error.hpp"
+#include "yoi/secret.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace yoi::engines {
+
+struct Message {
+  std::string role;  // "user" | "assistant" (the engine adds "system" itself)
+  std::string content;
+};
+
+struct Usage {
+  std::uint64_t input_tokens = 0;
+  std::uint64_t output_tokens = 0;
+};
+
+struct TurnHandlers {
+  std::function<void(std::string_view delta)> on_delta;
+  std::function<void(const Usage&)> on_usage;
+  // Exactly once, last, unless the turn was cancelled first. A failure is a
+  // typed provider_* error whose message never contains a key or URL.
+  std::function<void(Result<void>)> on_done;
+};
+
+// A turn in flight. cancel() tears down the turn's I/O at once; after it
+// returns no handler is called again. Destroying a Turn cancels it.
+class Turn {
+ public:
+  virtual ~Turn() = default;
+  virtual void cancel() = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view kind() const = 0;  // "echo", "openai"
+  // `conversation` is oldest first and ends with the new user message.
+  virtual std::unique_ptr<Turn> start(std::vector<Message> conversation, TurnHandlers handlers) = 0;
+};
+
+// A profile: what a Worker created with `profile = name` runs on. Parsed from
+// the runtime's TOML config by the server; `runtime_default` always exists.
+struct ProfileConfig {
+  std::string name = "runtime_default";
+  std::string engine = "echo";  // "echo" | "openai"
+  std::size_t history_messages = 20;  // transcript items sent as context
+
+  // echo
+  std::size_t echo_chunk_bytes = 8;
+  std::chrono::milliseconds echo_chunk_delay{0};
+
+  // openai-compatible
+  Secret base_url;  // e.g. http://127.0.0.1:8080/v1 (private to the runtime host)
+  std::string model;
+  std::string api_key_env;  // name of the environment variable holding the key
+  Secret api_key;           // resolved from api_key_env at start
+  std::string system_prompt;
+  std::optional<double> temperature;
+  std::optional<std::int64_t> max_tokens;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds first_byte_timeout{60000};
+  std::chrono::milliseconds idle_timeout{30000};
+  int max_retries = 2;
+};
+
+// Builds the engine a profile names; config_invalid naming the profile for an
+// unknown engine or an unusable setting.
+Result<std::shared_ptr<Engine>> make_engine(boost::asio::io_context& io, const ProfileConfig& profile);
+
+// The built-in engine: replies "echo: <input>" in chunks of `chunk_bytes`,
+// one chunk per `chunk_delay` (zero: all chunks on successive io turns).
+std::shared_ptr<Engine> make_echo_engine(boost::asio::io_context& io, std::size_t chunk_bytes,
+                                         std::chrono::milliseconds chunk_delay);
+
+}  // namespace yoi::engines

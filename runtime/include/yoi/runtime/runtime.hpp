@@ -1,0 +1,115 @@
+#pragma once
+// Runtime: hosts many Workers (ARCHITECTURE §4-5). No HTTP here; the servers
+// and the backend's embedded source call these operations directly.
+//
+// Threading: a Runtime lives on one io_context and is not thread-safe. Call
+// every method on that io_context's thread. Callbacks and subscription
+// wake-ups run on that thread, never inline from the call that caused them.
+//
+// Durability: a callback that reports success (create, input, cancel, stop)
+// runs only once the store has made the change durable under its policy.
+// Observers (read_after, subscribe, snapshot) see only durable events.
+
+#include <memory>
+#include <string_view>
+
+#include "yoi/clock.hpp"
+#include "yoi/engines/engine.hpp"
+#include "yoi/runtime/types.hpp"
+#include "yoi/store/store.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace yoi::rt {
+
+struct RuntimeOptions {
+  std::string runtime_id = "local";
+  std::string display_name = "Local runtime";
+  std::string version = "0.1.0";
+  Limits limits;
+  // Profiles by name; "runtime_default" is added (echo) when absent.
+  std::vector<engines::ProfileConfig> profiles;
+  Clock* clock = &Clock::system();
+  Random* random = &Random::system();
+};
+
+// An RAII registration of a wake-up callback; destroying it unsubscribes.
+class Subscription {
+ public:
+  Subscription() = default;
+  Subscription(Subscription&&) noexcept;
+  Subscription& operator=(Subscription&&) noexcept;
+  ~Subscription();
+  void reset();
+  explicit operator bool() const { return static_cast<bool>(impl_); }
+
+  struct Impl;
+  explicit Subscription(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class Runtime {
+ public:
+  // Opens the store, restores every worker (closing runs interrupted by a
+  // crash with run_finished failed `interrupted`) and builds each profile's
+  // engine. Errors: config_invalid (a profile), store_corrupt / store_io.
+  static Result<std::unique_ptr<Runtime>> open(boost::asio::io_context& io, RuntimeOptions options,
+                                               std::unique_ptr<store::Store> store);
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  const std::string& runtime_id() const;
+  const std::string& epoch() const;
+  RuntimeSummary summary() const;
+  // Diagnostics recorded at open (store repairs, interrupted runs).
+  const std::vector<std::string>& diagnostics() const;
+
+  // worker_exists, invalid_id, invalid_request (unknown profile, bad intent),
+  // limit_exceeded (max_workers).
+  void create(CreateWorker request, Callback<WorkerDetail> done);
+  Result<WorkerPage> list(const ListWorkers& request) const;
+  Result<WorkerDetail> detail(std::string_view worker_id) const;
+  // Starts a run. worker_busy, worker_stopped, invalid_request (empty or
+  // oversized content). A repeated client_message_id answers the first
+  // acceptance (duplicate = true) and starts nothing.
+  void input(std::string_view worker_id, Input request, Callback<InputAccepted> done);
+  // Aborts the run in flight, keeping the partial reply. Idempotent.
+  void cancel(std::string_view worker_id, std::optional<std::string> reason,
+              Callback<CancelResult> done);
+  // Ends the worker for good, cancelling its run first. Idempotent.
+  void stop(std::string_view worker_id, std::optional<std::string> reason,
+            Callback<WorkerDetail> done);
+  Result<TranscriptPage> transcript(std::string_view worker_id, std::uint64_t start,
+                                    std::size_t limit) const;
+
+  // Events strictly after `cursor` (empty: from the oldest retained event),
+  // at most `limit` (clamped). cursor_invalid (malformed, another worker's),
+  // cursor_unknown (another epoch, or beyond the log), cursor_expired (older
+  // than retention).
+  Result<EventPage> read_after(std::string_view worker_id, std::string_view cursor,
+                               std::size_t limit) const;
+  // Validates a cursor for this worker without reading (same errors).
+  Result<std::uint64_t> cursor_seq(std::string_view worker_id, std::string_view cursor) const;
+  Result<Snapshot> snapshot(std::string_view worker_id) const;
+  // `on_append` runs after new events become readable. Keep it cheap: set a
+  // flag or wake a coroutine, then pull with read_after.
+  Result<Subscription> subscribe(std::string_view worker_id, std::function<void()> on_append);
+
+  // Makes everything durable (graceful shutdown). Runs in flight are left
+  // to be closed as `interrupted` on the next open.
+  void flush(Callback<void> done);
+
+  std::string cursor_for(std::string_view worker_id, std::uint64_t seq) const;
+
+ private:
+  struct Impl;
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace yoi::rt

@@ -1,0 +1,176 @@
+#pragma once
+// The runtime core's value types: what goes in and out of Runtime's
+// operations. Their JSON forms (the wire contract of ARCHITECTURE §6) are in
+// wire.hpp.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
+
+#include "yoi/error.hpp"
+
+namespace yoi::rt {
+
+template <class T>
+using Callback = std::function<void(Result<T>)>;
+
+enum class WorkerStatus { idle, running, stopped };
+std::string_view status_name(WorkerStatus s);
+bool status_from_name(std::string_view name, WorkerStatus& out);
+
+struct Intent {
+  std::string kind = "assistant";  // "assistant" | "task" | "role"
+  std::optional<std::string> objective;  // task
+  std::optional<std::string> role;       // role
+  std::optional<std::string> purpose;
+};
+
+struct CreateWorker {
+  std::optional<std::string> worker_id;  // generated when absent
+  std::optional<std::string> display_name;
+  Intent intent;
+  std::string profile = "runtime_default";
+  boost::json::value config_bundle;  // null when absent; opaque, recorded
+  std::vector<std::string> capabilities;
+  boost::json::array workspace_refs;  // opaque, recorded
+  boost::json::array mount_refs;      // opaque, recorded
+};
+
+// The durable part of a worker (its state document).
+struct WorkerRecord {
+  std::string worker_id;
+  std::string display_name;
+  WorkerStatus status = WorkerStatus::idle;
+  Intent intent;
+  std::string profile;
+  boost::json::value config_bundle;
+  std::vector<std::string> capabilities;
+  boost::json::array workspace_refs;
+  boost::json::array mount_refs;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::optional<std::string> current_run_id;  // set while running
+  std::uint64_t run_count = 0;                // runs started, for run ids
+};
+
+struct WorkerDetail {
+  std::string runtime_id;
+  WorkerRecord record;
+  std::uint64_t last_seq = 0;
+  std::uint64_t transcript_total = 0;
+};
+
+struct ListWorkers {
+  std::optional<std::string> after;  // page token: the last worker_id of the previous page
+  std::size_t limit = 100;           // clamped to Limits::max_page
+  std::optional<WorkerStatus> status;
+};
+
+struct WorkerPage {
+  std::vector<WorkerDetail> workers;
+  std::optional<std::string> next;
+};
+
+struct Input {
+  std::string content;
+  std::optional<std::string> client_message_id;
+};
+
+struct InputAccepted {
+  std::string run_id;
+  std::uint64_t seq = 0;  // seq of the input_accepted event
+  std::optional<std::string> client_message_id;
+  bool duplicate = false;  // a re-send of an earlier client_message_id
+};
+
+struct CancelResult {
+  bool cancelled = false;  // false: nothing was running
+  std::optional<std::string> run_id;
+  WorkerStatus status = WorkerStatus::idle;
+};
+
+struct TranscriptItem {
+  std::uint64_t index = 0;
+  std::uint64_t seq = 0;  // the event that produced it
+  std::string role;       // "user" | "assistant"
+  std::string content;
+  std::string run_id;
+  std::optional<std::string> result;  // assistant: "completed" | "cancelled" | "failed"
+  std::int64_t time_ms = 0;
+};
+
+struct TranscriptPage {
+  std::vector<TranscriptItem> items;
+  std::uint64_t total = 0;
+  std::optional<std::uint64_t> next;
+};
+
+// One event as the log holds it: `json` is the whole event object
+// ({"type", "seq", "time", ...fields}) serialised once at append.
+struct Event {
+  std::uint64_t seq = 0;
+  std::string json;
+  std::string cursor;  // position of this event
+};
+
+struct EventPage {
+  std::vector<Event> events;
+  std::string cursor;  // resume point: after the last event returned (or the request's)
+  std::uint64_t last_seq = 0;  // newest event in the log
+};
+
+struct InFlight {
+  std::string run_id;
+  std::string text;  // reply so far
+};
+
+struct Snapshot {
+  WorkerDetail detail;
+  std::vector<TranscriptItem> transcript_tail;
+  std::optional<InFlight> in_flight;
+  std::uint64_t seq = 0;
+  std::string cursor;  // the snapshot is as of this position
+};
+
+struct Limits {
+  std::size_t max_workers = 100'000;
+  std::size_t max_content_bytes = 256 * 1024;
+  std::size_t max_display_name = 200;
+  std::size_t default_page = 100;
+  std::size_t max_page = 1000;
+  std::size_t snapshot_transcript_tail = 20;
+  std::size_t retention_events = 100'000;  // per worker
+  std::size_t retention_bytes = 64u << 20;  // per worker
+  std::size_t dedupe_window = 256;          // client_message_ids remembered per worker
+};
+
+struct RuntimeSummary {
+  std::string runtime_id;
+  std::string display_name;
+  std::string epoch;
+  std::string version;
+  std::string status = "ready";
+  std::string store;  // "memory" | "fs"
+  std::map<std::string, std::size_t> worker_counts;  // "total", "idle", "running", "stopped"
+  Limits limits;
+  std::vector<std::string> capabilities;
+  std::vector<std::string> profiles;
+};
+
+// The operations a runtime supports, as listed in its summary.
+inline const std::vector<std::string>& all_capabilities() {
+  static const std::vector<std::string> caps{
+      "workers.create", "workers.list",       "workers.detail",    "workers.input",
+      "workers.cancel", "workers.stop",       "workers.transcript", "workers.events",
+      "workers.events.ws"};
+  return caps;
+}
+
+}  // namespace yoi::rt
