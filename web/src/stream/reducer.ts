@@ -1,0 +1,268 @@
+// The worker view as a pure function of the stream: (state, action) -> state.
+//
+// Rules (ARCHITECTURE §5):
+// - A snapshot replaces the whole view (transcript tail, in-flight reply,
+//   seq, cursor). Nothing from before it is kept except older transcript pages
+//   the user loaded, and only when they are older than the snapshot's tail.
+// - Events apply in seq order exactly once: an event with seq <= the last
+//   applied seq is a re-delivery (at-least-once across reconnects) and is
+//   dropped; an event that skips a seq is a gap, which the contract says never
+//   happens silently, so the view does not apply it and asks for a resync.
+// - The cursor only ever moves together with the seq it names (from an applied
+//   event, a snapshot, or a heartbeat for exactly the applied seq). A saved
+//   cursor therefore always matches the saved view: resuming from it neither
+//   repeats nor skips text.
+
+import type { DiagnosticAction, Frame, TranscriptItem, Worker, WorkerEvent } from "../types";
+
+export type Connection =
+  | "connecting" // first connection of this page to this worker
+  | "live" // stream open and current
+  | "reconnecting" // the socket dropped (or the server asked us to retry); backing off
+  | "unavailable" // runtime_unavailable: the server keeps the stream and resumes it
+  | "resynced" // a snapshot replaced a view that had history (cursor not honoured)
+  | "ended" // the worker stopped; the stream is over
+  | "failed"; // a fatal diagnostic; no automatic reconnect
+
+export interface Diagnostic {
+  code: string;
+  message: string;
+  action: DiagnosticAction | "local";
+}
+
+export interface InFlight {
+  run_id: string;
+  text: string;
+}
+
+export interface ViewState {
+  runtimeId: string;
+  workerId: string;
+  worker: Worker | null;
+  items: TranscriptItem[];
+  inFlight: InFlight | null;
+  seq: number; // last applied seq; 0 = nothing applied yet
+  cursor: string | null; // position of `seq`; null = connect for a snapshot
+  connection: Connection;
+  diagnostic: Diagnostic | null; // the last thing the stream said about itself
+  awaitingSnapshot: boolean; // a resync was announced or a cursor was dropped
+  resumedWithCursor: boolean; // this socket was opened with a cursor
+  needsResync: boolean; // a gap was seen: reconnect without a cursor
+  usage: { run_id: string; input_tokens: number; output_tokens: number } | null;
+  stats: { duplicates: number; deltas: number; snapshots: number; gaps: number; badFrames: number };
+}
+
+// Bound on transcript items held in memory; older ones are reloadable by page.
+export const MAX_ITEMS = 2000;
+
+export type Action =
+  | { type: "connect"; reconnect: boolean } // opening a socket (with state.cursor if any)
+  | { type: "open" } // the socket is open
+  | { type: "dropped" } // the socket closed without us asking
+  | { type: "frame"; frame: Frame }
+  | { type: "bad_frame"; error: string }
+  | { type: "earlier"; items: TranscriptItem[] } // an older transcript page
+  | { type: "resync_local" } // a gap was seen: forget the cursor, reconnect for a snapshot
+  | { type: "failed"; code: string; message: string }; // the stream cannot continue (e.g. worker gone)
+
+export function initialState(runtimeId: string, workerId: string): ViewState {
+  return {
+    runtimeId,
+    workerId,
+    worker: null,
+    items: [],
+    inFlight: null,
+    seq: 0,
+    cursor: null,
+    connection: "connecting",
+    diagnostic: null,
+    awaitingSnapshot: false,
+    resumedWithCursor: false,
+    needsResync: false,
+    usage: null,
+    stats: { duplicates: 0, deltas: 0, snapshots: 0, gaps: 0, badFrames: 0 },
+  };
+}
+
+// What the connection should do after a diagnostic (kept here so it is tested
+// with the reducer). `reconnect_fresh`: drop the cursor, reconnect for a snapshot.
+export type Step = "continue" | "reconnect" | "reconnect_fresh" | "close";
+
+const CURSOR_CODES = new Set(["cursor_invalid", "cursor_expired", "cursor_unknown", "invalid_cursor"]);
+
+export function diagnosticStep(code: string, action: DiagnosticAction): Step {
+  if (code === "worker_stopped") return "close";
+  if (action === "resync" || action === "wait") return "continue";
+  if (CURSOR_CODES.has(code)) return "reconnect_fresh"; // our cursor is useless: start over
+  if (action === "retry") return "reconnect";
+  return "close";
+}
+
+export function reduce(s: ViewState, a: Action): ViewState {
+  switch (a.type) {
+    case "connect":
+      return {
+        ...s,
+        connection: a.reconnect ? "reconnecting" : "connecting",
+        resumedWithCursor: s.cursor !== null,
+        needsResync: false,
+      };
+    case "open":
+      // With a cursor the stream continues where we were: live. Without, the
+      // snapshot that follows decides.
+      return s.cursor !== null && (s.connection === "connecting" || s.connection === "reconnecting")
+        ? { ...s, connection: "live" }
+        : s;
+    case "dropped":
+      return s.connection === "ended" || s.connection === "failed" ? s : { ...s, connection: "reconnecting" };
+    case "bad_frame":
+      return {
+        ...s,
+        diagnostic: { code: "bad_frame", message: a.error, action: "local" },
+        stats: { ...s.stats, badFrames: s.stats.badFrames + 1 },
+      };
+    case "earlier":
+      return prependEarlier(s, a.items);
+    case "resync_local":
+      return { ...s, cursor: null, awaitingSnapshot: true, needsResync: false, connection: "reconnecting" };
+    case "failed":
+      return { ...s, connection: "failed", diagnostic: { code: a.code, message: a.message, action: "local" } };
+    case "frame":
+      return applyFrame(s, a.frame);
+  }
+}
+
+function applyFrame(s: ViewState, f: Frame): ViewState {
+  switch (f.type) {
+    case "snapshot": {
+      if (f.runtime_id !== s.runtimeId || f.worker_id !== s.workerId) return s;
+      const resync = s.awaitingSnapshot || s.resumedWithCursor || s.seq > 0;
+      const tail = f.transcript_tail.slice(-MAX_ITEMS);
+      return {
+        ...s,
+        worker: f.worker,
+        items: tail,
+        inFlight: f.in_flight ? { run_id: f.in_flight.run_id, text: f.in_flight.text } : null,
+        seq: f.seq,
+        cursor: f.cursor,
+        connection: f.worker.status === "stopped" && s.connection === "ended" ? "ended" : resync ? "resynced" : "live",
+        awaitingSnapshot: false,
+        needsResync: false,
+        stats: { ...s.stats, snapshots: s.stats.snapshots + 1 },
+      };
+    }
+    case "event": {
+      if ((f.runtime_id && f.runtime_id !== s.runtimeId) || (f.worker_id && f.worker_id !== s.workerId)) return s;
+      if (s.awaitingSnapshot) return s; // a snapshot is coming and will replace everything
+      if (f.seq <= s.seq) return { ...s, stats: { ...s.stats, duplicates: s.stats.duplicates + 1 } };
+      if (s.seq > 0 && f.seq !== s.seq + 1) {
+        return { ...s, needsResync: true, stats: { ...s.stats, gaps: s.stats.gaps + 1 } };
+      }
+      const next = applyEvent(s, f.event);
+      return {
+        ...next,
+        seq: f.seq,
+        cursor: f.cursor,
+        connection: next.connection === "ended" || next.connection === "failed" ? next.connection : "live",
+      };
+    }
+    case "heartbeat": {
+      const connection = s.connection === "connecting" || s.connection === "reconnecting" ? "live" : s.connection;
+      // Adopt the cursor only for exactly the seq we hold: an older one would
+      // replay text, a newer one would skip it.
+      if (f.seq === s.seq && !s.awaitingSnapshot) return { ...s, cursor: f.cursor, connection };
+      return connection === s.connection ? s : { ...s, connection };
+    }
+    case "diagnostic": {
+      const diagnostic: Diagnostic = { code: f.code, message: f.message, action: f.action };
+      const step = diagnosticStep(f.code, f.action);
+      if (step === "close" && f.code === "worker_stopped") {
+        return {
+          ...s,
+          diagnostic,
+          connection: "ended",
+          worker: s.worker ? { ...s.worker, status: "stopped" } : s.worker,
+        };
+      }
+      if (f.code === "runtime_recovered") return { ...s, diagnostic, connection: "live" };
+      switch (step) {
+        case "continue":
+          return {
+            ...s,
+            diagnostic,
+            awaitingSnapshot: f.action === "resync" ? true : s.awaitingSnapshot,
+            connection: f.code === "runtime_unavailable" ? "unavailable" : s.connection,
+          };
+        case "reconnect":
+          return { ...s, diagnostic, connection: "reconnecting" };
+        case "reconnect_fresh":
+          return { ...s, diagnostic, connection: "reconnecting", cursor: null, awaitingSnapshot: true };
+        case "close":
+          return { ...s, diagnostic, connection: "failed" };
+      }
+    }
+  }
+}
+
+function appendItem(items: TranscriptItem[], item: TranscriptItem, worker: Worker | null): TranscriptItem[] {
+  const prev = items[items.length - 1];
+  let index: number | undefined;
+  if (prev && typeof prev.index === "number") index = prev.index + 1;
+  else if (!prev && worker && typeof worker.transcript_total === "number") index = worker.transcript_total;
+  const out = items.concat(index === undefined ? item : { ...item, index });
+  return out.length > MAX_ITEMS ? out.slice(out.length - MAX_ITEMS) : out;
+}
+
+function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
+  switch (e.type) {
+    case "worker_created":
+      return { ...s, worker: e.worker };
+    case "status":
+      return s.worker ? { ...s, worker: { ...s.worker, status: e.status } } : s;
+    case "input_accepted":
+      return { ...s, items: appendItem(s.items, { role: "user", content: e.content, run_id: e.run_id, seq: e.seq }, s.worker) };
+    case "run_started":
+      return { ...s, inFlight: { run_id: e.run_id, text: "" } };
+    case "text_delta": {
+      const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text + e.delta : e.delta;
+      return { ...s, inFlight: { run_id: e.run_id, text }, stats: { ...s.stats, deltas: s.stats.deltas + 1 } };
+    }
+    case "text_done":
+      return { ...s, inFlight: { run_id: e.run_id, text: e.text } };
+    case "usage":
+      return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
+    case "run_finished": {
+      const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text : "";
+      const item: TranscriptItem = { role: "assistant", content: text, run_id: e.run_id, result: e.result, seq: e.seq };
+      if (e.error) item.error = e.error;
+      return { ...s, inFlight: null, items: appendItem(s.items, item, s.worker) };
+    }
+    case "worker_stopped":
+      return { ...s, inFlight: null, worker: s.worker ? { ...s.worker, status: "stopped" } : s.worker };
+    case "__unknown":
+      return s;
+  }
+}
+
+// Older transcript items (from GET …/transcript) go before the first item we
+// hold; anything overlapping by index is already there and is skipped.
+function prependEarlier(s: ViewState, older: TranscriptItem[]): ViewState {
+  const first = s.items[0]?.index;
+  if (typeof first !== "number") return s;
+  const add = older.filter((i) => typeof i.index === "number" && i.index < first).sort((a, b) => a.index! - b.index!);
+  if (add.length === 0) return s;
+  const items = add.concat(s.items);
+  return { ...s, items: items.length > MAX_ITEMS ? items.slice(0, MAX_ITEMS) : items };
+}
+
+// The text shown for the view, in order: every transcript item, then the reply
+// being generated. Used by tests to check "no duplicated and no missing text".
+export function visibleText(s: ViewState): string[] {
+  const out = s.items.map((i) => `${i.role}:${i.content}`);
+  if (s.inFlight) out.push(`assistant*:${s.inFlight.text}`);
+  return out;
+}
+
+export function isBusy(s: ViewState): boolean {
+  return s.inFlight !== null || s.worker?.status === "running";
+}

@@ -1,0 +1,148 @@
+// Wire shapes of the browser API (ARCHITECTURE §5-7; runtime/include/yoi/runtime/wire.hpp).
+// Field names are the contract. Everything the server may add is optional here,
+// and the console renders what is present.
+
+export type WorkerStatus = "idle" | "running" | "stopped";
+
+export interface Intent {
+  kind: "assistant" | "task" | "role" | string;
+  objective?: string;
+  role?: string;
+  purpose?: string;
+}
+
+export interface Worker {
+  runtime_id: string;
+  worker_id: string;
+  display_name: string;
+  status: WorkerStatus | string;
+  intent?: Intent;
+  profile?: string;
+  created_at_ms?: number;
+  updated_at_ms?: number;
+  current_run_id?: string | null;
+  last_seq?: number;
+  transcript_total?: number;
+  [extra: string]: unknown;
+}
+
+export interface WorkerList {
+  workers: Worker[];
+  next?: string;
+  // A list across runtimes never fails because one runtime is down; the server
+  // may report such runtimes beside the list. Rendered if present.
+  diagnostics?: Array<{ runtime_id?: string; code?: string; message?: string; status?: string }>;
+  runtimes?: Array<{ runtime_id: string; status?: string; error?: { code: string; message: string } }>;
+}
+
+export interface RuntimeSummary {
+  runtime_id: string;
+  display_name?: string;
+  source?: "embedded" | "remote" | string;
+  status?: string;
+  reachable?: boolean;
+  reachability?: string;
+  epoch?: string;
+  version?: string;
+  store?: string;
+  capabilities?: string[];
+  profiles?: string[];
+  worker_counts?: Record<string, number>;
+  error?: { code: string; message: string };
+  diagnostic?: { code: string; message: string };
+  [extra: string]: unknown;
+}
+
+export interface TranscriptItem {
+  index?: number;
+  seq?: number;
+  role: "user" | "assistant" | string;
+  content: string;
+  run_id: string;
+  result?: "completed" | "cancelled" | "failed" | string;
+  time_ms?: number;
+  // Set by the console for a failed run (from run_finished), not by the server.
+  error?: { code: string; message: string };
+}
+
+export interface TranscriptPage {
+  items: TranscriptItem[];
+  total: number;
+  next?: number;
+}
+
+export interface InputAccepted {
+  accepted: boolean;
+  run_id: string;
+  seq: number;
+  client_message_id?: string;
+  duplicate?: boolean;
+}
+
+export interface CancelResult {
+  cancelled: boolean;
+  run_id?: string;
+  status: string;
+}
+
+export interface CreateWorkerBody {
+  worker_id?: string;
+  display_name?: string;
+  intent?: Intent;
+  profile?: string;
+}
+
+// ---- event objects (inside `event` frames) ----
+interface EventBase { seq: number; time?: number }
+export type WorkerEvent =
+  | (EventBase & { type: "worker_created"; worker: Worker })
+  | (EventBase & { type: "status"; status: string; previous?: string })
+  | (EventBase & { type: "input_accepted"; run_id: string; content: string; client_message_id?: string })
+  | (EventBase & { type: "run_started"; run_id: string; profile?: string })
+  | (EventBase & { type: "text_delta"; run_id: string; delta: string })
+  | (EventBase & { type: "text_done"; run_id: string; text: string })
+  | (EventBase & { type: "usage"; run_id: string; input_tokens: number; output_tokens: number })
+  | (EventBase & {
+      type: "run_finished";
+      run_id: string;
+      result: "completed" | "cancelled" | "failed" | string;
+      error?: { code: string; message: string };
+      reason?: string;
+    })
+  | (EventBase & { type: "worker_stopped"; reason?: string })
+  // Unknown types are tolerated (the log may grow new ones) and only advance seq.
+  | (EventBase & { type: "__unknown"; original: string });
+
+// ---- stream frames ----
+export type DiagnosticAction = "resync" | "wait" | "retry" | "fatal";
+
+export interface SnapshotFrame {
+  type: "snapshot";
+  cursor: string;
+  seq: number;
+  runtime_id: string;
+  worker_id: string;
+  worker: Worker;
+  transcript_tail: TranscriptItem[];
+  in_flight: { run_id: string; text: string } | null;
+}
+export interface EventFrame {
+  type: "event";
+  cursor: string;
+  seq: number;
+  runtime_id: string;
+  worker_id: string;
+  event: WorkerEvent;
+}
+export interface DiagnosticFrame {
+  type: "diagnostic";
+  code: string;
+  message: string;
+  action: DiagnosticAction;
+}
+export interface HeartbeatFrame {
+  type: "heartbeat";
+  cursor: string;
+  seq: number;
+}
+export type Frame = SnapshotFrame | EventFrame | DiagnosticFrame | HeartbeatFrame;

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+// No framework plugin: esbuild compiles the JSX for Preact's automatic runtime.
+export default defineConfig({
+  esbuild: { jsx: "automatic", jsxImportSource: "preact" },
+  base: "./",
+  build: { outDir: "dist", emptyOutDir: true, sourcemap: false, target: "es2022" },
+  server: {
+    // `npm run dev` against a local yoi-server (default port 8787).
+    proxy: { "/api": { target: "http://127.0.0.1:8787", ws: true } },
+  },
+  test: { environment: "node", include: ["test/**/*.test.ts"] },
+});
