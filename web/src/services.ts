@@ -1,0 +1,65 @@
+// The browser-side wiring of the pure modules: one Api, one token store, and
+// the environment of a worker stream (real WebSocket, timers, sessionStorage).
+
+import { Api, ApiError, type AskToken } from "./api";
+import { TokenStore, wsProtocols } from "./auth";
+import type { ProbeResult, SocketLike, StreamEnv } from "./stream/connection";
+import { MemoryStorage, type StorageLike } from "./stream/persist";
+
+function sessionStore(): StorageLike {
+  try {
+    const s = window.sessionStorage;
+    const k = "yoi.probe";
+    s.setItem(k, "1");
+    s.removeItem(k);
+    return s;
+  } catch {
+    return new MemoryStorage(); // storage disabled: a reload starts from a snapshot
+  }
+}
+
+export const storage = sessionStore();
+export const tokens = new TokenStore(storage);
+
+let askHandler: AskToken | null = null;
+export function setAskHandler(h: AskToken | null): void {
+  askHandler = h;
+}
+
+export const api = new Api({
+  tokens,
+  askToken: (rejected) => (askHandler ? askHandler(rejected) : Promise.resolve(null)),
+});
+
+// Codes that mean the worker's stream cannot be had by retrying.
+const FINAL = new Set(["worker_not_found", "runtime_not_found", "invalid_id", "unauthorized", "unsupported"]);
+
+export function streamEnv(): StreamEnv {
+  return {
+    openSocket(path: string, protocols: string[]): SocketLike {
+      const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${path}`;
+      const ws = protocols.length ? new WebSocket(url, protocols) : new WebSocket(url);
+      return ws as unknown as SocketLike;
+    },
+    protocols: () => wsProtocols(tokens.get()),
+    storage,
+    random: Math.random,
+    setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+    clearTimeout: (h) => window.clearTimeout(h as number),
+    async probe(rid, wid): Promise<ProbeResult> {
+      try {
+        await api.getWorker(rid, wid);
+        return null;
+      } catch (e) {
+        if (e instanceof ApiError) return { code: e.code, message: e.message, final: FINAL.has(e.code) };
+        return null;
+      }
+    },
+  };
+}
+
+export function newClientMessageId(): string {
+  const c = globalThis.crypto;
+  if (c && "randomUUID" in c) return c.randomUUID();
+  return `m-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}

@@ -1,0 +1,390 @@
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { asApiError, type ApiError } from "../api";
+import { workersHref } from "../router";
+import { api, newClientMessageId, streamEnv } from "../services";
+import { WorkerStream } from "../stream/connection";
+import { isBusy, type Connection, type ViewState } from "../stream/reducer";
+import type { TranscriptItem } from "../types";
+import { ErrorBox, StatusPill } from "./common";
+
+const CONN_LABEL: Record<Connection, string> = {
+  connecting: "connecting",
+  live: "live",
+  reconnecting: "reconnecting",
+  unavailable: "runtime unavailable",
+  resynced: "resynced",
+  ended: "stream ended",
+  failed: "disconnected",
+};
+
+const CONN_HINT: Record<Connection, string> = {
+  connecting: "Opening the event stream.",
+  live: "Receiving events as they happen.",
+  reconnecting: "The connection dropped; reconnecting from the last position.",
+  unavailable: "The backend lost this worker's runtime and keeps retrying; the stream resumes when it is back.",
+  resynced: "The stream could not continue from the last position; the view was reloaded from a snapshot.",
+  ended: "The worker is stopped; no more events will come.",
+  failed: "The stream cannot continue. Use Reconnect to try again.",
+};
+
+export function ConnectionIndicator({ connection }: { connection: Connection }) {
+  return (
+    <span class={`conn conn-${connection}`} title={CONN_HINT[connection]} data-testid="connection" data-connection={connection}>
+      <span class="dot" />
+      {CONN_LABEL[connection]}
+    </span>
+  );
+}
+
+function Message({ item }: { item: TranscriptItem }) {
+  const user = item.role === "user";
+  return (
+    <article class={`msg ${user ? "msg-user" : "msg-assistant"}`} data-role={item.role} data-run={item.run_id}>
+      <header class="msg-head">
+        <span class="msg-role">{user ? "You" : item.role === "assistant" ? "Worker" : item.role}</span>
+        {item.result && item.result !== "completed" && <span class={`tag tag-${item.result}`}>{item.result}</span>}
+      </header>
+      <div class="msg-body" data-testid={user ? "user-text" : "assistant-text"}>
+        {item.content || (item.result === "completed" ? "" : <span class="muted">(no text)</span>)}
+      </div>
+      {item.error && <ErrorBox error={item.error} />}
+    </article>
+  );
+}
+
+export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerId: string }) {
+  const [state, setState] = useState<ViewState | null>(null);
+  const streamRef = useRef<WorkerStream | null>(null);
+  const [actionError, setActionError] = useState<ApiError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    const s = new WorkerStream(runtimeId, workerId, streamEnv(), setState);
+    streamRef.current = s;
+    (window as unknown as { __yoiStream?: WorkerStream }).__yoiStream = s;
+    setState(s.state);
+    setActionError(null);
+    setNotice(null);
+    s.start();
+    const flush = () => s.flush();
+    window.addEventListener("pagehide", flush);
+    return () => {
+      window.removeEventListener("pagehide", flush);
+      s.stop();
+      streamRef.current = null;
+    };
+  }, [runtimeId, workerId]);
+
+  if (!state) return null;
+  const w = state.worker;
+  const stopped = w?.status === "stopped";
+  const busy = isBusy(state);
+
+  const cancel = async () => {
+    setActionError(null);
+    try {
+      const r = await api.cancel(runtimeId, workerId);
+      setNotice(r.cancelled ? "Run cancelled." : "Nothing was running.");
+    } catch (e) {
+      setActionError(asApiError(e));
+    }
+  };
+
+  const stop = async () => {
+    setActionError(null);
+    try {
+      await api.stop(runtimeId, workerId);
+      setNotice("Worker stopped.");
+    } catch (e) {
+      setActionError(asApiError(e));
+    }
+  };
+
+  return (
+    <section class="worker-view">
+      <header class="wv-head">
+        <div class="wv-title">
+          <a class="back" href={workersHref()}>
+            ← Workers
+          </a>
+          <h1 data-testid="worker-title">{w?.display_name || workerId}</h1>
+          <div class="ids mono">
+            <span title="runtime id">{runtimeId}</span>
+            <span class="sep">/</span>
+            <span title="worker id">{workerId}</span>
+          </div>
+        </div>
+        <div class="wv-actions">
+          <StatusPill status={w?.status} />
+          <ConnectionIndicator connection={state.connection} />
+          {(state.connection === "failed" || state.connection === "ended") && (
+            <button class="btn btn-ghost" onClick={() => streamRef.current?.reconnectNow()}>
+              Reconnect
+            </button>
+          )}
+          <button class="btn" onClick={cancel} disabled={!busy || stopped} title="Cancel the run in flight (Esc)" data-testid="cancel">
+            Cancel run
+          </button>
+          <StopButton onStop={stop} disabled={stopped} />
+        </div>
+      </header>
+      <WorkerMeta state={state} />
+      {state.diagnostic && state.diagnostic.code !== "worker_stopped" && (
+        <div class={`diag diag-${state.diagnostic.action}`} data-testid="diagnostic">
+          <code>{state.diagnostic.code}</code> {state.diagnostic.message}
+        </div>
+      )}
+      <Transcript state={state} stream={streamRef.current} onError={setActionError} />
+      <div class="wv-foot">
+        <ErrorBox error={actionError} onDismiss={() => setActionError(null)} />
+        {notice && !actionError && (
+          <div class="notice" onClick={() => setNotice(null)}>
+            {notice}
+          </div>
+        )}
+        <Composer
+          runtimeId={runtimeId}
+          workerId={workerId}
+          busy={busy}
+          stopped={stopped}
+          onCancel={cancel}
+          onError={setActionError}
+          onSent={() => {
+            setActionError(null);
+            setNotice(null);
+          }}
+        />
+      </div>
+    </section>
+  );
+}
+
+function WorkerMeta({ state }: { state: ViewState }) {
+  const w = state.worker;
+  if (!w) return null;
+  const intent = w.intent;
+  return (
+    <div class="wv-meta">
+      {intent && (
+        <span>
+          <span class="k">intent</span> {intent.kind}
+          {intent.objective ? ` — ${intent.objective}` : ""}
+          {intent.role ? ` — ${intent.role}` : ""}
+        </span>
+      )}
+      {w.profile && (
+        <span>
+          <span class="k">profile</span> {w.profile}
+        </span>
+      )}
+      {state.usage && (
+        <span title={`run ${state.usage.run_id}`}>
+          <span class="k">last run</span> {state.usage.input_tokens} in · {state.usage.output_tokens} out tokens
+        </span>
+      )}
+    </div>
+  );
+}
+
+function StopButton({ onStop, disabled }: { onStop: () => void; disabled: boolean }) {
+  const [armed, setArmed] = useState(false);
+  useEffect(() => {
+    if (!armed) return;
+    const t = setTimeout(() => setArmed(false), 4000);
+    return () => clearTimeout(t);
+  }, [armed]);
+  return (
+    <button
+      class={`btn ${armed ? "btn-danger" : "btn-ghost-danger"}`}
+      disabled={disabled}
+      data-testid="stop"
+      title="End this worker for good"
+      onClick={() => {
+        if (armed) {
+          setArmed(false);
+          onStop();
+        } else setArmed(true);
+      }}
+    >
+      {armed ? "Confirm stop" : "Stop worker"}
+    </button>
+  );
+}
+
+function Transcript({ state, stream, onError }: { state: ViewState; stream: WorkerStream | null; onError: (e: ApiError) => void }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const stick = useRef(true);
+  const [loadingEarlier, setLoadingEarlier] = useState(false);
+
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [state.items.length, state.inFlight?.text, state.inFlight === null]);
+
+  const first = state.items[0]?.index;
+  const canLoadEarlier = typeof first === "number" && first > 0;
+  const loadEarlier = async () => {
+    if (!stream || typeof first !== "number") return;
+    setLoadingEarlier(true);
+    try {
+      const start = Math.max(0, first - 50);
+      const page = await api.transcript(state.runtimeId, state.workerId, start, first - start);
+      const el = ref.current;
+      const fromBottom = el ? el.scrollHeight - el.scrollTop : 0;
+      stream.dispatch({ type: "earlier", items: page.items });
+      // keep the reader's place
+      requestAnimationFrame(() => {
+        if (el) el.scrollTop = el.scrollHeight - fromBottom;
+      });
+    } catch (e) {
+      onError(asApiError(e));
+    } finally {
+      setLoadingEarlier(false);
+    }
+  };
+
+  const empty = state.items.length === 0 && !state.inFlight;
+  return (
+    <div
+      class="transcript"
+      ref={ref}
+      data-testid="transcript"
+      onScroll={(e) => {
+        const el = e.currentTarget as HTMLDivElement;
+        stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+      }}
+    >
+      <div class="transcript-inner">
+        {canLoadEarlier && (
+          <button class="btn btn-ghost load-earlier" onClick={loadEarlier} disabled={loadingEarlier}>
+            {loadingEarlier ? "Loading…" : `Load earlier messages (${first} more)`}
+          </button>
+        )}
+        {empty && (
+          <div class="empty">
+            {state.connection === "connecting" ? "Loading…" : "No messages yet. Say something to start a run."}
+          </div>
+        )}
+        {state.items.map((it, i) => (
+          <Message key={`${it.index ?? "x"}-${it.seq ?? i}-${it.role}-${it.run_id}`} item={it} />
+        ))}
+        {state.inFlight && (
+          <article class="msg msg-assistant msg-streaming" data-role="assistant" data-testid="in-flight" data-run={state.inFlight.run_id}>
+            <header class="msg-head">
+              <span class="msg-role">Worker</span>
+              <span class="tag tag-running">writing…</span>
+            </header>
+            <div class="msg-body" data-testid="assistant-text">
+              {state.inFlight.text}
+              <span class="caret" />
+            </div>
+          </article>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function Composer(props: {
+  runtimeId: string;
+  workerId: string;
+  busy: boolean;
+  stopped: boolean;
+  onCancel: () => void;
+  onError: (e: ApiError) => void;
+  onSent: () => void;
+}) {
+  const { runtimeId, workerId, busy, stopped } = props;
+  const [text, setText] = useState("");
+  const [sending, setSending] = useState(false);
+  // A message that failed to send keeps its client_message_id, so sending it
+  // again after e.g. a network error can never start a second run.
+  const pending = useRef<{ content: string; id: string } | null>(null);
+  const area = useRef<HTMLTextAreaElement>(null);
+  const disabled = busy || stopped || sending;
+
+  // Escape cancels the run wherever the focus is (the textarea is disabled
+  // while a run is in flight, so it cannot receive the key itself).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape" && busy && !stopped) {
+        e.preventDefault();
+        props.onCancel();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [busy, stopped, props.onCancel]);
+
+  useEffect(() => {
+    if (!disabled) area.current?.focus();
+  }, [disabled]);
+
+  const send = async () => {
+    const content = text;
+    if (!content.trim() || disabled) return;
+    const id = pending.current && pending.current.content === content ? pending.current.id : newClientMessageId();
+    pending.current = { content, id };
+    setSending(true);
+    try {
+      await api.input(runtimeId, workerId, content, id);
+      pending.current = null;
+      setText("");
+      props.onSent();
+    } catch (e) {
+      props.onError(asApiError(e));
+    } finally {
+      setSending(false);
+    }
+  };
+
+  const placeholder = stopped
+    ? "This worker is stopped."
+    : busy
+      ? "Worker is busy — Esc cancels the run"
+      : "Message the worker — Enter sends, Shift+Enter for a new line";
+
+  return (
+    <form
+      class={`composer ${busy ? "is-busy" : ""}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        send();
+      }}
+    >
+      <textarea
+        ref={area}
+        data-testid="composer"
+        rows={3}
+        value={text}
+        disabled={disabled}
+        placeholder={placeholder}
+        onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+            e.preventDefault();
+            send();
+          }
+        }}
+      />
+      <div class="composer-bar">
+        <span class="hint">
+          {busy ? (
+            <span class="busy">
+              <span class="spinner" /> Running — <kbd>Esc</kbd> cancels
+            </span>
+          ) : stopped ? (
+            "Stopped workers take no input."
+          ) : (
+            <>
+              <kbd>Enter</kbd> send · <kbd>Shift</kbd>+<kbd>Enter</kbd> new line
+            </>
+          )}
+        </span>
+        <button class="btn btn-primary" type="submit" disabled={disabled || !text.trim()} data-testid="send">
+          {sending ? "Sending…" : "Send"}
+        </button>
+      </div>
+    </form>
+  );
+}
