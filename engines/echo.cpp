@@ -1,1 +1,117 @@
-// implementation in progress
+// The echo engine: a deterministic reply built from the last user message,
+// streamed in chunks so that runs can be watched and cancelled without a
+// model.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "yoi/engines/engine.hpp"
+
+namespace yoi::engines {
+namespace {
+
+class EchoTurn final : public Turn, public std::enable_shared_from_this<EchoTurn> {
+ public:
+  EchoTurn(boost::asio::io_context& io, std::string reply, std::size_t chunk,
+           std::chrono::milliseconds delay, TurnHandlers handlers)
+      : io_(io), timer_(io), reply_(std::move(reply)), chunk_(chunk ? chunk : 1), delay_(delay),
+        handlers_(std::move(handlers)) {}
+
+  void begin() { schedule(); }
+
+  void cancel() override {
+    cancelled_ = true;
+    timer_.cancel();
+  }
+
+ private:
+  void schedule() {
+    auto self = shared_from_this();
+    if (delay_.count() == 0) {
+      boost::asio::post(io_, [self] { self->step(); });
+      return;
+    }
+    timer_.expires_after(delay_);
+    timer_.async_wait([self](boost::system::error_code) { self->step(); });
+  }
+
+  void step() {
+    if (cancelled_) return;
+    if (pos_ < reply_.size()) {
+      std::size_t n = std::min(chunk_, reply_.size() - pos_);
+      // Never split a UTF-8 sequence across deltas.
+      while (pos_ + n < reply_.size() && (static_cast<unsigned char>(reply_[pos_ + n]) & 0xC0) == 0x80)
+        ++n;
+      std::string_view delta(reply_.data() + pos_, n);
+      pos_ += n;
+      handlers_.on_delta(delta);
+      if (cancelled_) return;
+      schedule();
+      return;
+    }
+    Usage u;
+    u.input_tokens = input_words_;
+    u.output_tokens = (reply_.size() + 3) / 4;
+    if (handlers_.on_usage) handlers_.on_usage(u);
+    if (cancelled_) return;
+    handlers_.on_done(Result<void>{});
+  }
+
+ public:
+  std::uint64_t input_words_ = 0;
+
+ private:
+  boost::asio::io_context& io_;
+  boost::asio::steady_timer timer_;
+  std::string reply_;
+  std::size_t chunk_;
+  std::chrono::milliseconds delay_;
+  TurnHandlers handlers_;
+  std::size_t pos_ = 0;
+  bool cancelled_ = false;
+};
+
+// The Turn handed to the caller; the shared EchoTurn outlives it only until
+// its pending timer or post fires (and then does nothing).
+class EchoHandle final : public Turn {
+ public:
+  explicit EchoHandle(std::shared_ptr<EchoTurn> turn) : turn_(std::move(turn)) {}
+  ~EchoHandle() override { turn_->cancel(); }
+  void cancel() override { turn_->cancel(); }
+
+ private:
+  std::shared_ptr<EchoTurn> turn_;
+};
+
+class EchoEngine final : public Engine {
+ public:
+  EchoEngine(boost::asio::io_context& io, std::size_t chunk, std::chrono::milliseconds delay)
+      : io_(io), chunk_(chunk), delay_(delay) {}
+
+  std::string_view kind() const override { return "echo"; }
+
+  std::unique_ptr<Turn> start(std::vector<Message> conversation, TurnHandlers handlers) override {
+    std::string input = conversation.empty() ? std::string() : conversation.back().content;
+    std::uint64_t words = 0;
+    for (const auto& m : conversation) words += (m.content.size() + 3) / 4;
+    auto turn = std::make_shared<EchoTurn>(io_, "echo: " + input, chunk_, delay_, std::move(handlers));
+    turn->input_words_ = words;
+    turn->begin();
+    return std::make_unique<EchoHandle>(std::move(turn));
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  std::size_t chunk_;
+  std::chrono::milliseconds delay_;
+};
+
+}  // namespace
+
+std::shared_ptr<Engine> make_echo_engine(boost::asio::io_context& io, std::size_t chunk_bytes,
+                                         std::chrono::milliseconds chunk_delay) {
+  return std::make_shared<EchoEngine>(io, chunk_bytes, chunk_delay);
+}
+
+}  // namespace yoi::engines

@@ -1,1 +1,45 @@
-// implementation in progress
+#include "cursor.hpp"
+
+#include <cctype>
+#include <charconv>
+
+#include <fmt/format.h>
+
+namespace yoi::rt {
+
+std::string worker_tag(std::string_view worker_id) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a 64
+  for (unsigned char c : worker_id) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return fmt::format("{:012x}", h & 0xffffffffffffULL);
+}
+
+std::string encode_cursor(std::string_view epoch, std::string_view tag, std::uint64_t seq) {
+  return fmt::format("r1.{}.{}.{}", epoch, tag, seq);
+}
+
+Result<CursorParts> parse_cursor(std::string_view c) {
+  auto bad = [] { return fail(Code::cursor_invalid, "cursor is malformed"); };
+  if (c.size() > 128 || !c.starts_with("r1.")) return bad();
+  c.remove_prefix(3);
+  auto d1 = c.find('.');
+  if (d1 == std::string_view::npos) return bad();
+  auto d2 = c.find('.', d1 + 1);
+  if (d2 == std::string_view::npos) return bad();
+  CursorParts p;
+  p.epoch = c.substr(0, d1);
+  p.tag = c.substr(d1 + 1, d2 - d1 - 1);
+  auto num = c.substr(d2 + 1);
+  if (p.epoch.empty() || p.tag.size() != 12 || num.empty()) return bad();
+  for (char ch : p.epoch)
+    if (!std::isxdigit(static_cast<unsigned char>(ch))) return bad();
+  for (char ch : p.tag)
+    if (!std::isxdigit(static_cast<unsigned char>(ch))) return bad();
+  auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), p.seq);
+  if (ec != std::errc() || ptr != num.data() + num.size()) return bad();
+  return p;
+}
+
+}  // namespace yoi::rt

@@ -1,1 +1,725 @@
-// implementation in progress
+#include "yoi/runtime/runtime.hpp"
+
+#include <deque>
+#include <list>
+#include <map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cursor.hpp"
+#include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::rt {
+
+namespace bj = boost::json;
+
+// ---- subscriptions ----
+
+struct SubscriberEntry {
+  std::function<void()> fn;
+  bool active = true;
+};
+using SubscriberList = std::list<std::shared_ptr<SubscriberEntry>>;
+
+struct Subscription::Impl {
+  std::weak_ptr<SubscriberList> list;
+  std::shared_ptr<SubscriberEntry> entry;
+  ~Impl() {
+    entry->active = false;
+    if (auto l = list.lock()) l->remove(entry);
+  }
+};
+
+Subscription::Subscription(Subscription&&) noexcept = default;
+Subscription& Subscription::operator=(Subscription&&) noexcept = default;
+Subscription::~Subscription() = default;
+void Subscription::reset() { impl_.reset(); }
+
+namespace {
+
+struct Run {
+  std::string run_id;
+  std::unique_ptr<engines::Turn> turn;
+  std::string text;  // reply so far (live)
+};
+
+// What observers may see changes only when a commit is durable: the
+// "published" view below trails the live state by the commits in flight.
+struct Published {
+  std::uint64_t seq = 0;
+  WorkerStatus status = WorkerStatus::idle;
+  std::uint64_t transcript_total = 0;
+  std::optional<InFlight> in_flight;
+};
+
+struct WorkerState {
+  WorkerRecord record;
+  std::string tag;
+  std::uint64_t last_seq = 0;  // assigned
+  std::uint64_t transcript_total = 0;  // assigned
+  std::unique_ptr<Run> run;
+  Published pub;
+  std::deque<InputAccepted> recent_inputs;  // client_message_id dedupe window
+  std::shared_ptr<SubscriberList> subscribers;
+};
+
+// A change to the published view, applied when its commit is durable.
+struct Publish {
+  std::optional<WorkerStatus> status;
+  enum class Flight { none, start, append, end } flight = Flight::none;
+  std::string run_id;
+  std::string text;  // delta for append
+  std::uint64_t transcript_added = 0;
+};
+
+}  // namespace
+
+struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
+  boost::asio::io_context& io;
+  RuntimeOptions opts;
+  std::unique_ptr<store::Store> store;
+  std::string epoch;
+  std::map<std::string, std::unique_ptr<WorkerState>, std::less<>> workers;
+  std::map<std::string, std::shared_ptr<engines::Engine>, std::less<>> engines;
+  std::map<std::string, engines::ProfileConfig, std::less<>> profiles;
+  std::vector<std::string> diagnostics;
+  RuntimeStats stats;
+
+  Impl(boost::asio::io_context& io, RuntimeOptions o, std::unique_ptr<store::Store> s)
+      : io(io), opts(std::move(o)), store(std::move(s)) {}
+
+  template <class T>
+  void post_result(Callback<T> done, Result<T> r) {
+    boost::asio::post(io, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  }
+
+  WorkerState* find(std::string_view id) const {
+    auto it = workers.find(id);
+    return it == workers.end() ? nullptr : it->second.get();
+  }
+
+  Result<WorkerState*> lookup(std::string_view id) const {
+    if (auto ok = validate_id(id, "worker_id"); !ok) return fail(ok.error());
+    if (auto* w = find(id)) return w;
+    return fail(Code::worker_not_found, fmt::format("worker '{}' not found", id));
+  }
+
+  WorkerDetail detail_of(const WorkerState& w) const {
+    return WorkerDetail{opts.runtime_id, w.record, w.pub.seq, w.pub.transcript_total};
+  }
+
+  // Appends one event to `c`, assigning the next seq.
+  std::uint64_t add_event(WorkerState& w, store::Commit& c, std::string_view type, bj::object fields) {
+    std::uint64_t seq = ++w.last_seq;
+    bj::object ev;
+    ev["type"] = type;
+    ev["seq"] = seq;
+    ev["time"] = opts.clock->now_ms();
+    for (auto& kv : fields) ev[kv.key()] = std::move(kv.value());
+    c.events.push_back(store::EventRecord{seq, bj::serialize(ev)});
+    ++stats.events_appended;
+    return seq;
+  }
+
+  void add_transcript(WorkerState& w, store::Commit& c, TranscriptItem item) {
+    item.index = w.transcript_total++;
+    item.time_ms = opts.clock->now_ms();
+    c.transcript.push_back(store::TranscriptRecord{item.index, bj::serialize(wire::to_json(item))});
+  }
+
+  bj::object status_fields(WorkerStatus now, WorkerStatus before) {
+    bj::object f;
+    f["status"] = status_name(now);
+    f["previous"] = status_name(before);
+    return f;
+  }
+
+  void set_status(WorkerState& w, store::Commit& c, Publish& p, WorkerStatus s) {
+    WorkerStatus before = w.record.status;
+    if (before == s) return;
+    w.record.status = s;
+    add_event(w, c, "status", status_fields(s, before));
+    p.status = s;
+  }
+
+  // Hands `c` to the store; once durable, publishes `p` to observers, then
+  // runs `then`. Every mutation goes through here.
+  void commit(WorkerState& w, store::Commit c, Publish p, std::function<void(Result<void>)> then) {
+    w.record.updated_at_ms = opts.clock->now_ms();
+    c.worker_id = w.record.worker_id;
+    std::uint64_t seq = w.last_seq;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    std::string id = w.record.worker_id;
+    store->commit(std::move(c), [weak, id, seq, p = std::move(p), then = std::move(then)](Result<void> r) mutable {
+      auto self = weak.lock();
+      if (!self) return;
+      if (!r) {
+        spdlog::error("store commit for worker '{}' failed: {}", id, r.error().message);
+        if (then) then(std::move(r));
+        return;
+      }
+      if (auto* w = self->find(id)) self->publish(*w, seq, p);
+      if (then) then(Result<void>{});
+    });
+  }
+
+  void publish(WorkerState& w, std::uint64_t seq, Publish& p) {
+    w.pub.seq = std::max(w.pub.seq, seq);
+    if (p.status) w.pub.status = *p.status;
+    w.pub.transcript_total += p.transcript_added;
+    switch (p.flight) {
+      case Publish::Flight::start: w.pub.in_flight = InFlight{p.run_id, {}}; break;
+      case Publish::Flight::append:
+        if (w.pub.in_flight && w.pub.in_flight->run_id == p.run_id) w.pub.in_flight->text += p.text;
+        break;
+      case Publish::Flight::end: w.pub.in_flight.reset(); break;
+      case Publish::Flight::none: break;
+    }
+    // Snapshot the list: a callback may unsubscribe (itself or another).
+    std::vector<std::shared_ptr<SubscriberEntry>> subs(w.subscribers->begin(), w.subscribers->end());
+    for (auto& s : subs)
+      if (s->active) s->fn();
+  }
+
+  std::unique_ptr<WorkerState> make_state(WorkerRecord rec) {
+    auto w = std::make_unique<WorkerState>();
+    w->tag = worker_tag(rec.worker_id);
+    w->record = std::move(rec);
+    w->pub.status = w->record.status;
+    w->subscribers = std::make_shared<SubscriberList>();
+    return w;
+  }
+
+  // ---- runs ----
+
+  void start_turn(WorkerState& w, const std::string& run_id, std::string content) {
+    const auto& profile = profiles.find(w.record.profile)->second;
+    auto engine = engines.find(w.record.profile)->second;
+    // History: the transcript before this input, bounded by the profile.
+    std::vector<engines::Message> conversation;
+    std::uint64_t before = w.transcript_total - 1;  // the user item just added
+    std::uint64_t readable = std::min(before, w.pub.transcript_total);
+    std::uint64_t n = std::min<std::uint64_t>(readable, profile.history_messages);
+    if (n > 0) {
+      if (auto items = store->read_transcript(w.record.worker_id, readable - n, n)) {
+        for (const auto& rec : *items) {
+          auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
+          if (!v || !v->is_object()) continue;
+          const auto& o = v->get_object();
+          conversation.push_back(engines::Message{std::string(yoi::json::str_or_empty(o, "role")),
+                                                  std::string(yoi::json::str_or_empty(o, "content"))});
+        }
+      }
+    }
+    conversation.push_back(engines::Message{"user", std::move(content)});
+
+    std::weak_ptr<Impl> weak = weak_from_this();
+    std::string id = w.record.worker_id;
+    auto current = [weak, id, run_id]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
+      auto self = weak.lock();
+      if (!self) return {nullptr, nullptr};
+      auto* w = self->find(id);
+      if (!w || !w->run || w->run->run_id != run_id) return {nullptr, nullptr};
+      return {self, w};
+    };
+    engines::TurnHandlers h;
+    h.on_delta = [current, run_id](std::string_view delta) {
+      auto [self, w] = current();
+      if (!w || delta.empty()) return;
+      w->run->text += delta;
+      store::Commit c;
+      bj::object f;
+      f["run_id"] = run_id;
+      f["delta"] = delta;
+      self->add_event(*w, c, "text_delta", std::move(f));
+      Publish p;
+      p.flight = Publish::Flight::append;
+      p.run_id = run_id;
+      p.text = std::string(delta);
+      self->commit(*w, std::move(c), std::move(p), nullptr);
+    };
+    h.on_usage = [current, run_id](const engines::Usage& u) {
+      auto [self, w] = current();
+      if (!w) return;
+      store::Commit c;
+      bj::object f;
+      f["run_id"] = run_id;
+      f["input_tokens"] = u.input_tokens;
+      f["output_tokens"] = u.output_tokens;
+      self->add_event(*w, c, "usage", std::move(f));
+      self->commit(*w, std::move(c), Publish{}, nullptr);
+    };
+    h.on_done = [current](Result<void> r) {
+      auto [self, w] = current();
+      if (!w) return;
+      if (r)
+        self->finish_run(*w, "completed", std::nullopt, std::nullopt, WorkerStatus::idle, nullptr);
+      else
+        self->finish_run(*w, "failed", r.error(), std::nullopt, WorkerStatus::idle, nullptr);
+    };
+    ++stats.runs_started;
+    ++stats.runs_active;
+    w.run->turn = engine->start(std::move(conversation), std::move(h));
+  }
+
+  // Closes the run in flight with `result`, keeping its partial reply, and
+  // moves the worker to `next` (idle, or stopped when stopping). Adds its
+  // events to `c` (which the caller may extend) and commits.
+  void finish_run(WorkerState& w, std::string_view result, std::optional<Error> error,
+                  std::optional<std::string> reason, WorkerStatus next,
+                  std::function<void(Result<void>)> then, store::Commit c = {},
+                  Publish p = {}) {
+    std::shared_ptr<Run> run(std::move(w.run));
+    if (run->turn) run->turn->cancel();
+    // The turn may be our caller (on_done): destroy it on a later io turn.
+    boost::asio::post(io, [run] {});
+    bj::object done_fields;
+    done_fields["run_id"] = run->run_id;
+    done_fields["text"] = run->text;
+    add_event(w, c, "text_done", std::move(done_fields));
+    bj::object fin;
+    fin["run_id"] = run->run_id;
+    fin["result"] = result;
+    if (error) {
+      bj::object e;
+      e["code"] = code_name(error->code);
+      e["message"] = error->message;
+      fin["error"] = std::move(e);
+    }
+    if (reason) fin["reason"] = *reason;
+    add_event(w, c, "run_finished", std::move(fin));
+    if (result == "completed" || !run->text.empty()) {
+      TranscriptItem item;
+      item.seq = w.last_seq;
+      item.role = "assistant";
+      item.content = run->text;
+      item.run_id = run->run_id;
+      item.result = std::string(result);
+      add_transcript(w, c, std::move(item));
+      ++p.transcript_added;
+    }
+    w.record.current_run_id.reset();
+    set_status(w, c, p, next);
+    p.flight = Publish::Flight::end;
+    c.state = bj::serialize(wire::record_to_json(w.record));
+    --stats.runs_active;
+    if (result == "completed") ++stats.runs_completed;
+    else if (result == "cancelled") ++stats.runs_cancelled;
+    else ++stats.runs_failed;
+    commit(w, std::move(c), std::move(p), std::move(then));
+  }
+
+  std::string cursor(const WorkerState& w, std::uint64_t seq) const {
+    return encode_cursor(epoch, w.tag, seq);
+  }
+
+  // The seq a cursor names, validated against this worker's log.
+  Result<std::uint64_t> cursor_seq(const WorkerState& w, std::string_view c) const {
+    auto parts = parse_cursor(c);
+    if (!parts) return fail(parts.error());
+    if (parts->tag != w.tag) return fail(Code::cursor_invalid, "cursor belongs to another worker");
+    if (parts->epoch != epoch)
+      return fail(Code::cursor_unknown, "cursor is from another epoch of this runtime's history");
+    if (parts->seq > w.pub.seq) return fail(Code::cursor_unknown, "cursor is beyond the end of the log");
+    return parts->seq;
+  }
+};
+
+// ---- Runtime ----
+
+Runtime::Runtime(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Runtime::~Runtime() {
+  // Turns hold handlers that check liveness through a weak pointer; cancel
+  // them so no engine I/O outlives the runtime.
+  for (auto& [id, w] : impl_->workers)
+    if (w->run && w->run->turn) w->run->turn->cancel();
+}
+
+Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, RuntimeOptions options,
+                                               std::unique_ptr<store::Store> store) {
+  if (auto ok = validate_id(options.runtime_id, "runtime_id"); !ok) return fail(ok.error());
+  bool has_default = false;
+  for (const auto& p : options.profiles) has_default = has_default || p.name == "runtime_default";
+  if (!has_default) options.profiles.insert(options.profiles.begin(), engines::ProfileConfig{});
+
+  auto impl = std::make_shared<Impl>(io, std::move(options), std::move(store));
+  for (const auto& p : impl->opts.profiles) {
+    if (impl->profiles.count(p.name))
+      return fail(Code::config_invalid, fmt::format("profile '{}' is defined twice", p.name));
+    auto engine = engines::make_engine(io, p);
+    if (!engine) return fail(engine.error());
+    impl->engines[p.name] = std::move(*engine);
+    impl->profiles[p.name] = p;
+  }
+
+  auto restored = impl->store->open();
+  if (!restored) return fail(restored.error());
+  impl->epoch = restored->epoch;
+  impl->diagnostics = restored->diagnostics;
+  for (auto& rw : restored->workers) {
+    auto doc = yoi::json::parse_object(rw.state, rw.state.size() + 1);
+    if (!doc) return fail(Code::store_corrupt, fmt::format("worker '{}': state document: {}", rw.worker_id, doc.error().message));
+    auto rec = wire::record_from_json(*doc);
+    if (!rec) return fail(Code::store_corrupt, fmt::format("worker '{}': state document: {}", rw.worker_id, rec.error().message));
+    if (rec->worker_id != rw.worker_id)
+      return fail(Code::store_corrupt, fmt::format("worker '{}': state names another worker", rw.worker_id));
+    if (!impl->profiles.count(rec->profile)) {
+      impl->diagnostics.push_back(fmt::format(
+          "worker '{}': profile '{}' is no longer configured; using runtime_default", rw.worker_id, rec->profile));
+      rec->profile = "runtime_default";
+    }
+    auto w = impl->make_state(std::move(*rec));
+    w->last_seq = w->pub.seq = rw.last_seq;
+    w->transcript_total = w->pub.transcript_total = rw.transcript_total;
+    auto& ws = *w;
+    impl->workers.emplace(rw.worker_id, std::move(w));
+    if (ws.record.status == WorkerStatus::running) {
+      // The process died mid-run: close the run as interrupted.
+      std::string run_id = ws.record.current_run_id.value_or("unknown");
+      ws.run = std::make_unique<Run>();
+      ws.run->run_id = run_id;
+      ++impl->stats.runs_active;
+      impl->diagnostics.push_back(
+          fmt::format("worker '{}': run '{}' was interrupted by a restart", ws.record.worker_id, run_id));
+      impl->finish_run(ws, "failed", Error{Code::interrupted, "the runtime restarted during the run"},
+                       std::nullopt, WorkerStatus::idle, nullptr);
+    }
+  }
+  for (const auto& d : impl->diagnostics) spdlog::warn("runtime open: {}", d);
+  return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
+}
+
+const std::string& Runtime::runtime_id() const { return impl_->opts.runtime_id; }
+const std::string& Runtime::epoch() const { return impl_->epoch; }
+const std::vector<std::string>& Runtime::diagnostics() const { return impl_->diagnostics; }
+const RuntimeStats& Runtime::stats() const { return impl_->stats; }
+
+RuntimeSummary Runtime::summary() const {
+  RuntimeSummary s;
+  s.runtime_id = impl_->opts.runtime_id;
+  s.display_name = impl_->opts.display_name;
+  s.epoch = impl_->epoch;
+  s.version = impl_->opts.version;
+  s.store = std::string(impl_->store->kind());
+  s.worker_counts = {{"total", 0}, {"idle", 0}, {"running", 0}, {"stopped", 0}};
+  for (const auto& [id, w] : impl_->workers) {
+    ++s.worker_counts["total"];
+    ++s.worker_counts[std::string(status_name(w->record.status))];
+  }
+  s.limits = impl_->opts.limits;
+  s.capabilities = all_capabilities();
+  for (const auto& [name, p] : impl_->profiles) s.profiles.push_back(name);
+  return s;
+}
+
+void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
+  auto& im = *impl_;
+  if (req.worker_id) {
+    if (auto ok = validate_id(*req.worker_id, "worker_id"); !ok)
+      return im.post_result(std::move(done), Result<WorkerDetail>(fail(ok.error())));
+    if (im.find(*req.worker_id))
+      return im.post_result(std::move(done), Result<WorkerDetail>(fail(
+          Code::worker_exists, fmt::format("worker '{}' already exists", *req.worker_id))));
+  }
+  if (!im.profiles.count(req.profile))
+    return im.post_result(std::move(done), Result<WorkerDetail>(fail(
+        Code::invalid_request, fmt::format("unknown profile '{}'", req.profile))));
+  if (im.workers.size() >= im.opts.limits.max_workers)
+    return im.post_result(std::move(done), Result<WorkerDetail>(fail(
+        Code::limit_exceeded, fmt::format("this runtime holds its maximum of {} workers", im.opts.limits.max_workers))));
+  std::string id = req.worker_id.value_or("");
+  while (id.empty() || im.find(id)) id = "w-" + im.opts.random->hex(6);
+
+  WorkerRecord rec;
+  rec.worker_id = id;
+  rec.display_name = req.display_name.value_or(id);
+  rec.intent = std::move(req.intent);
+  rec.profile = std::move(req.profile);
+  rec.config_bundle = std::move(req.config_bundle);
+  rec.capabilities = std::move(req.capabilities);
+  rec.workspace_refs = std::move(req.workspace_refs);
+  rec.mount_refs = std::move(req.mount_refs);
+  rec.created_at_ms = rec.updated_at_ms = im.opts.clock->now_ms();
+  auto& w = *im.workers.emplace(id, im.make_state(std::move(rec))).first->second;
+
+  store::Commit c;
+  WorkerDetail d = im.detail_of(w);
+  d.last_seq = 1;
+  bj::object f;
+  f["worker"] = wire::to_json(d);
+  im.add_event(w, c, "worker_created", std::move(f));
+  c.state = bj::serialize(wire::record_to_json(w.record));
+  std::weak_ptr<Impl> weak = impl_;
+  im.commit(w, std::move(c), Publish{}, [weak, id, done = std::move(done)](Result<void> r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r) return done(fail(r.error()));
+    done(self->detail_of(*self->find(id)));
+  });
+}
+
+Result<WorkerPage> Runtime::list(const ListWorkers& req) const {
+  auto& im = *impl_;
+  std::size_t limit = std::clamp<std::size_t>(req.limit ? req.limit : im.opts.limits.default_page, 1,
+                                              im.opts.limits.max_page);
+  auto it = im.workers.begin();
+  if (req.after) {
+    if (auto ok = validate_id(*req.after, "page token"); !ok) return fail(ok.error());
+    it = im.workers.upper_bound(*req.after);
+  }
+  WorkerPage page;
+  for (; it != im.workers.end(); ++it) {
+    const auto& w = *it->second;
+    if (req.status && w.record.status != *req.status) continue;
+    if (page.workers.size() == limit) {
+      page.next = page.workers.back().record.worker_id;
+      break;
+    }
+    page.workers.push_back(im.detail_of(w));
+  }
+  return page;
+}
+
+Result<WorkerDetail> Runtime::detail(std::string_view worker_id) const {
+  auto w = impl_->lookup(worker_id);
+  if (!w) return fail(w.error());
+  return impl_->detail_of(**w);
+}
+
+void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepted> done) {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return im.post_result(std::move(done), Result<InputAccepted>(fail(found.error())));
+  auto& w = **found;
+  if (req.client_message_id) {
+    for (const auto& a : w.recent_inputs)
+      if (a.client_message_id == req.client_message_id) {
+        InputAccepted dup = a;
+        dup.duplicate = true;
+        return im.post_result(std::move(done), Result<InputAccepted>(std::move(dup)));
+      }
+  }
+  if (w.record.status == WorkerStatus::stopped)
+    return im.post_result(std::move(done), Result<InputAccepted>(fail(
+        Code::worker_stopped, fmt::format("worker '{}' is stopped", worker_id))));
+  if (w.run)
+    return im.post_result(std::move(done), Result<InputAccepted>(fail(
+        Code::worker_busy, fmt::format("worker '{}' is running '{}'", worker_id, w.run->run_id))));
+  if (req.content.empty())
+    return im.post_result(std::move(done), Result<InputAccepted>(fail(Code::invalid_request, "content must not be empty")));
+  if (req.content.size() > im.opts.limits.max_content_bytes)
+    return im.post_result(std::move(done), Result<InputAccepted>(fail(
+        Code::payload_too_large, fmt::format("content is larger than {} bytes", im.opts.limits.max_content_bytes))));
+
+  std::string run_id = fmt::format("run-{}", ++w.record.run_count);
+  w.run = std::make_unique<Run>();
+  w.run->run_id = run_id;
+  w.record.current_run_id = run_id;
+
+  store::Commit c;
+  Publish p;
+  bj::object f;
+  f["run_id"] = run_id;
+  f["content"] = req.content;
+  if (req.client_message_id) f["client_message_id"] = *req.client_message_id;
+  std::uint64_t seq = im.add_event(w, c, "input_accepted", std::move(f));
+  TranscriptItem item;
+  item.seq = seq;
+  item.role = "user";
+  item.content = req.content;
+  item.run_id = run_id;
+  im.add_transcript(w, c, std::move(item));
+  p.transcript_added = 1;
+  im.set_status(w, c, p, WorkerStatus::running);
+  bj::object started;
+  started["run_id"] = run_id;
+  started["profile"] = w.record.profile;
+  im.add_event(w, c, "run_started", std::move(started));
+  p.flight = Publish::Flight::start;
+  p.run_id = run_id;
+  c.state = bj::serialize(wire::record_to_json(w.record));
+
+  InputAccepted accepted{run_id, seq, req.client_message_id, false};
+  if (req.client_message_id) {
+    w.recent_inputs.push_back(accepted);
+    if (w.recent_inputs.size() > im.opts.limits.dedupe_window) w.recent_inputs.pop_front();
+  }
+  im.commit(w, std::move(c), std::move(p), [accepted, done = std::move(done)](Result<void> r) {
+    if (!r) return done(fail(r.error()));
+    done(accepted);
+  });
+  // Engine output is committed after the acceptance, in order, so observers
+  // never see a delta before its input.
+  im.start_turn(w, run_id, std::move(req.content));
+}
+
+void Runtime::cancel(std::string_view worker_id, std::optional<std::string> reason,
+                     Callback<CancelResult> done) {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return im.post_result(std::move(done), Result<CancelResult>(fail(found.error())));
+  auto& w = **found;
+  if (!w.run) {
+    CancelResult none{false, std::nullopt, w.record.status};
+    return im.post_result(std::move(done), Result<CancelResult>(none));
+  }
+  CancelResult res{true, w.run->run_id, WorkerStatus::idle};
+  im.finish_run(w, "cancelled", std::nullopt, std::move(reason), WorkerStatus::idle,
+                [res, done = std::move(done)](Result<void> r) {
+                  if (!r) return done(fail(r.error()));
+                  done(res);
+                });
+}
+
+void Runtime::stop(std::string_view worker_id, std::optional<std::string> reason,
+                   Callback<WorkerDetail> done) {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return im.post_result(std::move(done), Result<WorkerDetail>(fail(found.error())));
+  auto& w = **found;
+  std::weak_ptr<Impl> weak = impl_;
+  std::string id(worker_id);
+  auto then = [weak, id, done = std::move(done)](Result<void> r) {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r) return done(fail(r.error()));
+    done(self->detail_of(*self->find(id)));
+  };
+  if (w.record.status == WorkerStatus::stopped) {
+    // Idempotent: answer once everything already committed is published.
+    return im.commit(w, store::Commit{}, Publish{}, std::move(then));
+  }
+  store::Commit c;
+  Publish p;
+  bj::object f;
+  if (reason) f["reason"] = *reason;
+  if (w.run) {
+    // finish_run adds the run's closing events and the status change; the
+    // worker_stopped event follows in the same commit.
+    store::Commit tail;
+    im.finish_run(w, "cancelled", std::nullopt, reason.value_or("worker stopped"), WorkerStatus::stopped,
+                  nullptr, std::move(tail));
+    im.add_event(w, c, "worker_stopped", std::move(f));
+  } else {
+    im.set_status(w, c, p, WorkerStatus::stopped);
+    im.add_event(w, c, "worker_stopped", std::move(f));
+  }
+  c.state = bj::serialize(wire::record_to_json(w.record));
+  im.commit(w, std::move(c), std::move(p), std::move(then));
+}
+
+Result<TranscriptPage> Runtime::transcript(std::string_view worker_id, std::uint64_t start,
+                                           std::size_t limit) const {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return fail(found.error());
+  const auto& w = **found;
+  limit = std::clamp<std::size_t>(limit ? limit : im.opts.limits.default_page, 1, im.opts.limits.max_page);
+  TranscriptPage page;
+  page.total = w.pub.transcript_total;
+  if (start >= page.total) return page;
+  std::size_t n = std::min<std::uint64_t>(limit, page.total - start);
+  auto records = im.store->read_transcript(w.record.worker_id, start, n);
+  if (!records) return fail(records.error());
+  for (const auto& r : *records) {
+    auto v = yoi::json::parse(r.json, r.json.size() + 1);
+    if (!v) return fail(Code::store_corrupt, fmt::format("worker '{}': transcript item {} does not parse", worker_id, r.index));
+    auto item = wire::transcript_from_json(bj::value{{"items", bj::array{*v}}, {"total", 1}});
+    if (!item || item->items.empty())
+      return fail(Code::store_corrupt, fmt::format("worker '{}': transcript item {} is malformed", worker_id, r.index));
+    page.items.push_back(std::move(item->items.front()));
+  }
+  if (start + page.items.size() < page.total) page.next = start + page.items.size();
+  return page;
+}
+
+Result<std::uint64_t> Runtime::cursor_seq(std::string_view worker_id, std::string_view cursor) const {
+  auto found = impl_->lookup(worker_id);
+  if (!found) return fail(found.error());
+  return impl_->cursor_seq(**found, cursor);
+}
+
+Result<EventPage> Runtime::read_after(std::string_view worker_id, std::string_view cursor,
+                                      std::size_t limit) const {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return fail(found.error());
+  const auto& w = **found;
+  limit = std::clamp<std::size_t>(limit ? limit : im.opts.limits.default_page, 1, im.opts.limits.max_page);
+  std::optional<std::uint64_t> after;
+  if (!cursor.empty()) {
+    auto seq = im.cursor_seq(w, cursor);
+    if (!seq) return fail(seq.error());
+    after = *seq;
+  }
+  // Never read past what is published, even if the store has more.
+  std::uint64_t from = after.value_or(0);
+  EventPage page;
+  page.last_seq = w.pub.seq;
+  if (from >= w.pub.seq && after) {
+    page.cursor = im.cursor(w, from);
+    return page;
+  }
+  auto range = im.store->read_events(w.record.worker_id, from, limit);
+  if (!range) return fail(range.error());
+  if (after && range->first_seq > 0 && *after + 1 < range->first_seq)
+    return fail(Code::cursor_expired,
+                fmt::format("events after seq {} are no longer retained (oldest is {})", *after, range->first_seq));
+  std::uint64_t last = from;
+  for (auto& rec : range->events) {
+    if (rec.seq > w.pub.seq) break;
+    last = rec.seq;
+    page.events.push_back(Event{rec.seq, std::move(rec.json), im.cursor(w, rec.seq)});
+  }
+  page.cursor = im.cursor(w, page.events.empty() ? (after ? *after : std::max<std::uint64_t>(range->first_seq, 1) - 1) : last);
+  return page;
+}
+
+Result<Snapshot> Runtime::snapshot(std::string_view worker_id) const {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return fail(found.error());
+  const auto& w = **found;
+  Snapshot s;
+  s.detail = im.detail_of(w);
+  s.detail.record.status = w.pub.status;
+  s.seq = w.pub.seq;
+  s.cursor = im.cursor(w, s.seq);
+  s.in_flight = w.pub.in_flight;
+  std::uint64_t total = w.pub.transcript_total;
+  std::uint64_t n = std::min<std::uint64_t>(total, im.opts.limits.snapshot_transcript_tail);
+  if (n > 0) {
+    auto page = transcript(worker_id, total - n, n);
+    if (!page) return fail(page.error());
+    s.transcript_tail = std::move(page->items);
+  }
+  return s;
+}
+
+Result<Subscription> Runtime::subscribe(std::string_view worker_id, std::function<void()> on_append) {
+  auto found = impl_->lookup(worker_id);
+  if (!found) return fail(found.error());
+  auto entry = std::make_shared<SubscriberEntry>();
+  entry->fn = std::move(on_append);
+  (*found)->subscribers->push_back(entry);
+  auto impl = std::make_shared<Subscription::Impl>();
+  impl->list = (*found)->subscribers;
+  impl->entry = std::move(entry);
+  return Subscription(std::move(impl));
+}
+
+void Runtime::flush(Callback<void> done) { impl_->store->flush(std::move(done)); }
+
+std::string Runtime::cursor_for(std::string_view worker_id, std::uint64_t seq) const {
+  auto* w = impl_->find(worker_id);
+  return encode_cursor(impl_->epoch, w ? w->tag : worker_tag(worker_id), seq);
+}
+
+}  // namespace yoi::rt

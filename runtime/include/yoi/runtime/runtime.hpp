@@ -52,6 +52,16 @@ class Subscription {
   std::shared_ptr<Impl> impl_;
 };
 
+// Counters for /metrics, maintained by the core.
+struct RuntimeStats {
+  std::uint64_t events_appended = 0;
+  std::uint64_t runs_started = 0;
+  std::uint64_t runs_active = 0;
+  std::uint64_t runs_completed = 0;
+  std::uint64_t runs_cancelled = 0;
+  std::uint64_t runs_failed = 0;
+};
+
 class Runtime {
  public:
   // Opens the store, restores every worker (closing runs interrupted by a
@@ -105,11 +115,12 @@ class Runtime {
   void flush(Callback<void> done);
 
   std::string cursor_for(std::string_view worker_id, std::uint64_t seq) const;
+  const RuntimeStats& stats() const;
 
  private:
   struct Impl;
-  explicit Runtime(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Runtime(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;  // shared: completions hold weak references
 };
 
 }  // namespace yoi::rt
