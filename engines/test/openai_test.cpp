@@ -1,0 +1,607 @@
+// The openai engine against a fake OpenAI-compatible server over real
+// loopback sockets (fake_provider.hpp). Every test also checks, in TearDown,
+// that the canary API key and the base URL never reached a delta, an error
+// message or a log line.
+
+#include "yoi/engines/openai.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/format.h>
+
+#include <mutex>
+#include <thread>
+
+#include "fake_provider.hpp"
+#include "yoi/log.hpp"
+
+namespace yoi::engines {
+namespace {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+using namespace std::chrono_literals;
+using test::FakeProvider;
+using test::FakeResponse;
+using test::FakeStep;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kKey = "sk-CANARY-7f3a9c1e5b";
+
+struct TurnRun {
+  std::vector<std::string> events;  // "delta:<text>", "usage:<in>/<out>", "done:<ok|code>"
+  std::string text;
+  std::optional<Result<void>> done;
+  int handler_calls = 0;
+};
+
+std::string outcome_name(const Result<void>& r) { return r ? "ok" : std::string(code_name(r.error().code)); }
+
+class OpenAiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init("info");
+    capture_ = log::add_capture([this](std::string_view line) {
+      std::lock_guard lock(log_mu_);
+      log_lines_.emplace_back(line);
+    });
+  }
+
+  void TearDown() override {
+    log::remove_capture(capture_);
+    const std::string hostport = fmt::format("127.0.0.1:{}", fake_.port());
+    auto scan = [&](std::string_view what, std::string_view text) {
+      EXPECT_EQ(text.find(kKey), std::string_view::npos) << what << " leaks the API key: " << text;
+      EXPECT_EQ(text.find("CANARY"), std::string_view::npos) << what << " leaks part of the API key: " << text;
+      EXPECT_EQ(text.find(hostport), std::string_view::npos) << what << " leaks the base URL: " << text;
+    };
+    std::lock_guard lock(log_mu_);
+    for (auto& l : log_lines_) scan("a log line", l);
+    for (auto& e : seen_events_) scan("an event", e);
+  }
+
+  ProfileConfig profile() {
+    ProfileConfig p;
+    p.name = "fake";
+    p.engine = "openai";
+    p.base_url = Secret(fake_.base_url());
+    p.model = "fake-model";
+    p.api_key = Secret(kKey);
+    p.system_prompt = "You are terse.";
+    p.connect_timeout = 2s;
+    p.first_byte_timeout = 3s;
+    p.idle_timeout = 3s;
+    p.max_retries = 2;
+    return p;
+  }
+
+  OpenAiOptions fast_retries() {
+    OpenAiOptions o;
+    o.retry_delay = [this](int retry, std::optional<std::chrono::milliseconds> hint) {
+      retry_calls_.emplace_back(retry, hint);
+      return 1ms;
+    };
+    return o;
+  }
+
+  std::shared_ptr<Engine> engine(const ProfileConfig& p, OpenAiOptions o) {
+    auto e = make_openai_engine(io_, p, std::move(o));
+    EXPECT_TRUE(e.has_value()) << (e ? "" : e.error().message);
+    return e ? *e : nullptr;
+  }
+  std::shared_ptr<Engine> engine(const ProfileConfig& p) { return engine(p, fast_retries()); }
+
+  TurnHandlers handlers(TurnRun& r) {
+    TurnHandlers h;
+    h.on_delta = [this, &r](std::string_view d) {
+      ++r.handler_calls;
+      r.text += d;
+      r.events.push_back("delta:" + std::string(d));
+    };
+    h.on_usage = [&r](const Usage& u) {
+      ++r.handler_calls;
+      r.events.push_back(fmt::format("usage:{}/{}", u.input_tokens, u.output_tokens));
+    };
+    h.on_done = [this, &r](Result<void> res) {
+      ++r.handler_calls;
+      r.events.push_back("done:" + outcome_name(res));
+      if (!res) seen_events_.push_back(res.error().message);
+      r.done = std::move(res);
+    };
+    return h;
+  }
+
+  // Runs the io_context until `pred` holds; false on deadline.
+  template <class Pred>
+  bool drive(Pred pred, std::chrono::milliseconds deadline) {
+    const auto end = Clock::now() + deadline;
+    while (!pred()) {
+      if (Clock::now() > end) return false;
+      if (io_.stopped()) io_.restart();
+      if (io_.run_one_for(5ms) == 0) std::this_thread::sleep_for(1ms);
+    }
+    return true;
+  }
+  // Runs the io_context for `d` regardless.
+  void drive_for(std::chrono::milliseconds d) {
+    drive([] { return false; }, d);
+  }
+
+  TurnRun run(Engine& e, std::vector<Message> conversation = {{"user", "hello"}},
+              std::chrono::milliseconds deadline = 5s) {
+    TurnRun r;
+    auto turn = e.start(std::move(conversation), handlers(r));
+    EXPECT_TRUE(drive([&] { return r.done.has_value(); }, deadline))
+        << "turn did not finish within " << deadline.count() << " ms";
+    for (auto& ev : r.events) seen_events_.push_back(ev);
+    return r;
+  }
+
+  Code failure_code(const TurnRun& r) {
+    EXPECT_TRUE(r.done.has_value());
+    EXPECT_FALSE(r.done && r.done->has_value()) << "turn succeeded but a failure was expected";
+    return r.done && !r.done->has_value() ? r.done->error().code : Code::internal;
+  }
+
+  asio::io_context io_;
+  FakeProvider fake_;
+  std::vector<std::pair<int, std::optional<std::chrono::milliseconds>>> retry_calls_;
+  std::vector<std::string> seen_events_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_lines_;
+  int capture_ = 0;
+};
+
+// ---- the happy path and the request ----
+
+TEST_F(OpenAiTest, StreamsDeltasInOrderThenUsageThenDone) {
+  fake_.enqueue(FakeResponse::stream({"Hel", "lo", ", wor", "ld\n\"quoted\""}, 12, 5));
+  auto e = engine(profile());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->kind(), "openai");
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:Hel", "delta:lo", "delta:, wor", "delta:ld\n\"quoted\"",
+                                                 "usage:12/5", "done:ok"}));
+  EXPECT_EQ(r.text, "Hello, world\n\"quoted\"");
+}
+
+TEST_F(OpenAiTest, RequestCarriesModelSystemPromptHistoryStreamOptionsAndBearerKey) {
+  fake_.enqueue(FakeResponse::stream({"ok"}));
+  auto p = profile();
+  p.temperature = 0.25;
+  p.max_tokens = 64;
+  auto e = engine(p);
+  auto r = run(*e, {{"user", "first"}, {"assistant", "reply one"}, {"user", "second"}});
+  ASSERT_TRUE(r.done && r.done->has_value());
+
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].method, "POST");
+  EXPECT_EQ(reqs[0].target, "/v1/chat/completions");
+  EXPECT_EQ(reqs[0].headers["authorization"], std::string("Bearer ") + kKey);
+  EXPECT_EQ(reqs[0].headers["content-type"], "application/json");
+  EXPECT_EQ(reqs[0].headers["host"], fmt::format("127.0.0.1:{}", fake_.port()));
+  const bj::value expected = bj::parse(R"({
+    "model": "fake-model",
+    "messages": [
+      {"role": "system", "content": "You are terse."},
+      {"role": "user", "content": "first"},
+      {"role": "assistant", "content": "reply one"},
+      {"role": "user", "content": "second"}
+    ],
+    "stream": true,
+    "stream_options": {"include_usage": true},
+    "temperature": 0.25,
+    "max_tokens": 64
+  })");
+  EXPECT_EQ(bj::parse(reqs[0].body), expected) << reqs[0].body;
+}
+
+TEST_F(OpenAiTest, NoSystemMessageWithoutPromptAndNoAuthorizationWithoutKey) {
+  fake_.enqueue(FakeResponse::stream({"ok"}));
+  auto p = profile();
+  p.system_prompt.clear();
+  p.api_key = Secret();
+  p.base_url = Secret(fake_.base_url() + "/");  // a trailing slash is tolerated
+  auto e = engine(p);
+  auto r = run(*e);
+  ASSERT_TRUE(r.done && r.done->has_value());
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].target, "/v1/chat/completions");
+  EXPECT_EQ(reqs[0].headers.count("authorization"), 0u);
+  EXPECT_EQ(bj::parse(reqs[0].body).at("messages"), bj::parse(R"([{"role":"user","content":"hello"}])"));
+}
+
+TEST_F(OpenAiTest, CommentsKeepAlivesAndCrlfFramingAreTolerated) {
+  FakeResponse resp;
+  resp.body = {FakeStep::text(": keep-alive\r\n\r\n"),
+               FakeStep::text("data: " + test::delta_chunk("a") + "\r\n\r\ndata: " + test::delta_chunk("b")),
+               FakeStep::text("\r\n\r\n"),
+               FakeStep::text("data: [DONE]\r\n\r\n")};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:a", "delta:b", "done:ok"}));
+}
+
+TEST_F(OpenAiTest, NonStreamingJsonAnswerIsAccepted) {
+  // Some servers ignore `stream: true` and answer with one completion.
+  auto resp = FakeResponse::status_only(
+      200, R"({"choices":[{"index":0,"message":{"role":"assistant","content":"whole reply"},"finish_reason":"stop"}],)"
+           R"("usage":{"prompt_tokens":3,"completion_tokens":2}})");
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:whole reply", "usage:3/2", "done:ok"}));
+}
+
+TEST_F(OpenAiTest, StreamClosedAfterFinishReasonWithoutDoneIsComplete) {
+  FakeResponse resp;
+  resp.chunked = false;  // body ends when the server closes
+  resp.body = {FakeStep::data(test::delta_chunk("x")),
+               FakeStep::data(R"({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})")};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:x", "done:ok"}));
+}
+
+// ---- typed failures ----
+
+TEST_F(OpenAiTest, RefusedConnectionIsProviderUnreachable) {
+  auto p = profile();
+  p.base_url = Secret(fmt::format("http://127.0.0.1:{}/v1", test::unused_port()));
+  auto e = engine(p);
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_unreachable);
+  EXPECT_EQ(r.events.size(), 1u);
+}
+
+TEST_F(OpenAiTest, DnsFailureIsProviderUnreachable) {
+  auto p = profile();
+  p.base_url = Secret("http://yoi-no-such-host.invalid/v1");
+  auto e = engine(p);
+  auto r = run(*e, {{"user", "hi"}}, 10s);
+  EXPECT_EQ(failure_code(r), Code::provider_unreachable);
+  ASSERT_TRUE(r.done && !r.done->has_value());
+  EXPECT_EQ(r.done->error().message.find("no-such-host"), std::string::npos) << r.done->error().message;
+}
+
+TEST_F(OpenAiTest, Unauthorized401And403AreAuthFailedWithoutRetryOrEcho) {
+  for (int status : {401, 403}) {
+    SCOPED_TRACE(status);
+    // A provider that quotes the key back in its error body (OpenAI does,
+    // partially); the engine must not pass that on.
+    fake_.enqueue(FakeResponse::status_only(
+        status, std::string(R"({"error":{"message":"Incorrect API key provided: )") + kKey + "\"}}"));
+    auto e = engine(profile());
+    auto before = fake_.requests().size();
+    auto r = run(*e);
+    EXPECT_EQ(failure_code(r), Code::provider_auth_failed);
+    EXPECT_EQ(fake_.requests().size(), before + 1) << "auth failures are not retried";
+  }
+  EXPECT_TRUE(retry_calls_.empty());
+}
+
+TEST_F(OpenAiTest, RetriesOn429And5xxWithBackoffThenSucceeds) {
+  auto limited = FakeResponse::status_only(429);
+  limited.headers.push_back({"Retry-After", "2"});
+  fake_.enqueue(limited);
+  fake_.enqueue(FakeResponse::status_only(503));
+  fake_.enqueue(FakeResponse::stream({"after", " retries"}));
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:after", "delta: retries", "usage:11/7", "done:ok"}));
+  EXPECT_EQ(fake_.requests().size(), 3u);
+  ASSERT_EQ(retry_calls_.size(), 2u);
+  EXPECT_EQ(retry_calls_[0].first, 1);
+  EXPECT_EQ(retry_calls_[0].second, std::optional<std::chrono::milliseconds>(2000ms));
+  EXPECT_EQ(retry_calls_[1].first, 2);
+  EXPECT_EQ(retry_calls_[1].second, std::nullopt);
+}
+
+TEST_F(OpenAiTest, GivesUpAfterMaxRetriesWithProviderError) {
+  for (int i = 0; i < 3; ++i) fake_.enqueue(FakeResponse::status_only(500));
+  auto p = profile();
+  p.max_retries = 2;
+  auto e = engine(p);
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_error);
+  EXPECT_EQ(fake_.requests().size(), 3u) << "one attempt plus max_retries retries";
+  EXPECT_EQ(retry_calls_.size(), 2u);
+}
+
+TEST_F(OpenAiTest, ZeroMaxRetriesMeansOneAttempt) {
+  fake_.enqueue(FakeResponse::status_only(502));
+  auto p = profile();
+  p.max_retries = 0;
+  auto e = engine(p);
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_error);
+  EXPECT_EQ(fake_.requests().size(), 1u);
+}
+
+TEST_F(OpenAiTest, Other4xxIsProviderErrorWithoutRetry) {
+  fake_.enqueue(FakeResponse::status_only(404, R"({"error":{"message":"model not found"}})"));
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_error);
+  EXPECT_EQ(fake_.requests().size(), 1u);
+  ASSERT_TRUE(r.done && !r.done->has_value());
+  EXPECT_NE(r.done->error().message.find("404"), std::string::npos) << r.done->error().message;
+}
+
+TEST_F(OpenAiTest, NoResponseWithinFirstByteTimeoutIsProviderTimeout) {
+  FakeResponse silent;
+  silent.hang_before_headers = true;
+  fake_.enqueue(silent);
+  auto p = profile();
+  p.first_byte_timeout = 200ms;
+  auto e = engine(p);
+  const auto t0 = Clock::now();
+  auto r = run(*e);
+  const auto took = Clock::now() - t0;
+  EXPECT_EQ(failure_code(r), Code::provider_timeout);
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 3s);
+  EXPECT_TRUE(fake_.wait_client_close(0, 2s).has_value()) << "the engine must close the connection";
+}
+
+TEST_F(OpenAiTest, HeadersButNoBodyWithinFirstByteTimeoutIsProviderTimeout) {
+  // llama.cpp-style servers send headers at once and the first token later.
+  FakeResponse r0;
+  r0.body = {FakeStep::hang()};
+  fake_.enqueue(r0);
+  auto p = profile();
+  p.first_byte_timeout = 200ms;
+  auto e = engine(p);
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_timeout);
+  ASSERT_TRUE(r.done && !r.done->has_value());
+  EXPECT_NE(r.done->error().message.find("first_byte_timeout"), std::string::npos);
+}
+
+TEST_F(OpenAiTest, SilentGapMidStreamIsProviderTimeoutAfterPartialText) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(test::delta_chunk("partial")), FakeStep::hang()};
+  fake_.enqueue(resp);
+  auto p = profile();
+  p.idle_timeout = 200ms;
+  auto e = engine(p);
+  const auto t0 = Clock::now();
+  auto r = run(*e);
+  EXPECT_GE(Clock::now() - t0, 190ms);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:partial", "done:provider_timeout"}));
+  ASSERT_TRUE(r.done && !r.done->has_value());
+  EXPECT_NE(r.done->error().message.find("idle_timeout"), std::string::npos);
+}
+
+TEST_F(OpenAiTest, SlowButSteadyStreamIsNotAnIdleTimeout) {
+  fake_.enqueue(FakeResponse::stream({"a", "b", "c", "d"}, 1, 4, 120ms));
+  auto p = profile();
+  p.idle_timeout = 300ms;
+  p.first_byte_timeout = 300ms;
+  auto e = engine(p);
+  auto r = run(*e);
+  EXPECT_EQ(r.events.back(), "done:ok");
+  EXPECT_EQ(r.text, "abcd");
+}
+
+TEST_F(OpenAiTest, DisconnectMidStreamIsProviderErrorAfterPartialText) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(test::delta_chunk("half")), FakeStep::close_now()};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:half", "done:provider_error"}));
+  EXPECT_EQ(fake_.requests().size(), 1u) << "a stream that started is never retried";
+}
+
+TEST_F(OpenAiTest, MalformedJsonChunkIsBadResponse) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(test::delta_chunk("fine")), FakeStep::data("{\"choices\": [ {\"delta\": "),
+               FakeStep::data(test::delta_chunk("never"))};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:fine", "done:provider_bad_response"}));
+}
+
+TEST_F(OpenAiTest, WrongShapeChunkIsBadResponse) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(R"({"choices":[{"index":0,"delta":{"content":42}}]})")};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, OversizedEventIsBadResponse) {
+  FakeResponse resp;
+  resp.body = {FakeStep::text("data: " + std::string(5000, 'x'))};
+  fake_.enqueue(resp);
+  auto o = fast_retries();
+  o.max_event_bytes = 4096;
+  auto e = engine(profile(), o);
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, OversizedBodyIsBadResponse) {
+  FakeResponse resp;
+  for (int i = 0; i < 50; ++i) resp.body.push_back(FakeStep::data(test::delta_chunk(std::string(100, 'y'))));
+  fake_.enqueue(resp);
+  auto o = fast_retries();
+  o.max_body_bytes = 2000;
+  auto e = engine(profile(), o);
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, BrokenChunkedFramingIsBadResponse) {
+  FakeResponse resp;
+  resp.body = {FakeStep::raw_bytes("zz-not-a-chunk-size\r\n")};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, ErrorObjectInStreamIsProviderErrorWithoutEcho) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(test::delta_chunk("so far")),
+               FakeStep::data(std::string(R"({"error":{"message":"overloaded, key )") + kKey + "\"}}")};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:so far", "done:provider_error"}));
+}
+
+// ---- cancel ----
+
+TEST_F(OpenAiTest, CancelMidStreamClosesTheConnectionPromptlyAndSilencesHandlers) {
+  std::vector<std::string> pieces;
+  for (int i = 0; i < 100; ++i) pieces.push_back(fmt::format("p{} ", i));
+  fake_.enqueue(FakeResponse::stream(pieces, 1, 100, 50ms));
+  auto e = engine(profile());
+  TurnRun r;
+  auto turn = e->start({{"user", "long answer please"}}, handlers(r));
+  ASSERT_TRUE(drive([&] { return r.events.size() >= 3; }, 5s)) << "no deltas arrived";
+  const int calls_at_cancel = r.handler_calls;
+  const auto t0 = Clock::now();
+  turn->cancel();
+  auto closed = fake_.wait_client_close(0, 2s);
+  ASSERT_TRUE(closed.has_value()) << "the fake never saw the connection close";
+  const auto ms = std::chrono::duration<double, std::milli>(*closed - t0).count();
+  std::printf("[ measure  ] cancel() -> provider saw close: %.3f ms\n", ms);
+  EXPECT_LT(ms, 500.0) << "cancel must tear the request down promptly (target < 100 ms)";
+  drive_for(300ms);
+  EXPECT_EQ(r.handler_calls, calls_at_cancel) << "a handler ran after cancel()";
+  EXPECT_FALSE(r.done.has_value());
+  turn.reset();  // destroying a cancelled turn is fine
+  drive_for(20ms);
+  for (auto& ev : r.events) seen_events_.push_back(ev);
+}
+
+TEST_F(OpenAiTest, CancelFromInsideOnDeltaStopsTheRestOfTheSlice) {
+  // Several deltas arrive in one read; cancelling in the first must silence
+  // the rest even though they were already parsed from the same buffer.
+  FakeResponse resp;
+  std::string burst;
+  for (int i = 0; i < 5; ++i) burst += "data: " + test::delta_chunk(std::to_string(i)) + "\n\n";
+  resp.body = {FakeStep::text(burst), FakeStep::hang()};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  TurnRun r;
+  std::unique_ptr<Turn> turn;
+  auto h = handlers(r);
+  auto inner = h.on_delta;
+  h.on_delta = [&](std::string_view d) {
+    inner(d);
+    turn->cancel();
+  };
+  turn = e->start({{"user", "x"}}, h);
+  ASSERT_TRUE(drive([&] { return !r.events.empty(); }, 5s));
+  drive_for(200ms);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:0"}));
+  EXPECT_TRUE(fake_.wait_client_close(0, 2s).has_value());
+}
+
+TEST_F(OpenAiTest, CancelRightAfterStartCallsNoHandler) {
+  fake_.enqueue(FakeResponse::stream({"never"}));
+  auto e = engine(profile());
+  TurnRun r;
+  auto turn = e->start({{"user", "x"}}, handlers(r));
+  turn->cancel();
+  drive_for(300ms);
+  EXPECT_EQ(r.handler_calls, 0);
+}
+
+TEST_F(OpenAiTest, CancelDuringRetryBackoffEndsTheTurnSilently) {
+  fake_.enqueue(FakeResponse::status_only(503));
+  auto o = fast_retries();
+  o.retry_delay = [](int, std::optional<std::chrono::milliseconds>) { return 10s; };
+  auto e = engine(profile(), o);
+  TurnRun r;
+  auto turn = e->start({{"user", "x"}}, handlers(r));
+  ASSERT_TRUE(drive([&] { return fake_.requests().size() == 1; }, 5s));
+  drive_for(100ms);  // into the backoff
+  const auto t0 = Clock::now();
+  turn->cancel();
+  drive_for(200ms);
+  EXPECT_EQ(r.handler_calls, 0);
+  EXPECT_EQ(fake_.requests().size(), 1u) << "no retry after cancel";
+  EXPECT_LT(Clock::now() - t0, 2s);
+}
+
+TEST_F(OpenAiTest, DestroyingTheTurnCancelsIt) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(test::delta_chunk("a")), FakeStep::hang()};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  TurnRun r;
+  auto turn = e->start({{"user", "x"}}, handlers(r));
+  ASSERT_TRUE(drive([&] { return !r.events.empty(); }, 5s));
+  turn.reset();
+  EXPECT_TRUE(fake_.wait_client_close(0, 2s).has_value());
+  drive_for(100ms);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:a"}));
+}
+
+TEST_F(OpenAiTest, TurnOutlivesItsEngine) {
+  fake_.enqueue(FakeResponse::stream({"still", " here"}, 1, 2, 20ms));
+  auto e = engine(profile());
+  TurnRun r;
+  auto turn = e->start({{"user", "x"}}, handlers(r));
+  e.reset();
+  ASSERT_TRUE(drive([&] { return r.done.has_value(); }, 5s));
+  EXPECT_EQ(r.text, "still here");
+}
+
+TEST_F(OpenAiTest, TwoTurnsRunConcurrently) {
+  fake_.enqueue(FakeResponse::stream({"one"}, 1, 1, 50ms));
+  fake_.enqueue(FakeResponse::stream({"two"}, 1, 1, 50ms));
+  auto e = engine(profile());
+  TurnRun a, b;
+  auto ta = e->start({{"user", "a"}}, handlers(a));
+  auto tb = e->start({{"user", "b"}}, handlers(b));
+  ASSERT_TRUE(drive([&] { return a.done && b.done; }, 5s));
+  EXPECT_TRUE(a.done->has_value());
+  EXPECT_TRUE(b.done->has_value());
+  EXPECT_EQ(a.text + b.text == "onetwo" || a.text + b.text == "twoone", true);
+}
+
+// ---- configuration ----
+
+TEST_F(OpenAiTest, InvalidProfilesAreConfigInvalidNamingTheProfileNotTheUrl) {
+  struct Case {
+    std::string base_url, model;
+  };
+  const std::vector<Case> cases = {
+      {"", "m"},
+      {"http://127.0.0.1:1/v1", ""},
+      {"ftp://secret-host.example/v1", "m"},
+      {"not a url", "m"},
+      {"http://user:sk-CANARY-pass@secret-host.example/v1", "m"},
+      {"/relative/v1", "m"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.base_url + " / " + c.model);
+    auto p = profile();
+    p.name = "my-profile";
+    p.base_url = Secret(c.base_url);
+    p.model = c.model;
+    auto e = make_openai_engine(io_, p);
+    ASSERT_FALSE(e.has_value());
+    EXPECT_EQ(e.error().code, Code::config_invalid);
+    EXPECT_NE(e.error().message.find("my-profile"), std::string::npos) << e.error().message;
+    EXPECT_EQ(e.error().message.find("secret-host"), std::string::npos) << e.error().message;
+    seen_events_.push_back(e.error().message);
+  }
+  auto p = profile();
+  p.base_url = Secret("https://api.example.com/v1");
+  EXPECT_TRUE(make_openai_engine(io_, p).has_value()) << "https with the system trust store";
+}
+
+}  // namespace
+}  // namespace yoi::engines
