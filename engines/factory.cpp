@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "yoi/engines/engine.hpp"
+#include "yoi/engines/openai.hpp"
 
 namespace yoi::engines {
 
@@ -13,6 +14,7 @@ Result<std::shared_ptr<Engine>> make_engine(boost::asio::io_context& io, const P
                   fmt::format("profile '{}': echo chunk size must be positive", p.name));
     return make_echo_engine(io, p.echo_chunk_bytes, p.echo_chunk_delay);
   }
+  if (p.engine == "openai") return make_openai_engine(io, p);
   return fail(Code::config_invalid,
               fmt::format("profile '{}': unknown engine '{}'", p.name, p.engine));
 }

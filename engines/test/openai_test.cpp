@@ -605,3 +605,26 @@ TEST_F(OpenAiTest, InvalidProfilesAreConfigInvalidNamingTheProfileNotTheUrl) {
 
 }  // namespace
 }  // namespace yoi::engines
+
+namespace yoi::engines {
+namespace {
+
+TEST(OpenAiFactory, MakeEngineBuildsTheOpenAiEngineOrNamesTheProfile) {
+  boost::asio::io_context io;
+  ProfileConfig p;
+  p.name = "llama";
+  p.engine = "openai";
+  p.model = "m";
+  p.base_url = Secret("http://127.0.0.1:8080/v1");
+  auto e = make_engine(io, p);
+  ASSERT_TRUE(e.has_value()) << e.error().message;
+  EXPECT_EQ((*e)->kind(), "openai");
+  p.base_url = Secret("gopher://127.0.0.1/v1");
+  auto bad = make_engine(io, p);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::config_invalid);
+  EXPECT_NE(bad.error().message.find("llama"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace yoi::engines
