@@ -1,0 +1,1077 @@
+// The fs store. Layout, fsync protocol and repair rules: README.md.
+//
+// Split of work:
+//  - io thread: validates a commit, assigns file offsets in its in-memory
+//    model (segments, sparse index), serialises the lines, queues a Job, and
+//    serves page reads with bounded preads. It alone touches the model.
+//  - writer thread: takes every queued Job as one group, appends, syncs
+//    (fsyncs of several files go out in parallel on a small pool), replaces
+//    state files, applies retention unlinks, then posts one completion
+//    handler per group back to the io thread, which advances the durable
+//    watermarks and runs the `done`s in call order.
+
+#include "yoi/store/fs_store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <latch>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include "fs_format.hpp"
+#include "yoi/ids.hpp"
+
+namespace yoi::store {
+
+std::string_view fsync_policy_name(FsyncPolicy policy) {
+  switch (policy) {
+    case FsyncPolicy::always: return "always";
+    case FsyncPolicy::batch: return "batch";
+    case FsyncPolicy::none: return "none";
+  }
+  return "always";
+}
+
+Result<FsyncPolicy> fsync_policy_from_name(std::string_view name) {
+  if (name == "always") return FsyncPolicy::always;
+  if (name == "batch") return FsyncPolicy::batch;
+  if (name == "none") return FsyncPolicy::none;
+  return fail(Code::config_invalid,
+              fmt::format("fsync policy must be always, batch or none (got '{}')", name));
+}
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace yoi::store::fs;
+
+constexpr std::size_t kMaxPage = 10'000;
+constexpr std::size_t kTailCache = 64;       // recent events kept in memory per worker
+constexpr std::size_t kMaxStateBytes = 64u << 20;
+constexpr std::size_t kMaxOpenFds = 256;     // writer's cache of append fds
+constexpr std::size_t kRestoreChunk = 1u << 20;
+constexpr std::size_t kReadChunk = 64u << 10;
+
+struct Segment {
+  std::uint64_t first_seq = 1;
+  std::uint64_t count = 0;
+  std::uint64_t bytes = 0;
+  std::vector<std::uint64_t> index;  // offset of record first_seq + k * kIndexStride
+  std::string path;
+};
+
+struct WorkerModel {
+  std::string id;
+  std::string dir;
+  bool durable = false;  // its directory exists on disk (creation acknowledged)
+  std::deque<Segment> segments;
+  std::uint64_t last_seq = 0;  // assigned (may be ahead of durable)
+  std::uint64_t durable_seq = 0;
+  std::uint64_t retained_events = 0;
+  std::uint64_t retained_bytes = 0;
+  std::uint64_t transcript_total = 0;
+  std::uint64_t durable_transcript = 0;
+  std::uint64_t transcript_bytes = 0;
+  std::vector<std::uint64_t> transcript_index;
+  std::deque<EventRecord> tail;  // newest durable events, ascending
+
+  std::string events_dir() const { return dir + "/events"; }
+  std::string transcript_path() const { return dir + "/transcript.jsonl"; }
+  std::string state_path() const { return dir + "/state.json"; }
+  std::uint64_t first_seq() const {
+    for (const auto& s : segments)
+      if (s.count > 0) return s.first_seq;
+    return 0;
+  }
+};
+
+struct Append {
+  std::string path;
+  std::string bytes;
+  bool new_file = false;  // created by this append: its directory needs a sync
+};
+
+struct Job {
+  std::optional<Error> error;  // decided on the io thread; the writer only orders it
+  bool flush = false;
+  std::string create_dir;  // non-empty: first commit of a new worker (built in dir.tmp)
+  std::vector<Append> appends;
+  std::string state_path;
+  std::optional<std::string> state_content;
+  std::vector<std::string> unlinks;
+  // io-thread bookkeeping applied once durable
+  WorkerModel* worker = nullptr;
+  std::uint64_t durable_seq = 0;
+  std::uint64_t durable_transcript = 0;
+  std::vector<EventRecord> events;
+  Done done;
+  std::chrono::steady_clock::time_point queued;
+};
+
+std::string state_file(std::uint64_t through_seq, std::uint64_t transcript_total,
+                       std::string_view doc) {
+  return fmt::format("{{\"through_seq\":{},\"transcript_total\":{}}}\n{}", through_seq,
+                     transcript_total, doc);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int get() const { return fd_; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_;
+};
+
+// State shared between the io thread and the writer; outlives the store while
+// completions are still queued on the io_context.
+struct Shared {
+  std::atomic<bool> alive{true};
+  std::atomic<std::uint64_t> commits{0}, groups{0}, file_syncs{0}, dir_syncs{0};
+};
+
+class FsStoreImpl final : public FsStore {
+ public:
+  FsStoreImpl(asio::io_context& io, FsOptions options, Random& random)
+      : io_(io), options_(std::move(options)), random_(random), shared_(std::make_shared<Shared>()) {
+    if (options_.segment_max_events == 0)
+      options_.segment_max_events =
+          std::clamp<std::size_t>(options_.retention.max_events / 8, 1024, 65536);
+    if (options_.segment_max_bytes == 0)
+      options_.segment_max_bytes =
+          std::clamp<std::size_t>(options_.retention.max_bytes / 8, 1u << 20, 64u << 20);
+    if (options_.batch_max == 0) options_.batch_max = 1;
+  }
+
+  ~FsStoreImpl() override {
+    shared_->alive = false;
+    if (writer_.joinable()) {
+      {
+        std::lock_guard lock(mu_);
+        // Anything the io thread has not handed over yet still gets written.
+        for (auto& j : io_pending_) queue_.push_back(std::move(j));
+        io_pending_.clear();
+        stop_ = true;
+      }
+      cv_.notify_all();
+      writer_.join();
+    }
+    pool_.join();
+  }
+
+  std::string_view kind() const override { return "fs"; }
+
+  FsStats stats() const override {
+    return FsStats{shared_->commits.load(), shared_->groups.load(), shared_->file_syncs.load(),
+                   shared_->dir_syncs.load()};
+  }
+
+  Result<Restored> open() override;
+  void commit(Commit commit, Done done) override;
+  Result<EventRange> read_events(std::string_view worker_id, std::uint64_t after_seq,
+                                 std::size_t limit) override;
+  Result<std::vector<TranscriptRecord>> read_transcript(std::string_view worker_id,
+                                                        std::uint64_t start,
+                                                        std::size_t limit) override;
+  void flush(Done done) override;
+
+ private:
+  // --- open / restore ---
+  Result<void> open_root(Restored& out);
+  Result<RestoredWorker> restore_worker(const std::string& name, std::vector<std::string>& diags);
+  Result<void> restore_events(WorkerModel& w, std::uint64_t through_seq, bool has_state_meta,
+                              std::vector<std::string>& diags);
+  Result<void> restore_transcript(WorkerModel& w, std::uint64_t min_total,
+                                  std::vector<std::string>& diags);
+  void fill_tail(WorkerModel& w);
+
+  // --- io thread ---
+  void enqueue(Job job);
+  void handoff();
+  void complete(std::vector<Job>& jobs, const Result<void>& result);
+  Result<void> read_event_file(const WorkerModel& w, std::uint64_t start, std::uint64_t end,
+                               std::vector<EventRecord>& out) const;
+
+  // --- writer thread ---
+  void writer_loop();
+  Result<void> process(std::vector<Job>& group);
+  Result<void> create_worker_dir(Job& job);
+  Result<int> append_fd(const std::string& path);
+  void close_fd(const std::string& path);
+  Result<void> parallel(std::size_t n, const std::function<Result<void>(std::size_t)>& task);
+
+  bool sync_enabled() const { return options_.fsync != FsyncPolicy::none; }
+
+  asio::io_context& io_;
+  FsOptions options_;
+  Random& random_;
+  std::shared_ptr<Shared> shared_;
+  bool opened_ = false;
+  std::string workers_dir_;
+  Fd lock_fd_;
+
+  // io thread only
+  std::unordered_map<std::string, std::unique_ptr<WorkerModel>> workers_;
+  std::vector<Job> io_pending_;
+  bool handoff_posted_ = false;
+  mutable Validator validator_;
+
+  // io thread <-> writer
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stop_ = false;
+  std::thread writer_;
+
+  // writer thread only
+  std::unordered_map<std::string, Fd> fds_;
+  bool failed_ = false;
+  Error failure_;
+  asio::thread_pool pool_{3};
+};
+
+// ---------------------------------------------------------------- open
+
+Result<Restored> FsStoreImpl::open() {
+  if (opened_) return fail(Code::internal, "fs store opened twice");
+  Restored out;
+  if (auto r = open_root(out); !r) return tl::unexpected(r.error());
+
+  DIR* d = ::opendir(workers_dir_.c_str());
+  if (!d) return tl::unexpected(io_error("open directory", workers_dir_, errno));
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+
+  for (const auto& name : names) {
+    std::string path = workers_dir_ + "/" + name;
+    if (name.ends_with(".tmp")) {
+      // A worker whose first commit never completed: it was never acknowledged.
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      if (ec) return fail(Code::store_io, fmt::format("remove {}: {}", path, ec.message()));
+      out.diagnostics.push_back(fmt::format("removed unfinished worker directory {}", path));
+      continue;
+    }
+    auto w = restore_worker(name, out.diagnostics);
+    if (!w) return tl::unexpected(w.error());
+    out.workers.push_back(std::move(*w));
+  }
+  std::sort(out.workers.begin(), out.workers.end(),
+            [](const auto& a, const auto& b) { return a.worker_id < b.worker_id; });
+
+  opened_ = true;
+  writer_ = std::thread([this] { writer_loop(); });
+  return out;
+}
+
+Result<void> FsStoreImpl::open_root(Restored& out) {
+  const std::string& dir = options_.dir;
+  if (dir.empty()) return fail(Code::config_invalid, "fs store needs a directory");
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno != ENOENT) return tl::unexpected(io_error("stat", dir, errno));
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return fail(Code::store_io, fmt::format("create directory {}: {}", dir, ec.message()));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return fail(Code::store_io, fmt::format("store directory {} is not a directory", dir));
+  }
+  if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
+    return tl::unexpected(io_error("access", dir, errno));
+
+  // One process per directory: two writers would interleave appends.
+  std::string lock_path = dir + "/lock";
+  lock_fd_ = Fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock_fd_) return tl::unexpected(io_error("open", lock_path, errno));
+  if (::flock(lock_fd_.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK)
+      return fail(Code::store_io, fmt::format("store directory {} is in use by another process", dir));
+    return tl::unexpected(io_error("lock", lock_path, errno));
+  }
+
+  workers_dir_ = dir + "/workers";
+  std::string meta_path = dir + "/store.json";
+  auto meta = read_small_file(meta_path, 1 << 16);
+  if (!meta) {
+    if (meta.error().code != Code::not_found) return tl::unexpected(meta.error());
+    // A missing store.json next to existing workers means lost metadata, not a new store.
+    struct stat wst {};
+    if (::stat(workers_dir_.c_str(), &wst) == 0) {
+      std::error_code ec;
+      if (!std::filesystem::is_empty(workers_dir_, ec) || ec)
+        return fail(Code::store_corrupt, fmt::format("missing file {}", meta_path));
+    }
+    if (::mkdir(workers_dir_.c_str(), 0755) != 0 && errno != EEXIST)
+      return tl::unexpected(io_error("create directory", workers_dir_, errno));
+    out.epoch = random_.hex(16);
+    std::string doc = fmt::format("{{\"format\":1,\"epoch\":\"{}\"}}\n", out.epoch);
+    if (auto r = replace_file(meta_path, doc, true); !r) return r;
+    if (auto r = sync_dir(dir); !r) return r;
+    return {};
+  }
+  boost::json::error_code ec;
+  auto v = boost::json::parse(*meta, ec);
+  const boost::json::string* epoch = nullptr;
+  if (!ec && v.is_object())
+    if (auto* e = v.as_object().if_contains("epoch"); e && e->is_string()) epoch = &e->get_string();
+  if (!epoch || epoch->empty())
+    return fail(Code::store_corrupt, fmt::format("{} line 1: not a store metadata record", meta_path));
+  out.epoch = std::string(epoch->data(), epoch->size());
+  std::remove((meta_path + ".tmp").c_str());
+  return {};
+}
+
+Result<RestoredWorker> FsStoreImpl::restore_worker(const std::string& name,
+                                                   std::vector<std::string>& diags) {
+  std::string dir = workers_dir_ + "/" + name;
+  auto id = decode_from_path(name);
+  if (!id) return fail(Code::store_corrupt, fmt::format("unexpected entry {}", dir));
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return tl::unexpected(io_error("stat", dir, errno));
+  if (!S_ISDIR(st.st_mode))
+    return fail(Code::store_io, fmt::format("worker directory {} is not a directory", dir));
+
+  auto w = std::make_unique<WorkerModel>();
+  w->id = *id;
+  w->dir = dir;
+  w->durable = true;
+
+  auto content = read_small_file(w->state_path(), kMaxStateBytes);
+  if (!content) {
+    if (content.error().code == Code::not_found)
+      return fail(Code::store_corrupt, content.error().message);
+    return tl::unexpected(content.error());
+  }
+  std::remove((w->state_path() + ".tmp").c_str());
+  auto nl = content->find('\n');
+  LineFields meta_fields;
+  std::uint64_t through_seq = 0, transcript_total = 0;
+  {
+    std::string_view meta = std::string_view(*content).substr(0, nl);
+    boost::json::error_code ec;
+    auto v = boost::json::parse(meta, ec);
+    const boost::json::object* o = (!ec && v.is_object()) ? &v.as_object() : nullptr;
+    auto get = [&](const char* k, std::uint64_t& out) {
+      if (!o) return false;
+      auto* x = o->if_contains(k);
+      if (!x) return false;
+      if (x->is_uint64()) out = x->get_uint64();
+      else if (x->is_int64() && x->get_int64() >= 0) out = static_cast<std::uint64_t>(x->get_int64());
+      else return false;
+      return true;
+    };
+    if (nl == std::string::npos || !get("through_seq", through_seq) ||
+        !get("transcript_total", transcript_total))
+      return fail(Code::store_corrupt,
+                  fmt::format("{} line 1: not a state header", w->state_path()));
+  }
+  RestoredWorker rw;
+  rw.worker_id = w->id;
+  rw.state = content->substr(nl + 1);
+
+  if (auto r = restore_events(*w, through_seq, true, diags); !r) return tl::unexpected(r.error());
+  if (auto r = restore_transcript(*w, transcript_total, diags); !r)
+    return tl::unexpected(r.error());
+  fill_tail(*w);
+
+  rw.first_seq = w->first_seq();
+  rw.last_seq = w->last_seq;
+  rw.transcript_total = w->transcript_total;
+  workers_.emplace(w->id, std::move(w));
+  return rw;
+}
+
+// Scans every retained segment: validates each line, checks seq continuity,
+// rebuilds the sparse index, and cuts what was never acknowledged: a torn
+// last line, events after the last commit-end mark, and any commit that
+// replaced the state but whose state file never landed (through_seq).
+Result<void> FsStoreImpl::restore_events(WorkerModel& w, std::uint64_t through_seq, bool,
+                                         std::vector<std::string>& diags) {
+  std::string edir = w.events_dir();
+  DIR* d = ::opendir(edir.c_str());
+  if (!d) {
+    if (errno == ENOENT) return fail(Code::store_corrupt, fmt::format("missing directory {}", edir));
+    return tl::unexpected(io_error("open directory", edir, errno));
+  }
+  std::vector<std::pair<std::uint64_t, std::string>> files;
+  std::string bad;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::uint64_t first = 0;
+    auto r = std::from_chars(name.data(), name.data() + name.size(), first);
+    if (name.size() != 26 || !name.ends_with(".jsonl") || r.ptr != name.data() + 20 || first == 0) {
+      bad = name;
+      break;
+    }
+    files.emplace_back(first, name);
+  }
+  ::closedir(d);
+  if (!bad.empty()) return fail(Code::store_corrupt, fmt::format("unexpected file {}/{}", edir, bad));
+  std::sort(files.begin(), files.end());
+  if (files.empty()) return fail(Code::store_corrupt, fmt::format("missing event log in {}", edir));
+
+  struct Pos {
+    std::size_t seg = 0;
+    std::uint64_t offset = 0;
+    std::uint64_t seq = 0;  // last seq before this position
+  };
+  Pos keep{0, 0, files[0].first - 1};  // end of the last complete commit
+  std::optional<Pos> cut;              // start of the first commit whose state never landed
+  Pos commit_start = keep;
+  std::uint64_t expected = files[0].first;
+  std::string torn_note;
+
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    Segment seg;
+    seg.first_seq = files[i].first;
+    seg.path = edir + "/" + files[i].second;
+    if (seg.first_seq != expected)
+      return fail(Code::store_corrupt, fmt::format("{}: starts at seq {}, expected {}", seg.path,
+                                                   seg.first_seq, expected));
+    Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return tl::unexpected(io_error("open", seg.path, errno));
+    LineScanner scan(fd.get(), 0, kRestoreChunk);
+    std::string_view line;
+    std::uint64_t off = 0, lineno = 0;
+    while (scan.next(line, off)) {
+      ++lineno;
+      LineFields f;
+      if (!validator_.check(line, &f) || !f.has_seq || !f.has_f)
+        return fail(Code::store_corrupt,
+                    fmt::format("{} line {}: not a valid event record", seg.path, lineno));
+      if (f.seq != expected)
+        return fail(Code::store_corrupt, fmt::format("{} line {}: seq {}, expected {}", seg.path,
+                                                     lineno, f.seq, expected));
+      if ((f.seq - seg.first_seq) % kIndexStride == 0) seg.index.push_back(off);
+      ++seg.count;
+      seg.bytes = off + line.size() + 1;
+      ++expected;
+      if (f.f & kCommitEnd) {
+        if ((f.f & kCommitState) && f.seq > through_seq && !cut) cut = commit_start;
+        keep = Pos{i, seg.bytes, f.seq};
+        commit_start = keep;
+      }
+    }
+    if (!scan.error().empty())
+      return fail(Code::store_io, fmt::format("read {}: {}", seg.path, scan.error()));
+    if (scan.trailing() > 0) {
+      if (i + 1 != files.size())
+        return fail(Code::store_corrupt,
+                    fmt::format("{} line {}: truncated record", seg.path, lineno + 1));
+      torn_note = fmt::format("{} line {}: truncated torn last line ({} bytes)", seg.path,
+                              lineno + 1, scan.trailing());
+    }
+    w.segments.push_back(std::move(seg));
+    // Commits never straddle segments, so each segment but the last ends one.
+  }
+
+  Pos end = cut ? std::min(*cut, keep, [](const Pos& a, const Pos& b) { return a.seq < b.seq; })
+                : keep;
+  std::uint64_t scanned_last = expected - 1;
+  if (!torn_note.empty()) diags.push_back(fmt::format("worker {}: {}", w.id, torn_note));
+  if (end.seq < scanned_last)
+    diags.push_back(fmt::format("worker {}: dropped unacknowledged events {}..{} in {}", w.id,
+                                end.seq + 1, scanned_last, edir));
+  if (through_seq > end.seq)
+    return fail(Code::store_corrupt,
+                fmt::format("{} line 1: state is through seq {} but {} ends at seq {}",
+                            w.state_path(), through_seq, edir, end.seq));
+
+  // Apply the cut: truncate the segment holding it, delete the ones after it.
+  bool truncated = !torn_note.empty() || end.seq < scanned_last;
+  if (truncated) {
+    Segment& s = w.segments[end.seg];
+    if (::truncate(s.path.c_str(), static_cast<off_t>(end.offset)) != 0)
+      return tl::unexpected(io_error("truncate", s.path, errno));
+    s.count = end.seq + 1 - s.first_seq;
+    s.bytes = end.offset;
+    s.index.resize((s.count + kIndexStride - 1) / kIndexStride);
+    while (w.segments.size() > end.seg + 1) {
+      if (::unlink(w.segments.back().path.c_str()) != 0)
+        return tl::unexpected(io_error("unlink", w.segments.back().path, errno));
+      w.segments.pop_back();
+    }
+    // An emptied segment other than the first is not worth keeping.
+    if (s.count == 0 && w.segments.size() > 1) {
+      if (::unlink(s.path.c_str()) != 0) return tl::unexpected(io_error("unlink", s.path, errno));
+      w.segments.pop_back();
+    }
+    Fd sfd(::open(w.segments.back().path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (sfd) (void)::fsync(sfd.get());
+    (void)sync_dir(edir);
+  }
+  w.last_seq = w.durable_seq = end.seq;
+  for (const auto& s : w.segments) {
+    w.retained_events += s.count;
+    w.retained_bytes += s.bytes;
+  }
+  return {};
+}
+
+Result<void> FsStoreImpl::restore_transcript(WorkerModel& w, std::uint64_t min_total,
+                                             std::vector<std::string>& diags) {
+  std::string path = w.transcript_path();
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return fail(Code::store_corrupt, fmt::format("missing file {}", path));
+    return tl::unexpected(io_error("open", path, errno));
+  }
+  LineScanner scan(fd.get(), 0, kRestoreChunk);
+  std::string_view line;
+  std::uint64_t off = 0, lineno = 0, keep_bytes = 0, count = 0;
+  std::uint64_t dropped = 0;
+  while (scan.next(line, off)) {
+    ++lineno;
+    LineFields f;
+    if (!validator_.check(line, &f) || !f.has_index || !f.has_seq)
+      return fail(Code::store_corrupt,
+                  fmt::format("{} line {}: not a valid transcript record", path, lineno));
+    if (dropped == 0 && f.index != count)
+      return fail(Code::store_corrupt,
+                  fmt::format("{} line {}: index {}, expected {}", path, lineno, f.index, count));
+    // Items of a commit whose events were cut were never acknowledged either.
+    if (f.seq > w.last_seq || dropped > 0) {
+      ++dropped;
+      continue;
+    }
+    if (count % kIndexStride == 0) w.transcript_index.push_back(off);
+    ++count;
+    keep_bytes = off + line.size() + 1;
+  }
+  if (!scan.error().empty())
+    return fail(Code::store_io, fmt::format("read {}: {}", path, scan.error()));
+  if (scan.trailing() > 0)
+    diags.push_back(fmt::format("worker {}: {} line {}: truncated torn last line ({} bytes)", w.id,
+                                path, lineno + 1, scan.trailing()));
+  if (dropped > 0)
+    diags.push_back(fmt::format("worker {}: dropped {} unacknowledged transcript item(s) in {}",
+                                w.id, dropped, path));
+  if (count < min_total)
+    return fail(Code::store_corrupt,
+                fmt::format("{} line {}: transcript has {} items but the state says {}", path,
+                            lineno + 1, count, min_total));
+  if (scan.trailing() > 0 || dropped > 0) {
+    if (::truncate(path.c_str(), static_cast<off_t>(keep_bytes)) != 0)
+      return tl::unexpected(io_error("truncate", path, errno));
+    Fd sfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (sfd) (void)::fsync(sfd.get());
+  }
+  w.transcript_total = w.durable_transcript = count;
+  w.transcript_bytes = keep_bytes;
+  return {};
+}
+
+void FsStoreImpl::fill_tail(WorkerModel& w) {
+  w.tail.clear();
+  if (w.durable_seq == 0) return;
+  std::uint64_t first = w.first_seq();
+  if (first == 0) return;
+  std::uint64_t start = w.durable_seq >= kTailCache ? w.durable_seq - kTailCache + 1 : 1;
+  start = std::max(start, first);
+  std::vector<EventRecord> recs;
+  if (read_event_file(w, start, w.durable_seq, recs))
+    for (auto& r : recs) w.tail.push_back(std::move(r));
+}
+
+// ---------------------------------------------------------------- io thread
+
+void FsStoreImpl::commit(Commit c, Done done) {
+  Job job;
+  job.done = std::move(done);
+  auto reject = [&](Code code, std::string msg) {
+    job.error = Error{code, std::move(msg)};
+    enqueue(std::move(job));
+  };
+  if (!opened_) return reject(Code::internal, "fs store used before open()");
+  if (!is_valid_id(c.worker_id)) return reject(Code::invalid_id, "commit for an invalid worker_id");
+
+  auto it = workers_.find(c.worker_id);
+  WorkerModel* w = it == workers_.end() ? nullptr : it->second.get();
+  std::uint64_t next_seq = w ? w->last_seq + 1 : 1;
+  std::uint64_t next_index = w ? w->transcript_total : 0;
+  for (auto& e : c.events) {
+    if (e.seq != next_seq++)
+      return reject(Code::internal, fmt::format("worker {}: event seq {} does not continue the log "
+                                                "(expected {})", c.worker_id, e.seq, next_seq - 1));
+    // Raw newlines can only be insignificant whitespace in valid JSON.
+    std::replace_if(e.json.begin(), e.json.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
+    if (!validator_.check(e.json))
+      return reject(Code::internal, fmt::format("worker {}: event {} is not JSON", c.worker_id, e.seq));
+  }
+  for (auto& t : c.transcript) {
+    if (t.index != next_index++)
+      return reject(Code::internal, fmt::format("worker {}: transcript index {} does not continue "
+                                                "(expected {})", c.worker_id, t.index, next_index - 1));
+    std::replace_if(t.json.begin(), t.json.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
+    if (!validator_.check(t.json))
+      return reject(Code::internal,
+                    fmt::format("worker {}: transcript item {} is not JSON", c.worker_id, t.index));
+  }
+
+  if (!w) {
+    auto nw = std::make_unique<WorkerModel>();
+    nw->id = c.worker_id;
+    nw->dir = workers_dir_ + "/" + encode_for_path(c.worker_id);
+    w = nw.get();
+    workers_.emplace(c.worker_id, std::move(nw));
+    job.create_dir = w->dir;
+    if (!c.state) c.state = std::string();
+  }
+
+  // Events: a commit never straddles segments, so roll before it when full.
+  if (!c.events.empty() || w->segments.empty()) {
+    std::uint64_t first = c.events.empty() ? w->last_seq + 1 : c.events.front().seq;
+    bool roll = w->segments.empty() ||
+                (w->segments.back().count > 0 &&
+                 (w->segments.back().count >= options_.segment_max_events ||
+                  w->segments.back().bytes >= options_.segment_max_bytes));
+    if (roll) {
+      Segment s;
+      s.first_seq = first;
+      s.path = w->events_dir() + "/" + seq_name(first) + ".jsonl";
+      w->segments.push_back(std::move(s));
+    }
+    Segment& seg = w->segments.back();
+    Append a;
+    a.path = seg.path;
+    a.new_file = roll;
+    unsigned end_flags = kCommitEnd | (c.state ? kCommitState : 0);
+    for (std::size_t i = 0; i < c.events.size(); ++i) {
+      const auto& e = c.events[i];
+      if ((e.seq - seg.first_seq) % kIndexStride == 0) seg.index.push_back(seg.bytes);
+      std::size_t before = a.bytes.size();
+      append_event_line(a.bytes, e.seq, i + 1 == c.events.size() ? end_flags : 0, e.json);
+      seg.bytes += a.bytes.size() - before;
+      w->retained_bytes += a.bytes.size() - before;
+      ++seg.count;
+      ++w->retained_events;
+    }
+    if (!c.events.empty()) w->last_seq = c.events.back().seq;
+    job.appends.push_back(std::move(a));
+  }
+  if (!c.transcript.empty() || !job.create_dir.empty()) {
+    Append a;
+    a.path = w->transcript_path();
+    a.new_file = !job.create_dir.empty();
+    for (const auto& t : c.transcript) {
+      if (t.index % kIndexStride == 0) w->transcript_index.push_back(w->transcript_bytes);
+      std::size_t before = a.bytes.size();
+      append_transcript_line(a.bytes, t.index, w->last_seq, t.json);
+      w->transcript_bytes += a.bytes.size() - before;
+      ++w->transcript_total;
+    }
+    job.appends.push_back(std::move(a));
+  }
+  if (c.state) {
+    job.state_path = w->state_path();
+    job.state_content = state_file(w->last_seq, w->transcript_total, *c.state);
+  }
+
+  // Retention: drop whole old segments, never the one being written.
+  while (w->segments.size() > 1 && (w->retained_events > options_.retention.max_events ||
+                                    w->retained_bytes > options_.retention.max_bytes)) {
+    const Segment& old = w->segments.front();
+    w->retained_events -= old.count;
+    w->retained_bytes -= old.bytes;
+    job.unlinks.push_back(old.path);
+    w->segments.pop_front();
+  }
+  while (!w->tail.empty() && w->tail.front().seq < w->first_seq()) w->tail.pop_front();
+
+  job.worker = w;
+  job.durable_seq = w->last_seq;
+  job.durable_transcript = w->transcript_total;
+  job.events = std::move(c.events);
+  enqueue(std::move(job));
+}
+
+void FsStoreImpl::flush(Done done) {
+  Job job;
+  job.flush = true;
+  job.done = std::move(done);
+  enqueue(std::move(job));
+}
+
+// Commits made during one turn of the io_context are handed to the writer
+// together, which is what lets concurrent commits share one sync.
+void FsStoreImpl::enqueue(Job job) {
+  job.queued = std::chrono::steady_clock::now();
+  io_pending_.push_back(std::move(job));
+  if (handoff_posted_) return;
+  handoff_posted_ = true;
+  std::weak_ptr<Shared> weak = shared_;
+  asio::post(io_, [this, weak] {
+    auto s = weak.lock();
+    if (!s || !s->alive) return;
+    handoff();
+  });
+}
+
+void FsStoreImpl::handoff() {
+  handoff_posted_ = false;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& j : io_pending_) queue_.push_back(std::move(j));
+  }
+  io_pending_.clear();
+  cv_.notify_one();
+}
+
+void FsStoreImpl::complete(std::vector<Job>& jobs, const Result<void>& result) {
+  for (auto& job : jobs) {
+    Result<void> r = job.error ? Result<void>(tl::unexpected(*job.error)) : result;
+    if (r && job.worker) {
+      WorkerModel& w = *job.worker;
+      w.durable = true;
+      w.durable_seq = std::max(w.durable_seq, job.durable_seq);
+      w.durable_transcript = std::max(w.durable_transcript, job.durable_transcript);
+      std::uint64_t first = w.first_seq();
+      for (auto& e : job.events) w.tail.push_back(std::move(e));
+      while (w.tail.size() > kTailCache || (!w.tail.empty() && w.tail.front().seq < first))
+        w.tail.pop_front();
+    }
+    if (job.done) job.done(std::move(r));
+  }
+}
+
+Result<void> FsStoreImpl::read_event_file(const WorkerModel& w, std::uint64_t start,
+                                          std::uint64_t end, std::vector<EventRecord>& out) const {
+  // The segment holding `start`: the last one whose first_seq <= start.
+  auto it = std::upper_bound(w.segments.begin(), w.segments.end(), start,
+                             [](std::uint64_t s, const Segment& seg) { return s < seg.first_seq; });
+  if (it == w.segments.begin()) return {};
+  --it;
+  std::uint64_t seq = start;
+  for (; it != w.segments.end() && seq <= end; ++it) {
+    const Segment& seg = *it;
+    if (seg.count == 0 || seq >= seg.first_seq + seg.count) continue;
+    std::uint64_t slot = (seq - seg.first_seq) / kIndexStride;
+    if (slot >= seg.index.size()) return fail(Code::internal, "fs store index out of range");
+    Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return tl::unexpected(io_error("open", seg.path, errno));
+    LineScanner scan(fd.get(), seg.index[slot], kReadChunk);
+    std::string_view line;
+    std::uint64_t off;
+    while (seq <= end && scan.next(line, off)) {
+      Decoded d;
+      if (!decode_event_line(line, d))
+        return fail(Code::store_corrupt, fmt::format("{}: unreadable record at offset {}", seg.path, off));
+      if (d.key < seq) continue;
+      if (d.key != seq)
+        return fail(Code::store_corrupt, fmt::format("{}: seq {} where {} was expected", seg.path, d.key, seq));
+      out.push_back(EventRecord{d.key, std::string(d.record)});
+      ++seq;
+    }
+    if (!scan.error().empty())
+      return fail(Code::store_io, fmt::format("read {}: {}", seg.path, scan.error()));
+  }
+  return {};
+}
+
+Result<EventRange> FsStoreImpl::read_events(std::string_view worker_id, std::uint64_t after_seq,
+                                            std::size_t limit) {
+  auto it = workers_.find(std::string(worker_id));
+  if (it == workers_.end() || !it->second->durable)
+    return fail(Code::worker_not_found, fmt::format("worker {} not found", worker_id));
+  const WorkerModel& w = *it->second;
+  EventRange out;
+  out.first_seq = w.first_seq();
+  if (out.first_seq > w.durable_seq) out.first_seq = 0;
+  out.last_seq = w.durable_seq;
+  if (out.first_seq == 0 || limit == 0 || after_seq >= w.durable_seq) return out;
+  std::uint64_t start = std::max(after_seq + 1, out.first_seq);
+  std::uint64_t end = std::min<std::uint64_t>(w.durable_seq, start + std::min(limit, kMaxPage) - 1);
+  if (!w.tail.empty() && w.tail.front().seq <= start) {
+    for (const auto& e : w.tail)
+      if (e.seq >= start && e.seq <= end) out.events.push_back(e);
+    return out;
+  }
+  if (auto r = read_event_file(w, start, end, out.events); !r) return tl::unexpected(r.error());
+  return out;
+}
+
+Result<std::vector<TranscriptRecord>> FsStoreImpl::read_transcript(std::string_view worker_id,
+                                                                   std::uint64_t start,
+                                                                   std::size_t limit) {
+  auto it = workers_.find(std::string(worker_id));
+  if (it == workers_.end() || !it->second->durable)
+    return fail(Code::worker_not_found, fmt::format("worker {} not found", worker_id));
+  const WorkerModel& w = *it->second;
+  std::vector<TranscriptRecord> out;
+  if (start >= w.durable_transcript || limit == 0) return out;
+  std::uint64_t end = std::min<std::uint64_t>(w.durable_transcript, start + std::min(limit, kMaxPage));
+  std::uint64_t slot = start / kIndexStride;
+  if (slot >= w.transcript_index.size()) return fail(Code::internal, "fs store index out of range");
+  std::string path = w.transcript_path();
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return tl::unexpected(io_error("open", path, errno));
+  LineScanner scan(fd.get(), w.transcript_index[slot], kReadChunk);
+  std::string_view line;
+  std::uint64_t off, index = start;
+  while (index < end && scan.next(line, off)) {
+    Decoded d;
+    if (!decode_transcript_line(line, d))
+      return fail(Code::store_corrupt, fmt::format("{}: unreadable record at offset {}", path, off));
+    if (d.key < index) continue;
+    if (d.key != index)
+      return fail(Code::store_corrupt, fmt::format("{}: index {} where {} was expected", path, d.key, index));
+    out.push_back(TranscriptRecord{d.key, std::string(d.record)});
+    ++index;
+  }
+  if (!scan.error().empty()) return fail(Code::store_io, fmt::format("read {}: {}", path, scan.error()));
+  return out;
+}
+
+// ---------------------------------------------------------------- writer
+
+void FsStoreImpl::writer_loop() {
+  for (;;) {
+    std::vector<Job> group;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_ and drained
+      if (options_.fsync == FsyncPolicy::batch && !stop_) {
+        auto deadline = queue_.front().queued + options_.batch_interval;
+        cv_.wait_until(lock, deadline,
+                       [&] { return stop_ || queue_.size() >= options_.batch_max; });
+      }
+      group.reserve(queue_.size());
+      for (auto& j : queue_) group.push_back(std::move(j));
+      queue_.clear();
+    }
+    Result<void> result = process(group);
+    shared_->groups.fetch_add(1);
+    auto jobs = std::make_shared<std::vector<Job>>(std::move(group));
+    std::weak_ptr<Shared> weak = shared_;
+    asio::post(io_, [this, weak, jobs, result] {
+      auto s = weak.lock();
+      if (!s || !s->alive) return;  // the store is gone; so is whoever waited
+      complete(*jobs, result);
+    });
+  }
+}
+
+Result<int> FsStoreImpl::append_fd(const std::string& path) {
+  auto it = fds_.find(path);
+  if (it != fds_.end()) return it->second.get();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return tl::unexpected(io_error("open", path, errno));
+  fds_.emplace(path, Fd(fd));
+  return fd;
+}
+
+void FsStoreImpl::close_fd(const std::string& path) {
+  auto it = fds_.find(path);
+  if (it == fds_.end()) return;
+  fds_.erase(it);
+}
+
+Result<void> FsStoreImpl::parallel(std::size_t n,
+                                   const std::function<Result<void>(std::size_t)>& task) {
+  if (n == 0) return {};
+  std::mutex emu;
+  std::optional<Error> first;
+  auto run = [&](std::size_t i) {
+    auto r = task(i);
+    if (!r) {
+      std::lock_guard l(emu);
+      if (!first) first = r.error();
+    }
+  };
+  if (n > 1) {
+    std::latch done(static_cast<std::ptrdiff_t>(n - 1));
+    for (std::size_t i = 1; i < n; ++i)
+      asio::post(pool_, [&, i] {
+        run(i);
+        done.count_down();
+      });
+    run(0);
+    done.wait();
+  } else {
+    run(0);
+  }
+  if (first) return tl::unexpected(*first);
+  return {};
+}
+
+// Builds a new worker's directory under <dir>.tmp with its first commit fully
+// written, then renames it into place: a worker directory is never seen
+// without its state file.
+Result<void> FsStoreImpl::create_worker_dir(Job& job) {
+  const std::string& final_dir = job.create_dir;
+  std::string tmp = final_dir + ".tmp";
+  std::error_code ec;
+  std::filesystem::remove_all(tmp, ec);
+  if (::mkdir(tmp.c_str(), 0755) != 0) return tl::unexpected(io_error("create directory", tmp, errno));
+  if (::mkdir((tmp + "/events").c_str(), 0755) != 0)
+    return tl::unexpected(io_error("create directory", tmp + "/events", errno));
+  bool sync = sync_enabled();
+  auto write_new = [&](const std::string& final_path, std::string_view bytes) -> Result<void> {
+    std::string path = tmp + final_path.substr(final_dir.size());
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) return tl::unexpected(io_error("create", path, errno));
+    if (auto r = write_all(fd.get(), bytes, path); !r) return r;
+    if (sync) {
+      shared_->file_syncs.fetch_add(1);
+      if (::fsync(fd.get()) != 0) return tl::unexpected(io_error("fsync", path, errno));
+    }
+    return {};
+  };
+  for (const auto& a : job.appends)
+    if (auto r = write_new(a.path, a.bytes); !r) return r;
+  if (job.state_content)
+    if (auto r = write_new(job.state_path, *job.state_content); !r) return r;
+  if (sync) {
+    shared_->dir_syncs.fetch_add(2);
+    if (auto r = sync_dir(tmp + "/events"); !r) return r;
+    if (auto r = sync_dir(tmp); !r) return r;
+  }
+  if (::rename(tmp.c_str(), final_dir.c_str()) != 0)
+    return tl::unexpected(io_error("rename", tmp, errno));
+  if (sync) {
+    shared_->dir_syncs.fetch_add(1);
+    if (auto r = sync_dir(workers_dir_); !r) return r;
+  }
+  return {};
+}
+
+Result<void> FsStoreImpl::process(std::vector<Job>& group) {
+  if (failed_) return tl::unexpected(failure_);
+  // Bound open files; only between groups, when every fd's data is synced.
+  if (fds_.size() > kMaxOpenFds) fds_.clear();
+  auto fail_sticky = [&](Error e) -> Result<void> {
+    // After a failed write the files may hold a partial tail; refuse further
+    // writes so nothing is acknowledged on top of it (repaired on next open).
+    failed_ = true;
+    failure_ = e;
+    return tl::unexpected(std::move(e));
+  };
+  bool sync = sync_enabled();
+  std::vector<std::pair<int, std::string>> dirty;     // fds to sync
+  std::map<std::string, std::string> dirty_dirs;      // new files' directories
+  std::map<std::string, std::string> states;          // path -> newest content
+  std::vector<std::string> unlinks;
+  bool any_flush = false;
+
+  auto mark_dirty = [&](int fd, const std::string& path) {
+    for (auto& d : dirty)
+      if (d.first == fd) return;
+    dirty.emplace_back(fd, path);
+  };
+
+  for (auto& job : group) {
+    if (job.error) continue;
+    if (job.flush) {
+      any_flush = true;
+      continue;
+    }
+    shared_->commits.fetch_add(1);
+    if (!job.create_dir.empty()) {
+      if (auto r = create_worker_dir(job); !r) return fail_sticky(r.error());
+      continue;
+    }
+    for (const auto& a : job.appends) {
+      auto fd = append_fd(a.path);
+      if (!fd) return fail_sticky(fd.error());
+      if (auto r = write_all(*fd, a.bytes, a.path); !r) return fail_sticky(r.error());
+      mark_dirty(*fd, a.path);
+      if (a.new_file) {
+        auto slash = a.path.find_last_of('/');
+        dirty_dirs[a.path.substr(0, slash)] = a.path;
+      }
+    }
+    if (job.state_content) states[job.state_path] = std::move(*job.state_content);
+    for (auto& u : job.unlinks) unlinks.push_back(std::move(u));
+  }
+
+  if (sync) {
+    // Logs first, then state files: a state file never refers to events
+    // that are not yet on disk (README: repair rules).
+    std::vector<std::string> dirs;
+    for (auto& [d, _] : dirty_dirs) dirs.push_back(d);
+    std::size_t n = dirty.size() + dirs.size();
+    auto r = parallel(n, [&](std::size_t i) -> Result<void> {
+      if (i < dirty.size()) {
+        shared_->file_syncs.fetch_add(1);
+        return sync_fd(dirty[i].first, dirty[i].second);
+      }
+      shared_->dir_syncs.fetch_add(1);
+      return sync_dir(dirs[i - dirty.size()]);
+    });
+    if (!r) return fail_sticky(r.error());
+  }
+
+  if (!states.empty()) {
+    std::vector<std::pair<std::string, std::string>> list(states.begin(), states.end());
+    auto r = parallel(list.size(), [&](std::size_t i) -> Result<void> {
+      if (sync) {
+        shared_->file_syncs.fetch_add(1);
+        shared_->dir_syncs.fetch_add(1);
+      }
+      return replace_file(list[i].first, list[i].second, sync);
+    });
+    if (!r) return fail_sticky(r.error());
+  }
+
+  if (any_flush && !sync) {
+    // Policy none never synced anything; flush makes all of it durable.
+    shared_->file_syncs.fetch_add(1);
+    if (::syncfs(lock_fd_.get()) != 0) return fail_sticky(io_error("syncfs", options_.dir, errno));
+  }
+
+  for (const auto& path : unlinks) {
+    close_fd(path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+      return fail_sticky(io_error("unlink", path, errno));
+  }
+  return {};
+}
+
+}  // namespace
+
+std::unique_ptr<FsStore> make_fs_store(boost::asio::io_context& io, FsOptions options,
+                                       Random& random) {
+  return std::make_unique<FsStoreImpl>(io, std::move(options), random);
+}
+
+}  // namespace yoi::store
