@@ -1,1 +1,124 @@
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+
+#include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::rt::wire {
+namespace {
+
+bj::object obj(std::string_view text) { return bj::parse(text).as_object(); }
+
+TEST(Wire, CreateBodiesDecodeWithDefaults) {
+  auto c = create_from_json(obj("{}"), Limits{});
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->worker_id);
+  EXPECT_EQ(c->intent.kind, "assistant");
+  EXPECT_EQ(c->profile, "runtime_default");
+  auto full = create_from_json(obj(R"({"worker_id":"w1","display_name":"W","intent":{"kind":"task","objective":"ship"},
+      "profile":"fast","config_bundle":"b1","capabilities":["x"],"workspace_refs":[{"id":"r"}],"mount_refs":[]})"),
+                               Limits{});
+  ASSERT_TRUE(full) << full.error().message;
+  EXPECT_EQ(full->worker_id, "w1");
+  EXPECT_EQ(full->intent.objective, "ship");
+  EXPECT_EQ(full->capabilities, std::vector<std::string>{"x"});
+  EXPECT_EQ(full->workspace_refs.size(), 1u);
+}
+
+TEST(Wire, BadCreateBodiesAreTypedErrors) {
+  struct Case {
+    const char* body;
+    Code code;
+  } cases[] = {
+      {R"({"worker_id":"../x"})", Code::invalid_id},
+      {R"({"worker_id":5})", Code::invalid_request},
+      {R"({"intent":{"kind":"wizard"}})", Code::invalid_request},
+      {R"({"intent":{"kind":"task"}})", Code::invalid_request},
+      {R"({"intent":{"kind":"role"}})", Code::invalid_request},
+      {R"({"intent":"assistant"})", Code::invalid_request},
+      {R"({"profile":"a/b"})", Code::invalid_request},
+      {R"({"capabilities":[1]})", Code::invalid_request},
+      {R"({"surprise":true})", Code::invalid_request},
+  };
+  for (const auto& c : cases) {
+    auto r = create_from_json(obj(c.body), Limits{});
+    ASSERT_FALSE(r) << c.body;
+    EXPECT_EQ(r.error().code, c.code) << c.body;
+  }
+  Limits small;
+  small.max_display_name = 3;
+  EXPECT_FALSE(create_from_json(obj(R"({"display_name":"long"})"), small));
+}
+
+TEST(Wire, InputBodies) {
+  Limits l;
+  l.max_content_bytes = 5;
+  EXPECT_TRUE(input_from_json(obj(R"({"content":"hi","client_message_id":"m-1"})"), l));
+  EXPECT_EQ(input_from_json(obj(R"({})"), l).error().code, Code::invalid_request);
+  EXPECT_EQ(input_from_json(obj(R"({"content":""})"), l).error().code, Code::invalid_request);
+  EXPECT_EQ(input_from_json(obj(R"({"content":"toolong"})"), l).error().code, Code::payload_too_large);
+  EXPECT_EQ(input_from_json(obj(R"({"content":"x","client_message_id":"a b"})"), l).error().code,
+            Code::invalid_request);
+  EXPECT_TRUE(reason_from_json(obj("{}")));
+  EXPECT_EQ(reason_from_json(obj(R"({"reason":"done"})")).value(), "done");
+  EXPECT_FALSE(reason_from_json(obj(R"({"reason":1})")));
+}
+
+TEST(Wire, DetailRoundTrips) {
+  WorkerDetail d;
+  d.runtime_id = "rt";
+  d.record.worker_id = "w";
+  d.record.display_name = "Dee";
+  d.record.status = WorkerStatus::running;
+  d.record.intent.kind = "role";
+  d.record.intent.role = "reviewer";
+  d.record.profile = "runtime_default";
+  d.record.capabilities = {"a", "b"};
+  d.record.current_run_id = "run-3";
+  d.record.run_count = 3;
+  d.last_seq = 42;
+  d.transcript_total = 7;
+  auto back = detail_from_json(bj::value(to_json(d)));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(json::serialize(to_json(*back)), json::serialize(to_json(d)));
+}
+
+TEST(Wire, ResponseDecodersRejectGarbageAsBadResponse) {
+  for (auto text : {"[]", "{}", R"({"workers":5})", R"({"worker_id":"w","status":"dancing"})"}) {
+    auto v = bj::parse(text);
+    auto d = detail_from_json(v);
+    ASSERT_FALSE(d) << text;
+    EXPECT_EQ(d.error().code, Code::runtime_bad_response) << text;
+  }
+  EXPECT_EQ(worker_page_from_json(bj::parse(R"({"workers":5})")).error().code, Code::runtime_bad_response);
+  EXPECT_EQ(accepted_from_json(bj::parse("{}")).error().code, Code::runtime_bad_response);
+  EXPECT_EQ(cancel_from_json(bj::parse("{}")).error().code, Code::runtime_bad_response);
+  EXPECT_EQ(transcript_from_json(bj::parse(R"({"items":[{"role":"x"}],"total":1})")).error().code,
+            Code::runtime_bad_response);
+  EXPECT_EQ(summary_from_json(bj::parse(R"({"runtime_id":"r"})")).error().code, Code::runtime_bad_response);
+}
+
+TEST(Wire, FramesAreValidJsonWithTheirFields) {
+  Event e{7, R"({"type":"text_delta","seq":7,"run_id":"run-1","delta":"hi \"there\""})", "r1.ab.cd.7"};
+  auto f = bj::parse(event_frame("rt", "w\"x", e)).as_object();
+  EXPECT_EQ(f.at("type"), "event");
+  EXPECT_EQ(f.at("seq").to_number<int>(), 7);
+  EXPECT_EQ(f.at("worker_id"), "w\"x");
+  EXPECT_EQ(f.at("event").at("delta"), "hi \"there\"");
+  auto d = bj::parse(diagnostic_frame(Code::cursor_expired, "old", "resync")).as_object();
+  EXPECT_EQ(d.at("code"), "cursor_expired");
+  EXPECT_EQ(d.at("action"), "resync");
+  auto h = bj::parse(heartbeat_frame("c", 3)).as_object();
+  EXPECT_EQ(h.at("cursor"), "c");
+  Snapshot s;
+  s.detail.runtime_id = "rt";
+  s.detail.record.worker_id = "w";
+  s.in_flight = InFlight{"run-1", "par"};
+  auto sf = bj::parse(snapshot_frame(s)).as_object();
+  EXPECT_EQ(sf.at("type"), "snapshot");
+  EXPECT_EQ(sf.at("in_flight").at("text"), "par");
+  EXPECT_EQ(sf.at("worker").at("worker_id"), "w");
+}
+
+}  // namespace
+}  // namespace yoi::rt::wire
