@@ -43,12 +43,13 @@ export function App() {
 }
 
 function Sidebar({ route, hasToken, onForget }: { route: ReturnType<typeof useRoute>; hasToken: boolean; onForget: () => void }) {
-  const { data } = useLoad(() => listAllWorkers(api, 2), [], 5000);
+  const current = route.name === "worker" ? `${route.runtimeId}/${route.workerId}` : "";
+  // Reload on navigation too, so a worker just created shows up at once.
+  const { data } = useLoad(() => listAllWorkers(api, 2), [route.name, current], 5000);
   const recent = (data?.workers ?? [])
     .filter((w) => w.status !== "stopped")
     .sort((a, b) => (b.updated_at_ms ?? 0) - (a.updated_at_ms ?? 0))
     .slice(0, 12);
-  const current = route.name === "worker" ? `${route.runtimeId}/${route.workerId}` : "";
   return (
     <aside class="sidebar">
       <a class="brand" href={workersHref()}>

@@ -84,7 +84,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
         </div>
       ))}
 
-      {workers.data && rows.length === 0 ? (
+      {!workers.data ? null : rows.length === 0 ? (
         <Empty>{workers.data.workers.length === 0 ? "No workers yet. Create one to get started." : "No workers match these filters."}</Empty>
       ) : (
         <table class="table" data-testid="workers-table">
@@ -192,7 +192,9 @@ function CreateWorker({
           <input value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} placeholder="e.g. Release notes helper" data-testid="create-name" />
         </label>
         <label>
-          Worker id <span class="opt">optional</span>
+          <span>
+            Worker id <span class="opt">optional</span>
+          </span>
           <input
             value={workerId}
             onInput={(e) => setWorkerId((e.currentTarget as HTMLInputElement).value)}
