@@ -30,6 +30,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -177,6 +178,7 @@ class FsStoreImpl final : public FsStore {
 
   ~FsStoreImpl() override {
     shared_->alive = false;
+    work_.reset();
     if (writer_.joinable()) {
       {
         std::lock_guard lock(mu_);
@@ -246,6 +248,9 @@ class FsStoreImpl final : public FsStore {
   std::unordered_map<std::string, std::unique_ptr<WorkerModel>> workers_;
   std::vector<Job> io_pending_;
   bool handoff_posted_ = false;
+  // Keeps io_context::run() from returning while commits are in flight.
+  std::size_t outstanding_ = 0;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   mutable Validator validator_;
 
   // io thread <-> writer
@@ -736,6 +741,7 @@ void FsStoreImpl::flush(Done done) {
 void FsStoreImpl::enqueue(Job job) {
   job.queued = std::chrono::steady_clock::now();
   io_pending_.push_back(std::move(job));
+  if (outstanding_++ == 0) work_.emplace(io_.get_executor());
   if (handoff_posted_) return;
   handoff_posted_ = true;
   std::weak_ptr<Shared> weak = shared_;
@@ -771,6 +777,8 @@ void FsStoreImpl::complete(std::vector<Job>& jobs, const Result<void>& result) {
     }
     if (job.done) job.done(std::move(r));
   }
+  outstanding_ -= jobs.size();
+  if (outstanding_ == 0) work_.reset();
 }
 
 Result<void> FsStoreImpl::read_event_file(const WorkerModel& w, std::uint64_t start,

@@ -1,0 +1,223 @@
+// Crash test with real processes: fs_crash_child commits under policy
+// `always` and prints every acknowledged commit; we SIGKILL it at random
+// points, reopen the store, and check that every acknowledged seq is present
+// exactly once, that restored state never lags a commit that replaced it,
+// and that every file still parses.
+
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <boost/json/parse.hpp>
+
+#include "fs_test_util.hpp"
+
+extern char** environ;
+
+namespace yoi::store::test {
+namespace {
+
+namespace fsys = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+  std::string buf;
+
+  // Reads complete lines until `until`; returns false on EOF.
+  bool read_lines(Clock::time_point until, std::vector<std::string>& lines) {
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (left <= 0) return true;
+      pollfd p{out, POLLIN, 0};
+      int n = ::poll(&p, 1, static_cast<int>(left));
+      if (n <= 0) continue;
+      char tmp[65536];
+      ssize_t r = ::read(out, tmp, sizeof tmp);
+      if (r <= 0) return false;
+      buf.append(tmp, static_cast<std::size_t>(r));
+      std::size_t nl;
+      while ((nl = buf.find('\n')) != std::string::npos) {
+        lines.push_back(buf.substr(0, nl));
+        buf.erase(0, nl + 1);
+      }
+    }
+  }
+};
+
+Child spawn_child(const std::string& dir) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addclose(&fa, fds[1]);
+  std::string exe = YOI_FS_CRASH_CHILD;
+  std::string policy = "always";
+  char* argv[] = {exe.data(), const_cast<char*>(dir.c_str()), policy.data(), nullptr};
+  Child c;
+  int rc = ::posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) throw std::runtime_error("posix_spawn " + exe);
+  c.out = fds[0];
+  return c;
+}
+
+struct Acked {
+  std::uint64_t seq = 0;
+  std::uint64_t transcript = 0;
+};
+
+void check_files_parse(const std::string& root) {
+  std::size_t files = 0;
+  for (auto& e : fsys::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    std::string path = e.path().string();
+    std::string content = read_file(path);
+    if (path.ends_with(".jsonl")) {
+      ++files;
+      ASSERT_TRUE(content.empty() || content.back() == '\n') << path << " ends mid-line";
+      std::istringstream in(content);
+      std::string line;
+      std::size_t n = 0;
+      while (std::getline(in, line)) {
+        ++n;
+        boost::json::error_code ec;
+        auto v = boost::json::parse(line, ec);
+        ASSERT_FALSE(ec) << path << " line " << n << " does not parse";
+        ASSERT_TRUE(v.is_object() && v.as_object().contains("seq")) << path << " line " << n;
+      }
+    } else if (path.ends_with("state.json")) {
+      auto nl = content.find('\n');
+      ASSERT_NE(nl, std::string::npos) << path;
+      boost::json::error_code ec;
+      (void)boost::json::parse(content.substr(0, nl), ec);
+      ASSERT_FALSE(ec) << path;
+      (void)boost::json::parse(content.substr(nl + 1), ec);
+      ASSERT_FALSE(ec) << path;
+    } else if (path.ends_with("store.json")) {
+      boost::json::error_code ec;
+      (void)boost::json::parse(content, ec);
+      ASSERT_FALSE(ec) << path;
+    }
+  }
+  EXPECT_GT(files, 0u);
+}
+
+void verify(const std::string& dir, const std::map<std::string, Acked>& acked, int round) {
+  SCOPED_TRACE(::testing::Message() << "after round " << round);
+  boost::asio::io_context io;
+  FsOptions o;
+  o.dir = dir;
+  auto s = make_fs_store(io, o);
+  auto r = s->open();
+  ASSERT_TRUE(r) << r.error().message;
+  std::map<std::string, RestoredWorker> by_id;
+  for (auto& w : r->workers) by_id[w.worker_id] = w;
+  for (const auto& [id, a] : acked) {
+    SCOPED_TRACE(id);
+    ASSERT_TRUE(by_id.count(id)) << "acknowledged worker missing";
+    const RestoredWorker& w = by_id[id];
+    EXPECT_GE(w.last_seq, a.seq) << "acknowledged seq lost";
+    EXPECT_GE(w.transcript_total, a.transcript) << "acknowledged transcript item lost";
+
+    auto state = boost::json::parse(w.state).as_object();
+    std::uint64_t through = state.at("through").to_number<std::uint64_t>();
+    EXPECT_LE(through, w.last_seq);
+    EXPECT_LE(state.at("transcript").to_number<std::uint64_t>(), w.transcript_total);
+
+    std::set<std::uint64_t> seen;
+    std::uint64_t after = 0;
+    for (;;) {
+      auto page = s->read_events(id, after, 1000);
+      ASSERT_TRUE(page) << page.error().message;
+      if (page->events.empty()) break;
+      for (const auto& e : page->events) {
+        ASSERT_EQ(e.seq, after + 1) << "gap or duplicate";
+        ASSERT_TRUE(seen.insert(e.seq).second) << "seq " << e.seq << " twice";
+        auto v = boost::json::parse(e.json).as_object();
+        ASSERT_EQ(v.at("seq").to_number<std::uint64_t>(), e.seq);
+        // A restored commit that replaced the state is covered by the state.
+        if (v.at("st").as_bool()) EXPECT_LE(e.seq, through) << "state lags its commit";
+        after = e.seq;
+      }
+    }
+    EXPECT_EQ(seen.size(), w.last_seq);
+    for (std::uint64_t q = 1; q <= a.seq; ++q) ASSERT_TRUE(seen.count(q)) << "acked seq " << q;
+
+    auto items = s->read_transcript(id, 0, 100000);
+    ASSERT_TRUE(items);
+    ASSERT_EQ(items->size(), w.transcript_total);
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      EXPECT_EQ((*items)[i].index, i);
+      auto v = boost::json::parse((*items)[i].json).as_object();
+      EXPECT_EQ(v.at("index").to_number<std::uint64_t>(), i);
+    }
+  }
+  s.reset();
+  check_files_parse(dir);
+}
+
+TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkill) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/store";
+  SeededRandom random(20261124);
+  std::map<std::string, Acked> acked;
+  constexpr int kRounds = 24;
+  auto test_deadline = Clock::now() + std::chrono::seconds(120);
+  std::size_t total_acks = 0;
+  for (int round = 1; round <= kRounds; ++round) {
+    ASSERT_LT(Clock::now(), test_deadline) << "crash test ran out of time";
+    Child c = spawn_child(dir);
+    std::vector<std::string> lines;
+    auto ready_by = Clock::now() + std::chrono::seconds(20);
+    while (Clock::now() < ready_by && (lines.empty() || lines.front() != "ready")) {
+      if (!c.read_lines(Clock::now() + std::chrono::milliseconds(20), lines)) break;
+      if (!lines.empty() && lines.front() != "ready") break;
+    }
+    if (lines.empty() || lines.front() != "ready") {
+      ::kill(c.pid, SIGKILL);
+      ::waitpid(c.pid, nullptr, 0);
+      ::close(c.out);
+      FAIL() << "child did not start: " << (lines.empty() ? "(no output)" : lines.front());
+    }
+    // Kill at a random point while it is committing.
+    auto kill_at = Clock::now() + std::chrono::milliseconds(5 + random.uniform(150));
+    c.read_lines(kill_at, lines);
+    ::kill(c.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(c.pid, &status, 0);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child exited early";
+    c.read_lines(Clock::now() + std::chrono::milliseconds(200), lines);  // drain to EOF
+    ::close(c.out);
+    for (const auto& l : lines) {
+      if (l == "ready") continue;
+      std::istringstream in(l);
+      std::string word, id;
+      Acked a;
+      in >> word >> id >> a.seq >> a.transcript;
+      ASSERT_EQ(word, "ack") << l;
+      Acked& m = acked[id];
+      m.seq = std::max(m.seq, a.seq);
+      m.transcript = std::max(m.transcript, a.transcript);
+      ++total_acks;
+    }
+    verify(dir, acked, round);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  EXPECT_GT(total_acks, static_cast<std::size_t>(kRounds)) << "the child barely committed";
+  std::printf("crash test: %d rounds, %zu acknowledged commits\n", kRounds, total_acks);
+}
+
+}  // namespace
+}  // namespace yoi::store::test
