@@ -1,0 +1,466 @@
+// yoi_net over real sockets on 127.0.0.1:0: routing, typed errors, limits,
+// async answers, keep-alive, auth filter, WebSocket pull writer, shutdown.
+#include "yoi/net/http_server.hpp"
+
+#include <future>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
+
+#include "test_client.hpp"
+#include "yoi/net/metrics.hpp"
+
+namespace yoi::net {
+namespace {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+using namespace std::chrono_literals;
+using test::HttpClient;
+using test::WsClient;
+
+std::string error_code_of(const std::string& body) {
+  auto v = bj::parse(body);
+  return std::string(v.at("error").at("code").as_string());
+}
+
+// Runs a server on its own io thread; the test thread is the client.
+class Harness {
+ public:
+  explicit Harness(Router router, ServerOptions opts = {})
+      : work_(asio::make_work_guard(io_)) {
+    opts.host = "127.0.0.1";
+    opts.port = 0;
+    server_ = std::make_unique<HttpServer>(io_, std::move(router), std::move(opts));
+    auto r = server_->start();
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
+    port_ = server_->port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Harness() {
+    on_io([this] { server_.reset(); });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  asio::io_context& io() { return io_; }
+  HttpServer& server() { return *server_; }
+
+  // Runs fn on the io thread and waits (deadline 10 s).
+  template <class F>
+  void on_io(F fn) {
+    std::promise<void> p;
+    asio::post(io_, [&] {
+      fn();
+      p.set_value();
+    });
+    ASSERT_EQ(p.get_future().wait_for(10s), std::future_status::ready) << "io thread did not answer";
+  }
+
+ private:
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::unique_ptr<HttpServer> server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+Router basic_router(asio::io_context* io = nullptr) {
+  Router r;
+  r.add("GET", "/hello/{name}", [](const Request& req, Respond respond) {
+    bj::object o;
+    o["name"] = req.param("name");
+    o["q"] = req.query_param("q").value_or("");
+    respond(Response::json(200, o));
+  });
+  r.add("POST", "/echo", [](const Request& req, Respond respond) {
+    respond(Response::text(200, req.body));
+  });
+  r.add("GET", "/open", [](const Request&, Respond respond) { respond(Response::text(200, "ok")); },
+        RouteOptions{.auth = false});
+  r.add("GET", "/drop", [](const Request&, Respond) {});
+  r.add("GET", "/throw", [](const Request&, Respond) { throw std::runtime_error("boom"); });
+  if (io) {
+    r.add("GET", "/later", [io](const Request&, Respond respond) {
+      auto t = std::make_shared<asio::steady_timer>(*io, 50ms);
+      t->async_wait([t, respond](auto) { respond(Response::text(202, "later")); });
+    });
+    r.add("GET", "/hang", [io](const Request&, Respond respond) {
+      auto t = std::make_shared<asio::steady_timer>(*io, 30s);
+      t->async_wait([t, respond](auto) { respond(Response::text(200, "too late")); });
+    });
+  }
+  return r;
+}
+
+TEST(HttpServer, RoutesWithPathAndQueryParameters) {
+  Harness h(basic_router());
+  HttpClient c("127.0.0.1", h.port());
+  auto r = c.request("GET", "/hello/w-1?q=a%20b");
+  ASSERT_EQ(r.status, 200) << r.error;
+  auto v = bj::parse(r.body);
+  EXPECT_EQ(v.at("name").as_string(), "w-1");
+  EXPECT_EQ(v.at("q").as_string(), "a b");
+  EXPECT_EQ(r.header("Content-Type").value_or(""), "application/json");
+}
+
+TEST(HttpServer, UnknownPathIs404AndWrongMethodIs405AsTypedJson) {
+  Harness h(basic_router());
+  HttpClient c("127.0.0.1", h.port());
+  auto r = c.request("GET", "/nope");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(error_code_of(r.body), "not_found");
+  r = c.request("GET", "/hello");  // fewer segments: no route
+  EXPECT_EQ(r.status, 404);
+  r = c.request("DELETE", "/hello/x");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(error_code_of(r.body), "method_not_allowed");
+  EXPECT_EQ(r.header("Allow").value_or(""), "GET");
+}
+
+TEST(HttpServer, BodyOverTheLimitIs413) {
+  ServerOptions o;
+  o.max_body_bytes = 1000;
+  Harness h(basic_router(), o);
+  HttpClient c("127.0.0.1", h.port());
+  auto ok = c.request("POST", "/echo", std::string(1000, 'a'));
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body.size(), 1000u);
+  auto r = c.request("POST", "/echo", std::string(1001, 'a'));
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(error_code_of(r.body), "payload_too_large");
+  // Chunked bodies are limited too (no Content-Length up front).
+  std::string chunked = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) chunked += "1f4\r\n" + std::string(500, 'b') + "\r\n";
+  chunked += "0\r\n\r\n";
+  r = c.raw(chunked);
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST(HttpServer, HeadersOverTheLimitAre413) {
+  ServerOptions o;
+  o.max_header_bytes = 2048;
+  Harness h(basic_router(), o);
+  HttpClient c("127.0.0.1", h.port());
+  auto r = c.raw("GET /hello/a HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') + "\r\n\r\n");
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(error_code_of(r.body), "payload_too_large");
+}
+
+TEST(HttpServer, MalformedRequestGetsNoCrashAndServerKeepsServing) {
+  Harness h(basic_router());
+  HttpClient c("127.0.0.1", h.port());
+  auto r = c.raw("NOT HTTP AT ALL\r\n\r\n", 2s);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(c.request("GET", "/hello/x").status, 200);
+}
+
+TEST(HttpServer, AsyncHandlersAnswerLaterAndDroppedOrThrowingHandlersGive500) {
+  asio::io_context* io_ptr = nullptr;
+  // The router needs the io_context the harness owns; build it in two steps.
+  struct Box {
+    asio::io_context* io = nullptr;
+  };
+  auto box = std::make_shared<Box>();
+  Router r = basic_router();
+  r.add("GET", "/later2", [box](const Request&, Respond respond) {
+    auto t = std::make_shared<asio::steady_timer>(*box->io, 50ms);
+    t->async_wait([t, respond](auto) { respond(Response::text(202, "later")); });
+  });
+  Harness h(std::move(r));
+  box->io = &h.io();
+  (void)io_ptr;
+  HttpClient c("127.0.0.1", h.port());
+  auto later = c.request("GET", "/later2");
+  EXPECT_EQ(later.status, 202);
+  EXPECT_EQ(later.body, "later");
+  auto dropped = c.request("GET", "/drop");
+  EXPECT_EQ(dropped.status, 500);
+  EXPECT_EQ(error_code_of(dropped.body), "internal");
+  auto thrown = c.request("GET", "/throw");
+  EXPECT_EQ(thrown.status, 500);
+  EXPECT_EQ(c.request("GET", "/hello/x").status, 200);
+}
+
+TEST(HttpServer, RequestDeadlineAnswers500) {
+  auto box = std::make_shared<asio::io_context*>(nullptr);
+  Router r;
+  r.add("GET", "/hang", [box](const Request&, Respond respond) {
+    auto t = std::make_shared<asio::steady_timer>(**box, 30s);
+    t->async_wait([t, respond](auto) { respond(Response::text(200, "too late")); });
+  });
+  ServerOptions o;
+  o.request_deadline = 200ms;
+  Harness h(std::move(r), o);
+  *box = &h.io();
+  HttpClient c("127.0.0.1", h.port());
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = c.request("GET", "/hang", {}, {}, 5s);
+  EXPECT_EQ(res.status, 500);
+  EXPECT_EQ(error_code_of(res.body), "internal");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST(HttpServer, KeepAliveReusesOneConnection) {
+  Harness h(basic_router());
+  HttpClient c("127.0.0.1", h.port());
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.request("GET", "/hello/x").status, 200);
+  EXPECT_EQ(c.connects(), 1);
+}
+
+TEST(HttpServer, AuthFilterGuardsRoutesButNotOpenOnes) {
+  ServerOptions o;
+  o.auth = [](const Request& req) -> std::optional<Error> {
+    if (req.header("authorization") == std::optional<std::string_view>("Bearer good")) return std::nullopt;
+    return Error{Code::unauthorized, "missing or wrong bearer token"};
+  };
+  Harness h(basic_router(), o);
+  HttpClient c("127.0.0.1", h.port());
+  auto r = c.request("GET", "/hello/x");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(error_code_of(r.body), "unauthorized");
+  EXPECT_EQ(c.request("GET", "/hello/x", {}, {{"Authorization", "Bearer bad"}}).status, 401);
+  EXPECT_EQ(c.request("GET", "/hello/x", {}, {{"Authorization", "Bearer good"}}).status, 200);
+  EXPECT_EQ(c.request("GET", "/open").status, 200);
+  // Unknown paths are behind auth as well.
+  EXPECT_EQ(c.request("GET", "/nope").status, 401);
+  EXPECT_EQ(c.request("GET", "/nope", {}, {{"Authorization", "Bearer good"}}).status, 404);
+}
+
+// A producer that counts 1..limit, pulled by the writer.
+struct Counter {
+  int next = 1;
+  int limit = 0;
+  std::vector<std::string> received;
+  std::optional<WsCloseInfo> closed;
+  std::shared_ptr<WsStream> stream;
+};
+
+Router ws_router(std::shared_ptr<Counter> state) {
+  Router r;
+  r.websocket("/ws/{n}", [state](const Request& req) -> WsDecision {
+    if (req.param("n") == "refuse") return Response::error(Error{Code::worker_not_found, "no such thing"});
+    int n = std::stoi(std::string(req.param("n")));
+    return WsAccept{[state, n](std::shared_ptr<WsStream> s) {
+      state->limit = n;
+      state->stream = s;
+      s->on_message([state](std::string_view m) { state->received.emplace_back(m); });
+      s->on_close([state](WsCloseInfo info) { state->closed = info; });
+      s->set_idle_interval(std::chrono::milliseconds(n == 0 ? 100 : 0));
+      std::weak_ptr<WsStream> weak = s;
+      s->set_source([state](bool idle) -> std::optional<std::string> {
+        if (idle) return std::string("heartbeat");
+        if (state->next > state->limit) return std::nullopt;
+        return std::to_string(state->next++);
+      });
+    }};
+  });
+  return r;
+}
+
+TEST(HttpServer, WebSocketWriterPullsFramesInOrderAndWakes) {
+  auto state = std::make_shared<Counter>();
+  Harness h(ws_router(state));
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/ws/500").ok);
+  for (int i = 1; i <= 500; ++i) {
+    auto m = ws.read(5s);
+    ASSERT_TRUE(m) << "frame " << i;
+    ASSERT_EQ(*m, std::to_string(i));
+  }
+  EXPECT_FALSE(ws.read(200ms));  // the source is dry; nothing more
+  h.on_io([&] {
+    state->limit = 510;
+    state->stream->wake();
+  });
+  for (int i = 501; i <= 510; ++i) {
+    auto m = ws.read(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(*m, std::to_string(i));
+  }
+  EXPECT_EQ(h.server().open_websockets(), 1u);
+}
+
+TEST(HttpServer, WebSocketIdleIntervalPullsHeartbeats) {
+  auto state = std::make_shared<Counter>();
+  Harness h(ws_router(state));
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/ws/0").ok);
+  auto m = ws.read(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(*m, "heartbeat");
+  m = ws.read(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(*m, "heartbeat");
+}
+
+TEST(HttpServer, WebSocketClientDataReachesHandlerAndServerCloseCodeReachesClient) {
+  auto state = std::make_shared<Counter>();
+  Harness h(ws_router(state));
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/ws/1").ok);
+  ASSERT_EQ(ws.read(5s).value_or(""), "1");
+  ASSERT_TRUE(ws.send("hello"));
+  for (int i = 0; i < 50 && state->received.empty(); ++i) std::this_thread::sleep_for(20ms);
+  h.on_io([&] {
+    ASSERT_EQ(state->received.size(), 1u);
+    EXPECT_EQ(state->received[0], "hello");
+    state->stream->close(4000, "bye");
+  });
+  EXPECT_FALSE(ws.read(5s));
+  EXPECT_TRUE(ws.closed());
+  EXPECT_EQ(ws.close_code(), 4000);
+  for (int i = 0; i < 100 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
+  h.on_io([&] {
+    ASSERT_TRUE(state->closed);
+    EXPECT_EQ(state->closed->code, 4000);
+    EXPECT_FALSE(state->closed->by_client);
+  });
+}
+
+TEST(HttpServer, WebSocketClientCloseRunsOnClose) {
+  auto state = std::make_shared<Counter>();
+  Harness h(ws_router(state));
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/ws/0").ok);
+  ws.close(1000);
+  for (int i = 0; i < 200 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(h.server().open_websockets(), 0u);
+  h.on_io([&] {
+    ASSERT_TRUE(state->closed);
+    EXPECT_TRUE(state->closed->by_client);
+    EXPECT_EQ(state->closed->code, 1000);
+  });
+}
+
+TEST(HttpServer, WebSocketOversizedClientMessageCloses1009) {
+  auto state = std::make_shared<Counter>();
+  ServerOptions o;
+  o.ws_max_message_bytes = 100;
+  Harness h(ws_router(state), o);
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/ws/0").ok);
+  ws.send(std::string(1000, 'x'));
+  while (ws.read(5s)) {
+  }
+  EXPECT_TRUE(ws.closed());
+  EXPECT_EQ(ws.close_code(), 1009);
+}
+
+TEST(HttpServer, WebSocketRefusalIsPlainHttpErrorAndPlainGetIs400) {
+  auto state = std::make_shared<Counter>();
+  Harness h(ws_router(state));
+  WsClient ws("127.0.0.1", h.port());
+  auto hs = ws.connect("/ws/refuse");
+  EXPECT_FALSE(hs.ok);
+  EXPECT_EQ(hs.status, 404);
+  HttpClient c("127.0.0.1", h.port());
+  auto r = c.request("GET", "/ws/3");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(error_code_of(r.body), "invalid_request");
+}
+
+TEST(HttpServer, ShutdownClosesWebSocketsWith1001AndFinishesInFlightRequests) {
+  auto state = std::make_shared<Counter>();
+  auto box = std::make_shared<asio::io_context*>(nullptr);
+  Router r = ws_router(state);
+  r.add("GET", "/slow", [box](const Request&, Respond respond) {
+    auto t = std::make_shared<asio::steady_timer>(**box, 300ms);
+    t->async_wait([t, respond](auto) { respond(Response::text(200, "finished")); });
+  });
+  Harness h(std::move(r));
+  *box = &h.io();
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/ws/0").ok);
+  HttpClient idle("127.0.0.1", h.port());
+  ASSERT_EQ(idle.request("GET", "/ws/1").status, 400);  // an idle keep-alive connection
+
+  std::promise<void> drained;
+  auto slow = std::async(std::launch::async, [&] {
+    HttpClient c("127.0.0.1", h.port());
+    return c.request("GET", "/slow", {}, {}, 5s);
+  });
+  std::this_thread::sleep_for(100ms);  // the slow request is in flight
+  h.on_io([&] { h.server().shutdown(5s, [&] { drained.set_value(); }); });
+  for (int i = 0; i < 100 && ws.read(5s); ++i) {
+  }  // heartbeats until the close
+  EXPECT_TRUE(ws.closed());
+  EXPECT_EQ(ws.close_code(), 1001);
+  auto res = slow.get();
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "finished");
+  EXPECT_EQ(res.header("Connection").value_or(""), "close");
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  // No longer accepting.
+  HttpClient late("127.0.0.1", h.port());
+  EXPECT_EQ(late.request("GET", "/ws/1", {}, {}, 2s).status, 0);
+}
+
+TEST(HttpServer, ShutdownDeadlineForceClosesHungRequests) {
+  auto box = std::make_shared<asio::io_context*>(nullptr);
+  Router r;
+  r.add("GET", "/hang", [box](const Request&, Respond respond) {
+    auto t = std::make_shared<asio::steady_timer>(**box, 30s);
+    t->async_wait([t, respond](auto) { respond(Response::text(200, "too late")); });
+  });
+  Harness h(std::move(r));
+  *box = &h.io();
+  auto hung = std::async(std::launch::async, [&] {
+    HttpClient c("127.0.0.1", h.port());
+    return c.request("GET", "/hang", {}, {}, 10s);
+  });
+  std::this_thread::sleep_for(100ms);
+  std::promise<void> drained;
+  auto t0 = std::chrono::steady_clock::now();
+  h.on_io([&] { h.server().shutdown(300ms, [&] { drained.set_value(); }); });
+  ASSERT_EQ(drained.get_future().wait_for(5s), std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(hung.get().status, 0);
+}
+
+TEST(HttpServer, MetricsCountRequestsByRoutePattern) {
+  MetricsRegistry reg;
+  ServerOptions o;
+  o.metrics = &reg;
+  Harness h(basic_router(), o);
+  HttpClient c("127.0.0.1", h.port());
+  c.request("GET", "/hello/a");
+  c.request("GET", "/hello/b");
+  c.request("GET", "/zzz");
+  std::string text;
+  h.on_io([&] { text = reg.render(); });
+  EXPECT_NE(text.find("yoi_http_requests_total{route=\"/hello/{name}\",method=\"GET\",status=\"200\"} 2"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("status=\"404\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("yoi_http_request_duration_seconds_count{route=\"/hello/{name}\"} 2"), std::string::npos);
+}
+
+TEST(HostPort, ParsesAndRejects) {
+  auto a = parse_host_port("127.0.0.1:8790");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->first, "127.0.0.1");
+  EXPECT_EQ(a->second, 8790);
+  auto b = parse_host_port("[::1]:0");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->first, "::1");
+  EXPECT_FALSE(parse_host_port("nohost"));
+  EXPECT_FALSE(parse_host_port("h:99999"));
+  EXPECT_FALSE(parse_host_port(":80"));
+  EXPECT_FALSE(parse_host_port("h:8x"));
+  EXPECT_TRUE(is_loopback_host("127.0.0.1"));
+  EXPECT_TRUE(is_loopback_host("127.1.2.3"));
+  EXPECT_TRUE(is_loopback_host("::1"));
+  EXPECT_TRUE(is_loopback_host("localhost"));
+  EXPECT_FALSE(is_loopback_host("0.0.0.0"));
+  EXPECT_FALSE(is_loopback_host("10.0.0.1"));
+}
+
+}  // namespace
+}  // namespace yoi::net
