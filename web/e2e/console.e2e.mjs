@@ -226,6 +226,25 @@ async function main() {
     }
   });
 
+  await check("a reload in the middle of a streaming reply loses and repeats nothing", async () => {
+    const msg = "Reload while this streams. ".repeat(12).trim();
+    await page.fill('[data-testid="composer"]', msg);
+    await page.press('[data-testid="composer"]', "Enter");
+    await page.locator('.msg-user [data-testid="user-text"]', { hasText: "Reload while this streams." }).waitFor();
+    const midway = await page.locator('[data-testid="in-flight"]').count();
+    await page.reload();
+    await page.locator('[data-testid="composer"]:not([disabled])').waitFor({ timeout: 30_000 });
+    const texts = await transcriptTexts(page);
+    const users = texts.filter((t) => t === `user:${msg}`);
+    const replies = texts.filter((t) => t.startsWith("assistant:") && t.includes("Reload while"));
+    if (users.length !== 1 || replies.length !== 1) fail(`after a mid-stream reload: ${JSON.stringify(texts)}`);
+    const reply = replies[0].slice("assistant:".length);
+    if (reply !== `echo: ${msg}` && !(reply.endsWith(msg) && reply.indexOf(msg) === reply.lastIndexOf(msg))) {
+      fail(`the reply is not the input echoed exactly once: ${JSON.stringify(reply)}`);
+    }
+    console.log(`# reload happened ${midway ? "while the reply was streaming" : "after the reply had finished"}`);
+  });
+
   await check("Escape cancels a run in flight (or the run was already over)", async () => {
     // A long input makes a long echo; whether it is still running when Escape
     // lands depends on the engine's chunk delay, so a run that finished first

@@ -1,21 +1,11 @@
-import { api } from "../services";
-import type { RuntimeSummary } from "../types";
 import { workersHref } from "../router";
-import { Empty, ErrorBox, StatusPill, useLoad } from "./common";
-
-// Reachability as the server states it; older servers may not say, then it is
-// inferred from the status only when that is unambiguous.
-function reachability(r: RuntimeSummary): { label: string; tone: string } {
-  if (typeof r.reachable === "boolean") return r.reachable ? { label: "reachable", tone: "ok" } : { label: "unreachable", tone: "bad" };
-  if (typeof r.reachability === "string") return { label: r.reachability, tone: r.reachability === "reachable" ? "ok" : "bad" };
-  if (r.status === "ready") return { label: "reachable", tone: "ok" };
-  if (r.status === "unavailable" || r.status === "unreachable") return { label: "unreachable", tone: "bad" };
-  return { label: "—", tone: "muted" };
-}
+import { normalizeRuntime } from "../runtimes";
+import { api } from "../services";
+import { Empty, ErrorBox, StatusPill, relTime, useLoad } from "./common";
 
 export function RuntimesView() {
   const { data, error } = useLoad(() => api.listRuntimes(), [], 5000);
-  const runtimes = data?.runtimes ?? [];
+  const runtimes = (data?.runtimes ?? []).map(normalizeRuntime);
   return (
     <section class="page">
       <header class="page-head">
@@ -28,14 +18,12 @@ export function RuntimesView() {
       {data && runtimes.length === 0 && <Empty>No runtimes are configured.</Empty>}
       <div class="cards" data-testid="runtimes">
         {runtimes.map((r) => {
-          const reach = reachability(r);
-          const trouble = r.error ?? r.diagnostic;
-          const counts = r.worker_counts ?? {};
+          const counts = r.worker_counts;
           return (
             <article class="card runtime" data-runtime={r.runtime_id}>
               <header class="runtime-head">
                 <div>
-                  <h2>{r.display_name || r.runtime_id}</h2>
+                  <h2>{r.display_name}</h2>
                   <div class="mono muted">{r.runtime_id}</div>
                 </div>
                 <StatusPill status={r.status} />
@@ -45,10 +33,13 @@ export function RuntimesView() {
                 <dd>{r.source ?? "—"}</dd>
                 <dt>reachability</dt>
                 <dd>
-                  <span class={`pill tone-${reach.tone}`}>
+                  <span class={`pill tone-${r.reachability.tone}`} data-testid="reachability">
                     <span class="dot" />
-                    {reach.label}
+                    {r.reachability.label}
                   </span>
+                  {r.last_seen_ms !== undefined && r.reachability.tone !== "ok" && (
+                    <span class="muted"> · last seen {relTime(r.last_seen_ms)}</span>
+                  )}
                 </dd>
                 {r.version && (
                   <>
@@ -64,14 +55,12 @@ export function RuntimesView() {
                 )}
                 <dt>workers</dt>
                 <dd>
-                  <a href={workersHref(r.runtime_id)}>
-                    {counts.total ?? "—"} total
-                  </a>
+                  <a href={workersHref(r.runtime_id)}>{counts.total ?? "—"} total</a>
                   {counts.running ? ` · ${counts.running} running` : ""}
                   {counts.idle ? ` · ${counts.idle} idle` : ""}
                   {counts.stopped ? ` · ${counts.stopped} stopped` : ""}
                 </dd>
-                {r.profiles && r.profiles.length > 0 && (
+                {r.profiles.length > 0 && (
                   <>
                     <dt>profiles</dt>
                     <dd class="mono">{r.profiles.join(", ")}</dd>
@@ -79,12 +68,12 @@ export function RuntimesView() {
                 )}
               </dl>
               <div class="caps">
-                {(r.capabilities ?? []).map((c) => (
+                {r.capabilities.map((c) => (
                   <span class="chip mono">{c}</span>
                 ))}
-                {(!r.capabilities || r.capabilities.length === 0) && <span class="muted">no capabilities reported</span>}
+                {r.capabilities.length === 0 && <span class="muted">no capabilities reported</span>}
               </div>
-              {trouble && <ErrorBox error={trouble} />}
+              {r.problem && <ErrorBox error={r.problem} />}
             </article>
           );
         })}

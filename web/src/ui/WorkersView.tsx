@@ -1,6 +1,7 @@
 import { useMemo, useState } from "preact/hooks";
 import { asApiError, listAllWorkers, type ApiError } from "../api";
 import { workerHref, workersHref } from "../router";
+import { normalizeRuntime } from "../runtimes";
 import { api } from "../services";
 import type { CreateWorkerBody, RuntimeSummary } from "../types";
 import { Empty, ErrorBox, StatusPill, relTime, useLoad } from "./common";
@@ -134,7 +135,8 @@ function CreateWorker({
   const [rid, setRid] = useState(defaultRuntime ?? "");
   const runtimeId = rid || runtimes[0]?.runtime_id || "";
   const summary = runtimes.find((r) => r.runtime_id === runtimeId);
-  const profiles = summary?.profiles?.length ? summary.profiles : ["runtime_default"];
+  const known = summary ? normalizeRuntime(summary).profiles : [];
+  const profiles = known.length ? known : ["runtime_default"];
   const [profile, setProfile] = useState("runtime_default");
   const [name, setName] = useState("");
   const [workerId, setWorkerId] = useState("");
@@ -174,7 +176,7 @@ function CreateWorker({
             {runtimes.length === 0 && <option value="">no runtimes</option>}
             {runtimes.map((r) => (
               <option value={r.runtime_id}>
-                {r.display_name ? `${r.display_name} (${r.runtime_id})` : r.runtime_id}
+                {normalizeRuntime(r).display_name === r.runtime_id ? r.runtime_id : `${normalizeRuntime(r).display_name} (${r.runtime_id})`}
               </option>
             ))}
           </select>

@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { normalizeRuntime } from "../src/runtimes";
+import type { RuntimeSummary } from "../src/types";
+
+describe("normalizeRuntime", () => {
+  it("reads the flat §6 summary", () => {
+    const r = normalizeRuntime({
+      runtime_id: "local",
+      display_name: "Local",
+      source: "embedded",
+      status: "ready",
+      reachable: true,
+      capabilities: ["workers.create"],
+      profiles: ["runtime_default"],
+      worker_counts: { total: 2 },
+      version: "1.0",
+    });
+    expect(r).toMatchObject({ source: "embedded", status: "ready", version: "1.0", capabilities: ["workers.create"] });
+    expect(r.reachability).toEqual({ label: "reachable", tone: "ok" });
+    expect(r.worker_counts.total).toBe(2);
+  });
+
+  it("reads the registry projection with a nested summary and a diagnostic", () => {
+    const raw = {
+      runtime_id: "gpu-1",
+      display_name: "GPU box",
+      kind: "remote",
+      health: "unreachable",
+      last_seen_ms: 1000,
+      summary: { runtime_id: "gpu-1", capabilities: ["workers.list"], version: "0.9", status: "ready" },
+      diagnostic: { code: "runtime_unreachable", message: "The runtime did not answer." },
+    } as unknown as RuntimeSummary;
+    const r = normalizeRuntime(raw);
+    expect(r.source).toBe("remote");
+    expect(r.reachability).toEqual({ label: "unreachable", tone: "bad" });
+    expect(r.status).toBe("unreachable");
+    expect(r.capabilities).toEqual(["workers.list"]);
+    expect(r.version).toBe("0.9");
+    expect(r.problem).toEqual({ code: "runtime_unreachable", message: "The runtime did not answer." });
+    expect(r.last_seen_ms).toBe(1000);
+  });
+
+  it("leaves what the server did not say unknown", () => {
+    const r = normalizeRuntime({ runtime_id: "x" });
+    expect(r.display_name).toBe("x");
+    expect(r.source).toBeUndefined();
+    expect(r.reachability.label).toBe("—");
+    expect(r.capabilities).toEqual([]);
+  });
+});
