@@ -72,7 +72,9 @@ function finishRun(x, result) {
   x.inflight = null;
   x.w.current_run_id = null;
   const e = append(x, { type: "run_finished", run_id: run.run_id, result });
-  x.transcript.push({ index: x.transcript.length, seq: e.seq, role: "assistant", content: run.text, run_id: run.run_id, result, time_ms: Date.now() });
+  if (result === "completed" || run.text) {
+    x.transcript.push({ index: x.transcript.length, seq: e.seq, role: "assistant", content: run.text, run_id: run.run_id, result, time_ms: Date.now() });
+  }
   setStatus(x, "idle");
 }
 

@@ -183,13 +183,18 @@ describe("reducer", () => {
       f(ev(6, { type: "input_accepted", run_id: "r2", content: "q2" })),
       f(ev(7, { type: "run_finished", run_id: "r2", result: "failed", error: { code: "engine_error", message: "boom" } })),
     );
+    // As in the runtime's transcript: a failed run with no text leaves no reply
+    // item; its error is kept beside the transcript.
     expect(s.items.map((i) => [i.role, i.content, i.result ?? ""])).toEqual([
       ["user", "q", ""],
       ["assistant", "part", "cancelled"],
       ["user", "q2", ""],
-      ["assistant", "", "failed"],
     ]);
-    expect(s.items[3].error).toEqual({ code: "engine_error", message: "boom" });
+    expect(s.runError).toEqual({ run_id: "r2", code: "engine_error", message: "boom" });
+    s = run(s, f(ev(8, { type: "run_finished", run_id: "r3", result: "failed", error: { code: "runtime_timeout", message: "slow" } })));
+    expect(s.runError?.code).toBe("runtime_timeout");
+    s = run(s, f(ev(9, { type: "run_started", run_id: "r4" })));
+    expect(s.runError).toBeNull();
   });
 
   it("frames for another worker are ignored", () => {

@@ -49,6 +49,7 @@ export interface ViewState {
   resumedWithCursor: boolean; // this socket was opened with a cursor
   needsResync: boolean; // a gap was seen: reconnect without a cursor
   usage: { run_id: string; input_tokens: number; output_tokens: number } | null;
+  runError: { run_id: string; code: string; message: string } | null; // the last run failed with this
   stats: { duplicates: number; deltas: number; snapshots: number; gaps: number; badFrames: number };
 }
 
@@ -80,6 +81,7 @@ export function initialState(runtimeId: string, workerId: string): ViewState {
     resumedWithCursor: false,
     needsResync: false,
     usage: null,
+    runError: null,
     stats: { duplicates: 0, deltas: 0, snapshots: 0, gaps: 0, badFrames: 0 },
   };
 }
@@ -222,7 +224,7 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
     case "input_accepted":
       return { ...s, items: appendItem(s.items, { role: "user", content: e.content, run_id: e.run_id, seq: e.seq }, s.worker) };
     case "run_started":
-      return { ...s, inFlight: { run_id: e.run_id, text: "" } };
+      return { ...s, inFlight: { run_id: e.run_id, text: "" }, runError: null };
     case "text_delta": {
       const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text + e.delta : e.delta;
       return { ...s, inFlight: { run_id: e.run_id, text }, stats: { ...s.stats, deltas: s.stats.deltas + 1 } };
@@ -233,9 +235,13 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
       return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
     case "run_finished": {
       const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text : "";
+      const runError = e.error ? { run_id: e.run_id, code: e.error.code, message: e.error.message } : null;
+      // Like the runtime's transcript: a reply item exists when the run
+      // completed or produced text, so the view matches a later snapshot.
+      if (e.result !== "completed" && text === "") return { ...s, inFlight: null, runError };
       const item: TranscriptItem = { role: "assistant", content: text, run_id: e.run_id, result: e.result, seq: e.seq };
       if (e.error) item.error = e.error;
-      return { ...s, inFlight: null, items: appendItem(s.items, item, s.worker) };
+      return { ...s, inFlight: null, runError, items: appendItem(s.items, item, s.worker) };
     }
     case "worker_stopped":
       return { ...s, inFlight: null, worker: s.worker ? { ...s.worker, status: "stopped" } : s.worker };

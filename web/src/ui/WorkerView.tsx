@@ -135,6 +135,12 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
         </div>
       )}
       <Transcript state={state} stream={streamRef.current} onError={setActionError} />
+      {state.runError && (
+        <div class="run-error">
+          <span class="muted">The last run failed:</span>
+          <ErrorBox error={state.runError} />
+        </div>
+      )}
       <div class="wv-foot">
         <ErrorBox error={actionError} onDismiss={() => setActionError(null)} />
         {notice && !actionError && (
