@@ -4,6 +4,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -93,8 +94,25 @@ FakeResponse FakeResponse::status_only(int status, std::string body) {
 }
 
 struct Conn {
-  explicit Conn(tcp::socket s) : stream(std::move(s)), timer(stream.get_executor()) {}
-  beast::tcp_stream stream;
+  Conn(tcp::socket s, asio::ssl::context* ssl) : timer(s.get_executor()) {
+    if (ssl)
+      tls.emplace(std::move(s), *ssl);
+    else
+      plain.emplace(std::move(s));
+  }
+  tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+
+  asio::awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer b) {
+    if (tls) co_return co_await tls->async_read_some(b, kTok);
+    co_return co_await plain->async_read_some(b, kTok);
+  }
+  asio::awaitable<std::tuple<error_code, std::size_t>> write_all(asio::const_buffer b) {
+    if (tls) co_return co_await asio::async_write(*tls, b, kTok);
+    co_return co_await asio::async_write(*plain, b, kTok);
+  }
+
+  std::optional<tcp::socket> plain;
+  std::optional<asio::ssl::stream<tcp::socket>> tls;
   asio::steady_timer timer;  // the writer's sleeps and stalls; cancelled on client close
   bool closed = false;
   bool self_closed = false;
@@ -104,6 +122,7 @@ struct Conn {
 struct FakeProvider::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::ssl::context> ssl;
   std::thread thread;
 
   mutable std::mutex mu;
@@ -112,6 +131,7 @@ struct FakeProvider::Impl {
   std::vector<RecordedRequest> requests;
   std::map<std::size_t, std::chrono::steady_clock::time_point> closes;
   std::size_t connections = 0;
+  std::vector<std::string> sni;
 
   void record_close(std::size_t index) {
     std::lock_guard lock(mu);
@@ -130,7 +150,7 @@ struct FakeProvider::Impl {
   // Reads until the client closes (or resets); that moment is recorded.
   asio::awaitable<void> watch(std::shared_ptr<Conn> c, std::size_t index) {
     for (;;) {
-      auto [ec, n] = co_await c->stream.socket().async_read_some(asio::buffer(c->scratch), kTok);
+      auto [ec, n] = co_await c->read_some(asio::buffer(c->scratch));
       if (!ec) continue;  // a pipelined byte we do not care about
       if (!c->self_closed) record_close(index);
       c->closed = true;
@@ -141,16 +161,30 @@ struct FakeProvider::Impl {
 
   asio::awaitable<bool> write(std::shared_ptr<Conn> c, std::string bytes) {
     if (c->closed) co_return false;
-    auto [ec, n] = co_await asio::async_write(c->stream.socket(), asio::buffer(bytes), kTok);
+    auto [ec, n] = co_await c->write_all(asio::buffer(bytes));
     co_return !ec && !c->closed;
   }
 
   asio::awaitable<void> serve(tcp::socket sock, std::size_t index) {
-    auto c = std::make_shared<Conn>(std::move(sock));
+    auto c = std::make_shared<Conn>(std::move(sock), ssl.get());
+    if (c->tls) {
+      auto [hec] = co_await c->tls->async_handshake(asio::ssl::stream_base::server, kTok);
+      if (hec) {
+        record_close(index);
+        co_return;
+      }
+      const char* name = SSL_get_servername(c->tls->native_handle(), TLSEXT_NAMETYPE_host_name);
+      std::lock_guard lock(mu);
+      sni.push_back(name ? name : "");
+    }
     beast::flat_buffer buf;
     http::request_parser<http::string_body> p;
     p.body_limit(8 << 20);
-    auto [ec, n] = co_await http::async_read(c->stream, buf, p, kTok);
+    error_code ec;
+    if (c->tls)
+      std::tie(ec, std::ignore) = co_await http::async_read(*c->tls, buf, p, kTok);
+    else
+      std::tie(ec, std::ignore) = co_await http::async_read(*c->plain, buf, p, kTok);
     if (ec) {
       record_close(index);
       co_return;
@@ -207,7 +241,7 @@ struct FakeProvider::Impl {
         case FakeStep::drop: {
           c->self_closed = true;
           error_code ignored;
-          c->stream.socket().close(ignored);
+          c->socket().close(ignored);
           co_return;
         }
         case FakeStep::stall:
@@ -221,7 +255,10 @@ struct FakeProvider::Impl {
     } else {
       c->self_closed = true;
       error_code ignored;
-      c->stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (c->tls)
+        c->socket().close(ignored);  // no close_notify: the client sees a truncated stream
+      else
+        c->socket().shutdown(tcp::socket::shutdown_send, ignored);
     }
   }
 
@@ -239,7 +276,12 @@ struct FakeProvider::Impl {
   }
 };
 
-FakeProvider::FakeProvider() : impl_(std::make_unique<Impl>()) {
+FakeProvider::FakeProvider(std::optional<FakeTls> tls) : impl_(std::make_unique<Impl>()), tls_(tls.has_value()) {
+  if (tls) {
+    impl_->ssl = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    impl_->ssl->use_certificate_chain(asio::buffer(tls->cert_pem));
+    impl_->ssl->use_private_key(asio::buffer(tls->key_pem), asio::ssl::context::pem);
+  }
   tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
   impl_->acceptor.open(ep.protocol());
   impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
@@ -255,7 +297,14 @@ FakeProvider::~FakeProvider() {
   impl_->thread.join();
 }
 
-std::string FakeProvider::base_url() const { return fmt::format("http://127.0.0.1:{}/v1", port_); }
+std::string FakeProvider::base_url(const std::string& host) const {
+  return fmt::format("{}://{}:{}/v1", tls_ ? "https" : "http", host, port_);
+}
+
+std::vector<std::string> FakeProvider::sni_names() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->sni;
+}
 
 void FakeProvider::enqueue(FakeResponse r) {
   std::lock_guard lock(impl_->mu);

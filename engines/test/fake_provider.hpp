@@ -70,19 +70,28 @@ struct RecordedRequest {
   std::string body;
 };
 
+// Serve https with this certificate chain and key (PEM) instead of http.
+struct FakeTls {
+  std::string cert_pem;
+  std::string key_pem;
+};
+
 class FakeProvider {
  public:
-  FakeProvider();
+  explicit FakeProvider(std::optional<FakeTls> tls = std::nullopt);
   ~FakeProvider();
   FakeProvider(const FakeProvider&) = delete;
   FakeProvider& operator=(const FakeProvider&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string base_url() const;  // http://127.0.0.1:PORT/v1
+  // http(s)://HOST:PORT/v1; `host` must resolve to 127.0.0.1.
+  std::string base_url(const std::string& host = "127.0.0.1") const;
 
   void enqueue(FakeResponse r);
   std::vector<RecordedRequest> requests() const;
   std::size_t connections() const;
+  // The TLS SNI host name of each completed handshake ("" when none sent).
+  std::vector<std::string> sni_names() const;
 
   // When the server saw connection `index` (0-based, accept order) close
   // from the client side; nullopt if it has not (waits up to `timeout`).
@@ -94,6 +103,7 @@ class FakeProvider {
  private:
   std::unique_ptr<Impl> impl_;
   std::uint16_t port_ = 0;
+  bool tls_ = false;
 };
 
 // A port on 127.0.0.1 with nothing listening (bound, then released).

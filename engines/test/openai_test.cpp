@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "fake_provider.hpp"
+#include "test_certs.hpp"
 #include "yoi/log.hpp"
 
 namespace yoi::engines {
@@ -569,6 +570,73 @@ TEST_F(OpenAiTest, TwoTurnsRunConcurrently) {
   EXPECT_TRUE(a.done->has_value());
   EXPECT_TRUE(b.done->has_value());
   EXPECT_EQ(a.text + b.text == "onetwo" || a.text + b.text == "twoone", true);
+}
+
+// ---- https ----
+
+TEST_F(OpenAiTest, HttpsVerifiesTheCertificateAgainstTrustedCasAndSendsSni) {
+  FakeProvider tls_fake(test::FakeTls{test::kLeafCertPem, test::kLeafKeyPem});
+  tls_fake.enqueue(FakeResponse::stream({"secure", " hello"}, 2, 3));
+  auto p = profile();
+  p.base_url = Secret(tls_fake.base_url("localhost"));
+  auto o = fast_retries();
+  o.extra_ca_pem = test::kTestCaPem;
+  auto e = engine(p, o);
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:secure", "delta: hello", "usage:2/3", "done:ok"}));
+  EXPECT_EQ(tls_fake.sni_names(), std::vector<std::string>{"localhost"});
+  auto reqs = tls_fake.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].headers["authorization"], std::string("Bearer ") + kKey);
+}
+
+TEST_F(OpenAiTest, HttpsWithAnUntrustedCertificateIsUnreachableAndSendsNothing) {
+  FakeProvider tls_fake(test::FakeTls{test::kLeafCertPem, test::kLeafKeyPem});
+  tls_fake.enqueue(FakeResponse::stream({"never"}));
+  auto p = profile();
+  p.base_url = Secret(tls_fake.base_url("localhost"));
+  auto e = engine(p);  // system trust store only
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_unreachable);
+  EXPECT_TRUE(tls_fake.requests().empty()) << "the key must not be sent to an unverified server";
+}
+
+TEST_F(OpenAiTest, HttpsWithTheWrongHostNameIsUnreachableAndSendsNothing) {
+  // The certificate names DNS:localhost only; 127.0.0.1 does not match it.
+  FakeProvider tls_fake(test::FakeTls{test::kLeafCertPem, test::kLeafKeyPem});
+  tls_fake.enqueue(FakeResponse::stream({"never"}));
+  auto p = profile();
+  p.base_url = Secret(tls_fake.base_url("127.0.0.1"));
+  auto o = fast_retries();
+  o.extra_ca_pem = test::kTestCaPem;
+  auto e = engine(p, o);
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_unreachable);
+  EXPECT_TRUE(tls_fake.requests().empty());
+}
+
+TEST_F(OpenAiTest, CancelTearsDownAnHttpsStreamPromptly) {
+  FakeProvider tls_fake(test::FakeTls{test::kLeafCertPem, test::kLeafKeyPem});
+  std::vector<std::string> pieces(100, "x");
+  tls_fake.enqueue(FakeResponse::stream(pieces, 1, 100, 50ms));
+  auto p = profile();
+  p.base_url = Secret(tls_fake.base_url("localhost"));
+  auto o = fast_retries();
+  o.extra_ca_pem = test::kTestCaPem;
+  auto e = engine(p, o);
+  TurnRun r;
+  auto turn = e->start({{"user", "x"}}, handlers(r));
+  ASSERT_TRUE(drive([&] { return r.events.size() >= 2; }, 5s));
+  const int calls = r.handler_calls;
+  const auto t0 = Clock::now();
+  turn->cancel();
+  auto closed = tls_fake.wait_client_close(0, 2s);
+  ASSERT_TRUE(closed.has_value());
+  const auto ms = std::chrono::duration<double, std::milli>(*closed - t0).count();
+  std::printf("[ measure  ] https cancel() -> provider saw close: %.3f ms\n", ms);
+  EXPECT_LT(ms, 500.0);
+  drive_for(200ms);
+  EXPECT_EQ(r.handler_calls, calls);
 }
 
 // ---- configuration ----

@@ -1,0 +1,45 @@
+#pragma once
+// Test-only TLS material for the fake provider (never used outside tests):
+// a private CA and a leaf certificate for DNS:localhost only (no IP SAN, so
+// https://127.0.0.1 must fail host-name verification). Valid until 2126.
+// Regenerate with openssl: see engines/README.md.
+
+namespace yoi::engines::test {
+
+inline constexpr const char* kTestCaPem = R"PEM(
+-----BEGIN CERTIFICATE-----
+MIIBkzCCATmgAwIBAgIUR/Lcv9EOkR63YelV721YUvBpJvwwCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLeW9pIHRlc3QgQ0EwIBcNMjYxMTI0MjEyMzM0WhgPMjEyNjEw
+MzEyMTIzMzRaMBYxFDASBgNVBAMMC3lvaSB0ZXN0IENBMFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAEQE3CH15Y7dlZ+qcVjklR7jiE6J5UeIZLGu9RvrCtMTWWRqT9
+RdGqHVc3nMulhyKxkwTff2Lz7KDtXVPBitcXDaNjMGEwHQYDVR0OBBYEFLFu1hig
+bQjVzW5+Z70S7zaq03gnMB8GA1UdIwQYMBaAFLFu1higbQjVzW5+Z70S7zaq03gn
+MA8GA1UdEwEB/wQFMAMBAf8wDgYDVR0PAQH/BAQDAgEGMAoGCCqGSM49BAMCA0gA
+MEUCIA3iXrf/HSB4om3V2vfrHb1YAwySmFGQ0OPq3FaEJ6S1AiEA9TD3ROO2HMyX
+afbIjP4LOXhCEumE8QpM110kFSJmbeI=
+-----END CERTIFICATE-----
+)PEM";
+
+inline constexpr const char* kLeafCertPem = R"PEM(
+-----BEGIN CERTIFICATE-----
+MIIBpTCCAUygAwIBAgIUWNvbh83I0DTGmCHddyE66dD9nc4wCgYIKoZIzj0EAwIw
+FjEUMBIGA1UEAwwLeW9pIHRlc3QgQ0EwIBcNMjYxMTI0MjEyMzM0WhgPMjEyNjEw
+MzEyMTIzMzRaMBQxEjAQBgNVBAMMCWxvY2FsaG9zdDBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABPRUnvYF9Cap2quLYLEBruWMYwjA8yEo/bNMxOEoRtA61ouVsOie
+y47xayWzXIPGQbou7RThXv6nWdFQP1J0QhKjeDB2MBQGA1UdEQQNMAuCCWxvY2Fs
+aG9zdDAJBgNVHRMEAjAAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMB0GA1UdDgQWBBSp
+Ni+j464dqeKipN7LJVsE3M31ijAfBgNVHSMEGDAWgBSxbtYYoG0I1c1ufme9Eu82
+qtN4JzAKBggqhkjOPQQDAgNHADBEAiB/h8wrfciAPeqqbDeAgJ/KVZKeDIt1bVh8
+qKMnUZrsiAIgP+zeSSto6xOMPEV/Jw1PfvGXqXAcLLrobuUf0MaExvI=
+-----END CERTIFICATE-----
+)PEM";
+
+inline constexpr const char* kLeafKeyPem = R"PEM(
+-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg9ce5f3DyXHMBsdDc
+bc8lzOAuvDnVi1XyBuzI+rTYDJChRANCAAT0VJ72BfQmqdqri2CxAa7ljGMIwPMh
+KP2zTMThKEbQOtaLlbDonsuO8Wsls1yDxkG6Lu0U4V7+p1nRUD9SdEIS
+-----END PRIVATE KEY-----
+)PEM";
+
+}  // namespace yoi::engines::test
