@@ -1,0 +1,39 @@
+#pragma once
+// Backend cursors (ARCHITECTURE §5): self-contained and authenticated. A
+// cursor names (runtime_id, worker_id, runtime epoch, seq) under an
+// HMAC-SHA256 keyed by a backend secret, so any backend process holding the
+// same key can resume any client, and a tampered or foreign cursor is
+// rejected. Runtime cursors never reach a browser.
+//
+//   "b1.<base64url(epoch)>.<seq>.<base64url(mac[0..16))>"
+//
+// The runtime and worker ids are inside the MAC but not in the text: the
+// route names them, and a cursor presented for another worker fails the MAC.
+
+#include <string>
+#include <string_view>
+
+#include "yoi/backend/source.hpp"
+#include "yoi/error.hpp"
+#include "yoi/secret.hpp"
+
+namespace yoi::backend {
+
+class CursorCodec {
+ public:
+  // `key` must be non-empty (32 random bytes from the data dir, or per process).
+  explicit CursorCodec(Secret key) : key_(std::move(key)) {}
+
+  std::string encode(std::string_view runtime_id, std::string_view worker_id,
+                     const Position& pos) const;
+  // cursor_invalid when malformed, forged, or for another runtime or worker.
+  Result<Position> decode(std::string_view runtime_id, std::string_view worker_id,
+                          std::string_view cursor) const;
+
+ private:
+  std::string mac(std::string_view runtime_id, std::string_view worker_id,
+                  std::string_view epoch, std::uint64_t seq) const;
+  Secret key_;
+};
+
+}  // namespace yoi::backend

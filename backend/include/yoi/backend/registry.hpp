@@ -1,0 +1,105 @@
+#pragma once
+// RuntimeRegistry: the backend's routing table (ARCHITECTURE §2, §7). It owns
+// one Source per runtime, consults the Policy for every operation, finds the
+// owning source by runtime_id and makes exactly ONE call to it per operation
+// (no lookup-then-act: a worker operation is never preceded by a detail or a
+// summary call).
+//
+// Lists across runtimes never fail because one runtime is down: each runtime
+// answers for itself, and a failed one appears with its error.
+//
+// Threading: lives on the backend's io_context; call on its thread. Callbacks
+// run on that thread, never inline (errors found before any source call are
+// posted).
+//
+// Errors: invalid_id (bad runtime or worker id, before any work),
+// runtime_not_found, whatever the policy says, then the source's errors.
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "yoi/backend/policy.hpp"
+#include "yoi/backend/source.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace yoi::backend {
+
+// GET /api/workers: every runtime's first page, plus a per-runtime account of
+// the ones that failed.
+struct RuntimeWorkers {
+  std::string runtime_id;
+  std::optional<Error> error;               // set when this runtime's list failed
+  std::optional<std::string> next;          // more workers in this runtime
+};
+struct AllWorkers {
+  std::vector<rt::WorkerDetail> workers;
+  std::vector<RuntimeWorkers> runtimes;  // registry order
+};
+
+class RuntimeRegistry {
+ public:
+  explicit RuntimeRegistry(boost::asio::io_context& io,
+                           std::shared_ptr<const Policy> policy = pass_through_policy());
+  ~RuntimeRegistry();
+
+  // config_invalid for a duplicate id.
+  Result<void> add(std::unique_ptr<Source> source);
+  std::size_t size() const { return order_.size(); }
+  std::vector<std::string> ids() const { return order_; }
+  // The source itself (tests, observation proxy); nullptr when unknown.
+  Source* find(std::string_view runtime_id) const;
+
+  void set_policy(std::shared_ptr<const Policy> policy) { policy_ = std::move(policy); }
+  const Policy& policy() const { return *policy_; }
+
+  // Never fails: every runtime appears, unreachable ones with a diagnostic.
+  void list_runtimes(std::function<void(Result<std::vector<RuntimeInfo>>)> done,
+                     std::string_view principal = "browser");
+  void runtime(std::string runtime_id, Callback<RuntimeInfo> done,
+               std::string_view principal = "browser");
+  // `limit` applies per runtime.
+  void list_all_workers(std::size_t limit, Callback<AllWorkers> done,
+                        std::string_view principal = "browser");
+
+  void list(std::string runtime_id, rt::ListWorkers request, Callback<rt::WorkerPage> done,
+            std::string_view principal = "browser");
+  void create(std::string runtime_id, rt::CreateWorker request, Callback<rt::WorkerDetail> done,
+              std::string_view principal = "browser");
+  void detail(std::string runtime_id, std::string worker_id, Callback<rt::WorkerDetail> done,
+              std::string_view principal = "browser");
+  void input(std::string runtime_id, std::string worker_id, rt::Input request,
+             Callback<rt::InputAccepted> done, std::string_view principal = "browser");
+  void cancel(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,
+              Callback<rt::CancelResult> done, std::string_view principal = "browser");
+  void stop(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,
+            Callback<rt::WorkerDetail> done, std::string_view principal = "browser");
+  void transcript(std::string runtime_id, std::string worker_id, std::uint64_t start,
+                  std::size_t limit, Callback<rt::TranscriptPage> done,
+                  std::string_view principal = "browser");
+  // Events pass through Policy::filter_event; withheld ones are dropped from
+  // the page but the page's position still advances past them.
+  void events(std::string runtime_id, std::string worker_id, std::optional<Position> after,
+              std::size_t limit, Callback<SourceEventPage> done,
+              std::string_view principal = "browser");
+
+  // Closes every source (shutdown).
+  void close();
+
+ private:
+  // Policy check + id validation + lookup; on failure posts `fail` and
+  // returns nullptr.
+  Source* route(ApiOp op, std::string_view runtime_id, std::string_view worker_id,
+                std::string_view principal, const std::function<void(Error)>& fail);
+  void post(std::function<void()> fn);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<const Policy> policy_;
+  std::map<std::string, std::unique_ptr<Source>, std::less<>> sources_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace yoi::backend

@@ -1,0 +1,44 @@
+#pragma once
+// The remote source: an async client of one yoi-runtime (ARCHITECTURE §6)
+// over HTTP/1.1 keep-alive (http_client.hpp). Capabilities and status come
+// from GET /v1/runtime, cached with the time last seen; a background probe
+// re-reads it every `probe_interval` and marks the runtime reachable or not.
+//
+// Failure mapping (§7) happens in exactly one function (map_failure in
+// remote_source.cpp): refused/reset/DNS → runtime_unreachable; no answer in
+// time → runtime_timeout; remote 401/403 → runtime_auth_failed; remote 5xx →
+// runtime_error; undecodable reply or a 404 for a route the runtime lacks →
+// runtime_bad_response; remote worker_not_found → worker_not_found; remote
+// 409 codes pass through typed; an operation the runtime does not list in
+// its capabilities → unsupported, without calling it.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "yoi/backend/source.hpp"
+#include "yoi/secret.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace yoi::backend {
+
+struct RemoteConfig {
+  std::string id;
+  std::string display_name;
+  Secret base_url;  // http://host:port[/prefix] or https://...
+  Secret token;     // bearer token for the runtime (may be empty)
+  std::chrono::milliseconds timeout{10'000};         // whole request
+  std::chrono::milliseconds connect_timeout{3'000};  // DNS + connect
+  std::chrono::milliseconds probe_interval{5'000};   // 0: no background probe
+  std::size_t max_idle_connections = 8;
+  std::string ca_file;  // extra trust anchors for https (tests, private CAs)
+};
+
+// config_invalid when the base URL does not parse (message names no URL).
+Result<std::unique_ptr<Source>> make_remote_source(boost::asio::io_context& io,
+                                                   RemoteConfig config);
+
+}  // namespace yoi::backend

@@ -1,0 +1,290 @@
+#include "yoi/backend/http_client.hpp"
+
+#include <deque>
+#include <optional>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <spdlog/spdlog.h>
+
+namespace yoi::backend::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+std::string_view failure_name(Failure f) {
+  switch (f) {
+    case Failure::unreachable: return "unreachable";
+    case Failure::timeout: return "timeout";
+    case Failure::tls: return "tls";
+    case Failure::too_large: return "too_large";
+    case Failure::protocol: return "protocol";
+    case Failure::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+Result<Endpoint> parse_base_url(const Secret& url) {
+  auto bad = [](std::string_view why) {
+    return fail(Code::config_invalid, fmt::format("base_url {}", why));
+  };
+  auto r = boost::urls::parse_absolute_uri(url.expose());
+  if (!r) return bad("is not an absolute URL");
+  Endpoint e;
+  if (r->scheme() == "http")
+    e.tls = false;
+  else if (r->scheme() == "https")
+    e.tls = true;
+  else
+    return bad("must use http or https");
+  if (!r->has_authority() || r->host().empty()) return bad("has no host");
+  if (r->has_userinfo()) return bad("must not carry credentials");
+  if (r->has_query() || r->has_fragment()) return bad("must not have a query or fragment");
+  // IPv6 literals come as "[::1]"; the resolver wants them bare.
+  e.host = r->host_type() == boost::urls::host_type::ipv6 ? std::string(r->encoded_host_address())
+                                                          : std::string(r->host());
+  if (r->host_type() == boost::urls::host_type::ipv6) {
+    if (e.host.size() >= 2 && e.host.front() == '[') e.host = e.host.substr(1, e.host.size() - 2);
+  }
+  e.port = r->has_port() ? std::string(r->port()) : (e.tls ? "443" : "80");
+  if (e.port.empty()) return bad("has an empty port");
+  e.base_path = std::string(r->encoded_path());
+  while (!e.base_path.empty() && e.base_path.back() == '/') e.base_path.pop_back();
+  return e;
+}
+
+namespace {
+
+// One connection: plain or TLS over a beast::tcp_stream (whose timeouts give
+// us the per-request deadline).
+struct Conn {
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  bool reused = false;
+
+  beast::tcp_stream& lowest() { return plain ? *plain : tls->next_layer(); }
+};
+
+TransportError terr(Failure f, std::string_view step) { return TransportError{f, std::string(step)}; }
+
+bool is_timeout(const boost::system::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::timed_out;
+}
+
+class ClientImpl final : public Client, public std::enable_shared_from_this<ClientImpl> {
+ public:
+  ClientImpl(asio::io_context& io, Endpoint ep, ClientOptions opts)
+      : io_(io), ep_(std::move(ep)), opts_(std::move(opts)), ssl_ctx_(ssl::context::tls_client) {
+    if (ep_.tls) {
+      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                           ssl::context::no_tlsv1_1);
+      boost::system::error_code ec;
+      ssl_ctx_.set_default_verify_paths(ec);
+      if (!opts_.ca_file.empty()) ssl_ctx_.load_verify_file(opts_.ca_file, ec);
+      if (ec) spdlog::warn("http client: could not load trust anchors for a runtime");
+      ssl_ctx_.set_verify_mode(ssl::verify_peer);
+    }
+  }
+
+  void request(Request req, std::function<void(Outcome)> done) override {
+    if (closed_) {
+      asio::post(io_, [done = std::move(done)] { done(tl::unexpected(terr(Failure::cancelled, "closed"))); });
+      return;
+    }
+    auto self = shared_from_this();
+    auto req_ptr = std::make_shared<Request>(std::move(req));
+    asio::co_spawn(
+        io_, [self, req_ptr]() { return self->run(req_ptr); },
+        [done = std::move(done)](std::exception_ptr ep, Outcome out) {
+          if (ep) {
+            // A bug, not a transport condition: say so once, answer protocol.
+            try {
+              std::rethrow_exception(ep);
+            } catch (const std::exception& e) {
+              spdlog::error("http client: unexpected exception in request: {}", e.what());
+            } catch (...) {
+              spdlog::error("http client: unexpected exception in request");
+            }
+            done(tl::unexpected(terr(Failure::protocol, "internal")));
+            return;
+          }
+          done(std::move(out));
+        });
+  }
+
+  void close() override {
+    closed_ = true;
+    idle_.clear();
+  }
+  std::size_t idle_connections() const override { return idle_.size(); }
+  std::size_t connections_opened() const override { return opened_; }
+
+ private:
+  using clock = std::chrono::steady_clock;
+
+  asio::awaitable<Outcome> run(std::shared_ptr<Request> req) {
+    const auto deadline = clock::now() + opts_.timeout;
+    // A reused connection may have been closed by the server while idle; if
+    // it fails before any reply byte, try once more on a fresh connection.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::unique_ptr<Conn> conn;
+      if (!idle_.empty()) {
+        conn = std::move(idle_.back());
+        idle_.pop_back();
+        conn->reused = true;
+      } else {
+        auto c = co_await open(deadline);
+        if (!c) co_return tl::unexpected(c.error());
+        conn = std::move(*c);
+      }
+      bool retryable = false;
+      bool keep = false;
+      auto out = co_await exchange(*conn, *req, deadline, retryable, keep);
+      if (!out && retryable && conn->reused && attempt == 0 && clock::now() < deadline) continue;
+      if (out && keep && !closed_ && idle_.size() < opts_.max_idle) {
+        conn->lowest().expires_never();
+        idle_.push_back(std::move(conn));
+      }
+      co_return out;
+    }
+    co_return tl::unexpected(terr(Failure::unreachable, "read"));
+  }
+
+  asio::awaitable<tl::expected<std::unique_ptr<Conn>, TransportError>> open(clock::time_point deadline) {
+    const auto connect_deadline = std::min(deadline, clock::now() + opts_.connect_timeout);
+    // DNS, raced against a timer: tcp_stream's timeout does not cover it.
+    tcp::resolver resolver(io_);
+    asio::steady_timer timer(io_);
+    timer.expires_at(connect_deadline);
+    auto race = co_await (resolver.async_resolve(ep_.host, ep_.port, use_tuple) ||
+                          timer.async_wait(use_tuple));
+    if (race.index() == 1) co_return tl::unexpected(terr(Failure::timeout, "resolve"));
+    auto [rec, results] = std::get<0>(race);
+    if (rec || results.empty()) co_return tl::unexpected(terr(Failure::unreachable, "resolve"));
+
+    auto conn = std::make_unique<Conn>();
+    if (ep_.tls)
+      conn->tls.emplace(io_, ssl_ctx_);
+    else
+      conn->plain.emplace(io_);
+    auto& low = conn->lowest();
+    low.expires_at(connect_deadline);
+    auto [cec, endpoint] = co_await low.async_connect(results, use_tuple);
+    if (cec)
+      co_return tl::unexpected(terr(is_timeout(cec) ? Failure::timeout : Failure::unreachable, "connect"));
+    low.socket().set_option(tcp::no_delay(true));
+    ++opened_;
+
+    if (ep_.tls) {
+      auto* ssl = conn->tls->native_handle();
+      if (!SSL_set_tlsext_host_name(ssl, ep_.host.c_str()))
+        co_return tl::unexpected(terr(Failure::tls, "tls"));
+      conn->tls->set_verify_callback(ssl::host_name_verification(ep_.host));
+      low.expires_at(deadline);
+      auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_tuple);
+      if (hec)
+        co_return tl::unexpected(terr(is_timeout(hec) ? Failure::timeout : Failure::tls, "tls"));
+    }
+    co_return conn;
+  }
+
+  template <class Stream>
+  asio::awaitable<Outcome> exchange_on(Stream& stream, Conn& conn, const Request& req,
+                                       clock::time_point deadline, bool& retryable, bool& keep) {
+    auto& low = conn.lowest();
+    low.expires_at(deadline);
+
+    bhttp::request<bhttp::string_body> msg;
+    msg.method_string(req.method);
+    msg.target(ep_.base_path + req.target);
+    msg.version(11);
+    msg.set(bhttp::field::host, ep_.host);
+    msg.set(bhttp::field::user_agent, "yoi-server");
+    msg.set(bhttp::field::accept, "application/json");
+    msg.keep_alive(true);
+    if (req.bearer && !req.bearer->empty())
+      msg.set(bhttp::field::authorization, "Bearer " + req.bearer->expose());
+    for (const auto& [k, v] : req.headers) msg.set(k, v);
+    if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
+      msg.set(bhttp::field::content_type, req.content_type);
+      msg.body() = req.body;
+      msg.prepare_payload();
+    }
+
+    auto [wec, wn] = co_await bhttp::async_write(stream, msg, use_tuple);
+    if (wec) {
+      retryable = !is_timeout(wec);
+      co_return tl::unexpected(terr(is_timeout(wec) ? Failure::timeout : Failure::unreachable, "write"));
+    }
+
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(opts_.max_response_bytes);
+    parser.header_limit(64 * 1024);
+    auto [rec, rn] = co_await bhttp::async_read(stream, conn.buffer, parser, use_tuple);
+    if (rec) {
+      if (is_timeout(rec)) co_return tl::unexpected(terr(Failure::timeout, "read"));
+      if (rec == bhttp::error::body_limit || rec == bhttp::error::header_limit ||
+          rec == bhttp::error::buffer_overflow)
+        co_return tl::unexpected(terr(Failure::too_large, "read"));
+      const bool nothing = rn == 0 && !parser.got_some();
+      if (rec == bhttp::error::end_of_stream || rec == asio::error::eof ||
+          rec == asio::error::connection_reset || rec == asio::error::broken_pipe ||
+          rec == ssl::error::stream_truncated) {
+        retryable = nothing;
+        co_return tl::unexpected(terr(Failure::unreachable, "read"));
+      }
+      co_return tl::unexpected(terr(Failure::protocol, "read"));
+    }
+    auto res = parser.release();
+    Response out;
+    out.status = static_cast<int>(res.result_int());
+    out.content_type = std::string(res[bhttp::field::content_type]);
+    out.body = std::move(res.body());
+    keep = res.keep_alive() && !res.need_eof();
+    co_return std::move(out);
+  }
+
+  asio::awaitable<Outcome> exchange(Conn& conn, const Request& req, clock::time_point deadline,
+                                    bool& retryable, bool& keep) {
+    if (conn.plain) co_return co_await exchange_on(*conn.plain, conn, req, deadline, retryable, keep);
+    co_return co_await exchange_on(*conn.tls, conn, req, deadline, retryable, keep);
+  }
+
+ private:
+  asio::io_context& io_;
+  Endpoint ep_;
+  ClientOptions opts_;
+  ssl::context ssl_ctx_;
+  std::deque<std::unique_ptr<Conn>> idle_;
+  std::size_t opened_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<Client>> Client::make(asio::io_context& io, const Secret& base_url,
+                                             ClientOptions options) {
+  auto ep = parse_base_url(base_url);
+  if (!ep) return fail(ep.error());
+  return std::shared_ptr<Client>(std::make_shared<ClientImpl>(io, std::move(*ep), std::move(options)));
+}
+
+}  // namespace yoi::backend::http

@@ -1,0 +1,454 @@
+#include "yoi/backend/remote_source.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
+#include "yoi/backend/http_client.hpp"
+#include "yoi/clock.hpp"
+#include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::backend {
+namespace {
+
+namespace bj = boost::json;
+namespace asio = boost::asio;
+
+constexpr std::size_t kMaxPassThroughMessage = 300;
+
+// Codes whose remote message is safe and useful to pass on as is: they
+// describe the request, not the runtime's environment.
+bool passes_through(Code c) {
+  switch (c) {
+    case Code::invalid_request:
+    case Code::invalid_id:
+    case Code::invalid_cursor:
+    case Code::payload_too_large:
+    case Code::worker_exists:
+    case Code::worker_busy:
+    case Code::worker_stopped:
+    case Code::limit_exceeded:
+    case Code::cursor_invalid:
+    case Code::cursor_expired:
+    case Code::cursor_unknown:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// THE failure mapping of ARCHITECTURE §7: every way a call to a remote
+// runtime can go wrong becomes one typed error here, and nowhere else.
+// Messages are written here, never copied from transport errors; a remote
+// message is passed on only for request-shaped codes, and bounded.
+Error map_failure(const http::Outcome& out) {
+  if (!out) {
+    switch (out.error().kind) {
+      case http::Failure::unreachable:
+        return {Code::runtime_unreachable, "the runtime could not be reached"};
+      case http::Failure::tls:
+        return {Code::runtime_unreachable, "a secure connection to the runtime could not be established"};
+      case http::Failure::timeout:
+        return {Code::runtime_timeout, "the runtime did not answer in time"};
+      case http::Failure::too_large:
+        return {Code::runtime_bad_response, "the runtime's reply was too large"};
+      case http::Failure::protocol:
+        return {Code::runtime_bad_response, "the runtime's reply was not valid HTTP"};
+      case http::Failure::cancelled:
+        return {Code::shutting_down, "the backend is shutting down"};
+    }
+    return {Code::runtime_unreachable, "the runtime could not be reached"};
+  }
+  const int status = out->status;
+  if (status == 401 || status == 403)
+    return {Code::runtime_auth_failed, "the runtime rejected the backend's credential"};
+  if (status >= 500) return {Code::runtime_error, fmt::format("the runtime failed the request (HTTP {})", status)};
+
+  // A 4xx: expect the runtime's typed error body.
+  Code code = Code::runtime_bad_response;
+  std::string message;
+  bool typed = false;
+  if (auto v = json::parse(out->body, 64 * 1024); v && v->is_object()) {
+    if (auto* e = v->as_object().if_contains("error"); e && e->is_object()) {
+      auto name = json::str_or_empty(e->as_object(), "code");
+      typed = code_from_name(name, code);
+      message = std::string(json::str_or_empty(e->as_object(), "message"));
+    }
+  }
+  if (!typed) {
+    if (status == 404)
+      return {Code::runtime_bad_response, "the runtime does not offer this operation"};
+    return {Code::runtime_bad_response,
+            fmt::format("the runtime answered HTTP {} without a typed error", status)};
+  }
+  if (code == Code::worker_not_found) return {Code::worker_not_found, "worker not found"};
+  if (code == Code::unsupported) return {Code::unsupported, "the runtime does not support this operation"};
+  if (code == Code::unauthorized) return {Code::runtime_auth_failed, "the runtime rejected the backend's credential"};
+  if (passes_through(code)) {
+    if (message.size() > kMaxPassThroughMessage) message.resize(kMaxPassThroughMessage);
+    return {code, message.empty() ? std::string(code_name(code)) : message};
+  }
+  // Anything else a runtime says (its own not_found, runtime_* codes, ...) is
+  // not something the browser can act on as such.
+  if (status == 404) return {Code::runtime_bad_response, "the runtime does not offer this operation"};
+  return {Code::runtime_bad_response,
+          fmt::format("the runtime answered with an unexpected error ({})", code_name(code))};
+}
+
+Health health_of(const Error& e) {
+  switch (e.code) {
+    case Code::runtime_unreachable: return Health::unreachable;
+    case Code::runtime_timeout: return Health::timeout;
+    case Code::runtime_auth_failed: return Health::auth_failed;
+    case Code::runtime_bad_response: return Health::bad_response;
+    default: return Health::ready;  // the runtime answered; it is there
+  }
+}
+
+std::string pct(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
+      out += static_cast<char>(c);
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+struct Core : std::enable_shared_from_this<Core> {
+  asio::io_context& io;
+  RemoteConfig cfg;
+  std::shared_ptr<http::Client> client;
+  asio::steady_timer probe_timer;
+  bool closed = false;
+
+  Health health = Health::unknown;
+  std::optional<Error> diagnostic;
+  std::optional<rt::RuntimeSummary> summary;
+  std::optional<std::int64_t> last_seen_ms;
+
+  Core(asio::io_context& io, RemoteConfig c, std::shared_ptr<http::Client> cl)
+      : io(io), cfg(std::move(c)), client(std::move(cl)), probe_timer(io) {}
+
+  // One HTTP call; `done` gets the 2xx body parsed as JSON, or the mapped error.
+  void call(std::string method, std::string target, std::string body,
+            std::function<void(Result<bj::value>)> done) {
+    http::Request req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.body = std::move(body);
+    req.bearer = &cfg.token;
+    client->request(std::move(req), [self = shared_from_this(), done = std::move(done)](http::Outcome out) {
+      if (out && out->status >= 200 && out->status < 300) {
+        auto v = json::parse(out->body, 16u << 20);
+        if (!v) {
+          self->observe(Error{Code::runtime_bad_response, ""});
+          return done(fail(Code::runtime_bad_response, "the runtime's reply could not be decoded"));
+        }
+        self->observe(std::nullopt);
+        return done(std::move(*v));
+      }
+      Error e = map_failure(out);
+      self->observe(e);
+      done(fail(std::move(e)));
+    });
+  }
+
+  // Updates health from the outcome of any call.
+  void observe(const std::optional<Error>& e) {
+    Health h = e ? health_of(*e) : Health::ready;
+    if (h == Health::ready) {
+      if (health != Health::ready && health != Health::unknown)
+        spdlog::info("runtime {} is reachable again", cfg.id);
+      health = Health::ready;
+      diagnostic.reset();
+      last_seen_ms = Clock::system().now_ms();
+      return;
+    }
+    if (health != h)
+      spdlog::warn("runtime {} is {}: {}", cfg.id, health_name(h), e->message);
+    health = h;
+    diagnostic = e;
+  }
+
+  void refresh_summary(std::function<void(Result<void>)> done) {
+    call("GET", "/v1/runtime", {}, [self = shared_from_this(), done = std::move(done)](Result<bj::value> v) {
+      if (!v) return done(fail(v.error()));
+      auto s = rt::wire::summary_from_json(*v);
+      if (!s) {
+        Error e{Code::runtime_bad_response, "the runtime's summary could not be decoded"};
+        self->observe(e);
+        return done(fail(std::move(e)));
+      }
+      self->summary = std::move(*s);
+      done({});
+    });
+  }
+
+  // unsupported when the runtime's (cached) capabilities lack `op`. With no
+  // summary seen yet, reads it first: a runtime never answered has unknown
+  // capabilities, and calling an unlisted route is what this check prevents.
+  void require(Op op, std::function<void(Result<void>)> go_fn) {
+    auto go = std::make_shared<std::function<void(Result<void>)>>(std::move(go_fn));
+    auto check = [self = shared_from_this(), op, go]() {
+      const auto& caps = self->summary->capabilities;
+      auto name = capability_name(op);
+      if (std::find(caps.begin(), caps.end(), name) == caps.end())
+        return (*go)(fail(Code::unsupported,
+                          fmt::format("runtime '{}' does not support {}", self->cfg.id, name)));
+      (*go)({});
+    };
+    if (summary) {
+      asio::post(io, std::move(check));
+      return;
+    }
+    refresh_summary([check = std::move(check), go](Result<void> r) mutable {
+      // A runtime that cannot be asked cannot be called either: report why.
+      if (!r) return (*go)(fail(r.error()));
+      check();
+    });
+  }
+
+  void schedule_probe() {
+    if (closed || cfg.probe_interval.count() <= 0) return;
+    probe_timer.expires_after(cfg.probe_interval);
+    probe_timer.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      auto self = w.lock();
+      if (ec || !self || self->closed) return;
+      self->refresh_summary([w](Result<void>) {
+        if (auto s = w.lock()) s->schedule_probe();
+      });
+    });
+  }
+
+  std::string worker_path(std::string_view wid, std::string_view rest = {}) const {
+    return fmt::format("/v1/workers/{}{}", pct(wid), rest);
+  }
+
+  void relabel(rt::WorkerDetail& d) const { d.runtime_id = cfg.id; }
+};
+
+class RemoteSource final : public Source {
+ public:
+  explicit RemoteSource(std::shared_ptr<Core> core) : core_(std::move(core)) {
+    core_->schedule_probe();
+    // First read of the summary right away, so capabilities are known early.
+    if (core_->cfg.probe_interval.count() > 0) core_->refresh_summary([](Result<void>) {});
+  }
+  ~RemoteSource() override { close(); }
+
+  const std::string& id() const override { return core_->cfg.id; }
+  std::string_view kind() const override { return "remote"; }
+
+  void info(bool refresh, std::function<void(RuntimeInfo)> done) override {
+    auto answer = [c = core_, done = std::move(done)] {
+      RuntimeInfo info;
+      info.runtime_id = c->cfg.id;
+      info.display_name = c->cfg.display_name;
+      info.kind = "remote";
+      info.health = c->health;
+      info.summary = c->summary;
+      if (info.summary) {
+        info.summary->runtime_id = c->cfg.id;
+        if (info.display_name.empty()) info.display_name = info.summary->display_name;
+        info.summary->display_name = info.display_name;
+      }
+      if (info.display_name.empty()) info.display_name = c->cfg.id;
+      info.last_seen_ms = c->last_seen_ms;
+      info.diagnostic = c->diagnostic;
+      if (c->health == Health::unknown && !info.diagnostic)
+        info.diagnostic = Error{Code::runtime_unavailable, "the runtime has not answered yet"};
+      done(std::move(info));
+    };
+    if (!refresh && core_->health != Health::unknown) {
+      asio::post(core_->io, std::move(answer));
+      return;
+    }
+    core_->refresh_summary([answer = std::move(answer)](Result<void>) { answer(); });
+  }
+
+  void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) override {
+    auto body = json::serialize(rt::wire::to_json(request));
+    with(Op::create, "POST", "/v1/workers", std::move(body), decode_detail(std::move(done)));
+  }
+
+  void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) override {
+    std::string q = fmt::format("/v1/workers?limit={}", request.limit);
+    if (request.after) q += "&after=" + pct(*request.after);
+    if (request.status) q += fmt::format("&status={}", rt::status_name(*request.status));
+    with(Op::list, "GET", std::move(q), {},
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto page = rt::wire::worker_page_from_json(*v);
+           if (!page) return done(bad(c));
+           for (auto& w : page->workers) c->relabel(w);
+           done(std::move(page));
+         });
+  }
+
+  void detail(std::string worker_id, Callback<rt::WorkerDetail> done) override {
+    with(Op::detail, "GET", core_->worker_path(worker_id), {}, decode_detail(std::move(done)));
+  }
+
+  void input(std::string worker_id, rt::Input request, Callback<rt::InputAccepted> done) override {
+    auto body = json::serialize(rt::wire::to_json(request));
+    with(Op::input, "POST", core_->worker_path(worker_id, "/input"), std::move(body),
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto a = rt::wire::accepted_from_json(*v);
+           if (!a) return done(bad(c));
+           done(std::move(a));
+         });
+  }
+
+  void cancel(std::string worker_id, std::optional<std::string> reason,
+              Callback<rt::CancelResult> done) override {
+    with(Op::cancel, "POST", core_->worker_path(worker_id, "/cancel"), reason_body(reason),
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto r = rt::wire::cancel_from_json(*v);
+           if (!r) return done(bad(c));
+           done(std::move(r));
+         });
+  }
+
+  void stop(std::string worker_id, std::optional<std::string> reason,
+            Callback<rt::WorkerDetail> done) override {
+    with(Op::stop, "POST", core_->worker_path(worker_id, "/stop"), reason_body(reason),
+         decode_detail(std::move(done)));
+  }
+
+  void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
+                  Callback<rt::TranscriptPage> done) override {
+    with(Op::transcript, "GET",
+         core_->worker_path(worker_id, fmt::format("/transcript?start={}&limit={}", start, limit)), {},
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto t = rt::wire::transcript_from_json(*v);
+           if (!t) return done(bad(c));
+           done(std::move(t));
+         });
+  }
+
+  void events(std::string worker_id, std::optional<Position> after, std::size_t limit,
+              Callback<SourceEventPage> done) override {
+    std::string target = fmt::format("/events?limit={}", limit);
+    if (after) {
+      std::string epoch = after->epoch;
+      if (epoch.empty() && core_->summary) epoch = core_->summary->epoch;
+      target += "&after=" + pct(rt::encode_cursor(epoch, rt::worker_tag(worker_id), after->seq));
+    }
+    const std::uint64_t from = after ? after->seq : 0;
+    with(Op::events, "GET", core_->worker_path(worker_id, target), {},
+         [c = core_, from, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto page = decode_events(*v, c->cfg.id, from);
+           if (!page) return done(bad(c));
+           done(std::move(page));
+         });
+  }
+
+  void close() override {
+    if (core_->closed) return;
+    core_->closed = true;
+    core_->probe_timer.cancel();
+    core_->client->close();
+  }
+
+ private:
+  static tl::unexpected<Error> bad(const std::shared_ptr<Core>& c) {
+    Error e{Code::runtime_bad_response, "the runtime's reply could not be decoded"};
+    c->observe(e);
+    return fail(std::move(e));
+  }
+
+  static std::string reason_body(const std::optional<std::string>& reason) {
+    bj::object o;
+    if (reason) o["reason"] = *reason;
+    return json::serialize(o);
+  }
+
+  // {"events": [{"cursor","seq","event"}...], "cursor", "last_seq"}
+  static Result<SourceEventPage> decode_events(const bj::value& v, const std::string& rid,
+                                               std::uint64_t from) {
+    auto badr = [] { return fail(Code::runtime_bad_response, "bad events page"); };
+    if (!v.is_object()) return badr();
+    const auto& o = v.as_object();
+    auto* evs = o.if_contains("events");
+    auto* cur = o.if_contains("cursor");
+    if (!evs || !evs->is_array() || !cur || !cur->is_string()) return badr();
+    auto parts = rt::parse_cursor(cur->as_string());
+    if (!parts) return badr();
+    SourceEventPage page;
+    page.epoch = std::string(parts->epoch);
+    page.position = from;
+    if (auto* ls = o.if_contains("last_seq"); ls && ls->is_number()) {
+      boost::system::error_code ec;
+      page.last_seq = ls->to_number<std::uint64_t>(ec);
+    }
+    for (const auto& item : evs->as_array()) {
+      if (!item.is_object()) return badr();
+      auto* seq = item.as_object().if_contains("seq");
+      auto* ev = item.as_object().if_contains("event");
+      if (!seq || !ev || !ev->is_object()) return badr();
+      boost::system::error_code ec;
+      auto s = seq->to_number<std::uint64_t>(ec);
+      if (ec) return badr();
+      bj::object event = ev->as_object();
+      // A worker inside an event names the registry's runtime id, as details do.
+      if (json::str_or_empty(event, "type") == "worker_created") {
+        if (auto* w = event.if_contains("worker"); w && w->is_object()) w->as_object()["runtime_id"] = rid;
+      }
+      page.events.push_back(SourceEvent{s, json::serialize(event)});
+      page.position = s;
+    }
+    if (page.last_seq < page.position) page.last_seq = page.position;
+    return page;
+  }
+
+  Callback<bj::value> decode_detail(Callback<rt::WorkerDetail> done) {
+    return [c = core_, done = std::move(done)](Result<bj::value> v) {
+      if (!v) return done(fail(v.error()));
+      auto d = rt::wire::detail_from_json(*v);
+      if (!d) return done(bad(c));
+      c->relabel(*d);
+      done(std::move(d));
+    };
+  }
+
+  // Capability check, then exactly one call.
+  void with(Op op, std::string method, std::string target, std::string body, Callback<bj::value> done) {
+    core_->require(op, [c = core_, method = std::move(method), target = std::move(target),
+                        body = std::move(body), done = std::move(done)](Result<void> ok) mutable {
+      if (!ok) return done(fail(ok.error()));
+      c->call(std::move(method), std::move(target), std::move(body), std::move(done));
+    });
+  }
+
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Source>> make_remote_source(asio::io_context& io, RemoteConfig config) {
+  if (auto v = validate_id(config.id, "runtime_id"); !v) return fail(Code::config_invalid, v.error().message);
+  http::ClientOptions opts;
+  opts.timeout = config.timeout;
+  opts.connect_timeout = config.connect_timeout;
+  opts.max_idle = config.max_idle_connections;
+  opts.ca_file = config.ca_file;
+  auto client = http::Client::make(io, config.base_url, opts);
+  if (!client)
+    return fail(Code::config_invalid, fmt::format("runtime '{}': {}", config.id, client.error().message));
+  auto core = std::make_shared<Core>(io, std::move(config), std::move(*client));
+  return std::unique_ptr<Source>(std::make_unique<RemoteSource>(std::move(core)));
+}
+
+}  // namespace yoi::backend
