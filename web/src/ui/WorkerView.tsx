@@ -75,6 +75,14 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
     };
   }, [runtimeId, workerId]);
 
+  const title = state?.worker?.display_name || workerId;
+  useEffect(() => {
+    document.title = `${title} · yoi`;
+    return () => {
+      document.title = "yoi console";
+    };
+  }, [title]);
+
   if (!state) return null;
   const w = state.worker;
   const stopped = w?.status === "stopped";
@@ -151,6 +159,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
         <Composer
           runtimeId={runtimeId}
           workerId={workerId}
+          appliedSeq={state.seq}
           busy={busy}
           stopped={stopped}
           onCancel={cancel}
@@ -294,6 +303,7 @@ function Transcript({ state, stream, onError }: { state: ViewState; stream: Work
 function Composer(props: {
   runtimeId: string;
   workerId: string;
+  appliedSeq: number;
   busy: boolean;
   stopped: boolean;
   onCancel: () => void;
@@ -307,7 +317,21 @@ function Composer(props: {
   // again after e.g. a network error can never start a second run.
   const pending = useRef<{ content: string; id: string } | null>(null);
   const area = useRef<HTMLTextAreaElement>(null);
-  const disabled = busy || stopped || sending;
+  // After the server accepted a message, stay busy until the stream has
+  // delivered that acceptance (its seq), so the composer does not flicker
+  // back on between the POST and the run's first events. Bounded in time in
+  // case the stream is elsewhere (reconnecting, resynced to another epoch).
+  const [waitSeq, setWaitSeq] = useState<number | null>(null);
+  useEffect(() => {
+    if (waitSeq === null) return;
+    if (props.appliedSeq >= waitSeq) {
+      setWaitSeq(null);
+      return;
+    }
+    const t = setTimeout(() => setWaitSeq(null), 5000);
+    return () => clearTimeout(t);
+  }, [waitSeq, props.appliedSeq]);
+  const disabled = busy || stopped || sending || waitSeq !== null;
 
   // Escape cancels the run wherever the focus is (the textarea is disabled
   // while a run is in flight, so it cannot receive the key itself).
@@ -333,8 +357,9 @@ function Composer(props: {
     pending.current = { content, id };
     setSending(true);
     try {
-      await api.input(runtimeId, workerId, content, id);
+      const accepted = await api.input(runtimeId, workerId, content, id);
       pending.current = null;
+      if (typeof accepted.seq === "number" && accepted.seq > props.appliedSeq) setWaitSeq(accepted.seq);
       setText("");
       props.onSent();
     } catch (e) {
