@@ -36,17 +36,27 @@ export function ConnectionIndicator({ connection }: { connection: Connection }) 
   );
 }
 
+// Long messages are folded so a pasted document does not bury the conversation.
+const FOLD_CHARS = 1500;
+
 function Message({ item }: { item: TranscriptItem }) {
   const user = item.role === "user";
+  const [open, setOpen] = useState(false);
+  const long = item.content.length > FOLD_CHARS;
   return (
     <article class={`msg ${user ? "msg-user" : "msg-assistant"}`} data-role={item.role} data-run={item.run_id}>
       <header class="msg-head">
         <span class="msg-role">{user ? "You" : item.role === "assistant" ? "Worker" : item.role}</span>
         {item.result && item.result !== "completed" && <span class={`tag tag-${item.result}`}>{item.result}</span>}
       </header>
-      <div class="msg-body" data-testid={user ? "user-text" : "assistant-text"}>
+      <div class={`msg-body ${long && !open ? "folded" : ""}`} data-testid={user ? "user-text" : "assistant-text"}>
         {item.content || (item.result === "completed" ? "" : <span class="muted">(no text)</span>)}
       </div>
+      {long && (
+        <button class="link fold" onClick={() => setOpen(!open)}>
+          {open ? "Show less" : `Show all (${item.content.length.toLocaleString()} characters)`}
+        </button>
+      )}
       {item.error && <ErrorBox error={item.error} />}
     </article>
   );
@@ -125,7 +135,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
         <div class="wv-actions">
           <StatusPill status={w?.status} />
           <ConnectionIndicator connection={state.connection} />
-          {(state.connection === "failed" || state.connection === "ended") && (
+          {state.connection === "failed" && (
             <button class="btn btn-ghost" onClick={() => streamRef.current?.reconnectNow()}>
               Reconnect
             </button>
@@ -235,6 +245,17 @@ function Transcript({ state, stream, onError }: { state: ViewState; stream: Work
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
   }, [state.items.length, state.inFlight?.text, state.inFlight === null]);
+
+  // The pane also shrinks (notices, errors below it): stay at the bottom then too.
+  useEffect(() => {
+    const el = ref.current;
+    if (!el || typeof ResizeObserver === "undefined") return;
+    const ro = new ResizeObserver(() => {
+      if (stick.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
 
   const first = state.items[0]?.index;
   const canLoadEarlier = typeof first === "number" && first > 0;
