@@ -29,9 +29,8 @@ const RID = "local";
 const runtime = {
   runtime_id: RID,
   display_name: "Local (embedded)",
-  source: "embedded",
+  kind: "embedded",
   status: "ready",
-  reachable: true,
   epoch,
   version: "dev",
   store: "memory",
@@ -95,7 +94,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,119}$/;
 async function api(req, res, path, q) {
   if (token && req.headers.authorization !== `Bearer ${token}`) return err(res, 401, "unauthorized", "This server requires an access token.");
   if (path === "/api/runtimes" && req.method === "GET") return json(res, 200, { runtimes: [{ ...runtime, worker_counts: counts() }] });
-  if (path === "/api/workers" && req.method === "GET") return json(res, 200, { workers: [...workers.values()].map(detail) });
+  if (path === "/api/workers" && req.method === "GET") return json(res, 200, { workers: [...workers.values()].map(detail), runtimes: [{ runtime_id: RID, ok: true }] });
   const m = path.match(/^\/api\/runtimes\/([^/]+)(?:\/workers(?:\/([^/]+)(?:\/(\w+))?)?)?$/);
   if (!m) return err(res, 404, "not_found", "No such route.");
   const rid = decodeURIComponent(m[1]);

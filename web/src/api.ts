@@ -55,6 +55,9 @@ export class Api {
   listWorkers(after?: string): Promise<WorkerList> {
     return this.call("GET", `/api/workers${after ? `?after=${enc(after)}` : ""}`);
   }
+  listRuntimeWorkers(rid: string, after?: string): Promise<WorkerList> {
+    return this.call("GET", `/api/runtimes/${enc(rid)}/workers${after ? `?after=${enc(after)}` : ""}`);
+  }
   createWorker(rid: string, body: CreateWorkerBody): Promise<Worker> {
     return this.call("POST", `/api/runtimes/${enc(rid)}/workers`, body);
   }
@@ -158,15 +161,29 @@ export function asApiError(e: unknown): ApiError {
   return new ApiError("client_error", e instanceof Error ? e.message : String(e), 0);
 }
 
-// Follows `next` pages of the all-runtimes worker list, up to a bound.
+// The worker list across runtimes. GET /api/workers answers the first page
+// of every runtime, with a page token per runtime (`runtimes[].next`, yoi-server)
+// or one overall (`next`); the rest is fetched per runtime, up to `maxPages`
+// requests in all so a huge fleet cannot stall the view.
 export async function listAllWorkers(api: Api, maxPages = 20): Promise<WorkerList> {
   const first = await api.listWorkers();
   const workers = [...first.workers];
+  let pages = 1;
   let next = first.next;
-  for (let i = 1; next && i < maxPages; i++) {
+  while (next && pages < maxPages) {
     const page = await api.listWorkers(next);
+    pages++;
     workers.push(...page.workers);
     next = page.next;
+  }
+  for (const r of first.runtimes ?? []) {
+    let after = r.next;
+    while (after && pages < maxPages) {
+      const page = await api.listRuntimeWorkers(r.runtime_id, after);
+      pages++;
+      workers.push(...page.workers);
+      after = page.next;
+    }
   }
   return { ...first, workers, next };
 }

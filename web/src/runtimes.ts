@@ -1,7 +1,7 @@
 // One shape for a runtime row, whatever form the server sends: the §6
 // summary fields flat on the object, or the backend registry's projection
-// (`kind`, `health`, `last_seen_ms`, `diagnostic`, and the last `summary`
-// nested). Fields the server did not send stay undefined and render as "—".
+// (`kind`, `health` or a health name in `status`, `last_seen`, `diagnostic`,
+// and the last `summary` nested). Fields the server did not send stay undefined and render as "—".
 
 import type { RuntimeSummary } from "./types";
 
@@ -35,6 +35,7 @@ type Loose = RuntimeSummary & {
   kind?: string;
   health?: string;
   last_seen_ms?: number;
+  last_seen?: number; // yoi-server's name (wall-clock ms)
   summary?: Partial<RuntimeSummary>;
 };
 
@@ -65,7 +66,7 @@ export function normalizeRuntime(raw: RuntimeSummary): RuntimeRow {
     capabilities: strs(r.capabilities) ?? strs(s.capabilities) ?? [],
     profiles: strs(r.profiles) ?? strs(s.profiles) ?? [],
     worker_counts: (r.worker_counts ?? s.worker_counts ?? {}) as Record<string, number>,
-    last_seen_ms: typeof r.last_seen_ms === "number" ? r.last_seen_ms : undefined,
+    last_seen_ms: typeof r.last_seen_ms === "number" ? r.last_seen_ms : typeof r.last_seen === "number" ? r.last_seen : undefined,
     problem: problem && typeof problem.code === "string" ? { code: problem.code, message: String(problem.message ?? "") } : undefined,
   };
 }

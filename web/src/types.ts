@@ -32,7 +32,8 @@ export interface WorkerList {
   // A list across runtimes never fails because one runtime is down; the server
   // may report such runtimes beside the list. Rendered if present.
   diagnostics?: Array<{ runtime_id?: string; code?: string; message?: string; status?: string }>;
-  runtimes?: Array<{ runtime_id: string; status?: string; error?: { code: string; message: string } }>;
+  // yoi-server: one entry per runtime: listed (`ok`), its own page token, or why not.
+  runtimes?: Array<{ runtime_id: string; ok?: boolean; next?: string; status?: string; error?: { code: string; message: string } }>;
 }
 
 export interface RuntimeSummary {

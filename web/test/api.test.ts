@@ -105,4 +105,28 @@ describe("Api", () => {
     expect(all.workers.map((x) => x.worker_id)).toEqual(["a", "b"]);
     expect(seen[1].url).toBe("/api/workers?after=a");
   });
+
+  it("follows each runtime's own page token (yoi-server's list form)", async () => {
+    const w = (rid: string, id: string) => ({ runtime_id: rid, worker_id: id, display_name: "", status: "idle" });
+    const { f, seen } = fakeFetch([
+      [
+        200,
+        {
+          workers: [w("r1", "a"), w("r2", "x")],
+          runtimes: [
+            { runtime_id: "r1", ok: true, next: "a" },
+            { runtime_id: "r2", ok: true },
+            { runtime_id: "r3", ok: false, error: { code: "runtime_unreachable", message: "down" } },
+          ],
+        },
+      ],
+      [200, { workers: [w("r1", "b")], next: "b" }],
+      [200, { workers: [w("r1", "c")] }],
+    ]);
+    const api = new Api({ tokens: new TokenStore(new MemoryStorage()), fetch: f });
+    const all = await listAllWorkers(api);
+    expect(all.workers.map((x) => x.worker_id)).toEqual(["a", "x", "b", "c"]);
+    expect(seen.map((s) => s.url)).toEqual(["/api/workers", "/api/runtimes/r1/workers?after=a", "/api/runtimes/r1/workers?after=b"]);
+    expect(all.runtimes?.[2].error?.code).toBe("runtime_unreachable");
+  });
 });

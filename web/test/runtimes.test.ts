@@ -40,6 +40,24 @@ describe("normalizeRuntime", () => {
     expect(r.last_seen_ms).toBe(1000);
   });
 
+  it("reads yoi-server's form: summary fields flat, health name in status, last_seen", () => {
+    const raw = {
+      runtime_id: "edge",
+      display_name: "Edge",
+      kind: "remote",
+      status: "auth_failed",
+      last_seen: 42,
+      capabilities: ["workers.create"],
+      diagnostic: { code: "runtime_auth_failed", message: "The runtime rejected the backend's credential." },
+    } as unknown as RuntimeSummary;
+    const r = normalizeRuntime(raw);
+    expect(r.source).toBe("remote");
+    expect(r.reachability).toEqual({ label: "auth failed", tone: "bad" });
+    expect(r.last_seen_ms).toBe(42);
+    expect(r.problem?.code).toBe("runtime_auth_failed");
+    expect(normalizeRuntime({ runtime_id: "l", status: "ready" } as RuntimeSummary).reachability.label).toBe("reachable");
+  });
+
   it("leaves what the server did not say unknown", () => {
     const r = normalizeRuntime({ runtime_id: "x" });
     expect(r.display_name).toBe("x");
