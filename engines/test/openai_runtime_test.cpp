@@ -1,0 +1,241 @@
+// The openai engine driven through the runtime core (memory store), against
+// the fake provider over loopback: the event sequence a Worker's observers
+// see, the transcript it keeps, cancel and failures ending runs while the
+// worker stays usable, and the canary key never reaching either.
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+
+#include <mutex>
+
+#include "fake_provider.hpp"
+#include "yoi/log.hpp"
+#include "yoi/runtime/runtime.hpp"
+
+namespace yoi::engines {
+namespace {
+
+namespace bj = boost::json;
+using namespace std::chrono_literals;
+using test::FakeProvider;
+using test::FakeResponse;
+using test::FakeStep;
+
+constexpr const char* kKey = "sk-CANARY-runtime-55e1d0";
+
+class OpenAiRuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log::init("info");
+    capture_ = log::add_capture([this](std::string_view line) {
+      std::lock_guard lock(mu_);
+      lines_.emplace_back(line);
+    });
+    rt::RuntimeOptions o;
+    ProfileConfig p;
+    p.name = "fake";
+    p.engine = "openai";
+    p.base_url = Secret(fake_.base_url());
+    p.model = "fake-model";
+    p.api_key = Secret(kKey);
+    p.system_prompt = "Be brief.";
+    p.history_messages = 2;
+    p.first_byte_timeout = 3s;
+    p.idle_timeout = 3s;
+    p.max_retries = 0;
+    o.profiles.push_back(p);
+    auto r = rt::Runtime::open(io_, std::move(o), store::make_memory_store(io_, {}));
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+    rt_ = std::move(*r);
+  }
+
+  void TearDown() override {
+    log::remove_capture(capture_);
+    const std::string hostport = fmt::format("127.0.0.1:{}", fake_.port());
+    std::lock_guard lock(mu_);
+    for (auto& l : lines_) {
+      EXPECT_EQ(l.find("CANARY"), std::string::npos) << "log line leaks the key: " << l;
+      EXPECT_EQ(l.find(hostport), std::string::npos) << "log line leaks the base URL: " << l;
+    }
+  }
+
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      io_.restart();
+      io_.run_one_for(5ms);
+    }
+    return true;
+  }
+
+  template <class T>
+  Result<T> wait(const std::function<void(rt::Callback<T>)>& start) {
+    std::optional<Result<T>> out;
+    start([&](Result<T> r) { out = std::move(r); });
+    if (!run_until([&] { return out.has_value(); })) {
+      ADD_FAILURE() << "operation did not complete within the deadline";
+      return fail(Code::internal, "deadline");
+    }
+    return std::move(*out);
+  }
+
+  void create(const std::string& id) {
+    rt::CreateWorker req;
+    req.worker_id = id;
+    req.profile = "fake";
+    auto r = wait<rt::WorkerDetail>([&](auto cb) { rt_->create(req, std::move(cb)); });
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+  }
+  void input(const std::string& id, const std::string& text) {
+    auto r = wait<rt::InputAccepted>([&](auto cb) { rt_->input(id, rt::Input{text, std::nullopt}, std::move(cb)); });
+    ASSERT_TRUE(r.has_value()) << r.error().message;
+  }
+
+  std::vector<bj::object> events(const std::string& id) {
+    std::vector<bj::object> out;
+    std::string cursor;
+    for (;;) {
+      auto page = rt_->read_after(id, cursor, 1000);
+      EXPECT_TRUE(page.has_value());
+      if (!page || page->events.empty()) break;
+      for (auto& e : page->events) {
+        EXPECT_EQ(e.json.find("CANARY"), std::string::npos) << "event leaks the key: " << e.json;
+        out.push_back(bj::parse(e.json).as_object());
+      }
+      cursor = page->cursor;
+    }
+    return out;
+  }
+
+  // The events of the last run, as "type" or "type:detail".
+  std::vector<std::string> run_trace(const std::string& id) {
+    std::vector<std::string> out;
+    for (auto& e : events(id)) {
+      std::string type(e.at("type").as_string());
+      if (type == "text_delta")
+        out.push_back("text_delta:" + std::string(e.at("delta").as_string()));
+      else if (type == "usage")
+        out.push_back(fmt::format("usage:{}/{}", e.at("input_tokens").to_number<int>(),
+                                  e.at("output_tokens").to_number<int>()));
+      else if (type == "run_finished")
+        out.push_back("run_finished:" + std::string(e.at("result").as_string()) +
+                      (e.contains("error") ? ":" + std::string(e.at("error").at("code").as_string()) : ""));
+      else if (type == "text_done" || type == "run_started")
+        out.push_back(type);
+    }
+    return out;
+  }
+
+  bool wait_idle(const std::string& id) {
+    return run_until([&] {
+      auto snap = rt_->snapshot(id);
+      return snap && snap->detail.record.status == rt::WorkerStatus::idle;
+    });
+  }
+
+  std::vector<rt::TranscriptItem> transcript(const std::string& id) {
+    auto t = rt_->transcript(id, 0, 100);
+    EXPECT_TRUE(t.has_value());
+    if (!t) return {};
+    for (auto& item : t->items) EXPECT_EQ(item.content.find("CANARY"), std::string::npos);
+    return t->items;
+  }
+
+  FakeProvider fake_;
+  boost::asio::io_context io_;
+  std::unique_ptr<rt::Runtime> rt_;
+  std::mutex mu_;
+  std::vector<std::string> lines_;
+  int capture_ = 0;
+};
+
+TEST_F(OpenAiRuntimeTest, RunStreamsDeltasThenUsageAndKeepsTheReplyInTheTranscript) {
+  fake_.enqueue(FakeResponse::stream({"Hi", " there"}, 9, 2));
+  create("w1");
+  input("w1", "hello");
+  ASSERT_TRUE(run_until([&] {
+    auto t = run_trace("w1");
+    return !t.empty() && t.back().rfind("run_finished", 0) == 0;
+  })) << "the run did not finish";
+  EXPECT_EQ(run_trace("w1"), (std::vector<std::string>{"run_started", "text_delta:Hi", "text_delta: there",
+                                                         "usage:9/2", "text_done", "run_finished:completed"}));
+  ASSERT_TRUE(wait_idle("w1"));
+  auto items = transcript("w1");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[0].role, "user");
+  EXPECT_EQ(items[0].content, "hello");
+  EXPECT_EQ(items[1].role, "assistant");
+  EXPECT_EQ(items[1].content, "Hi there");
+  EXPECT_EQ(items[1].result, std::optional<std::string>("completed"));
+}
+
+TEST_F(OpenAiRuntimeTest, HistoryIsBoundedAndSentWithTheSystemPrompt) {
+  fake_.enqueue(FakeResponse::stream({"one"}));
+  fake_.enqueue(FakeResponse::stream({"two"}));
+  create("w2");
+  input("w2", "first");
+  ASSERT_TRUE(wait_idle("w2"));
+  ASSERT_TRUE(run_until([&] { return transcript("w2").size() == 2; }));
+  input("w2", "second");
+  ASSERT_TRUE(run_until([&] { return transcript("w2").size() == 4; }));
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  // history_messages = 2: the previous user/assistant pair, then the new input.
+  EXPECT_EQ(bj::parse(reqs[1].body).at("messages"), bj::parse(R"([
+      {"role":"system","content":"Be brief."},
+      {"role":"user","content":"first"},
+      {"role":"assistant","content":"one"},
+      {"role":"user","content":"second"}])"));
+}
+
+TEST_F(OpenAiRuntimeTest, CancelKeepsThePartialReplyAndClosesTheProviderConnection) {
+  std::vector<std::string> pieces(200, "w ");
+  fake_.enqueue(FakeResponse::stream(pieces, 1, 200, 30ms));
+  create("w3");
+  input("w3", "talk");
+  ASSERT_TRUE(run_until([&] {
+    int deltas = 0;
+    for (auto& t : run_trace("w3")) deltas += t.rfind("text_delta", 0) == 0;
+    return deltas >= 2;
+  }));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto c = wait<rt::CancelResult>([&](auto cb) { rt_->cancel("w3", std::nullopt, std::move(cb)); });
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  auto closed = fake_.wait_client_close(0, 2s);
+  ASSERT_TRUE(closed.has_value());
+  std::printf("[ measure  ] runtime cancel -> provider saw close: %.3f ms\n",
+              std::chrono::duration<double, std::milli>(*closed - t0).count());
+  ASSERT_TRUE(wait_idle("w3"));
+  auto trace = run_trace("w3");
+  EXPECT_EQ(trace.back(), "run_finished:cancelled");
+  auto items = transcript("w3");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_FALSE(items[1].content.empty());
+  EXPECT_EQ(items[1].result, std::optional<std::string>("cancelled"));
+}
+
+TEST_F(OpenAiRuntimeTest, ProviderFailureFailsTheRunAndTheWorkerStaysUsable) {
+  fake_.enqueue(FakeResponse::status_only(
+      401, std::string(R"({"error":{"message":"Incorrect API key provided: )") + kKey + "\"}}"));
+  fake_.enqueue(FakeResponse::stream({"recovered"}));
+  create("w4");
+  input("w4", "first");
+  ASSERT_TRUE(run_until([&] {
+    auto t = run_trace("w4");
+    return !t.empty() && t.back().rfind("run_finished", 0) == 0;
+  }));
+  EXPECT_EQ(run_trace("w4").back(), "run_finished:failed:provider_auth_failed");
+  ASSERT_TRUE(wait_idle("w4"));
+  input("w4", "again");
+  ASSERT_TRUE(run_until([&] { return run_trace("w4").back() == "run_finished:completed"; }));
+  auto items = transcript("w4");
+  ASSERT_FALSE(items.empty());
+  EXPECT_EQ(items.back().content, "recovered");
+}
+
+}  // namespace
+}  // namespace yoi::engines
