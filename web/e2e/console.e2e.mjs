@@ -11,6 +11,7 @@
 //   E2E_OUT          screenshots and logs (default e2e/out)
 //   E2E_DEADLINE_MS  whole-run deadline (default 90000)
 //   E2E_SERVER=dev   run against e2e/dev-server.mjs instead (console development only)
+//   E2E_REQUIRE_WS=1 fail if the console had to fall back to polling the events API
 //
 // Exit: 0 when every check passed, or with a SKIP line when the server binary
 // does not exist yet; 1 on any failure or on the deadline.
@@ -164,7 +165,11 @@ async function main() {
     await page.waitForURL(/#\/w\//);
     workerHash = new URL(page.url()).hash;
     await page.locator('[data-testid="worker-title"]', { hasText: "e2e helper" }).waitFor();
-    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    const conn = page.locator('[data-testid="connection"][data-connection="live"]');
+    await conn.waitFor();
+    const transport = await conn.getAttribute("data-transport");
+    console.log(`# event stream transport: ${transport === "poll" ? "REST polling (the events WebSocket could not be opened)" : "WebSocket"}`);
+    if (process.env.E2E_REQUIRE_WS === "1" && transport !== "ws") fail("the events WebSocket was not used");
   });
 
   const message = "Hello from the end-to-end test: please echo this sentence back in several chunks.";

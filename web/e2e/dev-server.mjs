@@ -5,7 +5,7 @@
 // NOT the product and proves nothing about yoi-server; the e2e test runs
 // against the real binary and uses this only when E2E_SERVER=dev is set.
 //
-//   node e2e/dev-server.mjs [--listen 127.0.0.1:0] [--web-dir dist] [--token T] [--chunk-delay-ms 40]
+//   node e2e/dev-server.mjs [--listen 127.0.0.1:0] [--web-dir dist] [--token T] [--chunk-delay-ms 40] [--no-ws]
 //
 // Prints "yoi-server listening on http://HOST:PORT" like the real server.
 
@@ -23,6 +23,7 @@ const [host, port] = opt("listen", "127.0.0.1:0").split(":");
 const webDir = resolve(opt("web-dir", "dist"));
 const token = opt("token", process.env.FAKE_TOKEN || "");
 const chunkDelay = Number(opt("chunk-delay-ms", "40"));
+const noWs = args.includes("--no-ws"); // refuse the WS route: exercises the console's polling fallback
 
 const epoch = randomBytes(6).toString("hex");
 const RID = "local";
@@ -123,6 +124,24 @@ async function api(req, res, path, q) {
   const x = workers.get(wid);
   if (!x) return err(res, 404, "worker_not_found", `No worker ${wid} on ${rid}.`);
   if (!op && req.method === "GET") return json(res, 200, detail(x));
+  if (op === "events" && req.method === "GET") {
+    let from = 0;
+    const after = q.get("after");
+    if (after) {
+      const p = parseCursor(wid, after);
+      if (p.error) return err(res, 400, "invalid_cursor", "The cursor cannot be used.");
+      if (p.seq > x.log.length) return err(res, 400, "invalid_cursor", "The cursor is from the future.");
+      from = p.seq;
+    }
+    const limit = Math.min(1000, Number(q.get("limit") ?? 100));
+    const evs = x.log.slice(from, from + limit);
+    const last = evs.length ? evs[evs.length - 1].seq : from;
+    return json(res, 200, {
+      events: evs.map((e) => ({ cursor: cursorOf(wid, e.seq), seq: e.seq, event: e })),
+      cursor: cursorOf(wid, last),
+      last_seq: x.log.length,
+    });
+  }
   if (op === "transcript") {
     const start = Number(q.get("start") ?? 0);
     const limit = Math.min(1000, Number(q.get("limit") ?? 100));
@@ -217,7 +236,7 @@ function upgrade(req, socket) {
   const url = new URL(req.url, "http://x");
   const m = url.pathname.match(/^\/api\/runtimes\/([^/]+)\/workers\/([^/]+)\/events\/ws$/);
   const reject = (status, text) => socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-  if (!m) return reject(404, "Not Found");
+  if (!m || noWs) return reject(404, "Not Found");
   const offered = (req.headers["sec-websocket-protocol"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const tok = offered.find((p) => p.startsWith("yoi-token."))?.slice("yoi-token.".length);
   if (token && tok !== token) return reject(401, "Unauthorized");

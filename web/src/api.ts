@@ -17,6 +17,7 @@ import type {
   WorkerList,
 } from "./types";
 import type { TokenStore } from "./auth";
+import type { EventsPage } from "./stream/poll";
 
 export class ApiError extends Error {
   constructor(
@@ -72,6 +73,9 @@ export class Api {
   }
   stop(rid: string, wid: string): Promise<unknown> {
     return this.call("POST", `${workerPath(rid, wid)}/stop`, {});
+  }
+  events(rid: string, wid: string, after: string | null): Promise<EventsPage> {
+    return this.call("GET", `${workerPath(rid, wid)}/events${after ? `?after=${enc(after)}` : ""}`);
   }
   transcript(rid: string, wid: string, start: number, limit: number): Promise<TranscriptPage> {
     return this.call("GET", `${workerPath(rid, wid)}/transcript?start=${start}&limit=${limit}`);

@@ -1,10 +1,11 @@
 // The browser-side wiring of the pure modules: one Api, one token store, and
 // the environment of a worker stream (real WebSocket, timers, sessionStorage).
 
-import { Api, ApiError, type AskToken } from "./api";
+import { Api, ApiError, asApiError, type AskToken } from "./api";
 import { TokenStore, wsProtocols } from "./auth";
 import type { ProbeResult, SocketLike, StreamEnv } from "./stream/connection";
 import { MemoryStorage, type StorageLike } from "./stream/persist";
+import { PollingSocket } from "./stream/poll";
 
 function sessionStore(): StorageLike {
   try {
@@ -47,13 +48,23 @@ export function streamEnv(): StreamEnv {
     setTimeout: (fn, ms) => window.setTimeout(fn, ms),
     clearTimeout: (h) => window.clearTimeout(h as number),
     async probe(rid, wid): Promise<ProbeResult> {
+      const before = tokens.get();
       try {
         await api.getWorker(rid, wid);
-        return null;
+        return { ok: true, authChanged: tokens.get() !== before };
       } catch (e) {
-        if (e instanceof ApiError) return { code: e.code, message: e.message, final: FINAL.has(e.code) };
-        return null;
+        if (e instanceof ApiError) return { ok: false, code: e.code, message: e.message, final: FINAL.has(e.code) };
+        return { ok: false, code: "client_error", message: String(e), final: false };
       }
+    },
+    openPoll(rid, wid, cursor) {
+      return new PollingSocket(rid, wid, cursor, {
+        fetchEvents: (r, w, after) => api.events(r, w, after),
+        fetchWorker: (r, w) => api.getWorker(r, w),
+        asError: (e) => asApiError(e),
+        setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+        clearTimeout: (h) => window.clearTimeout(h as number),
+      });
     },
   };
 }

@@ -238,7 +238,7 @@ describe("WorkerStream", () => {
   });
 
   it("a failed handshake asks REST why: a typed 404 fails the stream, otherwise it retries", async () => {
-    const t = setup({ probe: async () => ({ code: "worker_not_found", message: "no such worker", final: true }) });
+    const t = setup({ probe: async () => ({ ok: false, code: "worker_not_found", message: "no such worker", final: true }) });
     t.stream.start();
     t.last().drop(); // never opened
     await Promise.resolve();
@@ -248,13 +248,56 @@ describe("WorkerStream", () => {
     t.clock.advance(60_000);
     expect(t.sockets.length).toBe(1);
 
-    const u = setup({ probe: async () => null });
+    const u = setup({ probe: async () => ({ ok: false, code: "runtime_unreachable", message: "down", final: false }) });
     u.stream.start();
     u.last().drop();
     await Promise.resolve();
     await Promise.resolve();
     u.clock.advance(375);
     expect(u.sockets.length).toBe(2);
+  });
+
+  it("a failed handshake while REST answers for the worker switches to polling", async () => {
+    const polls: Array<string | null> = [];
+    const t = setup({ probe: async () => ({ ok: true, authChanged: false }) });
+    (t.stream as unknown as { env: StreamEnv }).env.openPoll = (_r, _w, cursor) => {
+      polls.push(cursor);
+      const s = new FakeSocket("poll", []);
+      t.sockets.push(s);
+      return s;
+    };
+    t.stream.start();
+    t.last().drop(); // the WS never opened
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(t.stream.state.transport).toBe("poll");
+    t.clock.advance(375);
+    expect(polls).toEqual([null]);
+    t.last().open();
+    t.last().send(snapshot(0, { cursor: "" }));
+    t.last().send(event(1, { type: "status", status: "idle" }));
+    expect(t.stream.state.connection).toBe("live");
+    // a later drop reconnects through polling again, with the cursor
+    t.last().drop();
+    t.clock.advance(375);
+    expect(polls).toEqual([null, "c1"]);
+  });
+
+  it("a handshake that failed for want of a token retries the WebSocket once the token is given", async () => {
+    let polled = false;
+    const t = setup({ probe: async () => ({ ok: true, authChanged: true }) });
+    (t.stream as unknown as { env: StreamEnv }).env.openPoll = () => {
+      polled = true;
+      return new FakeSocket("poll", []);
+    };
+    t.stream.start();
+    t.last().drop();
+    await Promise.resolve();
+    await Promise.resolve();
+    t.clock.advance(375);
+    expect(polled).toBe(false);
+    expect(t.last().path).toContain("/events/ws");
+    expect(t.stream.state.transport).toBe("ws");
   });
 
   it("a silent socket is treated as dropped after the idle timeout", () => {

@@ -12,7 +12,11 @@
 // - `wait` (runtime_unavailable): stay connected, the server resumes the stream.
 // - handshake failed (the socket never opened): the browser does not say why,
 //   so ask the REST API about the worker; a typed 404 ends the stream, a 401
-//   goes through the token prompt, anything else backs off and retries.
+//   goes through the token prompt (then the socket is retried with the
+//   token). If REST answers for the worker but the socket still failed, the
+//   WebSocket route is unusable from here (absent, or an upgrade-stripping
+//   proxy): switch to polling the REST events route (poll.ts), same frames.
+//   A REST failure that is not final backs off and retries the socket.
 // - `worker_stopped` or another fatal diagnostic: stop; the UI offers a
 //   manual reconnect.
 // - no frame for idleTimeoutMs on an open socket (heartbeats stopped): treat
@@ -31,13 +35,17 @@ export interface SocketLike {
   close(code?: number, reason?: string): void;
 }
 
-// What a REST look-up of the worker said after a failed handshake:
-// null = the worker is there (retry the socket), otherwise a typed error and
-// whether it is final.
-export type ProbeResult = null | { code: string; message: string; final: boolean };
+// What a REST look-up of the worker said after a failed handshake: it is
+// there (and whether the access token changed while asking), or a typed error
+// and whether it is final.
+export type ProbeResult =
+  | { ok: true; authChanged: boolean }
+  | { ok: false; code: string; message: string; final: boolean };
 
 export interface StreamEnv {
   openSocket(path: string, protocols: string[]): SocketLike;
+  // The polling fallback (absent: WebSocket only).
+  openPoll?(runtimeId: string, workerId: string, cursor: string | null): SocketLike;
   protocols(): string[];
   storage: StorageLike;
   random(): number;
@@ -61,6 +69,7 @@ export class WorkerStream {
   private idleTimer: unknown = null;
   private saveTimer: unknown = null;
   private stopped = false;
+  private transport: "ws" | "poll" = "ws";
   private readonly idleMs: number;
   private readonly saveMs: number;
 
@@ -115,7 +124,10 @@ export class WorkerStream {
   private connect(reconnect: boolean): void {
     if (this.stopped) return;
     this.dispatch({ type: "connect", reconnect });
-    const sock = this.env.openSocket(eventsPath(this.runtimeId, this.workerId, this.state.cursor), this.env.protocols());
+    const sock =
+      this.transport === "poll" && this.env.openPoll
+        ? this.env.openPoll(this.runtimeId, this.workerId, this.state.cursor)
+        : this.env.openSocket(eventsPath(this.runtimeId, this.workerId, this.state.cursor), this.env.protocols());
     this.sock = sock;
     let opened = false;
     sock.onopen = () => {
@@ -182,10 +194,16 @@ export class WorkerStream {
     probe(this.runtimeId, this.workerId).then(
       (r) => {
         if (this.stopped || this.sock) return;
-        if (r && r.final) {
+        if (!r.ok && r.final) {
           this.dispatch({ type: "failed", code: r.code, message: r.message });
           this.flush();
-        } else this.scheduleReconnect();
+          return;
+        }
+        if (r.ok && !r.authChanged && this.env.openPoll) {
+          this.transport = "poll";
+          this.dispatch({ type: "transport", transport: "poll" });
+        }
+        this.scheduleReconnect();
       },
       () => {
         if (!this.stopped && !this.sock) this.scheduleReconnect();

@@ -49,6 +49,7 @@ export interface ViewState {
   resumedWithCursor: boolean; // this socket was opened with a cursor
   needsResync: boolean; // a gap was seen: reconnect without a cursor
   usage: { run_id: string; input_tokens: number; output_tokens: number } | null;
+  transport: "ws" | "poll"; // poll: the REST events fallback
   runError: { run_id: string; code: string; message: string } | null; // the last run failed with this
   stats: { duplicates: number; deltas: number; snapshots: number; gaps: number; badFrames: number };
 }
@@ -64,7 +65,8 @@ export type Action =
   | { type: "bad_frame"; error: string }
   | { type: "earlier"; items: TranscriptItem[] } // an older transcript page
   | { type: "resync_local" } // a gap was seen: forget the cursor, reconnect for a snapshot
-  | { type: "failed"; code: string; message: string }; // the stream cannot continue (e.g. worker gone)
+  | { type: "failed"; code: string; message: string } // the stream cannot continue (e.g. worker gone)
+  | { type: "transport"; transport: "ws" | "poll" };
 
 export function initialState(runtimeId: string, workerId: string): ViewState {
   return {
@@ -81,6 +83,7 @@ export function initialState(runtimeId: string, workerId: string): ViewState {
     resumedWithCursor: false,
     needsResync: false,
     usage: null,
+    transport: "ws",
     runError: null,
     stats: { duplicates: 0, deltas: 0, snapshots: 0, gaps: 0, badFrames: 0 },
   };
@@ -127,6 +130,8 @@ export function reduce(s: ViewState, a: Action): ViewState {
       return prependEarlier(s, a.items);
     case "resync_local":
       return { ...s, cursor: null, awaitingSnapshot: true, needsResync: false, connection: "reconnecting" };
+    case "transport":
+      return { ...s, transport: a.transport };
     case "failed":
       return { ...s, connection: "failed", diagnostic: { code: a.code, message: a.message, action: "local" } };
     case "frame":
@@ -218,7 +223,8 @@ function appendItem(items: TranscriptItem[], item: TranscriptItem, worker: Worke
 function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
   switch (e.type) {
     case "worker_created":
-      return { ...s, worker: e.worker };
+      // The route's runtime id is the authority (a remote runtime's own id may differ).
+      return { ...s, worker: { ...s.worker, ...e.worker, runtime_id: s.runtimeId } };
     case "status":
       return s.worker ? { ...s, worker: { ...s.worker, status: e.status } } : s;
     case "input_accepted":

@@ -27,11 +27,14 @@ const CONN_HINT: Record<Connection, string> = {
   failed: "The stream cannot continue. Use Reconnect to try again.",
 };
 
-export function ConnectionIndicator({ connection }: { connection: Connection }) {
+export function ConnectionIndicator({ connection, transport }: { connection: Connection; transport: "ws" | "poll" }) {
+  const poll = transport === "poll";
+  const hint = CONN_HINT[connection] + (poll ? " The event WebSocket is not available here; polling the events API instead." : "");
   return (
-    <span class={`conn conn-${connection}`} title={CONN_HINT[connection]} data-testid="connection" data-connection={connection}>
+    <span class={`conn conn-${connection}`} title={hint} data-testid="connection" data-connection={connection} data-transport={transport}>
       <span class="dot" />
       {CONN_LABEL[connection]}
+      {poll && <span class="muted"> · polling</span>}
     </span>
   );
 }
@@ -134,7 +137,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
         </div>
         <div class="wv-actions">
           <StatusPill status={w?.status} />
-          <ConnectionIndicator connection={state.connection} />
+          <ConnectionIndicator connection={state.connection} transport={state.transport} />
           {state.connection === "failed" && (
             <button class="btn btn-ghost" onClick={() => streamRef.current?.reconnectNow()}>
               Reconnect
