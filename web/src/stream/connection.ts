@@ -106,7 +106,8 @@ export class WorkerStream {
     this.connect(true);
   }
 
-  // Applies older transcript items fetched by the UI.
+  // Applies an action to the view (the UI uses it for older transcript
+  // pages) and schedules a save of the resume point when it moved.
   dispatch(a: Action): void {
     const next = reduce(this.state, a);
     if (next === this.state) return;
