@@ -1,0 +1,66 @@
+#pragma once
+// yoi-server's configuration (ARCHITECTURE §9): a TOML file plus flags (flags
+// win, applied by main). Every problem is config_invalid naming the file,
+// line and key: unknown keys, wrong types, duplicate runtime ids, bad base
+// URLs, a remote runtime without a token source (or with two), an unset
+// token_env, an unreadable token_file.
+//
+//   listen = "127.0.0.1:8787"
+//   data_dir = "./.yoi-data"
+//   web_dir = "web/dist"
+//   access_token_file = "..."      # or YOI_ACCESS_TOKEN in the environment
+//
+//   [embedded]
+//   enabled = true
+//   id = "local"
+//   display_name = "Local runtime"
+//   store = "fs"                   # "fs" | "memory"
+//   fsync = "always"               # "always" | "batch" | "none"
+//   echo_chunk_delay_ms = 0
+//
+//   [[runtimes]]
+//   id = "gpu-1"
+//   display_name = "GPU box"
+//   base_url = "https://gpu-1.internal:8788"
+//   token_file = "/etc/yoi/gpu-1.token"   # or token_env = "YOI_GPU1_TOKEN"
+//   timeout_ms = 10000
+//   connect_timeout_ms = 3000
+//   probe_interval_ms = 5000
+//   ca_file = "/etc/yoi/ca.pem"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "yoi/backend/remote_source.hpp"
+#include "yoi/error.hpp"
+
+namespace yoi::backend {
+
+struct EmbeddedConfig {
+  bool enabled = true;
+  std::string id = "local";
+  std::string display_name = "Local runtime";
+  std::string store = "fs";
+  std::string fsync = "always";
+  std::chrono::milliseconds echo_chunk_delay{0};
+};
+
+struct ServerConfig {
+  std::optional<std::string> listen;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> web_dir;
+  std::optional<std::string> access_token_file;
+  EmbeddedConfig embedded;
+  std::vector<RemoteConfig> runtimes;  // tokens resolved
+};
+
+// `name` labels error messages (the file name). Token files and variables are
+// read here, so a missing one fails at start.
+Result<ServerConfig> parse_config(std::string_view text, std::string_view name);
+Result<ServerConfig> load_config(const std::string& path);
+
+// Reads a token file: trimmed, non-empty. config_invalid naming `what`.
+Result<Secret> read_token_file(const std::string& path, std::string_view what);
+
+}  // namespace yoi::backend
