@@ -36,6 +36,7 @@ if (!devMode && !existsSync(serverBin)) {
 }
 
 const cleanups = [];
+let browserContext = null; // for screenshots on failure
 let serverLog = "";
 let passed = 0;
 const checks = [];
@@ -68,13 +69,29 @@ async function check(name, fn) {
   console.log(`ok ${passed} - ${name}`);
 }
 
-function startServer() {
+// Starts a server on 127.0.0.1:0 with a temp data dir; `token` makes it
+// require that browser access token. Resolves to its base URL.
+function startServer({ token } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "yoi-e2e-data-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const extra = (process.env.YOI_SERVER_ARGS ?? "").split(" ").filter(Boolean);
-  const [cmd, argv] = devMode
-    ? [process.execPath, [join(webDir, "e2e/dev-server.mjs"), "--listen", "127.0.0.1:0", "--web-dir", distDir, ...extra]]
-    : [serverBin, ["--listen", "127.0.0.1:0", "--data-dir", dataDir, "--web-dir", distDir, ...extra]];
+  let cmd, argv;
+  if (devMode) {
+    cmd = process.execPath;
+    argv = [join(webDir, "e2e/dev-server.mjs"), "--listen", "127.0.0.1:0", "--web-dir", distDir, ...(token ? ["--token", token] : []), ...extra];
+  } else {
+    // A small per-chunk delay so replies really stream (and a run can be cancelled).
+    const config = join(dataDir, "server.toml");
+    writeFileSync(config, "[embedded]\necho_chunk_delay_ms = 15\n");
+    const auth = [];
+    if (token) {
+      const file = join(dataDir, "access.token");
+      writeFileSync(file, token + "\n", { mode: 0o600 });
+      auth.push("--access-token-file", file);
+    }
+    cmd = serverBin;
+    argv = ["--listen", "127.0.0.1:0", "--config", config, "--data-dir", join(dataDir, "data"), "--web-dir", distDir, ...auth, ...extra];
+  }
   const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
   cleanups.push(
     () =>
@@ -87,9 +104,11 @@ function startServer() {
   );
   return new Promise((res, rej) => {
     const t = setTimeout(() => rej(new Error("server did not print its listening line within 20 s")), 20_000);
+    let own = ""; // this server's output (serverLog holds every server's, for failures)
     const on = (d) => {
+      own += d.toString();
       serverLog += d.toString();
-      const m = serverLog.match(/listening on (http:\/\/[^\s]+)/);
+      const m = own.match(/listening on (http:\/\/[^\s]+)/);
       if (m) {
         clearTimeout(t);
         res(m[1].replace(/\/$/, ""));
@@ -131,6 +150,7 @@ async function main() {
     ],
   });
   cleanups.push(() => context.close());
+  browserContext = context;
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
   const pageErrors = [];
@@ -301,6 +321,40 @@ async function main() {
     await shot("worker-stopped");
   });
 
+  await check("with an access token: the console asks for it, rejects a wrong one, and works with the right one", async () => {
+    const token = "e2e-tok_" + Math.random().toString(36).slice(2);
+    const base2 = await startServer({ token });
+    const p2 = await context.newPage();
+    p2.setDefaultTimeout(15_000);
+    p2.on("pageerror", (e) => pageErrors.push(String(e)));
+    const urls = [];
+    p2.on("request", (r) => urls.push(r.url()));
+    p2.on("websocket", (ws) => urls.push(ws.url()));
+    await p2.goto(`${base2}/`);
+    const dialog = p2.locator('[data-testid="token-dialog"]');
+    await dialog.waitFor();
+    await p2.fill('[data-testid="token-input"]', "wrong-token");
+    await p2.press('[data-testid="token-input"]', "Enter");
+    await dialog.locator(".error-code", { hasText: "unauthorized" }).waitFor();
+    await p2.fill('[data-testid="token-input"]', token);
+    await p2.press('[data-testid="token-input"]', "Enter");
+    await dialog.waitFor({ state: "detached" });
+    await p2.click('[data-testid="new-worker"]');
+    await p2.fill('[data-testid="create-name"]', "with token");
+    await p2.click('[data-testid="create-submit"]');
+    await p2.waitForURL(/#\/w\//);
+    const conn = p2.locator('[data-testid="connection"][data-connection="live"]');
+    await conn.waitFor();
+    await p2.fill('[data-testid="composer"]', "authorised hello");
+    await p2.press('[data-testid="composer"]', "Enter");
+    await p2.locator('.msg-assistant:not([data-testid="in-flight"]) [data-testid="assistant-text"]', { hasText: "authorised hello" }).waitFor();
+    console.log(`# with a token the event stream used ${(await conn.getAttribute("data-transport")) === "poll" ? "REST polling (the WS refused the subprotocol token)" : "the WebSocket (subprotocol token accepted)"}`);
+    const leaked = urls.filter((u) => u.includes(token));
+    if (leaked.length) fail(`the token appeared in a URL: ${leaked.length} request(s)`);
+    await p2.screenshot({ path: join(outDir, "token.png") });
+    await p2.close();
+  });
+
   if (pageErrors.length) fail(`the page threw: ${pageErrors.join("; ")}`);
 }
 
@@ -321,6 +375,13 @@ main().then(
   async (e) => {
     clearTimeout(deadline);
     console.error(`FAIL (${checks[checks.length - 1] ?? "setup"}): ${e.message}`);
+    if (browserContext) {
+      let i = 0;
+      for (const pg of browserContext.pages()) {
+        await pg.screenshot({ path: join(outDir, `failure-${i++}.png`) }).catch(() => {});
+      }
+      console.error(`screenshots of the open pages: ${outDir}/failure-*.png`);
+    }
     if (serverLog) {
       try {
         mkdirSync(outDir, { recursive: true });
