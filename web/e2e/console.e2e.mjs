@@ -7,6 +7,9 @@
 // Env:
 //   YOI_SERVER_BIN   server binary (default ../build/apps/yoi-server/yoi-server from web/)
 //   YOI_SERVER_ARGS  extra arguments for it, space-separated
+//   YOI_RUNTIME_BIN  yoi-runtime binary for the remote-runtime phase (default
+//                    ../build/apps/yoi-runtime/yoi-runtime; the phase is skipped,
+//                    with a note, when it does not exist)
 //   CHROMIUM_BIN     browser (default /usr/bin/chromium)
 //   E2E_OUT          screenshots and logs (default e2e/out)
 //   E2E_DEADLINE_MS  whole-run deadline (default 90000)
@@ -17,6 +20,7 @@
 // does not exist yet; 1 on any failure or on the deadline.
 
 import { spawn } from "node:child_process";
+import { createServer as createNetServer } from "node:net";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -29,6 +33,7 @@ const chromiumBin = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const outDir = resolve(webDir, process.env.E2E_OUT ?? "e2e/out");
 const deadlineMs = Number(process.env.E2E_DEADLINE_MS ?? 90_000);
 const distDir = join(webDir, "dist");
+const runtimeBin = resolve(webDir, process.env.YOI_RUNTIME_BIN ?? "../build/apps/yoi-runtime/yoi-runtime");
 
 if (!devMode && !existsSync(serverBin)) {
   console.log(`SKIP: yoi-server binary not found at ${serverBin} (build it, or set YOI_SERVER_BIN)`);
@@ -69,42 +74,15 @@ async function check(name, fn) {
   console.log(`ok ${passed} - ${name}`);
 }
 
-// Starts a server on 127.0.0.1:0 with a temp data dir; `token` makes it
-// require that browser access token. Resolves to its base URL.
-function startServer({ token } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), "yoi-e2e-data-"));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const extra = (process.env.YOI_SERVER_ARGS ?? "").split(" ").filter(Boolean);
-  let cmd, argv;
-  if (devMode) {
-    cmd = process.execPath;
-    argv = [join(webDir, "e2e/dev-server.mjs"), "--listen", "127.0.0.1:0", "--web-dir", distDir, ...(token ? ["--token", token] : []), ...extra];
-  } else {
-    // A small per-chunk delay so replies really stream (and a run can be cancelled).
-    const config = join(dataDir, "server.toml");
-    writeFileSync(config, "[embedded]\necho_chunk_delay_ms = 15\n");
-    const auth = [];
-    if (token) {
-      const file = join(dataDir, "access.token");
-      writeFileSync(file, token + "\n", { mode: 0o600 });
-      auth.push("--access-token-file", file);
-    }
-    cmd = serverBin;
-    argv = ["--listen", "127.0.0.1:0", "--config", config, "--data-dir", join(dataDir, "data"), "--web-dir", distDir, ...auth, ...extra];
-  }
+// Spawns `cmd argv`, registers its shutdown, and resolves to the URL of its
+// "listening on" line. `child` is handed to `onChild` (to kill it in a test).
+function spawnListening(cmd, argv, onChild) {
   const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  cleanups.push(
-    () =>
-      new Promise((res) => {
-        if (child.exitCode !== null || child.signalCode !== null) return res();
-        child.once("exit", res);
-        child.kill("SIGTERM");
-        setTimeout(() => child.kill("SIGKILL"), 3000).unref();
-      }),
-  );
+  onChild?.(child);
+  cleanups.push(() => stopChild(child, "SIGTERM"));
   return new Promise((res, rej) => {
-    const t = setTimeout(() => rej(new Error("server did not print its listening line within 20 s")), 20_000);
-    let own = ""; // this server's output (serverLog holds every server's, for failures)
+    const t = setTimeout(() => rej(new Error(`${cmd} did not print its listening line within 20 s`)), 20_000);
+    let own = ""; // this process's output (serverLog holds everyone's, for failures)
     const on = (d) => {
       own += d.toString();
       serverLog += d.toString();
@@ -118,9 +96,57 @@ function startServer({ token } = {}) {
     child.stderr.on("data", on);
     child.once("exit", (code, sig) => {
       clearTimeout(t);
-      rej(new Error(`server exited early (code ${code}, signal ${sig})`));
+      rej(new Error(`${cmd} exited early (code ${code}, signal ${sig})`));
     });
   });
+}
+
+function stopChild(child, signal) {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    child.once("exit", () => res());
+    child.kill(signal);
+    setTimeout(() => child.kill("SIGKILL"), 3000).unref();
+  });
+}
+
+// A free TCP port on 127.0.0.1 (the remote runtime must come back on the same one).
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createNetServer();
+    srv.once("error", rej);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+// Starts a server on 127.0.0.1:0 with a temp data dir; `token` makes it
+// require that browser access token; `extraToml` is appended to its config.
+// Resolves to its base URL.
+function startServer({ token, extraToml = "" } = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "yoi-e2e-data-"));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const extra = (process.env.YOI_SERVER_ARGS ?? "").split(" ").filter(Boolean);
+  let cmd, argv;
+  if (devMode) {
+    cmd = process.execPath;
+    argv = [join(webDir, "e2e/dev-server.mjs"), "--listen", "127.0.0.1:0", "--web-dir", distDir, ...(token ? ["--token", token] : []), ...extra];
+  } else {
+    // A small per-chunk delay so replies really stream (and a run can be cancelled).
+    const config = join(dataDir, "server.toml");
+    writeFileSync(config, "[embedded]\necho_chunk_delay_ms = 15\n" + extraToml);
+    const auth = [];
+    if (token) {
+      const file = join(dataDir, "access.token");
+      writeFileSync(file, token + "\n", { mode: 0o600 });
+      auth.push("--access-token-file", file);
+    }
+    cmd = serverBin;
+    argv = ["--listen", "127.0.0.1:0", "--config", config, "--data-dir", join(dataDir, "data"), "--web-dir", distDir, ...auth, ...extra];
+  }
+  return spawnListening(cmd, argv);
 }
 
 async function main() {
@@ -348,14 +374,94 @@ async function main() {
     await p2.fill('[data-testid="composer"]', "authorised hello");
     await p2.press('[data-testid="composer"]', "Enter");
     await p2.locator('.msg-assistant:not([data-testid="in-flight"]) [data-testid="assistant-text"]', { hasText: "authorised hello" }).waitFor();
-    console.log(`# with a token the event stream used ${(await conn.getAttribute("data-transport")) === "poll" ? "REST polling (the WS refused the subprotocol token)" : "the WebSocket (subprotocol token accepted)"}`);
+    console.log(`# with a token the event stream used ${(await conn.getAttribute("data-transport")) === "poll" ? "REST polling (the events WebSocket could not be opened with the token)" : "the WebSocket (subprotocol token accepted)"}`);
     const leaked = urls.filter((u) => u.includes(token));
     if (leaked.length) fail(`the token appeared in a URL: ${leaked.length} request(s)`);
     await p2.screenshot({ path: join(outDir, "token.png") });
     await p2.close();
   });
 
+  if (!devMode && !existsSync(runtimeBin)) {
+    console.log(`# remote-runtime phase skipped: no yoi-runtime at ${runtimeBin}`);
+  } else if (!devMode) {
+    await remotePhase(context, pageErrors);
+  }
+
   if (pageErrors.length) fail(`the page threw: ${pageErrors.join("; ")}`);
+}
+
+// A yoi-server with one remote yoi-runtime (fs store, so its history and
+// epoch survive a restart): watch a worker on it, kill the runtime, see
+// "runtime unavailable", restart it on the same port, see the view recover
+// and go on with no duplicated text.
+async function remotePhase(context, pageErrors) {
+  const dir = mkdtempSync(join(tmpdir(), "yoi-e2e-remote-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, "runtime.token");
+  writeFileSync(tokenFile, "rt-" + Math.random().toString(36).slice(2) + "\n", { mode: 0o600 });
+  const rtConfig = join(dir, "runtime.toml");
+  writeFileSync(rtConfig, '[profiles.runtime_default]\nengine = "echo"\necho_chunk_delay_ms = 15\n');
+  const port = await freePort();
+  let runtime = null;
+  const startRuntime = () =>
+    spawnListening(
+      runtimeBin,
+      ["--listen", `127.0.0.1:${port}`, "--runtime-id", "remote-1", "--display-name", "Remote box", "--store", "fs",
+        "--data-dir", join(dir, "rt-data"), "--token-file", tokenFile, "--config", rtConfig],
+      (c) => (runtime = c),
+    );
+  await startRuntime();
+  const base = await startServer({
+    extraToml:
+      `\n[[runtimes]]\nid = "remote-1"\ndisplay_name = "Remote box"\nbase_url = "http://127.0.0.1:${port}"\n` +
+      `token_file = "${tokenFile}"\ntimeout_ms = 3000\nconnect_timeout_ms = 1000\nprobe_interval_ms = 500\n`,
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  const texts = () => transcriptTexts(page);
+
+  await check("remote runtime: listed as remote and reachable, never with its URL", async () => {
+    await page.goto(`${base}/#/runtimes`);
+    const card = page.locator('[data-runtime="remote-1"]');
+    await card.locator('[data-testid="reachability"]', { hasText: "reachable" }).waitFor();
+    const text = await card.innerText();
+    if (!/remote/.test(text)) fail(`the remote runtime's card does not say remote: ${text}`);
+    if (text.includes(String(port)) || /https?:\/\//.test(text)) fail("the runtime's address is shown");
+  });
+
+  await check("remote runtime: create a worker on it and get a streamed reply", async () => {
+    await page.goto(`${base}/#/workers`);
+    await page.click('[data-testid="new-worker"]');
+    await page.selectOption('[data-testid="create-runtime"]', "remote-1");
+    await page.fill('[data-testid="create-name"]', "remote helper");
+    await page.click('[data-testid="create-submit"]');
+    await page.waitForURL(/#\/w\/remote-1\//);
+    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await page.fill('[data-testid="composer"]', "first over the wire");
+    await page.press('[data-testid="composer"]', "Enter");
+    await page.locator('.msg-assistant:not([data-testid="in-flight"]) [data-testid="assistant-text"]', { hasText: "first over the wire" }).waitFor();
+  });
+
+  await check("remote runtime: killed while watched shows runtime unavailable; restarted, the view recovers without duplicates", async () => {
+    const before = await texts();
+    await stopChild(runtime, "SIGKILL");
+    await page.locator('[data-testid="connection"][data-connection="unavailable"]').waitFor();
+    await page.screenshot({ path: join(outDir, "remote-unavailable.png") });
+    await startRuntime();
+    await page.locator('[data-testid="connection"][data-connection="live"], [data-testid="connection"][data-connection="resynced"]').waitFor();
+    const after = await texts();
+    if (JSON.stringify(after) !== JSON.stringify(before)) fail(`transcript changed across the outage:\n${JSON.stringify(before)}\n${JSON.stringify(after)}`);
+    await page.fill('[data-testid="composer"]', "second after the restart");
+    await page.press('[data-testid="composer"]', "Enter");
+    await page.locator('.msg-assistant:not([data-testid="in-flight"]) [data-testid="assistant-text"]', { hasText: "second after the restart" }).waitFor();
+    const all = await texts();
+    if (all.length !== 4 || all[0] !== "user:first over the wire" || all[2] !== "user:second after the restart") {
+      fail(`unexpected transcript after the restart: ${JSON.stringify(all)}`);
+    }
+    await page.screenshot({ path: join(outDir, "remote-recovered.png") });
+  });
+  await page.close();
 }
 
 // Each message as role + text, in order, as the reader sees it.
