@@ -521,28 +521,31 @@ Result<void> FsStoreImpl::restore_events(WorkerModel& w, std::uint64_t through_s
                 fmt::format("{} line 1: state is through seq {} but {} ends at seq {}",
                             w.state_path(), through_seq, edir, end.seq));
 
-  // Apply the cut: truncate the segment holding it, delete the ones after it.
+  // Apply the cut. Later segments go first (newest first), then the segment
+  // holding the cut is truncated: a crash at any point here leaves a state
+  // that the next open() repairs the same way.
   bool truncated = !torn_note.empty() || end.seq < scanned_last;
   if (truncated) {
-    Segment& s = w.segments[end.seg];
-    if (::truncate(s.path.c_str(), static_cast<off_t>(end.offset)) != 0)
-      return tl::unexpected(io_error("truncate", s.path, errno));
-    s.count = end.seq + 1 - s.first_seq;
-    s.bytes = end.offset;
-    s.index.resize((s.count + kIndexStride - 1) / kIndexStride);
     while (w.segments.size() > end.seg + 1) {
       if (::unlink(w.segments.back().path.c_str()) != 0)
         return tl::unexpected(io_error("unlink", w.segments.back().path, errno));
       w.segments.pop_back();
     }
+    if (auto r = sync_dir(edir); !r) return r;
+    Segment& s = w.segments.back();
+    if (::truncate(s.path.c_str(), static_cast<off_t>(end.offset)) != 0)
+      return tl::unexpected(io_error("truncate", s.path, errno));
+    Fd sfd(::open(s.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!sfd || ::fsync(sfd.get()) != 0) return tl::unexpected(io_error("fsync", s.path, errno));
+    s.count = end.seq + 1 - s.first_seq;
+    s.bytes = end.offset;
+    s.index.resize((s.count + kIndexStride - 1) / kIndexStride);
     // An emptied segment other than the first is not worth keeping.
     if (s.count == 0 && w.segments.size() > 1) {
       if (::unlink(s.path.c_str()) != 0) return tl::unexpected(io_error("unlink", s.path, errno));
       w.segments.pop_back();
+      if (auto r = sync_dir(edir); !r) return r;
     }
-    Fd sfd(::open(w.segments.back().path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (sfd) (void)::fsync(sfd.get());
-    (void)sync_dir(edir);
   }
   w.last_seq = w.durable_seq = end.seq;
   for (const auto& s : w.segments) {
@@ -598,7 +601,7 @@ Result<void> FsStoreImpl::restore_transcript(WorkerModel& w, std::uint64_t min_t
     if (::truncate(path.c_str(), static_cast<off_t>(keep_bytes)) != 0)
       return tl::unexpected(io_error("truncate", path, errno));
     Fd sfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (sfd) (void)::fsync(sfd.get());
+    if (!sfd || ::fsync(sfd.get()) != 0) return tl::unexpected(io_error("fsync", path, errno));
   }
   w.transcript_total = w.durable_transcript = count;
   w.transcript_bytes = keep_bytes;
@@ -626,7 +629,13 @@ void FsStoreImpl::commit(Commit c, Done done) {
     job.error = Error{code, std::move(msg)};
     enqueue(std::move(job));
   };
-  if (!opened_) return reject(Code::internal, "fs store used before open()");
+  if (!opened_) {
+    // No writer yet: answer directly (still never inline).
+    asio::post(io_, [done = std::move(job.done)] {
+      done(fail(Code::internal, "fs store used before open()"));
+    });
+    return;
+  }
   if (!is_valid_id(c.worker_id)) return reject(Code::invalid_id, "commit for an invalid worker_id");
 
   auto it = workers_.find(c.worker_id);
@@ -730,6 +739,10 @@ void FsStoreImpl::commit(Commit c, Done done) {
 }
 
 void FsStoreImpl::flush(Done done) {
+  if (!opened_) {
+    asio::post(io_, [done = std::move(done)] { done(fail(Code::internal, "fs store used before open()")); });
+    return;
+  }
   Job job;
   job.flush = true;
   job.done = std::move(done);
