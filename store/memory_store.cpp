@@ -35,7 +35,9 @@ class MemoryStore final : public Store {
   }
 
   void commit(Commit c, Done done) override {
-    auto& w = workers_[c.worker_id];
+    auto it = workers_.find(c.worker_id);
+    if (it == workers_.end()) it = workers_.emplace(std::move(c.worker_id), WorkerData{}).first;
+    auto& w = it->second;
     if (c.state) w.state = std::move(*c.state);
     for (auto& e : c.events) {
       if (e.seq != w.last_seq + 1) {
@@ -91,9 +93,22 @@ class MemoryStore final : public Store {
   std::string_view kind() const override { return "memory"; }
 
  private:
+  // Completions are queued and run by one posted drain per io turn, not one
+  // post per commit: a streaming run commits per delta.
+  // The queue is shared with the drain so that a store destroyed with
+  // completions pending does not leave the drain dangling.
   void post(Done done, Result<void> r) {
-    boost::asio::post(io_, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+    pending_->emplace_back(std::move(done), std::move(r));
+    if (pending_->size() > 1) return;
+    boost::asio::post(io_, [q = pending_] {
+      auto batch = std::move(*q);
+      q->clear();
+      for (auto& [d, res] : batch) d(std::move(res));
+    });
   }
+
+  using Pending = std::vector<std::pair<Done, Result<void>>>;
+  std::shared_ptr<Pending> pending_ = std::make_shared<Pending>();
 
   boost::asio::io_context& io_;
   RetentionLimits limits_;

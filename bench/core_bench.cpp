@@ -1,0 +1,167 @@
+// Runtime core benchmarks (issue 2): event append and read-after
+// throughput against a bare vector<string> push of the same payload, worker
+// creation cost, and memory per idle worker.
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <boost/asio/io_context.hpp>
+#include <fmt/format.h>
+
+#include "yoi/runtime/runtime.hpp"
+#include "yoi/store/store.hpp"
+
+namespace {
+
+using namespace yoi;
+
+// A typical text_delta event as the core serialises it.
+const std::string kPayload =
+    R"({"type":"text_delta","seq":123456,"time":1700000000000,"run_id":"run-12","delta":"some streamed text"})";
+
+void BM_BaselineVectorPush(benchmark::State& state) {
+  std::vector<std::string> v;
+  for (auto _ : state) {
+    v.push_back(kPayload);
+    if (v.size() == 100'000) {
+      state.PauseTiming();
+      v.clear();
+      state.ResumeTiming();
+    }
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BaselineVectorPush);
+
+// Appends through the store interface (what the core does per event, after
+// serialising): commit + completion, memory store.
+void BM_StoreAppend(benchmark::State& state) {
+  boost::asio::io_context io;
+  auto st = store::make_memory_store(io, {1'000'000, 1u << 30});
+  std::uint64_t seq = 0;
+  for (auto _ : state) {
+    store::Commit c;
+    c.worker_id = "w";
+    c.events.push_back(store::EventRecord{++seq, kPayload});
+    st->commit(std::move(c), [](Result<void>) {});
+    if (seq % 64 == 0) io.poll();
+  }
+  io.poll();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_StoreAppend);
+
+struct RuntimeFixture {
+  boost::asio::io_context io;
+  std::unique_ptr<rt::Runtime> rt;
+  explicit RuntimeFixture(rt::RuntimeOptions o = {}) {
+    auto store = store::make_memory_store(io, {o.limits.retention_events, o.limits.retention_bytes});
+    rt = std::move(rt::Runtime::open(io, std::move(o), std::move(store)).value());
+  }
+  void drain() {
+    io.restart();
+    io.poll();
+  }
+  void run_until_idle(const std::string& id) {
+    while (rt->detail(id)->record.status != rt::WorkerStatus::idle) {
+      io.restart();
+      io.run_one();
+    }
+  }
+};
+
+// A whole run through the core: input -> streamed deltas -> finish, with
+// the events appended and published. Reports events/s.
+void BM_RuntimeRunEvents(benchmark::State& state) {
+  rt::RuntimeOptions o;
+  engines::ProfileConfig p;
+  p.echo_chunk_bytes = 4;
+  o.profiles.push_back(p);
+  RuntimeFixture f(o);
+  rt::CreateWorker req;
+  req.worker_id = "w";
+  f.rt->create(req, [](auto) {});
+  f.drain();
+  const std::string content(400, 'a');  // ~100 deltas per run
+  std::uint64_t before = f.rt->stats().events_appended;
+  for (auto _ : state) {
+    f.rt->input("w", rt::Input{content, std::nullopt}, [](auto) {});
+    f.run_until_idle("w");
+    f.drain();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(f.rt->stats().events_appended - before));
+}
+BENCHMARK(BM_RuntimeRunEvents)->Unit(benchmark::kMicrosecond);
+
+void BM_ReadAfter(benchmark::State& state) {
+  rt::RuntimeOptions o;
+  engines::ProfileConfig p;
+  p.echo_chunk_bytes = 1;
+  o.profiles.push_back(p);
+  RuntimeFixture f(o);
+  rt::CreateWorker req;
+  req.worker_id = "w";
+  f.rt->create(req, [](auto) {});
+  f.drain();
+  for (int i = 0; i < 20; ++i) {
+    f.rt->input("w", rt::Input{std::string(500, 'b'), std::nullopt}, [](auto) {});
+    f.run_until_idle("w");
+    f.drain();
+  }
+  std::size_t page = static_cast<std::size_t>(state.range(0));
+  std::int64_t items = 0;
+  for (auto _ : state) {
+    auto r = f.rt->read_after("w", f.rt->cursor_for("w", 1000), page);
+    items += static_cast<std::int64_t>(r->events.size());
+    benchmark::DoNotOptimize(r);
+  }
+  state.SetItemsProcessed(items);
+}
+BENCHMARK(BM_ReadAfter)->Arg(100)->Arg(1000);
+
+void BM_CreateWorker(benchmark::State& state) {
+  RuntimeFixture f;
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    rt::CreateWorker req;
+    req.worker_id = fmt::format("w{}", ++i);
+    f.rt->create(std::move(req), [](auto) {});
+    if (i % 256 == 0) f.drain();
+  }
+  f.drain();
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CreateWorker);
+
+long rss_kib() {
+  std::ifstream in("/proc/self/statm");
+  long pages = 0, resident = 0;
+  in >> pages >> resident;
+  return resident * 4;
+}
+
+// Memory per idle worker: RSS growth over 50,000 created (never-used)
+// workers, divided by their number. Reported as a counter, bytes/worker.
+void BM_IdleWorkerMemory(benchmark::State& state) {
+  for (auto _ : state) {
+    RuntimeFixture f;
+    long before = rss_kib();
+    const int n = 50'000;
+    for (int i = 0; i < n; ++i) {
+      rt::CreateWorker req;
+      req.worker_id = fmt::format("idle-worker-{}", i);
+      f.rt->create(std::move(req), [](auto) {});
+      if (i % 256 == 0) f.drain();
+    }
+    f.drain();
+    long after = rss_kib();
+    state.counters["bytes_per_idle_worker"] = static_cast<double>(after - before) * 1024.0 / n;
+  }
+}
+BENCHMARK(BM_IdleWorkerMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
