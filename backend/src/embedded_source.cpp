@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "yoi/clock.hpp"
+#include "relabel.hpp"
 #include "yoi/runtime/runtime.hpp"
 
 namespace yoi::backend {
@@ -94,6 +95,7 @@ class EmbeddedSource final : public Source {
     out.events.reserve(page->events.size());
     for (auto& e : page->events) {
       out.position = e.seq;
+      detail::relabel_event_json(e.json, id_);
       out.events.push_back(SourceEvent{e.seq, std::move(e.json)});
     }
     return out;

@@ -7,7 +7,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
+#include "cursor.hpp"
+#include "relabel.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "yoi/backend/http_client.hpp"
 #include "yoi/clock.hpp"
 #include "yoi/ids.hpp"
@@ -402,10 +403,7 @@ class RemoteSource final : public Source {
       auto s = seq->to_number<std::uint64_t>(ec);
       if (ec) return badr();
       bj::object event = ev->as_object();
-      // A worker inside an event names the registry's runtime id, as details do.
-      if (json::str_or_empty(event, "type") == "worker_created") {
-        if (auto* w = event.if_contains("worker"); w && w->is_object()) w->as_object()["runtime_id"] = rid;
-      }
+      detail::relabel_event(event, rid);
       page.events.push_back(SourceEvent{s, json::serialize(event)});
       page.position = s;
     }

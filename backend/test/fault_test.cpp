@@ -1,0 +1,262 @@
+// Faults with real processes (ARCHITECTURE §7): a killed, stopped, restarted
+// or misconfigured yoi-runtime, and a fake runtime (real HTTP on the net/
+// server) for capabilities and malformed answers.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+
+#include "support.hpp"
+#include "yoi/backend/embedded_source.hpp"
+#include "yoi/backend/registry.hpp"
+#include "yoi/backend/remote_source.hpp"
+#include "yoi/json.hpp"
+#include "yoi/net/http_server.hpp"
+#include "yoi/runtime/runtime.hpp"
+#include "yoi/runtime/wire.hpp"
+#include "yoi/store/store.hpp"
+
+namespace yoi::backend::test {
+namespace {
+
+namespace bj = boost::json;
+
+struct Fixture {
+  boost::asio::io_context io;
+  RuntimeRegistry registry{io};
+
+  void add_remote(std::string id, std::string url, std::string token,
+                  std::chrono::milliseconds timeout = 2s) {
+    RemoteConfig rc;
+    rc.id = std::move(id);
+    rc.base_url = Secret(std::move(url));
+    rc.token = Secret(std::move(token));
+    rc.timeout = timeout;
+    rc.connect_timeout = 1s;
+    rc.probe_interval = 0ms;
+    auto s = make_remote_source(io, std::move(rc));
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_TRUE(registry.add(std::move(*s)));
+  }
+  Result<rt::WorkerDetail> create(const std::string& rid, std::string wid) {
+    rt::CreateWorker c;
+    c.worker_id = std::move(wid);
+    return await<rt::WorkerDetail>(io, [&](auto cb) { registry.create(rid, c, cb); });
+  }
+  Result<rt::WorkerDetail> detail(const std::string& rid, const std::string& wid) {
+    return await<rt::WorkerDetail>(io, [&](auto cb) { registry.detail(rid, wid, cb); });
+  }
+  std::vector<RuntimeInfo> runtimes() {
+    auto r = await<std::vector<RuntimeInfo>>(io, [&](auto cb) { registry.list_runtimes(cb); });
+    return r ? *r : std::vector<RuntimeInfo>{};
+  }
+  ~Fixture() {
+    registry.close();
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+  }
+};
+
+TEST(Faults, KilledRuntimeIsUnreachableAndListsStillAnswer) {
+  Fixture f;
+  // An embedded runtime beside the remote one: lists must keep answering.
+  rt::RuntimeOptions o;
+  auto local = rt::Runtime::open(f.io, o, store::make_memory_store(f.io, {}));
+  ASSERT_TRUE(local);
+  ASSERT_TRUE(f.registry.add(make_embedded_source(f.io, **local, "local")));
+
+  RuntimeProc rp;
+  rp.token = "t0k";
+  ASSERT_TRUE(rp.start());
+  f.add_remote("remote", rp.base_url(), rp.token);
+  ASSERT_TRUE(f.create("remote", "w1"));
+  ASSERT_TRUE(f.create("local", "l1"));
+
+  rp.kill();
+  auto d = f.detail("remote", "w1");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, Code::runtime_unreachable);
+  EXPECT_EQ(http_status(d.error().code), 502);
+
+  auto infos = f.runtimes();
+  ASSERT_EQ(infos.size(), 2u);
+  EXPECT_EQ(infos[0].health, Health::ready);
+  EXPECT_EQ(infos[1].runtime_id, "remote");
+  EXPECT_EQ(infos[1].health, Health::unreachable);
+  ASSERT_TRUE(infos[1].diagnostic);
+  EXPECT_EQ(infos[1].diagnostic->code, Code::runtime_unreachable);
+  EXPECT_TRUE(infos[1].summary);  // last seen summary kept
+  EXPECT_TRUE(infos[1].last_seen_ms);
+
+  auto all = await<AllWorkers>(f.io, [&](auto cb) { f.registry.list_all_workers(100, cb); });
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->workers.size(), 1u);
+  EXPECT_EQ(all->workers[0].record.worker_id, "l1");
+  ASSERT_EQ(all->runtimes.size(), 2u);
+  EXPECT_FALSE(all->runtimes[0].error);
+  ASSERT_TRUE(all->runtimes[1].error);
+  EXPECT_EQ(all->runtimes[1].error->code, Code::runtime_unreachable);
+  f.registry.close();
+  f.io.restart();
+  f.io.run_for(std::chrono::milliseconds(20));
+}
+
+TEST(Faults, StoppedRuntimeTimesOutWithinTheDeadline) {
+  Fixture f;
+  RuntimeProc rp;
+  rp.token = "t0k";
+  ASSERT_TRUE(rp.start());
+  const auto timeout = 1000ms;
+  f.add_remote("remote", rp.base_url(), rp.token, timeout);
+  ASSERT_TRUE(f.create("remote", "w1"));  // a pooled keep-alive connection exists now
+
+  rp.proc->signal(SIGSTOP);
+  for (int round = 0; round < 2; ++round) {  // pooled connection, then a fresh one
+    auto t0 = std::chrono::steady_clock::now();
+    auto d = f.detail("remote", "w1");
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+    ASSERT_FALSE(d);
+    EXPECT_EQ(d.error().code, Code::runtime_timeout);
+    EXPECT_EQ(http_status(d.error().code), 504);
+    EXPECT_GE(ms.count(), 800) << "round " << round;
+    EXPECT_LE(ms.count(), 1200) << "round " << round;
+  }
+  auto infos = f.runtimes();
+  ASSERT_EQ(infos.size(), 1u);
+  EXPECT_EQ(infos[0].health, Health::timeout);
+  rp.proc->signal(SIGCONT);
+  auto back = f.detail("remote", "w1");
+  EXPECT_TRUE(back) << back.error().message;
+}
+
+TEST(Faults, RestartedRuntimeWorksAgainWithoutRestartingTheBackend) {
+  Fixture f;
+  RuntimeProc rp;
+  rp.token = "t0k";
+  ASSERT_TRUE(rp.start());
+  const auto port = rp.port;
+  f.add_remote("remote", rp.base_url(), rp.token);
+  ASSERT_TRUE(f.create("remote", "w1"));
+  rp.kill();
+  auto down = f.detail("remote", "w1");
+  ASSERT_FALSE(down);
+  EXPECT_EQ(down.error().code, Code::runtime_unreachable);
+
+  RuntimeProc again;
+  again.token = "t0k";
+  ASSERT_TRUE(again.start(port));
+  ASSERT_EQ(again.port, port);
+  // A memory store: the old worker is gone, the runtime itself answers.
+  auto gone = f.detail("remote", "w1");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, Code::worker_not_found);
+  EXPECT_TRUE(f.create("remote", "w2"));
+  auto infos = f.runtimes();
+  EXPECT_EQ(infos[0].health, Health::ready);
+}
+
+TEST(Faults, WrongTokenIsRuntimeAuthFailed) {
+  Fixture f;
+  RuntimeProc rp;
+  rp.token = "right-token";
+  ASSERT_TRUE(rp.start());
+  f.add_remote("remote", rp.base_url(), "wrong-token");
+  auto c = f.create("remote", "w1");
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, Code::runtime_auth_failed);
+  EXPECT_EQ(http_status(c.error().code), 401);
+  auto infos = f.runtimes();
+  EXPECT_EQ(infos[0].health, Health::auth_failed);
+}
+
+TEST(Faults, UnresolvableHostIsUnreachable) {
+  Fixture f;
+  f.add_remote("remote", "http://no-such-host.invalid:8790", "t");
+  auto d = f.detail("remote", "w1");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, Code::runtime_unreachable);
+  EXPECT_EQ(d.error().message.find("invalid"), std::string::npos);
+}
+
+// A fake yoi-runtime on the real net/ server: it lists only some
+// capabilities and answers some routes badly on purpose.
+struct FakeRuntime {
+  boost::asio::io_context& io;
+  std::vector<std::string> caps;
+  int cancel_calls = 0;
+  int detail_calls = 0;
+  std::unique_ptr<net::HttpServer> server;
+
+  void start() {
+    net::Router r;
+    r.add("GET", "/v1/runtime", [this](const net::Request&, net::Respond respond) {
+      rt::RuntimeSummary s;
+      s.runtime_id = "fake";
+      s.epoch = "00aa";
+      s.capabilities = caps;
+      respond(net::Response::json(200, rt::wire::to_json(s)));
+    });
+    r.add("POST", "/v1/workers/{id}/cancel", [this](const net::Request&, net::Respond respond) {
+      ++cancel_calls;
+      respond(net::Response::json(200, bj::object{{"cancelled", false}, {"status", "idle"}}));
+    });
+    r.add("GET", "/v1/workers/{id}", [this](const net::Request& req, net::Respond respond) {
+      ++detail_calls;
+      auto id = req.param("id");
+      if (id == "boom") return respond(net::Response::text(500, "stack trace at /srv/secret/path"));
+      if (id == "garbage") return respond(net::Response::text(200, "<html>not json</html>"));
+      if (id == "shape") return respond(net::Response::json(200, bj::object{{"hello", 1}}));
+      if (id == "busy") return respond(net::Response::error(Error{Code::worker_busy, "worker is busy"}));
+      if (id == "forbidden") return respond(net::Response::text(403, "nope"));
+      respond(net::Response::error(Error{Code::worker_not_found, "no worker at /var/lib/x"}));
+    });
+    net::ServerOptions so;
+    server = std::make_unique<net::HttpServer>(io, std::move(r), so);
+    ASSERT_TRUE(server->start());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+};
+
+TEST(Faults, MissingCapabilityIsUnsupportedWithoutCallingTheRuntime) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.detail", "workers.transcript"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto c = await<rt::CancelResult>(f.io, [&](auto cb) { f.registry.cancel("fake", "w1", std::nullopt, cb); });
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().code, Code::unsupported);
+  EXPECT_EQ(http_status(c.error().code), 501);
+  EXPECT_EQ(fake.cancel_calls, 0);
+  // Listed but not served: a 404 for a route the runtime lacks.
+  auto t = await<rt::TranscriptPage>(f.io, [&](auto cb) { f.registry.transcript("fake", "w1", 0, 10, cb); });
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, Code::runtime_bad_response);
+}
+
+TEST(Faults, UpstreamAnswersMapToTypedErrors) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.detail"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  struct Case {
+    std::string wid;
+    Code code;
+  };
+  for (const auto& c : std::vector<Case>{{"boom", Code::runtime_error},
+                                         {"garbage", Code::runtime_bad_response},
+                                         {"shape", Code::runtime_bad_response},
+                                         {"busy", Code::worker_busy},
+                                         {"forbidden", Code::runtime_auth_failed},
+                                         {"other", Code::worker_not_found}}) {
+    auto d = f.detail("fake", c.wid);
+    ASSERT_FALSE(d) << c.wid;
+    EXPECT_EQ(d.error().code, c.code) << c.wid << ": " << d.error().message;
+    EXPECT_EQ(d.error().message.find("/srv"), std::string::npos);
+    EXPECT_EQ(d.error().message.find("/var"), std::string::npos);
+  }
+  EXPECT_EQ(fake.detail_calls, 6);  // one call per operation, no lookups around it
+}
+
+}  // namespace
+}  // namespace yoi::backend::test
