@@ -207,8 +207,11 @@ std::optional<Error> apply_chunk(TurnState& st, const bj::object& o, bool whole,
   return std::nullopt;
 }
 
+// A malformed message, as opposed to the connection simply ending
+// (end_of_stream, partial_message), which is the peer going away.
 bool is_parse_error(const error_code& ec) {
-  return ec.category() == error_code(http::error::bad_target).category();
+  return ec.category() == error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+         ec != http::error::partial_message;
 }
 
 // Sends the request on a connected stream and streams the response.
@@ -338,7 +341,7 @@ asio::awaitable<Outcome> exchange(std::shared_ptr<TurnState> st, Stream& stream)
     if (ec == http::error::body_limit)
       co_return Outcome::fail_with(Code::provider_bad_response,
                                    fmt::format("{}: response exceeds {} bytes", where, sh.opts.max_body_bytes));
-    if (is_parse_error(ec) && ec != http::error::partial_message && ec != http::error::end_of_stream)
+    if (is_parse_error(ec))
       co_return Outcome::fail_with(Code::provider_bad_response,
                                    where + ": malformed HTTP response body: " + ec.message());
     break;  // the connection ended; judged below

@@ -211,6 +211,12 @@ struct FakeProvider::Impl {
       c->timer.expires_after(r.header_delay);
       co_await c->timer.async_wait(kTok);
     }
+    if (r.drop_before_headers) {
+      c->self_closed = true;
+      error_code ignored;
+      c->socket().close(ignored);
+      co_return;
+    }
     if (r.hang_before_headers) {
       c->timer.expires_at(asio::steady_timer::time_point::max());
       co_await c->timer.async_wait(kTok);
@@ -221,6 +227,7 @@ struct FakeProvider::Impl {
                                    r.content_type);
     for (auto& [k, v] : r.headers) head += k + ": " + v + "\r\n";
     head += r.chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Connection: close\r\n\r\n";
+    if (r.raw_head) head = *r.raw_head;
     if (!co_await write(c, std::move(head))) co_return;
 
     for (auto& step : r.body) {

@@ -51,6 +51,8 @@ struct FakeResponse {
   bool chunked = true;  // false: no length, the body ends when the server closes
   std::chrono::milliseconds header_delay{0};
   bool hang_before_headers = false;  // accept, read the request, never answer
+  bool drop_before_headers = false;  // accept, read the request, close
+  std::optional<std::string> raw_head;  // written instead of the status line and headers
   std::vector<FakeStep> body;
 
   // A normal streamed answer: one delta chunk per piece, a usage chunk, [DONE].

@@ -402,6 +402,22 @@ TEST_F(OpenAiTest, DisconnectMidStreamIsProviderErrorAfterPartialText) {
   EXPECT_EQ(fake_.requests().size(), 1u) << "a stream that started is never retried";
 }
 
+TEST_F(OpenAiTest, ConnectionClosedBeforeTheResponseIsProviderError) {
+  FakeResponse gone;
+  gone.drop_before_headers = true;
+  fake_.enqueue(gone);
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_error);
+}
+
+TEST_F(OpenAiTest, MalformedStatusLineIsBadResponse) {
+  FakeResponse garbage;
+  garbage.raw_head = "HTTP/1.1 two hundred OK\r\n\r\n";
+  fake_.enqueue(garbage);
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
 TEST_F(OpenAiTest, MalformedJsonChunkIsBadResponse) {
   FakeResponse resp;
   resp.body = {FakeStep::data(test::delta_chunk("fine")), FakeStep::data("{\"choices\": [ {\"delta\": "),
