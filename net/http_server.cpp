@@ -629,7 +629,17 @@ HttpServer::HttpServer(asio::io_context& io, Router router, ServerOptions option
 }
 
 HttpServer::~HttpServer() {
+  // Coroutines may outlive this object (they hold the Impl until they
+  // unwind); they must not touch the caller's registry or auth state.
   impl_->stopping = true;
+  impl_->m_requests = nullptr;
+  impl_->m_latency = nullptr;
+  impl_->m_ws_open = nullptr;
+  impl_->m_conns_open = nullptr;
+  impl_->opts.metrics = nullptr;
+  impl_->opts.auth = [](const Request&) -> std::optional<Error> {
+    return Error{Code::shutting_down, "the server is shutting down"};
+  };
   if (impl_->acceptor) {
     beast::error_code ec;
     impl_->acceptor->close(ec);

@@ -192,8 +192,11 @@ WsClient::WsClient(std::string host, std::uint16_t port) : impl_(std::make_uniqu
   impl_->port = port;
 }
 
+WsClient::WsClient(WsClient&&) noexcept = default;
+WsClient& WsClient::operator=(WsClient&&) noexcept = default;
+
 WsClient::~WsClient() {
-  if (impl_->ws) {
+  if (impl_ && impl_->ws) {
     beast::error_code ec;
     impl_->ws->next_layer().close(ec);
     impl_->io.restart();

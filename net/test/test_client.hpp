@@ -54,6 +54,8 @@ struct WsHandshake {
 class WsClient {
  public:
   WsClient(std::string host, std::uint16_t port);
+  WsClient(WsClient&&) noexcept;
+  WsClient& operator=(WsClient&&) noexcept;
   ~WsClient();
   WsHandshake connect(std::string_view target, Fields headers = {}, std::chrono::milliseconds timeout = 10s);
   // The next text message; nullopt when the stream closed (closed() true) or

@@ -1,0 +1,485 @@
+#include "yoi/server/runtime_server.hpp"
+
+#include <charconv>
+#include <deque>
+#include <unordered_map>
+
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+#include "yoi/net/http_server.hpp"
+#include "yoi/net/metrics.hpp"
+#include "yoi/runtime/runtime.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::server {
+
+namespace bj = boost::json;
+using net::Request;
+using net::Respond;
+using net::Response;
+
+Result<void> check_listen_policy(const std::string& host, const Secret& token) {
+  if (token.empty() && !net::is_loopback_host(host))
+    return fail(Code::config_invalid,
+                fmt::format("refusing to listen on non-loopback address {} without a token "
+                            "(--token-file or YOI_RUNTIME_TOKEN)",
+                            host));
+  return {};
+}
+
+namespace {
+
+// Parses an optional non-negative integer query parameter.
+Result<std::optional<std::uint64_t>> query_uint(const Request& req, std::string_view name) {
+  auto v = req.query_param(name);
+  if (!v) return std::optional<std::uint64_t>{};
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size())
+    return fail(Code::invalid_request, fmt::format("query parameter '{}' must be a non-negative integer", name));
+  return std::optional<std::uint64_t>{out};
+}
+
+Result<std::string> worker_id_of(const Request& req) {
+  std::string id(req.param("id"));
+  if (auto ok = validate_id(id, "worker_id"); !ok) return fail(ok.error());
+  return id;
+}
+
+Response error(const Error& e) { return Response::error(e); }
+
+// The observation stream of one WebSocket client (ARCHITECTURE §5). The
+// writer pulls: this object holds a position (cursor/seq), at most one
+// bounded batch of events read from the log, and a few control frames
+// (diagnostic, snapshot). A slow client lags in the log, never in memory.
+class Observer : public std::enable_shared_from_this<Observer> {
+ public:
+  Observer(rt::Runtime& rt, std::string worker_id, const ServerSettings& settings, net::Gauge* streams_gauge)
+      : rt_(rt), worker_id_(std::move(worker_id)), settings_(settings), gauge_(streams_gauge) {}
+
+  void open(std::shared_ptr<net::WsStream> s, std::optional<std::string> cursor) {
+    stream_ = s;
+    if (gauge_) gauge_->inc();
+    auto self = shared_from_this();
+    s->on_close([self](net::WsCloseInfo) { self->closed(); });
+    s->on_message([weak = weak_from_this()](std::string_view) {
+      if (auto o = weak.lock()) o->client_sent_data();
+    });
+    s->set_idle_interval(settings_.heartbeat_interval);
+
+    auto detail = rt_.detail(worker_id_);
+    if (!detail) {
+      fatal(detail.error().code, detail.error().message, 1000);
+    } else if (!cursor) {
+      resync();
+    } else {
+      auto seq = rt_.cursor_seq(worker_id_, *cursor);
+      if (seq) {
+        cursor_ = *cursor;
+        seq_ = *seq;
+      } else {
+        // cursor_invalid / cursor_expired / cursor_unknown: say why, then a
+        // snapshot, then the stream continues from the snapshot's position.
+        pending_.push_back(rt::wire::diagnostic_frame(seq.error().code, seq.error().message, "resync"));
+        resync();
+      }
+    }
+    if (!close_after_pending_) {
+      auto sub = rt_.subscribe(worker_id_, [weak = weak_from_this()] {
+        if (auto o = weak.lock())
+          if (auto st = o->stream_.lock()) st->wake();
+      });
+      if (sub) sub_ = std::move(*sub);
+    }
+    s->set_source([weak = weak_from_this()](bool idle) -> std::optional<std::string> {
+      auto o = weak.lock();
+      if (!o) return std::nullopt;
+      return o->next(idle);
+    });
+  }
+
+ private:
+  void resync() {
+    auto snap = rt_.snapshot(worker_id_);
+    if (!snap) return fatal(snap.error().code, snap.error().message, 1011);
+    cursor_ = snap->cursor;
+    seq_ = snap->seq;
+    batch_.clear();
+    batch_pos_ = 0;
+    pending_.push_back(rt::wire::snapshot_frame(*snap));
+  }
+
+  void fatal(Code code, std::string_view message, std::uint16_t close_code) {
+    pending_.push_back(rt::wire::diagnostic_frame(code, message, "fatal"));
+    close_after_pending_ = true;
+    close_code_ = close_code;
+    sub_.reset();
+  }
+
+  void client_sent_data() {
+    if (observation_only_sent_) return;
+    observation_only_sent_ = true;
+    pending_.clear();
+    batch_.clear();
+    batch_pos_ = 0;
+    fatal(Code::observation_only, "this stream is observation-only; the client must not send data", 1008);
+    if (auto s = stream_.lock()) s->wake();
+  }
+
+  void closed() {
+    sub_.reset();
+    if (gauge_) gauge_->dec();
+    gauge_ = nullptr;
+  }
+
+  // The writer's pull: the next frame, or nullopt to wait for a wake-up.
+  std::optional<std::string> next(bool idle) {
+    if (!pending_.empty()) {
+      auto f = std::move(pending_.front());
+      pending_.pop_front();
+      return f;
+    }
+    if (close_after_pending_) {
+      if (auto s = stream_.lock()) s->close(close_code_, "");
+      return std::nullopt;
+    }
+    if (batch_pos_ >= batch_.size()) refill();
+    if (!pending_.empty() || close_after_pending_) return next(false);
+    if (batch_pos_ < batch_.size()) {
+      const auto& e = batch_[batch_pos_++];
+      cursor_ = e.cursor;
+      seq_ = e.seq;
+      if (e.json.find("\"type\":\"worker_stopped\"") != std::string::npos) saw_stopped_ = true;
+      auto frame = rt::wire::event_frame(rt_.runtime_id(), worker_id_, e);
+      if (batch_pos_ >= batch_.size()) {
+        batch_.clear();
+        batch_pos_ = 0;
+      }
+      return frame;
+    }
+    if (idle) return rt::wire::heartbeat_frame(cursor_, seq_);
+    return std::nullopt;
+  }
+
+  void refill() {
+    batch_.clear();
+    batch_pos_ = 0;
+    auto page = rt_.read_after(worker_id_, cursor_, settings_.stream_batch);
+    if (!page) {
+      if (page.error().code == Code::cursor_expired || page.error().code == Code::cursor_unknown) {
+        // The client fell behind retention (or the log changed under it):
+        // a typed gap, then a fresh snapshot, and the stream goes on.
+        pending_.push_back(rt::wire::diagnostic_frame(page.error().code, page.error().message, "resync"));
+        resync();
+      } else {
+        fatal(page.error().code, page.error().message, 1011);
+      }
+      return;
+    }
+    batch_ = std::move(page->events);
+    if (batch_.empty()) {
+      // Caught up. A stopped worker's log is final: say so and close.
+      bool stopped = saw_stopped_;
+      if (!stopped) {
+        // The record's status runs ahead of what is published; only a
+        // snapshot tells the published status (rare path: stopped workers).
+        auto d = rt_.detail(worker_id_);
+        if (d && d->record.status == rt::WorkerStatus::stopped && seq_ >= d->last_seq) {
+          auto snap = rt_.snapshot(worker_id_);
+          stopped = snap && snap->detail.record.status == rt::WorkerStatus::stopped && seq_ >= snap->seq;
+        }
+      }
+      if (stopped) {
+        pending_.push_back(rt::wire::diagnostic_frame(Code::worker_stopped,
+                                                      fmt::format("worker '{}' is stopped", worker_id_), "fatal"));
+        close_after_pending_ = true;
+        close_code_ = 1000;
+        sub_.reset();
+      }
+    }
+  }
+
+  rt::Runtime& rt_;
+  std::string worker_id_;
+  const ServerSettings& settings_;
+  net::Gauge* gauge_;
+  std::weak_ptr<net::WsStream> stream_;
+  rt::Subscription sub_;
+  std::string cursor_;
+  std::uint64_t seq_ = 0;
+  std::vector<rt::Event> batch_;  // at most settings_.stream_batch events
+  std::size_t batch_pos_ = 0;
+  std::deque<std::string> pending_;  // control frames: at most a diagnostic and a snapshot
+  bool close_after_pending_ = false;
+  std::uint16_t close_code_ = 1000;
+  bool observation_only_sent_ = false;
+  bool saw_stopped_ = false;
+};
+
+// Counts run results and appended events for /metrics by scanning each
+// worker's log from where the previous scrape stopped (bounded per scrape).
+class RunTap {
+ public:
+  explicit RunTap(rt::Runtime& rt) : rt_(rt) {
+    // Count from process start: what the store restored is history.
+    for_each_worker([&](const rt::WorkerDetail& d) { scanned_[d.record.worker_id] = d.last_seq; });
+  }
+
+  void scan(net::Counter& events, net::Family<net::Counter>& finished) {
+    std::size_t budget = 200'000;
+    for_each_worker([&](const rt::WorkerDetail& d) {
+      auto& pos = scanned_[d.record.worker_id];
+      if (d.last_seq <= pos) return;
+      events.inc(static_cast<double>(d.last_seq - pos));
+      while (pos < d.last_seq && budget > 0) {
+        auto page = rt_.read_after(d.record.worker_id, rt_.cursor_for(d.record.worker_id, pos), 1000);
+        if (!page || page->events.empty()) break;
+        for (const auto& e : page->events) {
+          --budget;
+          pos = e.seq;
+          if (e.json.find("\"run_finished\"") == std::string::npos) continue;
+          boost::system::error_code ec;
+          auto v = bj::parse(e.json, ec);
+          if (ec || !v.is_object()) continue;
+          auto* r = v.as_object().if_contains("result");
+          if (r && r->is_string()) finished.with({std::string(r->as_string())}).inc();
+        }
+      }
+      pos = d.last_seq;  // past the budget: events counted, results skipped
+    });
+  }
+
+ private:
+  template <class F>
+  void for_each_worker(F fn) {
+    rt::ListWorkers req;
+    req.limit = 1000;
+    for (;;) {
+      auto page = rt_.list(req);
+      if (!page) return;
+      for (const auto& d : page->workers) fn(d);
+      if (!page->next) return;
+      req.after = page->next;
+    }
+  }
+
+  rt::Runtime& rt_;
+  std::unordered_map<std::string, std::uint64_t> scanned_;
+};
+
+}  // namespace
+
+struct RuntimeServer::Impl {
+  Impl(boost::asio::io_context& io, rt::Runtime& runtime, ServerSettings s)
+      : io(io), rt(runtime), settings(std::move(s)), tap(runtime) {}
+
+  boost::asio::io_context& io;
+  rt::Runtime& rt;
+  ServerSettings settings;
+  net::MetricsRegistry metrics;
+  RunTap tap;
+  std::unique_ptr<net::HttpServer> http;
+  net::Gauge* streams = nullptr;
+
+  net::Router routes();
+  std::optional<Error> authorize(const Request& req) const;
+};
+
+std::optional<Error> RuntimeServer::Impl::authorize(const Request& req) const {
+  if (settings.token.empty()) return std::nullopt;
+  auto h = req.header("Authorization");
+  if (!h) return Error{Code::unauthorized, "missing bearer token"};
+  constexpr std::string_view prefix = "Bearer ";
+  if (h->size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), h->begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+      }))
+    return Error{Code::unauthorized, "the Authorization header must be 'Bearer <token>'"};
+  if (!settings.token.equals(h->substr(prefix.size()))) return Error{Code::unauthorized, "invalid bearer token"};
+  return std::nullopt;
+}
+
+net::Router RuntimeServer::Impl::routes() {
+  net::Router r;
+  auto& rt = this->rt;
+  const auto max_body = settings.max_body_bytes;
+
+  r.add("GET", "/healthz", [](const Request&, Respond respond) {
+    bj::object o;
+    o["status"] = "ok";
+    respond(Response::json(200, o));
+  }, net::RouteOptions{.auth = false});
+
+  r.add("GET", "/metrics", [this](const Request&, Respond respond) {
+    respond(Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+  });
+
+  r.add("GET", "/v1/runtime", [&rt](const Request&, Respond respond) {
+    respond(Response::json(200, rt::wire::to_json(rt.summary())));
+  });
+
+  r.add("GET", "/v1/workers", [&rt](const Request& req, Respond respond) {
+    rt::ListWorkers q;
+    auto limit = query_uint(req, "limit");
+    if (!limit) return respond(error(limit.error()));
+    if (*limit) q.limit = static_cast<std::size_t>(**limit);
+    if (auto after = req.query_param("after")) {
+      if (auto ok = validate_id(*after, "after"); !ok) return respond(error(ok.error()));
+      q.after = std::string(*after);
+    }
+    if (auto st = req.query_param("status")) {
+      rt::WorkerStatus s;
+      if (!rt::status_from_name(*st, s))
+        return respond(error(Error{Code::invalid_request, "status must be idle, running or stopped"}));
+      q.status = s;
+    }
+    auto page = rt.list(q);
+    if (!page) return respond(error(page.error()));
+    respond(Response::json(200, rt::wire::to_json(*page)));
+  });
+
+  r.add("POST", "/v1/workers", [&rt, max_body](const Request& req, Respond respond) {
+    auto body = yoi::json::parse_object(req.body, max_body, true);
+    if (!body) return respond(error(body.error()));
+    auto create = rt::wire::create_from_json(*body, rt.summary().limits);
+    if (!create) return respond(error(create.error()));
+    rt.create(std::move(*create), [respond](Result<rt::WorkerDetail> d) {
+      if (!d) return respond(error(d.error()));
+      respond(Response::json(201, rt::wire::to_json(*d)));
+    });
+  });
+
+  r.add("GET", "/v1/workers/{id}", [&rt](const Request& req, Respond respond) {
+    auto id = worker_id_of(req);
+    if (!id) return respond(error(id.error()));
+    auto d = rt.detail(*id);
+    if (!d) return respond(error(d.error()));
+    respond(Response::json(200, rt::wire::to_json(*d)));
+  });
+
+  // Input answers once the run is accepted (durably): 202 Accepted. The
+  // reply itself arrives as events.
+  r.add("POST", "/v1/workers/{id}/input", [&rt, max_body](const Request& req, Respond respond) {
+    auto id = worker_id_of(req);
+    if (!id) return respond(error(id.error()));
+    auto body = yoi::json::parse_object(req.body, max_body, false);
+    if (!body) return respond(error(body.error()));
+    auto input = rt::wire::input_from_json(*body, rt.summary().limits);
+    if (!input) return respond(error(input.error()));
+    rt.input(*id, std::move(*input), [respond](Result<rt::InputAccepted> a) {
+      if (!a) return respond(error(a.error()));
+      respond(Response::json(202, rt::wire::to_json(*a)));
+    });
+  });
+
+  r.add("POST", "/v1/workers/{id}/cancel", [&rt, max_body](const Request& req, Respond respond) {
+    auto id = worker_id_of(req);
+    if (!id) return respond(error(id.error()));
+    auto body = yoi::json::parse_object(req.body, max_body, true);
+    if (!body) return respond(error(body.error()));
+    auto reason = rt::wire::reason_from_json(*body);
+    if (!reason) return respond(error(reason.error()));
+    rt.cancel(*id, std::move(*reason), [respond](Result<rt::CancelResult> c) {
+      if (!c) return respond(error(c.error()));
+      respond(Response::json(200, rt::wire::to_json(*c)));
+    });
+  });
+
+  r.add("POST", "/v1/workers/{id}/stop", [&rt, max_body](const Request& req, Respond respond) {
+    auto id = worker_id_of(req);
+    if (!id) return respond(error(id.error()));
+    auto body = yoi::json::parse_object(req.body, max_body, true);
+    if (!body) return respond(error(body.error()));
+    auto reason = rt::wire::reason_from_json(*body);
+    if (!reason) return respond(error(reason.error()));
+    rt.stop(*id, std::move(*reason), [respond](Result<rt::WorkerDetail> d) {
+      if (!d) return respond(error(d.error()));
+      respond(Response::json(200, rt::wire::to_json(*d)));
+    });
+  });
+
+  r.add("GET", "/v1/workers/{id}/transcript", [&rt](const Request& req, Respond respond) {
+    auto id = worker_id_of(req);
+    if (!id) return respond(error(id.error()));
+    auto start = query_uint(req, "start");
+    if (!start) return respond(error(start.error()));
+    auto limit = query_uint(req, "limit");
+    if (!limit) return respond(error(limit.error()));
+    auto page = rt.transcript(*id, start->value_or(0), static_cast<std::size_t>(limit->value_or(0)));
+    if (!page) return respond(error(page.error()));
+    respond(Response::json(200, rt::wire::to_json(*page)));
+  });
+
+  r.add("GET", "/v1/workers/{id}/events", [&rt](const Request& req, Respond respond) {
+    auto id = worker_id_of(req);
+    if (!id) return respond(error(id.error()));
+    auto limit = query_uint(req, "limit");
+    if (!limit) return respond(error(limit.error()));
+    auto after = req.query_param("after").value_or("");
+    auto page = rt.read_after(*id, after, static_cast<std::size_t>(limit->value_or(0)));
+    if (!page) return respond(error(page.error()));
+    respond(Response::json(200, rt::wire::to_json(*page)));
+  });
+
+  r.websocket("/v1/workers/{id}/events/ws", [this](const Request& req) -> net::WsDecision {
+    auto id = worker_id_of(req);
+    if (!id) return error(id.error());
+    std::optional<std::string> cursor;
+    if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
+    auto observer = std::make_shared<Observer>(this->rt, *id, settings, streams);
+    return net::WsAccept{[observer, cursor](std::shared_ptr<net::WsStream> s) { observer->open(s, cursor); }};
+  });
+  return r;
+}
+
+RuntimeServer::RuntimeServer(boost::asio::io_context& io, rt::Runtime& runtime, ServerSettings settings)
+    : impl_(std::make_unique<Impl>(io, runtime, std::move(settings))) {
+  auto& im = *impl_;
+  im.streams = &im.metrics.gauge("yoi_runtime_streams_open", "Open observation streams (WebSocket)").get();
+  auto& events = im.metrics.counter("yoi_runtime_events_appended_total", "Events appended to worker logs since start").get();
+  auto& finished = im.metrics.counter("yoi_runtime_runs_finished_total", "Runs finished since start, by result", {"result"});
+  auto& active = im.metrics.gauge("yoi_runtime_runs_active", "Runs in flight (workers running)").get();
+  auto& workers = im.metrics.gauge("yoi_runtime_workers", "Workers by status", {"status"});
+  for (auto r : {"completed", "cancelled", "failed"}) finished.with({r});
+  im.metrics.on_collect([&im, &events, &finished, &active, &workers] {
+    auto s = im.rt.summary();
+    for (const auto& [k, v] : s.worker_counts) workers.with({k}).set(static_cast<double>(v));
+    active.set(static_cast<double>(s.worker_counts["running"]));
+    im.tap.scan(events, finished);
+  });
+
+  net::ServerOptions o;
+  o.host = im.settings.host;
+  o.port = im.settings.port;
+  o.max_body_bytes = im.settings.max_body_bytes;
+  o.max_header_bytes = im.settings.max_header_bytes;
+  o.ws_max_message_bytes = im.settings.ws_max_message_bytes;
+  o.request_deadline = im.settings.request_timeout;
+  o.ws_idle_timeout = im.settings.ws_idle_timeout;
+  o.server_name = "yoi-runtime";
+  o.metrics = &im.metrics;
+  o.metrics_prefix = "yoi_runtime_http";
+  o.auth = [&im](const Request& req) { return im.authorize(req); };
+  im.http = std::make_unique<net::HttpServer>(io, im.routes(), std::move(o));
+}
+
+RuntimeServer::~RuntimeServer() = default;
+
+Result<void> RuntimeServer::start() {
+  if (auto ok = check_listen_policy(impl_->settings.host, impl_->settings.token); !ok) return ok;
+  return impl_->http->start();
+}
+
+std::uint16_t RuntimeServer::port() const { return impl_->http->port(); }
+
+void RuntimeServer::shutdown(std::chrono::milliseconds deadline, std::function<void()> done) {
+  impl_->http->shutdown(deadline, std::move(done));
+}
+
+std::size_t RuntimeServer::open_streams() const { return impl_->http->open_websockets(); }
+
+}  // namespace yoi::server

@@ -1,0 +1,107 @@
+#include "yoi/server/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include "yoi/server/runtime_server.hpp"
+
+namespace yoi::server {
+namespace {
+
+TEST(Config, ParsesEverySection) {
+  auto c = parse_config(R"(
+[runtime]
+id = "rt-1"
+display_name = "Box"
+listen = "127.0.0.1:9000"
+store = "fs"
+data_dir = "/tmp/x"
+fsync = "batch"
+heartbeat_interval_ms = 2000
+
+[limits]
+max_page = 50
+default_page = 20
+retention_events = 500
+max_body_bytes = 4096
+
+[profiles.runtime_default]
+engine = "echo"
+echo_chunk_bytes = 3
+echo_chunk_delay_ms = 7
+
+[profiles.gpt]
+engine = "openai"
+base_url = "http://127.0.0.1:8080/v1"
+model = "m"
+api_key_env = "KEY_VAR"
+temperature = 0.5
+)", "rt.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->runtime_id, "rt-1");
+  EXPECT_EQ(c->store, "fs");
+  EXPECT_EQ(c->fsync, "batch");
+  EXPECT_EQ(c->heartbeat_interval, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->limits.max_page, 50u);
+  EXPECT_EQ(c->limits.retention_events, 500u);
+  EXPECT_EQ(c->max_body_bytes, 4096u);
+  ASSERT_EQ(c->profiles.size(), 2u);
+  auto& def = c->profiles[0].name == "runtime_default" ? c->profiles[0] : c->profiles[1];
+  auto& gpt = c->profiles[0].name == "gpt" ? c->profiles[0] : c->profiles[1];
+  EXPECT_EQ(def.echo_chunk_bytes, 3u);
+  EXPECT_EQ(def.echo_chunk_delay, std::chrono::milliseconds(7));
+  EXPECT_EQ(gpt.base_url.expose(), "http://127.0.0.1:8080/v1");
+  EXPECT_EQ(gpt.temperature, 0.5);
+  EXPECT_EQ(gpt.api_key_env, "KEY_VAR");
+}
+
+void expect_error(std::string_view text, std::string_view key, int line) {
+  auto c = parse_config(text, "f.toml");
+  ASSERT_FALSE(c) << text;
+  EXPECT_EQ(c.error().code, Code::config_invalid);
+  EXPECT_NE(c.error().message.find(std::string(key)), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("f.toml:" + std::to_string(line)), std::string::npos) << c.error().message;
+}
+
+TEST(Config, ErrorsNameKeyAndLine) {
+  expect_error("[runtime]\nid = \"a\"\nwhat = 1\n", "runtime.what", 3);
+  expect_error("[nope]\nx = 1\n", "nope", 1);
+  expect_error("[limits]\n\nmax_page = \"many\"\n", "limits.max_page", 3);
+  expect_error("[limits]\nmax_page = -1\n", "limits.max_page", 2);
+  expect_error("[runtime]\nstore = \"tape\"\n", "runtime.store", 2);
+  expect_error("[runtime]\nid = \"bad id\"\n", "runtime.id", 2);
+  expect_error("[profiles.p]\nengine = \"echo\"\ncolour = \"red\"\n", "profiles.p.colour", 3);
+  expect_error("[profiles.p]\nengine = \"gpt9\"\n", "profiles.p.engine", 2);
+  expect_error("[runtime]\nid = \n", "", 2);  // syntax error: the line is named
+}
+
+TEST(Config, ApiKeysResolveFromTheEnvironmentAndNameTheProfileWhenUnset) {
+  std::vector<engines::ProfileConfig> ps(1);
+  ps[0].name = "gpt";
+  ps[0].api_key_env = "THE_KEY";
+  auto none = [](const char*) -> const char* { return nullptr; };
+  auto r = resolve_api_keys(ps, none);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("profile 'gpt'"), std::string::npos);
+  EXPECT_NE(r.error().message.find("THE_KEY"), std::string::npos);
+  auto some = [](const char* n) -> const char* { return std::string_view(n) == "THE_KEY" ? "sk-canary" : nullptr; };
+  ASSERT_TRUE(resolve_api_keys(ps, some));
+  EXPECT_EQ(ps[0].api_key.expose(), "sk-canary");
+}
+
+TEST(Config, TokenFromEnvironmentAndListenPolicy) {
+  auto env = [](const char* n) -> const char* {
+    return std::string_view(n) == "YOI_RUNTIME_TOKEN" ? "tok" : nullptr;
+  };
+  auto t = resolve_token("", env);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(t->equals("tok"));
+  auto missing = resolve_token("/nonexistent/token", env);
+  EXPECT_FALSE(missing);
+  EXPECT_TRUE(check_listen_policy("127.0.0.1", Secret()));
+  EXPECT_TRUE(check_listen_policy("localhost", Secret()));
+  EXPECT_FALSE(check_listen_policy("0.0.0.0", Secret()));
+  EXPECT_TRUE(check_listen_policy("0.0.0.0", Secret("x")));
+}
+
+}  // namespace
+}  // namespace yoi::server

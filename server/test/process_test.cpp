@@ -1,0 +1,251 @@
+// The real yoi-runtime binary as a child process: the listening line, the
+// listen policy, config errors, SIGTERM mid-stream, resume across a restart
+// with the fs store, and a stalled client while 100,000 events stream.
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+
+#include "child.hpp"
+#include "test_client.hpp"
+
+namespace yoi::server::test {
+namespace {
+
+namespace bj = boost::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using net::test::HttpClient;
+using net::test::WsClient;
+
+const std::string kToken = "proc-secret-token";
+
+struct TempDir {
+  TempDir() {
+    char t[] = "/tmp/yoi-rt-proc-XXXXXX";
+    path = mkdtemp(t);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name, const std::string& content) const {
+    auto p = path + "/" + name;
+    std::ofstream(p) << content;
+    return p;
+  }
+  std::string path;
+};
+
+std::string str(const bj::value& v, std::string_view k) {
+  auto* p = v.as_object().if_contains(k);
+  return p && p->is_string() ? std::string(p->as_string()) : std::string();
+}
+std::uint64_t num(const bj::value& v, std::string_view k) {
+  auto* p = v.as_object().if_contains(k);
+  return p ? p->to_number<std::uint64_t>() : 0;
+}
+
+std::unique_ptr<Child> start(std::vector<std::string> args, std::map<std::string, std::string> env = {{"YOI_RUNTIME_TOKEN", kToken}}) {
+  args.insert(args.begin(), runtime_binary());
+  return std::make_unique<Child>(std::move(args), std::move(env));
+}
+
+net::test::Fields auth() { return {{"Authorization", "Bearer " + kToken}}; }
+
+TEST(RuntimeProcess, PrintsTheListeningLineAndExitsZeroOnSigterm) {
+  auto c = start({"--listen", "127.0.0.1:0", "--runtime-id", "p1"});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stdout_text() << c->stderr_text();
+  EXPECT_EQ(c->stdout_text(), "yoi-runtime listening on http://127.0.0.1:" + std::to_string(port) + "\n");
+  HttpClient http("127.0.0.1", port);
+  auto r = http.request("GET", "/v1/runtime", {}, auth());
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(str(bj::parse(r.body), "runtime_id"), "p1");
+  c->signal(SIGTERM);
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
+  EXPECT_EQ(c->stderr_text().find(kToken), std::string::npos);
+}
+
+TEST(RuntimeProcess, RefusesNonLoopbackWithoutAToken) {
+  auto c = start({"--listen", "0.0.0.0:0"}, {});
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+  EXPECT_NE(c->stderr_text().find("non-loopback"), std::string::npos) << c->stderr_text();
+  EXPECT_EQ(c->stdout_text(), "");
+  // With a token from a file it listens.
+  TempDir dir;
+  auto tf = dir.file("token", kToken + "\n");
+  auto ok = start({"--listen", "0.0.0.0:0", "--token-file", tf}, {});
+  ASSERT_NE(ok->wait_listening(), 0) << ok->stderr_text();
+  ok->signal(SIGINT);
+  EXPECT_EQ(ok->wait_exit(), std::optional<int>(0));
+}
+
+TEST(RuntimeProcess, ConfigErrorsNameKeyAndLine) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml", "[runtime]\nid = \"x\"\n\n[limits]\nmax_page = 10\nbogus = 1\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--config", cfg});
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+  auto err = c->stderr_text();
+  EXPECT_NE(err.find("limits.bogus"), std::string::npos) << err;
+  EXPECT_NE(err.find(":6"), std::string::npos) << err;
+  // An api_key_env that is unset names the profile.
+  auto cfg2 = dir.file("rt2.toml",
+                       "[profiles.gpt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
+                       "model = \"m\"\napi_key_env = \"YOI_TEST_SURELY_UNSET_KEY\"\n");
+  auto c2 = start({"--listen", "127.0.0.1:0", "--config", cfg2});
+  EXPECT_EQ(c2->wait_exit(), std::optional<int>(2));
+  EXPECT_NE(c2->stderr_text().find("profile 'gpt'"), std::string::npos) << c2->stderr_text();
+}
+
+TEST(RuntimeProcess, FlagsWinOverTheConfigFile) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml", "[runtime]\nid = \"from-file\"\ndisplay_name = \"File\"\nlisten = \"127.0.0.1:1\"\n");
+  auto c = start({"--config", cfg, "--listen", "127.0.0.1:0", "--runtime-id", "from-flag"});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  auto v = bj::parse(http.request("GET", "/v1/runtime", {}, auth()).body);
+  EXPECT_EQ(str(v, "runtime_id"), "from-flag");
+  EXPECT_EQ(str(v, "display_name"), "File");
+}
+
+TEST(RuntimeProcess, SigtermMidStreamClosesWith1001AndExitsZero) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml",
+                      "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\necho_chunk_delay_ms = 20\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--config", cfg});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"w1"})", auth()).status, 201);
+  WsClient ws("127.0.0.1", port);
+  ASSERT_TRUE(ws.connect("/v1/workers/w1/events/ws", auth()).ok);
+  ASSERT_EQ(http.request("POST", "/v1/workers/w1/input", R"({"content":"a long streaming reply"})", auth()).status,
+            202);
+  int deltas = 0;
+  while (deltas < 3) {
+    auto m = ws.read(10s);
+    ASSERT_TRUE(m);
+    if (m->find("text_delta") != std::string::npos) ++deltas;
+  }
+  c->signal(SIGTERM);
+  for (int i = 0; i < 1000 && ws.read(10s); ++i) {
+  }
+  EXPECT_TRUE(ws.closed());
+  EXPECT_EQ(ws.close_code(), 1001);
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
+}
+
+TEST(RuntimeProcess, ResumeAcrossARestartWithTheFsStoreHasNoGap) {
+  TempDir dir;
+  auto data = dir.path + "/data";
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  std::string epoch;
+  std::string cursor;
+  std::uint64_t seen_seq = 0;
+  {
+    HttpClient http("127.0.0.1", port);
+    epoch = str(bj::parse(http.request("GET", "/v1/runtime", {}, auth()).body), "epoch");
+    ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"w1"})", auth()).status, 201);
+    WsClient ws("127.0.0.1", port);
+    ASSERT_TRUE(ws.connect("/v1/workers/w1/events/ws", auth()).ok);
+    auto snap = bj::parse(*ws.read(10s));
+    ASSERT_EQ(str(snap, "type"), "snapshot");
+    ASSERT_EQ(http.request("POST", "/v1/workers/w1/input", R"({"content":"before the restart"})", auth()).status, 202);
+    // Read a few events only: the client is mid-stream when the runtime goes.
+    for (int i = 0; i < 3; ++i) {
+      auto f = bj::parse(*ws.read(10s));
+      ASSERT_EQ(str(f, "type"), "event");
+      cursor = str(f, "cursor");
+      seen_seq = num(f, "seq");
+    }
+  }
+  // Let the run finish so the log has more than the client saw.
+  std::this_thread::sleep_for(300ms);
+  c->signal(SIGTERM);
+  ASSERT_EQ(c->wait_exit(), std::optional<int>(0)) << c->stderr_text();
+
+  auto c2 = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data});
+  auto port2 = c2->wait_listening();
+  ASSERT_NE(port2, 0) << c2->stderr_text();
+  HttpClient http("127.0.0.1", port2);
+  EXPECT_EQ(str(bj::parse(http.request("GET", "/v1/runtime", {}, auth()).body), "epoch"), epoch);
+  auto last = num(bj::parse(http.request("GET", "/v1/workers/w1", {}, auth()).body), "last_seq");
+  ASSERT_GT(last, seen_seq + 1);
+  WsClient ws("127.0.0.1", port2);
+  ASSERT_TRUE(ws.connect("/v1/workers/w1/events/ws?cursor=" + cursor, auth()).ok);
+  for (auto seq = seen_seq + 1; seq <= last; ++seq) {
+    auto m = ws.read(10s);
+    ASSERT_TRUE(m);
+    auto f = bj::parse(*m);
+    ASSERT_EQ(str(f, "type"), "event") << *m;  // no snapshot, no diagnostic: no gap
+    ASSERT_EQ(num(f, "seq"), seq);
+  }
+  // And the stream is live after the restart.
+  ASSERT_EQ(http.request("POST", "/v1/workers/w1/input", R"({"content":"after"})", auth()).status, 202);
+  auto f = bj::parse(*ws.read(10s));
+  EXPECT_EQ(num(f, "seq"), last + 1);
+  ws.close();
+  c2->signal(SIGTERM);
+  EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
+}
+
+// A client that never reads while the worker streams 100,000 events: the
+// server's memory stays flat (the writer pulls from the log; nothing queues
+// per subscriber) and a reading client still gets everything.
+TEST(RuntimeProcessSlow, StalledClientKeepsServerMemoryFlat) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml",
+                      "[runtime]\nfsync = \"none\"\n[limits]\nmax_content_bytes = 200000\n"
+                      "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--config", cfg, "--store", "fs", "--data-dir", dir.path + "/d"});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"w1"})", auth()).status, 201);
+  WsClient stalled("127.0.0.1", port);
+  stalled.set_receive_buffer(4096);
+  ASSERT_TRUE(stalled.connect("/v1/workers/w1/events/ws", auth()).ok);
+  WsClient reader("127.0.0.1", port);
+  ASSERT_TRUE(reader.connect("/v1/workers/w1/events/ws", auth()).ok);
+  ASSERT_TRUE(reader.read(10s));  // snapshot
+  auto rss0 = c->rss_bytes();
+  bj::object in;
+  in["content"] = std::string(100'000, 'x');
+  ASSERT_EQ(http.request("POST", "/v1/workers/w1/input", bj::serialize(in), auth()).status, 202);
+  std::uint64_t n = 0, last = 1;
+  auto t0 = std::chrono::steady_clock::now();
+  std::size_t rss_max = rss0;
+  for (;;) {
+    auto m = reader.read(30s);
+    ASSERT_TRUE(m) << "reader starved after " << n << " events";
+    auto f = bj::parse(*m);
+    if (str(f, "type") != "event") continue;
+    ASSERT_EQ(num(f, "seq"), last + 1);
+    last = num(f, "seq");
+    ++n;
+    if (n % 10'000 == 0) rss_max = std::max(rss_max, c->rss_bytes());
+    if (m->find("\"run_finished\"") != std::string::npos) break;
+  }
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rss_max = std::max(rss_max, c->rss_bytes());
+  EXPECT_GT(n, 100'000u);
+  // ~100k frames of ~150 bytes would be ~15 MiB if they queued per client.
+  EXPECT_LT(rss_max - rss0, 12u << 20) << "rss grew from " << rss0 << " to " << rss_max;
+  std::cout << "[ info ] " << n << " events to the reading client in " << secs << " s; server RSS "
+            << rss0 / 1024 << " KiB -> max " << rss_max / 1024 << " KiB with a stalled client\n";
+  c->signal(SIGTERM);
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
+}
+
+}  // namespace
+}  // namespace yoi::server::test
