@@ -65,7 +65,11 @@ namespace asio = boost::asio;
 using namespace yoi::store::fs;
 
 constexpr std::size_t kMaxPage = 10'000;
-constexpr std::size_t kTailCache = 64;       // recent events kept in memory per worker
+// Recent durable events kept in memory per worker, so live subscribers at the
+// tail read without a syscall. Filled by commits only (not at restore), so
+// memory follows the active workers, not all of them.
+constexpr std::size_t kTailCache = 32;
+constexpr std::size_t kTailCacheBytes = 16u << 10;
 constexpr std::size_t kMaxStateBytes = 64u << 20;
 constexpr std::size_t kMaxOpenFds = 256;     // writer's cache of append fds
 constexpr std::size_t kRestoreChunk = 1u << 20;
@@ -93,6 +97,7 @@ struct WorkerModel {
   std::uint64_t transcript_bytes = 0;
   std::vector<std::uint64_t> transcript_index;
   std::deque<EventRecord> tail;  // newest durable events, ascending
+  std::size_t tail_bytes = 0;
 
   std::string events_dir() const { return dir + "/events"; }
   std::string transcript_path() const { return dir + "/transcript.jsonl"; }
@@ -217,7 +222,6 @@ class FsStoreImpl final : public FsStore {
                               std::vector<std::string>& diags);
   Result<void> restore_transcript(WorkerModel& w, std::uint64_t min_total,
                                   std::vector<std::string>& diags);
-  void fill_tail(WorkerModel& w);
 
   // --- io thread ---
   void enqueue(Job job);
@@ -415,7 +419,6 @@ Result<RestoredWorker> FsStoreImpl::restore_worker(const std::string& name,
   if (auto r = restore_events(*w, through_seq, true, diags); !r) return tl::unexpected(r.error());
   if (auto r = restore_transcript(*w, transcript_total, diags); !r)
     return tl::unexpected(r.error());
-  fill_tail(*w);
 
   rw.first_seq = w->first_seq();
   rw.last_seq = w->last_seq;
@@ -608,18 +611,6 @@ Result<void> FsStoreImpl::restore_transcript(WorkerModel& w, std::uint64_t min_t
   return {};
 }
 
-void FsStoreImpl::fill_tail(WorkerModel& w) {
-  w.tail.clear();
-  if (w.durable_seq == 0) return;
-  std::uint64_t first = w.first_seq();
-  if (first == 0) return;
-  std::uint64_t start = w.durable_seq >= kTailCache ? w.durable_seq - kTailCache + 1 : 1;
-  start = std::max(start, first);
-  std::vector<EventRecord> recs;
-  if (read_event_file(w, start, w.durable_seq, recs))
-    for (auto& r : recs) w.tail.push_back(std::move(r));
-}
-
 // ---------------------------------------------------------------- io thread
 
 void FsStoreImpl::commit(Commit c, Done done) {
@@ -729,7 +720,10 @@ void FsStoreImpl::commit(Commit c, Done done) {
     job.unlinks.push_back(old.path);
     w->segments.pop_front();
   }
-  while (!w->tail.empty() && w->tail.front().seq < w->first_seq()) w->tail.pop_front();
+  while (!w->tail.empty() && w->tail.front().seq < w->first_seq()) {
+    w->tail_bytes -= w->tail.front().json.size();
+    w->tail.pop_front();
+  }
 
   job.worker = w;
   job.durable_seq = w->last_seq;
@@ -784,9 +778,15 @@ void FsStoreImpl::complete(std::vector<Job>& jobs, const Result<void>& result) {
       w.durable_seq = std::max(w.durable_seq, job.durable_seq);
       w.durable_transcript = std::max(w.durable_transcript, job.durable_transcript);
       std::uint64_t first = w.first_seq();
-      for (auto& e : job.events) w.tail.push_back(std::move(e));
-      while (w.tail.size() > kTailCache || (!w.tail.empty() && w.tail.front().seq < first))
+      for (auto& e : job.events) {
+        w.tail_bytes += e.json.size();
+        w.tail.push_back(std::move(e));
+      }
+      while (!w.tail.empty() && (w.tail.size() > kTailCache || w.tail_bytes > kTailCacheBytes ||
+                                 w.tail.front().seq < first)) {
+        w.tail_bytes -= w.tail.front().json.size();
         w.tail.pop_front();
+      }
     }
     if (job.done) job.done(std::move(r));
   }
