@@ -17,9 +17,8 @@ using namespace yoi::rt;
 
 class FsRuntimeRestoreTest : public ::testing::Test {
  protected:
-  void open(RuntimeOptions opts = {}) {
+  void open(RuntimeOptions opts = {}, FsOptions o = {}) {
     rt.reset();
-    FsOptions o;
     o.dir = dir.path() + "/rt";
     auto r = Runtime::open(io, std::move(opts), make_fs_store(io, o));
     ASSERT_TRUE(r) << r.error().message;
@@ -171,6 +170,38 @@ TEST_F(FsRuntimeRestoreTest, RunCutShortByARestartComesBackInterrupted) {
   EXPECT_EQ(events("w"), before);
   for (std::size_t i = 0; i < before.size(); ++i)
     EXPECT_EQ(boost::json::parse(before[i]).at("seq").to_number<std::uint64_t>(), i + 1);
+}
+
+TEST_F(FsRuntimeRestoreTest, CursorBeforeRetainedSegmentsIsExpiredAcrossRestarts) {
+  FsOptions small;
+  small.segment_max_events = 16;
+  small.retention.max_events = 40;
+  open({}, small);
+  ASSERT_TRUE(create("r"));
+  auto first = rt->read_after("r", "", 1);
+  ASSERT_TRUE(first);
+  const std::string old_cursor = first->cursor;
+  for (int i = 0; i < 12; ++i) {
+    ASSERT_TRUE(input("r", fmt::format("message number {} with some length", i)));
+    ASSERT_TRUE(wait_idle_with("r", 2 * (i + 1)));
+  }
+  auto check = [&] {
+    auto expired = rt->read_after("r", old_cursor, 10);
+    ASSERT_FALSE(expired);
+    EXPECT_EQ(expired.error().code, Code::cursor_expired) << expired.error().message;
+    auto page = rt->read_after("r", "", 1000);
+    ASSERT_TRUE(page);
+    ASSERT_FALSE(page->events.empty());
+    EXPECT_GT(page->events.front().seq, 1u);
+    EXPECT_LE(page->events.size(), 40u + 16u);
+    EXPECT_EQ(page->events.back().seq, page->last_seq);
+  };
+  check();
+  open({}, small);
+  check();
+  auto t = rt->transcript("r", 0, 100);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->items.size(), 24u) << "the transcript is never trimmed";
 }
 
 }  // namespace
