@@ -459,6 +459,32 @@ TEST_F(FsStoreTest, BatchIntervalGathersStaggeredCommits) {
   }
 }
 
+TEST_F(FsStoreTest, WriteFailureIsStoreIoAndSticky) {
+  auto s = make();
+  ASSERT_TRUE(s->open());
+  ASSERT_TRUE(commit_sync(io, *s, make_commit("ok", 0, 1, "{}")));
+  // A regular file where the new worker's directory must go: the rename fails.
+  write_file(worker_dir("x"), "in the way");
+  auto r = commit_sync(io, *s, make_commit("x", 0, 1, "{}"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::store_io) << r.error().message;
+  auto missing = s->read_events("x", 0, 10);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::worker_not_found);
+  // Nothing is acknowledged after a failed write, even for other workers.
+  auto after = commit_sync(io, *s, make_commit("ok", 1, 1));
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().code, Code::store_io);
+  auto page = s->read_events("ok", 0, 10);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->last_seq, 1u);
+  // Reopening cleans up the half-built worker and refuses the stray file.
+  fsys::remove(worker_dir("x"));
+  auto again = reopen(s);
+  ASSERT_EQ(again.workers.size(), 1u);
+  EXPECT_EQ(again.workers[0].last_seq, 1u);
+}
+
 TEST_F(FsStoreTest, FlushUnderPolicyNone) {
   FsOptions o;
   o.fsync = FsyncPolicy::none;
