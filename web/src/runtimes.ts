@@ -36,11 +36,20 @@ type Loose = RuntimeSummary & {
   health?: string;
   last_seen_ms?: number;
   last_seen?: number; // yoi-server's name (wall-clock ms)
+  workers?: unknown; // the runtime's name for worker_counts
   summary?: Partial<RuntimeSummary>;
 };
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
 const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined);
+
+// Worker counts by status: `worker_counts` or, as the runtime encodes them, `workers`.
+function counts(v: unknown): Record<string, number> | undefined {
+  if (!v || typeof v !== "object" || Array.isArray(v)) return undefined;
+  const out: Record<string, number> = {};
+  for (const [k, n] of Object.entries(v)) if (typeof n === "number") out[k] = n;
+  return out;
+}
 
 export function normalizeRuntime(raw: RuntimeSummary): RuntimeRow {
   const r = raw as Loose;
@@ -65,7 +74,7 @@ export function normalizeRuntime(raw: RuntimeSummary): RuntimeRow {
     store: str(r.store) ?? str(s.store),
     capabilities: strs(r.capabilities) ?? strs(s.capabilities) ?? [],
     profiles: strs(r.profiles) ?? strs(s.profiles) ?? [],
-    worker_counts: (r.worker_counts ?? s.worker_counts ?? {}) as Record<string, number>,
+    worker_counts: counts(r.worker_counts) ?? counts(r.workers) ?? counts(s.worker_counts) ?? counts((s as Loose).workers) ?? {},
     last_seen_ms: typeof r.last_seen_ms === "number" ? r.last_seen_ms : typeof r.last_seen === "number" ? r.last_seen : undefined,
     problem: problem && typeof problem.code === "string" ? { code: problem.code, message: String(problem.message ?? "") } : undefined,
   };

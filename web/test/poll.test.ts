@@ -25,7 +25,9 @@ function logOf(n: number) {
 }
 
 function harness(log: EventsPage["events"], pageSize = 4) {
-  const timers: Array<() => void> = [];
+  const timers: Array<{ id: number; fn: () => void }> = [];
+  const delays: number[] = [];
+  const cleared = new Set<number>();
   const requests: Array<string | null> = [];
   let failWith: PollError | null = null;
   const env: PollEnv = {
@@ -44,8 +46,15 @@ function harness(log: EventsPage["events"], pageSize = 4) {
       return { runtime_id: R, worker_id: W, display_name: "W", status: "idle" };
     },
     asError: (e) => e as PollError,
-    setTimeout: (fn) => (timers.push(fn), timers.length),
-    clearTimeout: () => {},
+    setTimeout: (fn, ms) => {
+      const id = delays.push(ms);
+      timers.push({ id, fn });
+      return id;
+    },
+    clearTimeout: (h) => {
+      // ids are 1-based positions in `delays`; a cleared timer never runs
+      cleared.add(h as number);
+    },
   };
   let state: ViewState = initialState(R, W);
   let opened = 0;
@@ -53,6 +62,8 @@ function harness(log: EventsPage["events"], pageSize = 4) {
     env,
     requests,
     timers,
+    delays,
+    cleared,
     setFail: (e: PollError | null) => (failWith = e),
     attach(sock: PollingSocket) {
       sock.onopen = () => opened++;
@@ -75,7 +86,12 @@ function harness(log: EventsPage["events"], pageSize = 4) {
     // Runs queued timers (and the promises they start) until none are left or `max` ran.
     async run(max = 20) {
       for (let i = 0; i < max && timers.length; i++) {
-        timers.shift()!();
+        const t = timers.shift()!;
+        if (cleared.has(t.id)) {
+          i--;
+          continue;
+        }
+        t.fn();
         for (let k = 0; k < 5; k++) await Promise.resolve();
       }
     },
@@ -140,6 +156,20 @@ describe("PollingSocket", () => {
     expect(sock).toBeTruthy();
   });
 
+  it("polls fast while events come, slowly when idle, and at once when poked", async () => {
+    const log = logOf(10);
+    const h = harness(log, 100);
+    const sock = h.attach(new PollingSocket(R, W, null, h.env));
+    await h.run(1); // begin + the first page with all 10 events
+    expect(h.delays.slice(-1)).toEqual([150]);
+    await h.run(1); // an empty page
+    expect(h.delays.slice(-1)).toEqual([1000]);
+    const idleTimer = h.delays.length;
+    sock.poke();
+    expect(h.cleared.has(idleTimer)).toBe(true);
+    expect(h.delays.slice(-1)).toEqual([0]);
+  });
+
   it("ends after worker_stopped like the WebSocket does", async () => {
     const log = logOf(10);
     log.push({ cursor: "c11", seq: 11, event: { type: "worker_stopped", seq: 11 } });
@@ -147,6 +177,6 @@ describe("PollingSocket", () => {
     h.attach(new PollingSocket(R, W, null, h.env));
     await h.run(5);
     expect(h.state.connection).toBe("ended");
-    expect(h.timers.length).toBe(0); // no more polling
+    expect(h.timers.filter((t) => !h.cleared.has(t.id)).length).toBe(0); // no more polling
   });
 });

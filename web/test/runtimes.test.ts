@@ -47,6 +47,7 @@ describe("normalizeRuntime", () => {
       kind: "remote",
       status: "auth_failed",
       last_seen: 42,
+      workers: { total: 3, idle: 2, running: 1 },
       capabilities: ["workers.create"],
       diagnostic: { code: "runtime_auth_failed", message: "The runtime rejected the backend's credential." },
     } as unknown as RuntimeSummary;
@@ -54,6 +55,7 @@ describe("normalizeRuntime", () => {
     expect(r.source).toBe("remote");
     expect(r.reachability).toEqual({ label: "auth failed", tone: "bad" });
     expect(r.last_seen_ms).toBe(42);
+    expect(r.worker_counts).toEqual({ total: 3, idle: 2, running: 1 });
     expect(r.problem?.code).toBe("runtime_auth_failed");
     expect(normalizeRuntime({ runtime_id: "l", status: "ready" } as RuntimeSummary).reachability.label).toBe("reachable");
   });

@@ -33,6 +33,7 @@ export interface SocketLike {
   onclose: ((ev: { code?: number; reason?: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
   close(code?: number, reason?: string): void;
+  poke?(): void; // the polling transport: look for events now
 }
 
 // What a REST look-up of the worker said after a failed handshake: it is
@@ -115,6 +116,11 @@ export class WorkerStream {
     this.state = next;
     if (cursorMoved || a.type === "earlier") this.scheduleSave();
     this.onChange(next);
+  }
+
+  // Input was just accepted: a polling transport should look at once.
+  poke(): void {
+    this.sock?.poke?.();
   }
 
   flush(): void {

@@ -1,6 +1,8 @@
 // A fallback transport for when the event WebSocket cannot be opened but the
 // REST API works (a server without the WS route yet, or a proxy that strips
-// upgrades): it polls `GET …/events?after=<cursor>` and presents the pages as
+// upgrades): it polls `GET …/events?after=<cursor>` (every 150 ms while
+// events come, every second when idle, at once when poked after input, at
+// once again while pages come back full) and presents the pages as
 // the same stream frames, so the reducer, the cursor and the de-duplication
 // by seq are exactly those of the WebSocket path.
 //
@@ -29,7 +31,8 @@ export interface PollEnv {
   asError(e: unknown): PollError;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
-  intervalMs?: number;
+  activeMs?: number; // next poll after a page with events (a run is likely going on)
+  idleMs?: number; // next poll after an empty page
 }
 
 const CURSOR_CODES = new Set(["invalid_cursor", "cursor_invalid", "cursor_expired", "cursor_unknown"]);
@@ -42,7 +45,9 @@ export class PollingSocket implements SocketLike {
   private closed = false;
   private unavailable = false;
   private timer: unknown = null;
-  private readonly interval: number;
+  private inFlight = false; // a request is out
+  private readonly activeMs: number;
+  private readonly idleMs: number;
 
   constructor(
     private runtimeId: string,
@@ -50,8 +55,17 @@ export class PollingSocket implements SocketLike {
     private cursor: string | null,
     private env: PollEnv,
   ) {
-    this.interval = env.intervalMs ?? 500;
+    this.activeMs = env.activeMs ?? 150;
+    this.idleMs = env.idleMs ?? 1000;
     this.timer = env.setTimeout(() => void this.begin(), 0);
+  }
+
+  // Something probably happened (the user sent input): poll now instead of
+  // at the end of an idle interval.
+  poke(): void {
+    if (this.closed || this.inFlight || this.cursor === null || this.timer === null) return;
+    this.env.clearTimeout(this.timer);
+    this.timer = this.env.setTimeout(() => void this.poll(), 0);
   }
 
   close(): void {
@@ -104,11 +118,14 @@ export class PollingSocket implements SocketLike {
     this.timer = null;
     if (this.closed) return;
     let page: EventsPage;
+    this.inFlight = true;
     try {
       page = await this.env.fetchEvents(this.runtimeId, this.workerId, this.cursor || null);
     } catch (e) {
       this.fail(this.env.asError(e));
       return;
+    } finally {
+      this.inFlight = false;
     }
     if (this.closed) return;
     if (this.unavailable) {
@@ -130,7 +147,7 @@ export class PollingSocket implements SocketLike {
     }
     // A full page means more is waiting: ask again at once.
     const more = typeof page.last_seq === "number" && page.events.length > 0 && page.events[page.events.length - 1].seq < page.last_seq;
-    this.timer = this.env.setTimeout(() => void this.poll(), more ? 0 : this.interval);
+    this.timer = this.env.setTimeout(() => void this.poll(), more ? 0 : page.events.length ? this.activeMs : this.idleMs);
   }
 
   private fail(e: PollError): void {
@@ -147,7 +164,7 @@ export class PollingSocket implements SocketLike {
       // The backend is there, the runtime is not: like the WS `wait`.
       this.unavailable = true;
       this.emit({ type: "diagnostic", code: "runtime_unavailable", message: e.message, action: "wait" });
-      this.timer = this.env.setTimeout(() => void this.poll(), Math.max(this.interval, 2000));
+      this.timer = this.env.setTimeout(() => void this.poll(), Math.max(this.idleMs, 2000));
       return;
     }
     this.drop(); // network or unknown: the stream reconnects with backoff

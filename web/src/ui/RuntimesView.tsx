@@ -55,7 +55,7 @@ export function RuntimesView() {
                 )}
                 <dt>workers</dt>
                 <dd>
-                  <a href={workersHref(r.runtime_id)}>{counts.total ?? "—"} total</a>
+                  <a href={workersHref(r.runtime_id)}>{counts.total === undefined ? "view workers" : `${counts.total} total`}</a>
                   {counts.running ? ` · ${counts.running} running` : ""}
                   {counts.idle ? ` · ${counts.idle} idle` : ""}
                   {counts.stopped ? ` · ${counts.stopped} stopped` : ""}

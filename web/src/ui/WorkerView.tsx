@@ -180,6 +180,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
           onSent={() => {
             setActionError(null);
             setNotice(null);
+            streamRef.current?.poke();
           }}
         />
       </div>
