@@ -1,0 +1,769 @@
+// The observation proxy (issue 6) over real sockets and real processes:
+// yoi-server's /api/.../events/ws for embedded and remote runtimes.
+//
+// The backend under test runs on its own io thread (in-process fixture) or as
+// the real yoi-server binary; clients are the blocking test WsClient with a
+// deadline on every read.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <future>
+#include <set>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "support.hpp"
+#include "test_client.hpp"
+#include "yoi/backend/embedded_source.hpp"
+#include "yoi/backend/observe.hpp"
+#include "yoi/backend/registry.hpp"
+#include "yoi/backend/remote_source.hpp"
+#include "yoi/json.hpp"
+#include "yoi/net/http_server.hpp"
+#include "yoi/runtime/runtime.hpp"
+#include "yoi/store/store.hpp"
+
+namespace yoi::backend::test {
+namespace {
+
+namespace bj = boost::json;
+namespace asio = boost::asio;
+using net::test::HttpClient;
+using net::test::WsClient;
+
+// ---------------------------------------------------------------- helpers
+
+struct Frame {
+  std::string type;
+  std::uint64_t seq = 0;
+  std::string cursor;
+  std::string code;
+  std::string action;
+  std::string event_type;
+  bj::object obj;
+};
+
+std::optional<Frame> parse_frame(const std::string& text) {
+  auto v = json::parse(text, 1 << 24);
+  if (!v || !v->is_object()) return std::nullopt;
+  Frame f;
+  f.obj = v->as_object();
+  f.type = json::str_or_empty(f.obj, "type");
+  if (auto* s = f.obj.if_contains("seq"); s && s->is_number()) f.seq = s->to_number<std::uint64_t>();
+  f.cursor = json::str_or_empty(f.obj, "cursor");
+  f.code = json::str_or_empty(f.obj, "code");
+  f.action = json::str_or_empty(f.obj, "action");
+  if (auto* e = f.obj.if_contains("event"); e && e->is_object())
+    f.event_type = json::str_or_empty(e->as_object(), "type");
+  return f;
+}
+
+// Reads frames until `pred` holds (returns that frame) or the deadline.
+// Every frame read is appended to `seen`.
+std::optional<Frame> read_until(WsClient& ws, const std::function<bool(const Frame&)>& pred,
+                                std::chrono::milliseconds deadline, std::vector<Frame>* seen = nullptr) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto text = ws.read(std::max(left, std::chrono::milliseconds(1)));
+    if (!text) {
+      if (ws.closed()) return std::nullopt;
+      continue;
+    }
+    auto f = parse_frame(*text);
+    if (!f) {
+      ADD_FAILURE() << "undecodable frame: " << *text;
+      return std::nullopt;
+    }
+    if (seen) seen->push_back(*f);
+    if (pred(*f)) return f;
+  }
+  return std::nullopt;
+}
+
+bool is_run_finished(const Frame& f) { return f.type == "event" && f.event_type == "run_finished"; }
+
+std::string events_ws(const std::string& rid, const std::string& wid, const std::string& cursor = {}) {
+  std::string t = "/api/runtimes/" + rid + "/workers/" + wid + "/events/ws";
+  if (!cursor.empty()) t += "?cursor=" + cursor;
+  return t;
+}
+
+// Event seqs of a frame list.
+std::vector<std::uint64_t> event_seqs(const std::vector<Frame>& fs) {
+  std::vector<std::uint64_t> out;
+  for (const auto& f : fs)
+    if (f.type == "event") out.push_back(f.seq);
+  return out;
+}
+
+// Strictly consecutive from first to last.
+void expect_contiguous(const std::vector<std::uint64_t>& seqs, std::uint64_t first) {
+  for (std::size_t i = 0; i < seqs.size(); ++i)
+    if (seqs[i] != first + i) {
+      ADD_FAILURE() << "gap or duplicate at index " << i << ": expected seq " << first + i << ", got " << seqs[i];
+      return;
+    }
+}
+
+// A yoi-runtime process with either store; restartable on the same port and
+// data dir.
+struct RtProc {
+  TmpDir dir;
+  std::unique_ptr<Proc> proc;
+  std::uint16_t port = 0;
+  std::string token = "rt-token";
+  std::string store = "fs";
+  int chunk_delay_ms = 5;
+  bool start() {
+    auto cfg = dir.file("rt.toml", "[runtime]\nid = \"upstream\"\nfsync = \"always\"\n"
+                                   "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
+                                   "echo_chunk_delay_ms = " + std::to_string(chunk_delay_ms) + "\n");
+    auto tok = dir.file("token", token);
+    std::vector<std::string> argv{runtime_binary(), "--listen", "127.0.0.1:" + std::to_string(port), "--config",
+                                  cfg, "--token-file", tok, "--store", store, "--log-level", "warn"};
+    if (store == "fs") {
+      argv.push_back("--data-dir");
+      argv.push_back((dir.path / "data").string());
+    }
+    proc = std::make_unique<Proc>(argv);
+    port = proc->wait_ready("yoi-runtime listening on ");
+    if (!port) ADD_FAILURE() << "yoi-runtime did not start: " << proc->stderr_text();
+    return port != 0;
+  }
+  void kill() {
+    if (!proc) return;
+    proc->signal(SIGKILL);
+    proc->wait_exit(10s);
+    proc.reset();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  net::test::Fields auth() const { return {{"Authorization", "Bearer " + token}}; }
+  // Starts a run on `wid` directly at the runtime.
+  void input(const std::string& wid, const std::string& content) {
+    HttpClient c("127.0.0.1", port);
+    auto r = c.request("POST", "/v1/workers/" + wid + "/input", "{\"content\":\"" + content + "\"}", auth());
+    EXPECT_EQ(r.status, 202) << r.body;
+  }
+  void create(const std::string& wid) {
+    HttpClient c("127.0.0.1", port);
+    auto r = c.request("POST", "/v1/workers", "{\"worker_id\":\"" + wid + "\"}", auth());
+    EXPECT_EQ(r.status, 201) << r.body;
+  }
+  // The runtime's open observation streams (its /metrics gauge).
+  int open_streams() {
+    HttpClient c("127.0.0.1", port);
+    auto r = c.request("GET", "/metrics", {}, auth());
+    auto at = r.body.find("\nyoi_runtime_streams_open ");
+    if (at == std::string::npos) return -1;
+    return std::atoi(r.body.c_str() + at + std::strlen("\nyoi_runtime_streams_open "));
+  }
+};
+
+class DenyStreams final : public Policy {
+ public:
+  Result<void> check(const PolicyRequest& r) const override {
+    if (r.op == ApiOp::stream) return fail(Code::unauthorized, "streams are denied by policy");
+    return {};
+  }
+  std::optional<std::string> filter_event(std::string_view, std::string_view, std::string json) const override {
+    return json;
+  }
+};
+
+// An in-process backend (registry + hub + HTTP server) on its own io thread.
+struct Backend {
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  RuntimeRegistry registry{io};
+  CursorCodec cursors;
+  ObserveOptions opts;
+  std::unique_ptr<ObservationHub> hub;
+  std::unique_ptr<net::HttpServer> server;
+  std::unique_ptr<rt::Runtime> runtime;
+  std::thread thread;
+  std::uint16_t port = 0;
+
+  explicit Backend(std::string key = "backend-secret-one") : cursors(Secret(std::move(key))) {
+    opts.heartbeat = 300ms;
+    opts.grace = 300ms;
+    opts.backoff.initial = 50ms;
+    opts.backoff.max = 400ms;
+  }
+
+  void add_embedded(int chunk_delay_ms = 2) {
+    rt::RuntimeOptions ro;
+    engines::ProfileConfig p;
+    p.echo_chunk_bytes = 1;
+    p.echo_chunk_delay = std::chrono::milliseconds(chunk_delay_ms);
+    ro.profiles.push_back(p);
+    auto r = rt::Runtime::open(io, ro, store::make_memory_store(io, {}));
+    ASSERT_TRUE(r) << r.error().message;
+    runtime = std::move(*r);
+    ASSERT_TRUE(registry.add(make_embedded_source(io, *runtime, "local")));
+  }
+  void add_remote(const std::string& id, const RtProc& rp) {
+    RemoteConfig rc;
+    rc.id = id;
+    rc.base_url = Secret(rp.url());
+    rc.token = Secret(rp.token);
+    rc.timeout = 2s;
+    rc.connect_timeout = 1s;
+    rc.probe_interval = 0ms;
+    remote_configs.push_back(rc);
+    auto s = make_remote_source(io, rc);
+    ASSERT_TRUE(s) << s.error().message;
+    ASSERT_TRUE(registry.add(std::move(*s)));
+  }
+  std::vector<RemoteConfig> remote_configs;
+
+  void start() {
+    hub = std::make_unique<ObservationHub>(io, registry, cursors, opts);
+    if (runtime) hub->add_embedded("local", *runtime);
+    for (const auto& rc : remote_configs) hub->add_remote(rc);
+    net::Router router;
+    hub->add_routes(router);
+    net::ServerOptions so;
+    server = std::make_unique<net::HttpServer>(io, std::move(router), so);
+    ASSERT_TRUE(server->start());
+    port = server->port();
+    guard.emplace(io.get_executor());
+    thread = std::thread([this] { io.run(); });
+  }
+
+  // Runs `fn` on the io thread and waits (deadline 10 s).
+  template <class F>
+  auto call(F fn) -> decltype(fn()) {
+    std::promise<decltype(fn())> p;
+    auto fut = p.get_future();
+    asio::post(io, [&] {
+      if constexpr (std::is_void_v<decltype(fn())>) {
+        fn();
+        p.set_value();
+      } else {
+        p.set_value(fn());
+      }
+    });
+    if (fut.wait_for(10s) != std::future_status::ready) {
+      ADD_FAILURE() << "io thread did not answer within 10 s";
+      std::abort();
+    }
+    return fut.get();
+  }
+
+  void create_local(const std::string& wid) {
+    std::promise<bool> p;
+    auto fut = p.get_future();
+    asio::post(io, [&] {
+      rt::CreateWorker c;
+      c.worker_id = wid;
+      runtime->create(c, [&](Result<rt::WorkerDetail> d) { p.set_value(static_cast<bool>(d)); });
+    });
+    ASSERT_EQ(fut.wait_for(10s), std::future_status::ready);
+    ASSERT_TRUE(fut.get());
+  }
+  void input_local(const std::string& wid, const std::string& content) {
+    asio::post(io, [this, wid, content] {
+      runtime->input(wid, rt::Input{content, std::nullopt}, [](Result<rt::InputAccepted> a) {
+        if (!a) ADD_FAILURE() << "input failed: " << a.error().message;
+      });
+    });
+  }
+  void stop_local(const std::string& wid) {
+    asio::post(io, [this, wid] { runtime->stop(wid, std::nullopt, [](Result<rt::WorkerDetail>) {}); });
+  }
+  ObserveStats stats() {
+    return call([this] { return hub->stats(); });
+  }
+  WsClient client() { return WsClient("127.0.0.1", port); }
+
+  ~Backend() {
+    if (thread.joinable()) {
+      call([this] {
+        hub->close();
+        server->shutdown(200ms, [] {});
+      });
+      std::this_thread::sleep_for(300ms);
+      call([this] { registry.close(); });
+      guard.reset();
+      io.stop();
+      thread.join();
+    }
+  }
+};
+
+std::string content(std::size_t n) {
+  std::string s;
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('a' + i % 26);
+  return s;
+}
+
+// ---------------------------------------------------------------- unit
+
+TEST(ObserveBackoff, DelaysAreExactWithInjectedRandomness) {
+  SeededRandom r(42), mirror(42);
+  BackoffPolicy p;
+  p.initial = 100ms;
+  p.max = 1000ms;
+  p.factor = 2.0;
+  Backoff b(p, r);
+  std::uint64_t caps[] = {100, 200, 400, 800, 1000, 1000, 1000};
+  for (auto cap : caps) {
+    auto half = cap / 2;
+    auto want = std::chrono::milliseconds(half + mirror.uniform(cap - half + 1));
+    auto got = b.next();
+    EXPECT_EQ(got, want) << "cap " << cap;
+    EXPECT_GE(got.count(), static_cast<long>(half));
+    EXPECT_LE(got.count(), static_cast<long>(cap));
+  }
+  b.reset();
+  EXPECT_EQ(b.attempt(), 0u);
+  auto half = 50;
+  EXPECT_EQ(b.next(), std::chrono::milliseconds(half + mirror.uniform(51)));
+}
+
+TEST(ObserveCursor, ForeignAndOtherWorkerCursorsDoNotDecode) {
+  CursorCodec a(Secret("secret-a")), b(Secret("secret-b"));
+  auto c = a.encode("local", "w1", Position{"ep", 7});
+  EXPECT_TRUE(a.decode("local", "w1", c));
+  EXPECT_FALSE(b.decode("local", "w1", c));
+  EXPECT_FALSE(a.decode("local", "w2", c));
+}
+
+// ---------------------------------------------------------------- embedded
+
+TEST(ObserveEmbedded, SnapshotFirstThenEventsThenResumeStrictlyAfter) {
+  Backend be;
+  be.add_embedded();
+  be.start();
+  be.create_local("w1");
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(ws, [](const Frame& f) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(json::str_or_empty(snap->obj, "runtime_id"), "local");
+  EXPECT_TRUE(snap->cursor.starts_with("b1.")) << "backend cursor expected: " << snap->cursor;
+
+  be.input_local("w1", "hello");
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(ws, is_run_finished, 10s, &seen)) << "no run_finished";
+  auto seqs = event_seqs(seen);
+  ASSERT_FALSE(seqs.empty());
+  expect_contiguous(seqs, snap->seq + 1);
+  for (const auto& f : seen)
+    if (f.type == "event") EXPECT_TRUE(f.cursor.starts_with("b1.")) << f.cursor;
+  ws.close();
+
+  // Resume from the middle: strictly after it, no snapshot.
+  const Frame* mid = nullptr;
+  for (const auto& f : seen)
+    if (f.type == "event" && f.seq == seqs[seqs.size() / 2]) mid = &f;
+  ASSERT_TRUE(mid);
+  auto ws2 = be.client();
+  ASSERT_TRUE(ws2.connect(events_ws("local", "w1", mid->cursor)).ok);
+  std::vector<Frame> seen2;
+  ASSERT_TRUE(read_until(ws2, is_run_finished, 10s, &seen2));
+  ASSERT_EQ(seen2.front().type, "event");
+  EXPECT_EQ(seen2.front().seq, mid->seq + 1);
+  expect_contiguous(event_seqs(seen2), mid->seq + 1);
+
+  // Idle: a heartbeat carries the current backend cursor.
+  auto hb = read_until(ws2, [](const Frame& f) { return f.type == "heartbeat"; }, 5s);
+  ASSERT_TRUE(hb);
+  EXPECT_EQ(hb->seq, seqs.back());
+  EXPECT_TRUE(hb->cursor.starts_with("b1."));
+}
+
+TEST(ObserveEmbedded, TamperedForeignAndOtherWorkerCursorsAreInvalid) {
+  Backend be;
+  be.add_embedded();
+  be.start();
+  be.create_local("w1");
+  be.create_local("w2");
+  CursorCodec foreign(Secret("another-secret"));
+  auto good = be.cursors.encode("local", "w1", Position{be.call([&] { return be.runtime->epoch(); }), 1});
+  std::string tampered = good;
+  tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
+  std::vector<std::string> bad{tampered, foreign.encode("local", "w1", Position{"x", 1}),
+                               be.cursors.encode("local", "w2", Position{"x", 1}), "r1.garbage"};
+  for (const auto& c : bad) {
+    auto ws = be.client();
+    ASSERT_TRUE(ws.connect(events_ws("local", "w1", c)).ok);
+    auto d = read_until(ws, [](const Frame&) { return true; }, 5s);
+    ASSERT_TRUE(d) << c;
+    EXPECT_EQ(d->type, "diagnostic");
+    EXPECT_EQ(d->code, "cursor_invalid") << c;
+    EXPECT_EQ(d->action, "resync");
+    auto s = read_until(ws, [](const Frame&) { return true; }, 5s);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->type, "snapshot");
+  }
+  // The good one resumes without a snapshot.
+  be.input_local("w1", "hi");
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("local", "w1", good)).ok);
+  auto first = read_until(ws, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->type, "event");
+  EXPECT_EQ(first->seq, 2u);
+}
+
+TEST(ObserveEmbedded, ClientDataIsObservationOnlyAndDenyPolicyBlocksTheStream) {
+  Backend be;
+  be.add_embedded();
+  be.start();
+  be.create_local("w1");
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(ws, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  ASSERT_TRUE(ws.send("hello?"));
+  auto d = read_until(ws, [](const Frame& f) { return f.type == "diagnostic"; }, 5s);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, "observation_only");
+  read_until(ws, [](const Frame&) { return false; }, 2s);
+  EXPECT_TRUE(ws.closed());
+  EXPECT_EQ(ws.close_code(), 1008);
+
+  be.call([&] { be.registry.set_policy(std::make_shared<DenyStreams>()); });
+  auto ws2 = be.client();
+  auto hs = ws2.connect(events_ws("local", "w1"));
+  EXPECT_FALSE(hs.ok);
+  EXPECT_EQ(hs.status, 401);
+  EXPECT_NE(hs.body.find("denied by policy"), std::string::npos) << hs.body;
+
+  // Unknown runtime and bad ids are refused before any stream exists.
+  auto ws3 = be.client();
+  EXPECT_EQ(ws3.connect(events_ws("nope", "w1")).status, 404);
+}
+
+TEST(ObserveEmbedded, StoppedWorkerEndsTheStreamAfterTheFinalEvents) {
+  Backend be;
+  be.add_embedded();
+  be.start();
+  be.create_local("w1");
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(ws, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  be.stop_local("w1");
+  std::vector<Frame> seen;
+  auto d = read_until(ws, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &seen);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->code, "worker_stopped");
+  bool saw_stop_event = false;
+  for (const auto& f : seen) saw_stop_event |= f.event_type == "worker_stopped";
+  EXPECT_TRUE(saw_stop_event);
+  read_until(ws, [](const Frame&) { return false; }, 2s);
+  EXPECT_TRUE(ws.closed());
+}
+
+TEST(ObserveEmbedded, ManyClientsShareOneFeedAndTheFeedIsDroppedAfterGrace) {
+  Backend be;
+  be.add_embedded();
+  be.start();
+  be.create_local("w1");
+  std::vector<WsClient> clients;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(be.client());
+    ASSERT_TRUE(clients.back().connect(events_ws("local", "w1")).ok);
+  }
+  for (auto& c : clients) ASSERT_TRUE(read_until(c, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  auto s = be.stats();
+  EXPECT_EQ(s.feeds, 1u);
+  EXPECT_EQ(s.clients, 20u);
+  EXPECT_EQ(s.upstream_connects, 1u);
+  be.input_local("w1", "abc");
+  for (auto& c : clients) ASSERT_TRUE(read_until(c, is_run_finished, 10s));
+  for (auto& c : clients) c.close();
+  auto end = std::chrono::steady_clock::now() + 5s;
+  while (be.stats().feeds != 0 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(be.stats().feeds, 0u) << "the upstream was not dropped after the grace period";
+}
+
+TEST(ObserveEmbedded, ClientBehindTheRingIsCaughtUpByPolling) {
+  Backend be;
+  be.opts.ring_events = 8;
+  be.add_embedded(0);
+  be.start();
+  be.create_local("w1");
+  // A watcher keeps the feed (and its small ring) alive.
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(snap);
+  be.input_local("w1", content(100));
+  std::vector<Frame> all;
+  ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &all));
+  // A late client resumes from the first event: far behind the ring.
+  auto late = be.client();
+  ASSERT_TRUE(late.connect(events_ws("local", "w1", snap->cursor)).ok);
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(late, is_run_finished, 10s, &seen));
+  EXPECT_EQ(event_seqs(seen), event_seqs(all));
+  EXPECT_GT(be.stats().catchup_pages, 0u);
+}
+
+TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
+  Backend be;
+  be.opts.ring_events = 16;
+  be.opts.catchup_page = 4;
+  be.opts.lag_catchup_pages = 3;
+  be.add_embedded(1);
+  be.start();
+  be.create_local("w1");
+  auto fast = be.client();
+  ASSERT_TRUE(fast.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(fast, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  auto slow = be.client();
+  ASSERT_TRUE(slow.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(slow, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(snap);
+  be.input_local("w1", content(400));
+  // The slow one reads a frame every 30 ms while ~1000 events/s arrive.
+  std::optional<Frame> lagged;
+  std::string last_cursor = snap->cursor;
+  auto end = std::chrono::steady_clock::now() + 20s;
+  while (!lagged && std::chrono::steady_clock::now() < end) {
+    auto t = slow.read(2s);
+    if (!t) break;
+    auto f = parse_frame(*t);
+    ASSERT_TRUE(f);
+    if (f->type == "diagnostic" && f->code == "subscriber_lagged") lagged = f;
+    else if (!f->cursor.empty()) last_cursor = f->cursor;
+    std::this_thread::sleep_for(30ms);
+  }
+  ASSERT_TRUE(lagged) << "no subscriber_lagged";
+  EXPECT_EQ(lagged->action, "retry");
+  read_until(slow, [](const Frame&) { return false; }, 2s);
+  EXPECT_TRUE(slow.closed());
+  // The fast client saw everything in order.
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(fast, is_run_finished, 20s, &seen));
+  expect_contiguous(event_seqs(seen), event_seqs(seen).front());
+  // The lagged one resumes with its last cursor, no gap.
+  auto again = be.client();
+  ASSERT_TRUE(again.connect(events_ws("local", "w1", last_cursor)).ok);
+  std::vector<Frame> rest;
+  ASSERT_TRUE(read_until(again, is_run_finished, 10s, &rest));
+  ASSERT_EQ(rest.front().type, "event");
+  expect_contiguous(event_seqs(rest), rest.front().seq);
+  EXPECT_GE(be.stats().lagged, 1u);
+}
+
+TEST(ObserveEmbedded, NeverReadingClientDoesNotDelayOthers) {
+  Backend be;
+  be.add_embedded(0);
+  be.start();
+  be.create_local("w1");
+  auto stalled = be.client();
+  stalled.set_receive_buffer(4096);
+  ASSERT_TRUE(stalled.connect(events_ws("local", "w1")).ok);
+  auto reader = be.client();
+  ASSERT_TRUE(reader.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(reader, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  for (int i = 0; i < 10; ++i) {
+    be.input_local("w1", content(1000));
+    std::vector<Frame> seen;
+    ASSERT_TRUE(read_until(reader, is_run_finished, 15s, &seen)) << "run " << i;
+  }
+  // The stalled client holds nothing but a position: the ring is bounded.
+  auto s = be.stats();
+  EXPECT_EQ(s.clients, 2u);
+  EXPECT_EQ(s.lagged, 0u);
+}
+
+// ---------------------------------------------------------------- remote
+
+TEST(ObserveRemote, SnapshotEventsAndOneUpstreamForManyClients) {
+  RtProc rp;
+  rp.store = "memory";
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  Backend be;
+  be.add_remote("gpu", rp);
+  be.start();
+  std::vector<WsClient> clients;
+  for (int i = 0; i < 50; ++i) {
+    clients.push_back(be.client());
+    ASSERT_TRUE(clients.back().connect(events_ws("gpu", "w1")).ok);
+  }
+  for (auto& c : clients) {
+    auto s = read_until(c, [](const Frame& f) { return f.type == "snapshot"; }, 10s);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(json::str_or_empty(s->obj, "runtime_id"), "gpu");
+    EXPECT_TRUE(s->cursor.starts_with("b1.")) << "a runtime cursor reached a client";
+  }
+  EXPECT_EQ(rp.open_streams(), 1) << "clients of one worker must share one upstream";
+  rp.input("w1", "hello");
+  for (auto& c : clients) {
+    std::vector<Frame> seen;
+    ASSERT_TRUE(read_until(c, is_run_finished, 10s, &seen));
+    expect_contiguous(event_seqs(seen), event_seqs(seen).front());
+    for (const auto& f : seen) EXPECT_TRUE(f.cursor.starts_with("b1.")) << f.cursor;
+  }
+  EXPECT_EQ(rp.open_streams(), 1);
+  for (auto& c : clients) c.close();
+  auto end = std::chrono::steady_clock::now() + 5s;
+  while (rp.open_streams() != 0 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(rp.open_streams(), 0) << "upstream not dropped after the grace period";
+}
+
+TEST(ObserveRemote, KilledAndRestartedFsRuntimeResumesWithoutGapOrDuplicate) {
+  RtProc rp;
+  rp.store = "fs";
+  rp.chunk_delay_ms = 10;
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  Backend be;
+  be.add_remote("gpu", rp);
+  be.start();
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("gpu", "w1")).ok);
+  auto snap = read_until(ws, [](const Frame& f) { return f.type == "snapshot"; }, 10s);
+  ASSERT_TRUE(snap);
+  rp.input("w1", content(100));
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(ws, [](const Frame& f) { return f.event_type == "text_delta"; }, 10s, &seen));
+  rp.kill();  // mid-run
+  auto down = read_until(ws, [](const Frame& f) { return f.type == "diagnostic"; }, 10s, &seen);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->code, "runtime_unavailable");
+  EXPECT_EQ(down->action, "wait");
+  EXPECT_FALSE(ws.closed());
+  std::this_thread::sleep_for(500ms);  // a few reconnect attempts fail
+  ASSERT_TRUE(rp.start());             // same port, same data dir
+  auto up = read_until(ws, [](const Frame& f) { return f.type == "diagnostic"; }, 15s, &seen);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->code, "runtime_recovered");
+  // The interrupted run is closed by the runtime (run_finished failed), and a
+  // new run streams through the same socket.
+  ASSERT_TRUE(read_until(ws, is_run_finished, 10s, &seen));
+  rp.input("w1", "again");
+  ASSERT_TRUE(read_until(ws, is_run_finished, 10s, &seen));
+  auto seqs = event_seqs(seen);
+  expect_contiguous(seqs, snap->seq + 1);
+  EXPECT_EQ(std::set<std::uint64_t>(seqs.begin(), seqs.end()).size(), seqs.size()) << "duplicates";
+  EXPECT_EQ(rp.open_streams(), 1);
+}
+
+TEST(ObserveRemote, MemoryRuntimeRestartIsCursorUnknownAndASnapshot) {
+  RtProc rp;
+  rp.store = "memory";
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  Backend be;
+  be.add_remote("gpu", rp);
+  be.start();
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("gpu", "w1")).ok);
+  ASSERT_TRUE(read_until(ws, [](const Frame& f) { return f.type == "snapshot"; }, 10s));
+  rp.input("w1", "abc");
+  ASSERT_TRUE(read_until(ws, is_run_finished, 10s));
+  rp.kill();
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");  // the worker again, in a new history
+  std::vector<Frame> seen;
+  auto d = read_until(ws, [](const Frame& f) { return f.code == "cursor_unknown"; }, 15s, &seen);
+  ASSERT_TRUE(d) << "no cursor_unknown";
+  EXPECT_EQ(d->action, "resync");
+  auto s = read_until(ws, [](const Frame& f) { return f.type != "diagnostic"; }, 10s, &seen);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->type, "snapshot");
+  rp.input("w1", "new");
+  std::vector<Frame> after;
+  ASSERT_TRUE(read_until(ws, is_run_finished, 10s, &after));
+  expect_contiguous(event_seqs(after), s->seq + 1);
+}
+
+// The real yoi-server: restart it mid-stream; the client resumes with its
+// last cursor on the new process (same data dir: same cursor secret).
+TEST(ObserveProcess, RestartedServerResumesFromTheLastCursorWithoutGap) {
+  RtProc rp;
+  rp.store = "fs";
+  rp.chunk_delay_ms = 5;
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  TmpDir dir;
+  auto tok = dir.file("rt.token", rp.token);
+  auto cfg = dir.file("server.toml", "[embedded]\nenabled = false\n[[runtimes]]\nid = \"gpu\"\nbase_url = \"" +
+                                         rp.url() + "\"\ntoken_file = \"" + tok + "\"\n");
+  auto data = (dir.path / "data").string();
+  auto start_server = [&] {
+    auto p = std::make_unique<Proc>(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config",
+                                                             cfg, "--data-dir", data, "--log-level", "warn"});
+    return p;
+  };
+  auto srv = start_server();
+  auto port = srv->wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << srv->stderr_text();
+  WsClient ws("127.0.0.1", port);
+  ASSERT_TRUE(ws.connect(events_ws("gpu", "w1")).ok);
+  auto snap = read_until(ws, [](const Frame& f) { return f.type == "snapshot"; }, 10s);
+  ASSERT_TRUE(snap);
+  rp.input("w1", content(200));
+  std::vector<Frame> seen;
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(read_until(ws, [](const Frame& f) { return f.type == "event"; }, 10s, &seen));
+  std::string last = seen.back().cursor;
+  srv->signal(SIGKILL);
+  srv->wait_exit(10s);
+  srv = start_server();
+  port = srv->wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << srv->stderr_text();
+  WsClient ws2("127.0.0.1", port);
+  ASSERT_TRUE(ws2.connect(events_ws("gpu", "w1", last)).ok);
+  std::vector<Frame> rest;
+  ASSERT_TRUE(read_until(ws2, is_run_finished, 15s, &rest));
+  ASSERT_EQ(rest.front().type, "event") << "resume must not resync";
+  EXPECT_EQ(rest.front().seq, seen.back().seq + 1);
+  expect_contiguous(event_seqs(rest), seen.back().seq + 1);
+}
+
+// RSS of yoi-server while a never-reading client watches a worker that
+// streams many events: bounded.
+long rss_kb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmRSS:")) return std::atol(line.c_str() + 6);
+  return -1;
+}
+
+TEST(ObserveProcess, NeverReadingClientCostsBoundedMemory) {
+  RtProc rp;
+  rp.store = "memory";
+  rp.chunk_delay_ms = 0;
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  TmpDir dir;
+  auto tok = dir.file("rt.token", rp.token);
+  auto cfg = dir.file("server.toml", "[embedded]\nenabled = false\n[[runtimes]]\nid = \"gpu\"\nbase_url = \"" +
+                                         rp.url() + "\"\ntoken_file = \"" + tok + "\"\n");
+  Proc srv(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+                                    (dir.path / "data").string(), "--log-level", "warn"});
+  auto port = srv.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << srv.stderr_text();
+  WsClient stalled("127.0.0.1", port);
+  stalled.set_receive_buffer(4096);
+  ASSERT_TRUE(stalled.connect(events_ws("gpu", "w1")).ok);
+  WsClient reader("127.0.0.1", port);
+  ASSERT_TRUE(reader.connect(events_ws("gpu", "w1")).ok);
+  ASSERT_TRUE(read_until(reader, [](const Frame& f) { return f.type == "snapshot"; }, 10s));
+  rp.input("w1", content(2000));
+  ASSERT_TRUE(read_until(reader, is_run_finished, 30s));
+  long base = rss_kb(srv.pid());
+  for (int i = 0; i < 10; ++i) {
+    rp.input("w1", content(5000));
+    ASSERT_TRUE(read_until(reader, is_run_finished, 60s)) << "run " << i;
+  }
+  long after = rss_kb(srv.pid());
+  // 50k events (~5 MB of frames) passed; the stalled client may not hold them.
+  EXPECT_LT(after - base, 16 * 1024) << "RSS grew from " << base << " kB to " << after << " kB";
+}
+
+}  // namespace
+}  // namespace yoi::backend::test
