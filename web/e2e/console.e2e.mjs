@@ -12,7 +12,7 @@
 //                    with a note, when it does not exist)
 //   CHROMIUM_BIN     browser (default /usr/bin/chromium)
 //   E2E_OUT          screenshots and logs (default e2e/out)
-//   E2E_DEADLINE_MS  whole-run deadline (default 90000)
+//   E2E_DEADLINE_MS  whole-run deadline (default 180000)
 //   E2E_SERVER=dev   run against e2e/dev-server.mjs instead (console development only)
 //   E2E_REQUIRE_WS=1 fail if the console had to fall back to polling the events API
 //
@@ -31,7 +31,7 @@ const devMode = process.env.E2E_SERVER === "dev";
 const serverBin = resolve(webDir, process.env.YOI_SERVER_BIN ?? "../build/apps/yoi-server/yoi-server");
 const chromiumBin = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 const outDir = resolve(webDir, process.env.E2E_OUT ?? "e2e/out");
-const deadlineMs = Number(process.env.E2E_DEADLINE_MS ?? 90_000);
+const deadlineMs = Number(process.env.E2E_DEADLINE_MS ?? 180_000);
 const distDir = join(webDir, "dist");
 const runtimeBin = resolve(webDir, process.env.YOI_RUNTIME_BIN ?? "../build/apps/yoi-runtime/yoi-runtime");
 
