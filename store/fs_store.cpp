@@ -770,7 +770,13 @@ void FsStoreImpl::handoff() {
 }
 
 void FsStoreImpl::complete(std::vector<Job>& jobs, const Result<void>& result) {
+  // A `done` may destroy the store (a shutdown path that drops it once
+  // flushed): account first, and stop touching `this` once it is gone.
+  std::shared_ptr<Shared> keep = shared_;
+  outstanding_ -= jobs.size();
+  if (outstanding_ == 0) work_.reset();
   for (auto& job : jobs) {
+    if (!keep->alive) return;
     Result<void> r = job.error ? Result<void>(tl::unexpected(*job.error)) : result;
     if (r && job.worker) {
       WorkerModel& w = *job.worker;
@@ -790,8 +796,6 @@ void FsStoreImpl::complete(std::vector<Job>& jobs, const Result<void>& result) {
     }
     if (job.done) job.done(std::move(r));
   }
-  outstanding_ -= jobs.size();
-  if (outstanding_ == 0) work_.reset();
 }
 
 Result<void> FsStoreImpl::read_event_file(const WorkerModel& w, std::uint64_t start,

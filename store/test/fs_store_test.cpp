@@ -485,6 +485,29 @@ TEST_F(FsStoreTest, WriteFailureIsStoreIoAndSticky) {
   EXPECT_EQ(again.workers[0].last_seq, 1u);
 }
 
+TEST_F(FsStoreTest, StoreMayBeDestroyedFromACompletion) {
+  auto s = make();
+  ASSERT_TRUE(s->open());
+  int later = 0;
+  std::optional<bool> flushed;
+  s->commit(make_commit("w", 0, 1, "{}"), [](Result<void>) {});
+  s->flush([&](Result<void> r) {
+    flushed = static_cast<bool>(r);
+    s.reset();  // the owner shuts down once everything is durable
+  });
+  s->commit(make_commit("w", 1, 1), [&](Result<void>) { ++later; });
+  ASSERT_TRUE(run_until(io, flushed));
+  EXPECT_TRUE(*flushed);
+  EXPECT_EQ(s, nullptr);
+  io.restart();
+  io.run_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(later, 0) << "no completion runs after the store is gone";
+  // The commit queued before destruction was still written.
+  auto r = reopen(s);
+  ASSERT_EQ(r.workers.size(), 1u);
+  EXPECT_EQ(r.workers[0].last_seq, 2u);
+}
+
 TEST_F(FsStoreTest, FlushUnderPolicyNone) {
   FsOptions o;
   o.fsync = FsyncPolicy::none;

@@ -6,6 +6,10 @@
 // completions come back on it, in call order. File writes and syncs run on a
 // private writer thread (plus a small pool that issues fsyncs in parallel);
 // page reads are bounded preads done on the io thread (page cache hits).
+//
+// Lifetime: destroying the store (on the io thread) still writes, under its
+// policy, everything already committed; completions not yet delivered are
+// dropped. A completion may destroy the store.
 
 #include <chrono>
 #include <cstdint>
