@@ -43,7 +43,7 @@ function harness(log: EventsPage["events"], pageSize = 4) {
       return { events, cursor: `c${last}`, last_seq: log.length };
     },
     async fetchWorker() {
-      return { runtime_id: R, worker_id: W, display_name: "W", status: "idle" };
+      return { runtime_id: R, worker_id: W, display_name: "W", status: "idle", transcript_total: 2 };
     },
     asError: (e) => e as PollError,
     setTimeout: (fn, ms) => {
@@ -110,6 +110,8 @@ describe("PollingSocket", () => {
     expect(h.state.seq).toBe(10);
     expect(h.state.cursor).toBe("c10");
     expect(h.state.worker?.runtime_id).toBe(R); // the route's id, not the upstream's
+    // replayed items are not numbered from the current total (no bogus "load earlier")
+    expect(h.state.items.every((i) => i.index === undefined || i.index < 2)).toBe(true);
   });
 
   it("with a cursor: resumes after it, and idle polls keep the cursor fresh by heartbeat", async () => {

@@ -97,6 +97,9 @@ export class PollingSocket implements SocketLike {
       }
       if (this.closed) return;
       this.onopen?.({});
+      // The replay rebuilds the transcript from the log, so the current
+      // transcript_total must not number its items.
+      delete (worker as { transcript_total?: unknown }).transcript_total;
       this.emit({
         type: "snapshot",
         cursor: "",

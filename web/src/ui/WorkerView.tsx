@@ -287,6 +287,8 @@ function Transcript({ state, stream, onError }: { state: ViewState; stream: Work
   return (
     <div
       class="transcript"
+      role="log"
+      aria-live="polite"
       ref={ref}
       data-testid="transcript"
       onScroll={(e) => {
