@@ -53,7 +53,7 @@ struct Child {
   }
 };
 
-Child spawn_child(const std::string& dir) {
+Child spawn_child(const std::string& dir, std::string policy) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe");
   posix_spawn_file_actions_t fa;
@@ -62,7 +62,6 @@ Child spawn_child(const std::string& dir) {
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   posix_spawn_file_actions_addclose(&fa, fds[1]);
   std::string exe = YOI_FS_CRASH_CHILD;
-  std::string policy = "always";
   char* argv[] = {exe.data(), const_cast<char*>(dir.c_str()), policy.data(), nullptr};
   Child c;
   int rc = ::posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, argv, environ);
@@ -168,17 +167,16 @@ void verify(const std::string& dir, const std::map<std::string, Acked>& acked, i
   check_files_parse(dir);
 }
 
-TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkill) {
+void crash_rounds(const std::string& policy, int kRounds) {
   TempDir tmp;
   std::string dir = tmp.path() + "/store";
   SeededRandom random(20261124);
   std::map<std::string, Acked> acked;
-  constexpr int kRounds = 24;
   auto test_deadline = Clock::now() + std::chrono::seconds(120);
   std::size_t total_acks = 0;
   for (int round = 1; round <= kRounds; ++round) {
     ASSERT_LT(Clock::now(), test_deadline) << "crash test ran out of time";
-    Child c = spawn_child(dir);
+    Child c = spawn_child(dir, policy);
     std::vector<std::string> lines;
     if (round % 3 == 0) {
       // Every third round dies early, possibly while open() repairs.
@@ -219,8 +217,14 @@ TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkill) {
     if (::testing::Test::HasFatalFailure()) return;
   }
   EXPECT_GT(total_acks, static_cast<std::size_t>(kRounds)) << "the child barely committed";
-  std::printf("crash test: %d rounds, %zu acknowledged commits\n", kRounds, total_acks);
+  std::printf("crash test (%s): %d rounds, %zu acknowledged commits\n", policy.c_str(), kRounds,
+              total_acks);
 }
+
+TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkill) { crash_rounds("always", 24); }
+
+// batch acknowledges only after its group's sync too: the same guarantees.
+TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkillUnderBatch) { crash_rounds("batch", 12); }
 
 }  // namespace
 }  // namespace yoi::store::test
