@@ -1,0 +1,835 @@
+// The yoi commands. Each one is: parse → one or a few browser-API calls →
+// print (text for people, --json for programs). Errors travel as CliError and
+// are printed once, in run().
+#include <poll.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "api.hpp"
+#include "follow.hpp"
+#include "yoi/cli/cli.hpp"
+#include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+
+namespace yoi::cli {
+
+namespace bj = boost::json;
+using std::chrono::milliseconds;
+
+// ------------------------------------------------------------ small pieces
+
+Result<WorkerRef> parse_worker_ref(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos)
+    return fail(Code::invalid_id, fmt::format("'{}' is not RUNTIME/WORKER", text));
+  WorkerRef r{std::string(text.substr(0, slash)), std::string(text.substr(slash + 1))};
+  if (auto ok = validate_id(r.runtime_id, "runtime_id"); !ok) return fail(ok.error());
+  if (auto ok = validate_id(r.worker_id, "worker_id"); !ok) return fail(ok.error());
+  return r;
+}
+
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.push_back(0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+Backoff::Backoff(milliseconds base, milliseconds cap, std::uint64_t seed) : base_(base), cap_(cap), rng_(seed) {}
+
+milliseconds Backoff::next() {
+  auto d = base_.count() << std::min(attempt_, 20u);
+  d = std::min<std::int64_t>(d, cap_.count());
+  if (attempt_ < 30) ++attempt_;
+  std::uniform_int_distribution<std::int64_t> dist(d / 2, d);
+  return milliseconds(dist(rng_));
+}
+
+namespace {
+
+std::string str(const bj::object& o, std::string_view key, std::string_view dflt = "") {
+  const auto* v = o.if_contains(key);
+  if (!v) return std::string(dflt);
+  if (v->is_string()) return std::string(v->as_string());
+  if (v->is_int64()) return std::to_string(v->as_int64());
+  if (v->is_uint64()) return std::to_string(v->as_uint64());
+  if (v->is_bool()) return v->as_bool() ? "true" : "false";
+  return std::string(dflt);
+}
+
+const bj::object& obj(const bj::value& v) {
+  static const bj::object empty;
+  return v.is_object() ? v.as_object() : empty;
+}
+const bj::object& obj(const bj::object& o, std::string_view key) {
+  static const bj::object empty;
+  const auto* v = o.if_contains(key);
+  return v && v->is_object() ? v->as_object() : empty;
+}
+const bj::array& arr(const bj::object& o, std::string_view key) {
+  static const bj::array empty;
+  const auto* v = o.if_contains(key);
+  return v && v->is_array() ? v->as_array() : empty;
+}
+
+std::string time_text(const bj::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v || !(v->is_int64() || v->is_uint64())) return "-";
+  std::int64_t ms = v->is_int64() ? v->as_int64() : static_cast<std::int64_t>(v->as_uint64());
+  if (ms <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
+}
+
+void print_json(const bj::value& v) { std::cout << json::serialize(v) << "\n" << std::flush; }
+
+void print_error(const CliError& e) { std::cerr << e.code << ": " << e.message << "\n" << std::flush; }
+
+CliError usage(std::string message) { return CliError{kExitUsage, "usage", std::move(message)}; }
+
+// SIGINT while chatting: a flag the loops look at (no SA_RESTART, so a
+// blocked poll() returns EINTR at once).
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_sigint(int) { g_interrupted = 1; }
+
+struct Globals {
+  std::string server;
+  std::string token_file;
+  bool json = false;
+  double timeout_s = 30;
+};
+
+struct Context {
+  Globals g;
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<Api> api;
+  bool json() const { return g.json; }
+};
+
+CliResult<std::string> read_token(const Globals& g) {
+  if (!g.token_file.empty()) {
+    std::ifstream in(g.token_file, std::ios::binary);
+    if (!in) return tl::unexpected(usage(fmt::format("cannot read the token file {}", g.token_file)));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::string t = ss.str();
+    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+    auto b = t.find_first_not_of(" \t\r\n");
+    t = b == std::string::npos ? std::string() : t.substr(b);
+    if (t.empty()) return tl::unexpected(usage(fmt::format("the token file {} is empty", g.token_file)));
+    return t;
+  }
+  if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) return std::string(env);
+  return std::string();
+}
+
+CliResult<void> connect_context(Context& c) {
+  std::string server = c.g.server;
+  if (server.empty())
+    if (const char* env = std::getenv("YOI_SERVER"); env && *env) server = env;
+  if (server.empty()) server = "http://127.0.0.1:8787";
+  auto ep = parse_server_url(server);
+  if (!ep) return tl::unexpected(usage(ep.error().message));
+  auto token = read_token(c.g);
+  if (!token) return tl::unexpected(token.error());
+  if (c.g.timeout_s <= 0) return tl::unexpected(usage("--timeout must be positive"));
+  c.http = std::make_unique<HttpClient>(std::move(*ep), Secret(std::move(*token)),
+                                        milliseconds(static_cast<std::int64_t>(c.g.timeout_s * 1000)));
+  c.api = std::make_unique<Api>(*c.http);
+  return {};
+}
+
+CliResult<WorkerRef> ref_arg(const std::string& text) {
+  auto r = parse_worker_ref(text);
+  if (!r) return tl::unexpected(usage(fmt::format("{} (a worker is RUNTIME/WORKER)", r.error().message)));
+  return *r;
+}
+
+// ------------------------------------------------------------ commands
+
+CliResult<void> cmd_runtimes(Context& c) {
+  auto v = c.api->get("/api/runtimes");
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  std::vector<std::vector<std::string>> rows{{"RUNTIME", "NAME", "KIND", "STATUS", "WORKERS", "VERSION", "NOTE"}};
+  for (const auto& r : arr(obj(*v), "runtimes")) {
+    const auto& o = obj(r);
+    const auto& counts = obj(o, "worker_counts");
+    const auto& diag = obj(o, "diagnostic");
+    rows.push_back({str(o, "runtime_id"), str(o, "display_name"), str(o, "kind", "-"), str(o, "status", "-"),
+                    counts.empty() ? "-" : str(counts, "total", "-"), str(o, "version", "-"),
+                    diag.empty() ? "" : fmt::format("{}: {}", str(diag, "code"), str(diag, "message"))});
+  }
+  std::cout << format_table(rows);
+  return {};
+}
+
+std::vector<std::string> worker_row(const bj::object& w) {
+  return {str(w, "runtime_id") + "/" + str(w, "worker_id"), str(w, "display_name"), str(w, "status"),
+          str(w, "profile", "-"), str(w, "run_count", "0"), time_text(w, "updated_at")};
+}
+
+CliResult<void> cmd_workers(Context& c, const std::string& runtime, const std::string& status) {
+  bj::array workers;
+  bj::array runtimes;
+  if (!runtime.empty()) {
+    if (auto ok = validate_id(runtime, "runtime_id"); !ok) return tl::unexpected(usage(ok.error().message));
+    std::string after;
+    for (int page = 0; page < 1000; ++page) {
+      std::string target = fmt::format("/api/runtimes/{}/workers?limit=1000", runtime);
+      if (!status.empty()) target += "&status=" + status;
+      if (!after.empty()) target += "&after=" + query_escape(after);
+      auto v = c.api->get(target);
+      if (!v) return tl::unexpected(v.error());
+      for (const auto& w : arr(obj(*v), "workers")) workers.push_back(w);
+      after = str(obj(*v), "next");
+      if (after.empty()) break;
+    }
+  } else {
+    auto v = c.api->get("/api/workers?limit=1000");
+    if (!v) return tl::unexpected(v.error());
+    for (const auto& w : arr(obj(*v), "workers"))
+      if (status.empty() || str(obj(w), "status") == status) workers.push_back(w);
+    runtimes = arr(obj(*v), "runtimes");
+    for (const auto& r : runtimes) {
+      const auto& o = obj(r);
+      const auto& err = obj(o, "error");
+      if (!err.empty())
+        std::cerr << fmt::format("yoi: runtime {} is not listed: {}: {}\n", str(o, "runtime_id"), str(err, "code"),
+                                 str(err, "message"));
+      else if (!str(o, "next").empty())
+        std::cerr << fmt::format("yoi: runtime {} has more workers; use --runtime {} to list them all\n",
+                                 str(o, "runtime_id"), str(o, "runtime_id"));
+    }
+  }
+  if (c.json()) {
+    bj::object o;
+    o["workers"] = std::move(workers);
+    if (runtime.empty()) o["runtimes"] = std::move(runtimes);
+    print_json(o);
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows{{"WORKER", "NAME", "STATUS", "PROFILE", "RUNS", "UPDATED"}};
+  for (const auto& w : workers) rows.push_back(worker_row(obj(w)));
+  std::cout << format_table(rows);
+  return {};
+}
+
+struct CreateArgs {
+  std::string runtime, profile, name, intent, objective, role, id;
+};
+
+CliResult<void> cmd_create(Context& c, const CreateArgs& a) {
+  if (auto ok = validate_id(a.runtime, "runtime_id"); !ok) return tl::unexpected(usage(ok.error().message));
+  std::string kind = a.intent;
+  if (kind.empty()) kind = !a.objective.empty() ? "task" : !a.role.empty() ? "role" : "assistant";
+  if (!a.objective.empty() && kind != "task") return tl::unexpected(usage("--objective goes with --intent task"));
+  if (!a.role.empty() && kind != "role") return tl::unexpected(usage("--role goes with --intent role"));
+  bj::object intent;
+  intent["kind"] = kind;
+  if (!a.objective.empty()) intent["objective"] = a.objective;
+  if (!a.role.empty()) intent["role"] = a.role;
+  bj::object body;
+  body["intent"] = std::move(intent);
+  if (!a.profile.empty()) body["profile"] = a.profile;
+  if (!a.name.empty()) body["display_name"] = a.name;
+  if (!a.id.empty()) body["worker_id"] = a.id;
+  auto v = c.api->call("POST", fmt::format("/api/runtimes/{}/workers", a.runtime), json::serialize(body));
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  std::cout << str(obj(*v), "runtime_id", a.runtime) << "/" << str(obj(*v), "worker_id") << "\n";
+  return {};
+}
+
+CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
+  auto v = c.api->get(worker_path(w));
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  const auto& o = obj(*v);
+  const auto& intent = obj(o, "intent");
+  std::string intent_text = str(intent, "kind", "-");
+  if (!str(intent, "objective").empty()) intent_text += ": " + str(intent, "objective");
+  if (!str(intent, "role").empty()) intent_text += ": " + str(intent, "role");
+  std::vector<std::vector<std::string>> rows{
+      {"worker", w.runtime_id + "/" + w.worker_id}, {"name", str(o, "display_name")},
+      {"status", str(o, "status")},                 {"intent", intent_text},
+      {"profile", str(o, "profile", "-")},          {"runs", str(o, "run_count", "0")},
+      {"messages", str(o, "transcript_total", "0")}, {"last seq", str(o, "last_seq", "0")},
+      {"created", time_text(o, "created_at")},      {"updated", time_text(o, "updated_at")}};
+  std::cout << format_table(rows);
+  return {};
+}
+
+CliResult<void> cmd_transcript(Context& c, const WorkerRef& w) {
+  bj::array items;
+  std::uint64_t total = 0;
+  std::string start = "0";
+  for (int page = 0; page < 100000; ++page) {
+    auto v = c.api->get(fmt::format("{}/transcript?start={}&limit=1000", worker_path(w), start));
+    if (!v) return tl::unexpected(v.error());
+    const auto& o = obj(*v);
+    for (const auto& i : arr(o, "items")) items.push_back(i);
+    total = std::stoull(str(o, "total", "0"));
+    start = str(o, "next");
+    if (start.empty() || arr(o, "items").empty()) break;
+  }
+  if (c.json()) {
+    bj::object o;
+    o["items"] = std::move(items);
+    o["total"] = total;
+    print_json(o);
+    return {};
+  }
+  for (const auto& i : items) {
+    const auto& o = obj(i);
+    std::string role = str(o, "role");
+    std::string result = str(o, "result");
+    std::cout << role << ": " << str(o, "content");
+    if (!result.empty() && result != "completed") std::cout << " [" << result << "]";
+    std::cout << "\n";
+  }
+  return {};
+}
+
+CliResult<void> cmd_cancel(Context& c, const WorkerRef& w) {
+  auto v = c.api->call("POST", worker_path(w) + "/cancel", "{}");
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  const auto& o = obj(*v);
+  if (str(o, "cancelled") == "true")
+    std::cout << "cancelled run " << str(o, "run_id", "?") << "\n";
+  else
+    std::cout << "nothing to cancel (" << str(o, "status", "idle") << ")\n";
+  return {};
+}
+
+CliResult<void> cmd_stop(Context& c, const WorkerRef& w) {
+  auto v = c.api->call("POST", worker_path(w) + "/stop", "{}");
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  std::cout << "stopped " << w.runtime_id << "/" << w.worker_id << "\n";
+  return {};
+}
+
+// ------------------------------------------------------------ streams
+
+void note_to_stderr(const std::string& s) { std::cerr << "yoi: " << s << "\n" << std::flush; }
+
+// Text rendering of a stream for `attach`: the conversation as it happens.
+class Renderer {
+ public:
+  void frame(const Frame& f) {
+    if (f.type == "snapshot") {
+      const auto& w = obj(f.obj, "worker");
+      line_break();
+      std::cerr << fmt::format("yoi: attached to {}/{} ({}); Ctrl-C to detach\n", str(f.obj, "runtime_id"),
+                               str(f.obj, "worker_id"), str(w, "status", "?"));
+      for (const auto& i : arr(f.obj, "transcript_tail")) {
+        const auto& o = obj(i);
+        if (str(o, "role") == "user")
+          out("> " + str(o, "content") + "\n");
+        else {
+          out(str(o, "content") + "\n");
+          if (auto r = str(o, "result"); !r.empty() && r != "completed") out("[" + r + "]\n");
+        }
+      }
+      const auto& fl = obj(f.obj, "in_flight");
+      if (!fl.empty()) out(str(fl, "text"));
+    } else if (f.type == "event") {
+      const auto& e = obj(f.obj, "event");
+      auto type = str(e, "type");
+      if (type == "input_accepted") {
+        line_break();
+        out("> " + str(e, "content") + "\n");
+      } else if (type == "text_delta") {
+        out(str(e, "delta"));
+      } else if (type == "text_done") {
+        line_break();
+      } else if (type == "run_finished") {
+        line_break();
+        auto r = str(e, "result");
+        if (r == "cancelled") out("[cancelled]\n");
+        if (r == "failed") {
+          const auto& err = obj(e, "error");
+          out(fmt::format("[failed: {}: {}]\n", str(err, "code", "error"), str(err, "message")));
+        }
+      } else if (type == "worker_stopped") {
+        line_break();
+        out("[worker stopped]\n");
+      }
+    } else if (f.type == "diagnostic") {
+      line_break();
+      std::cerr << fmt::format("yoi: {}: {} ({})\n", str(f.obj, "code"), str(f.obj, "message"),
+                               str(f.obj, "action"));
+    }
+    std::cout << std::flush;
+  }
+  void line_break() {
+    if (mid_line_) out("\n");
+  }
+
+ private:
+  void out(const std::string& s) {
+    if (s.empty()) return;
+    std::cout << s;
+    mid_line_ = s.back() != '\n';
+  }
+  bool mid_line_ = false;
+};
+
+// A fatal diagnostic as the command's result.
+CliResult<void> fatal_result(const Frame& f) {
+  auto code = str(f.obj, "code");
+  if (code == "worker_stopped") return {};
+  return cli_fail(kExitServerError, code, str(f.obj, "message"));
+}
+
+CliResult<void> cmd_attach(Context& c, const WorkerRef& w, const std::string& cursor, bool from_start) {
+  if (!cursor.empty() && from_start) return tl::unexpected(usage("give --cursor or --from-start, not both"));
+  Follower f(*c.api, w, note_to_stderr);
+  std::optional<std::string> start_cursor;
+  if (!cursor.empty()) start_cursor = cursor;
+  if (auto s = f.start(start_cursor, from_start); !s) return s;
+  Renderer r;
+  for (;;) {
+    auto fr = f.next(milliseconds(1000));
+    if (!fr) return tl::unexpected(fr.error());
+    if (!*fr) {
+      if (f.finished()) return {};
+      continue;
+    }
+    const Frame& frame = **fr;
+    if (frame.type == "heartbeat") continue;
+    if (c.json())
+      std::cout << frame.raw << "\n" << std::flush;
+    else
+      r.frame(frame);
+    if (frame.type == "diagnostic" && str(frame.obj, "action") == "fatal") {
+      if (!c.json()) r.line_break();
+      return fatal_result(frame);
+    }
+  }
+}
+
+// Follows one run to its end, printing its reply. `interrupt` is polled; on
+// the first true, `on_interrupt` runs (chat: cancel the run).
+struct RunEnd {
+  std::string result;  // completed | cancelled | failed
+  std::optional<CliError> error;
+  bool mid_line = false;
+};
+
+CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_lines,
+                             const std::function<bool()>& interrupt, const std::function<void()>& on_interrupt) {
+  std::string printed;
+  bool interrupted = false;
+  RunEnd end;
+  auto emit_text = [&](const std::string& full) {
+    // Resync: print what the stream has that we have not, once.
+    if (full.size() > printed.size() && full.compare(0, printed.size(), printed) == 0) {
+      auto rest = full.substr(printed.size());
+      if (!json_lines) std::cout << rest << std::flush;
+      printed = full;
+    }
+  };
+  for (;;) {
+    if (!interrupted && interrupt && interrupt()) {
+      interrupted = true;
+      if (on_interrupt) on_interrupt();
+    }
+    auto fr = f.next(milliseconds(100));
+    if (!fr) return tl::unexpected(fr.error());
+    if (!*fr) {
+      if (f.finished()) return cli_fail(kExitServerError, "stream_ended", "the stream ended before the run did");
+      continue;
+    }
+    const Frame& frame = **fr;
+    if (frame.type == "snapshot") {
+      const auto& fl = obj(frame.obj, "in_flight");
+      if (str(fl, "run_id") == run_id) emit_text(str(fl, "text"));
+      for (const auto& i : arr(frame.obj, "transcript_tail")) {
+        const auto& o = obj(i);
+        if (str(o, "run_id") == run_id && str(o, "role") == "assistant") {
+          emit_text(str(o, "content"));
+          end.result = str(o, "result", "completed");
+          end.mid_line = !printed.empty() && printed.back() != '\n';
+          return end;
+        }
+      }
+      continue;
+    }
+    if (frame.type == "diagnostic") {
+      if (json_lines) std::cout << frame.raw << "\n" << std::flush;
+      else std::cerr << fmt::format("\nyoi: {}: {}\n", str(frame.obj, "code"), str(frame.obj, "message"));
+      if (str(frame.obj, "action") == "fatal")
+        return cli_fail(kExitServerError, str(frame.obj, "code"), str(frame.obj, "message"));
+      continue;
+    }
+    if (frame.type != "event") continue;
+    const auto& e = obj(frame.obj, "event");
+    auto type = str(e, "type");
+    if (type == "worker_stopped") {
+      if (json_lines) std::cout << frame.raw << "\n" << std::flush;
+      return cli_fail(kExitServerError, "worker_stopped", "the worker was stopped during the run");
+    }
+    if (str(e, "run_id") != run_id) continue;
+    if (json_lines) std::cout << frame.raw << "\n" << std::flush;
+    if (type == "text_delta") {
+      auto d = str(e, "delta");
+      printed += d;
+      if (!json_lines) std::cout << d << std::flush;
+    } else if (type == "text_done") {
+      emit_text(str(e, "text"));
+    } else if (type == "run_finished") {
+      end.result = str(e, "result");
+      const auto& err = obj(e, "error");
+      if (end.result == "failed")
+        end.error = CliError{kExitServerError, str(err, "code", "run_failed"), str(err, "message", "the run failed")};
+      else if (end.result == "cancelled")
+        end.error = CliError{kExitServerError, "cancelled", fmt::format("run {} was cancelled", run_id)};
+      end.mid_line = !printed.empty() && printed.back() != '\n';
+      return end;
+    }
+  }
+}
+
+// Waits for the stream's first frame (the snapshot that fixes our position).
+CliResult<void> await_position(Follower& f, milliseconds timeout) {
+  auto fr = f.next(timeout);
+  if (!fr) return tl::unexpected(fr.error());
+  if (!*fr) return cli_fail(kExitConnection, "timeout", "the event stream sent nothing");
+  if ((*fr)->type == "diagnostic" && str((*fr)->obj, "action") == "fatal")
+    return cli_fail(kExitServerError, str((*fr)->obj, "code"), str((*fr)->obj, "message"));
+  return {};
+}
+
+std::string new_message_id() {
+  static std::mt19937_64 rng(std::random_device{}() ^
+                             static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  return fmt::format("cli-{:016x}", rng());
+}
+
+CliResult<bj::value> post_input(Context& c, const WorkerRef& w, const std::string& text) {
+  bj::object body;
+  body["content"] = text;
+  body["client_message_id"] = new_message_id();
+  return c.api->call("POST", worker_path(w) + "/input", json::serialize(body));
+}
+
+CliResult<std::string> read_all_stdin() {
+  constexpr std::size_t kMax = 4u << 20;
+  std::string text;
+  char buf[65536];
+  for (;;) {
+    auto n = ::read(0, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return tl::unexpected(usage("cannot read standard input"));
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+    if (text.size() > kMax) return tl::unexpected(usage("the message on standard input is over 4 MiB"));
+  }
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return text;
+}
+
+CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool from_stdin, bool wait) {
+  if (from_stdin) {
+    auto t = read_all_stdin();
+    if (!t) return tl::unexpected(t.error());
+    text = std::move(*t);
+  }
+  if (text.empty()) return tl::unexpected(usage("nothing to send (the message is empty)"));
+  if (!wait) {
+    auto v = post_input(c, w, text);
+    if (!v) return tl::unexpected(v.error());
+    if (c.json()) return print_json(*v), CliResult<void>{};
+    std::cout << "accepted run " << str(obj(*v), "run_id") << "\n";
+    return {};
+  }
+  // Subscribe first: the snapshot fixes a position before the input exists,
+  // so every event of the run comes after it and nothing is missed.
+  Follower f(*c.api, w, note_to_stderr);
+  if (auto s = f.start(std::nullopt, false); !s) return s;
+  if (auto p = await_position(f, c.http->timeout()); !p) return p;
+  auto v = post_input(c, w, text);
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) print_json(*v);
+  auto run_id = str(obj(*v), "run_id");
+  auto end = follow_run(f, run_id, c.json(), {}, {});
+  if (!end) return tl::unexpected(end.error());
+  if (!c.json()) std::cout << "\n" << std::flush;
+  if (end->error) return tl::unexpected(*end->error);
+  return {};
+}
+
+// chat: a line editor-less REPL. stdin is read with poll() so the event
+// stream keeps being served (pings, heartbeats) while the prompt waits.
+class LineReader {
+ public:
+  enum class Got { line, eof, interrupted };
+  Got read(std::string& line, Follower& f, CliResult<void>& stream_error) {
+    for (;;) {
+      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+        line = buf_.substr(0, nl);
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        buf_.erase(0, nl + 1);
+        return Got::line;
+      }
+      if (eof_) {
+        if (buf_.empty()) return Got::eof;
+        line = std::move(buf_);
+        buf_.clear();
+        return Got::line;
+      }
+      if (g_interrupted) return Got::interrupted;
+      pollfd p{0, POLLIN, 0};
+      int r = ::poll(&p, 1, 100);
+      if (r < 0 && errno == EINTR) continue;
+      if (r > 0) {
+        char tmp[4096];
+        auto n = ::read(0, tmp, sizeof tmp);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0)
+          eof_ = true;
+        else
+          buf_.append(tmp, static_cast<std::size_t>(n));
+        if (buf_.size() > (4u << 20)) {
+          buf_.clear();
+          std::cerr << "yoi: line too long; dropped\n";
+        }
+      }
+      // Keep the stream served while the user types.
+      for (;;) {
+        auto fr = f.next(milliseconds(0));
+        if (!fr) {
+          stream_error = tl::unexpected(fr.error());
+          return Got::eof;
+        }
+        if (!*fr) break;
+        if ((*fr)->type == "diagnostic" && str((*fr)->obj, "action") == "fatal") {
+          stream_error = fatal_result(**fr);
+          if (stream_error) stream_error = cli_fail(kExitServerError, "worker_stopped", "the worker was stopped");
+          return Got::eof;
+        }
+      }
+    }
+  }
+
+ private:
+  std::string buf_;
+  bool eof_ = false;
+};
+
+CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
+  if (c.json()) return tl::unexpected(usage("chat is interactive and has no --json output; use send --wait --json"));
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: interrupt poll()
+  struct sigaction old {};
+  sigaction(SIGINT, &sa, &old);
+  struct Restore {
+    struct sigaction old;
+    ~Restore() { sigaction(SIGINT, &old, nullptr); }
+  } restore{old};
+
+  Follower f(*c.api, w, note_to_stderr);
+  if (auto s = f.start(std::nullopt, false); !s) return s;
+  if (auto p = await_position(f, c.http->timeout()); !p) return p;
+  std::cerr << fmt::format("yoi: chatting with {}/{}. Ctrl-C cancels a reply; Ctrl-D or Ctrl-C at the prompt quits.\n",
+                           w.runtime_id, w.worker_id);
+  LineReader reader;
+  bool tty = ::isatty(0);
+  for (;;) {
+    std::cout << "> " << std::flush;
+    std::string line;
+    CliResult<void> stream_error;
+    g_interrupted = 0;
+    auto got = reader.read(line, f, stream_error);
+    if (got != LineReader::Got::line) {
+      std::cout << "\n" << std::flush;
+      return stream_error;
+    }
+    if (!tty) std::cout << line << "\n";
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    auto v = post_input(c, w, line);
+    if (!v) {
+      if (v.error().exit_code == kExitConnection) return tl::unexpected(v.error());
+      print_error(v.error());
+      if (v.error().code == "worker_stopped" || v.error().code == "worker_not_found")
+        return tl::unexpected(v.error());
+      continue;
+    }
+    auto run_id = str(obj(*v), "run_id");
+    g_interrupted = 0;
+    auto end = follow_run(
+        f, run_id, false, [] { return g_interrupted != 0; },
+        [&] {
+          auto r = c.api->call("POST", worker_path(w) + "/cancel", "{}");
+          if (!r) print_error(r.error());
+        });
+    g_interrupted = 0;
+    if (!end) {
+      std::cout << "\n";
+      return tl::unexpected(end.error());
+    }
+    if (end->mid_line) std::cout << "\n";
+    if (end->result == "cancelled") std::cout << "[cancelled]\n";
+    if (end->result == "failed" && end->error) std::cout << "[failed: " << end->error->code << ": " << end->error->message << "]\n";
+    std::cout << std::flush;
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ main
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "yoi drives yoi workers through a yoi-server: list runtimes and workers, create\n"
+      "workers, send them input and follow their replies live.",
+      "yoi"};
+  app.footer(
+      "A worker is named RUNTIME/WORKER, e.g. local/w-1a2b.\n\n"
+      "Environment:\n"
+      "  YOI_SERVER        server URL when --server is not given (default http://127.0.0.1:8787)\n"
+      "  YOI_ACCESS_TOKEN  the server's access token when --token-file is not given\n\n"
+      "Exit status: 0 ok, 1 the server answered with an error (printed as code: message),\n"
+      "2 usage error, 3 the server could not be reached.\n\n"
+      "Run 'yoi COMMAND --help' for a command's options.");
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  Globals g;
+  app.add_option("-s,--server", g.server, "yoi-server URL (default $YOI_SERVER or http://127.0.0.1:8787)")
+      ->type_name("URL");
+  app.add_option("--token-file", g.token_file, "read the access token from FILE (else $YOI_ACCESS_TOKEN)")
+      ->type_name("FILE");
+  app.add_flag("--json", g.json, "print JSON: one document, or one frame per line for streams");
+  app.add_option("--timeout", g.timeout_s, "seconds to wait for each request (default 30)")->type_name("SECONDS");
+
+  auto sub = [&](const char* name, const char* desc) {
+    auto* s = app.add_subcommand(name, desc);
+    s->fallthrough();
+    return s;
+  };
+  std::string ref_text, runtime, status, text, cursor;
+  bool wait = false, from_start = false;
+  CreateArgs ca;
+
+  auto* c_runtimes = sub("runtimes", "List the runtimes and their health");
+  auto* c_workers = sub("workers", "List workers, of every runtime or of one");
+  c_workers->add_option("-r,--runtime", runtime, "only this runtime's workers")->type_name("RUNTIME");
+  c_workers->add_option("--status", status, "only workers in this status")
+      ->check(CLI::IsMember({"idle", "running", "stopped"}))
+      ->type_name("idle|running|stopped");
+  auto* c_create = sub("create", "Create a worker; prints RUNTIME/WORKER");
+  c_create->add_option("-r,--runtime", ca.runtime, "the runtime to create it on")->required()->type_name("RUNTIME");
+  c_create->add_option("-p,--profile", ca.profile, "a profile of the runtime (default runtime_default)")
+      ->type_name("PROFILE");
+  c_create->add_option("-n,--name", ca.name, "display name")->type_name("NAME");
+  c_create->add_option("--intent", ca.intent, "what the worker is for (default assistant)")
+      ->check(CLI::IsMember({"assistant", "task", "role"}))
+      ->type_name("assistant|task|role");
+  c_create->add_option("--objective", ca.objective, "the task's objective (implies --intent task)")->type_name("TEXT");
+  c_create->add_option("--role", ca.role, "the role's name (implies --intent role)")->type_name("NAME");
+  c_create->add_option("--id", ca.id, "choose the worker id instead of letting the runtime pick one")
+      ->type_name("WORKER");
+  auto* c_show = sub("show", "Show a worker's details");
+  auto* c_send = sub("send", "Send a message to a worker");
+  c_send->add_flag("-w,--wait", wait, "stream the reply to standard output until the run ends");
+  c_send->footer(
+      "Exit status with --wait: 0 when the run completes; 1 when it fails or is cancelled\n"
+      "(printed as code: message).");
+  auto* c_attach = sub("attach", "Follow a worker's events live (reconnects and resumes by itself)");
+  c_attach->add_option("--cursor", cursor, "resume after this cursor (from a previous --json run)")
+      ->type_name("CURSOR");
+  c_attach->add_flag("--from-start", from_start, "replay every retained event first");
+  c_attach->footer(
+      "Text output shows the conversation as it happens; --json prints every snapshot, event and\n"
+      "diagnostic frame on its own line (each carries a cursor to resume from). A dropped\n"
+      "connection is retried with backoff and resumed from the last cursor without gaps or\n"
+      "duplicates. Ends when the worker stops, or on Ctrl-C.");
+  auto* c_chat = sub("chat", "Talk to a worker interactively");
+  c_chat->footer("Type a line and press Enter to send it; the reply streams back. Ctrl-C cancels the reply\n"
+                 "in flight; Ctrl-C at the prompt or Ctrl-D quits.");
+  auto* c_transcript = sub("transcript", "Print a worker's whole transcript");
+  auto* c_cancel = sub("cancel", "Cancel a worker's run in flight");
+  auto* c_stop = sub("stop", "Stop a worker for good");
+  for (auto* s : {c_show, c_send, c_attach, c_chat, c_transcript, c_cancel, c_stop}) {
+    s->add_option("worker", ref_text, "the worker, as RUNTIME/WORKER")->required()->type_name("RUNTIME/WORKER");
+  }
+  // After the worker: CLI11 fills positionals in declaration order.
+  c_send->add_option("text", text, "the message; '-' or absent: read it from standard input")->type_name("TEXT");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+
+  Context ctx;
+  ctx.g = g;
+  auto go = [&]() -> CliResult<void> {
+    if (auto c = connect_context(ctx); !c) return c;
+    auto need_ref = [&]() { return ref_arg(ref_text); };
+    if (c_runtimes->parsed()) return cmd_runtimes(ctx);
+    if (c_workers->parsed()) return cmd_workers(ctx, runtime, status);
+    if (c_create->parsed()) return cmd_create(ctx, ca);
+    auto w = need_ref();
+    if (!w) return tl::unexpected(w.error());
+    if (c_show->parsed()) return cmd_show(ctx, *w);
+    if (c_send->parsed()) return cmd_send(ctx, *w, text, text.empty() || text == "-", wait);
+    if (c_attach->parsed()) return cmd_attach(ctx, *w, cursor, from_start);
+    if (c_chat->parsed()) return cmd_chat(ctx, *w);
+    if (c_transcript->parsed()) return cmd_transcript(ctx, *w);
+    if (c_cancel->parsed()) return cmd_cancel(ctx, *w);
+    if (c_stop->parsed()) return cmd_stop(ctx, *w);
+    return tl::unexpected(usage("no command"));
+  };
+  auto r = go();
+  if (!r) {
+    std::cout << std::flush;
+    if (r.error().exit_code == kExitUsage)
+      std::cerr << "yoi: " << r.error().message << "\nRun 'yoi --help' for usage.\n";
+    else
+      print_error(r.error());
+    return r.error().exit_code;
+  }
+  return kExitOk;
+}
+
+}  // namespace yoi::cli

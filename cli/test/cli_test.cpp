@@ -1,0 +1,597 @@
+// Integration tests: the real `yoi` binary against a real yoi-server (with its
+// embedded runtime, and a remote yoi-runtime when that binary is built), over
+// real sockets on 127.0.0.1. Every process call has a deadline.
+#include <signal.h>
+
+#include <filesystem>
+#include <regex>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "process.hpp"
+#include "yoi/cli/cli.hpp"
+
+namespace yoi::cli::test {
+namespace {
+
+namespace bj = boost::json;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// ------------------------------------------------------------ fixtures
+
+class Server {
+ public:
+  // `extra_config` is appended to the TOML file.
+  explicit Server(std::string extra_config = {}, std::map<std::string, std::string> env = {})
+      : dir_(make_temp_dir()), env_(std::move(env)) {
+    write_file(dir_ + "/server.toml",
+               "[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = 40\n" + extra_config);
+  }
+  ~Server() {
+    child_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  // Starts on `port` (0: any); false with the reason on failure.
+  ::testing::AssertionResult start(int port = 0) {
+    auto bin = binary("yoi-server");
+    if (bin.empty()) return ::testing::AssertionFailure() << "yoi-server is not built";
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{bin, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir", dir_ + "/data",
+                                 "--config", dir_ + "/server.toml", "--web-dir", dir_ + "/no-web",
+                                 "--log-level", "warn"},
+        env_);
+    auto line = child_->wait_line("yoi-server listening on http://", 15s);
+    if (!line) return ::testing::AssertionFailure() << "yoi-server did not start: " << child_->err();
+    std::smatch m;
+    if (!std::regex_search(*line, m, std::regex("http://([0-9.]+):([0-9]+)")))
+      return ::testing::AssertionFailure() << "unexpected line: " << *line;
+    url_ = "http://" + m[1].str() + ":" + m[2].str();
+    port_ = std::stoi(m[2].str());
+    return ::testing::AssertionSuccess();
+  }
+  void stop() {
+    if (child_) EXPECT_EQ(child_->stop(SIGTERM, 15s), 0) << child_->err();
+    child_.reset();
+  }
+  ::testing::AssertionResult restart() {
+    stop();
+    // The port may linger briefly; retry the bind for a while.
+    for (int i = 0; i < 50; ++i) {
+      auto r = start(port_);
+      if (r) return r;
+      std::this_thread::sleep_for(100ms);
+    }
+    return ::testing::AssertionFailure() << "could not restart on port " << port_;
+  }
+  const std::string& url() const { return url_; }
+  const std::string& dir() const { return dir_; }
+  int port() const { return port_; }
+
+ private:
+  std::string dir_;
+  std::map<std::string, std::string> env_;
+  std::unique_ptr<Child> child_;
+  std::string url_;
+  int port_ = 0;
+};
+
+std::string yoi_bin() { return binary("yoi"); }
+
+// Runs `yoi --server URL args...`.
+Run yoi(const Server& s, std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
+        const std::optional<std::string>& in = std::nullopt, std::chrono::milliseconds deadline = 20s) {
+  std::vector<std::string> argv{yoi_bin(), "--server", s.url()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto e = env;
+  e.emplace("YOI_ACCESS_TOKEN", "");  // unset unless a test sets it
+  e.emplace("YOI_SERVER", "");
+  auto r = run(argv, e, in, deadline);
+  EXPECT_FALSE(r.timed_out) << "yoi timed out: " << args[0];
+  return r;
+}
+
+bj::value parse(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = bj::parse(text, ec);
+  EXPECT_FALSE(ec) << "not JSON: " << text;
+  return v;
+}
+
+std::vector<bj::object> json_lines(const std::string& text) {
+  std::vector<bj::object> out;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    auto line = text.substr(at, nl - at);
+    at = nl + 1;
+    if (line.empty()) continue;
+    auto v = parse(line);
+    if (v.is_object()) out.push_back(v.as_object());
+  }
+  return out;
+}
+
+std::string s(const bj::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string create_worker(const Server& srv, const std::string& runtime = "local", std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"create", "--runtime", runtime};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto r = yoi(srv, args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto ref = r.out;
+  while (!ref.empty() && ref.back() == '\n') ref.pop_back();
+  EXPECT_EQ(ref.rfind(runtime + "/", 0), 0u) << ref;
+  return ref;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (yoi_bin().empty()) GTEST_FAIL() << "the yoi binary is not built (YOI_BUILD_DIR)";
+    if (binary("yoi-server").empty()) GTEST_SKIP() << "yoi-server is not built";
+    ASSERT_TRUE(srv.start());
+  }
+  Server srv;
+};
+
+// ------------------------------------------------------------ unit pieces
+
+TEST(CliUnit, ParsesWorkerRefs) {
+  auto r = parse_worker_ref("local/w-1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->runtime_id, "local");
+  EXPECT_EQ(r->worker_id, "w-1");
+  EXPECT_FALSE(parse_worker_ref("local"));
+  EXPECT_FALSE(parse_worker_ref("/w"));
+  EXPECT_FALSE(parse_worker_ref("local/"));
+  EXPECT_FALSE(parse_worker_ref("local/a/b"));
+  EXPECT_EQ(parse_worker_ref("lo cal/w").error().code, Code::invalid_id);
+}
+
+TEST(CliUnit, TablesAlignColumns) {
+  EXPECT_EQ(format_table({{"A", "BB", "C"}, {"long", "x", "y"}}), "A     BB  C\nlong  x   y\n");
+}
+
+TEST(CliUnit, BackoffGrowsToTheCapWithJitter) {
+  Backoff b(100ms, 1000ms, 7);
+  std::vector<std::chrono::milliseconds> d;
+  for (int i = 0; i < 8; ++i) d.push_back(b.next());
+  EXPECT_GE(d[0], 50ms);
+  EXPECT_LE(d[0], 100ms);
+  EXPECT_GE(d[3], 400ms);
+  EXPECT_LE(d[3], 800ms);
+  for (int i = 4; i < 8; ++i) {
+    EXPECT_GE(d[i], 500ms);
+    EXPECT_LE(d[i], 1000ms);
+  }
+  b.reset();
+  EXPECT_LE(b.next(), 100ms);
+  Backoff same(100ms, 1000ms, 7);
+  EXPECT_EQ(same.next(), d[0]);  // deterministic for a seed
+}
+
+// ------------------------------------------------------------ usage and exit codes
+
+TEST(CliUsage, HelpAndUsageErrors) {
+  ASSERT_FALSE(yoi_bin().empty()) << "the yoi binary is not built";
+  auto help = run({yoi_bin(), "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* word : {"runtimes", "workers", "create", "show", "send", "attach", "chat", "transcript", "cancel",
+                           "stop", "YOI_SERVER", "YOI_ACCESS_TOKEN", "Exit status"})
+    EXPECT_NE(help.out.find(word), std::string::npos) << word;
+  auto send_help = run({yoi_bin(), "send", "--help"});
+  EXPECT_EQ(send_help.exit_code, 0);
+  EXPECT_NE(send_help.out.find("--wait"), std::string::npos);
+  EXPECT_NE(send_help.out.find("RUNTIME/WORKER"), std::string::npos);
+
+  EXPECT_EQ(run({yoi_bin()}).exit_code, 2);
+  EXPECT_EQ(run({yoi_bin(), "frobnicate"}).exit_code, 2);
+  EXPECT_EQ(run({yoi_bin(), "show"}).exit_code, 2);
+  EXPECT_EQ(run({yoi_bin(), "workers", "--status", "bogus"}).exit_code, 2);
+  EXPECT_EQ(run({yoi_bin(), "create"}).exit_code, 2);  // --runtime is required
+  auto bad_ref = run({yoi_bin(), "show", "no-slash"});
+  EXPECT_EQ(bad_ref.exit_code, 2);
+  EXPECT_NE(bad_ref.err.find("RUNTIME/WORKER"), std::string::npos) << bad_ref.err;
+  EXPECT_EQ(run({yoi_bin(), "--server", "ftp://x", "runtimes"}).exit_code, 2);
+  EXPECT_EQ(run({yoi_bin(), "--token-file", "/nonexistent/token", "runtimes"}).exit_code, 2);
+  // The token never comes from argv.
+  EXPECT_EQ(run({yoi_bin(), "--token", "abc", "runtimes"}).exit_code, 2);
+}
+
+TEST(CliUsage, ConnectionRefusedIsExitThree) {
+  ASSERT_FALSE(yoi_bin().empty());
+  // A port nothing listens on: bind a socket... simplest is a port from a
+  // server we started and stopped.
+  Server dead;
+  if (binary("yoi-server").empty()) GTEST_SKIP() << "yoi-server is not built";
+  ASSERT_TRUE(dead.start());
+  dead.stop();
+  for (auto args : std::vector<std::vector<std::string>>{
+           {"runtimes"}, {"show", "local/w"}, {"send", "--wait", "local/w", "hi"}, {"attach", "local/w"}}) {
+    auto r = yoi(dead, args);
+    EXPECT_EQ(r.exit_code, 3) << args[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("connection_refused: "), std::string::npos) << r.err;
+  }
+  // YOI_SERVER is honoured when --server is absent.
+  auto r = run({yoi_bin(), "runtimes"}, {{"YOI_SERVER", dead.url()}, {"YOI_ACCESS_TOKEN", ""}});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find(dead.url()), std::string::npos) << r.err;
+}
+
+// ------------------------------------------------------------ commands
+
+TEST_F(CliTest, RuntimesTextAndJson) {
+  auto t = yoi(srv, {"runtimes"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(t.out.rfind("RUNTIME", 0), 0u) << t.out;
+  EXPECT_NE(t.out.find("local"), std::string::npos);
+  EXPECT_NE(t.out.find("ready"), std::string::npos) << t.out;
+
+  auto j = yoi(srv, {"runtimes", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto v = parse(j.out);
+  ASSERT_TRUE(v.is_object());
+  auto& rts = v.as_object().at("runtimes").as_array();
+  ASSERT_EQ(rts.size(), 1u);
+  EXPECT_EQ(s(rts[0].as_object(), "runtime_id"), "local");
+}
+
+TEST_F(CliTest, CreateShowWorkersTranscriptCancelStop) {
+  auto ref = create_worker(srv, "local", {"--name", "Helper", "--id", "w-one"});
+  EXPECT_EQ(ref, "local/w-one");
+  auto task = yoi(srv, {"create", "--runtime", "local", "--objective", "ship it", "--json"});
+  ASSERT_EQ(task.exit_code, 0) << task.err;
+  auto tv = parse(task.out).as_object();
+  EXPECT_EQ(s(tv.at("intent").as_object(), "kind"), "task");
+  EXPECT_EQ(s(tv.at("intent").as_object(), "objective"), "ship it");
+  auto task_ref = "local/" + s(tv, "worker_id");
+
+  // show
+  auto show = yoi(srv, {"show", ref});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("Helper"), std::string::npos) << show.out;
+  EXPECT_TRUE(std::regex_search(show.out, std::regex("status +idle"))) << show.out;
+  auto show_j = yoi(srv, {"show", ref, "--json"});
+  ASSERT_EQ(show_j.exit_code, 0);
+  EXPECT_EQ(s(parse(show_j.out).as_object(), "display_name"), "Helper");
+
+  // workers: all, one runtime, status filter; text and JSON
+  auto all = yoi(srv, {"workers"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_EQ(all.out.rfind("WORKER", 0), 0u);
+  EXPECT_NE(all.out.find("local/w-one"), std::string::npos);
+  EXPECT_NE(all.out.find(task_ref), std::string::npos);
+  auto one = yoi(srv, {"workers", "--runtime", "local", "--json"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_EQ(parse(one.out).as_object().at("workers").as_array().size(), 2u);
+
+  // send (no wait), then transcript once the run is over
+  auto send = yoi(srv, {"send", ref, "hello there"});
+  ASSERT_EQ(send.exit_code, 0) << send.err;
+  EXPECT_NE(send.out.find("accepted run"), std::string::npos) << send.out;
+  std::string transcript;
+  for (int i = 0; i < 100; ++i) {
+    auto t = yoi(srv, {"transcript", ref});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    transcript = t.out;
+    if (transcript.find("assistant:") != std::string::npos) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(transcript, "user: hello there\nassistant: echo: hello there\n");
+  auto tj = yoi(srv, {"transcript", ref, "--json"});
+  auto tjo = parse(tj.out).as_object();
+  EXPECT_EQ(tjo.at("total").to_number<int>(), 2);
+  EXPECT_EQ(s(tjo.at("items").as_array()[1].as_object(), "content"), "echo: hello there");
+
+  // cancel with nothing running
+  auto cancel = yoi(srv, {"cancel", ref});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_NE(cancel.out.find("nothing to cancel"), std::string::npos) << cancel.out;
+  auto cancel_j = yoi(srv, {"cancel", ref, "--json"});
+  EXPECT_EQ(parse(cancel_j.out).as_object().at("cancelled").as_bool(), false);
+
+  // stop, then the status filter sees it, and input is a typed error
+  auto stop = yoi(srv, {"stop", ref});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_EQ(stop.out, "stopped local/w-one\n");
+  auto stopped = yoi(srv, {"workers", "--status", "stopped", "--json"});
+  auto sw = parse(stopped.out).as_object().at("workers").as_array();
+  ASSERT_EQ(sw.size(), 1u);
+  EXPECT_EQ(s(sw[0].as_object(), "worker_id"), "w-one");
+  auto idle = yoi(srv, {"workers", "--runtime", "local", "--status", "idle"});
+  EXPECT_EQ(idle.out.find("w-one"), std::string::npos) << idle.out;
+  EXPECT_NE(idle.out.find(task_ref), std::string::npos) << idle.out;
+  auto late = yoi(srv, {"send", ref, "anyone?"});
+  EXPECT_EQ(late.exit_code, 1);
+  EXPECT_EQ(late.err.rfind("worker_stopped: ", 0), 0u) << late.err;
+}
+
+TEST_F(CliTest, TypedErrorsAreExitOne) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string code;
+  };
+  for (const auto& c : std::vector<Case>{{{"show", "local/nobody"}, "worker_not_found"},
+                                         {{"transcript", "local/nobody"}, "worker_not_found"},
+                                         {{"cancel", "local/nobody"}, "worker_not_found"},
+                                         {{"stop", "local/nobody"}, "worker_not_found"},
+                                         {{"send", "local/nobody", "hi"}, "worker_not_found"},
+                                         {{"send", "--wait", "local/nobody", "hi"}, "worker_not_found"},
+                                         {{"attach", "local/nobody"}, "worker_not_found"},
+                                         {{"show", "elsewhere/w"}, "runtime_not_found"},
+                                         {{"workers", "--runtime", "elsewhere"}, "runtime_not_found"},
+                                         {{"create", "--runtime", "local", "--profile", "nope"}, "invalid_request"}}) {
+    auto r = yoi(srv, c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args[0] << ": " << r.out << r.err;
+    EXPECT_EQ(r.err.rfind(c.code + ": ", 0), 0u) << c.args[0] << ": " << r.err;
+  }
+  auto ref = create_worker(srv, "local", {"--id", "dup"});
+  auto again = yoi(srv, {"create", "--runtime", "local", "--id", "dup"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.err.rfind("worker_exists: ", 0), 0u) << again.err;
+}
+
+TEST_F(CliTest, SendWaitPrintsTheReply) {
+  auto ref = create_worker(srv);
+  auto r = yoi(srv, {"send", "--wait", ref, "a longer message that streams in several chunks"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "echo: a longer message that streams in several chunks\n");
+
+  // Text from stdin, both absent and '-'.
+  auto in1 = yoi(srv, {"send", "--wait", ref}, {}, std::string("from stdin\n"));
+  ASSERT_EQ(in1.exit_code, 0) << in1.err;
+  EXPECT_EQ(in1.out, "echo: from stdin\n");
+  auto in2 = yoi(srv, {"send", "--wait", ref, "-"}, {}, std::string("dash"));
+  ASSERT_EQ(in2.exit_code, 0) << in2.err;
+  EXPECT_EQ(in2.out, "echo: dash\n");
+  auto empty = yoi(srv, {"send", ref}, {}, std::string(""));
+  EXPECT_EQ(empty.exit_code, 2);
+
+  // JSON lines: the acceptance, then this run's events, deltas adding up.
+  auto j = yoi(srv, {"send", "--wait", "--json", ref, "json please"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto lines = json_lines(j.out);
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_TRUE(lines[0].at("accepted").as_bool());
+  auto run_id = s(lines[0], "run_id");
+  std::string text;
+  std::uint64_t prev = 0;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    EXPECT_EQ(s(lines[i], "type"), "event");
+    auto seq = lines[i].at("seq").to_number<std::uint64_t>();
+    EXPECT_GT(seq, prev);
+    prev = seq;
+    const auto& e = lines[i].at("event").as_object();
+    EXPECT_EQ(s(e, "run_id"), run_id);
+    if (s(e, "type") == "text_delta") text += s(e, "delta");
+  }
+  EXPECT_EQ(text, "echo: json please");
+  EXPECT_EQ(s(lines.back().at("event").as_object(), "type"), "run_finished");
+  EXPECT_EQ(s(lines.back().at("event").as_object(), "result"), "completed");
+
+  // A run cancelled from elsewhere ends `send --wait` with exit 1.
+  Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(400, 'x')},
+               {{"YOI_ACCESS_TOKEN", ""}});
+  ASSERT_TRUE(waiter.wait_line("", 0ms) || true);
+  for (int i = 0; i < 200 && waiter.out().find("echo") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_NE(waiter.out().find("echo"), std::string::npos) << waiter.err();
+  auto c = yoi(srv, {"cancel", ref});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(waiter.wait(15s), 1);
+  EXPECT_NE(waiter.err().find("cancelled: "), std::string::npos) << waiter.err();
+}
+
+// Frames of an `attach --json` output: events must be gap-free by seq.
+void expect_contiguous(const std::vector<bj::object>& frames, std::uint64_t& first, std::uint64_t& last) {
+  bool have = false;
+  for (const auto& f : frames) {
+    auto type = s(f, "type");
+    if (type == "snapshot") {
+      auto seq = f.at("seq").to_number<std::uint64_t>();
+      if (have) EXPECT_EQ(seq, last) << "a snapshot moved the position";
+      if (!have) first = seq + 1;
+      last = seq;
+      have = true;
+    } else if (type == "event") {
+      auto seq = f.at("seq").to_number<std::uint64_t>();
+      if (have) EXPECT_EQ(seq, last + 1) << "gap or duplicate at seq " << seq;
+      if (!have) first = seq;
+      last = seq;
+      have = true;
+    }
+  }
+  EXPECT_TRUE(have);
+}
+
+TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
+  auto ref = create_worker(srv);
+  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  // Both are attached once their snapshot is out.
+  ASSERT_TRUE(json_attach.wait_line("\"snapshot\"", 15s)) << json_attach.err();
+  for (int i = 0; i < 300 && text_attach.err().find("attached to") == std::string::npos; ++i)
+    std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "one"}).exit_code, 0);
+  ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "two"}).exit_code, 0);
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  EXPECT_EQ(text_attach.wait(15s), 0) << text_attach.err();
+  EXPECT_EQ(json_attach.wait(15s), 0) << json_attach.err();
+  EXPECT_EQ(text_attach.out(), "> one\necho: one\n> two\necho: two\n[worker stopped]\n");
+  auto frames = json_lines(json_attach.out());
+  std::uint64_t first = 0, last = 0;
+  expect_contiguous(frames, first, last);
+  std::string text;
+  for (const auto& f : frames)
+    if (s(f, "type") == "event" && s(f.at("event").as_object(), "type") == "text_delta")
+      text += s(f.at("event").as_object(), "delta");
+  EXPECT_EQ(text, "echo: oneecho: two");
+  EXPECT_EQ(s(frames.back(), "type"), "diagnostic");
+  EXPECT_EQ(s(frames.back(), "code"), "worker_stopped");
+
+  // --from-start replays everything; --cursor resumes strictly after.
+  auto replay = yoi(srv, {"attach", "--json", "--from-start", ref});
+  ASSERT_EQ(replay.exit_code, 0) << replay.err;
+  auto all = json_lines(replay.out);
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.front().at("seq").to_number<int>(), 1);
+  std::uint64_t f2 = 0, l2 = 0;
+  expect_contiguous(all, f2, l2);
+  EXPECT_EQ(l2, last);
+  auto mid = all[all.size() / 2];
+  auto resumed = yoi(srv, {"attach", "--json", "--cursor", s(mid, "cursor"), ref});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  auto rest = json_lines(resumed.out);
+  ASSERT_FALSE(rest.empty());
+  EXPECT_EQ(rest.front().at("seq").to_number<std::uint64_t>(), mid.at("seq").to_number<std::uint64_t>() + 1);
+  auto conflict = yoi(srv, {"attach", "--cursor", "x", "--from-start", ref});
+  EXPECT_EQ(conflict.exit_code, 2);
+}
+
+TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
+  auto ref = create_worker(srv);
+  ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "before"}).exit_code, 0);
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  ASSERT_TRUE(attach.wait_line("\"snapshot\"", 15s)) << attach.err();
+  ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "during one"}).exit_code, 0);
+  ASSERT_TRUE(attach.wait_line("run_finished", 15s)) << attach.err();
+
+  ASSERT_TRUE(srv.restart());
+  // Events written while the CLI is still reconnecting must reach it too.
+  ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "after restart"}).exit_code, 0);
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  ASSERT_EQ(attach.wait(30s), 0) << attach.err();
+  auto frames = json_lines(attach.out());
+  std::uint64_t first = 0, last = 0;
+  expect_contiguous(frames, first, last);
+  std::string inputs;
+  for (const auto& f : frames)
+    if (s(f, "type") == "event" && s(f.at("event").as_object(), "type") == "input_accepted")
+      inputs += s(f.at("event").as_object(), "content") + ";";
+  EXPECT_EQ(inputs, "during one;after restart;");
+  EXPECT_NE(attach.err().find("reconnecting"), std::string::npos) << attach.err();
+  // The stream ends with the stop, nothing lost in between.
+  auto detail = yoi(srv, {"show", ref, "--json"});
+  EXPECT_EQ(parse(detail.out).as_object().at("last_seq").to_number<std::uint64_t>(), last);
+}
+
+TEST_F(CliTest, ChatThroughAPseudoTerminal) {
+  auto ref = create_worker(srv);
+  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  auto at = chat.expect("> ", 15s);
+  ASSERT_TRUE(at) << chat.output();
+  chat.write("hello pty\r");
+  at = chat.expect("echo: hello pty", 15s, *at);
+  ASSERT_TRUE(at) << chat.output();
+  at = chat.expect("> ", 15s, *at);
+  ASSERT_TRUE(at) << chat.output();
+
+  // A slow run (40 ms per 8-byte chunk): Ctrl-C once text is flowing.
+  chat.write(std::string(600, 'z') + "\r");
+  at = chat.expect("echo: zz", 15s, *at);
+  ASSERT_TRUE(at) << chat.output();
+  chat.write("\x03");
+  at = chat.expect("[cancelled]", 15s, *at);
+  ASSERT_TRUE(at) << chat.output();
+  at = chat.expect("> ", 15s, *at);
+  ASSERT_TRUE(at) << chat.output();
+
+  // Still usable after a cancel.
+  chat.write("again\r");
+  at = chat.expect("echo: again", 15s, *at);
+  ASSERT_TRUE(at) << chat.output();
+  at = chat.expect("> ", 15s, *at);
+  ASSERT_TRUE(at);
+  chat.write("\x04");  // Ctrl-D
+  EXPECT_EQ(chat.wait(10s), 0) << chat.output();
+
+  auto t = yoi(srv, {"transcript", "--json", ref});
+  auto items = parse(t.out).as_object().at("items").as_array();
+  ASSERT_EQ(items.size(), 6u) << t.out;
+  EXPECT_EQ(s(items[3].as_object(), "result"), "cancelled");
+  EXPECT_LT(s(items[3].as_object(), "content").size(), 606u);
+  EXPECT_EQ(s(items[5].as_object(), "content"), "echo: again");
+
+  // Ctrl-C at the prompt exits too.
+  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  ASSERT_TRUE(chat2.expect("> ", 15s)) << chat2.output();
+  chat2.write("\x03");
+  EXPECT_EQ(chat2.wait(10s), 0) << chat2.output();
+}
+
+TEST(CliAuth, AccessTokenFromEnvironmentOrFile) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  const std::string token = "cli-test-token-0123456789";
+  Server srv({}, {{"YOI_ACCESS_TOKEN", token}});
+  ASSERT_TRUE(srv.start());
+  auto none = yoi(srv, {"runtimes"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.err.rfind("unauthorized: ", 0), 0u) << none.err;
+  auto wrong = yoi(srv, {"runtimes"}, {{"YOI_ACCESS_TOKEN", "wrong"}});
+  EXPECT_EQ(wrong.exit_code, 1);
+  auto env = yoi(srv, {"runtimes"}, {{"YOI_ACCESS_TOKEN", token}});
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+  write_file(srv.dir() + "/token", token + "\n");
+  auto file = yoi(srv, {"--token-file", srv.dir() + "/token", "create", "--runtime", "local"});
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  auto ref = file.out.substr(0, file.out.size() - 1);
+  // The event stream authenticates too.
+  auto wait = yoi(srv, {"--token-file", srv.dir() + "/token", "send", "--wait", ref, "secret chat"});
+  EXPECT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_EQ(wait.out, "echo: secret chat\n");
+  EXPECT_EQ(wait.err.find(token), std::string::npos);
+  auto attach = yoi(srv, {"attach", ref});
+  EXPECT_EQ(attach.exit_code, 1);
+  EXPECT_EQ(attach.err.rfind("unauthorized: ", 0), 0u) << attach.err;
+}
+
+TEST(CliRemote, CommandsThroughARemoteRuntime) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  auto rt_bin = binary("yoi-runtime");
+  if (rt_bin.empty()) GTEST_SKIP() << "yoi-runtime is not built";
+  auto dir = make_temp_dir();
+  write_file(dir + "/rt.token", "remote-token-abcdef\n");
+  write_file(dir + "/rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_delay_ms = 10\n");
+  Child rt({rt_bin, "--listen", "127.0.0.1:0", "--runtime-id", "box-1", "--token-file", dir + "/rt.token",
+            "--config", dir + "/rt.toml", "--log-level", "warn"});
+  auto line = rt.wait_line("yoi-runtime listening on http://", 15s);
+  ASSERT_TRUE(line) << rt.err();
+  auto url = line->substr(line->find("http://"));
+  Server srv("[[runtimes]]\nid = \"box-1\"\nbase_url = \"" + url + "\"\ntoken_file = \"" + dir +
+             "/rt.token\"\n");
+  ASSERT_TRUE(srv.start());
+
+  auto rts = yoi(srv, {"runtimes"});
+  ASSERT_EQ(rts.exit_code, 0) << rts.err;
+  EXPECT_NE(rts.out.find("box-1"), std::string::npos) << rts.out;
+  auto ref = create_worker(srv, "box-1", {"--name", "Remote"});
+  auto wait = yoi(srv, {"send", "--wait", ref, "over the wire"});
+  ASSERT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_EQ(wait.out, "echo: over the wire\n");
+  auto t = yoi(srv, {"transcript", ref});
+  EXPECT_EQ(t.out, "user: over the wire\nassistant: echo: over the wire\n");
+  auto all = yoi(srv, {"workers"});
+  EXPECT_NE(all.out.find(ref), std::string::npos) << all.out;
+  auto missing = yoi(srv, {"show", "box-1/nobody"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err.rfind("worker_not_found: ", 0), 0u) << missing.err;
+
+  // The runtime goes away: the backend reports it typed, the CLI exits 1.
+  rt.stop(SIGKILL);
+  auto gone = yoi(srv, {"show", ref});
+  EXPECT_EQ(gone.exit_code, 1) << gone.err;
+  EXPECT_EQ(gone.err.rfind("runtime_unreachable: ", 0), 0u) << gone.err;
+  auto rts2 = yoi(srv, {"runtimes"});
+  EXPECT_EQ(rts2.exit_code, 0) << rts2.err;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+}  // namespace
+}  // namespace yoi::cli::test
