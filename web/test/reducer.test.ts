@@ -147,6 +147,7 @@ describe("reducer", () => {
     expect(s.diagnostic?.code).toBe("runtime_unavailable");
     s = run(s, f(ev(2, { type: "status", status: "idle" })));
     expect(s.connection).toBe("live");
+    expect(s.diagnostic).toBeNull(); // settled by the event
     s = run(s, f({ type: "diagnostic", code: "runtime_unavailable", message: "again", action: "wait" }));
     s = run(s, f({ type: "diagnostic", code: "runtime_recovered", message: "back", action: "wait" }));
     expect(s.connection).toBe("live");

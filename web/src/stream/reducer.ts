@@ -166,8 +166,12 @@ function applyFrame(s: ViewState, f: Frame): ViewState {
         return { ...s, needsResync: true, stats: { ...s.stats, gaps: s.stats.gaps + 1 } };
       }
       const next = applyEvent(s, f.event);
+      // Events flowing again settle a passing condition (runtime back, resync
+      // done); typed failures stay until something replaces them.
+      const settled = s.diagnostic && (s.diagnostic.action === "wait" || s.diagnostic.action === "resync");
       return {
         ...next,
+        diagnostic: settled ? null : next.diagnostic,
         seq: f.seq,
         cursor: f.cursor,
         connection: next.connection === "ended" || next.connection === "failed" ? next.connection : "live",

@@ -151,7 +151,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
       </header>
       <WorkerMeta state={state} />
       {state.diagnostic && state.diagnostic.code !== "worker_stopped" && (
-        <div class={`diag diag-${state.diagnostic.action}`} data-testid="diagnostic">
+        <div class={`diag diag-${state.diagnostic.code === "runtime_recovered" ? "ok" : state.diagnostic.action}`} data-testid="diagnostic">
           <code>{state.diagnostic.code}</code> {state.diagnostic.message}
         </div>
       )}
