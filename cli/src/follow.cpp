@@ -184,14 +184,17 @@ CliResult<void> Follower::poll_once() {
         break;
       }
     }
-    next_poll_ = clock::now() + kPollInterval;
+    backoff_.reset();
+    // Full pages mean more is waiting: fetch it at once.
+    next_poll_ = pending_.size() - before >= kPage ? clock::now() : clock::now() + kPollInterval;
     return {};
   }
   const auto& e = r.error();
   if (e.exit_code == kExitConnection) {
     auto delay = backoff_.next();
     next_poll_ = clock::now() + delay;
-    note_(fmt::format("{}: {}; retrying in {:.1f}s", e.code, e.message, delay.count() / 1000.0));
+    note_(fmt::format("stream interrupted ({}: {}); reconnecting in {:.1f}s", e.code, e.message,
+                      delay.count() / 1000.0));
     return {};
   }
   if (e.code == "cursor_expired" || e.code == "cursor_unknown" || e.code == "cursor_invalid" ||

@@ -55,8 +55,9 @@ asio::awaitable<std::optional<TransportFailure>> connect(beast::tcp_stream& stre
   co_return std::nullopt;
 }
 
-// Runs `io` until `done` or the deadline; on the deadline, `abort` closes
-// whatever is in flight and the io_context is drained. True when done.
+// Runs `io` until `done` (the completion stops `io`) or the deadline; on the
+// deadline, `abort` closes whatever is in flight and the io_context is
+// drained. True when done.
 template <class Abort>
 bool run_until(asio::io_context& io, clock::time_point deadline, const bool& done, Abort abort) {
   io.run_until(deadline);
@@ -158,6 +159,7 @@ HttpOutcome HttpClient::request(std::string_view method, std::string_view target
   };
   asio::co_spawn(io, work(), [&](std::exception_ptr e, HttpOutcome r) {
     done = true;
+    io.stop();
     out = e ? tl::unexpected(TransportFailure{TransportFailure::protocol, "internal client error"}) : std::move(r);
   });
   if (!run_until(io, clock::now() + timeout_, done, [&] {
@@ -261,6 +263,7 @@ tl::expected<std::unique_ptr<WsConnection>, WsOpenFailure> WsConnection::open(
   };
   asio::co_spawn(s.io, work(), [&](std::exception_ptr e, std::optional<WsOpenFailure> f) {
     done = true;
+    s.io.stop();  // the stream's own timers would keep run_until() going
     if (e)
       failure = WsOpenFailure{{TransportFailure::protocol, "internal client error"}, 0, {}};
     else

@@ -53,7 +53,9 @@ class Server {
     return ::testing::AssertionSuccess();
   }
   void stop() {
-    if (child_) EXPECT_EQ(child_->stop(SIGTERM, 15s), 0) << child_->err();
+    if (child_) {
+      EXPECT_EQ(child_->stop(SIGTERM, 15s), 0) << child_->err();
+    }
     child_.reset();
   }
   ::testing::AssertionResult restart() {
@@ -395,13 +397,17 @@ void expect_contiguous(const std::vector<bj::object>& frames, std::uint64_t& fir
     auto type = s(f, "type");
     if (type == "snapshot") {
       auto seq = f.at("seq").to_number<std::uint64_t>();
-      if (have) EXPECT_EQ(seq, last) << "a snapshot moved the position";
+      if (have) {
+        EXPECT_EQ(seq, last) << "a snapshot moved the position";
+      }
       if (!have) first = seq + 1;
       last = seq;
       have = true;
     } else if (type == "event") {
       auto seq = f.at("seq").to_number<std::uint64_t>();
-      if (have) EXPECT_EQ(seq, last + 1) << "gap or duplicate at seq " << seq;
+      if (have) {
+        EXPECT_EQ(seq, last + 1) << "gap or duplicate at seq " << seq;
+      }
       if (!have) first = seq;
       last = seq;
       have = true;
