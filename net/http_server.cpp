@@ -513,7 +513,10 @@ awaitable<void> HttpConn::run() {
           session->ws.auto_fragment(false);
           auto server_name = opts.server_name;
           session->ws.set_option(websocket::stream_base::decorator(
-              [server_name](websocket::response_type& res) { res.set(http::field::server, server_name); }));
+              [server_name, proto = accept.subprotocol](websocket::response_type& res) {
+                res.set(http::field::server, server_name);
+                if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+              }));
           auto [aec] = co_await session->ws.async_accept(msg, use_tuple);
           auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
           if (aec) {

@@ -73,6 +73,9 @@ class Observer : public std::enable_shared_from_this<Observer> {
     s->set_idle_interval(settings_.heartbeat_interval);
 
     auto detail = rt_.detail(worker_id_);
+    // Only a worker stopped (or stopping) at connect time can end without
+    // this stream seeing its worker_stopped event.
+    maybe_stopped_ = detail && detail->record.status == rt::WorkerStatus::stopped;
     if (!detail) {
       fatal(detail.error().code, detail.error().message, 1000);
     } else if (!cursor) {
@@ -185,7 +188,7 @@ class Observer : public std::enable_shared_from_this<Observer> {
     if (batch_.empty()) {
       // Caught up. A stopped worker's log is final: say so and close.
       bool stopped = saw_stopped_;
-      if (!stopped) {
+      if (!stopped && maybe_stopped_) {
         // The record's status runs ahead of what is published; only a
         // snapshot tells the published status (rare path: stopped workers).
         auto d = rt_.detail(worker_id_);
@@ -219,6 +222,7 @@ class Observer : public std::enable_shared_from_this<Observer> {
   std::uint16_t close_code_ = 1000;
   bool observation_only_sent_ = false;
   bool saw_stopped_ = false;
+  bool maybe_stopped_ = false;
 };
 
 // Counts run results and appended events for /metrics by scanning each
@@ -431,7 +435,9 @@ net::Router RuntimeServer::Impl::routes() {
     std::optional<std::string> cursor;
     if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
     auto observer = std::make_shared<Observer>(this->rt, *id, settings, streams);
-    return net::WsAccept{[observer, cursor](std::shared_ptr<net::WsStream> s) { observer->open(s, cursor); }};
+    net::WsAccept accept;
+    accept.on_open = [observer, cursor](std::shared_ptr<net::WsStream> s) { observer->open(s, cursor); };
+    return accept;
   });
   return r;
 }

@@ -433,8 +433,13 @@ TEST(HttpServer, MetricsCountRequestsByRoutePattern) {
   c.request("GET", "/hello/a");
   c.request("GET", "/hello/b");
   c.request("GET", "/zzz");
+  // A request is recorded just after its response is written: poll briefly.
   std::string text;
-  h.on_io([&] { text = reg.render(); });
+  for (int i = 0; i < 100; ++i) {
+    h.on_io([&] { text = reg.render(); });
+    if (text.find("status=\"404\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(10ms);
+  }
   EXPECT_NE(text.find("yoi_http_requests_total{route=\"/hello/{name}\",method=\"GET\",status=\"200\"} 2"),
             std::string::npos)
       << text;

@@ -292,6 +292,22 @@ TEST(RuntimeApi, InputCancelStopAndStateConflicts) {
   }
 }
 
+TEST(RuntimeApi, CapacityAndContentLimitsAreTyped) {
+  HarnessOptions o;
+  o.limits.max_workers = 1;
+  o.limits.max_content_bytes = 100;
+  Harness h(o);
+  Api api(h);
+  api.create("w1");
+  auto full = api.post("/v1/workers", R"({"worker_id":"w2"})");
+  EXPECT_EQ(full.status, 429);
+  EXPECT_EQ(code(full), "limit_exceeded");
+  auto big = api.input("w1", std::string(101, 'c'));
+  EXPECT_EQ(big.status, 413);
+  EXPECT_EQ(code(big), "payload_too_large");
+  EXPECT_EQ(api.input("w1", std::string(100, 'c')).status, 202);
+}
+
 TEST(RuntimeApi, TranscriptPagesAreBounded) {
   Harness h;
   Api api(h);

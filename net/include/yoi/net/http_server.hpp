@@ -123,6 +123,9 @@ class WsStream {
 // (401, 404, ...) or accept; on_open runs once the handshake succeeded.
 struct WsAccept {
   std::function<void(std::shared_ptr<WsStream>)> on_open;
+  // Sec-WebSocket-Protocol to select in the handshake (one the client
+  // offered); empty: none.
+  std::string subprotocol;
 };
 using WsDecision = std::variant<Response, WsAccept>;
 using WsHandler = std::function<WsDecision(const Request&)>;
