@@ -207,6 +207,10 @@ struct Core : std::enable_shared_from_this<Core> {
       (*go)({});
     };
     if (summary) {
+      // The hot path: a supported op goes straight to its (asynchronous) call;
+      // only a refusal is posted, so no callback ever runs inline.
+      const auto& caps = summary->capabilities;
+      if (std::find(caps.begin(), caps.end(), capability_name(op)) != caps.end()) return (*go)({});
       asio::post(io, std::move(check));
       return;
     }

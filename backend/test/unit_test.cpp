@@ -9,7 +9,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/json.hpp>
 
+#include "fake_provider.hpp"  // engines/test: an https server with a test CA
 #include "support.hpp"
+#include "test_certs.hpp"
 #include "test_client.hpp"
 #include "yoi/backend/config.hpp"
 #include "yoi/backend/cursor.hpp"
@@ -236,6 +238,38 @@ TEST(HttpClient, RefusedOversizedAndMalformed) {
   EXPECT_EQ(ep->host, "::1");
   EXPECT_EQ(ep->port, "8443");
   EXPECT_EQ(ep->base_path, "/p");
+}
+
+TEST(HttpClient, HttpsVerifiesTheCertificateAndHostNameAndSendsSni) {
+  namespace et = yoi::engines::test;
+  et::FakeProvider tls_server(et::FakeTls{et::kLeafCertPem, et::kLeafKeyPem});
+  TmpDir dir;
+  auto ca = dir.file("ca.pem", et::kTestCaPem);
+  const auto port = std::to_string(tls_server.port());
+  boost::asio::io_context io;
+  http::TransportError err;
+
+  // Trusted CA, matching host name: works.
+  tls_server.enqueue(et::FakeResponse::status_only(200, "{\"ok\":true}"));
+  http::ClientOptions o;
+  o.ca_file = ca;
+  auto good = http::Client::make(io, Secret("https://localhost:" + port), o);
+  auto res = call(io, **good, http::Request{.target = "/v1/runtime"}, &err);
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  auto sni = tls_server.sni_names();
+  ASSERT_FALSE(sni.empty());
+  EXPECT_EQ(sni.back(), "localhost");
+
+  // The certificate does not name 127.0.0.1: host-name verification fails.
+  auto wrong_host = http::Client::make(io, Secret("https://127.0.0.1:" + port), o);
+  EXPECT_FALSE(call(io, **wrong_host, http::Request{.target = "/v1/runtime"}, &err));
+  EXPECT_EQ(err.kind, http::Failure::tls);
+
+  // Without the test CA the chain is untrusted.
+  auto untrusted = http::Client::make(io, Secret("https://localhost:" + port), {});
+  EXPECT_FALSE(call(io, **untrusted, http::Request{.target = "/v1/runtime"}, &err));
+  EXPECT_EQ(err.kind, http::Failure::tls);
 }
 
 // ---- the yoi-server binary ----
