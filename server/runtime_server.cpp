@@ -94,8 +94,10 @@ class Observer : public std::enable_shared_from_this<Observer> {
     }
     if (!close_after_pending_) {
       auto sub = rt_.subscribe(worker_id_, [weak = weak_from_this()] {
-        if (auto o = weak.lock())
+        if (auto o = weak.lock()) {
+          o->dirty_ = true;
           if (auto st = o->stream_.lock()) st->wake();
+        }
       });
       if (sub) sub_ = std::move(*sub);
     }
@@ -151,7 +153,9 @@ class Observer : public std::enable_shared_from_this<Observer> {
       if (auto s = stream_.lock()) s->close(close_code_, "");
       return std::nullopt;
     }
-    if (batch_pos_ >= batch_.size()) refill();
+    // Read the log only when it may hold something new for us: after a
+    // wake-up, or while behind the newest event the last read reported.
+    if (batch_pos_ >= batch_.size() && (dirty_ || seq_ < known_last_ || saw_stopped_)) refill();
     if (!pending_.empty() || close_after_pending_) return next(false);
     if (batch_pos_ < batch_.size()) {
       const auto& e = batch_[batch_pos_++];
@@ -172,6 +176,7 @@ class Observer : public std::enable_shared_from_this<Observer> {
   void refill() {
     batch_.clear();
     batch_pos_ = 0;
+    dirty_ = false;
     auto page = rt_.read_after(worker_id_, cursor_, settings_.stream_batch);
     if (!page) {
       if (page.error().code == Code::cursor_expired || page.error().code == Code::cursor_unknown) {
@@ -184,6 +189,7 @@ class Observer : public std::enable_shared_from_this<Observer> {
       }
       return;
     }
+    known_last_ = page->last_seq;
     batch_ = std::move(page->events);
     if (batch_.empty()) {
       // Caught up. A stopped worker's log is final: say so and close.
@@ -223,6 +229,8 @@ class Observer : public std::enable_shared_from_this<Observer> {
   bool observation_only_sent_ = false;
   bool saw_stopped_ = false;
   bool maybe_stopped_ = false;
+  bool dirty_ = true;             // appended since the last read (or never read)
+  std::uint64_t known_last_ = 0;  // newest seq as of the last read
 };
 
 // Counts run results and appended events for /metrics by scanning each
