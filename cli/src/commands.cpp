@@ -428,11 +428,12 @@ CliResult<void> cmd_attach(Context& c, const WorkerRef& w, const std::string& cu
     }
     const Frame& frame = **fr;
     if (frame.type == "heartbeat") continue;
+    bool fatal = frame.type == "diagnostic" && str(frame.obj, "action") == "fatal";
     if (c.json())
       std::cout << frame.raw << "\n" << std::flush;
-    else
+    else if (!fatal)  // a fatal one is the command's result, printed once by run()
       r.frame(frame);
-    if (frame.type == "diagnostic" && str(frame.obj, "action") == "fatal") {
+    if (fatal) {
       if (!c.json()) r.line_break();
       return fatal_result(frame);
     }
@@ -786,6 +787,13 @@ int run(int argc, char** argv) {
   auto* c_stop = sub("stop", "Stop a worker for good");
   for (auto* s : {c_show, c_send, c_attach, c_chat, c_transcript, c_cancel, c_stop}) {
     s->add_option("worker", ref_text, "the worker, as RUNTIME/WORKER")->required()->type_name("RUNTIME/WORKER");
+  }
+  // CLI11 lists only a subcommand's own options; say where the rest are.
+  for (auto* s : app.get_subcommands({})) {
+    std::string f = s->get_footer();
+    s->footer((f.empty() ? "" : f + "\n\n") +
+              "Global options (before or after the command): --server URL, --token-file FILE, --json,\n"
+              "--timeout SECONDS; see 'yoi --help'.");
   }
   // After the worker: CLI11 fills positionals in declaration order.
   c_send->add_option("text", text, "the message; '-' or absent: read it from standard input")->type_name("TEXT");

@@ -91,7 +91,7 @@ bool Follower::accept(Frame& f) {
   return true;  // unknown frame types pass through; callers ignore them
 }
 
-void Follower::schedule_reconnect(const std::string& why) {
+void Follower::schedule_reconnect(std::string why) {
   if (ws_) ws_->close(milliseconds(100));
   ws_.reset();
   auto delay = backoff_.next();
@@ -169,21 +169,25 @@ CliResult<void> Follower::catch_up(bool emit) {
   return {};
 }
 
+// The WebSocket ends a stopped worker's stream with a fatal diagnostic;
+// polling says the same after the worker_stopped event.
+void Follower::end_if_stopped(std::size_t from) {
+  for (std::size_t i = from; i < pending_.size(); ++i) {
+    const auto* ev = pending_[i].obj.if_contains("event");
+    if (ev && ev->is_object() && json::str_or_empty(ev->as_object(), "type") == "worker_stopped") {
+      auto d = diagnostic("worker_stopped", "the worker is stopped", "fatal");
+      accept(d);
+      pending_.push_back(std::move(d));
+      return;
+    }
+  }
+}
+
 CliResult<void> Follower::poll_once() {
   std::size_t before = pending_.size();
   auto r = catch_up(true);
   if (r) {
-    // The WebSocket ends a stopped worker's stream with a fatal diagnostic;
-    // polling says the same after the worker_stopped event.
-    for (std::size_t i = before; i < pending_.size(); ++i) {
-      const auto* ev = pending_[i].obj.if_contains("event");
-      if (ev && ev->is_object() && json::str_or_empty(ev->as_object(), "type") == "worker_stopped") {
-        auto d = diagnostic("worker_stopped", "the worker is stopped", "fatal");
-        accept(d);
-        pending_.push_back(std::move(d));
-        break;
-      }
-    }
+    end_if_stopped(before);
     backoff_.reset();
     // Full pages mean more is waiting: fetch it at once.
     next_poll_ = pending_.size() - before >= kPage ? clock::now() : clock::now() + kPollInterval;
@@ -237,6 +241,7 @@ CliResult<void> Follower::start(std::optional<std::string> cursor, bool from_sta
   if (*o == Open::fallback) {
     polling_ = true;
     note_("the server has no event WebSocket; polling");
+    end_if_stopped(0);
     if (!cursor_) {
       if (auto c = catch_up(false); !c) return c;
       auto detail = api_.get(worker_path(ref_));

@@ -55,9 +55,10 @@ class Follower {
   enum class Open { ok, retry, fallback };
   CliResult<Open> open_ws();
   CliResult<void> poll_once();
+  void end_if_stopped(std::size_t from);
   CliResult<void> catch_up(bool emit);
   bool accept(Frame& f);  // dedupe + track position; false: drop it
-  void schedule_reconnect(const std::string& why);
+  void schedule_reconnect(std::string why);  // by value: callers pass ws_'s own reason
 
   Api& api_;
   WorkerRef ref_;

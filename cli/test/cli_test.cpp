@@ -117,6 +117,11 @@ std::vector<bj::object> json_lines(const std::string& text) {
   return out;
 }
 
+// stderr has a line starting with `prefix` (notes may precede the error).
+bool has_line(const std::string& err, const std::string& prefix) {
+  return err.rfind(prefix, 0) == 0 || err.find("\n" + prefix) != std::string::npos;
+}
+
 std::string s(const bj::object& o, std::string_view k) {
   auto* v = o.if_contains(k);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
@@ -332,7 +337,7 @@ TEST_F(CliTest, TypedErrorsAreExitOne) {
                                          {{"create", "--runtime", "local", "--profile", "nope"}, "invalid_request"}}) {
     auto r = yoi(srv, c.args);
     EXPECT_EQ(r.exit_code, 1) << c.args[0] << ": " << r.out << r.err;
-    EXPECT_EQ(r.err.rfind(c.code + ": ", 0), 0u) << c.args[0] << ": " << r.err;
+    EXPECT_TRUE(has_line(r.err, c.code + ": ")) << c.args[0] << ": " << r.err;
   }
   auto ref = create_worker(srv, "local", {"--id", "dup"});
   auto again = yoi(srv, {"create", "--runtime", "local", "--id", "dup"});
@@ -480,8 +485,14 @@ TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
   for (const auto& f : frames)
     if (s(f, "type") == "event" && s(f.at("event").as_object(), "type") == "input_accepted")
       inputs += s(f.at("event").as_object(), "content") + ";";
-  EXPECT_EQ(inputs, "during one;after restart;");
-  EXPECT_NE(attach.err().find("reconnecting"), std::string::npos) << attach.err();
+  // The backend may open with a snapshot from before "before" and replay
+  // from there; either way every input appears once, in order.
+  EXPECT_TRUE(inputs == "during one;after restart;" || inputs == "before;during one;after restart;") << inputs;
+  // Over the WebSocket the restart drops the connection; a polling client
+  // may not have polled while the server was down.
+  if (attach.err().find("polling") == std::string::npos) {
+    EXPECT_NE(attach.err().find("reconnecting"), std::string::npos) << attach.err();
+  }
   // The stream ends with the stop, nothing lost in between.
   auto detail = yoi(srv, {"show", ref, "--json"});
   EXPECT_EQ(parse(detail.out).as_object().at("last_seq").to_number<std::uint64_t>(), last);
@@ -554,7 +565,7 @@ TEST(CliAuth, AccessTokenFromEnvironmentOrFile) {
   EXPECT_EQ(wait.err.find(token), std::string::npos);
   auto attach = yoi(srv, {"attach", ref});
   EXPECT_EQ(attach.exit_code, 1);
-  EXPECT_EQ(attach.err.rfind("unauthorized: ", 0), 0u) << attach.err;
+  EXPECT_TRUE(has_line(attach.err, "unauthorized: ")) << attach.err;
 }
 
 TEST(CliRemote, CommandsThroughARemoteRuntime) {

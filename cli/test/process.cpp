@@ -73,6 +73,9 @@ int reap(pid_t pid, clock::time_point deadline) {
 }  // namespace
 
 std::string binary(const std::string& name) {
+  // YOI_SERVER_BIN / YOI_RUNTIME_BIN / YOI_BIN name a binary outright.
+  std::string var = name == "yoi" ? "YOI_BIN" : name == "yoi-server" ? "YOI_SERVER_BIN" : "YOI_RUNTIME_BIN";
+  if (const char* p = std::getenv(var.c_str()); p && *p && fs::exists(p)) return p;
   std::vector<std::string> roots;
   if (const char* d = std::getenv("YOI_BUILD_DIR"); d && *d) roots.emplace_back(d);
 #ifdef YOI_CLI_TEST_BUILD_DIR

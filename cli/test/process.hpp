@@ -14,6 +14,7 @@ namespace yoi::cli::test {
 
 using std::chrono::milliseconds;
 
+// $YOI_BIN / $YOI_SERVER_BIN / $YOI_RUNTIME_BIN when set, else
 // $YOI_BUILD_DIR/apps/NAME/NAME (ctest sets YOI_BUILD_DIR), else the
 // compile-time build dir. Empty when the file does not exist.
 std::string binary(const std::string& name);
