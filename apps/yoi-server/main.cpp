@@ -17,6 +17,7 @@
 #include "yoi/backend/api.hpp"
 #include "yoi/backend/config.hpp"
 #include "yoi/backend/embedded_source.hpp"
+#include "yoi/backend/observe.hpp"
 #include "yoi/backend/remote_source.hpp"
 #include "yoi/clock.hpp"
 #include "yoi/ids.hpp"
@@ -137,7 +138,11 @@ int main(int argc, char** argv) {
         !a)
       return die(a.error());
   }
+  // The event streams (observation proxy): one upstream per watched worker.
+  backend::ObservationHub observe(io, registry, cursors);
+  if (runtime) observe.add_embedded(cfg.embedded.id, *runtime);
   for (auto& rc : cfg.runtimes) {
+    observe.add_remote(rc);
     auto s = backend::make_remote_source(io, std::move(rc));
     if (!s) return die(s.error());
     if (auto a = registry.add(std::move(*s)); !a) return die(a.error());
@@ -153,6 +158,7 @@ int main(int argc, char** argv) {
   backend::BrowserApi api(registry, cursors, std::move(ao), &metrics);
   net::Router router;
   api.add_routes(router);
+  observe.add_routes(router, [&api](const net::Request& req) { return api.authorize(req); });
   net::ServerOptions so;
   so.host = hp->first;
   so.port = hp->second;
@@ -171,6 +177,7 @@ int main(int argc, char** argv) {
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     spdlog::info("yoi-server: shutting down");
+    observe.close();
     server.shutdown(std::chrono::seconds(5), [&] {
       registry.close();
       if (runtime)

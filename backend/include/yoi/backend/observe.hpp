@@ -1,0 +1,120 @@
+#pragma once
+// The observation proxy (ARCHITECTURE §5, §7): yoi-server's client-facing
+// event stream `GET /api/runtimes/{rid}/workers/{wid}/events/ws?cursor=` for
+// every worker of every source, embedded and remote alike. Design note:
+// backend/OBSERVE.md.
+//
+// - Backend cursors only (cursor.hpp): a runtime cursor never reaches a client.
+// - One upstream per watched worker (a `Feed`), shared by all its clients; a
+//   bounded ring of recent events; each client pulls by position (the net
+//   layer's writer pulls, so nothing queues per client). A client behind the
+//   ring is caught up from the polling route (Source::events via the
+//   registry); one that needs more than `lag_catchup_pages` pages in a row
+//   gets `subscriber_lagged` and is closed.
+// - Upstream lost: clients stay connected and get `runtime_unavailable`
+//   (wait), then `runtime_recovered`; reconnects use jittered exponential
+//   backoff (Backoff, randomness injected) while anyone watches; the upstream
+//   is dropped `grace` after the last client leaves.
+//
+// Threading: everything on the backend's io thread.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "yoi/backend/cursor.hpp"
+#include "yoi/backend/registry.hpp"
+#include "yoi/backend/remote_source.hpp"
+#include "yoi/clock.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+namespace yoi::net {
+class Router;
+struct Request;
+}  // namespace yoi::net
+namespace yoi::rt {
+class Runtime;
+}
+
+namespace yoi::backend {
+
+struct BackoffPolicy {
+  std::chrono::milliseconds initial{100};
+  std::chrono::milliseconds max{5'000};
+  double factor = 2.0;
+};
+
+// Jittered exponential backoff ("equal jitter"): attempt n (from 0) waits
+// d = min(max, initial * factor^n), then a uniform value in [d/2, d] drawn
+// from the injected Random (so a test can assert exact delays).
+class Backoff {
+ public:
+  Backoff(BackoffPolicy policy, Random& random) : policy_(policy), random_(&random) {}
+  std::chrono::milliseconds next();
+  void reset() { attempt_ = 0; }
+  unsigned attempt() const { return attempt_; }
+
+ private:
+  BackoffPolicy policy_;
+  Random* random_;
+  unsigned attempt_ = 0;
+};
+
+struct ObserveOptions {
+  std::size_t ring_events = 1024;            // recent events kept per watched worker
+  std::size_t ring_bytes = 4u << 20;         // ... and their bytes
+  std::size_t catchup_page = 256;            // events per polling page for a client behind the ring
+  std::size_t lag_catchup_pages = 64;        // consecutive catch-up pages before subscriber_lagged
+  std::chrono::milliseconds heartbeat{15'000};
+  std::chrono::milliseconds grace{10'000};   // keep an unwatched upstream this long
+  BackoffPolicy backoff;
+  // Remote upstream WebSocket: connect + handshake deadline.
+  std::chrono::milliseconds connect_timeout{3'000};
+  std::size_t max_upstream_frame = 8u << 20;
+  Clock* clock = &Clock::system();
+  Random* random = &Random::system();
+};
+
+// Counters for tests and /metrics.
+struct ObserveStats {
+  std::size_t feeds = 0;             // watched workers (upstreams held)
+  std::size_t clients = 0;           // open client streams
+  std::uint64_t upstream_connects = 0;  // successful upstream (re)connections
+  std::uint64_t catchup_pages = 0;
+  std::uint64_t lagged = 0;
+};
+
+class ObservationHub {
+ public:
+  ObservationHub(boost::asio::io_context& io, RuntimeRegistry& registry, const CursorCodec& cursors,
+                 ObserveOptions options = {});
+  ~ObservationHub();
+  ObservationHub(const ObservationHub&) = delete;
+  ObservationHub& operator=(const ObservationHub&) = delete;
+
+  // Where each runtime's upstream comes from. A runtime with neither is
+  // refused (501 unsupported) on the stream route.
+  void add_embedded(std::string runtime_id, rt::Runtime& runtime);
+  // Endpoint and token stay Secrets (never logged).
+  void add_remote(const RemoteConfig& config);
+
+  // Registers the WS route. `authorize` is the server's auth filter; it is
+  // applied here (the route is registered with auth off) so a browser can
+  // also authenticate with the `yoi-token.<token>` subprotocol.
+  void add_routes(net::Router& router,
+                  std::function<std::optional<Error>(const net::Request&)> authorize = {});
+
+  ObserveStats stats() const;
+  // Drops every upstream and closes every client (1001). Idempotent.
+  void close();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace yoi::backend

@@ -1,0 +1,713 @@
+// The observation proxy: feeds (one upstream per watched worker, a bounded
+// ring), clients (a position each, pulled by the net layer's writer) and the
+// WebSocket route. Design note: backend/OBSERVE.md.
+#include "yoi/backend/observe.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <set>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "observe_upstream.hpp"
+#include "relabel.hpp"
+#include "yoi/backend/http_client.hpp"
+#include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+#include "yoi/net/http_server.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::backend {
+
+namespace asio = boost::asio;
+namespace bj = boost::json;
+using detail::UpSnapshot;
+
+std::chrono::milliseconds Backoff::next() {
+  double d = static_cast<double>(policy_.initial.count()) * std::pow(policy_.factor, attempt_);
+  auto cap = static_cast<double>(policy_.max.count());
+  if (!(d < cap)) d = cap;
+  ++attempt_;
+  auto full = static_cast<std::uint64_t>(d);
+  auto half = full / 2;
+  return std::chrono::milliseconds(half + random_->uniform(full - half + 1));
+}
+
+namespace {
+
+struct RingEvent {
+  std::uint64_t seq = 0;
+  std::optional<std::string> json;  // nullopt: withheld by the policy
+  bool stop = false;                 // a worker_stopped event
+};
+
+bool transport_failure(Code c) {
+  return c == Code::runtime_unreachable || c == Code::runtime_timeout || c == Code::runtime_error ||
+         c == Code::runtime_bad_response || c == Code::runtime_unavailable || c == Code::runtime_auth_failed;
+}
+
+}  // namespace
+
+struct Client;
+
+struct Feed : std::enable_shared_from_this<Feed> {
+  std::weak_ptr<ObservationHub::Impl> hub;
+  ObservationHub::Impl* hub_raw;
+  std::string rid, wid;
+  std::unique_ptr<detail::Upstream> up;
+
+  bool have_epoch = false;
+  std::string epoch;
+  std::uint64_t head = 0;  // newest seq received
+  std::deque<RingEvent> ring;
+  std::size_t ring_bytes = 0;
+  std::optional<UpSnapshot> base;  // most recent snapshot seen
+  std::string base_frame;          // base, as the backend sends it
+
+  bool connected = false;
+  bool down = false;
+  std::uint64_t down_gen = 0;
+  std::optional<Error> fatal;
+  bool stopped = false;
+  std::uint64_t stop_seq = 0;
+  bool snapshot_inflight = false;
+  bool snapshot_retry_ok = true;
+
+  Backoff backoff;
+  asio::steady_timer retry;
+  asio::steady_timer grace;
+  std::set<Client*> clients;
+  bool closed = false;
+
+  Feed(asio::io_context& io, std::shared_ptr<ObservationHub::Impl> h, std::string r, std::string w,
+       const ObserveOptions& o)
+      : hub(h), hub_raw(h.get()), rid(std::move(r)), wid(std::move(w)), backoff(o.backoff, *o.random),
+        retry(io), grace(io) {}
+
+  void start();
+  void connect();
+  void on_lost(const Error& e);
+  void on_snapshot(UpSnapshot s);
+  void on_event(const std::string& ep, SourceEvent e);
+  void wake_all();
+  void request_snapshot();
+  void set_base(UpSnapshot s);
+  bool base_fresh() const {
+    if (!base || !have_epoch || base->epoch != epoch) return false;
+    if (ring.empty()) return base->seq >= head;
+    return base->seq + 1 >= ring.front().seq;
+  }
+  const RingEvent* at(std::uint64_t seq) const {
+    if (ring.empty() || seq < ring.front().seq || seq > ring.back().seq) return nullptr;
+    return &ring[seq - ring.front().seq];
+  }
+  void shutdown() {
+    closed = true;
+    if (up) up->disconnect();
+    retry.cancel();
+    grace.cancel();
+  }
+};
+
+struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl> {
+  asio::io_context& io;
+  RuntimeRegistry& registry;
+  const CursorCodec& cursors;
+  ObserveOptions opts;
+  std::map<std::string, rt::Runtime*, std::less<>> embedded;
+  std::map<std::string, RemoteConfig, std::less<>> remotes;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<Feed>> feeds;
+  std::map<Client*, std::weak_ptr<Client>> clients;
+  ObserveStats st;
+  bool closed = false;
+
+  Impl(asio::io_context& i, RuntimeRegistry& r, const CursorCodec& c, ObserveOptions o)
+      : io(i), registry(r), cursors(c), opts(std::move(o)) {}
+
+  std::shared_ptr<Feed> feed_for(const std::string& rid, const std::string& wid) {
+    auto key = std::make_pair(rid, wid);
+    if (auto it = feeds.find(key); it != feeds.end()) return it->second;
+    auto f = std::make_shared<Feed>(io, shared_from_this(), rid, wid, opts);
+    if (auto e = embedded.find(rid); e != embedded.end())
+      f->up = detail::make_embedded_upstream(io, *e->second, wid);
+    else
+      f->up = detail::make_remote_upstream(io, remotes.at(rid), wid, opts);
+    feeds.emplace(key, f);
+    f->start();
+    return f;
+  }
+
+  void drop_feed(Feed* f) {
+    f->shutdown();
+    feeds.erase(std::make_pair(f->rid, f->wid));
+  }
+
+  void open_client(std::string rid, std::string wid, std::optional<std::string> cursor,
+                   std::shared_ptr<net::WsStream> stream);
+};
+
+// One WebSocket client. The writer pulls next(); this holds a position, at
+// most a few control frames and at most one catch-up page.
+struct Client : std::enable_shared_from_this<Client> {
+  enum class Phase { resolve_cursor, need_snapshot, streaming };
+
+  std::weak_ptr<ObservationHub::Impl> hub;
+  ObservationHub::Impl* h;
+  std::shared_ptr<Feed> feed;
+  std::weak_ptr<net::WsStream> stream;
+  std::string rid, wid;
+  Phase phase = Phase::need_snapshot;
+  Position start;  // resolve_cursor: the client's decoded cursor
+  std::string epoch;
+  std::uint64_t seq = 0;
+  std::deque<std::string> pending;  // control frames (a few at most)
+  bool close_after = false;
+  std::uint16_t close_code = 1000;
+  std::uint64_t down_seen = 0;
+  bool told_down = false;
+  // Catch-up from the polling route.
+  std::vector<SourceEvent> batch;
+  std::size_t batch_pos = 0;
+  std::uint64_t batch_end = 0;
+  bool catchup_inflight = false;
+  bool probed_ahead = false;
+  std::size_t streak = 0;
+  std::uint64_t streak_gap = 0;
+  std::optional<asio::steady_timer> retry_timer;
+  bool retry_wait = false;
+  bool finished = false;
+
+  Client(std::shared_ptr<ObservationHub::Impl> hb, std::shared_ptr<Feed> f, std::string r, std::string w)
+      : hub(hb), h(hb.get()), feed(std::move(f)), rid(std::move(r)), wid(std::move(w)) {}
+
+  void wake() {
+    if (auto s = stream.lock()) s->wake();
+  }
+
+  std::string cursor() const { return h->cursors.encode(rid, wid, Position{epoch, seq}); }
+
+  void fatal(Code code, std::string_view message, std::string_view action, std::uint16_t cc) {
+    pending.clear();
+    pending.push_back(rt::wire::diagnostic_frame(code, message, action));
+    close_after = true;
+    close_code = cc;
+  }
+
+  void resync(Code code, std::string_view message) {
+    pending.push_back(rt::wire::diagnostic_frame(code, message, "resync"));
+    phase = Phase::need_snapshot;
+    batch.clear();
+    batch_pos = 0;
+    streak = 0;
+  }
+
+  std::optional<std::string> event_frame(std::uint64_t s, const std::string& json) {
+    seq = s;
+    return rt::wire::event_frame(rid, wid, rt::Event{s, json, cursor()});
+  }
+
+  std::optional<std::string> next(bool idle) {
+    if (finished) return std::nullopt;
+    for (int guard = 0; guard < 100'000; ++guard) {
+      if (!pending.empty()) {
+        auto f = std::move(pending.front());
+        pending.pop_front();
+        return f;
+      }
+      if (close_after) {
+        finished = true;
+        if (auto s = stream.lock()) s->close(close_code, "");
+        return std::nullopt;
+      }
+      auto& f = *feed;
+      if (f.fatal) {
+        fatal(f.fatal->code, f.fatal->message, "fatal", 1000);
+        continue;
+      }
+      // Upstream state changes, once per change.
+      if (f.down && down_seen != f.down_gen) {
+        down_seen = f.down_gen;
+        if (!told_down) {
+          told_down = true;
+          return rt::wire::diagnostic_frame(Code::runtime_unavailable,
+                                            "the runtime is unavailable; the stream resumes when it returns",
+                                            "wait");
+        }
+      }
+      if (!f.down && told_down && f.connected) {
+        told_down = false;
+        return rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait");
+      }
+
+      if (phase == Phase::resolve_cursor) {
+        if (!f.have_epoch) return std::nullopt;
+        if (start.epoch != f.epoch) {
+          resync(Code::cursor_unknown, "the cursor belongs to another history of this worker");
+          continue;
+        }
+        epoch = start.epoch;
+        seq = start.seq;
+        phase = Phase::streaming;
+      }
+      if (phase == Phase::need_snapshot) {
+        if (f.base_fresh()) {
+          epoch = f.base->epoch;
+          seq = f.base->seq;
+          phase = Phase::streaming;
+          streak = 0;
+          return f.base_frame;
+        }
+        f.request_snapshot();
+        return std::nullopt;
+      }
+      // streaming
+      if (f.have_epoch && epoch != f.epoch) {
+        resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
+        continue;
+      }
+      if (batch_pos < batch.size()) {
+        auto& e = batch[batch_pos++];
+        std::uint64_t s = e.seq;
+        std::string json = std::move(e.json);
+        if (batch_pos >= batch.size()) {
+          batch.clear();
+          batch_pos = 0;
+          seq = std::max(s, batch_end);
+        }
+        return event_frame(s, json);
+      }
+      if (!batch.empty()) batch.clear();
+      if (catchup_inflight || retry_wait) return idle && phase == Phase::streaming ? heartbeat() : std::nullopt;
+      if (seq >= f.head && f.stopped && seq >= f.stop_seq) {
+        fatal(Code::worker_stopped, fmt::format("worker '{}' is stopped", wid), "fatal", 1000);
+        continue;
+      }
+      if (seq == f.head) {
+        streak = 0;
+        return idle ? heartbeat() : std::nullopt;
+      }
+      if (seq > f.head) {
+        if (!probed_ahead && !f.down) {
+          probed_ahead = true;
+          start_catchup();
+          continue;
+        }
+        return idle ? heartbeat() : std::nullopt;
+      }
+      if (const RingEvent* r = f.at(seq + 1)) {
+        streak = 0;
+        if (!r->json) {  // withheld: advance silently
+          seq = r->seq;
+          continue;
+        }
+        return event_frame(r->seq, *r->json);
+      }
+      // Behind the ring: a page from the polling route.
+      if (f.down) return idle ? heartbeat() : std::nullopt;
+      start_catchup();
+      if (close_after || !pending.empty()) continue;
+      return idle ? heartbeat() : std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> heartbeat() const {
+    if (phase != Phase::streaming) return std::nullopt;
+    return rt::wire::heartbeat_frame(cursor(), seq);
+  }
+
+  void start_catchup() {
+    auto gap = feed->head > seq ? feed->head - seq : 0;
+    if (streak == 0) streak_gap = gap;
+    ++streak;
+    if (streak > h->opts.lag_catchup_pages && gap >= streak_gap) {
+      ++h->st.lagged;
+      fatal(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry", 1008);
+      return;
+    }
+    catchup_inflight = true;
+    ++h->st.catchup_pages;
+    std::weak_ptr<Client> weak = weak_from_this();
+    h->registry.events(rid, wid, Position{epoch, seq}, h->opts.catchup_page,
+                       [weak](Result<SourceEventPage> page) {
+                         if (auto c = weak.lock()) c->caught_up(std::move(page));
+                       });
+  }
+
+  void caught_up(Result<SourceEventPage> page) {
+    catchup_inflight = false;
+    if (finished) return;
+    if (!page) {
+      auto c = page.error().code;
+      if (c == Code::cursor_expired || c == Code::cursor_unknown) {
+        resync(c, page.error().message);
+      } else if (transport_failure(c)) {
+        // The runtime is unreachable through the polling route too: wait
+        // (the upstream reconnects and wakes everyone), retry in a second.
+        if (!told_down) {
+          told_down = true;
+          pending.push_back(rt::wire::diagnostic_frame(Code::runtime_unavailable,
+                                                       "the runtime is unavailable; the stream resumes when it returns",
+                                                       "wait"));
+        }
+        retry_later();
+      } else {
+        fatal(c, page.error().message, "fatal", 1011);
+      }
+      return wake();
+    }
+    if (page->epoch != epoch) {
+      resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
+      return wake();
+    }
+    if (told_down && !feed->down) {
+      told_down = false;
+      pending.push_back(rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait"));
+    }
+    if (!page->events.empty()) probed_ahead = false;
+    batch = std::move(page->events);
+    batch_pos = 0;
+    batch_end = page->position;
+    if (batch.empty()) seq = std::max(seq, page->position);
+    wake();
+  }
+
+  void retry_later() {
+    if (!retry_timer) retry_timer.emplace(h->io);
+    retry_wait = true;
+    retry_timer->expires_after(std::chrono::seconds(1));
+    retry_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto c = weak.lock()) {
+        c->retry_wait = false;
+        c->wake();
+      }
+    });
+  }
+
+  void client_sent_data() {
+    if (close_after) return;
+    fatal(Code::observation_only, "this stream is observation-only; the client must not send data", "fatal", 1008);
+    wake();
+  }
+
+  void closed() {
+    finished = true;
+    if (retry_timer) retry_timer->cancel();
+    feed->clients.erase(this);
+    auto hb = hub.lock();
+    if (!hb) return;
+    hb->clients.erase(this);
+    hb->st.clients = hb->clients.size();
+    if (feed->clients.empty() && !feed->closed) {
+      feed->grace.expires_after(hb->opts.grace);
+      feed->grace.async_wait([wf = std::weak_ptr<Feed>(feed), weak_hub = hub](boost::system::error_code ec) {
+        if (ec) return;
+        auto f = wf.lock();
+        auto hb2 = weak_hub.lock();
+        if (f && hb2 && f->clients.empty() && !f->closed) hb2->drop_feed(f.get());
+        if (hb2) hb2->st.feeds = hb2->feeds.size();
+      });
+    }
+  }
+};
+
+// ---------------------------------------------------------------- feed
+
+void Feed::start() { connect(); }
+
+void Feed::connect() {
+  if (closed) return;
+  std::optional<Position> after;
+  if (have_epoch) after = Position{epoch, head};
+  std::weak_ptr<Feed> weak = weak_from_this();
+  detail::UpHandlers hs;
+  hs.connected = [weak] {
+    auto f = weak.lock();
+    if (!f || f->closed) return;
+    f->connected = true;
+    f->backoff.reset();
+    f->snapshot_retry_ok = true;
+    if (auto hb = f->hub.lock()) ++hb->st.upstream_connects;
+    if (f->down) {
+      f->down = false;
+      f->wake_all();
+    }
+  };
+  hs.snapshot = [weak](UpSnapshot s) {
+    if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
+  };
+  hs.event = [weak](std::string ep, SourceEvent e) {
+    if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, std::move(e));
+  };
+  hs.diagnostic = [weak](Error e, std::string action) {
+    auto f = weak.lock();
+    if (!f || f->closed) return;
+    if (action == "resync") return;  // a snapshot follows
+    if (e.code == Code::worker_stopped) {
+      f->stopped = true;
+      f->stop_seq = f->head;
+    } else if (action == "fatal" && !transport_failure(e.code)) {
+      f->fatal = e;
+    }
+    f->wake_all();
+  };
+  hs.lost = [weak](Error e) {
+    if (auto f = weak.lock(); f && !f->closed) f->on_lost(e);
+  };
+  up->connect(std::move(after), std::move(hs));
+}
+
+void Feed::on_lost(const Error& e) {
+  connected = false;
+  if (fatal || stopped) return;  // nothing more will come: no reconnect
+  if (!down) {
+    down = true;
+    ++down_gen;
+    spdlog::info("observe: upstream of {}/{} lost ({}); reconnecting", rid, wid, code_name(e.code));
+    wake_all();
+  }
+  auto hb = hub.lock();
+  if (!hb) return;
+  auto delay = backoff.next();
+  retry.expires_after(delay);
+  retry.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto f = weak.lock(); f && !f->closed) f->connect();
+  });
+}
+
+void Feed::on_snapshot(UpSnapshot s) {
+  bool new_history = !have_epoch || s.epoch != epoch;
+  if (new_history || s.seq != head) {
+    ring.clear();
+    ring_bytes = 0;
+  }
+  if (new_history) {
+    stopped = false;
+    fatal.reset();
+  }
+  have_epoch = true;
+  epoch = s.epoch;
+  head = s.seq;
+  set_base(std::move(s));
+  snapshot_retry_ok = true;
+  wake_all();
+}
+
+void Feed::set_base(UpSnapshot s) {
+  s.frame["runtime_id"] = rid;
+  if (auto* w = s.frame.if_contains("worker"); w && w->is_object()) w->as_object()["runtime_id"] = rid;
+  s.frame["cursor"] = hub_raw->cursors.encode(rid, wid, Position{s.epoch, s.seq});
+  base_frame = json::serialize(s.frame);
+  if (auto* w = s.frame.if_contains("worker"); w && w->is_object())
+    if (json::str_or_empty(w->as_object(), "status") == "stopped" && !stopped) {
+      stopped = true;
+      stop_seq = s.seq;
+    }
+  base = std::move(s);
+}
+
+void Feed::on_event(const std::string& ep, SourceEvent e) {
+  if (!have_epoch || ep != epoch) return;  // a snapshot announces a new history first
+  if (e.seq <= head) return;                // duplicate across a reconnect
+  if (e.seq != head + 1) {
+    // A hole the ring cannot represent: clients catch up by polling.
+    ring.clear();
+    ring_bytes = 0;
+  }
+  auto hb = hub.lock();
+  if (!hb) return;
+  detail::relabel_event_json(e.json, rid);
+  RingEvent r;
+  r.seq = e.seq;
+  r.stop = e.json.find("\"type\":\"worker_stopped\"") != std::string::npos;
+  r.json = hb->registry.policy().filter_event(rid, wid, std::move(e.json));
+  ring_bytes += r.json ? r.json->size() : 0;
+  ring.push_back(std::move(r));
+  while (!ring.empty() && (ring.size() > hb->opts.ring_events || ring_bytes > hb->opts.ring_bytes)) {
+    ring_bytes -= ring.front().json ? ring.front().json->size() : 0;
+    ring.pop_front();
+  }
+  head = ring.back().seq;
+  if (ring.back().stop) {
+    stopped = true;
+    stop_seq = head;
+  }
+  snapshot_retry_ok = true;
+  wake_all();
+}
+
+void Feed::wake_all() {
+  for (auto* c : clients) c->wake();
+}
+
+void Feed::request_snapshot() {
+  if (snapshot_inflight || !snapshot_retry_ok || !have_epoch) return;
+  snapshot_inflight = true;
+  up->snapshot([weak = weak_from_this()](Result<UpSnapshot> s) {
+    auto f = weak.lock();
+    if (!f || f->closed) return;
+    f->snapshot_inflight = false;
+    if (!s || s->epoch != f->epoch) {
+      f->snapshot_retry_ok = false;  // until the upstream says something new
+      return;
+    }
+    // A snapshot ahead of the ring is fine: its clients wait for the ring.
+    f->set_base(std::move(*s));
+    f->wake_all();
+  });
+}
+
+// ---------------------------------------------------------------- hub
+
+void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::optional<std::string> cursor,
+                                       std::shared_ptr<net::WsStream> stream) {
+  if (closed) return stream->close(1001, "");
+  // A feed that ended fatally (e.g. worker_not_found) is not reused: the
+  // worker may exist by now.
+  if (auto it = feeds.find(std::make_pair(rid, wid)); it != feeds.end() && it->second->fatal) {
+    auto old = it->second;
+    drop_feed(old.get());
+  }
+  auto feed = feed_for(rid, wid);
+  feed->grace.cancel();
+  auto c = std::make_shared<Client>(shared_from_this(), feed, rid, wid);
+  c->stream = stream;
+  if (cursor) {
+    auto pos = cursors.decode(rid, wid, *cursor);
+    if (pos) {
+      c->start = std::move(*pos);
+      c->phase = Client::Phase::resolve_cursor;
+    } else {
+      c->resync(pos.error().code, pos.error().message);
+    }
+  }
+  clients.emplace(c.get(), c);
+  feed->clients.insert(c.get());
+  st.clients = clients.size();
+  st.feeds = feeds.size();
+  stream->on_close([c](net::WsCloseInfo) { c->closed(); });
+  stream->on_message([weak = std::weak_ptr<Client>(c)](std::string_view) {
+    if (auto cl = weak.lock()) cl->client_sent_data();
+  });
+  stream->set_idle_interval(opts.heartbeat);
+  stream->set_source([weak = std::weak_ptr<Client>(c)](bool idle) -> std::optional<std::string> {
+    auto cl = weak.lock();
+    if (!cl) return std::nullopt;
+    return cl->next(idle);
+  });
+}
+
+ObservationHub::ObservationHub(asio::io_context& io, RuntimeRegistry& registry, const CursorCodec& cursors,
+                               ObserveOptions options)
+    : impl_(std::make_shared<Impl>(io, registry, cursors, std::move(options))) {}
+
+ObservationHub::~ObservationHub() { close(); }
+
+void ObservationHub::add_embedded(std::string runtime_id, rt::Runtime& runtime) {
+  impl_->embedded[std::move(runtime_id)] = &runtime;
+}
+
+void ObservationHub::add_remote(const RemoteConfig& config) {
+  // No TLS WebSocket client yet: the route answers 501 for https runtimes and
+  // the console falls back to the polling route.
+  auto ep = http::parse_base_url(config.base_url);
+  if (ep && ep->tls) return;
+  impl_->remotes[config.id] = config;
+}
+
+ObserveStats ObservationHub::stats() const {
+  auto s = impl_->st;
+  s.feeds = impl_->feeds.size();
+  s.clients = impl_->clients.size();
+  return s;
+}
+
+void ObservationHub::close() {
+  auto& im = *impl_;
+  if (im.closed) return;
+  im.closed = true;
+  for (auto& [_, f] : im.feeds) f->shutdown();
+  im.feeds.clear();
+  auto clients = im.clients;
+  for (auto& [_, w] : clients)
+    if (auto c = w.lock())
+      if (auto s = c->stream.lock()) s->close(1001, "");
+}
+
+namespace {
+
+// The browser offers `yoi.v1, yoi-token.<token>` as subprotocols (web/README).
+std::optional<std::string> subprotocol_token(const net::Request& req) {
+  auto h = req.header("sec-websocket-protocol");
+  if (!h) return std::nullopt;
+  std::string_view rest = *h;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto part = rest.substr(0, comma);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    if (part.starts_with("yoi-token.")) return std::string(part.substr(10));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return std::nullopt;
+}
+
+bool offers_v1(const net::Request& req) {
+  auto h = req.header("sec-websocket-protocol");
+  return h && h->find("yoi.v1") != std::string_view::npos;
+}
+
+}  // namespace
+
+void ObservationHub::add_routes(net::Router& router,
+                                std::function<std::optional<Error>(const net::Request&)> authorize) {
+  std::weak_ptr<Impl> weak = impl_;
+  router.websocket(
+      "/api/runtimes/{rid}/workers/{wid}/events/ws",
+      [weak, authorize](const net::Request& req) -> net::WsDecision {
+        auto im = weak.lock();
+        if (!im || im->closed) return net::Response::error(Error{Code::shutting_down, "the server is shutting down"});
+        if (authorize) {
+          auto err = authorize(req);
+          if (err) {
+            if (auto tok = subprotocol_token(req)) {
+              net::Request copy = req;
+              copy.headers.emplace(copy.headers.begin(), "Authorization", "Bearer " + *tok);
+              err = authorize(copy);
+            }
+          }
+          if (err) return net::Response::error(*err);
+        }
+        std::string rid(req.param("rid")), wid(req.param("wid"));
+        if (auto ok = validate_id(rid, "runtime_id"); !ok) return net::Response::error(ok.error());
+        if (auto ok = validate_id(wid, "worker_id"); !ok) return net::Response::error(ok.error());
+        if (auto ok = im->registry.policy().check(PolicyRequest{ApiOp::stream, rid, wid, "browser"}); !ok)
+          return net::Response::error(ok.error());
+        if (!im->embedded.contains(rid) && !im->remotes.contains(rid)) {
+          if (im->registry.find(rid))
+            return net::Response::error(Error{Code::unsupported, "this runtime's event stream is not available"});
+          return net::Response::error(Error{Code::runtime_not_found, fmt::format("no runtime '{}'", rid)});
+        }
+        std::optional<std::string> cursor;
+        if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
+        net::WsAccept accept;
+        if (offers_v1(req)) accept.subprotocol = "yoi.v1";
+        accept.on_open = [weak, rid, wid, cursor](std::shared_ptr<net::WsStream> s) {
+          if (auto im2 = weak.lock()) im2->open_client(rid, wid, cursor, std::move(s));
+        };
+        return accept;
+      },
+      net::RouteOptions{.auth = false});
+}
+
+}  // namespace yoi::backend

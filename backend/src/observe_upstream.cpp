@@ -1,0 +1,472 @@
+// Upstreams of the observation proxy: embedded (Runtime::subscribe +
+// read_after) and remote (a Beast WebSocket client of yoi-runtime's
+// /v1/workers/{id}/events/ws). See observe_upstream.hpp for the protocol.
+#include "observe_upstream.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
+#include "yoi/backend/http_client.hpp"
+#include "yoi/json.hpp"
+#include "yoi/runtime/runtime.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::backend::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+namespace bj = boost::json;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+constexpr std::size_t kDrainBatch = 256;
+constexpr std::size_t kDrainPerTurn = 4096;  // then yield to other work
+
+bool resyncable(Code c) {
+  return c == Code::cursor_expired || c == Code::cursor_unknown || c == Code::cursor_invalid;
+}
+
+// ---------------------------------------------------------------- embedded
+
+class EmbeddedUpstream final : public Upstream {
+  struct State : std::enable_shared_from_this<State> {
+    asio::io_context& io;
+    rt::Runtime& rt;
+    std::string wid;
+    UpHandlers h;
+    bool active = false;
+    unsigned gen = 0;
+    rt::Subscription sub;
+    std::string cursor;
+    bool drain_posted = false;
+
+    State(asio::io_context& i, rt::Runtime& r, std::string w) : io(i), rt(r), wid(std::move(w)) {}
+
+    Result<UpSnapshot> take_snapshot() const {
+      auto snap = rt.snapshot(wid);
+      if (!snap) return fail(snap.error());
+      auto v = json::parse(rt::wire::snapshot_frame(*snap), 64u << 20);
+      if (!v || !v->is_object()) return fail(Code::internal, "snapshot frame does not parse");
+      UpSnapshot s;
+      s.epoch = rt.epoch();
+      s.seq = snap->seq;
+      s.frame = std::move(v->as_object());
+      return s;
+    }
+
+    // false: the stream ended (a fatal diagnostic and `lost` were delivered).
+    bool send_snapshot() {
+      auto s = take_snapshot();
+      if (!s) return end(s.error());
+      cursor = rt.cursor_for(wid, s->seq);
+      h.snapshot(std::move(*s));
+      return active;
+    }
+
+    bool end(const Error& e) {
+      auto lost = h.lost;
+      unsigned g = gen;
+      h.diagnostic(e, "fatal");
+      if (g != gen) return false;
+      active = false;
+      sub.reset();
+      if (lost) lost(e);
+      return false;
+    }
+
+    void start(std::optional<Position> after, unsigned g) {
+      if (!active || g != gen) return;
+      h.connected();
+      if (!active || g != gen) return;
+      if (!after) {
+        if (!send_snapshot()) return;
+      } else {
+        cursor = rt::encode_cursor(after->epoch, rt::worker_tag(wid), after->seq);
+        auto s = rt.cursor_seq(wid, cursor);
+        if (!s) {
+          if (!resyncable(s.error().code)) return (void)end(s.error());
+          h.diagnostic(s.error(), "resync");
+          if (!active || g != gen || !send_snapshot()) return;
+        }
+      }
+      auto weak = weak_from_this();
+      auto sub_r = rt.subscribe(wid, [weak] {
+        if (auto st = weak.lock()) st->schedule_drain();
+      });
+      if (!sub_r) return (void)end(sub_r.error());
+      sub = std::move(*sub_r);
+      drain(true);
+    }
+
+    void schedule_drain() {
+      if (drain_posted || !active) return;
+      drain_posted = true;
+      asio::post(io, [weak = weak_from_this(), g = gen] {
+        auto st = weak.lock();
+        if (!st) return;
+        st->drain_posted = false;
+        if (st->active && st->gen == g) st->drain(false);
+      });
+    }
+
+    void drain(bool first) {
+      unsigned g = gen;
+      std::size_t sent = 0;
+      std::uint64_t last = 0;
+      while (active && g == gen) {
+        auto page = rt.read_after(wid, cursor, kDrainBatch);
+        if (!page) {
+          if (resyncable(page.error().code)) {
+            h.diagnostic(page.error(), "resync");
+            if (!active || g != gen || !send_snapshot()) return;
+            continue;
+          }
+          return (void)end(page.error());
+        }
+        last = page->last_seq;
+        if (page->events.empty()) break;
+        for (auto& e : page->events) {
+          cursor = e.cursor;
+          h.event(rt.epoch(), SourceEvent{e.seq, std::move(e.json)});
+          if (!active || g != gen) return;
+        }
+        sent += page->events.size();
+        if (sent >= kDrainPerTurn) return schedule_drain();
+      }
+      if (first && active && g == gen) {
+        // Already stopped and drained: say so, like the runtime's own stream.
+        auto d = rt.detail(wid);
+        auto at = rt.cursor_seq(wid, cursor);
+        if (d && d->record.status == rt::WorkerStatus::stopped && at && *at >= last)
+          end(Error{Code::worker_stopped, fmt::format("worker '{}' is stopped", wid)});
+      }
+    }
+  };
+
+ public:
+  EmbeddedUpstream(asio::io_context& io, rt::Runtime& rt, std::string wid)
+      : st_(std::make_shared<State>(io, rt, std::move(wid))) {}
+  ~EmbeddedUpstream() override { disconnect(); }
+
+  void connect(std::optional<Position> after, UpHandlers handlers) override {
+    st_->h = std::move(handlers);
+    st_->active = true;
+    unsigned g = ++st_->gen;
+    asio::post(st_->io, [st = st_, after = std::move(after), g] { st->start(after, g); });
+  }
+  void disconnect() override {
+    st_->active = false;
+    ++st_->gen;
+    st_->sub.reset();
+    // Handlers stay: disconnect() may run inside one of them.
+  }
+  void snapshot(std::function<void(Result<UpSnapshot>)> done) override {
+    asio::post(st_->io, [st = st_, done = std::move(done)] { done(st->take_snapshot()); });
+  }
+
+ private:
+  std::shared_ptr<State> st_;
+};
+
+// ---------------------------------------------------------------- remote
+
+using Ws = websocket::stream<beast::tcp_stream>;
+
+Error unavailable(std::string_view what) {
+  return Error{Code::runtime_unavailable, fmt::format("the runtime's event stream {}", what)};
+}
+
+// Decodes one frame of the runtime's stream. Unknown types are ignored.
+struct Frame {
+  std::string type;
+  bj::object obj;
+};
+
+Result<std::string> epoch_of(const bj::object& o) {
+  auto c = json::str_or_empty(o, "cursor");
+  auto parts = rt::parse_cursor(c);
+  if (!parts) return fail(Code::runtime_bad_response, "the runtime sent a frame with a bad cursor");
+  return std::string(parts->epoch);
+}
+
+std::optional<std::uint64_t> seq_of(const bj::object& o) {
+  auto* v = o.if_contains("seq");
+  if (!v) return std::nullopt;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64() && v->as_int64() >= 0) return static_cast<std::uint64_t>(v->as_int64());
+  return std::nullopt;
+}
+
+class RemoteUpstream final : public Upstream {
+  struct State : std::enable_shared_from_this<State> {
+    asio::io_context& io;
+    http::Endpoint ep;
+    Secret token;
+    std::string wid;
+    ObserveOptions opts;
+    UpHandlers h;
+    bool active = false;
+    unsigned gen = 0;
+    std::shared_ptr<Ws> ws;  // the live connection, if any
+
+    State(asio::io_context& i, http::Endpoint e, Secret t, std::string w, ObserveOptions o)
+        : io(i), ep(std::move(e)), token(std::move(t)), wid(std::move(w)), opts(std::move(o)) {}
+
+    std::string target(const std::optional<Position>& after) const {
+      std::string t = ep.base_path + "/v1/workers/" + wid + "/events/ws";
+      if (after) t += "?cursor=" + rt::encode_cursor(after->epoch, rt::worker_tag(wid), after->seq);
+      return t;
+    }
+
+    // Resolve (raced with a timer: DNS is not covered by stream timeouts),
+    // connect, handshake with the bearer token.
+    asio::awaitable<Result<std::shared_ptr<Ws>>> dial(std::string tgt) {
+      auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
+      tcp::resolver resolver(io);
+      asio::steady_timer timer(io);
+      timer.expires_at(deadline);
+      auto race = co_await (resolver.async_resolve(ep.host, ep.port, use_tuple) || timer.async_wait(use_tuple));
+      if (race.index() == 1) co_return fail(Code::runtime_timeout, "the runtime did not answer in time");
+      auto [rec, results] = std::get<0>(race);
+      if (rec || results.empty()) co_return fail(unavailable("cannot be reached"));
+      auto sock = std::make_shared<Ws>(io);
+      auto& low = beast::get_lowest_layer(*sock);
+      low.expires_at(deadline);
+      auto [cec, endpoint] = co_await low.async_connect(results, use_tuple);
+      if (cec) co_return fail(unavailable("cannot be reached"));
+      low.socket().set_option(tcp::no_delay(true));
+      sock->read_message_max(opts.max_upstream_frame);
+      std::string auth = token.empty() ? std::string() : "Bearer " + token.expose();
+      sock->set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
+        req.set(beast::http::field::user_agent, "yoi-server");
+        if (!auth.empty()) req.set(beast::http::field::authorization, auth);
+      }));
+      websocket::response_type res;
+      std::string host = ep.host + ":" + ep.port;
+      auto [hec] = co_await sock->async_handshake(res, host, tgt, use_tuple);
+      if (hec) {
+        auto st = res.result_int();
+        if (st == 401 || st == 403) co_return fail(Code::runtime_auth_failed, "the runtime rejected the backend's credential");
+        if (st == 404) co_return fail(Code::runtime_bad_response, "the runtime has no event stream route");
+        co_return fail(unavailable("cannot be opened"));
+      }
+      low.expires_never();
+      auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
+      t.idle_timeout = std::chrono::seconds(30);
+      t.keep_alive_pings = true;
+      sock->set_option(t);
+      co_return sock;
+    }
+
+    static Result<Frame> read_frame(const beast::flat_buffer& buf) {
+      auto data = beast::buffers_to_string(buf.data());
+      auto v = json::parse(data, data.size() + 1);
+      if (!v || !v->is_object()) return fail(Code::runtime_bad_response, "the runtime sent an undecodable frame");
+      Frame f;
+      f.obj = std::move(v->as_object());
+      f.type = json::str_or_empty(f.obj, "type");
+      return f;
+    }
+
+    static Result<UpSnapshot> to_snapshot(bj::object o) {
+      auto epoch = epoch_of(o);
+      if (!epoch) return fail(epoch.error());
+      UpSnapshot s;
+      s.epoch = std::move(*epoch);
+      auto seq = seq_of(o);
+      if (!seq) return fail(Code::runtime_bad_response, "snapshot without seq");
+      s.seq = *seq;
+      s.frame = std::move(o);
+      return s;
+    }
+
+    // One connection: dial, then dispatch frames until it ends.
+    asio::awaitable<void> run(std::optional<Position> after, unsigned g) {
+      auto self = shared_from_this();
+      auto live = [&] { return active && gen == g; };
+      auto conn = co_await dial(target(after));
+      if (!live()) co_return;
+      if (!conn) {
+        auto lost = h.lost;
+        lost(conn.error());
+        co_return;
+      }
+      ws = *conn;
+      auto my_ws = ws;
+      h.connected();
+      beast::flat_buffer buf;
+      Error why = unavailable("was lost");
+      while (live()) {
+        buf.clear();
+        auto [rec, n] = co_await my_ws->async_read(buf, use_tuple);
+        if (!live()) co_return;
+        if (rec) break;
+        auto f = read_frame(buf);
+        if (!f) {
+          why = f.error();
+          break;
+        }
+        if (f->type == "event") {
+          auto epoch = epoch_of(f->obj);
+          auto seq = seq_of(f->obj);
+          auto* ev = f->obj.if_contains("event");
+          if (!epoch || !seq || !ev || !ev->is_object()) {
+            why = Error{Code::runtime_bad_response, "the runtime sent a malformed event frame"};
+            break;
+          }
+          h.event(std::move(*epoch), SourceEvent{*seq, bj::serialize(*ev)});
+        } else if (f->type == "snapshot") {
+          auto s = to_snapshot(std::move(f->obj));
+          if (!s) {
+            why = s.error();
+            break;
+          }
+          h.snapshot(std::move(*s));
+        } else if (f->type == "diagnostic") {
+          Code c = Code::runtime_error;
+          code_from_name(json::str_or_empty(f->obj, "code"), c);
+          h.diagnostic(Error{c, std::string(json::str_or_empty(f->obj, "message"))},
+                       std::string(json::str_or_empty(f->obj, "action")));
+        }
+        // heartbeat: nothing to do (the position is the last event's).
+      }
+      if (!live()) co_return;
+      ws.reset();
+      boost::system::error_code ec;
+      beast::get_lowest_layer(*my_ws).socket().close(ec);
+      auto lost = h.lost;
+      lost(why);
+    }
+
+    asio::awaitable<Result<UpSnapshot>> fetch_snapshot() {
+      auto self = shared_from_this();
+      auto conn = co_await dial(target(std::nullopt));
+      if (!conn) co_return fail(conn.error());
+      auto w = *conn;
+      beast::flat_buffer buf;
+      asio::steady_timer timer(io);
+      timer.expires_after(opts.connect_timeout);
+      auto race = co_await (w->async_read(buf, use_tuple) || timer.async_wait(use_tuple));
+      boost::system::error_code ec;
+      if (race.index() == 1) {
+        beast::get_lowest_layer(*w).socket().close(ec);
+        co_return fail(Code::runtime_timeout, "the runtime did not send a snapshot in time");
+      }
+      auto [rec, n] = std::get<0>(race);
+      Result<UpSnapshot> out = fail(unavailable("was lost"));
+      if (!rec) {
+        auto f = read_frame(buf);
+        if (!f)
+          out = fail(f.error());
+        else if (f->type == "snapshot")
+          out = to_snapshot(std::move(f->obj));
+        else if (f->type == "diagnostic") {
+          Code c = Code::runtime_error;
+          code_from_name(json::str_or_empty(f->obj, "code"), c);
+          out = fail(c, std::string(json::str_or_empty(f->obj, "message")));
+        } else {
+          out = fail(Code::runtime_bad_response, "the runtime's stream did not start with a snapshot");
+        }
+      }
+      beast::get_lowest_layer(*w).socket().close(ec);
+      co_return out;
+    }
+  };
+
+ public:
+  RemoteUpstream(asio::io_context& io, http::Endpoint ep, Secret token, std::string wid, ObserveOptions opts)
+      : st_(std::make_shared<State>(io, std::move(ep), std::move(token), std::move(wid), std::move(opts))) {}
+  ~RemoteUpstream() override { disconnect(); }
+
+  void connect(std::optional<Position> after, UpHandlers handlers) override {
+    st_->h = std::move(handlers);
+    st_->active = true;
+    unsigned g = ++st_->gen;
+    asio::co_spawn(st_->io, st_->run(std::move(after), g), [](std::exception_ptr ep) {
+      if (!ep) return;
+      try {
+        std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        spdlog::error("observe: upstream stream failed unexpectedly: {}", e.what());
+      } catch (...) {
+        spdlog::error("observe: upstream stream failed unexpectedly");
+      }
+    });
+  }
+  void disconnect() override {
+    st_->active = false;
+    ++st_->gen;
+    if (st_->ws) {
+      boost::system::error_code ec;
+      beast::get_lowest_layer(*st_->ws).socket().close(ec);
+      st_->ws.reset();
+    }
+  }
+  void snapshot(std::function<void(Result<UpSnapshot>)> done) override {
+    asio::co_spawn(st_->io, st_->fetch_snapshot(),
+                   [done = std::move(done)](std::exception_ptr ep, Result<UpSnapshot> r) {
+                     if (ep) return done(fail(Code::internal, "snapshot fetch failed"));
+                     done(std::move(r));
+                   });
+  }
+
+ private:
+  std::shared_ptr<State> st_;
+};
+
+// Undecodable URLs (the registry refused them already): every connection
+// attempt fails; clients get runtime_unavailable.
+class UnavailableUpstream final : public Upstream {
+ public:
+  UnavailableUpstream(asio::io_context& io, Error why) : io_(io), why_(std::move(why)) {}
+  void connect(std::optional<Position>, UpHandlers h) override {
+    auto g = ++*gen_;
+    asio::post(io_, [gen = gen_, g, lost = h.lost, e = why_] {
+      if (g == *gen && lost) lost(e);
+    });
+  }
+  void disconnect() override { ++*gen_; }
+  void snapshot(std::function<void(Result<UpSnapshot>)> done) override {
+    asio::post(io_, [done = std::move(done), e = why_] { done(fail(e)); });
+  }
+
+ private:
+  asio::io_context& io_;
+  Error why_;
+  std::shared_ptr<unsigned> gen_ = std::make_shared<unsigned>(0);
+};
+
+}  // namespace
+
+std::unique_ptr<Upstream> make_embedded_upstream(asio::io_context& io, rt::Runtime& runtime, std::string worker_id) {
+  return std::make_unique<EmbeddedUpstream>(io, runtime, std::move(worker_id));
+}
+
+std::unique_ptr<Upstream> make_remote_upstream(asio::io_context& io, const RemoteConfig& config,
+                                               std::string worker_id, const ObserveOptions& options) {
+  auto ep = http::parse_base_url(config.base_url);
+  if (!ep) return std::make_unique<UnavailableUpstream>(io, ep.error());
+  if (ep->tls)  // the hub refuses these streams (501) before asking for an upstream
+    return std::make_unique<UnavailableUpstream>(
+        io, Error{Code::unsupported, "the event stream of an https runtime is not proxied yet"});
+  auto opts = options;
+  opts.connect_timeout = std::min(opts.connect_timeout, config.connect_timeout + config.timeout);
+  return std::make_unique<RemoteUpstream>(io, std::move(*ep), config.token, std::move(worker_id), opts);
+}
+
+}  // namespace yoi::backend::detail
