@@ -233,55 +233,24 @@ class Observer : public std::enable_shared_from_this<Observer> {
   std::uint64_t known_last_ = 0;  // newest seq as of the last read
 };
 
-// Counts run results and appended events for /metrics by scanning each
-// worker's log from where the previous scrape stopped (bounded per scrape).
+// Reports the core's counters (Runtime::stats) to /metrics as increments
+// since the previous scrape; what the store restored at start is history.
 class RunTap {
  public:
-  explicit RunTap(rt::Runtime& rt) : rt_(rt) {
-    // Count from process start: what the store restored is history.
-    for_each_worker([&](const rt::WorkerDetail& d) { scanned_[d.record.worker_id] = d.last_seq; });
-  }
+  explicit RunTap(rt::Runtime& rt) : rt_(rt), last_(rt.stats()) {}
 
   void scan(net::Counter& events, net::Family<net::Counter>& finished) {
-    std::size_t budget = 200'000;
-    for_each_worker([&](const rt::WorkerDetail& d) {
-      auto& pos = scanned_[d.record.worker_id];
-      if (d.last_seq <= pos) return;
-      events.inc(static_cast<double>(d.last_seq - pos));
-      while (pos < d.last_seq && budget > 0) {
-        auto page = rt_.read_after(d.record.worker_id, rt_.cursor_for(d.record.worker_id, pos), 1000);
-        if (!page || page->events.empty()) break;
-        for (const auto& e : page->events) {
-          --budget;
-          pos = e.seq;
-          if (e.json.find("\"run_finished\"") == std::string::npos) continue;
-          boost::system::error_code ec;
-          auto v = bj::parse(e.json, ec);
-          if (ec || !v.is_object()) continue;
-          auto* r = v.as_object().if_contains("result");
-          if (r && r->is_string()) finished.with({std::string(r->as_string())}).inc();
-        }
-      }
-      pos = d.last_seq;  // past the budget: events counted, results skipped
-    });
+    const rt::RuntimeStats& now = rt_.stats();
+    events.inc(static_cast<double>(now.events_appended - last_.events_appended));
+    finished.with({"completed"}).inc(static_cast<double>(now.runs_completed - last_.runs_completed));
+    finished.with({"cancelled"}).inc(static_cast<double>(now.runs_cancelled - last_.runs_cancelled));
+    finished.with({"failed"}).inc(static_cast<double>(now.runs_failed - last_.runs_failed));
+    last_ = now;
   }
 
  private:
-  template <class F>
-  void for_each_worker(F fn) {
-    rt::ListWorkers req;
-    req.limit = 1000;
-    for (;;) {
-      auto page = rt_.list(req);
-      if (!page) return;
-      for (const auto& d : page->workers) fn(d);
-      if (!page->next) return;
-      req.after = page->next;
-    }
-  }
-
   rt::Runtime& rt_;
-  std::unordered_map<std::string, std::uint64_t> scanned_;
+  rt::RuntimeStats last_;
 };
 
 }  // namespace
@@ -462,7 +431,7 @@ RuntimeServer::RuntimeServer(boost::asio::io_context& io, rt::Runtime& runtime, 
   im.metrics.on_collect([&im, &events, &finished, &active, &workers] {
     auto s = im.rt.summary();
     for (const auto& [k, v] : s.worker_counts) workers.with({k}).set(static_cast<double>(v));
-    active.set(static_cast<double>(s.worker_counts["running"]));
+    active.set(static_cast<double>(im.rt.stats().runs_active));
     im.tap.scan(events, finished);
   });
 
