@@ -1,5 +1,6 @@
 #include "yoi/server/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -86,6 +87,19 @@ Result<void> apply(const toml::table& table, std::string_view prefix, std::strin
   return {};
 }
 
+// A system prompt kept in its own file, relative to the config file's folder.
+Result<void> read_prompt_file(const std::string& file, std::string_view source, std::string& prompt) {
+  if (!prompt.empty()) return fail(Code::config_invalid, "set system_prompt or system_prompt_file, not both");
+  std::filesystem::path path(file);
+  if (path.is_relative()) path = std::filesystem::path(source).parent_path() / path;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(Code::config_invalid, "the file cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.size() > 256 * 1024) return fail(Code::config_invalid, "the file is larger than 256 KiB");
+  prompt = std::move(text);
+  return {};
+}
+
 Result<void> parse_profile(const std::string& name, const toml::node& node, std::string_view source,
                            engines::ProfileConfig& p) {
   auto* t = node.as_table();
@@ -96,6 +110,7 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, std:
   std::string prefix = "profiles." + name;
   std::chrono::milliseconds chunk_delay{0}, connect{p.connect_timeout}, first{p.first_byte_timeout},
       idle{p.idle_timeout};
+  std::string prompt_file;
   std::map<std::string, Setter, std::less<>> s{
       {"engine", one_of(p.engine, {"echo", "openai"})},
       {"history_messages", uint(p.history_messages)},
@@ -105,6 +120,7 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, std:
       {"model", str(p.model)},
       {"api_key_env", str(p.api_key_env)},
       {"system_prompt", str(p.system_prompt)},
+      {"system_prompt_file", str(prompt_file)},
       {"temperature",
        [&p](const toml::node& n) -> std::optional<std::string> {
          if (!n.is_number()) return "must be a number";
@@ -123,6 +139,11 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, std:
       {"max_retries", uint(p.max_retries)},
   };
   if (auto r = apply(*t, prefix, source, s); !r) return r;
+  if (!prompt_file.empty()) {
+    if (auto r = read_prompt_file(prompt_file, source, p.system_prompt); !r)
+      return fail(Code::config_invalid, fmt::format("{}: key '{}.system_prompt_file': {}",
+                                                    where(source, node), prefix, r.error().message));
+  }
   p.echo_chunk_delay = chunk_delay;
   p.connect_timeout = connect;
   p.first_byte_timeout = first;

@@ -1,6 +1,10 @@
 #include "yoi/server/config.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "yoi/server/runtime_server.hpp"
 
@@ -72,6 +76,23 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[profiles.p]\nengine = \"echo\"\ncolour = \"red\"\n", "profiles.p.colour", 3);
   expect_error("[profiles.p]\nengine = \"gpt9\"\n", "profiles.p.engine", 2);
   expect_error("[runtime]\nid = \n", "", 2);  // syntax error: the line is named
+}
+
+TEST(Config, SystemPromptFromAFileBesideTheConfig) {
+  auto dir = std::filesystem::temp_directory_path() / ("yoi-cfg-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir / "prompt.md") << "Be brief."; }
+  auto source = (dir / "runtime.toml").string();
+  auto ok = parse_config("[profiles.p]\nengine = \"echo\"\nsystem_prompt_file = \"prompt.md\"\n", source);
+  ASSERT_TRUE(ok) << ok.error().message;
+  ASSERT_EQ(ok->profiles.size(), 1u);
+  EXPECT_EQ(ok->profiles[0].system_prompt, "Be brief.");
+  auto missing = parse_config("[profiles.p]\nsystem_prompt_file = \"absent.md\"\n", source);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("profiles.p.system_prompt_file"), std::string::npos);
+  auto both = parse_config("[profiles.p]\nsystem_prompt = \"x\"\nsystem_prompt_file = \"prompt.md\"\n", source);
+  EXPECT_FALSE(both);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Config, ApiKeysResolveFromTheEnvironmentAndNameTheProfileWhenUnset) {

@@ -7,7 +7,7 @@
 //               fsync ("always"|"batch"|"none"), fsync_batch_interval_ms
 //   [limits]    the core's rt::Limits fields by name, plus max_body_bytes,
 //               max_header_bytes, ws_max_message_bytes, request_timeout_ms
-//   [profiles.<name>]  engine, history_messages, echo_chunk_bytes,
+//   [profiles.<name>]  engine, history_messages, echo_chunk_bytes, system_prompt_file,
 //               echo_chunk_delay_ms, base_url, model, api_key_env,
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
 //               first_byte_timeout_ms, idle_timeout_ms, max_retries
