@@ -671,10 +671,11 @@ CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
   LineReader reader;
   bool tty = ::isatty(0);
   for (;;) {
+    // Cleared before the prompt shows: a Ctrl-C typed at it must count.
+    g_interrupted = 0;
     std::cout << "> " << std::flush;
     std::string line;
     CliResult<void> stream_error;
-    g_interrupted = 0;
     auto got = reader.read(line, f, stream_error);
     if (got != LineReader::Got::line) {
       std::cout << "\n" << std::flush;
