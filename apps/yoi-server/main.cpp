@@ -151,6 +151,15 @@ int main(int argc, char** argv) {
   net::MetricsRegistry metrics;
   auto& configured = metrics.gauge("yoi_backend_runtimes", "runtimes in the registry");
   configured.get().set(static_cast<double>(registry.size()));
+  auto& stream_upstreams = metrics.gauge("yoi_backend_stream_upstreams", "watched workers (one upstream each)").get();
+  auto& streams_open = metrics.gauge("yoi_backend_streams_open", "open client event streams").get();
+  auto& streams_lagged = metrics.gauge("yoi_backend_streams_lagged", "streams closed as subscriber_lagged since start").get();
+  metrics.on_collect([&] {
+    auto s = observe.stats();
+    stream_upstreams.set(static_cast<double>(s.feeds));
+    streams_open.set(static_cast<double>(s.clients));
+    streams_lagged.set(static_cast<double>(s.lagged));
+  });
 
   backend::ApiOptions ao;
   ao.web_dir = web_dir;

@@ -516,6 +516,32 @@ TEST(ObserveEmbedded, ClientBehindTheRingIsCaughtUpByPolling) {
 // buffers are full its position falls behind the ring, catch-up pages do not
 // gain on the head, and it gets subscriber_lagged. Big frames (200 KB runs in
 // 8 KB deltas) so the kernel's buffers hold few of them.
+TEST(ObserveEmbedded, LateClientWithoutCursorGetsAFreshSnapshotWhenTheRingMovedOn) {
+  Backend be;
+  be.opts.ring_events = 8;
+  be.add_embedded(0);
+  be.start();
+  be.create_local("w1");
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
+  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(first);
+  be.input_local("w1", content(50));
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &seen));
+  read_until(watcher, [](const Frame& f) { return f.type == "heartbeat"; }, 5s, &seen);
+  auto head = event_seqs(seen).back();
+  auto late = be.client();
+  ASSERT_TRUE(late.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(snap->seq, head) << "the first snapshot (seq " << first->seq << ") is older than the ring";
+  auto* tail = snap->obj.if_contains("transcript_tail");
+  ASSERT_TRUE(tail && tail->is_array());
+  EXPECT_EQ(tail->as_array().size(), 2u);  // the input and the reply
+}
+
 TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
   Backend be;
   be.opts.ring_events = 16;
@@ -787,6 +813,12 @@ TEST(ObserveProcess, TwoServersSharingASecretHandAClientOverWithoutGap) {
   std::vector<Frame> seen;
   for (int i = 0; i < 10; ++i)
     ASSERT_TRUE(read_until(ws, [](const Frame& f) { return f.type == "event"; }, 10s, &seen));
+  {
+    HttpClient http("127.0.0.1", pa);
+    auto m = http.request("GET", "/metrics");
+    EXPECT_NE(m.body.find("yoi_backend_stream_upstreams 1"), std::string::npos) << m.body;
+    EXPECT_NE(m.body.find("yoi_backend_streams_open 1"), std::string::npos) << m.body;
+  }
   ws.close();
 
   // Without the token: refused. With it as the subprotocol: accepted.
