@@ -44,7 +44,9 @@ namespace {
 
 struct RingEvent {
   std::uint64_t seq = 0;
-  std::optional<std::string> json;  // nullopt: withheld by the policy
+  // The whole event frame, built (and its cursor MAC'd) once for every
+  // client; nullopt: withheld by the policy.
+  std::optional<std::string> json;
   bool stop = false;                 // a worker_stopped event
 };
 
@@ -303,11 +305,9 @@ struct Client : std::enable_shared_from_this<Client> {
       }
       if (const RingEvent* r = f.at(seq + 1)) {
         streak = 0;
-        if (!r->json) {  // withheld: advance silently
-          seq = r->seq;
-          continue;
-        }
-        return event_frame(r->seq, *r->json);
+        seq = r->seq;
+        if (!r->json) continue;  // withheld: advance silently
+        return *r->json;
       }
       // Behind the ring: a page from the polling route.
       if (f.down) return idle ? heartbeat() : std::nullopt;
@@ -529,7 +529,9 @@ void Feed::on_event(const std::string& ep, SourceEvent e) {
   RingEvent r;
   r.seq = e.seq;
   r.stop = e.json.find("\"type\":\"worker_stopped\"") != std::string::npos;
-  r.json = hb->registry.policy().filter_event(rid, wid, std::move(e.json));
+  if (auto kept = hb->registry.policy().filter_event(rid, wid, std::move(e.json)))
+    r.json = rt::wire::event_frame(rid, wid, rt::Event{e.seq, std::move(*kept),
+                                                       hub_raw->cursors.encode(rid, wid, Position{epoch, e.seq})});
   ring_bytes += r.json ? r.json->size() : 0;
   ring.push_back(std::move(r));
   while (!ring.empty() && (ring.size() > hb->opts.ring_events || ring_bytes > hb->opts.ring_bytes)) {
