@@ -547,6 +547,7 @@ CliResult<bj::value> post_input(Context& c, const WorkerRef& w, const std::strin
 
 CliResult<std::string> read_all_stdin() {
   constexpr std::size_t kMax = 4u << 20;
+  if (::isatty(0)) std::cerr << "yoi: reading the message from standard input; end it with Ctrl-D\n";
   std::string text;
   char buf[65536];
   for (;;) {
