@@ -176,6 +176,8 @@ Child::Child(const std::vector<std::string>& argv, const std::map<std::string, s
 Child::~Child() {
   if (pid_ > 0) stop(SIGKILL, milliseconds(5000));
   if (out_fd_ >= 0) ::close(out_fd_);
+  std::error_code ec;
+  fs::remove_all(fs::path(err_path_).parent_path(), ec);
 }
 
 void Child::pump(milliseconds wait) {
