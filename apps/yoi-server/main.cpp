@@ -17,6 +17,7 @@
 #include "yoi/backend/api.hpp"
 #include "yoi/backend/config.hpp"
 #include "yoi/backend/embedded_source.hpp"
+#include "yoi/server/config.hpp"
 #include "yoi/backend/observe.hpp"
 #include "yoi/backend/remote_source.hpp"
 #include "yoi/clock.hpp"
@@ -126,9 +127,23 @@ int main(int argc, char** argv) {
     rt::RuntimeOptions ro;
     ro.runtime_id = cfg.embedded.id;
     ro.display_name = cfg.embedded.display_name;
-    engines::ProfileConfig def;
-    def.echo_chunk_delay = cfg.embedded.echo_chunk_delay;
-    ro.profiles.push_back(def);
+    if (!cfg.embedded.runtime_config.empty()) {
+      fs::path path(cfg.embedded.runtime_config);
+      if (path.is_relative() && !config_file.empty()) path = fs::path(config_file).parent_path() / path;
+      auto rc = server::load_config(path.string());
+      if (!rc) return die(rc.error());
+      if (auto keys = server::resolve_api_keys(rc->profiles, [](const char* n) { return std::getenv(n); }); !keys)
+        return die(keys.error());
+      ro.profiles = std::move(rc->profiles);
+      ro.limits = rc->limits;
+    }
+    bool has_default = false;
+    for (const auto& p : ro.profiles) has_default = has_default || p.name == "runtime_default";
+    if (!has_default) {
+      engines::ProfileConfig def;
+      def.echo_chunk_delay = cfg.embedded.echo_chunk_delay;
+      ro.profiles.push_back(def);
+    }
     auto r = rt::Runtime::open(io, std::move(ro), std::move(st));
     if (!r) return die(r.error());
     runtime = std::move(*r);
@@ -178,10 +193,6 @@ int main(int argc, char** argv) {
   net::HttpServer server(io, std::move(router), so);
   if (auto s = server.start(); !s) return die(s.error());
 
-  std::string shown_host = server.host().find(':') != std::string::npos ? "[" + server.host() + "]" : server.host();
-  std::cout << "yoi-server listening on http://" << shown_host << ":" << server.port() << std::endl;
-  spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), web_dir);
-
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
@@ -195,6 +206,11 @@ int main(int argc, char** argv) {
         io.stop();
     });
   });
+  // Only now say we are ready: a SIGTERM right after the line is handled
+  // (the signal set above is installed) and flushes the store.
+  std::string shown_host = server.host().find(':') != std::string::npos ? "[" + server.host() + "]" : server.host();
+  std::cout << "yoi-server listening on http://" << shown_host << ":" << server.port() << std::endl;
+  spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), web_dir);
   io.run();
   return 0;
 }

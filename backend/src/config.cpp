@@ -150,6 +150,10 @@ Result<void> parse_embedded(const Ctx& c, const toml::table& t, EmbeddedConfig& 
       auto v = get_ms(c, node, full, 0);
       if (!v) return fail(v.error());
       e.echo_chunk_delay = *v;
+    } else if (key == "runtime_config") {
+      auto v = get_str(c, node, full);
+      if (!v) return fail(v.error());
+      e.runtime_config = *v;
     } else {
       return c.err(node, full, "is not a known key");
     }

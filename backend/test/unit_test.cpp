@@ -298,6 +298,26 @@ TEST(ServerBinary, StartsWithDefaultsPrintsTheReadyLineAndServes) {
   EXPECT_EQ(c2.request("GET", "/api/runtimes/local/workers/kept").status, 200);
 }
 
+TEST(ServerBinary, EmbeddedRuntimeTakesProfilesFromARuntimeConfig) {
+  TmpDir dir;
+  dir.file("rt.toml", "[profiles.slow]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
+                      "[profiles.gpt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
+  auto cfg = dir.file("s.toml", "[embedded]\nruntime_config = \"rt.toml\"\n");
+  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  auto rt = c.request("GET", "/api/runtimes/local");
+  ASSERT_EQ(rt.status, 200);
+  for (auto name : {"\"slow\"", "\"gpt\"", "\"runtime_default\""})
+    EXPECT_NE(rt.body.find(name), std::string::npos) << name << " in " << rt.body;
+  EXPECT_EQ(c.request("POST", "/api/runtimes/local/workers", R"({"profile":"slow"})").status, 201);
+
+  auto bad = dir.file("b.toml", "[embedded]\nruntime_config = \"missing.toml\"\n");
+  Proc q({server_binary(), "--listen", "127.0.0.1:0", "--config", bad, "--data-dir", (dir.path / "e").string()});
+  EXPECT_EQ(q.wait_exit(10s), 2) << q.stderr_text();
+}
+
 TEST(ServerBinary, RefusesBadConfigAndOpenNonLoopback) {
   TmpDir dir;
   auto cfg = dir.file("s.toml", "[[runtimes]]\nid = \"r\"\nbase_url = \"http://h:1\"\ntoken_env = \"HOME\"\nwat = 1\n");

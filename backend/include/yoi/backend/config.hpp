@@ -44,6 +44,10 @@ struct EmbeddedConfig {
   std::string store = "fs";
   std::string fsync = "always";
   std::chrono::milliseconds echo_chunk_delay{0};
+  // A yoi-runtime config file (relative to the server's config file) whose
+  // [profiles.*] and [limits] the embedded runtime uses: the same profiles,
+  // openai engines included, as a remote runtime.
+  std::string runtime_config;
 };
 
 struct ServerConfig {
