@@ -39,7 +39,7 @@ BENCHMARK(BM_BaselineVectorPush);
 // serialising): commit + completion, memory store.
 void BM_StoreAppend(benchmark::State& state) {
   boost::asio::io_context io;
-  auto st = store::make_memory_store(io, {1'000'000, 1u << 30});
+  auto st = store::make_memory_store(io, {100'000, 1u << 30});  // same footprint as the baseline
   std::uint64_t seq = 0;
   for (auto _ : state) {
     store::Commit c;

@@ -96,18 +96,21 @@ class MemoryStore final : public Store {
   // Completions are queued and run by one posted drain per io turn, not one
   // post per commit: a streaming run commits per delta.
   // The queue is shared with the drain so that a store destroyed with
-  // completions pending does not leave the drain dangling.
+  // completions pending does not leave the drain dangling. Two buffers are
+  // swapped so that neither loses its capacity between io turns.
   void post(Done done, Result<void> r) {
-    pending_->emplace_back(std::move(done), std::move(r));
-    if (pending_->size() > 1) return;
+    pending_->next.emplace_back(std::move(done), std::move(r));
+    if (pending_->next.size() > 1) return;
     boost::asio::post(io_, [q = pending_] {
-      auto batch = std::move(*q);
-      q->clear();
-      for (auto& [d, res] : batch) d(std::move(res));
+      std::swap(q->next, q->running);
+      for (auto& [d, res] : q->running) d(std::move(res));
+      q->running.clear();
     });
   }
 
-  using Pending = std::vector<std::pair<Done, Result<void>>>;
+  struct Pending {
+    std::vector<std::pair<Done, Result<void>>> next, running;
+  };
   std::shared_ptr<Pending> pending_ = std::make_shared<Pending>();
 
   boost::asio::io_context& io_;
