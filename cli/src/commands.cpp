@@ -182,7 +182,7 @@ CliResult<void> cmd_runtimes(Context& c) {
   std::vector<std::vector<std::string>> rows{{"RUNTIME", "NAME", "KIND", "STATUS", "WORKERS", "VERSION", "NOTE"}};
   for (const auto& r : arr(obj(*v), "runtimes")) {
     const auto& o = obj(r);
-    const auto& counts = obj(o, "worker_counts");
+    const auto& counts = obj(o, "workers");  // the runtime summary's counts by status
     const auto& diag = obj(o, "diagnostic");
     rows.push_back({str(o, "runtime_id"), str(o, "display_name"), str(o, "kind", "-"), str(o, "status", "-"),
                     counts.empty() ? "-" : str(counts, "total", "-"), str(o, "version", "-"),

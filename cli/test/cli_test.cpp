@@ -243,6 +243,7 @@ TEST_F(CliTest, RuntimesTextAndJson) {
   EXPECT_EQ(t.out.rfind("RUNTIME", 0), 0u) << t.out;
   EXPECT_NE(t.out.find("local"), std::string::npos);
   EXPECT_NE(t.out.find("ready"), std::string::npos) << t.out;
+  EXPECT_TRUE(std::regex_search(t.out, std::regex("ready +[0-9]+ "))) << "worker count shown: " << t.out;
 
   auto j = yoi(srv, {"runtimes", "--json"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
