@@ -64,6 +64,20 @@ struct RuntimeFixture {
     io.restart();
     io.poll();
   }
+  // A runtime whose default echo profile streams `chunk` bytes per delta,
+  // with one worker "w".
+  static std::unique_ptr<RuntimeFixture> with_worker(std::size_t chunk) {
+    rt::RuntimeOptions o;
+    engines::ProfileConfig p;
+    p.echo_chunk_bytes = chunk;
+    o.profiles.push_back(p);
+    auto f = std::make_unique<RuntimeFixture>(o);
+    rt::CreateWorker req;
+    req.worker_id = "w";
+    f->rt->create(req, [](auto) {});
+    f->drain();
+    return f;
+  }
   void run_until_idle(const std::string& id) {
     while (rt->detail(id)->record.status != rt::WorkerStatus::idle) {
       io.restart();
@@ -75,15 +89,8 @@ struct RuntimeFixture {
 // A whole run through the core: input -> streamed deltas -> finish, with
 // the events appended and published. Reports events/s.
 void BM_RuntimeRunEvents(benchmark::State& state) {
-  rt::RuntimeOptions o;
-  engines::ProfileConfig p;
-  p.echo_chunk_bytes = 4;
-  o.profiles.push_back(p);
-  RuntimeFixture f(o);
-  rt::CreateWorker req;
-  req.worker_id = "w";
-  f.rt->create(req, [](auto) {});
-  f.drain();
+  auto fixture = RuntimeFixture::with_worker(4);
+  auto& f = *fixture;
   const std::string content(400, 'a');  // ~100 deltas per run
   std::uint64_t before = f.rt->stats().events_appended;
   for (auto _ : state) {
@@ -96,15 +103,8 @@ void BM_RuntimeRunEvents(benchmark::State& state) {
 BENCHMARK(BM_RuntimeRunEvents)->Unit(benchmark::kMicrosecond);
 
 void BM_ReadAfter(benchmark::State& state) {
-  rt::RuntimeOptions o;
-  engines::ProfileConfig p;
-  p.echo_chunk_bytes = 1;
-  o.profiles.push_back(p);
-  RuntimeFixture f(o);
-  rt::CreateWorker req;
-  req.worker_id = "w";
-  f.rt->create(req, [](auto) {});
-  f.drain();
+  auto fixture = RuntimeFixture::with_worker(1);
+  auto& f = *fixture;
   for (int i = 0; i < 20; ++i) {
     f.rt->input("w", rt::Input{std::string(500, 'b'), std::nullopt}, [](auto) {});
     f.run_until_idle("w");
