@@ -99,6 +99,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     boost::asio::post(io, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   }
 
+  // A requested page size: 0 means the default; never above max_page.
+  std::size_t page_limit(std::size_t requested) const {
+    return std::clamp<std::size_t>(requested ? requested : opts.limits.default_page, 1, opts.limits.max_page);
+  }
+
   WorkerState* find(std::string_view id) const {
     auto it = workers.find(id);
     return it == workers.end() ? nullptr : it->second.get();
@@ -467,8 +472,7 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
 
 Result<WorkerPage> Runtime::list(const ListWorkers& req) const {
   auto& im = *impl_;
-  std::size_t limit = std::clamp<std::size_t>(req.limit ? req.limit : im.opts.limits.default_page, 1,
-                                              im.opts.limits.max_page);
+  std::size_t limit = im.page_limit(req.limit);
   auto it = im.workers.begin();
   if (req.after) {
     if (auto ok = validate_id(*req.after, "page token"); !ok) return fail(ok.error());
@@ -621,7 +625,7 @@ Result<TranscriptPage> Runtime::transcript(std::string_view worker_id, std::uint
   auto found = im.lookup(worker_id);
   if (!found) return fail(found.error());
   const auto& w = **found;
-  limit = std::clamp<std::size_t>(limit ? limit : im.opts.limits.default_page, 1, im.opts.limits.max_page);
+  limit = im.page_limit(limit);
   TranscriptPage page;
   page.total = w.pub.transcript_total;
   if (start >= page.total) return page;
@@ -652,7 +656,7 @@ Result<EventPage> Runtime::read_after(std::string_view worker_id, std::string_vi
   auto found = im.lookup(worker_id);
   if (!found) return fail(found.error());
   const auto& w = **found;
-  limit = std::clamp<std::size_t>(limit ? limit : im.opts.limits.default_page, 1, im.opts.limits.max_page);
+  limit = im.page_limit(limit);
   std::optional<std::uint64_t> after;
   if (!cursor.empty()) {
     auto seq = im.cursor_seq(w, cursor);
