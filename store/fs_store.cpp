@@ -83,21 +83,53 @@ struct Segment {
   std::string path;
 };
 
-struct WorkerModel {
-  std::string id;
+class FsStoreImpl;
+
+// A worker's model on the io thread; also its Log handle (the core appends
+// through it). The open commit is serialised straight into `open_events`
+// (the on-disk lines) as the core appends; commit() turns it into a Job.
+struct WorkerModel final : Log {
+  WorkerModel(FsStoreImpl& store, std::string worker_id) : Log(std::move(worker_id)), store(store) {}
+  using Log::durable_seq_;
+  using Log::last_seq_;  // assigned (may be ahead of durable)
+
+  void append(std::uint64_t seq, std::string_view event) override;
+  void append_transcript(std::uint64_t index, std::string_view item) override;
+  void commit(std::optional<std::string> state, Done done) override;
+
+  FsStoreImpl& store;
+  const std::string& id = worker_id_;
   std::string dir;
   bool durable = false;  // its directory exists on disk (creation acknowledged)
+  bool created = false;  // its creation is queued
   std::deque<Segment> segments;
-  std::uint64_t last_seq = 0;  // assigned (may be ahead of durable)
-  std::uint64_t durable_seq = 0;
   std::uint64_t retained_events = 0;
   std::uint64_t retained_bytes = 0;
   std::uint64_t transcript_total = 0;
   std::uint64_t durable_transcript = 0;
   std::uint64_t transcript_bytes = 0;
   std::vector<std::uint64_t> transcript_index;
-  std::deque<EventRecord> tail;  // newest durable events, ascending
-  std::size_t tail_bytes = 0;
+  // Newest durable event lines (as written), whole commits, ascending.
+  struct TailChunk {
+    std::uint64_t first_seq = 0, last_seq = 0;
+    std::string lines;
+  };
+  std::deque<TailChunk> tail;
+  std::size_t tail_bytes = 0, tail_events = 0;
+
+  // --- the open commit ---
+  bool open = false;
+  std::optional<Error> open_error;
+  std::string open_events;        // event lines
+  std::size_t open_flag_pos = 0;  // offset of the last line's flag digit
+  bool open_rolled = false;       // this commit started a new segment
+  bool open_had_segments = false;
+  std::uint64_t open_start_seq = 0;
+  Segment open_seg_before;        // the last segment's counters at the start (no path/index copy)
+  std::size_t open_index_before = 0;
+  std::uint64_t open_retained_events = 0, open_retained_bytes = 0;
+  std::string open_transcript;    // transcript records, blanked and validated
+  std::vector<std::pair<std::uint64_t, std::size_t>> open_transcript_items;  // index, end offset
 
   std::string events_dir() const { return dir + "/events"; }
   std::string transcript_path() const { return dir + "/transcript.jsonl"; }
@@ -127,7 +159,7 @@ struct Job {
   WorkerModel* worker = nullptr;
   std::uint64_t durable_seq = 0;
   std::uint64_t durable_transcript = 0;
-  std::vector<EventRecord> events;
+  std::uint64_t first_event = 0;  // events of this commit: [first_event, durable_seq]; 0: none
   Done done;
   std::chrono::steady_clock::time_point queued;
 };
@@ -206,13 +238,17 @@ class FsStoreImpl final : public FsStore {
   }
 
   Result<Restored> open() override;
-  void commit(Commit commit, Done done) override;
+  Result<Log*> log(std::string_view worker_id) override;
+  void set_durable_listener(DurableListener listener) override { listener_ = std::move(listener); }
   Result<EventRange> read_events(std::string_view worker_id, std::uint64_t after_seq,
                                  std::size_t limit) override;
   Result<std::vector<TranscriptRecord>> read_transcript(std::string_view worker_id,
                                                         std::uint64_t start,
                                                         std::size_t limit) override;
   void flush(Done done) override;
+
+ protected:
+  void defer(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
 
  private:
   // --- open / restore ---
@@ -224,6 +260,12 @@ class FsStoreImpl final : public FsStore {
                                   std::vector<std::string>& diags);
 
   // --- io thread ---
+  friend struct WorkerModel;
+  void begin(WorkerModel& w);
+  void append(WorkerModel& w, std::uint64_t seq, std::string_view event);
+  void append_transcript(WorkerModel& w, std::uint64_t index, std::string_view item);
+  void commit(WorkerModel& w, std::optional<std::string> state, Done done);
+  void rollback(WorkerModel& w);
   void enqueue(Job job);
   void handoff();
   void complete(std::vector<Job>& jobs, const Result<void>& result);
@@ -249,7 +291,12 @@ class FsStoreImpl final : public FsStore {
   Fd lock_fd_;
 
   // io thread only
-  std::unordered_map<std::string, std::unique_ptr<WorkerModel>> workers_;
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<WorkerModel>, Hash, std::equal_to<>> workers_;
+  DurableListener listener_;
   std::vector<Job> io_pending_;
   bool handoff_posted_ = false;
   // Keeps io_context::run() from returning while commits are in flight.
@@ -378,10 +425,9 @@ Result<RestoredWorker> FsStoreImpl::restore_worker(const std::string& name,
   if (!S_ISDIR(st.st_mode))
     return fail(Code::store_io, fmt::format("worker directory {} is not a directory", dir));
 
-  auto w = std::make_unique<WorkerModel>();
-  w->id = *id;
+  auto w = std::make_unique<WorkerModel>(*this, *id);
   w->dir = dir;
-  w->durable = true;
+  w->durable = w->created = true;
 
   auto content = read_small_file(w->state_path(), kMaxStateBytes);
   if (!content) {
@@ -421,7 +467,7 @@ Result<RestoredWorker> FsStoreImpl::restore_worker(const std::string& name,
     return tl::unexpected(r.error());
 
   rw.first_seq = w->first_seq();
-  rw.last_seq = w->last_seq;
+  rw.last_seq = w->last_seq_;
   rw.transcript_total = w->transcript_total;
   workers_.emplace(w->id, std::move(w));
   return rw;
@@ -550,7 +596,7 @@ Result<void> FsStoreImpl::restore_events(WorkerModel& w, std::uint64_t through_s
       if (auto r = sync_dir(edir); !r) return r;
     }
   }
-  w.last_seq = w.durable_seq = end.seq;
+  w.last_seq_ = w.durable_seq_ = end.seq;
   for (const auto& s : w.segments) {
     w.retained_events += s.count;
     w.retained_bytes += s.bytes;
@@ -580,7 +626,7 @@ Result<void> FsStoreImpl::restore_transcript(WorkerModel& w, std::uint64_t min_t
       return fail(Code::store_corrupt,
                   fmt::format("{} line {}: index {}, expected {}", path, lineno, f.index, count));
     // Items of a commit whose events were cut were never acknowledged either.
-    if (f.seq > w.last_seq || dropped > 0) {
+    if (f.seq > w.last_seq_ || dropped > 0) {
       ++dropped;
       continue;
     }
@@ -613,122 +659,208 @@ Result<void> FsStoreImpl::restore_transcript(WorkerModel& w, std::uint64_t min_t
 
 // ---------------------------------------------------------------- io thread
 
-void FsStoreImpl::commit(Commit c, Done done) {
-  Job job;
-  job.done = std::move(done);
-  auto reject = [&](Code code, std::string msg) {
-    job.error = Error{code, std::move(msg)};
-    enqueue(std::move(job));
-  };
-  if (!opened_) {
-    // No writer yet: answer directly (still never inline).
-    asio::post(io_, [done = std::move(job.done)] {
-      done(fail(Code::internal, "fs store used before open()"));
-    });
+Result<Log*> FsStoreImpl::log(std::string_view worker_id) {
+  if (!opened_) return fail(Code::internal, "fs store used before open()");
+  auto it = workers_.find(worker_id);
+  if (it != workers_.end()) return it->second.get();
+  if (!is_valid_id(worker_id)) return fail(Code::invalid_id, "commit for an invalid worker_id");
+  auto w = std::make_unique<WorkerModel>(*this, std::string(worker_id));
+  w->dir = workers_dir_ + "/" + encode_for_path(worker_id);
+  Log* p = w.get();
+  workers_.emplace(std::string(worker_id), std::move(w));
+  return p;
+}
+
+void WorkerModel::append(std::uint64_t seq, std::string_view event) { store.append(*this, seq, event); }
+void WorkerModel::append_transcript(std::uint64_t index, std::string_view item) {
+  store.append_transcript(*this, index, item);
+}
+void WorkerModel::commit(std::optional<std::string> state, Done done) {
+  store.commit(*this, std::move(state), std::move(done));
+}
+
+namespace {
+// Raw newlines can only be insignificant whitespace in valid JSON.
+void blank_newlines(char* b, char* e) {
+  std::replace_if(b, e, [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
+}
+}  // namespace
+
+// Starts a commit: remembers what a refused commit must restore.
+void FsStoreImpl::begin(WorkerModel& w) {
+  w.open = true;
+  w.open_error.reset();
+  w.open_events.clear();
+  w.open_rolled = false;
+  w.open_start_seq = w.last_seq_;
+  w.open_had_segments = !w.segments.empty();
+  if (w.open_had_segments) {
+    w.open_seg_before.count = w.segments.back().count;
+    w.open_seg_before.bytes = w.segments.back().bytes;
+    w.open_index_before = w.segments.back().index.size();
+  }
+  w.open_retained_events = w.retained_events;
+  w.open_retained_bytes = w.retained_bytes;
+  w.open_transcript.clear();
+  w.open_transcript_items.clear();
+}
+
+void FsStoreImpl::rollback(WorkerModel& w) {
+  if (w.open_rolled) {
+    w.segments.pop_back();
+  } else if (w.open_had_segments) {
+    Segment& seg = w.segments.back();
+    seg.count = w.open_seg_before.count;
+    seg.bytes = w.open_seg_before.bytes;
+    seg.index.resize(w.open_index_before);
+  }
+  w.retained_events = w.open_retained_events;
+  w.retained_bytes = w.open_retained_bytes;
+  w.last_seq_ = w.open_start_seq;
+  w.open_rolled = false;
+  w.open_events.clear();
+  w.open_transcript.clear();
+  w.open_transcript_items.clear();
+}
+
+// The hot path: one line serialised into the open commit's buffer.
+void FsStoreImpl::append(WorkerModel& w, std::uint64_t seq, std::string_view event) {
+  if (!w.open) begin(w);
+  if (w.open_error) return;
+  if (seq != w.last_seq_ + 1) {
+    w.open_error = Error{Code::internal, fmt::format("worker {}: event seq {} does not continue the log "
+                                                     "(expected {})", w.id, seq, w.last_seq_ + 1)};
     return;
   }
-  if (!is_valid_id(c.worker_id)) return reject(Code::invalid_id, "commit for an invalid worker_id");
-
-  auto it = workers_.find(c.worker_id);
-  WorkerModel* w = it == workers_.end() ? nullptr : it->second.get();
-  std::uint64_t next_seq = w ? w->last_seq + 1 : 1;
-  std::uint64_t next_index = w ? w->transcript_total : 0;
-  for (auto& e : c.events) {
-    if (e.seq != next_seq++)
-      return reject(Code::internal, fmt::format("worker {}: event seq {} does not continue the log "
-                                                "(expected {})", c.worker_id, e.seq, next_seq - 1));
-    // Raw newlines can only be insignificant whitespace in valid JSON.
-    std::replace_if(e.json.begin(), e.json.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
-    if (!validator_.check(e.json))
-      return reject(Code::internal, fmt::format("worker {}: event {} is not JSON", c.worker_id, e.seq));
-  }
-  for (auto& t : c.transcript) {
-    if (t.index != next_index++)
-      return reject(Code::internal, fmt::format("worker {}: transcript index {} does not continue "
-                                                "(expected {})", c.worker_id, t.index, next_index - 1));
-    std::replace_if(t.json.begin(), t.json.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
-    if (!validator_.check(t.json))
-      return reject(Code::internal,
-                    fmt::format("worker {}: transcript item {} is not JSON", c.worker_id, t.index));
-  }
-
-  if (!w) {
-    auto nw = std::make_unique<WorkerModel>();
-    nw->id = c.worker_id;
-    nw->dir = workers_dir_ + "/" + encode_for_path(c.worker_id);
-    w = nw.get();
-    workers_.emplace(c.worker_id, std::move(nw));
-    job.create_dir = w->dir;
-    if (!c.state) c.state = std::string();
-  }
-
-  // Events: a commit never straddles segments, so roll before it when full.
-  if (!c.events.empty() || w->segments.empty()) {
-    std::uint64_t first = c.events.empty() ? w->last_seq + 1 : c.events.front().seq;
-    bool roll = w->segments.empty() ||
-                (w->segments.back().count > 0 &&
-                 (w->segments.back().count >= options_.segment_max_events ||
-                  w->segments.back().bytes >= options_.segment_max_bytes));
+  if (w.last_seq_ == w.open_start_seq) {
+    // A commit never straddles segments, so roll before it when full.
+    bool roll = w.segments.empty() ||
+                (w.segments.back().count > 0 &&
+                 (w.segments.back().count >= options_.segment_max_events ||
+                  w.segments.back().bytes >= options_.segment_max_bytes));
     if (roll) {
       Segment s;
-      s.first_seq = first;
-      s.path = w->events_dir() + "/" + seq_name(first) + ".jsonl";
-      w->segments.push_back(std::move(s));
+      s.first_seq = seq;
+      s.path = w.events_dir() + "/" + seq_name(seq) + ".jsonl";
+      w.segments.push_back(std::move(s));
+      w.open_rolled = true;
     }
-    Segment& seg = w->segments.back();
-    Append a;
-    a.path = seg.path;
-    a.new_file = roll;
-    unsigned end_flags = kCommitEnd | (c.state ? kCommitState : 0);
-    for (std::size_t i = 0; i < c.events.size(); ++i) {
-      const auto& e = c.events[i];
-      if ((e.seq - seg.first_seq) % kIndexStride == 0) seg.index.push_back(seg.bytes);
-      std::size_t before = a.bytes.size();
-      append_event_line(a.bytes, e.seq, i + 1 == c.events.size() ? end_flags : 0, e.json);
-      seg.bytes += a.bytes.size() - before;
-      w->retained_bytes += a.bytes.size() - before;
-      ++seg.count;
-      ++w->retained_events;
-    }
-    if (!c.events.empty()) w->last_seq = c.events.back().seq;
-    job.appends.push_back(std::move(a));
   }
-  if (!c.transcript.empty() || !job.create_dir.empty()) {
+  std::size_t before = w.open_events.size();
+  append_event_line(w.open_events, seq, 0, event);
+  char* rec = w.open_events.data() + w.open_events.size() - 2 - event.size();
+  blank_newlines(rec, rec + event.size());
+  if (!validator_.check(std::string_view(rec, event.size()))) {
+    w.open_error = Error{Code::internal, fmt::format("worker {}: event {} is not JSON", w.id, seq)};
+    return;
+  }
+  w.open_flag_pos = w.open_events.find(",\"f\":", before) + 5;
+  Segment& seg = w.segments.back();
+  if ((seq - seg.first_seq) % kIndexStride == 0) seg.index.push_back(seg.bytes);
+  std::size_t n = w.open_events.size() - before;
+  seg.bytes += n;
+  w.retained_bytes += n;
+  ++seg.count;
+  ++w.retained_events;
+  w.last_seq_ = seq;
+}
+
+void FsStoreImpl::append_transcript(WorkerModel& w, std::uint64_t index, std::string_view item) {
+  if (!w.open) begin(w);
+  if (w.open_error) return;
+  std::uint64_t expected = w.transcript_total + w.open_transcript_items.size();
+  if (index != expected) {
+    w.open_error = Error{Code::internal, fmt::format("worker {}: transcript index {} does not continue "
+                                                     "(expected {})", w.id, index, expected)};
+    return;
+  }
+  std::size_t before = w.open_transcript.size();
+  w.open_transcript.append(item);
+  blank_newlines(w.open_transcript.data() + before, w.open_transcript.data() + w.open_transcript.size());
+  if (!validator_.check(std::string_view(w.open_transcript).substr(before))) {
+    w.open_error =
+        Error{Code::internal, fmt::format("worker {}: transcript item {} is not JSON", w.id, index)};
+    return;
+  }
+  w.open_transcript_items.emplace_back(index, w.open_transcript.size());
+}
+
+void FsStoreImpl::commit(WorkerModel& w, std::optional<std::string> state, Done done) {
+  if (!w.open) begin(w);
+  w.open = false;
+  Job job;
+  job.done = std::move(done);
+  job.worker = &w;
+  if (w.open_error) {
+    job.error = std::move(w.open_error);
+    w.open_error.reset();
+    rollback(w);
+    enqueue(std::move(job));
+    return;
+  }
+  if (!w.created) {
+    w.created = true;
+    job.create_dir = w.dir;
+    if (!state) state = std::string();
+  }
+  if (w.segments.empty()) {
+    // A new worker's first segment exists even before its first event.
+    Segment s;
+    s.first_seq = w.last_seq_ + 1;
+    s.path = w.events_dir() + "/" + seq_name(s.first_seq) + ".jsonl";
+    w.segments.push_back(std::move(s));
+    w.open_rolled = true;
+  }
+  bool has_events = w.last_seq_ > w.open_start_seq;
+  if (has_events || w.open_rolled) {
+    if (has_events)
+      w.open_events[w.open_flag_pos] = static_cast<char>('0' + (kCommitEnd | (state ? kCommitState : 0)));
     Append a;
-    a.path = w->transcript_path();
+    a.path = w.segments.back().path;
+    a.new_file = w.open_rolled;
+    a.bytes = std::move(w.open_events);
+    w.open_events.clear();
+    job.appends.push_back(std::move(a));
+    if (has_events) job.first_event = w.open_start_seq + 1;
+  }
+  if (!w.open_transcript_items.empty() || !job.create_dir.empty()) {
+    Append a;
+    a.path = w.transcript_path();
     a.new_file = !job.create_dir.empty();
-    for (const auto& t : c.transcript) {
-      if (t.index % kIndexStride == 0) w->transcript_index.push_back(w->transcript_bytes);
+    std::size_t from = 0;
+    for (const auto& [index, end] : w.open_transcript_items) {
+      if (index % kIndexStride == 0) w.transcript_index.push_back(w.transcript_bytes);
       std::size_t before = a.bytes.size();
-      append_transcript_line(a.bytes, t.index, w->last_seq, t.json);
-      w->transcript_bytes += a.bytes.size() - before;
-      ++w->transcript_total;
+      append_transcript_line(a.bytes, index, w.last_seq_,
+                             std::string_view(w.open_transcript).substr(from, end - from));
+      from = end;
+      w.transcript_bytes += a.bytes.size() - before;
+      ++w.transcript_total;
     }
     job.appends.push_back(std::move(a));
   }
-  if (c.state) {
-    job.state_path = w->state_path();
-    job.state_content = state_file(w->last_seq, w->transcript_total, *c.state);
+  if (state) {
+    job.state_path = w.state_path();
+    job.state_content = state_file(w.last_seq_, w.transcript_total, *state);
   }
 
   // Retention: drop whole old segments, never the one being written.
-  while (w->segments.size() > 1 && (w->retained_events > options_.retention.max_events ||
-                                    w->retained_bytes > options_.retention.max_bytes)) {
-    const Segment& old = w->segments.front();
-    w->retained_events -= old.count;
-    w->retained_bytes -= old.bytes;
+  while (w.segments.size() > 1 && (w.retained_events > options_.retention.max_events ||
+                                   w.retained_bytes > options_.retention.max_bytes)) {
+    const Segment& old = w.segments.front();
+    w.retained_events -= old.count;
+    w.retained_bytes -= old.bytes;
     job.unlinks.push_back(old.path);
-    w->segments.pop_front();
+    w.segments.pop_front();
   }
-  while (!w->tail.empty() && w->tail.front().seq < w->first_seq()) {
-    w->tail_bytes -= w->tail.front().json.size();
-    w->tail.pop_front();
+  while (!w.tail.empty() && w.tail.front().last_seq < w.first_seq()) {
+    w.tail_bytes -= w.tail.front().lines.size();
+    w.tail_events -= w.tail.front().last_seq - w.tail.front().first_seq + 1;
+    w.tail.pop_front();
   }
 
-  job.worker = w;
-  job.durable_seq = w->last_seq;
-  job.durable_transcript = w->transcript_total;
-  job.events = std::move(c.events);
+  job.durable_seq = w.last_seq_;
+  job.durable_transcript = w.transcript_total;
   enqueue(std::move(job));
 }
 
@@ -770,30 +902,52 @@ void FsStoreImpl::handoff() {
 }
 
 void FsStoreImpl::complete(std::vector<Job>& jobs, const Result<void>& result) {
-  // A `done` may destroy the store (a shutdown path that drops it once
-  // flushed): account first, and stop touching `this` once it is gone.
+  // A listener or `done` may destroy the store (a shutdown path that drops
+  // it once flushed): account first, and stop touching `this` once it is gone.
   std::shared_ptr<Shared> keep = shared_;
   outstanding_ -= jobs.size();
   if (outstanding_ == 0) work_.reset();
+  // Watermarks first; then the listener once per advanced log; then the
+  // failures; then the `done`s in call order.
+  std::vector<WorkerModel*> advanced;
+  std::vector<std::pair<WorkerModel*, Error>> failed;
+  for (auto& job : jobs) {
+    if (!job.worker) continue;
+    WorkerModel& w = *job.worker;
+    if (job.error || !result) {
+      failed.emplace_back(&w, job.error ? *job.error : result.error());
+      continue;
+    }
+    w.durable = true;
+    w.durable_seq_ = std::max(w.durable_seq_, job.durable_seq);
+    w.durable_transcript = std::max(w.durable_transcript, job.durable_transcript);
+    if (std::find(advanced.begin(), advanced.end(), &w) == advanced.end()) advanced.push_back(&w);
+    if (job.first_event == 0) continue;
+    // The tail cache takes the commit's lines as written (the writer is done with them).
+    std::uint64_t n = job.durable_seq - job.first_event + 1;
+    std::string& lines = job.appends.front().bytes;
+    w.tail_bytes += lines.size();
+    w.tail_events += n;
+    w.tail.push_back({job.first_event, job.durable_seq, std::move(lines)});
+    std::uint64_t first = w.first_seq();
+    while (!w.tail.empty() && (w.tail_events > kTailCache || w.tail_bytes > kTailCacheBytes ||
+                               w.tail.front().last_seq < first)) {
+      w.tail_bytes -= w.tail.front().lines.size();
+      w.tail_events -= w.tail.front().last_seq - w.tail.front().first_seq + 1;
+      w.tail.pop_front();
+    }
+  }
+  for (WorkerModel* w : advanced) {
+    if (!keep->alive) return;
+    if (listener_) listener_(*w, Result<std::uint64_t>(w->durable_seq_));
+  }
+  for (auto& [w, e] : failed) {
+    if (!keep->alive) return;
+    if (listener_) listener_(*w, Result<std::uint64_t>(tl::unexpected(e)));
+  }
   for (auto& job : jobs) {
     if (!keep->alive) return;
     Result<void> r = job.error ? Result<void>(tl::unexpected(*job.error)) : result;
-    if (r && job.worker) {
-      WorkerModel& w = *job.worker;
-      w.durable = true;
-      w.durable_seq = std::max(w.durable_seq, job.durable_seq);
-      w.durable_transcript = std::max(w.durable_transcript, job.durable_transcript);
-      std::uint64_t first = w.first_seq();
-      for (auto& e : job.events) {
-        w.tail_bytes += e.json.size();
-        w.tail.push_back(std::move(e));
-      }
-      while (!w.tail.empty() && (w.tail.size() > kTailCache || w.tail_bytes > kTailCacheBytes ||
-                                 w.tail.front().seq < first)) {
-        w.tail_bytes -= w.tail.front().json.size();
-        w.tail.pop_front();
-      }
-    }
     if (job.done) job.done(std::move(r));
   }
 }
@@ -834,20 +988,33 @@ Result<void> FsStoreImpl::read_event_file(const WorkerModel& w, std::uint64_t st
 
 Result<EventRange> FsStoreImpl::read_events(std::string_view worker_id, std::uint64_t after_seq,
                                             std::size_t limit) {
-  auto it = workers_.find(std::string(worker_id));
+  auto it = workers_.find(worker_id);
   if (it == workers_.end() || !it->second->durable)
     return fail(Code::worker_not_found, fmt::format("worker {} not found", worker_id));
   const WorkerModel& w = *it->second;
   EventRange out;
   out.first_seq = w.first_seq();
-  if (out.first_seq > w.durable_seq) out.first_seq = 0;
-  out.last_seq = w.durable_seq;
-  if (out.first_seq == 0 || limit == 0 || after_seq >= w.durable_seq) return out;
+  if (out.first_seq > w.durable_seq_) out.first_seq = 0;
+  out.last_seq = w.durable_seq_;
+  if (out.first_seq == 0 || limit == 0 || after_seq >= w.durable_seq_) return out;
   std::uint64_t start = std::max(after_seq + 1, out.first_seq);
-  std::uint64_t end = std::min<std::uint64_t>(w.durable_seq, start + std::min(limit, kMaxPage) - 1);
-  if (!w.tail.empty() && w.tail.front().seq <= start) {
-    for (const auto& e : w.tail)
-      if (e.seq >= start && e.seq <= end) out.events.push_back(e);
+  std::uint64_t end = std::min<std::uint64_t>(w.durable_seq_, start + std::min(limit, kMaxPage) - 1);
+  if (!w.tail.empty() && w.tail.front().first_seq <= start) {
+    for (const auto& chunk : w.tail) {
+      if (chunk.last_seq < start) continue;
+      if (chunk.first_seq > end) break;
+      std::string_view rest(chunk.lines);
+      while (!rest.empty()) {
+        auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest.remove_prefix(nl == std::string_view::npos ? rest.size() : nl + 1);
+        Decoded d;
+        if (!decode_event_line(line, d)) return fail(Code::internal, "fs store tail cache is unreadable");
+        if (d.key < start) continue;
+        if (d.key > end) break;
+        out.events.push_back(EventRecord{d.key, std::string(d.record)});
+      }
+    }
     return out;
   }
   if (auto r = read_event_file(w, start, end, out.events); !r) return tl::unexpected(r.error());
@@ -857,7 +1024,7 @@ Result<EventRange> FsStoreImpl::read_events(std::string_view worker_id, std::uin
 Result<std::vector<TranscriptRecord>> FsStoreImpl::read_transcript(std::string_view worker_id,
                                                                    std::uint64_t start,
                                                                    std::size_t limit) {
-  auto it = workers_.find(std::string(worker_id));
+  auto it = workers_.find(worker_id);
   if (it == workers_.end() || !it->second->durable)
     return fail(Code::worker_not_found, fmt::format("worker {} not found", worker_id));
   const WorkerModel& w = *it->second;

@@ -77,7 +77,9 @@ struct Acked {
   std::uint64_t transcript = 0;
 };
 
-void check_files_parse(const std::string& root) {
+// `expect_files`: something was acknowledged, so some log must exist (a
+// child killed before its first group landed may leave none).
+void check_files_parse(const std::string& root, bool expect_files) {
   std::size_t files = 0;
   for (auto& e : fsys::recursive_directory_iterator(root)) {
     if (!e.is_regular_file()) continue;
@@ -110,7 +112,7 @@ void check_files_parse(const std::string& root) {
       ASSERT_FALSE(ec) << path;
     }
   }
-  EXPECT_GT(files, 0u);
+  if (expect_files) EXPECT_GT(files, 0u);
 }
 
 void verify(const std::string& dir, const std::map<std::string, Acked>& acked, int round) {
@@ -164,7 +166,7 @@ void verify(const std::string& dir, const std::map<std::string, Acked>& acked, i
     }
   }
   s.reset();
-  check_files_parse(dir);
+  check_files_parse(dir, !acked.empty());
 }
 
 void crash_rounds(const std::string& policy, int kRounds) {

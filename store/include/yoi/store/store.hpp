@@ -75,19 +75,79 @@ struct RetentionLimits {
 
 using Done = std::function<void(Result<void>)>;
 
+// One worker's log, as the core appends to it (the hot path). Resolved once
+// per worker with Store::log(); owned by the store and valid for its life.
+//
+// A commit is built by append()/append_transcript() calls and closed by
+// commit(); it is applied as a unit (the fs store never acknowledges part of
+// one). Appends copy the bytes into the store's per-worker buffer: no
+// per-event allocation is needed by the caller.
+//
+// Durability is signalled by a watermark, not per commit: after commits
+// become durable the store calls its DurableListener (on the io thread,
+// never inline) once per log with the log's new durable seq, then runs any
+// per-commit `done`s in call order. Readers never see past durable_seq().
+class Log {
+ public:
+  virtual ~Log() = default;
+
+  const std::string& worker_id() const { return worker_id_; }
+  // Events with seq <= durable_seq() survive a crash (under the store's
+  // policy) and are readable.
+  std::uint64_t durable_seq() const { return durable_seq_; }
+  // The newest seq appended (durable or not).
+  std::uint64_t last_seq() const { return last_seq_; }
+
+  // Adds one event to the open commit; `seq` must be last_seq() + 1 and
+  // `event` one JSON object. A violation fails the whole commit at commit().
+  virtual void append(std::uint64_t seq, std::string_view event) = 0;
+  // Adds one transcript item (index continues the transcript).
+  virtual void append_transcript(std::uint64_t index, std::string_view item) = 0;
+  // Closes the open commit. `state` replaces the worker's state document
+  // atomically with it. The first commit of a log creates the worker.
+  // `done` (optional; the core passes none) runs once this commit is
+  // durable or failed, after the listener has been told.
+  virtual void commit(std::optional<std::string> state = std::nullopt, Done done = nullptr) = 0;
+
+  // The core's own pointer, untouched by the store (the core keeps its
+  // worker state here so a durability report needs no lookup by id).
+  void* context = nullptr;
+
+ protected:
+  explicit Log(std::string worker_id) : worker_id_(std::move(worker_id)) {}
+  std::string worker_id_;
+  std::uint64_t durable_seq_ = 0;
+  std::uint64_t last_seq_ = 0;
+};
+
+// Told, once per log per completion round, that the log's durable seq
+// advanced to the given value, or that a commit of that log failed (then
+// the error; the failed commit and everything after it in that log are not
+// durable, and under the fs store every later commit fails as well).
+using DurableListener = std::function<void(Log& log, const Result<std::uint64_t>& durable_seq)>;
+
 class Store {
  public:
   virtual ~Store() = default;
+
+  // The log of `worker_id`, created (empty, not yet on disk) when unknown;
+  // restored workers have theirs after open(). invalid_id for a bad id.
+  virtual Result<Log*> log(std::string_view worker_id) = 0;
+
+  // The one listener for durability reports (replaces any earlier one).
+  virtual void set_durable_listener(DurableListener listener) = 0;
 
   // Opens (or creates) the store and returns its epoch and every worker.
   // Called once, before anything else; synchronous (start-up, not serving).
   // Errors: store_corrupt (naming file and line), store_io.
   virtual Result<Restored> open() = 0;
 
-  // Applies `commit`. `done` runs once it is durable under the store's
-  // policy. Readers see a commit's events and transcript only after its
-  // `done` has run, so nothing observable is ever lost by a crash.
-  virtual void commit(Commit commit, Done done) = 0;
+  // Applies `commit` through its worker's Log (a convenience for tests and
+  // tools; the core appends to Logs directly). `done` runs once it is
+  // durable under the store's policy. Readers see a commit's events and
+  // transcript only after it is durable, so nothing observable is ever lost
+  // by a crash.
+  void commit(Commit commit, Done done);
 
   // Events with seq > after_seq, oldest first, at most `limit`. Bounded: never
   // reads a whole log. Unknown worker: worker_not_found.
@@ -103,6 +163,10 @@ class Store {
   virtual void flush(Done done) = 0;
 
   virtual std::string_view kind() const = 0;  // "memory" | "fs"
+
+ protected:
+  // Runs `fn` on the io thread, later (never inline).
+  virtual void defer(std::function<void()> fn) = 0;
 };
 
 // Everything in memory; a new epoch on every start. Retention drops the
