@@ -1,5 +1,6 @@
 #include "yoi/runtime/runtime.hpp"
 
+#include <charconv>
 #include <deque>
 #include <list>
 #include <map>
@@ -43,10 +44,33 @@ void Subscription::reset() { impl_.reset(); }
 
 namespace {
 
+// A run's reply text, shared by the live run (which appends to it) and the
+// published view (which shows a prefix of it: the text of durable deltas).
+// It outlives the run until its end is published.
+struct FlightText {
+  std::string run_id;
+  std::string text;  // reply so far (live)
+  // (seq of a text_delta, text length after it) not yet published; a
+  // vector consumed from `head` and cleared when drained, so it keeps its
+  // capacity through a run.
+  std::vector<std::pair<std::uint64_t, std::size_t>> marks;
+  std::size_t head = 0;
+  std::size_t published = 0;  // length observers may see
+
+  void publish_through(std::uint64_t seq) {
+    while (head < marks.size() && marks[head].first <= seq) published = marks[head++].second;
+    if (head == marks.size()) {
+      marks.clear();
+      head = 0;
+    }
+  }
+};
+
 struct Run {
   std::string run_id;
+  std::uint64_t serial = 0;  // the worker's run_serial when it started
   std::unique_ptr<engines::Turn> turn;
-  std::string text;  // reply so far (live)
+  std::shared_ptr<FlightText> flight;
 };
 
 // What observers may see changes only when a commit is durable: the
@@ -55,27 +79,38 @@ struct Published {
   std::uint64_t seq = 0;
   WorkerStatus status = WorkerStatus::idle;
   std::uint64_t transcript_total = 0;
-  std::optional<InFlight> in_flight;
+  std::shared_ptr<FlightText> flight;  // the run in flight, as observers see it
+};
+
+// A change to the published view, applied when its commit is durable.
+// (Deltas need none: their text is published through FlightText marks.)
+struct Publish {
+  std::optional<WorkerStatus> status;
+  enum class Flight { none, start, end } flight = Flight::none;
+  std::shared_ptr<FlightText> text;  // for start
+  std::uint64_t transcript_added = 0;
+  bool empty() const { return !status && flight == Flight::none && transcript_added == 0; }
+};
+
+// A commit waiting for the store's durable watermark to reach `seq`.
+struct PendingCommit {
+  std::uint64_t seq = 0;
+  Publish publish;
+  std::function<void(Result<void>)> then;
 };
 
 struct WorkerState {
   WorkerRecord record;
   std::string tag;
+  store::Log* log = nullptr;  // resolved once; the store owns it
   std::uint64_t last_seq = 0;  // assigned
   std::uint64_t transcript_total = 0;  // assigned
+  std::uint64_t run_serial = 0;
   std::unique_ptr<Run> run;
   Published pub;
+  std::vector<PendingCommit> pending;  // oldest first; short (control commits only)
   std::deque<InputAccepted> recent_inputs;  // client_message_id dedupe window
   std::shared_ptr<SubscriberList> subscribers;
-};
-
-// A change to the published view, applied when its commit is durable.
-struct Publish {
-  std::optional<WorkerStatus> status;
-  enum class Flight { none, start, append, end } flight = Flight::none;
-  std::string run_id;
-  std::string text;  // delta for append
-  std::uint64_t transcript_added = 0;
 };
 
 }  // namespace
@@ -90,6 +125,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   std::map<std::string, engines::ProfileConfig, std::less<>> profiles;
   std::vector<std::string> diagnostics;
   RuntimeStats stats;
+  std::string scratch;  // add_delta's serialisation buffer (keeps its capacity)
 
   Impl(boost::asio::io_context& io, RuntimeOptions o, std::unique_ptr<store::Store> s)
       : io(io), opts(std::move(o)), store(std::move(s)) {}
@@ -119,23 +155,81 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     return WorkerDetail{opts.runtime_id, w.record, w.pub.seq, w.pub.transcript_total};
   }
 
-  // Appends one event to `c`, assigning the next seq.
-  std::uint64_t add_event(WorkerState& w, store::Commit& c, std::string_view type, bj::object fields) {
+  // Appends one event to the worker's open commit, assigning the next seq.
+  std::uint64_t add_event(WorkerState& w, std::string_view type, bj::object fields) {
     std::uint64_t seq = ++w.last_seq;
     bj::object ev;
     ev["type"] = type;
     ev["seq"] = seq;
-    ev["time"] = opts.clock->now_ms();
+    ev["time"] = now(w);
     for (auto& kv : fields) ev[kv.key()] = std::move(kv.value());
-    c.events.push_back(store::EventRecord{seq, bj::serialize(ev)});
+    w.log->append(seq, bj::serialize(ev));
     ++stats.events_appended;
     return seq;
   }
 
-  void add_transcript(WorkerState& w, store::Commit& c, TranscriptItem item) {
+  // The hot path: a text_delta serialised straight into a reused buffer
+  // (same bytes as add_event would produce), no JSON DOM.
+  std::uint64_t add_delta(WorkerState& w, std::string_view run_id, std::string_view delta) {
+    std::uint64_t seq = ++w.last_seq;
+    scratch.clear();
+    scratch.append(R"({"type":"text_delta","seq":)");
+    append_int(scratch, seq);
+    scratch.append(R"(,"time":)");
+    append_int(scratch, now(w));
+    scratch.append(R"(,"run_id":)");
+    append_json_string(scratch, run_id);
+    scratch.append(R"(,"delta":)");
+    append_json_string(scratch, delta);
+    scratch.push_back('}');
+    w.log->append(seq, scratch);
+    ++stats.events_appended;
+    return seq;
+  }
+
+  template <class Int>
+  static void append_int(std::string& out, Int v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  }
+
+  // JSON string literal, escaped as Boost.JSON's serializer does.
+  static void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    std::size_t run = 0;  // start of the pending unescaped run
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      out.append(s.data() + run, i - run);
+      run = i + 1;
+      out.push_back('\\');
+      switch (c) {
+        case '"': out.push_back('"'); break;
+        case '\\': out.push_back('\\'); break;
+        case '\b': out.push_back('b'); break;
+        case '\f': out.push_back('f'); break;
+        case '\n': out.push_back('n'); break;
+        case '\r': out.push_back('r'); break;
+        case '\t': out.push_back('t'); break;
+        default:
+          out.append("u00");
+          out.push_back(hex[c >> 4]);
+          out.push_back(hex[c & 15]);
+      }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out.push_back('"');
+  }
+
+  // The time of an event; also the worker's updated_at (one clock read).
+  std::int64_t now(WorkerState& w) { return w.record.updated_at_ms = opts.clock->now_ms(); }
+
+  void add_transcript(WorkerState& w, TranscriptItem item) {
     item.index = w.transcript_total++;
     item.time_ms = opts.clock->now_ms();
-    c.transcript.push_back(store::TranscriptRecord{item.index, bj::serialize(wire::to_json(item))});
+    w.log->append_transcript(item.index, bj::serialize(wire::to_json(item)));
   }
 
   bj::object status_fields(WorkerStatus now, WorkerStatus before) {
@@ -145,59 +239,104 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     return f;
   }
 
-  void set_status(WorkerState& w, store::Commit& c, Publish& p, WorkerStatus s) {
+  void set_status(WorkerState& w, Publish& p, WorkerStatus s) {
     WorkerStatus before = w.record.status;
     if (before == s) return;
     w.record.status = s;
-    add_event(w, c, "status", status_fields(s, before));
+    add_event(w, "status", status_fields(s, before));
     p.status = s;
   }
 
-  // Hands `c` to the store; once durable, publishes `p` to observers, then
-  // runs `then`. Every mutation goes through here.
-  void commit(WorkerState& w, store::Commit c, Publish p, std::function<void(Result<void>)> then) {
-    w.record.updated_at_ms = opts.clock->now_ms();
-    c.worker_id = w.record.worker_id;
-    std::uint64_t seq = w.last_seq;
-    std::weak_ptr<Impl> weak = weak_from_this();
-    std::string id = w.record.worker_id;
-    store->commit(std::move(c), [weak, id, seq, p = std::move(p), then = std::move(then)](Result<void> r) mutable {
-      auto self = weak.lock();
-      if (!self) return;
-      if (!r) {
-        spdlog::error("store commit for worker '{}' failed: {}", id, r.error().message);
-        if (then) then(std::move(r));
-        return;
-      }
-      if (auto* w = self->find(id)) self->publish(*w, seq, p);
-      if (then) then(Result<void>{});
-    });
+  // Closes the worker's open commit (the events and transcript items added
+  // since the last one), replacing the state document when given. Once the
+  // store's watermark covers it, `p` is published to observers and then
+  // `then` runs. Every mutation goes through here. A commit with neither a
+  // publish nor a `then` (a delta) leaves no bookkeeping behind.
+  void commit(WorkerState& w, std::optional<std::string> state, Publish p,
+              std::function<void(Result<void>)> then) {
+    w.log->commit(std::move(state));
+    if (p.empty() && !then) return;
+    w.pending.push_back(PendingCommit{w.last_seq, std::move(p), std::move(then)});
   }
 
-  void publish(WorkerState& w, std::uint64_t seq, Publish& p) {
-    w.pub.seq = std::max(w.pub.seq, seq);
+  // Answers `then` once everything committed so far is published.
+  void when_published(WorkerState& w, std::function<void(Result<void>)> then) {
+    if (w.pending.empty() && w.pub.seq >= w.last_seq) {
+      boost::asio::post(io, [then = std::move(then)] { then(Result<void>{}); });
+      return;
+    }
+    w.pending.push_back(PendingCommit{w.last_seq, Publish{}, std::move(then)});
+  }
+
+  // The store's durability report for one worker's log.
+  void on_durable(store::Log& log, const Result<std::uint64_t>& durable) {
+    auto* w = static_cast<WorkerState*>(log.context);
+    if (!w) return;
+    auto keep = shared_from_this();  // a `then` may drop the Runtime
+    if (!durable) {
+      spdlog::error("store commit for worker '{}' failed: {}", w->record.worker_id, durable.error().message);
+      auto pending = std::move(w->pending);
+      w->pending.clear();
+      for (auto& pc : pending)
+        if (pc.then) pc.then(tl::unexpected(durable.error()));
+      return;
+    }
+    std::uint64_t seq = *durable;
+    if (seq <= w->pub.seq && (w->pending.empty() || w->pending.front().seq > seq)) return;
+    w->pub.seq = std::max(w->pub.seq, seq);
+    // Apply the control commits now durable, in order, interleaved with the
+    // deltas' text: a run's text is published up to each commit's seq.
+    std::size_t n = 0;
+    for (; n < w->pending.size() && w->pending[n].seq <= seq; ++n) {
+      auto& pc = w->pending[n];
+      if (w->pub.flight) w->pub.flight->publish_through(pc.seq);
+      apply(*w, pc.publish);
+    }
+    if (w->pub.flight) w->pub.flight->publish_through(seq);
+    // Subscribers first (they pull with read_after), then the callers.
+    wake(*w);
+    if (n == 0) return;
+    std::vector<std::function<void(Result<void>)>> thens;
+    for (std::size_t i = 0; i < n; ++i)
+      if (w->pending[i].then) thens.push_back(std::move(w->pending[i].then));
+    w->pending.erase(w->pending.begin(), w->pending.begin() + static_cast<std::ptrdiff_t>(n));
+    for (auto& t : thens) t(Result<void>{});
+  }
+
+  void apply(WorkerState& w, Publish& p) {
     if (p.status) w.pub.status = *p.status;
     w.pub.transcript_total += p.transcript_added;
     switch (p.flight) {
-      case Publish::Flight::start: w.pub.in_flight = InFlight{p.run_id, {}}; break;
-      case Publish::Flight::append:
-        if (w.pub.in_flight && w.pub.in_flight->run_id == p.run_id) w.pub.in_flight->text += p.text;
-        break;
-      case Publish::Flight::end: w.pub.in_flight.reset(); break;
+      case Publish::Flight::start: w.pub.flight = std::move(p.text); break;
+      case Publish::Flight::end: w.pub.flight.reset(); break;
       case Publish::Flight::none: break;
     }
+  }
+
+  void wake(WorkerState& w) {
+    auto& list = *w.subscribers;
+    if (list.empty()) return;
+    if (list.size() == 1) {
+      auto s = list.front();  // the callback may unsubscribe itself
+      if (s->active) s->fn();
+      return;
+    }
     // Snapshot the list: a callback may unsubscribe (itself or another).
-    std::vector<std::shared_ptr<SubscriberEntry>> subs(w.subscribers->begin(), w.subscribers->end());
+    std::vector<std::shared_ptr<SubscriberEntry>> subs(list.begin(), list.end());
     for (auto& s : subs)
       if (s->active) s->fn();
   }
 
-  std::unique_ptr<WorkerState> make_state(WorkerRecord rec) {
+  Result<std::unique_ptr<WorkerState>> make_state(WorkerRecord rec) {
+    auto log = store->log(rec.worker_id);
+    if (!log) return tl::unexpected(log.error());
     auto w = std::make_unique<WorkerState>();
     w->tag = worker_tag(rec.worker_id);
     w->record = std::move(rec);
     w->pub.status = w->record.status;
     w->subscribers = std::make_shared<SubscriberList>();
+    w->log = *log;
+    w->log->context = w.get();
     return w;
   }
 
@@ -224,41 +363,35 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     }
     conversation.push_back(engines::Message{"user", std::move(content)});
 
+    // Workers are never removed, so the pointer is stable while the Impl
+    // lives; the run serial says whether this turn is still the current run.
     std::weak_ptr<Impl> weak = weak_from_this();
-    std::string id = w.record.worker_id;
-    auto current = [weak, id, run_id]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
+    WorkerState* ws = &w;
+    std::uint64_t serial = w.run->serial;
+    auto current = [weak, ws, serial]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
       auto self = weak.lock();
-      if (!self) return {nullptr, nullptr};
-      auto* w = self->find(id);
-      if (!w || !w->run || w->run->run_id != run_id) return {nullptr, nullptr};
-      return {self, w};
+      if (!self || !ws->run || ws->run->serial != serial) return {nullptr, nullptr};
+      return {std::move(self), ws};
     };
     engines::TurnHandlers h;
-    h.on_delta = [current, run_id](std::string_view delta) {
+    h.on_delta = [current](std::string_view delta) {
       auto [self, w] = current();
       if (!w || delta.empty()) return;
-      w->run->text += delta;
-      store::Commit c;
-      bj::object f;
-      f["run_id"] = run_id;
-      f["delta"] = delta;
-      self->add_event(*w, c, "text_delta", std::move(f));
-      Publish p;
-      p.flight = Publish::Flight::append;
-      p.run_id = run_id;
-      p.text = std::string(delta);
-      self->commit(*w, std::move(c), std::move(p), nullptr);
+      FlightText& f = *w->run->flight;
+      f.text += delta;
+      std::uint64_t seq = self->add_delta(*w, f.run_id, delta);
+      f.marks.emplace_back(seq, f.text.size());
+      self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
     h.on_usage = [current, run_id](const engines::Usage& u) {
       auto [self, w] = current();
       if (!w) return;
-      store::Commit c;
       bj::object f;
       f["run_id"] = run_id;
       f["input_tokens"] = u.input_tokens;
       f["output_tokens"] = u.output_tokens;
-      self->add_event(*w, c, "usage", std::move(f));
-      self->commit(*w, std::move(c), Publish{}, nullptr);
+      self->add_event(*w, "usage", std::move(f));
+      self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
     h.on_done = [current](Result<void> r) {
       auto [self, w] = current();
@@ -274,20 +407,21 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   }
 
   // Closes the run in flight with `result`, keeping its partial reply, and
-  // moves the worker to `next` (idle, or stopped when stopping). Adds its
-  // events to `c` (which the caller may extend) and commits.
+  // moves the worker to `next` (idle, or stopped when stopping). Appends
+  // its events and commits.
   void finish_run(WorkerState& w, std::string_view result, std::optional<Error> error,
                   std::optional<std::string> reason, WorkerStatus next,
-                  std::function<void(Result<void>)> then, store::Commit c = {},
-                  Publish p = {}) {
+                  std::function<void(Result<void>)> then) {
+    Publish p;
     std::shared_ptr<Run> run(std::move(w.run));
     if (run->turn) run->turn->cancel();
     // The turn may be our caller (on_done): destroy it on a later io turn.
     boost::asio::post(io, [run] {});
+    const std::string& text = run->flight->text;
     bj::object done_fields;
     done_fields["run_id"] = run->run_id;
-    done_fields["text"] = run->text;
-    add_event(w, c, "text_done", std::move(done_fields));
+    done_fields["text"] = text;
+    add_event(w, "text_done", std::move(done_fields));
     bj::object fin;
     fin["run_id"] = run->run_id;
     fin["result"] = result;
@@ -298,26 +432,25 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       fin["error"] = std::move(e);
     }
     if (reason) fin["reason"] = *reason;
-    add_event(w, c, "run_finished", std::move(fin));
-    if (result == "completed" || !run->text.empty()) {
+    add_event(w, "run_finished", std::move(fin));
+    if (result == "completed" || !text.empty()) {
       TranscriptItem item;
       item.seq = w.last_seq;
       item.role = "assistant";
-      item.content = run->text;
+      item.content = text;
       item.run_id = run->run_id;
       item.result = std::string(result);
-      add_transcript(w, c, std::move(item));
+      add_transcript(w, std::move(item));
       ++p.transcript_added;
     }
     w.record.current_run_id.reset();
-    set_status(w, c, p, next);
+    set_status(w, p, next);
     p.flight = Publish::Flight::end;
-    c.state = bj::serialize(wire::record_to_json(w.record));
     --stats.runs_active;
     if (result == "completed") ++stats.runs_completed;
     else if (result == "cancelled") ++stats.runs_cancelled;
     else ++stats.runs_failed;
-    commit(w, std::move(c), std::move(p), std::move(then));
+    commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), std::move(then));
   }
 
   std::string cursor(const WorkerState& w, std::uint64_t seq) const {
@@ -366,6 +499,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
 
   auto restored = impl->store->open();
   if (!restored) return fail(restored.error());
+  impl->store->set_durable_listener([raw = impl.get()](store::Log& log, const Result<std::uint64_t>& r) {
+    raw->on_durable(log, r);
+  });
   impl->epoch = restored->epoch;
   impl->diagnostics = restored->diagnostics;
   for (auto& rw : restored->workers) {
@@ -380,7 +516,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
           "worker '{}': profile '{}' is no longer configured; using runtime_default", rw.worker_id, rec->profile));
       rec->profile = "runtime_default";
     }
-    auto w = impl->make_state(std::move(*rec));
+    auto made = impl->make_state(std::move(*rec));
+    if (!made) return fail(made.error());
+    auto w = std::move(*made);
     w->last_seq = w->pub.seq = rw.last_seq;
     w->transcript_total = w->pub.transcript_total = rw.transcript_total;
     auto& ws = *w;
@@ -390,6 +528,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
       std::string run_id = ws.record.current_run_id.value_or("unknown");
       ws.run = std::make_unique<Run>();
       ws.run->run_id = run_id;
+      ws.run->serial = ++ws.run_serial;
+      ws.run->flight = std::make_shared<FlightText>();
+      ws.run->flight->run_id = run_id;
       ++impl->stats.runs_active;
       impl->diagnostics.push_back(
           fmt::format("worker '{}': run '{}' was interrupted by a restart", ws.record.worker_id, run_id));
@@ -452,17 +593,17 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
   rec.workspace_refs = std::move(req.workspace_refs);
   rec.mount_refs = std::move(req.mount_refs);
   rec.created_at_ms = rec.updated_at_ms = im.opts.clock->now_ms();
-  auto& w = *im.workers.emplace(id, im.make_state(std::move(rec))).first->second;
+  auto made = im.make_state(std::move(rec));
+  if (!made) return im.post_result(std::move(done), Result<WorkerDetail>(fail(made.error())));
+  auto& w = *im.workers.emplace(id, std::move(*made)).first->second;
 
-  store::Commit c;
   WorkerDetail d = im.detail_of(w);
   d.last_seq = 1;
   bj::object f;
   f["worker"] = wire::to_json(d);
-  im.add_event(w, c, "worker_created", std::move(f));
-  c.state = bj::serialize(wire::record_to_json(w.record));
+  im.add_event(w, "worker_created", std::move(f));
   std::weak_ptr<Impl> weak = impl_;
-  im.commit(w, std::move(c), Publish{}, [weak, id, done = std::move(done)](Result<void> r) {
+  im.commit(w, bj::serialize(wire::record_to_json(w.record)), Publish{}, [weak, id, done = std::move(done)](Result<void> r) {
     auto self = weak.lock();
     if (!self) return;
     if (!r) return done(fail(r.error()));
@@ -525,37 +666,39 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   std::string run_id = fmt::format("run-{}", ++w.record.run_count);
   w.run = std::make_unique<Run>();
   w.run->run_id = run_id;
+  w.run->serial = ++w.run_serial;
+  w.run->flight = std::make_shared<FlightText>();
+  w.run->flight->run_id = run_id;
   w.record.current_run_id = run_id;
 
-  store::Commit c;
   Publish p;
   bj::object f;
   f["run_id"] = run_id;
   f["content"] = req.content;
   if (req.client_message_id) f["client_message_id"] = *req.client_message_id;
-  std::uint64_t seq = im.add_event(w, c, "input_accepted", std::move(f));
+  std::uint64_t seq = im.add_event(w, "input_accepted", std::move(f));
   TranscriptItem item;
   item.seq = seq;
   item.role = "user";
   item.content = req.content;
   item.run_id = run_id;
-  im.add_transcript(w, c, std::move(item));
+  im.add_transcript(w, std::move(item));
   p.transcript_added = 1;
-  im.set_status(w, c, p, WorkerStatus::running);
+  im.set_status(w, p, WorkerStatus::running);
   bj::object started;
   started["run_id"] = run_id;
   started["profile"] = w.record.profile;
-  im.add_event(w, c, "run_started", std::move(started));
+  im.add_event(w, "run_started", std::move(started));
   p.flight = Publish::Flight::start;
-  p.run_id = run_id;
-  c.state = bj::serialize(wire::record_to_json(w.record));
+  p.text = w.run->flight;
 
   InputAccepted accepted{run_id, seq, req.client_message_id, false};
   if (req.client_message_id) {
     w.recent_inputs.push_back(accepted);
     if (w.recent_inputs.size() > im.opts.limits.dedupe_window) w.recent_inputs.pop_front();
   }
-  im.commit(w, std::move(c), std::move(p), [accepted, done = std::move(done)](Result<void> r) {
+  im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p),
+            [accepted, done = std::move(done)](Result<void> r) {
     if (!r) return done(fail(r.error()));
     done(accepted);
   });
@@ -598,25 +741,22 @@ void Runtime::stop(std::string_view worker_id, std::optional<std::string> reason
   };
   if (w.record.status == WorkerStatus::stopped) {
     // Idempotent: answer once everything already committed is published.
-    return im.commit(w, store::Commit{}, Publish{}, std::move(then));
+    return im.when_published(w, std::move(then));
   }
-  store::Commit c;
   Publish p;
   bj::object f;
   if (reason) f["reason"] = *reason;
   if (w.run) {
-    // finish_run adds the run's closing events and the status change; the
-    // worker_stopped event follows in the same commit.
-    store::Commit tail;
+    // finish_run commits the run's closing events and the status change;
+    // the worker_stopped event follows in the next commit.
     im.finish_run(w, "cancelled", std::nullopt, reason.value_or("worker stopped"), WorkerStatus::stopped,
-                  nullptr, std::move(tail));
-    im.add_event(w, c, "worker_stopped", std::move(f));
+                  nullptr);
+    im.add_event(w, "worker_stopped", std::move(f));
   } else {
-    im.set_status(w, c, p, WorkerStatus::stopped);
-    im.add_event(w, c, "worker_stopped", std::move(f));
+    im.set_status(w, p, WorkerStatus::stopped);
+    im.add_event(w, "worker_stopped", std::move(f));
   }
-  c.state = bj::serialize(wire::record_to_json(w.record));
-  im.commit(w, std::move(c), std::move(p), std::move(then));
+  im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), std::move(then));
 }
 
 Result<TranscriptPage> Runtime::transcript(std::string_view worker_id, std::uint64_t start,
@@ -696,7 +836,7 @@ Result<Snapshot> Runtime::snapshot(std::string_view worker_id) const {
   s.detail.record.status = w.pub.status;
   s.seq = w.pub.seq;
   s.cursor = im.cursor(w, s.seq);
-  s.in_flight = w.pub.in_flight;
+  if (w.pub.flight) s.in_flight = InFlight{w.pub.flight->run_id, w.pub.flight->text.substr(0, w.pub.flight->published)};
   std::uint64_t total = w.pub.transcript_total;
   std::uint64_t n = std::min<std::uint64_t>(total, im.opts.limits.snapshot_transcript_tail);
   if (n > 0) {
