@@ -197,9 +197,12 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   // JSON string literal, escaped as Boost.JSON's serializer does.
   static void append_json_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
+    auto plain = [](unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; };
+    std::size_t i = 0;
+    while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
     out.push_back('"');
     std::size_t run = 0;  // start of the pending unescaped run
-    for (std::size_t i = 0; i < s.size(); ++i) {
+    for (; i < s.size(); ++i) {
       unsigned char c = static_cast<unsigned char>(s[i]);
       if (c >= 0x20 && c != '"' && c != '\\') continue;
       out.append(s.data() + run, i - run);

@@ -53,27 +53,27 @@ class MemoryStore;
 
 class MemLog final : public Log {
  public:
-  MemLog(MemoryStore& store, std::string id) : Log(std::move(id)), store_(store) {}
+  MemLog(MemoryStore& store, std::string id, RetentionLimits limits)
+      : Log(std::move(id)), store_(store), limits_(limits) {}
 
+  // The hot path: a bounds check, a memcpy and an offset.
   void append(std::uint64_t seq, std::string_view event) override {
-    if (seq != last_seq_ + 1 || error_) {
+    if (seq != last_seq_ + 1 || error_) [[unlikely]] {
       if (!error_)
         error_ = Error{Code::internal, fmt::format("worker {}: event seq {} does not follow {}",
                                                     worker_id_, seq, last_seq_)};
       return;
     }
-    if (chunks_.empty() || (chunks_.back().bytes.size() + event.size() > kChunkBytes &&
-                            !chunks_.back().ends.empty())) {
-      chunks_.emplace_back();
-      chunks_.back().first_seq = seq;
-    }
+    if (chunks_.empty() || chunks_.back().bytes.size() + event.size() > kChunkBytes) [[unlikely]]
+      roll(seq);
     Chunk& c = chunks_.back();
     c.bytes.append(event);
     c.ends.push_back(static_cast<std::uint32_t>(c.bytes.size()));
     last_seq_ = seq;
     ++events_;
     bytes_ += event.size();
-    retain();
+    if (events_ > limits_.max_events || bytes_ > limits_.max_bytes) [[unlikely]]
+      retain();
   }
 
   void append_transcript(std::uint64_t index, std::string_view item) override {
@@ -126,9 +126,29 @@ class MemLog final : public Log {
   // that first_seq/last_seq stay meaningful.
   void retain();
   void rollback();
+  // Starts a chunk at `seq` (unless the last one is still empty). A
+  // worker's first chunk grows from nothing (idle workers stay small);
+  // later ones are full-size at once, reusing the one retention freed last.
+  void roll(std::uint64_t seq) {
+    if (!chunks_.empty() && chunks_.back().ends.empty()) return;
+    bool first = chunks_.empty();
+    chunks_.push_back(std::move(spare_));
+    spare_ = Chunk{};
+    Chunk& c = chunks_.back();
+    c.first_seq = seq;
+    c.skip = 0;
+    c.bytes.clear();
+    c.ends.clear();
+    if (!first) {
+      c.bytes.reserve(kChunkBytes);
+      c.ends.reserve(chunks_[chunks_.size() - 2].ends.size());
+    }
+  }
 
   MemoryStore& store_;
+  RetentionLimits limits_;
   std::vector<Chunk> chunks_;
+  Chunk spare_;  // the last chunk retention dropped, kept for its capacity
   std::size_t events_ = 0;  // retained
   std::size_t bytes_ = 0;   // retained event bytes
   std::vector<TranscriptRecord> transcript_;
@@ -159,7 +179,7 @@ class MemoryStore final : public Store {
     auto it = logs_.find(worker_id);
     if (it != logs_.end()) return it->second.get();
     if (auto ok = validate_id(worker_id, "worker_id"); !ok) return tl::unexpected(ok.error());
-    auto l = std::make_unique<MemLog>(*this, std::string(worker_id));
+    auto l = std::make_unique<MemLog>(*this, std::string(worker_id), limits_);
     Log* p = l.get();
     logs_.emplace(std::string(worker_id), std::move(l));
     return p;
@@ -193,7 +213,14 @@ class MemoryStore final : public Store {
   std::string_view kind() const override { return "memory"; }
 
   // --- from MemLog ---
-  const RetentionLimits& limits() const { return limits_; }
+
+  void committed(MemLog& l) {
+    if (!l.dirty) {
+      l.dirty = true;
+      pending_->dirty.push_back(&l);
+    }
+    if (!pending_->posted) schedule();
+  }
 
   void committed(MemLog& l, Done done, std::optional<Error> error) {
     if (error) {
@@ -271,17 +298,26 @@ class MemoryStore final : public Store {
 };
 
 void MemLog::retain() {
-  const auto& lim = store_.limits();
-  while (events_ > 1 && (events_ > lim.max_events || bytes_ > lim.max_bytes)) {
+  while (events_ > 1 && (events_ > limits_.max_events || bytes_ > limits_.max_bytes)) {
     Chunk& c = chunks_.front();
     std::size_t i = c.skip;
     bytes_ -= c.ends[i] - c.begin_of(i);
     --events_;
-    if (++c.skip == c.ends.size()) chunks_.erase(chunks_.begin());
+    if (++c.skip == c.ends.size()) {
+      spare_ = std::move(c);
+      chunks_.erase(chunks_.begin());
+    }
   }
 }
 
 void MemLog::commit(std::optional<std::string> state, Done done) {
+  if (!error_ && !state && !done && open_transcript_.empty()) [[likely]] {
+    // A delta's commit: nothing to apply but the watermark.
+    committed_ = true;
+    committed_seq_ = open_start_ = last_seq_;
+    store_.committed(*this);
+    return;
+  }
   std::optional<Error> error = std::move(error_);
   error_.reset();
   if (error) {

@@ -1,8 +1,12 @@
+#include <cstdlib>
+#include <filesystem>
 #include <set>
 
+#include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
 #include "yoi/ids.hpp"
+#include "yoi/store/fs_store.hpp"
 
 #include "harness.hpp"
 
@@ -309,6 +313,91 @@ TEST(Runtime, SnapshotShowsTheInFlightReplyAsOfItsCursor) {
   if (!after->events.empty()) {
     EXPECT_EQ(after->events.front().seq, s->seq + 1);
   }
+}
+
+// text_delta events are serialised by hand on the hot path: they must be
+// the very bytes the JSON DOM path writes for the same fields, escapes
+// included.
+TEST(Runtime, TextDeltaJsonIsWhatTheDomWouldWrite) {
+  Harness h(slow_echo(std::chrono::milliseconds(0), 1));
+  ASSERT_TRUE(h.create_id("w"));
+  const std::string content = "q\"b\\s/n\nt\tc\x01\x1f e\xc3\xa9 \xf0\x9f\x99\x82 <&>";
+  ASSERT_TRUE(h.input("w", content));
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  auto page = h.rt->read_after("w", "", 1000);
+  ASSERT_TRUE(page);
+  std::string streamed;
+  int deltas = 0;
+  for (const auto& e : page->events) {
+    auto ev = bj::parse(e.json).as_object();
+    if (ev.at("type") != "text_delta") continue;
+    ++deltas;
+    bj::object dom;
+    dom["type"] = "text_delta";
+    dom["seq"] = e.seq;
+    dom["time"] = ev.at("time");
+    dom["run_id"] = ev.at("run_id");
+    dom["delta"] = ev.at("delta");
+    EXPECT_EQ(e.json, bj::serialize(dom));
+    streamed += ev.at("delta").as_string();
+  }
+  EXPECT_GT(deltas, 10);
+  EXPECT_EQ(streamed, "echo: " + content);
+}
+
+// Under a store whose durability lags (fs, fsync always), every snapshot
+// taken mid-run shows exactly the deltas up to its cursor, and nothing
+// beyond the durable watermark is readable.
+TEST(Runtime, SnapshotsStayConsistentWhileDurabilityLags) {
+  char tmpl[] = "/tmp/yoi-rt-lag-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  Harness h;  // for its io_context and deadline loop
+  // A second runtime on the same io_context, over an fs store.
+  store::FsOptions fo;
+  fo.dir = dir;
+  auto opened = Runtime::open(h.io, slow_echo(std::chrono::milliseconds(1), 1), store::make_fs_store(h.io, fo));
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto& rt = **opened;
+  std::optional<Result<WorkerDetail>> created;
+  CreateWorker req;
+  req.worker_id = "w";
+  rt.create(req, [&](Result<WorkerDetail> r) { created = std::move(r); });
+  ASSERT_TRUE(h.run_until([&] { return created.has_value(); }));
+  ASSERT_TRUE(*created);
+  std::optional<Result<InputAccepted>> accepted;
+  rt.input("w", Input{std::string(60, 'x'), std::nullopt}, [&](Result<InputAccepted> r) { accepted = std::move(r); });
+  int checked = 0;
+  ASSERT_TRUE(h.run_until([&] {
+    auto s = rt.snapshot("w");
+    EXPECT_TRUE(s);
+    if (!s) return true;
+    auto page = rt.read_after("w", "", 1000);
+    EXPECT_TRUE(page);
+    if (!page) return true;
+    for (auto& e : page->events) EXPECT_LE(e.seq, s->seq) << "nothing past the published seq is readable";
+    if (s->in_flight) {
+      std::string upto;
+      for (auto& e : page->events) {
+        if (e.seq > s->seq) break;
+        auto ev = bj::parse(e.json).as_object();
+        if (ev.at("type") == "text_delta") upto += ev.at("delta").as_string();
+      }
+      EXPECT_EQ(s->in_flight->text, upto) << "at seq " << s->seq;
+      ++checked;
+    }
+    return s->detail.record.status == WorkerStatus::idle && accepted.has_value();
+  }, std::chrono::seconds(30)));
+  ASSERT_TRUE(*accepted);
+  EXPECT_GT(checked, 0);
+  auto snap = rt.snapshot("w");
+  ASSERT_TRUE(snap);
+  EXPECT_FALSE(snap->in_flight);
+  ASSERT_EQ(snap->transcript_tail.size(), 2u);
+  EXPECT_EQ(snap->transcript_tail[1].content, "echo: " + std::string(60, 'x'));
+  opened->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 TEST(Runtime, SubscribersAreWokenAfterAppendsAndNotAfterUnsubscribing) {
