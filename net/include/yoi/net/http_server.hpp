@@ -145,7 +145,9 @@ class Router {
   void websocket(std::string pattern, WsHandler handler, RouteOptions opts = {});
 
   struct Match;
-  // Finds the route for `method` + `path`; fills params. not_found /
+  // Finds the route for `method` + `path` (the raw, percent-encoded path:
+  // split on '/' first, then each segment decoded, so an encoded '/' never
+  // changes the route); fills params (decoded). not_found /
   // method_not_allowed (with the allowed methods in *allow) otherwise.
   Result<const Match*> match(std::string_view method, std::string_view path, Fields& params,
                              std::string* allow = nullptr) const;
