@@ -1,7 +1,7 @@
 #pragma once
 // Test support for the backend: run the io_context until a callback has
-// answered (with a deadline that fails the test), temp dirs, a spawned
-// process, and paths of the built binaries.
+// answered (with a deadline that fails the test), temp dirs, spawned
+// processes (yoi_testing), and paths of the built binaries.
 
 #include <gtest/gtest.h>
 
@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "yoi/error.hpp"
+#include "yoi/testing/process.hpp"
 
 namespace yoi::backend::test {
 
@@ -69,26 +70,8 @@ std::string build_dir();
 std::string runtime_binary();
 std::string server_binary();
 
-// A child process; stdout captured for its ready line, stderr to a file.
-class Proc {
- public:
-  Proc(std::vector<std::string> argv, std::map<std::string, std::string> env = {});
-  ~Proc();  // SIGKILL if running
-  // Waits for a first stdout line starting with `prefix` + "http://HOST:"; the port or 0.
-  std::uint16_t wait_ready(std::string_view prefix, std::chrono::milliseconds timeout = 30s);
-  void signal(int sig);
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout = 20s);
-  std::string stdout_text() const { return out_; }
-  std::string stderr_text() const;
-  int pid() const { return pid_; }
-
- private:
-  int pid_ = -1;
-  int out_fd_ = -1;
-  std::string out_;
-  std::string err_path_;
-  bool exited_ = false;
-};
+// A child process (yoi::testing::Process): ready line, stderr to a file, signals.
+using Proc = yoi::testing::Process;
 
 // A yoi-runtime child on 127.0.0.1:`port` (0: any) with `token`, an echo
 // profile that streams one byte per `chunk_delay_ms`, and a memory store.

@@ -44,7 +44,7 @@ class Server {
                                  "--log-level", "warn"},
         env_);
     auto line = child_->wait_line("yoi-server listening on http://", 15s);
-    if (!line) return ::testing::AssertionFailure() << "yoi-server did not start: " << child_->err();
+    if (!line) return ::testing::AssertionFailure() << "yoi-server did not start: " << child_->stderr_text();
     std::smatch m;
     if (!std::regex_search(*line, m, std::regex("http://([0-9.]+):([0-9]+)")))
       return ::testing::AssertionFailure() << "unexpected line: " << *line;
@@ -57,7 +57,7 @@ class Server {
       // 143: SIGTERM landed before yoi-server installed its handler (it
       // does so after printing the ready line) — still a clean stop here.
       int code = child_->stop(SIGTERM, 15s);
-      EXPECT_TRUE(code == 0 || code == 143) << code << ": " << child_->err();
+      EXPECT_TRUE(code == 0 || code == 143) << code << ": " << child_->stderr_text();
     }
     child_.reset();
   }
@@ -390,12 +390,12 @@ TEST_F(CliTest, SendWaitPrintsTheReply) {
   // A run cancelled from elsewhere ends `send --wait` with exit 1.
   Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(400, 'x')},
                {{"YOI_ACCESS_TOKEN", ""}});
-  for (int i = 0; i < 200 && waiter.out().find("echo") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
-  ASSERT_NE(waiter.out().find("echo"), std::string::npos) << waiter.err();
+  for (int i = 0; i < 200 && waiter.stdout_text().find("echo") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_NE(waiter.stdout_text().find("echo"), std::string::npos) << waiter.stderr_text();
   auto c = yoi(srv, {"cancel", ref});
   EXPECT_EQ(c.exit_code, 0) << c.err;
-  EXPECT_EQ(waiter.wait(15s), 1);
-  EXPECT_NE(waiter.err().find("cancelled: "), std::string::npos) << waiter.err();
+  EXPECT_EQ(waiter.wait_exit(15s), 1);
+  EXPECT_NE(waiter.stderr_text().find("cancelled: "), std::string::npos) << waiter.stderr_text();
 }
 
 // Frames of an `attach --json` output: events must be gap-free by seq.
@@ -429,16 +429,16 @@ TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
   Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}});
   Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
   // Both are attached once their snapshot is out.
-  ASSERT_TRUE(json_attach.wait_line("\"snapshot\"", 15s)) << json_attach.err();
-  for (int i = 0; i < 300 && text_attach.err().find("attached to") == std::string::npos; ++i)
+  ASSERT_TRUE(json_attach.wait_line("\"snapshot\"", 15s)) << json_attach.stderr_text();
+  for (int i = 0; i < 300 && text_attach.stderr_text().find("attached to") == std::string::npos; ++i)
     std::this_thread::sleep_for(20ms);
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "one"}).exit_code, 0);
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "two"}).exit_code, 0);
   ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
-  EXPECT_EQ(text_attach.wait(15s), 0) << text_attach.err();
-  EXPECT_EQ(json_attach.wait(15s), 0) << json_attach.err();
-  EXPECT_EQ(text_attach.out(), "> one\necho: one\n> two\necho: two\n[worker stopped]\n");
-  auto frames = json_lines(json_attach.out());
+  EXPECT_EQ(text_attach.wait_exit(15s), 0) << text_attach.stderr_text();
+  EXPECT_EQ(json_attach.wait_exit(15s), 0) << json_attach.stderr_text();
+  EXPECT_EQ(text_attach.stdout_text(), "> one\necho: one\n> two\necho: two\n[worker stopped]\n");
+  auto frames = json_lines(json_attach.stdout_text());
   std::uint64_t first = 0, last = 0;
   expect_contiguous(frames, first, last);
   std::string text;
@@ -472,16 +472,16 @@ TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
   auto ref = create_worker(srv);
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "before"}).exit_code, 0);
   Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
-  ASSERT_TRUE(attach.wait_line("\"snapshot\"", 15s)) << attach.err();
+  ASSERT_TRUE(attach.wait_line("\"snapshot\"", 15s)) << attach.stderr_text();
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "during one"}).exit_code, 0);
-  ASSERT_TRUE(attach.wait_line("run_finished", 15s)) << attach.err();
+  ASSERT_TRUE(attach.wait_line("run_finished", 15s)) << attach.stderr_text();
 
   ASSERT_TRUE(srv.restart());
   // Events written while the CLI is still reconnecting must reach it too.
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "after restart"}).exit_code, 0);
   ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
-  ASSERT_EQ(attach.wait(30s), 0) << attach.err();
-  auto frames = json_lines(attach.out());
+  ASSERT_EQ(attach.wait_exit(30s), 0) << attach.stderr_text();
+  auto frames = json_lines(attach.stdout_text());
   std::uint64_t first = 0, last = 0;
   expect_contiguous(frames, first, last);
   std::string inputs;
@@ -493,8 +493,8 @@ TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
   EXPECT_TRUE(inputs == "during one;after restart;" || inputs == "before;during one;after restart;") << inputs;
   // Over the WebSocket the restart drops the connection; a polling client
   // may not have polled while the server was down.
-  if (attach.err().find("polling") == std::string::npos) {
-    EXPECT_NE(attach.err().find("reconnecting"), std::string::npos) << attach.err();
+  if (attach.stderr_text().find("polling") == std::string::npos) {
+    EXPECT_NE(attach.stderr_text().find("reconnecting"), std::string::npos) << attach.stderr_text();
   }
   // The stream ends with the stop, nothing lost in between.
   auto detail = yoi(srv, {"show", ref, "--json"});
@@ -581,7 +581,7 @@ TEST(CliRemote, CommandsThroughARemoteRuntime) {
   Child rt({rt_bin, "--listen", "127.0.0.1:0", "--runtime-id", "box-1", "--token-file", dir + "/rt.token",
             "--config", dir + "/rt.toml", "--log-level", "warn"});
   auto line = rt.wait_line("yoi-runtime listening on http://", 15s);
-  ASSERT_TRUE(line) << rt.err();
+  ASSERT_TRUE(line) << rt.stderr_text();
   auto url = line->substr(line->find("http://"));
   Server srv("[[runtimes]]\nid = \"box-1\"\nbase_url = \"" + url + "\"\ntoken_file = \"" + dir +
              "/rt.token\"\n");
