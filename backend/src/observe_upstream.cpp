@@ -267,7 +267,7 @@ class RemoteUpstream final : public Upstream {
       }
       low.expires_never();
       auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-      t.idle_timeout = std::chrono::seconds(30);
+      t.idle_timeout = opts.upstream_idle_timeout;
       t.keep_alive_pings = true;
       sock->set_option(t);
       co_return sock;
@@ -466,6 +466,8 @@ std::unique_ptr<Upstream> make_remote_upstream(asio::io_context& io, const Remot
         io, Error{Code::unsupported, "the event stream of an https runtime is not proxied yet"});
   auto opts = options;
   opts.connect_timeout = std::min(opts.connect_timeout, config.connect_timeout + config.timeout);
+  opts.upstream_idle_timeout =
+      std::min(opts.upstream_idle_timeout, std::max(config.timeout, std::chrono::milliseconds(1'000)));
   return std::make_unique<RemoteUpstream>(io, std::move(*ep), config.token, std::move(worker_id), opts);
 }
 

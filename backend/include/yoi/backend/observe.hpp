@@ -73,6 +73,11 @@ struct ObserveOptions {
   BackoffPolicy backoff;
   // Remote upstream WebSocket: connect + handshake deadline.
   std::chrono::milliseconds connect_timeout{3'000};
+  // Remote upstream WebSocket: silence (no frame, no pong) after which the
+  // upstream counts as lost; pings go out at half of it. A remote runtime
+  // caps it at its configured request timeout, so a cut or blackholed link
+  // is noticed within that timeout (no RST ever arrives in those cases).
+  std::chrono::milliseconds upstream_idle_timeout{30'000};
   std::size_t max_upstream_frame = 8u << 20;
   Clock* clock = &Clock::system();
   Random* random = &Random::system();
