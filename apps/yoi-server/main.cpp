@@ -104,7 +104,10 @@ int main(int argc, char** argv) {
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   if (ec) return die(Error{Code::store_io, "cannot create the data directory"});
-  auto key = cursor_key(data_dir);
+  auto key = cfg.cursor_key_file ? backend::read_token_file(*cfg.cursor_key_file, "observe.cursor_key_file")
+                                 : cursor_key(data_dir);
+  if (key && key->expose().size() < 16)
+    return die(Error{Code::config_invalid, "observe.cursor_key_file must hold at least 16 characters"});
   if (!key) return die(key.error());
   backend::CursorCodec cursors(std::move(*key));
 
@@ -154,7 +157,7 @@ int main(int argc, char** argv) {
       return die(a.error());
   }
   // The event streams (observation proxy): one upstream per watched worker.
-  backend::ObservationHub observe(io, registry, cursors);
+  backend::ObservationHub observe(io, registry, cursors, cfg.observe);
   if (runtime) observe.add_embedded(cfg.embedded.id, *runtime);
   for (auto& rc : cfg.runtimes) {
     observe.add_remote(rc);

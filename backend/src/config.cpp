@@ -161,6 +161,67 @@ Result<void> parse_embedded(const Ctx& c, const toml::table& t, EmbeddedConfig& 
   return {};
 }
 
+Result<std::size_t> get_count(const Ctx& c, const toml::node& n, std::string_view key, std::int64_t min,
+                              std::int64_t max) {
+  if (!n.is_integer()) return c.err(n, key, "must be an integer");
+  auto v = *n.value<std::int64_t>();
+  if (v < min || v > max) return c.err(n, key, fmt::format("must be between {} and {}", min, max));
+  return static_cast<std::size_t>(v);
+}
+
+Result<void> parse_observe(const Ctx& c, const toml::table& t, ServerConfig& cfg) {
+  auto& o = cfg.observe;
+  for (const auto& [k, node] : t) {
+    std::string key(k.str());
+    std::string full = "observe." + key;
+    // Counts: upper bounds keep a typo from reserving gigabytes per worker.
+    auto count = [&](std::size_t& out, std::int64_t min, std::int64_t max) -> Result<void> {
+      auto v = get_count(c, node, full, min, max);
+      if (!v) return fail(v.error());
+      out = *v;
+      return {};
+    };
+    auto ms = [&](std::chrono::milliseconds& out, std::int64_t min) -> Result<void> {
+      auto v = get_ms(c, node, full, min);
+      if (!v) return fail(v.error());
+      out = *v;
+      return {};
+    };
+    Result<void> r;
+    if (key == "cursor_key_file") {
+      auto v = get_str(c, node, full);
+      if (!v) return fail(v.error());
+      cfg.cursor_key_file = *v;
+    } else if (key == "ring_events") {
+      r = count(o.ring_events, 1, 1'000'000);
+    } else if (key == "ring_bytes") {
+      r = count(o.ring_bytes, 1024, std::int64_t(1) << 30);
+    } else if (key == "catchup_page") {
+      r = count(o.catchup_page, 1, 10'000);
+    } else if (key == "lag_catchup_pages") {
+      r = count(o.lag_catchup_pages, 1, 100'000);
+    } else if (key == "max_upstream_frame") {
+      r = count(o.max_upstream_frame, 1024, std::int64_t(1) << 30);
+    } else if (key == "heartbeat_ms") {
+      r = ms(o.heartbeat, 100);
+    } else if (key == "grace_ms") {
+      r = ms(o.grace, 0);
+    } else if (key == "connect_timeout_ms") {
+      r = ms(o.connect_timeout, 1);
+    } else if (key == "backoff_initial_ms") {
+      r = ms(o.backoff.initial, 1);
+    } else if (key == "backoff_max_ms") {
+      r = ms(o.backoff.max, 1);
+    } else {
+      return c.err(node, full, "is not a known key");
+    }
+    if (!r) return r;
+  }
+  if (o.backoff.max < o.backoff.initial)
+    return c.err(t, "observe.backoff_max_ms", "must not be less than backoff_initial_ms");
+  return {};
+}
+
 }  // namespace
 
 Result<Secret> read_token_file(const std::string& path, std::string_view what) {
@@ -196,6 +257,9 @@ Result<ServerConfig> parse_config(std::string_view text, std::string_view name) 
     } else if (key == "embedded") {
       if (!node.is_table()) return c.err(node, key, "must be a table ([embedded])");
       if (auto r = parse_embedded(c, *node.as_table(), cfg.embedded); !r) return fail(r.error());
+    } else if (key == "observe") {
+      if (!node.is_table()) return c.err(node, key, "must be a table ([observe])");
+      if (auto r = parse_observe(c, *node.as_table(), cfg); !r) return fail(r.error());
     } else if (key == "runtimes") {
       if (!node.is_array_of_tables()) return c.err(node, key, "must be an array of tables ([[runtimes]])");
       for (const auto& item : *node.as_array()) {

@@ -619,10 +619,6 @@ void ObservationHub::add_embedded(std::string runtime_id, rt::Runtime& runtime) 
 }
 
 void ObservationHub::add_remote(const RemoteConfig& config) {
-  // No TLS WebSocket client yet: the route answers 501 for https runtimes and
-  // the console falls back to the polling route.
-  auto ep = http::parse_base_url(config.base_url);
-  if (ep && ep->tls) return;
   impl_->remotes[config.id] = config;
 }
 

@@ -1,6 +1,6 @@
 // Upstreams of the observation proxy: embedded (Runtime::subscribe +
 // read_after) and remote (a Beast WebSocket client of yoi-runtime's
-// /v1/workers/{id}/events/ws). See observe_upstream.hpp for the protocol.
+// /v1/workers/{id}/events/ws, over TLS for https runtimes). See observe_upstream.hpp for the protocol.
 #include "observe_upstream.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,13 +10,17 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
+#include "tls.hpp"
 #include "yoi/backend/http_client.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/runtime.hpp"
@@ -27,6 +31,7 @@ namespace yoi::backend::detail {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
+namespace ssl = boost::asio::ssl;
 namespace bj = boost::json;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
@@ -185,7 +190,33 @@ class EmbeddedUpstream final : public Upstream {
 
 // ---------------------------------------------------------------- remote
 
-using Ws = websocket::stream<beast::tcp_stream>;
+using ReadResult = std::tuple<beast::error_code, std::size_t>;
+
+// The upstream WebSocket, plain (http runtimes) or over TLS (https): the
+// frame loop below is written once against this.
+class Conn {
+ public:
+  virtual ~Conn() = default;
+  virtual asio::awaitable<ReadResult> read(beast::flat_buffer& buf) = 0;
+  virtual void abort() = 0;  // closes the socket; a pending read ends
+};
+
+template <class Next>
+class ConnOf final : public Conn {
+ public:
+  template <class... Args>
+  explicit ConnOf(Args&&... args) : ws(std::forward<Args>(args)...) {}
+  asio::awaitable<ReadResult> read(beast::flat_buffer& buf) override {
+    co_return co_await ws.async_read(buf, use_tuple);
+  }
+  void abort() override {
+    boost::system::error_code ec;
+    beast::get_lowest_layer(ws).socket().close(ec);
+  }
+  websocket::stream<Next> ws;
+};
+using PlainConn = ConnOf<beast::tcp_stream>;
+using TlsConn = ConnOf<beast::ssl_stream<beast::tcp_stream>>;
 
 Error unavailable(std::string_view what) {
   return Error{Code::runtime_unavailable, fmt::format("the runtime's event stream {}", what)};
@@ -222,10 +253,17 @@ class RemoteUpstream final : public Upstream {
     UpHandlers h;
     bool active = false;
     unsigned gen = 0;
-    std::shared_ptr<Ws> ws;  // the live connection, if any
+    std::shared_ptr<Conn> ws;  // the live connection, if any
+    std::unique_ptr<ssl::context> tls_ctx;  // https runtimes
 
-    State(asio::io_context& i, http::Endpoint e, Secret t, std::string w, ObserveOptions o)
-        : io(i), ep(std::move(e)), token(std::move(t)), wid(std::move(w)), opts(std::move(o)) {}
+    State(asio::io_context& i, http::Endpoint e, Secret t, std::string w, ObserveOptions o,
+          const std::string& ca_file)
+        : io(i), ep(std::move(e)), token(std::move(t)), wid(std::move(w)), opts(std::move(o)) {
+      if (!ep.tls) return;
+      tls_ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+      if (!tls::configure_client(*tls_ctx, ca_file))
+        spdlog::warn("observe: could not load trust anchors for a runtime");
+    }
 
     std::string target(const std::optional<Position>& after) const {
       std::string t = ep.base_path + "/v1/workers/" + wid + "/events/ws";
@@ -234,8 +272,8 @@ class RemoteUpstream final : public Upstream {
     }
 
     // Resolve (raced with a timer: DNS is not covered by stream timeouts),
-    // connect, handshake with the bearer token.
-    asio::awaitable<Result<std::shared_ptr<Ws>>> dial(std::string tgt) {
+    // connect, TLS for https runtimes, handshake with the bearer token.
+    asio::awaitable<Result<std::shared_ptr<Conn>>> dial(std::string tgt) {
       auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
       tcp::resolver resolver(io);
       asio::steady_timer timer(io);
@@ -244,21 +282,37 @@ class RemoteUpstream final : public Upstream {
       if (race.index() == 1) co_return fail(Code::runtime_timeout, "the runtime did not answer in time");
       auto [rec, results] = std::get<0>(race);
       if (rec || results.empty()) co_return fail(unavailable("cannot be reached"));
-      auto sock = std::make_shared<Ws>(io);
-      auto& low = beast::get_lowest_layer(*sock);
+      if (tls_ctx) co_return co_await open(std::make_shared<TlsConn>(io, *tls_ctx), results, deadline, tgt);
+      co_return co_await open(std::make_shared<PlainConn>(io), results, deadline, tgt);
+    }
+
+    template <class C>
+    asio::awaitable<Result<std::shared_ptr<Conn>>> open(std::shared_ptr<C> conn, tcp::resolver::results_type results,
+                                                        std::chrono::steady_clock::time_point deadline,
+                                                        std::string tgt) {
+      auto& sock = conn->ws;
+      auto& low = beast::get_lowest_layer(sock);
       low.expires_at(deadline);
       auto [cec, endpoint] = co_await low.async_connect(results, use_tuple);
       if (cec) co_return fail(unavailable("cannot be reached"));
       low.socket().set_option(tcp::no_delay(true));
-      sock->read_message_max(opts.max_upstream_frame);
+      if constexpr (std::is_same_v<C, TlsConn>) {
+        if (!tls::name_peer(sock.next_layer(), ep.host)) co_return fail(unavailable("cannot be opened"));
+        auto [tec] = co_await sock.next_layer().async_handshake(ssl::stream_base::client, use_tuple);
+        if (tec) {
+          if (tec == beast::error::timeout) co_return fail(Code::runtime_timeout, "the runtime did not answer in time");
+          co_return fail(Code::runtime_unreachable, "a secure connection to the runtime could not be established");
+        }
+      }
+      sock.read_message_max(opts.max_upstream_frame);
       std::string auth = token.empty() ? std::string() : "Bearer " + token.expose();
-      sock->set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
+      sock.set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
         req.set(beast::http::field::user_agent, "yoi-server");
         if (!auth.empty()) req.set(beast::http::field::authorization, auth);
       }));
       websocket::response_type res;
       std::string host = ep.host + ":" + ep.port;
-      auto [hec] = co_await sock->async_handshake(res, host, tgt, use_tuple);
+      auto [hec] = co_await sock.async_handshake(res, host, tgt, use_tuple);
       if (hec) {
         auto st = res.result_int();
         if (st == 401 || st == 403) co_return fail(Code::runtime_auth_failed, "the runtime rejected the backend's credential");
@@ -269,8 +323,8 @@ class RemoteUpstream final : public Upstream {
       auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
       t.idle_timeout = opts.upstream_idle_timeout;
       t.keep_alive_pings = true;
-      sock->set_option(t);
-      co_return sock;
+      sock.set_option(t);
+      co_return std::shared_ptr<Conn>(std::move(conn));
     }
 
     static Result<Frame> read_frame(const beast::flat_buffer& buf) {
@@ -313,7 +367,7 @@ class RemoteUpstream final : public Upstream {
       Error why = unavailable("was lost");
       while (live()) {
         buf.clear();
-        auto [rec, n] = co_await my_ws->async_read(buf, use_tuple);
+        auto [rec, n] = co_await my_ws->read(buf);
         if (!live()) co_return;
         if (rec) break;
         auto f = read_frame(buf);
@@ -347,8 +401,7 @@ class RemoteUpstream final : public Upstream {
       }
       if (!live()) co_return;
       ws.reset();
-      boost::system::error_code ec;
-      beast::get_lowest_layer(*my_ws).socket().close(ec);
+      my_ws->abort();
       auto lost = h.lost;
       lost(why);
     }
@@ -361,10 +414,9 @@ class RemoteUpstream final : public Upstream {
       beast::flat_buffer buf;
       asio::steady_timer timer(io);
       timer.expires_after(opts.connect_timeout);
-      auto race = co_await (w->async_read(buf, use_tuple) || timer.async_wait(use_tuple));
-      boost::system::error_code ec;
+      auto race = co_await (w->read(buf) || timer.async_wait(use_tuple));
       if (race.index() == 1) {
-        beast::get_lowest_layer(*w).socket().close(ec);
+        w->abort();
         co_return fail(Code::runtime_timeout, "the runtime did not send a snapshot in time");
       }
       auto [rec, n] = std::get<0>(race);
@@ -383,14 +435,15 @@ class RemoteUpstream final : public Upstream {
           out = fail(Code::runtime_bad_response, "the runtime's stream did not start with a snapshot");
         }
       }
-      beast::get_lowest_layer(*w).socket().close(ec);
+      w->abort();
       co_return out;
     }
   };
 
  public:
-  RemoteUpstream(asio::io_context& io, http::Endpoint ep, Secret token, std::string wid, ObserveOptions opts)
-      : st_(std::make_shared<State>(io, std::move(ep), std::move(token), std::move(wid), std::move(opts))) {}
+  RemoteUpstream(asio::io_context& io, http::Endpoint ep, Secret token, std::string wid, ObserveOptions opts,
+                 const std::string& ca_file)
+      : st_(std::make_shared<State>(io, std::move(ep), std::move(token), std::move(wid), std::move(opts), ca_file)) {}
   ~RemoteUpstream() override { disconnect(); }
 
   void connect(std::optional<Position> after, UpHandlers handlers) override {
@@ -412,8 +465,7 @@ class RemoteUpstream final : public Upstream {
     st_->active = false;
     ++st_->gen;
     if (st_->ws) {
-      boost::system::error_code ec;
-      beast::get_lowest_layer(*st_->ws).socket().close(ec);
+      st_->ws->abort();
       st_->ws.reset();
     }
   }
@@ -461,14 +513,12 @@ std::unique_ptr<Upstream> make_remote_upstream(asio::io_context& io, const Remot
                                                std::string worker_id, const ObserveOptions& options) {
   auto ep = http::parse_base_url(config.base_url);
   if (!ep) return std::make_unique<UnavailableUpstream>(io, ep.error());
-  if (ep->tls)  // the hub refuses these streams (501) before asking for an upstream
-    return std::make_unique<UnavailableUpstream>(
-        io, Error{Code::unsupported, "the event stream of an https runtime is not proxied yet"});
   auto opts = options;
   opts.connect_timeout = std::min(opts.connect_timeout, config.connect_timeout + config.timeout);
   opts.upstream_idle_timeout =
       std::min(opts.upstream_idle_timeout, std::max(config.timeout, std::chrono::milliseconds(1'000)));
-  return std::make_unique<RemoteUpstream>(io, std::move(*ep), config.token, std::move(worker_id), opts);
+  return std::make_unique<RemoteUpstream>(io, std::move(*ep), config.token, std::move(worker_id), opts,
+                                          config.ca_file);
 }
 
 }  // namespace yoi::backend::detail

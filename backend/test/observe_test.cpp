@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -14,10 +15,13 @@
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "support.hpp"
+#include "test_certs.hpp"  // engines/test: a private CA and a localhost leaf
 #include "test_client.hpp"
 #include "yoi/backend/embedded_source.hpp"
 #include "yoi/backend/observe.hpp"
@@ -207,11 +211,13 @@ struct Backend {
     runtime = std::move(*r);
     ASSERT_TRUE(registry.add(make_embedded_source(io, *runtime, "local")));
   }
-  void add_remote(const std::string& id, const RtProc& rp) {
+  void add_remote(const std::string& id, const RtProc& rp, std::optional<std::string> url = std::nullopt,
+                  std::string ca_file = {}) {
     RemoteConfig rc;
     rc.id = id;
-    rc.base_url = Secret(rp.url());
+    rc.base_url = Secret(url.value_or(rp.url()));
     rc.token = Secret(rp.token);
+    rc.ca_file = std::move(ca_file);
     rc.timeout = 2s;
     rc.connect_timeout = 1s;
     rc.probe_interval = 0ms;
@@ -738,6 +744,112 @@ TEST(ObserveRemote, MemoryRuntimeRestartIsCursorUnknownAndASnapshot) {
   expect_contiguous(event_seqs(after), s->seq + 1);
 }
 
+// An https runtime: nginx terminates TLS (a localhost certificate from a
+// private CA) in front of a real yoi-runtime; yoi-server's upstream must do
+// TLS with SNI and verification, then stream as over plain http.
+struct TlsProxy {
+  TmpDir dir;
+  std::unique_ptr<Proc> proc;
+  std::uint16_t port = 0;
+
+  static std::string binary() {
+    for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
+      if (::access(p, X_OK) == 0) return p;
+    return {};
+  }
+  static std::uint16_t free_port() {
+    asio::io_context io;
+    asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+    return a.local_endpoint().port();
+  }
+  bool start(std::uint16_t upstream_port) {
+    auto bin = binary();
+    if (bin.empty()) {
+      ADD_FAILURE() << "nginx is not installed (scripts/setup installs it)";
+      return false;
+    }
+    port = free_port();
+    auto crt = dir.file("leaf.crt", engines::test::kLeafCertPem);
+    auto key = dir.file("leaf.key", engines::test::kLeafKeyPem);
+    auto conf = dir.file("nginx.conf", fmt::format(R"(
+worker_processes 1;
+error_log {0}/error.log warn;
+pid {0}/nginx.pid;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {0}/body; proxy_temp_path {0}/proxy;
+  fastcgi_temp_path {0}/fcgi; uwsgi_temp_path {0}/uwsgi; scgi_temp_path {0}/scgi;
+  server {{
+    listen 127.0.0.1:{1} ssl;
+    ssl_certificate {2};
+    ssl_certificate_key {3};
+    location / {{
+      proxy_pass http://127.0.0.1:{4};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection "upgrade";
+      proxy_read_timeout 3600s;
+    }}
+  }}
+}}
+)", dir.path.string(), port, crt, key, upstream_port));
+    proc = std::make_unique<Proc>(std::vector<std::string>{bin, "-p", dir.path.string(), "-c", conf, "-g", "daemon off;"});
+    // Ready when it accepts connections.
+    auto end = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < end) {
+      asio::io_context io;
+      asio::ip::tcp::socket s(io);
+      boost::system::error_code ec;
+      s.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+      if (!ec) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "nginx did not start: " << proc->stderr_text();
+    return false;
+  }
+  ~TlsProxy() {
+    if (proc) {
+      proc->signal(SIGQUIT);
+      if (!proc->wait_exit(5s)) proc->signal(SIGKILL);
+    }
+  }
+};
+
+TEST(ObserveRemote, HttpsRuntimeStreamsOverTlsWithVerification) {
+  RtProc rp;
+  rp.store = "memory";
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  TlsProxy tls;
+  ASSERT_TRUE(tls.start(rp.port));
+  TmpDir certs;
+  auto ca = certs.file("ca.pem", engines::test::kTestCaPem);
+  Backend be;
+  be.add_remote("gpu", rp, "https://localhost:" + std::to_string(tls.port), ca);
+  // The same runtime without the private CA: its certificate cannot verify.
+  be.add_remote("untrusted", rp, "https://localhost:" + std::to_string(tls.port));
+  be.start();
+
+  auto ws = be.client();
+  ASSERT_TRUE(ws.connect(events_ws("gpu", "w1")).ok);
+  auto snap = read_until(ws, [](const Frame& f) { return f.type == "snapshot"; }, 10s);
+  ASSERT_TRUE(snap) << "no snapshot over the TLS upstream";
+  EXPECT_TRUE(snap->cursor.starts_with("b1."));
+  EXPECT_EQ(rp.open_streams(), 1) << "the upstream did not reach the runtime through the TLS proxy";
+  rp.input("w1", "over tls");
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(ws, is_run_finished, 10s, &seen));
+  expect_contiguous(event_seqs(seen), snap->seq + 1);
+
+  auto bad = be.client();
+  ASSERT_TRUE(bad.connect(events_ws("untrusted", "w1")).ok);
+  auto d = read_until(bad, [](const Frame& f) { return f.type == "diagnostic"; }, 10s);
+  ASSERT_TRUE(d) << "an unverifiable runtime certificate must not be accepted silently";
+  EXPECT_EQ(d->code, "runtime_unavailable");
+  EXPECT_EQ(d->action, "wait");
+}
+
 // The real yoi-server: restart it mid-stream; the client resumes with its
 // last cursor on the new process (same data dir: same cursor secret).
 TEST(ObserveProcess, RestartedServerResumesFromTheLastCursorWithoutGap) {
@@ -794,15 +906,17 @@ TEST(ObserveProcess, TwoServersSharingASecretHandAClientOverWithoutGap) {
   TmpDir dir;
   auto tok = dir.file("rt.token", rp.token);
   auto access = dir.file("access.token", "browser-token-1");
+  // Separate data dirs; the shared secret is the config's cursor key file.
+  auto key = dir.file("cursor.key", "a-cursor-key-shared-by-both-servers");
   auto cfg = dir.file("server.toml", "[embedded]\nenabled = false\n[[runtimes]]\nid = \"gpu\"\nbase_url = \"" +
-                                         rp.url() + "\"\ntoken_file = \"" + tok + "\"\n");
-  auto data = (dir.path / "data").string();
-  Proc a(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", data,
-                                  "--log-level", "warn"});
+                                         rp.url() + "\"\ntoken_file = \"" + tok + "\"\n"
+                                         "[observe]\ncursor_key_file = \"" + key + "\"\n");
+  Proc a(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+                                  (dir.path / "data-a").string(), "--log-level", "warn"});
   auto pa = a.wait_ready("yoi-server listening on ");
   ASSERT_NE(pa, 0) << a.stderr_text();
-  Proc b(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", data,
-                                  "--access-token-file", access, "--log-level", "warn"});
+  Proc b(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+                                  (dir.path / "data-b").string(), "--access-token-file", access, "--log-level", "warn"});
   auto pb = b.wait_ready("yoi-server listening on ");
   ASSERT_NE(pb, 0) << b.stderr_text();
 

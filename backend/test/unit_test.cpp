@@ -91,6 +91,10 @@ TEST(Config, ErrorsNameKeyAndLineAndNeverTheUrl) {
            {"[[runtimes]]\nid = \"local\"\nbase_url = \"http://h:1\"\ntoken_env = \"HOME\"\n", "embedded runtime's id"},
            {"[embedded]\nstore = \"disk\"\n", "s.toml:2: 'embedded.store'"},
            {"listen = [\n", "s.toml:"},
+           {"[observe]\nring_events = 0\n", "s.toml:2: 'observe.ring_events' must be between 1 and"},
+           {"[observe]\nheartbeat_ms = \"1s\"\n", "s.toml:2: 'observe.heartbeat_ms' must be an integer"},
+           {"[observe]\nbackoff_initial_ms = 900\nbackoff_max_ms = 100\n", "'observe.backoff_max_ms' must not be less"},
+           {"[observe]\nring = 5\n", "s.toml:2: 'observe.ring' is not a known key"},
        }) {
     auto r = parse_config(c.text, "s.toml");
     ASSERT_FALSE(r) << c.text;
@@ -98,6 +102,32 @@ TEST(Config, ErrorsNameKeyAndLineAndNeverTheUrl) {
     EXPECT_NE(r.error().message.find(c.want), std::string::npos) << r.error().message;
     EXPECT_EQ(r.error().message.find("hidden-host"), std::string::npos) << r.error().message;
   }
+}
+
+TEST(Config, ObserveTableSetsTheProxyOptionsAndTheCursorKeyFile) {
+  auto cfg = parse_config(
+      "[observe]\ncursor_key_file = \"/etc/yoi/cursor.key\"\nring_events = 64\nring_bytes = 65536\n"
+      "catchup_page = 32\nlag_catchup_pages = 8\nheartbeat_ms = 500\ngrace_ms = 0\nconnect_timeout_ms = 700\n"
+      "backoff_initial_ms = 20\nbackoff_max_ms = 900\nmax_upstream_frame = 4096\n",
+      "s.toml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->cursor_key_file, "/etc/yoi/cursor.key");
+  const auto& o = cfg->observe;
+  EXPECT_EQ(o.ring_events, 64u);
+  EXPECT_EQ(o.ring_bytes, 65536u);
+  EXPECT_EQ(o.catchup_page, 32u);
+  EXPECT_EQ(o.lag_catchup_pages, 8u);
+  EXPECT_EQ(o.heartbeat, std::chrono::milliseconds(500));
+  EXPECT_EQ(o.grace, std::chrono::milliseconds(0));
+  EXPECT_EQ(o.connect_timeout, std::chrono::milliseconds(700));
+  EXPECT_EQ(o.backoff.initial, std::chrono::milliseconds(20));
+  EXPECT_EQ(o.backoff.max, std::chrono::milliseconds(900));
+  EXPECT_EQ(o.max_upstream_frame, 4096u);
+  // Unset: the defaults.
+  auto d = parse_config("", "s.toml");
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->cursor_key_file);
+  EXPECT_EQ(d->observe.ring_events, ObserveOptions{}.ring_events);
 }
 
 // ---- HTTP client ----

@@ -27,11 +27,26 @@
 //   connect_timeout_ms = 3000
 //   probe_interval_ms = 5000
 //   ca_file = "/etc/yoi/ca.pem"
+//
+//   [observe]                      # the event-stream proxy (backend/OBSERVE.md)
+//   cursor_key_file = "/etc/yoi/cursor.key"  # shared by yoi-servers that hand clients
+//                                  # over; default: <data_dir>/backend-cursor.key, made once
+//   ring_events = 1024             # recent events kept per watched worker
+//   ring_bytes = 4194304
+//   catchup_page = 256             # events per polling page for a client behind the ring
+//   lag_catchup_pages = 64         # then subscriber_lagged
+//   heartbeat_ms = 15000
+//   grace_ms = 10000               # keep an unwatched upstream this long
+//   connect_timeout_ms = 3000      # upstream connect + handshake
+//   backoff_initial_ms = 100       # reconnect: jittered exponential backoff
+//   backoff_max_ms = 5000
+//   max_upstream_frame = 8388608
 
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "yoi/backend/observe.hpp"
 #include "yoi/backend/remote_source.hpp"
 #include "yoi/error.hpp"
 
@@ -57,6 +72,8 @@ struct ServerConfig {
   std::optional<std::string> access_token_file;
   EmbeddedConfig embedded;
   std::vector<RemoteConfig> runtimes;  // tokens resolved
+  ObserveOptions observe;              // clock and random stay the system's
+  std::optional<std::string> cursor_key_file;
 };
 
 // `name` labels error messages (the file name). Token files and variables are
