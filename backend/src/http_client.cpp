@@ -12,6 +12,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -77,12 +78,24 @@ struct Conn {
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
+  std::string out;  // the request being written (its capacity is reused)
   bool reused = false;
 
   beast::tcp_stream& lowest() { return plain ? *plain : tls->next_layer(); }
 };
 
 TransportError terr(Failure f, std::string_view step) { return TransportError{f, std::string(step)}; }
+
+// One header line. A target, name or value with CR or LF would split the
+// request: such a field is dropped (targets are built from validated ids).
+void append_field(std::string& out, std::string_view k, std::string_view v) {
+  if (k.find_first_of("\r\n") != std::string_view::npos || v.find_first_of("\r\n") != std::string_view::npos)
+    return;
+  out += "\r\n";
+  out += k;
+  out += ": ";
+  out += v;
+}
 
 bool is_timeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
@@ -212,24 +225,36 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     auto& low = conn.lowest();
     low.expires_at(deadline);
 
-    bhttp::request<bhttp::string_body> msg;
-    msg.method_string(req.method);
-    msg.target(ep_.base_path + req.target);
-    msg.version(11);
-    msg.set(bhttp::field::host, ep_.host);
-    msg.set(bhttp::field::user_agent, "yoi-server");
-    msg.set(bhttp::field::accept, "application/json");
-    msg.keep_alive(true);
-    if (req.bearer && !req.bearer->empty())
-      msg.set(bhttp::field::authorization, "Bearer " + req.bearer->expose());
-    for (const auto& [k, v] : req.headers) msg.set(k, v);
-    if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
-      msg.set(bhttp::field::content_type, req.content_type);
-      msg.body() = req.body;
-      msg.prepare_payload();
+    // The request is formatted into one buffer and written with one
+    // async_write (Beast's serializer costs several times the formatting of
+    // these few lines; see docs/BENCHMARKS.md, issue 10). Same fields as
+    // before: Host, User-Agent, Accept, Authorization, extra headers, and
+    // Content-Type/Content-Length when there is a body (or a POST/PUT).
+    std::string& wire = conn.out;
+    wire.clear();
+    const bool has_body = !req.body.empty() || req.method == "POST" || req.method == "PUT";
+    wire.reserve(256 + req.body.size());
+    wire += req.method;
+    wire += ' ';
+    wire += ep_.base_path;
+    wire += req.target;
+    wire += " HTTP/1.1";
+    append_field(wire, "Host", ep_.host);
+    append_field(wire, "User-Agent", "yoi-server");
+    append_field(wire, "Accept", "application/json");
+    if (req.bearer && !req.bearer->empty()) {
+      wire += "\r\nAuthorization: Bearer ";
+      wire += req.bearer->expose();
     }
+    for (const auto& [k, v] : req.headers) append_field(wire, k, v);
+    if (has_body) {
+      append_field(wire, "Content-Type", req.content_type);
+      append_field(wire, "Content-Length", std::to_string(req.body.size()));
+    }
+    wire += "\r\n\r\n";
+    if (has_body) wire += req.body;
 
-    auto [wec, wn] = co_await bhttp::async_write(stream, msg, use_tuple);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire), use_tuple);
     if (wec) {
       retryable = !is_timeout(wec);
       co_return tl::unexpected(terr(is_timeout(wec) ? Failure::timeout : Failure::unreachable, "write"));
