@@ -174,15 +174,18 @@ Result<void> parse_observe(const Ctx& c, const toml::table& t, ServerConfig& cfg
   for (const auto& [k, node] : t) {
     std::string key(k.str());
     std::string full = "observe." + key;
+    // A named reference for the lambdas: clang 14 cannot capture a
+    // structured binding (C++20 P1091, clang 16).
+    const auto& value = node;
     // Counts: upper bounds keep a typo from reserving gigabytes per worker.
     auto count = [&](std::size_t& out, std::int64_t min, std::int64_t max) -> Result<void> {
-      auto v = get_count(c, node, full, min, max);
+      auto v = get_count(c, value, full, min, max);
       if (!v) return fail(v.error());
       out = *v;
       return {};
     };
     auto ms = [&](std::chrono::milliseconds& out, std::int64_t min) -> Result<void> {
-      auto v = get_ms(c, node, full, min);
+      auto v = get_ms(c, value, full, min);
       if (!v) return fail(v.error());
       out = *v;
       return {};
