@@ -4,9 +4,9 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <iterator>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 namespace yoi::backend {
 namespace {
@@ -56,15 +56,63 @@ bool unb64url(std::string_view in, std::string& out) {
 
 }  // namespace
 
+struct CursorCodec::Keyed {
+  EVP_MD_CTX* inner = EVP_MD_CTX_new();
+  EVP_MD_CTX* outer = EVP_MD_CTX_new();
+
+  explicit Keyed(std::string_view key) {
+    // RFC 2104 with SHA-256 (64-byte blocks): a longer key is hashed first.
+    unsigned char block[64] = {}, pad[64];
+    if (key.size() > sizeof block) {
+      unsigned int n = 0;
+      EVP_Digest(key.data(), key.size(), block, &n, EVP_sha256(), nullptr);
+    } else {
+      std::memcpy(block, key.data(), key.size());
+    }
+    for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x36;
+    EVP_DigestInit_ex(inner, EVP_sha256(), nullptr);
+    EVP_DigestUpdate(inner, pad, sizeof pad);
+    for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x5c;
+    EVP_DigestInit_ex(outer, EVP_sha256(), nullptr);
+    EVP_DigestUpdate(outer, pad, sizeof pad);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+  }
+  ~Keyed() {
+    EVP_MD_CTX_free(inner);
+    EVP_MD_CTX_free(outer);
+  }
+  Keyed(const Keyed&) = delete;
+  Keyed& operator=(const Keyed&) = delete;
+};
+
+namespace {
+
+// One scratch digest context per thread, reused for every MAC.
+struct Scratch {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  ~Scratch() { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
+CursorCodec::CursorCodec(Secret key) : keyed_(std::make_shared<const Keyed>(key.expose())) {}
+
 std::string CursorCodec::mac(std::string_view runtime_id, std::string_view worker_id,
                              std::string_view epoch, std::uint64_t seq) const {
   // Length-prefixed fields, so no two tuples share a message.
-  std::string msg = fmt::format("b1|{}|{}|{}|{}|{}|{}|{}", runtime_id.size(), runtime_id,
-                                worker_id.size(), worker_id, epoch.size(), epoch, seq);
-  unsigned char out[EVP_MAX_MD_SIZE];
+  fmt::memory_buffer msg;
+  fmt::format_to(std::back_inserter(msg), "b1|{}|{}|{}|{}|{}|{}|{}", runtime_id.size(), runtime_id,
+                 worker_id.size(), worker_id, epoch.size(), epoch, seq);
+  thread_local Scratch scratch;
+  unsigned char inner[EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.expose().data(), static_cast<int>(key_.expose().size()),
-       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
+  EVP_MD_CTX_copy_ex(scratch.ctx, keyed_->inner);
+  EVP_DigestUpdate(scratch.ctx, msg.data(), msg.size());
+  EVP_DigestFinal_ex(scratch.ctx, inner, &len);
+  EVP_MD_CTX_copy_ex(scratch.ctx, keyed_->outer);
+  EVP_DigestUpdate(scratch.ctx, inner, len);
+  EVP_DigestFinal_ex(scratch.ctx, out, &len);
   return std::string(reinterpret_cast<const char*>(out), kMacBytes);
 }
 

@@ -42,6 +42,19 @@ TEST(Cursor, RoundTripsAndRejectsTamperingAndForeignWorkers) {
   EXPECT_TRUE(CursorCodec(Secret("k1")).decode("rt", "w1", c));
 }
 
+// Cursors handed out before the pre-keyed HMAC must keep resuming: golden
+// values from an independent HMAC-SHA256 (Python's hmac), short and long key.
+TEST(Cursor, MacIsStandardHmacSha256) {
+  Position want{"e1", 42};
+  auto p = CursorCodec(Secret("k1")).decode("rt", "w1", "b1.ZTE.42.c9jpe_7zTqpaPo-YCnzJyw");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->epoch, want.epoch);
+  EXPECT_EQ(p->seq, want.seq);
+  EXPECT_EQ(CursorCodec(Secret("k1")).encode("rt", "w1", want), "b1.ZTE.42.c9jpe_7zTqpaPo-YCnzJyw");
+  EXPECT_EQ(CursorCodec(Secret(std::string(100, 'x'))).encode("rt", "w1", Position{"e1", 7}),
+            "b1.ZTE.7.LSG4WAZiGWl2Zt4tyd2TKA");
+}
+
 // ---- configuration ----
 
 TEST(Config, ParsesRuntimesAndResolvesTokens) {

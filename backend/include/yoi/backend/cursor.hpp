@@ -10,6 +10,7 @@
 // The runtime and worker ids are inside the MAC but not in the text: the
 // route names them, and a cursor presented for another worker fails the MAC.
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,7 @@ namespace yoi::backend {
 class CursorCodec {
  public:
   // `key` must be non-empty (32 random bytes from the data dir, or per process).
-  explicit CursorCodec(Secret key) : key_(std::move(key)) {}
+  explicit CursorCodec(Secret key);
 
   std::string encode(std::string_view runtime_id, std::string_view worker_id,
                      const Position& pos) const;
@@ -33,7 +34,11 @@ class CursorCodec {
  private:
   std::string mac(std::string_view runtime_id, std::string_view worker_id,
                   std::string_view epoch, std::uint64_t seq) const;
-  Secret key_;
+  // HMAC keyed once: the SHA-256 states after the inner and outer key pads.
+  // Every event frame carries a cursor, so re-keying per MAC (OpenSSL's
+  // one-shot HMAC) was the relay's largest cost. Immutable, shared by copies.
+  struct Keyed;
+  std::shared_ptr<const Keyed> keyed_;
 };
 
 }  // namespace yoi::backend
