@@ -211,6 +211,8 @@ Result<void> parse_observe(const Ctx& c, const toml::table& t, ServerConfig& cfg
       r = ms(o.grace, 0);
     } else if (key == "connect_timeout_ms") {
       r = ms(o.connect_timeout, 1);
+    } else if (key == "upstream_idle_timeout_ms") {
+      r = ms(o.upstream_idle_timeout, 100);
     } else if (key == "backoff_initial_ms") {
       r = ms(o.backoff.initial, 1);
     } else if (key == "backoff_max_ms") {

@@ -121,7 +121,7 @@ TEST(Config, ObserveTableSetsTheProxyOptionsAndTheCursorKeyFile) {
   auto cfg = parse_config(
       "[observe]\ncursor_key_file = \"/etc/yoi/cursor.key\"\nring_events = 64\nring_bytes = 65536\n"
       "catchup_page = 32\nlag_catchup_pages = 8\nheartbeat_ms = 500\ngrace_ms = 0\nconnect_timeout_ms = 700\n"
-      "backoff_initial_ms = 20\nbackoff_max_ms = 900\nmax_upstream_frame = 4096\n",
+      "backoff_initial_ms = 20\nbackoff_max_ms = 900\nmax_upstream_frame = 4096\nupstream_idle_timeout_ms = 1500\n",
       "s.toml");
   ASSERT_TRUE(cfg) << cfg.error().message;
   EXPECT_EQ(cfg->cursor_key_file, "/etc/yoi/cursor.key");
@@ -136,6 +136,7 @@ TEST(Config, ObserveTableSetsTheProxyOptionsAndTheCursorKeyFile) {
   EXPECT_EQ(o.backoff.initial, std::chrono::milliseconds(20));
   EXPECT_EQ(o.backoff.max, std::chrono::milliseconds(900));
   EXPECT_EQ(o.max_upstream_frame, 4096u);
+  EXPECT_EQ(o.upstream_idle_timeout, std::chrono::milliseconds(1500));
   // Unset: the defaults.
   auto d = parse_config("", "s.toml");
   ASSERT_TRUE(d);

@@ -38,6 +38,8 @@
 //   heartbeat_ms = 15000
 //   grace_ms = 10000               # keep an unwatched upstream this long
 //   connect_timeout_ms = 3000      # upstream connect + handshake
+//   upstream_idle_timeout_ms = 30000  # silence before an upstream counts as lost
+//                                  # (capped at each runtime's timeout_ms)
 //   backoff_initial_ms = 100       # reconnect: jittered exponential backoff
 //   backoff_max_ms = 5000
 //   max_upstream_frame = 8388608
