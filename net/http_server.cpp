@@ -235,12 +235,15 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 };
 
+// How long a server-initiated close waits for the peer's close frame.
+constexpr std::chrono::seconds kCloseHandshakeTimeout{3};
+
 // A WebSocket session: one reader coroutine (always reading, so pings,
 // pongs and the client's close are processed) and one writer coroutine that
 // pulls frames from the producer's source one at a time.
 struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
   WsSession(std::shared_ptr<HttpServer::Impl> s, beast::tcp_stream&& stream)
-      : srv(std::move(s)), ws(std::move(stream)), wake_timer(srv->io) {
+      : srv(std::move(s)), ws(std::move(stream)), wake_timer(srv->io), close_timer(srv->io) {
     srv->wss.insert(this);
     srv->update_gauges();
   }
@@ -281,6 +284,7 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
     if (!open) return;
     open = false;
     wake_timer.cancel();
+    close_timer.cancel();
     force_close();
     if (srv->wss.erase(this)) {
       srv->update_gauges();
@@ -321,7 +325,16 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
     while (open) {
       if (close_req) {
         auto reason = *close_req;
+        // The close handshake is bounded: a peer that never answers, or a
+        // read stuck behind our close on the peer's bad frame (each waits
+        // for the other inside Beast), would otherwise hold the session
+        // until the idle timeout. Closing the socket ends both operations.
+        close_timer.expires_after(kCloseHandshakeTimeout);
+        close_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+          if (auto self = weak.lock(); self && !ec) self->force_close();
+        });
         co_await ws.async_close(reason, use_tuple);
+        close_timer.cancel();
         finish(reason.code, false);
         co_return;
       }
@@ -351,6 +364,7 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
   std::shared_ptr<HttpServer::Impl> srv;
   websocket::stream<beast::tcp_stream> ws;
   asio::steady_timer wake_timer;
+  asio::steady_timer close_timer;  // bounds the close handshake
   Source source;
   std::function<void(std::string_view)> on_msg;
   std::function<void(WsCloseInfo)> on_close_fn;
