@@ -19,6 +19,8 @@
 #include <boost/url/parse.hpp>
 #include <spdlog/spdlog.h>
 
+#include "tls.hpp"
+
 namespace yoi::backend::http {
 
 namespace asio = boost::asio;
@@ -105,16 +107,8 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
  public:
   ClientImpl(asio::io_context& io, Endpoint ep, ClientOptions opts)
       : io_(io), ep_(std::move(ep)), opts_(std::move(opts)), ssl_ctx_(ssl::context::tls_client) {
-    if (ep_.tls) {
-      ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                           ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                           ssl::context::no_tlsv1_1);
-      boost::system::error_code ec;
-      ssl_ctx_.set_default_verify_paths(ec);
-      if (!opts_.ca_file.empty()) ssl_ctx_.load_verify_file(opts_.ca_file, ec);
-      if (ec) spdlog::warn("http client: could not load trust anchors for a runtime");
-      ssl_ctx_.set_verify_mode(ssl::verify_peer);
-    }
+    if (ep_.tls && !tls::configure_client(ssl_ctx_, opts_.ca_file))
+      spdlog::warn("http client: could not load trust anchors for a runtime");
   }
 
   void request(Request req, std::function<void(Outcome)> done) override {
@@ -207,10 +201,7 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     ++opened_;
 
     if (ep_.tls) {
-      auto* ssl = conn->tls->native_handle();
-      if (!SSL_set_tlsext_host_name(ssl, ep_.host.c_str()))
-        co_return tl::unexpected(terr(Failure::tls, "tls"));
-      conn->tls->set_verify_callback(ssl::host_name_verification(ep_.host));
+      if (!tls::name_peer(*conn->tls, ep_.host)) co_return tl::unexpected(terr(Failure::tls, "tls"));
       low.expires_at(deadline);
       auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, use_tuple);
       if (hec)
