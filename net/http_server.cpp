@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "yoi/json.hpp"
+#include "yoi/net/header_line.hpp"
 #include "yoi/net/metrics.hpp"
 
 namespace yoi::net {
@@ -447,16 +448,7 @@ struct HttpConn : std::enable_shared_from_this<HttpConn> {
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
     if (ec) write_failed = true;
   }
-  // A header line; a name or value carrying CR or LF (never ours) is dropped
-  // rather than allowed to split the response.
-  void append_field(std::string_view k, std::string_view v) {
-    if (k.find_first_of("\r\n") != std::string_view::npos || v.find_first_of("\r\n") != std::string_view::npos)
-      return;
-    out += "\r\n";
-    out += k;
-    out += ": ";
-    out += v;
-  }
+  void append_field(std::string_view k, std::string_view v) { append_header_line(out, k, v); }
 
   awaitable<void> run();
 

@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tls.hpp"
+#include "yoi/net/header_line.hpp"
 
 namespace yoi::backend::http {
 
@@ -88,16 +89,6 @@ struct Conn {
 
 TransportError terr(Failure f, std::string_view step) { return TransportError{f, std::string(step)}; }
 
-// One header line. A target, name or value with CR or LF would split the
-// request: such a field is dropped (targets are built from validated ids).
-void append_field(std::string& out, std::string_view k, std::string_view v) {
-  if (k.find_first_of("\r\n") != std::string_view::npos || v.find_first_of("\r\n") != std::string_view::npos)
-    return;
-  out += "\r\n";
-  out += k;
-  out += ": ";
-  out += v;
-}
 
 bool is_timeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
@@ -230,17 +221,17 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     wire += ep_.base_path;
     wire += req.target;
     wire += " HTTP/1.1";
-    append_field(wire, "Host", ep_.host);
-    append_field(wire, "User-Agent", "yoi-server");
-    append_field(wire, "Accept", "application/json");
+    net::append_header_line(wire, "Host", ep_.host);
+    net::append_header_line(wire, "User-Agent", "yoi-server");
+    net::append_header_line(wire, "Accept", "application/json");
     if (req.bearer && !req.bearer->empty()) {
       wire += "\r\nAuthorization: Bearer ";
       wire += req.bearer->expose();
     }
-    for (const auto& [k, v] : req.headers) append_field(wire, k, v);
+    for (const auto& [k, v] : req.headers) net::append_header_line(wire, k, v);
     if (has_body) {
-      append_field(wire, "Content-Type", req.content_type);
-      append_field(wire, "Content-Length", std::to_string(req.body.size()));
+      net::append_header_line(wire, "Content-Type", req.content_type);
+      net::append_header_line(wire, "Content-Length", std::to_string(req.body.size()));
     }
     wire += "\r\n\r\n";
     if (has_body) wire += req.body;
