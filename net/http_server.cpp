@@ -1,5 +1,6 @@
 #include "yoi/net/http_server.hpp"
 
+#include <array>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -236,6 +237,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 };
 
+// Lingering close after an early 413: at most this long, this many bytes.
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::size_t kLingerBytes = 16u << 20;
+
 // How long a server-initiated close waits for the peer's close frame.
 constexpr std::chrono::seconds kCloseHandshakeTimeout{3};
 
@@ -452,6 +457,23 @@ struct HttpConn : std::enable_shared_from_this<HttpConn> {
 
   awaitable<void> run();
 
+  // After answering before the request was read to its end (413): stop
+  // sending, then discard what the client still sends, for a bounded time
+  // and amount, so that closing does not reset the connection (and drop our
+  // answer from the client's receive buffer) while it is still writing.
+  awaitable<void> linger() {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream.expires_after(kLingerTime);
+    std::array<char, 16384> sink;
+    std::size_t total = 0;
+    while (total < kLingerBytes) {
+      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      if (rec) break;
+      total += n;
+    }
+  }
+
   std::shared_ptr<HttpServer::Impl> srv;
   beast::tcp_stream stream;
   std::string remote;
@@ -483,6 +505,7 @@ awaitable<void> HttpConn::run() {
                          : fmt::format("request body exceeds {} bytes", opts.max_body_bytes)};
       srv->record("unmatched", "?", 413, 0);
       co_await write_response(Response::error(e), 11, false);
+      if (!write_failed) co_await linger();
       co_return;
     }
     if (ec) co_return;  // EOF, timeout, reset, shutdown: nothing to answer
@@ -501,6 +524,7 @@ awaitable<void> HttpConn::run() {
                        fmt::format("request body exceeds {} bytes", opts.max_body_bytes)};
         srv->record("unmatched", std::string(parser.get().method_string()), 413, 0);
         co_await write_response(Response::error(e), parser.get().version(), false);
+        if (!write_failed) co_await linger();
         co_return;
       }
       if (rec) co_return;
