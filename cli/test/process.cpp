@@ -15,8 +15,6 @@
 #include <sstream>
 #include <stdexcept>
 
-extern char** environ;
-
 namespace yoi::cli::test {
 
 namespace fs = std::filesystem;
@@ -24,46 +22,12 @@ using clock = std::chrono::steady_clock;
 
 namespace {
 
-std::vector<std::string> make_env(const std::map<std::string, std::string>& extra) {
-  std::map<std::string, std::string> m;
-  for (char** e = environ; *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos) m[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& [k, v] : extra) {
-    if (v.empty())
-      m.erase(k);
-    else
-      m[k] = v;
-  }
-  std::vector<std::string> out;
-  for (const auto& [k, v] : m) out.push_back(k + "=" + v);
-  return out;
-}
-
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  std::vector<char*> a, e;
-  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-  a.push_back(nullptr);
-  for (const auto& s : env) e.push_back(const_cast<char*>(s.c_str()));
-  e.push_back(nullptr);
-  ::execve(a[0], a.data(), e.data());
-  ::_exit(127);
-}
-
-int decode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
 // Reaps `pid` within `deadline`; -1 if still running.
 int reap(pid_t pid, clock::time_point deadline) {
   for (;;) {
     int status = 0;
     auto r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) return decode(status);
+    if (r == pid) return yoi::testing::exit_code(status);
     if (r < 0) return -1;
     if (clock::now() >= deadline) return -2;
     ::usleep(5000);
@@ -75,13 +39,14 @@ int reap(pid_t pid, clock::time_point deadline) {
 // ---------------------------------------------------------------- Pty
 
 Pty::Pty(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  auto envv = make_env(env);
+  auto envv = yoi::testing::child_environment(env);
+  yoi::testing::ExecArgs args(argv, envv);
   struct winsize ws {};
   ws.ws_row = 40;
   ws.ws_col = 200;
   pid_ = ::forkpty(&fd_, nullptr, nullptr, &ws);
   if (pid_ < 0) throw std::runtime_error("forkpty");
-  if (pid_ == 0) exec_child(argv, envv);
+  if (pid_ == 0) args.exec();
 }
 
 Pty::~Pty() {
@@ -124,7 +89,7 @@ int Pty::wait(milliseconds deadline) {
     if (r == pid_) {
       pid_ = -1;
       for (int i = 0; i < 20; ++i) pump(milliseconds(10));
-      return decode(status);
+      return yoi::testing::exit_code(status);
     }
     if (clock::now() >= end) return -1;
     pump(milliseconds(20));

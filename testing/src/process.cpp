@@ -22,10 +22,7 @@ namespace yoi::testing {
 namespace fs = std::filesystem;
 using clock = std::chrono::steady_clock;
 
-namespace {
-
-// The child's environment, built before fork (no allocation after it).
-std::vector<std::string> make_env(const Env& extra) {
+std::vector<std::string> child_environment(const Env& extra) {
   std::map<std::string, std::string> m;
   for (char** e = environ; *e; ++e) {
     std::string kv(*e);
@@ -43,21 +40,25 @@ std::vector<std::string> make_env(const Env& extra) {
   return out;
 }
 
-struct Argv {
-  std::vector<char*> a, e;
-  Argv(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-    for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-    a.push_back(nullptr);
-    for (const auto& s : env) e.push_back(const_cast<char*>(s.c_str()));
-    e.push_back(nullptr);
-  }
-};
+ExecArgs::ExecArgs(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+  a.push_back(nullptr);
+  for (const auto& s : env) e.push_back(const_cast<char*>(s.c_str()));
+  e.push_back(nullptr);
+}
 
-int decode(int status) {
+void ExecArgs::exec() const {
+  ::execve(a[0], a.data(), e.data());
+  ::_exit(127);
+}
+
+int exit_code(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
 }
+
+namespace {
 
 // Parses "...http://HOST:PORT" at the end of a ready line.
 std::uint16_t port_of(const std::string& line) {
@@ -105,8 +106,8 @@ Process::Process(std::vector<std::string> argv, Env env, std::string stderr_path
     err_path_ = tmpl;
     own_err_ = true;
   }
-  auto envv = make_env(env);
-  Argv args(argv, envv);
+  auto envv = child_environment(env);
+  ExecArgs args(argv, envv);
   const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork");
@@ -122,8 +123,7 @@ Process::Process(std::vector<std::string> argv, Env env, std::string stderr_path
     ::dup2(errfd, 2);
     ::close(out[0]);
     ::close(out[1]);
-    ::execve(args.a[0], args.a.data(), args.e.data());
-    ::_exit(127);
+    args.exec();
   }
   ::close(out[1]);
   out_fd_ = out[0];
@@ -212,7 +212,7 @@ std::optional<int> Process::wait_exit(milliseconds timeout) {
     auto r = ::waitpid(pid_, &st, WNOHANG);
     if (r == pid_) {
       exited_ = true;
-      status_ = decode(st);
+      status_ = exit_code(st);
       // What the child wrote before exiting (bounded: the pipe may be shared
       // with a grandchild that is still running).
       for (int i = 0; i < 100 && out_fd_ >= 0; ++i) pump(milliseconds(10));
@@ -236,7 +236,7 @@ void Process::kill() {
   ::kill(pid_, SIGCONT);
   ::kill(pid_, SIGKILL);
   int st = 0;
-  if (::waitpid(pid_, &st, 0) == pid_) status_ = decode(st);
+  if (::waitpid(pid_, &st, 0) == pid_) status_ = exit_code(st);
   exited_ = true;
 }
 
@@ -277,8 +277,8 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, const std::o
               milliseconds deadline) {
   int in[2], out[2], err[2];
   if (::pipe(in) || ::pipe(out) || ::pipe(err)) throw std::runtime_error("pipe");
-  auto envv = make_env(env);
-  Argv args(argv, envv);
+  auto envv = child_environment(env);
+  ExecArgs args(argv, envv);
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork");
   if (pid == 0) {
@@ -286,8 +286,7 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, const std::o
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) ::close(fd);
-    ::execve(args.a[0], args.a.data(), args.e.data());
-    ::_exit(127);
+    args.exec();
   }
   ::close(in[0]);
   ::close(out[1]);
@@ -324,7 +323,7 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, const std::o
     for (;;) {
       int st = 0;
       auto w = ::waitpid(pid, &st, WNOHANG);
-      if (w == pid) return decode(st);
+      if (w == pid) return exit_code(st);
       if (w < 0) return -1;
       if (clock::now() >= until) return -2;
       ::usleep(5000);

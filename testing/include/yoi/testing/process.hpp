@@ -107,4 +107,17 @@ RunResult run(const std::vector<std::string>& argv, const Env& env = {},
               const std::optional<std::string>& stdin_text = std::nullopt,
               milliseconds deadline = milliseconds(20'000));
 
+// For other kinds of children (a pty, say), the pieces Process is built
+// from, so that nothing is allocated between fork and exec: the environment
+// (the caller's, with `extra` applied; an empty value unsets a variable),
+// execve's argument arrays (pointing into `argv` and `env`, which must
+// outlive them), and a wait status as an exit code (128 + signal).
+std::vector<std::string> child_environment(const Env& extra);
+struct ExecArgs {
+  ExecArgs(const std::vector<std::string>& argv, const std::vector<std::string>& env);
+  [[noreturn]] void exec() const;  // in the child: execve, else _exit(127)
+  std::vector<char*> a, e;
+};
+int exit_code(int wait_status);
+
 }  // namespace yoi::testing
