@@ -89,4 +89,14 @@ bool SeqChecker::on(const Frame& f) {
   return violate("unknown frame type " + f.type);
 }
 
+std::string error_code(const std::string& body) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return {};
+  auto* e = v.as_object().if_contains("error");
+  if (!e || !e->is_object()) return {};
+  auto* c = e->as_object().if_contains("code");
+  return c && c->is_string() ? std::string(c->as_string()) : std::string();
+}
+
 }  // namespace yoi::reliability

@@ -25,6 +25,9 @@ struct Frame {
 
 Frame parse_frame(const std::string& text);
 
+// The `error.code` of an error body ({"error":{"code":...}}), or "".
+std::string error_code(const std::string& body);
+
 class SeqChecker {
  public:
   // A connection opened (with or without a cursor). Without a cursor the

@@ -30,16 +30,6 @@ using net::test::WsClient;
 
 constexpr int kTimeoutMs = 2000;
 
-std::string error_code(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = bj::parse(body, ec);
-  if (ec || !v.is_object()) return {};
-  auto* e = v.as_object().if_contains("error");
-  if (!e || !e->is_object()) return {};
-  auto* c = e->as_object().if_contains("code");
-  return c && c->is_string() ? std::string(c->as_string()) : std::string();
-}
-
 enum class Fault { link_down, blackhole };
 
 struct Figures {

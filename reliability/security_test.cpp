@@ -18,6 +18,8 @@
 
 #include "stack.hpp"
 
+#include "frames.hpp"
+
 namespace yoi::reliability {
 namespace {
 
@@ -26,16 +28,6 @@ namespace fs = std::filesystem;
 using net::test::HttpClient;
 using net::test::HttpResult;
 using net::test::WsClient;
-
-std::string error_code(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = bj::parse(body, ec);
-  if (ec || !v.is_object()) return {};
-  auto* e = v.as_object().if_contains("error");
-  if (!e || !e->is_object()) return {};
-  auto* c = e->as_object().if_contains("code");
-  return c && c->is_string() ? std::string(c->as_string()) : std::string();
-}
 
 std::size_t worker_count(const std::string& body) {
   boost::system::error_code ec;

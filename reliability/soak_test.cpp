@@ -49,16 +49,6 @@ long ms_since(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count();
 }
 
-std::string error_code(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = bj::parse(body, ec);
-  if (ec || !v.is_object()) return {};
-  auto* e = v.as_object().if_contains("error");
-  if (!e || !e->is_object()) return {};
-  auto* c = e->as_object().if_contains("code");
-  return c && c->is_string() ? std::string(c->as_string()) : std::string();
-}
-
 // Counts occurrences of the canaries in everything the soak saw.
 class CanaryScan {
  public:
