@@ -4,6 +4,8 @@
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -241,9 +243,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerBytes = 16u << 20;
 
-// How long a server-initiated close waits for the peer's close frame.
-constexpr std::chrono::seconds kCloseHandshakeTimeout{3};
-
 // A WebSocket session: one reader coroutine (always reading, so pings,
 // pongs and the client's close are processed) and one writer coroutine that
 // pulls frames from the producer's source one at a time.
@@ -286,6 +285,18 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
     beast::get_lowest_layer(ws).socket().close(ec);
   }
 
+  // The close handshake ran out of time. Closing the socket ends the
+  // operations waiting on it, but not the two that can wait on each other
+  // inside Beast: our close holds the write lock and waits for the read
+  // lock; the reader, failing on the peer's bad frame, holds the read lock
+  // and waits for the write lock to send its own close. Cancelling both ends
+  // that wait too.
+  void abandon_close() {
+    force_close();
+    read_cancel.emit(asio::cancellation_type::terminal);
+    close_cancel.emit(asio::cancellation_type::terminal);
+  }
+
   void finish(std::uint16_t code, bool by_client) {
     if (!open) return;
     open = false;
@@ -307,7 +318,7 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
     auto self = shared_from_this();
     beast::flat_buffer buf;
     for (;;) {
-      auto [ec, n] = co_await ws.async_read(buf, use_tuple);
+      auto [ec, n] = co_await ws.async_read(buf, asio::bind_cancellation_slot(read_cancel.slot(), use_tuple));
       if (ec) {
         if (ec == websocket::error::closed)
           finish(ws.reason().code, !close_req.has_value());
@@ -334,12 +345,12 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
         // The close handshake is bounded: a peer that never answers, or a
         // read stuck behind our close on the peer's bad frame (each waits
         // for the other inside Beast), would otherwise hold the session
-        // until the idle timeout. Closing the socket ends both operations.
-        close_timer.expires_after(kCloseHandshakeTimeout);
+        // until the idle timeout. abandon_close() ends both operations.
+        close_timer.expires_after(srv->opts.ws_close_timeout);
         close_timer.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-          if (auto self = weak.lock(); self && !ec) self->force_close();
+          if (auto self = weak.lock(); self && !ec) self->abandon_close();
         });
-        co_await ws.async_close(reason, use_tuple);
+        co_await ws.async_close(reason, asio::bind_cancellation_slot(close_cancel.slot(), use_tuple));
         close_timer.cancel();
         finish(reason.code, false);
         co_return;
@@ -371,6 +382,8 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
   websocket::stream<beast::tcp_stream> ws;
   asio::steady_timer wake_timer;
   asio::steady_timer close_timer;  // bounds the close handshake
+  asio::cancellation_signal read_cancel;   // see abandon_close()
+  asio::cancellation_signal close_cancel;
   Source source;
   std::function<void(std::string_view)> on_msg;
   std::function<void(WsCloseInfo)> on_close_fn;

@@ -2,6 +2,10 @@
 // async answers, keep-alive, auth filter, WebSocket pull writer, shutdown.
 #include "yoi/net/http_server.hpp"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <thread>
 
@@ -351,6 +355,73 @@ TEST(HttpServer, WebSocketOversizedClientMessageCloses1009) {
   }
   EXPECT_TRUE(ws.closed());
   EXPECT_EQ(ws.close_code(), 1009);
+}
+
+// A raw client socket (the Beast test client cannot send a bad frame).
+struct RawSocket {
+  int fd = -1;
+  explicit RawSocket(std::uint16_t port) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fd = -1;
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawSocket() {
+    if (fd >= 0) ::close(fd);
+  }
+  bool send(std::string_view b) { return ::send(fd, b.data(), b.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(b.size()); }
+  // Reads until `until` has been seen, and consumes up to it (false on EOF
+  // or the 5 s receive timeout).
+  bool read_until(std::string_view until) {
+    char buf[4096];
+    while (got.find(until) == std::string::npos) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    got.erase(0, got.find(until) + until.size());
+    return true;
+  }
+  std::string got;
+};
+
+// A close the server starts while the peer's bad frame is already waiting to
+// be read: Beast's close then holds the write lock and waits for the read
+// lock, while the reader, failing on the frame, holds the read lock and waits
+// for the write lock to send its own close. Neither waits on the socket, so
+// closing it at the close timeout did not end them, and the session outlived
+// its connection forever (found by fuzz/ws_runtime). The order is forced: the
+// frame is in the socket before close() runs on the io thread, and the
+// writer's wake-up is queued before the read's completion.
+TEST(HttpServer, WebSocketCloseRacingThePeersBadFrameStillEnds) {
+  auto state = std::make_shared<Counter>();
+  ServerOptions o;
+  o.ws_close_timeout = 100ms;
+  Harness h(ws_router(state), o);
+  for (int round = 0; round < 5; ++round) {
+    RawSocket c(h.port());
+    ASSERT_GE(c.fd, 0);
+    ASSERT_TRUE(c.send("GET /ws/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+    ASSERT_TRUE(c.read_until("\r\n\r\n"));
+    ASSERT_TRUE(c.read_until("1"));  // the one frame: the writer is idle now
+    h.on_io([&] {
+      // A masked frame with a reserved opcode (0x3): a protocol error.
+      ASSERT_TRUE(c.send(std::string("\x83\x80\x01\x02\x03\x04", 6)));
+      std::this_thread::sleep_for(20ms);  // it is in the server's socket
+      state->stream->close(4000, "bye");
+    });
+    // Within the close timeout plus slack, whatever the peer does next.
+    for (int i = 0; i < 300 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(h.server().open_websockets(), 0u) << "round " << round;
+    h.on_io([&] { EXPECT_TRUE(state->closed.has_value()); });
+    state->next = 1;
+    state->closed.reset();
+  }
 }
 
 TEST(HttpServer, WebSocketRefusalIsPlainHttpErrorAndPlainGetIs400) {

@@ -179,6 +179,7 @@ struct ServerOptions {
   // WebSocket
   std::size_t ws_max_message_bytes = 64 * 1024;  // client → server
   std::chrono::milliseconds ws_idle_timeout{60'000};  // pings at half; close if nothing heard
+  std::chrono::milliseconds ws_close_timeout{3'000};  // a close we start waits this long for the peer's
   std::string server_name = "yoi";
   // Auth filter for routes with opts.auth (and for unmatched paths). Return an
   // Error (usually unauthorized) to refuse.
