@@ -25,6 +25,7 @@
 #include "yoi/json.hpp"
 #include "yoi/net/header_line.hpp"
 #include "yoi/net/metrics.hpp"
+#include "write_gate.hpp"
 
 namespace yoi::net {
 
@@ -243,6 +244,27 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerBytes = 16u << 20;
 
+// The writer's batch: frames are pulled until this many bytes are ready.
+constexpr std::size_t kBatchBytes = 64 * 1024;
+
+// One unfragmented text frame as a server sends it (RFC 6455 §5.2: FIN, no
+// RSV bits since no extension is negotiated, unmasked).
+void append_text_frame(std::string& out, std::string_view payload) {
+  const std::uint64_t n = payload.size();
+  out += static_cast<char>(0x81);
+  if (n < 126) {
+    out += static_cast<char>(n);
+  } else if (n <= 0xffff) {
+    out += static_cast<char>(126);
+    out += static_cast<char>(n >> 8);
+    out += static_cast<char>(n & 0xff);
+  } else {
+    out += static_cast<char>(127);
+    for (int i = 7; i >= 0; --i) out += static_cast<char>((n >> (8 * i)) & 0xff);
+  }
+  out += payload;
+}
+
 // A WebSocket session: one reader coroutine (always reading, so pings,
 // pongs and the client's close are processed) and one writer coroutine that
 // pulls frames from the producer's source one at a time.
@@ -355,22 +377,33 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
         finish(reason.code, false);
         co_return;
       }
+      // A batch: every frame the source has ready, up to kBatchBytes, framed
+      // here and written with one write (write_gate.hpp).
       woken = false;
-      std::optional<std::string> f;
-      if (source) f = source(false);
-      if (!f && close_req) continue;
-      if (!f && woken) continue;
-      if (!f) {
+      batch.clear();
+      while (batch.size() < kBatchBytes && !close_req) {
+        auto f = source ? source(false) : std::nullopt;
+        if (!f) break;
+        append_text_frame(batch, *f);
+      }
+      if (batch.empty() && (close_req || woken)) continue;
+      if (batch.empty()) {
         wake_timer.expires_after(idle.count() > 0 ? idle : std::chrono::hours(24 * 365));
         auto [ec] = co_await wake_timer.async_wait(use_tuple);
         if (!open) co_return;
         if (ec || woken || close_req || idle.count() == 0) continue;
-        if (source) f = source(true);  // idle: a heartbeat, if the producer wants one
+        auto f = source ? source(true) : std::nullopt;  // idle: a heartbeat, if the producer wants one
         if (!f) continue;
+        append_text_frame(batch, *f);
       }
-      frame = std::move(*f);
-      ws.text(true);
-      auto [ec, n] = co_await ws.async_write(asio::buffer(frame), use_tuple);
+      // Beast is closing on its own (the peer's bad frame): no data after
+      // its close frame. The reader's finish() ends the wait.
+      if (!ws.is_open()) {
+        wake_timer.expires_after(std::chrono::hours(24 * 365));
+        co_await wake_timer.async_wait(use_tuple);
+        continue;
+      }
+      auto [ec, n] = co_await ws.next_layer().write_all(asio::buffer(batch), use_tuple);
       if (ec) {
         finish(close_req ? close_req->code : 1006, !close_req.has_value());
         co_return;
@@ -379,7 +412,7 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
   }
 
   std::shared_ptr<HttpServer::Impl> srv;
-  websocket::stream<beast::tcp_stream> ws;
+  websocket::stream<detail::WriteGate<beast::tcp_stream>> ws;
   asio::steady_timer wake_timer;
   asio::steady_timer close_timer;  // bounds the close handshake
   asio::cancellation_signal read_cancel;   // see abandon_close()
@@ -391,7 +424,7 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
   std::optional<websocket::close_reason> close_req;
   bool open = true;
   bool woken = false;
-  std::string frame;  // the frame in flight; outlives its write
+  std::string batch;  // the frames in flight; outlive their write
 };
 
 struct ResponseSlot {

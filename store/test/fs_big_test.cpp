@@ -6,16 +6,12 @@
 #include <fstream>
 
 #include "fs_test_util.hpp"
+#include "yoi/testing/sanitizers.hpp"
 
 namespace yoi::store::test {
 namespace {
 
-// AddressSanitizer quarantines freed memory, so RSS says little under it.
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
-#else
-constexpr bool kRssMeaningful = true;
-#endif
+using yoi::testing::kRssMeaningful;
 
 std::size_t rss_bytes() {
   std::ifstream in("/proc/self/statm");

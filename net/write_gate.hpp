@@ -1,0 +1,166 @@
+#pragma once
+// WriteGate: a stream layer under a Beast WebSocket stream that puts every
+// write on the socket in one queue, so the session can write many whole data
+// frames with one write while Beast keeps writing its own (the handshake
+// response, pongs, pings, close frames) through the same queue.
+//
+// Why: with one ws.async_write per event, every event cost a sendmsg and an
+// io turn (and the turn an epoll_wait): two syscalls per event, the largest
+// share of a relayed event's time. The writer now frames a batch itself
+// (server frames are unmasked; no extension is negotiated) and hands it to
+// write_all(); Beast's own writes are copied (they are small) and queued.
+// Writes leave in the order they were queued and one at a time, so frames
+// never interleave on the wire.
+//
+// Private to net/.
+
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <type_traits>
+#include <string>
+#include <utility>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/role.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <boost/system/error_code.hpp>
+
+namespace yoi::net::detail {
+
+template <class Next>
+class WriteGate {
+ public:
+  using executor_type = typename Next::executor_type;
+  using next_layer_type = Next;
+
+  explicit WriteGate(Next&& next) : next_(std::move(next)), state_(std::make_shared<State>()) {}
+  // A write still on the socket (a Beast ping, say, which does not keep the
+  // session alive) completes after this is gone: it finds `gone` and stops.
+  ~WriteGate() {
+    state_->gone = true;
+    state_->queue.clear();
+  }
+  WriteGate(const WriteGate&) = delete;
+  WriteGate& operator=(const WriteGate&) = delete;
+
+  Next& next_layer() noexcept { return next_; }
+  const Next& next_layer() const noexcept { return next_; }
+  executor_type get_executor() noexcept { return next_.get_executor(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return next_.async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  // Beast's writes: the bytes are copied into the queue and reported written
+  // once they are on the socket.
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const ConstBuffers& b) {
+          Entry e;
+          e.owned.resize(boost::asio::buffer_size(b));
+          boost::asio::buffer_copy(boost::asio::buffer(e.owned), b);
+          e.handler = Handler(std::move(handler));
+          push(std::move(e));
+        },
+        token, buffers);
+  }
+
+  // The whole of `bytes`, which the caller keeps alive until completion.
+  template <class Token>
+  auto write_all(boost::asio::const_buffer bytes, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, boost::asio::const_buffer b) {
+          Entry e;
+          e.bytes = b;
+          e.handler = Handler(std::move(handler));
+          push(std::move(e));
+        },
+        token, bytes);
+  }
+
+ private:
+  // The queued operation's completion handler, type-erased. (Not
+  // asio::any_completion_handler: in Boost 1.81 moving one into another
+  // recurses without end.) Invoked from the socket write's own completion on
+  // the same io_context, as any composed operation does.
+  struct Handler {
+    struct Base {
+      virtual ~Base() = default;
+      virtual void call(boost::system::error_code ec, std::size_t n) = 0;
+    };
+    template <class H>
+    struct Impl final : Base {
+      explicit Impl(H&& h) : h(std::move(h)) {}
+      void call(boost::system::error_code ec, std::size_t n) override { std::move(h)(ec, n); }
+      H h;
+    };
+    std::unique_ptr<Base> p;
+    Handler() = default;
+    template <class H>
+    explicit Handler(H&& h) : p(std::make_unique<Impl<std::decay_t<H>>>(std::forward<H>(h))) {}
+    void operator()(boost::system::error_code ec, std::size_t n) {
+      auto q = std::move(p);
+      q->call(ec, n);
+    }
+  };
+
+  struct Entry {
+    std::string owned;                // Beast's bytes (a copy)
+    boost::asio::const_buffer bytes;  // write_all's bytes (the caller's)
+    Handler handler;
+    // Taken once the entry sits in the queue (deque elements do not move);
+    // a view into `owned` taken earlier would dangle after a move (SSO).
+    boost::asio::const_buffer data() const { return owned.empty() ? bytes : boost::asio::buffer(owned); }
+  };
+
+  struct State {
+    std::deque<Entry> queue;
+    bool busy = false;
+    bool gone = false;
+  };
+
+  void push(Entry e) {
+    state_->queue.push_back(std::move(e));
+    if (!state_->busy) pump();
+  }
+
+  // One write at a time, in queue order. Never completes a handler inline
+  // from its initiation: the first completion comes from the socket's.
+  void pump() {
+    auto& st = *state_;
+    if (st.queue.empty()) return;
+    st.busy = true;
+    boost::asio::async_write(next_, st.queue.front().data(),
+                             [this, keep = state_](boost::system::error_code ec, std::size_t) {
+                               if (keep->gone) return;
+                               Entry done = std::move(keep->queue.front());
+                               keep->queue.pop_front();
+                               keep->busy = false;
+                               pump();
+                               std::move(done.handler)(ec, ec ? 0 : done.data().size());
+                             });
+  }
+
+  Next next_;
+  std::shared_ptr<State> state_;
+};
+
+// Beast's teardown customisation points: the layer below does the work.
+template <class Next>
+void teardown(boost::beast::role_type role, WriteGate<Next>& s, boost::system::error_code& ec) {
+  using boost::beast::websocket::teardown;
+  teardown(role, s.next_layer(), ec);
+}
+
+template <class Next, class Handler>
+void async_teardown(boost::beast::role_type role, WriteGate<Next>& s, Handler&& handler) {
+  using boost::beast::websocket::async_teardown;
+  async_teardown(role, s.next_layer(), std::forward<Handler>(handler));
+}
+
+}  // namespace yoi::net::detail
