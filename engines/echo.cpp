@@ -13,10 +13,11 @@ namespace {
 
 class EchoTurn final : public Turn, public std::enable_shared_from_this<EchoTurn> {
  public:
+
   EchoTurn(boost::asio::io_context& io, std::string reply, std::size_t chunk,
-           std::chrono::milliseconds delay, TurnHandlers handlers)
+           std::chrono::milliseconds delay, std::size_t burst, TurnHandlers handlers)
       : io_(io), timer_(io), reply_(std::move(reply)), chunk_(chunk ? chunk : 1), delay_(delay),
-        handlers_(std::move(handlers)) {}
+        burst_(burst ? burst : 1), handlers_(std::move(handlers)) {}
 
   void begin() { schedule(); }
 
@@ -39,14 +40,19 @@ class EchoTurn final : public Turn, public std::enable_shared_from_this<EchoTurn
   void step() {
     if (cancelled_) return;
     if (pos_ < reply_.size()) {
-      std::size_t n = std::min(chunk_, reply_.size() - pos_);
-      // Never split a UTF-8 sequence across deltas.
-      while (pos_ + n < reply_.size() && (static_cast<unsigned char>(reply_[pos_ + n]) & 0xC0) == 0x80)
-        ++n;
-      std::string_view delta(reply_.data() + pos_, n);
-      pos_ += n;
-      handlers_.on_delta(delta);
-      if (cancelled_) return;
+      // Without a delay, a step emits a burst of deltas, as one read from a
+      // model's stream does; with one, a delta per step.
+      const std::size_t burst = delay_.count() == 0 ? burst_ : 1;
+      for (std::size_t i = 0; i < burst && pos_ < reply_.size(); ++i) {
+        std::size_t n = std::min(chunk_, reply_.size() - pos_);
+        // Never split a UTF-8 sequence across deltas.
+        while (pos_ + n < reply_.size() && (static_cast<unsigned char>(reply_[pos_ + n]) & 0xC0) == 0x80)
+          ++n;
+        std::string_view delta(reply_.data() + pos_, n);
+        pos_ += n;
+        handlers_.on_delta(delta);
+        if (cancelled_) return;
+      }
       schedule();
       return;
     }
@@ -67,6 +73,7 @@ class EchoTurn final : public Turn, public std::enable_shared_from_this<EchoTurn
   std::string reply_;
   std::size_t chunk_;
   std::chrono::milliseconds delay_;
+  std::size_t burst_;
   TurnHandlers handlers_;
   std::size_t pos_ = 0;
   bool cancelled_ = false;
@@ -86,8 +93,8 @@ class EchoHandle final : public Turn {
 
 class EchoEngine final : public Engine {
  public:
-  EchoEngine(boost::asio::io_context& io, std::size_t chunk, std::chrono::milliseconds delay)
-      : io_(io), chunk_(chunk), delay_(delay) {}
+  EchoEngine(boost::asio::io_context& io, std::size_t chunk, std::chrono::milliseconds delay, std::size_t burst)
+      : io_(io), chunk_(chunk), delay_(delay), burst_(burst) {}
 
   std::string_view kind() const override { return "echo"; }
 
@@ -95,7 +102,7 @@ class EchoEngine final : public Engine {
     std::string input = conversation.empty() ? std::string() : conversation.back().content;
     std::uint64_t words = 0;
     for (const auto& m : conversation) words += (m.content.size() + 3) / 4;
-    auto turn = std::make_shared<EchoTurn>(io_, "echo: " + input, chunk_, delay_, std::move(handlers));
+    auto turn = std::make_shared<EchoTurn>(io_, "echo: " + input, chunk_, delay_, burst_, std::move(handlers));
     turn->input_words_ = words;
     turn->begin();
     return std::make_unique<EchoHandle>(std::move(turn));
@@ -105,13 +112,14 @@ class EchoEngine final : public Engine {
   boost::asio::io_context& io_;
   std::size_t chunk_;
   std::chrono::milliseconds delay_;
+  std::size_t burst_;
 };
 
 }  // namespace
 
 std::shared_ptr<Engine> make_echo_engine(boost::asio::io_context& io, std::size_t chunk_bytes,
-                                         std::chrono::milliseconds chunk_delay) {
-  return std::make_shared<EchoEngine>(io, chunk_bytes, chunk_delay);
+                                         std::chrono::milliseconds chunk_delay, std::size_t burst) {
+  return std::make_shared<EchoEngine>(io, chunk_bytes, chunk_delay, burst);
 }
 
 }  // namespace yoi::engines

@@ -12,7 +12,7 @@ Result<std::shared_ptr<Engine>> make_engine(boost::asio::io_context& io, const P
     if (p.echo_chunk_bytes == 0)
       return fail(Code::config_invalid,
                   fmt::format("profile '{}': echo chunk size must be positive", p.name));
-    return make_echo_engine(io, p.echo_chunk_bytes, p.echo_chunk_delay);
+    return make_echo_engine(io, p.echo_chunk_bytes, p.echo_chunk_delay, p.echo_burst);
   }
   if (p.engine == "openai") return make_openai_engine(io, p);
   return fail(Code::config_invalid,

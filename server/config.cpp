@@ -116,6 +116,7 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, std:
       {"history_messages", uint(p.history_messages)},
       {"echo_chunk_bytes", uint(p.echo_chunk_bytes, 1)},
       {"echo_chunk_delay_ms", ms(chunk_delay)},
+      {"echo_burst", uint(p.echo_burst, 1)},
       {"base_url", secret(p.base_url)},
       {"model", str(p.model)},
       {"api_key_env", str(p.api_key_env)},

@@ -99,6 +99,9 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void on_snapshot(UpSnapshot s);
   void on_event(const std::string& ep, SourceEvent e);
   void wake_all();
+  // Clients stream up to here; events past it wait for the upstream's
+  // idle() (UpHandlers::idle) and then leave together, one write per burst.
+  std::uint64_t published = 0;
   void request_snapshot();
   void set_base(UpSnapshot s);
   bool base_fresh() const {
@@ -287,6 +290,7 @@ struct Client : std::enable_shared_from_this<Client> {
       }
       if (!batch.empty()) batch.clear();
       if (catchup_inflight || retry_wait) return idle && phase == Phase::streaming ? heartbeat() : std::nullopt;
+      if (seq >= f.published && seq < f.head) return idle ? heartbeat() : std::nullopt;  // not announced yet
       if (seq >= f.head && f.stopped && seq >= f.stop_seq) {
         fatal(Code::worker_stopped, fmt::format("worker '{}' is stopped", wid), "fatal", 1000);
         continue;
@@ -447,6 +451,11 @@ void Feed::connect() {
   hs.event = [weak](std::string ep, SourceEvent e) {
     if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, std::move(e));
   };
+  hs.idle = [weak] {
+    auto f = weak.lock();
+    if (!f || f->closed || f->published == f->head) return;
+    f->wake_all();
+  };
   hs.diagnostic = [weak](Error e, std::string action) {
     auto f = weak.lock();
     if (!f || f->closed) return;
@@ -544,10 +553,11 @@ void Feed::on_event(const std::string& ep, SourceEvent e) {
     stop_seq = head;
   }
   snapshot_retry_ok = true;
-  wake_all();
+  // Clients see it at the upstream's next idle() (UpHandlers::idle).
 }
 
 void Feed::wake_all() {
+  published = head;
   for (auto* c : clients) c->wake();
 }
 

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "read_hook.hpp"
 #include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "tls.hpp"
 #include "yoi/backend/http_client.hpp"
@@ -129,7 +130,14 @@ class EmbeddedUpstream final : public Upstream {
       });
     }
 
+    // Delivers what the log has now, then tells the feed it is idle.
     void drain(bool first) {
+      unsigned g = gen;
+      drain_events(first);
+      if (active && g == gen && h.idle) h.idle();
+    }
+
+    void drain_events(bool first) {
       unsigned g = gen;
       std::size_t sent = 0;
       std::uint64_t last = 0;
@@ -199,6 +207,7 @@ class Conn {
   virtual ~Conn() = default;
   virtual asio::awaitable<ReadResult> read(beast::flat_buffer& buf) = 0;
   virtual void abort() = 0;  // closes the socket; a pending read ends
+  virtual void on_starved(std::function<void()> fn) = 0;  // read_hook.hpp
 };
 
 template <class Next>
@@ -213,7 +222,8 @@ class ConnOf final : public Conn {
     boost::system::error_code ec;
     beast::get_lowest_layer(ws).socket().close(ec);
   }
-  websocket::stream<Next> ws;
+  void on_starved(std::function<void()> fn) override { ws.next_layer().on_starved(std::move(fn)); }
+  websocket::stream<ReadHook<Next>> ws;
 };
 using PlainConn = ConnOf<beast::tcp_stream>;
 using TlsConn = ConnOf<beast::ssl_stream<beast::tcp_stream>>;
@@ -297,8 +307,9 @@ class RemoteUpstream final : public Upstream {
       if (cec) co_return fail(unavailable("cannot be reached"));
       low.socket().set_option(tcp::no_delay(true));
       if constexpr (std::is_same_v<C, TlsConn>) {
-        if (!tls::name_peer(sock.next_layer(), ep.host)) co_return fail(unavailable("cannot be opened"));
-        auto [tec] = co_await sock.next_layer().async_handshake(ssl::stream_base::client, use_tuple);
+        auto& tls_layer = sock.next_layer().next_layer();
+        if (!tls::name_peer(tls_layer, ep.host)) co_return fail(unavailable("cannot be opened"));
+        auto [tec] = co_await tls_layer.async_handshake(ssl::stream_base::client, use_tuple);
         if (tec) {
           if (tec == beast::error::timeout) co_return fail(Code::runtime_timeout, "the runtime did not answer in time");
           co_return fail(Code::runtime_unreachable, "a secure connection to the runtime could not be established");
@@ -362,6 +373,9 @@ class RemoteUpstream final : public Upstream {
       }
       ws = *conn;
       auto my_ws = ws;
+      my_ws->on_starved([weak = weak_from_this(), g] {
+        if (auto st = weak.lock(); st && st->active && st->gen == g && st->h.idle) st->h.idle();
+      });
       h.connected();
       beast::flat_buffer buf;
       Error why = unavailable("was lost");

@@ -33,6 +33,10 @@ struct UpHandlers {
   std::function<void()> connected;
   std::function<void(UpSnapshot)> snapshot;
   std::function<void(std::string epoch, SourceEvent)> event;
+  // Everything the upstream had at hand has been delivered: it is about to
+  // wait (for the network, or the runtime's next append). Events delivered
+  // since the last idle() reach clients then, as one batch each.
+  std::function<void()> idle;
   std::function<void(Error, std::string action)> diagnostic;
   std::function<void(Error)> lost;
 };

@@ -38,6 +38,25 @@ TEST(Echo, StreamsTheReplyInChunksThenUsageThenDone) {
   EXPECT_GT(c.usage->output_tokens, 0u);
 }
 
+// Without a delay, each io turn emits `burst` chunks (one post per burst).
+TEST(Echo, NoDelayEmitsABurstOfChunksPerIoTurn) {
+  for (std::size_t burst : {std::size_t(1), std::size_t(4)}) {
+    boost::asio::io_context io;
+    auto e = make_echo_engine(io, 1, std::chrono::milliseconds(0), burst);
+    Collected c;
+    auto turn = e->start({{"user", "hello"}}, collect(c));  // "echo: hello": 11 chunks
+    ASSERT_EQ(io.run_one(), 1u);
+    EXPECT_EQ(c.deltas.size(), burst);
+    ASSERT_EQ(io.run_one(), 1u);
+    EXPECT_EQ(c.deltas.size(), 2 * burst);
+    io.run_for(std::chrono::seconds(5));
+    std::string all;
+    for (auto& d : c.deltas) all += d;
+    EXPECT_EQ(all, "echo: hello");
+    ASSERT_TRUE(c.done && *c.done);
+  }
+}
+
 TEST(Echo, NeverSplitsUtf8) {
   boost::asio::io_context io;
   auto e = make_echo_engine(io, 1, std::chrono::milliseconds(0));

@@ -32,6 +32,7 @@ max_body_bytes = 4096
 engine = "echo"
 echo_chunk_bytes = 3
 echo_chunk_delay_ms = 7
+echo_burst = 5
 
 [profiles.gpt]
 engine = "openai"
@@ -53,6 +54,8 @@ temperature = 0.5
   auto& gpt = c->profiles[0].name == "gpt" ? c->profiles[0] : c->profiles[1];
   EXPECT_EQ(def.echo_chunk_bytes, 3u);
   EXPECT_EQ(def.echo_chunk_delay, std::chrono::milliseconds(7));
+  EXPECT_EQ(def.echo_burst, 5u);
+  EXPECT_EQ(gpt.echo_burst, 32u);  // the default
   EXPECT_EQ(gpt.base_url.expose(), "http://127.0.0.1:8080/v1");
   EXPECT_EQ(gpt.temperature, 0.5);
   EXPECT_EQ(gpt.api_key_env, "KEY_VAR");

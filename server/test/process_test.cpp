@@ -211,7 +211,10 @@ TEST(RuntimeProcessSlow, StalledClientKeepsServerMemoryFlat) {
   // 100,000 frames would be ~15 MiB.
   auto cfg = dir.file("rt.toml",
                       "[limits]\nmax_content_bytes = 200000\nretention_events = 20000\n"
-                      "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n");
+                      "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
+                      // One delta per io turn: a producer the reading client keeps
+                      // up with (a faster one would lap it past retention).
+                      "echo_burst = 1\n");
   auto c = start({"--listen", "127.0.0.1:0", "--config", cfg, "--store", "memory"});
   auto port = c->wait_listening();
   ASSERT_NE(port, 0) << c->stderr_text();

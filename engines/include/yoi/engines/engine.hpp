@@ -68,6 +68,7 @@ struct ProfileConfig {
   // echo
   std::size_t echo_chunk_bytes = 8;
   std::chrono::milliseconds echo_chunk_delay{0};
+  std::size_t echo_burst = 32;  // chunks per io turn when the delay is zero
 
   // openai-compatible
   Secret base_url;  // e.g. http://127.0.0.1:8080/v1 (private to the runtime host)
@@ -88,8 +89,9 @@ struct ProfileConfig {
 Result<std::shared_ptr<Engine>> make_engine(boost::asio::io_context& io, const ProfileConfig& profile);
 
 // The built-in engine: replies "echo: <input>" in chunks of `chunk_bytes`,
-// one chunk per `chunk_delay` (zero: all chunks on successive io turns).
+// one chunk per `chunk_delay`; with no delay, `burst` chunks per io turn (as
+// one read of a model's stream carries several deltas).
 std::shared_ptr<Engine> make_echo_engine(boost::asio::io_context& io, std::size_t chunk_bytes,
-                                         std::chrono::milliseconds chunk_delay);
+                                         std::chrono::milliseconds chunk_delay, std::size_t burst = 32);
 
 }  // namespace yoi::engines
