@@ -243,7 +243,9 @@ struct Counter {
   int limit = 0;
   std::vector<std::string> received;
   std::optional<WsCloseInfo> closed;
-  std::shared_ptr<WsStream> stream;
+  // Weak, as every producer holds its stream: the router holds this state,
+  // and the session holds the server (a strong reference would be a cycle).
+  std::weak_ptr<WsStream> stream;
 };
 
 Router ws_router(std::shared_ptr<Counter> state) {
@@ -281,7 +283,7 @@ TEST(HttpServer, WebSocketWriterPullsFramesInOrderAndWakes) {
   EXPECT_FALSE(ws.read(200ms));  // the source is dry; nothing more
   h.on_io([&] {
     state->limit = 510;
-    state->stream->wake();
+    state->stream.lock()->wake();
   });
   for (int i = 501; i <= 510; ++i) {
     auto m = ws.read(5s);
@@ -315,7 +317,7 @@ TEST(HttpServer, WebSocketClientDataReachesHandlerAndServerCloseCodeReachesClien
   h.on_io([&] {
     ASSERT_EQ(state->received.size(), 1u);
     EXPECT_EQ(state->received[0], "hello");
-    state->stream->close(4000, "bye");
+    state->stream.lock()->close(4000, "bye");
   });
   EXPECT_FALSE(ws.read(5s));
   EXPECT_TRUE(ws.closed());
@@ -413,7 +415,7 @@ TEST(HttpServer, WebSocketCloseRacingThePeersBadFrameStillEnds) {
       // A masked frame with a reserved opcode (0x3): a protocol error.
       ASSERT_TRUE(c.send(std::string("\x83\x80\x01\x02\x03\x04", 6)));
       std::this_thread::sleep_for(20ms);  // it is in the server's socket
-      state->stream->close(4000, "bye");
+      state->stream.lock()->close(4000, "bye");
     });
     // Within the close timeout plus slack, whatever the peer does next.
     for (int i = 0; i < 300 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
