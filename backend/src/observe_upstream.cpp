@@ -3,6 +3,8 @@
 // /v1/workers/{id}/events/ws, over TLS for https runtimes). See observe_upstream.hpp for the protocol.
 #include "observe_upstream.hpp"
 
+#include <charconv>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -245,6 +247,51 @@ Result<std::string> epoch_of(const bj::object& o) {
   return std::string(parts->epoch);
 }
 
+// An event frame in the runtime's own layout (rt::wire::event_frame), read
+// without building it: the event's bytes are checked for grammar
+// (json::is_object_text) and passed on as they are, instead of parsed into a
+// DOM and serialised again. Anything else, malformed frames included, takes
+// the general path, which decides what is an error.
+struct FastEvent {
+  std::string_view epoch;
+  std::uint64_t seq = 0;
+  std::string_view event;
+};
+
+std::optional<FastEvent> fast_event(std::string_view f) {
+  auto take = [&f](std::string_view lit) {
+    if (!f.starts_with(lit)) return false;
+    f.remove_prefix(lit.size());
+    return true;
+  };
+  // The rest of a string whose opening quote was taken; none with escapes.
+  auto plain_string = [&f]() -> std::optional<std::string_view> {
+    auto q = f.find('"');
+    if (q == std::string_view::npos) return std::nullopt;
+    auto s = f.substr(0, q);
+    if (s.find('\\') != std::string_view::npos) return std::nullopt;
+    f.remove_prefix(q + 1);
+    return s;
+  };
+  if (!take(R"({"type":"event","cursor":")")) return std::nullopt;
+  auto cursor = plain_string();
+  if (!cursor || !take(R"(,"seq":)")) return std::nullopt;
+  FastEvent e;
+  auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), e.seq);
+  if (ec != std::errc{}) return std::nullopt;
+  f.remove_prefix(static_cast<std::size_t>(end - f.data()));
+  if (!take(R"(,"runtime_id":")") || !plain_string() || !take(R"(,"worker_id":")") || !plain_string() ||
+      !take(R"(,"event":)"))
+    return std::nullopt;
+  if (f.empty() || f.back() != '}') return std::nullopt;
+  e.event = f.substr(0, f.size() - 1);
+  if (!json::is_object_text(e.event)) return std::nullopt;
+  auto parts = rt::parse_cursor(*cursor);
+  if (!parts) return std::nullopt;
+  e.epoch = parts->epoch;
+  return e;
+}
+
 std::optional<std::uint64_t> seq_of(const bj::object& o) {
   auto* v = o.if_contains("seq");
   if (!v) return std::nullopt;
@@ -384,6 +431,10 @@ class RemoteUpstream final : public Upstream {
         auto [rec, n] = co_await my_ws->read(buf);
         if (!live()) co_return;
         if (rec) break;
+        if (auto fe = fast_event(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()))) {
+          h.event(std::string(fe->epoch), SourceEvent{fe->seq, std::string(fe->event)});
+          continue;
+        }
         auto f = read_frame(buf);
         if (!f) {
           why = f.error();

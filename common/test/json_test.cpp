@@ -25,6 +25,20 @@ TEST(Json, ParseEnforcesSizeSyntaxAndDepth) {
   EXPECT_FALSE(json::parse_object("", 10, false));
 }
 
+TEST(Json, IsObjectTextChecksTheGrammarWithoutBuilding) {
+  EXPECT_TRUE(json::is_object_text(R"({"a":[1,2.5,"x\u00e9",true,null,{"b":{}}]})"));
+  EXPECT_TRUE(json::is_object_text("{}"));
+  EXPECT_FALSE(json::is_object_text("[1]"));          // not an object
+  EXPECT_FALSE(json::is_object_text("\"s\""));
+  EXPECT_FALSE(json::is_object_text(""));
+  EXPECT_FALSE(json::is_object_text(R"({"a":1)"));     // truncated
+  EXPECT_FALSE(json::is_object_text(R"({"a":1}})"));   // trailing bytes
+  EXPECT_FALSE(json::is_object_text(R"({"a":1},{"b":2})"));
+  EXPECT_FALSE(json::is_object_text(R"({"a":"\x"})")); // bad escape
+  EXPECT_FALSE(json::is_object_text("{\"a\":\"\xff\"}"));  // not UTF-8
+  EXPECT_FALSE(json::is_object_text("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}"));  // depth
+}
+
 TEST(Json, TypedFieldsNameTheKey) {
   auto o = json::parse_object(R"({"s":"x","n":5,"b":true,"z":null,"wrong":1})").value();
   EXPECT_EQ(json::req_string(o, "s").value(), "x");

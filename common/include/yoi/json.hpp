@@ -27,6 +27,10 @@ Result<bj::value> parse(std::string_view text, std::size_t max_bytes = 1 << 20);
 Result<bj::object> parse_object(std::string_view text, std::size_t max_bytes = 1 << 20,
                                 bool empty_ok = false);
 
+// True when `text` is one well-formed JSON object (the depth bound of
+// parse()), checked without building it: for text passed on as it is.
+bool is_object_text(std::string_view text);
+
 std::string serialize(const bj::value& v);
 std::string serialize(const bj::object& o);
 
