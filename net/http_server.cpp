@@ -307,24 +307,29 @@ struct WsSession final : WsStream, std::enable_shared_from_this<WsSession> {
     beast::get_lowest_layer(ws).socket().close(ec);
   }
 
-  // The close handshake ran out of time. Closing the socket ends the
-  // operations waiting on it, but not the two that can wait on each other
-  // inside Beast: our close holds the write lock and waits for the read
+  // The close handshake ran out of time, or the session is finished. Closing
+  // the socket ends the operations waiting on it, but not the two that can
+  // wait on each other inside Beast: our close holds the write lock and waits for the read
   // lock; the reader, failing on the peer's bad frame, holds the read lock
   // and waits for the write lock to send its own close. Cancelling both ends
   // that wait too.
   void abandon_close() {
     force_close();
+    ws.next_layer().abandon();
     read_cancel.emit(asio::cancellation_type::terminal);
     close_cancel.emit(asio::cancellation_type::terminal);
   }
 
   void finish(std::uint16_t code, bool by_client) {
     if (!open) return;
+    auto keep = shared_from_this();  // the caller may hold only a raw pointer
     open = false;
     wake_timer.cancel();
     close_timer.cancel();
-    force_close();
+    // Every operation ends, including one parked inside Beast: a parked op
+    // holds a coroutine that holds this session, and would keep it (and the
+    // server) alive past an io_context that stops now (LeakSanitizer).
+    abandon_close();
     if (srv->wss.erase(this)) {
       srv->update_gauges();
     }

@@ -23,6 +23,8 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
@@ -68,6 +70,18 @@ class WriteGate {
           push(std::move(e));
         },
         token, buffers);
+  }
+
+  // Ends every queued write with operation_aborted (posted), and every later
+  // one: call it with the socket closed. A queued handler may own the
+  // coroutine that owns this stream; kept in the queue past an io_context's
+  // stop, that cycle would never be freed.
+  void abandon() {
+    auto& st = *state_;
+    st.gone = true;
+    auto queued = std::move(st.queue);
+    st.queue.clear();
+    for (auto& e : queued) fail(std::move(e.handler));
   }
 
   // The whole of `bytes`, which the caller keeps alive until completion.
@@ -124,7 +138,14 @@ class WriteGate {
     bool gone = false;
   };
 
+  void fail(Handler h) {
+    boost::asio::post(next_.get_executor(), [h = std::move(h)]() mutable {
+      h(boost::asio::error::operation_aborted, 0);
+    });
+  }
+
   void push(Entry e) {
+    if (state_->gone) return fail(std::move(e.handler));
     state_->queue.push_back(std::move(e));
     if (!state_->busy) pump();
   }
