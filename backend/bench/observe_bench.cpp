@@ -86,7 +86,7 @@ std::size_t drain_run(WsClient& ws) {
 void BM_Relay(benchmark::State& state) {
   auto& w = world();
   const auto clients = static_cast<std::size_t>(state.range(0));
-  const std::size_t run_chars = 20'000;  // one text_delta per char
+  const std::size_t run_chars = 100'000;  // one text_delta per char
   auto wid = w.create();
   std::vector<WsClient> ws;
   for (std::size_t i = 0; i < clients; ++i) {
