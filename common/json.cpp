@@ -1,5 +1,7 @@
 #include "yoi/json.hpp"
 
+#include "yoi/json_sax.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -56,43 +58,12 @@ Result<bj::object> parse_object(std::string_view text, std::size_t max_bytes, bo
   return std::move(v->as_object());
 }
 
-namespace {
-
-// A SAX handler that keeps nothing: basic_parser only checks the grammar.
-struct Validator {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-  using ec_t = boost::system::error_code;
-  bool on_document_begin(ec_t&) { return true; }
-  bool on_document_end(ec_t&) { return true; }
-  bool on_object_begin(ec_t&) { return true; }
-  bool on_object_end(std::size_t, ec_t&) { return true; }
-  bool on_array_begin(ec_t&) { return true; }
-  bool on_array_end(std::size_t, ec_t&) { return true; }
-  bool on_key_part(bj::string_view, std::size_t, ec_t&) { return true; }
-  bool on_key(bj::string_view, std::size_t, ec_t&) { return true; }
-  bool on_string_part(bj::string_view, std::size_t, ec_t&) { return true; }
-  bool on_string(bj::string_view, std::size_t, ec_t&) { return true; }
-  bool on_number_part(bj::string_view, ec_t&) { return true; }
-  bool on_int64(std::int64_t, bj::string_view, ec_t&) { return true; }
-  bool on_uint64(std::uint64_t, bj::string_view, ec_t&) { return true; }
-  bool on_double(double, bj::string_view, ec_t&) { return true; }
-  bool on_bool(bool, ec_t&) { return true; }
-  bool on_null(ec_t&) { return true; }
-  bool on_comment_part(bj::string_view, ec_t&) { return true; }
-  bool on_comment(bj::string_view, ec_t&) { return true; }
-};
-
-}  // namespace
-
 bool is_object_text(std::string_view text) {
   auto start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos || text[start] != '{') return false;
   bj::parse_options opts;
   opts.max_depth = 32;
-  bj::basic_parser<Validator> p(opts);
+  bj::basic_parser<NullHandler> p(opts);
   boost::system::error_code ec;
   auto n = p.write_some(false, text.data(), text.size(), ec);
   return !ec && p.done() && n == text.size();

@@ -26,19 +26,19 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/role.hpp>
-#include <boost/beast/websocket/teardown.hpp>
 #include <boost/system/error_code.hpp>
+
+#include "yoi/net/stream_layer.hpp"
 
 namespace yoi::net::detail {
 
 template <class Next>
-class WriteGate {
- public:
-  using executor_type = typename Next::executor_type;
-  using next_layer_type = Next;
+class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
+  using Base = StreamLayer<WriteGate<Next>, Next>;
+  using Base::next_;
 
-  explicit WriteGate(Next&& next) : next_(std::move(next)), state_(std::make_shared<State>()) {}
+ public:
+  explicit WriteGate(Next&& next) : Base(std::move(next)), state_(std::make_shared<State>()) {}
   // A write still on the socket (a Beast ping, say, which does not keep the
   // session alive) completes after this is gone: it finds `gone` and stops.
   ~WriteGate() {
@@ -47,15 +47,6 @@ class WriteGate {
   }
   WriteGate(const WriteGate&) = delete;
   WriteGate& operator=(const WriteGate&) = delete;
-
-  Next& next_layer() noexcept { return next_; }
-  const Next& next_layer() const noexcept { return next_; }
-  executor_type get_executor() noexcept { return next_.get_executor(); }
-
-  template <class MutableBuffers, class Token>
-  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return next_.async_read_some(buffers, std::forward<Token>(token));
-  }
 
   // Beast's writes: the bytes are copied into the queue and reported written
   // once they are on the socket.
@@ -167,21 +158,7 @@ class WriteGate {
                              });
   }
 
-  Next next_;
   std::shared_ptr<State> state_;
 };
-
-// Beast's teardown customisation points: the layer below does the work.
-template <class Next>
-void teardown(boost::beast::role_type role, WriteGate<Next>& s, boost::system::error_code& ec) {
-  using boost::beast::websocket::teardown;
-  teardown(role, s.next_layer(), ec);
-}
-
-template <class Next, class Handler>
-void async_teardown(boost::beast::role_type role, WriteGate<Next>& s, Handler&& handler) {
-  using boost::beast::websocket::async_teardown;
-  async_teardown(role, s.next_layer(), std::forward<Handler>(handler));
-}
 
 }  // namespace yoi::net::detail

@@ -10,6 +10,8 @@
 #include <boost/json/basic_parser_impl.hpp>
 #include <fmt/format.h>
 
+#include "yoi/json_sax.hpp"
+
 namespace yoi::store::fs {
 namespace {
 
@@ -39,15 +41,7 @@ bool take_record(std::string_view line, std::size_t pos, std::string_view& recor
 
 // boost::json::basic_parser handler: validates, builds nothing, captures the
 // top-level unsigned fields the store indexes by.
-struct FieldHandler {
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
-  using ec_t = boost::json::error_code;
-  using sv = boost::json::string_view;
-
+struct FieldHandler : json::NullHandler {
   LineFields* out = nullptr;
   int depth = 0;
   bool top_object = false;
@@ -81,8 +75,6 @@ struct FieldHandler {
     key = 0;
   }
 
-  bool on_document_begin(ec_t&) { return true; }
-  bool on_document_end(ec_t&) { return true; }
   bool on_object_begin(ec_t&) {
     if (depth == 0) top_object = true;
     ++depth;
@@ -119,12 +111,10 @@ struct FieldHandler {
     keylong = false;
     return true;
   }
-  bool on_string_part(sv, std::size_t, ec_t&) { return true; }
   bool on_string(sv, std::size_t, ec_t&) {
     key = 0;
     return true;
   }
-  bool on_number_part(sv, ec_t&) { return true; }
   bool on_int64(std::int64_t v, sv, ec_t&) {
     if (v >= 0) value_int(static_cast<std::uint64_t>(v));
     key = 0;
@@ -146,8 +136,6 @@ struct FieldHandler {
     key = 0;
     return true;
   }
-  bool on_comment_part(sv, ec_t&) { return true; }
-  bool on_comment(sv, ec_t&) { return true; }
 };
 
 }  // namespace
