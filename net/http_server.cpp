@@ -140,6 +140,25 @@ Response Response::text(int status, std::string body, std::string content_type) 
   return r;
 }
 
+void add_healthz(Router& r) {
+  r.add("GET", "/healthz", [](const Request&, Respond respond) {
+    boost::json::object o;
+    o["status"] = "ok";
+    respond(Response::json(200, o));
+  }, RouteOptions{.auth = false});
+}
+
+std::optional<Error> check_bearer(const Request& req, const Secret& token) {
+  if (token.empty()) return std::nullopt;
+  auto h = req.header("Authorization");
+  if (!h) return Error{Code::unauthorized, "missing bearer token (Authorization: Bearer <token>)"};
+  constexpr std::string_view scheme = "Bearer ";
+  if (h->size() <= scheme.size() || !iequals(h->substr(0, scheme.size()), scheme))
+    return Error{Code::unauthorized, "the Authorization header must be 'Bearer <token>'"};
+  if (!token.equals(h->substr(scheme.size()))) return Error{Code::unauthorized, "invalid bearer token"};
+  return std::nullopt;
+}
+
 // ---- Router ----
 
 void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions opts) {

@@ -272,16 +272,7 @@ struct RuntimeServer::Impl {
 };
 
 std::optional<Error> RuntimeServer::Impl::authorize(const Request& req) const {
-  if (settings.token.empty()) return std::nullopt;
-  auto h = req.header("Authorization");
-  if (!h) return Error{Code::unauthorized, "missing bearer token"};
-  constexpr std::string_view prefix = "Bearer ";
-  if (h->size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), h->begin(), [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-      }))
-    return Error{Code::unauthorized, "the Authorization header must be 'Bearer <token>'"};
-  if (!settings.token.equals(h->substr(prefix.size()))) return Error{Code::unauthorized, "invalid bearer token"};
-  return std::nullopt;
+  return net::check_bearer(req, settings.token);
 }
 
 net::Router RuntimeServer::Impl::routes() {
@@ -289,11 +280,7 @@ net::Router RuntimeServer::Impl::routes() {
   auto& rt = this->rt;
   const auto max_body = settings.max_body_bytes;
 
-  r.add("GET", "/healthz", [](const Request&, Respond respond) {
-    bj::object o;
-    o["status"] = "ok";
-    respond(Response::json(200, o));
-  }, net::RouteOptions{.auth = false});
+  net::add_healthz(r);
 
   r.add("GET", "/metrics", [this](const Request&, Respond respond) {
     respond(Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
@@ -357,12 +344,17 @@ net::Router RuntimeServer::Impl::routes() {
     });
   });
 
-  r.add("POST", "/v1/workers/{id}/cancel", [&rt, max_body](const Request& req, Respond respond) {
+  // cancel and stop: an optional {"reason"} body.
+  auto reason_of = [max_body](const Request& req) -> Result<std::optional<std::string>> {
+    auto body = yoi::json::parse_object(req.body, max_body, true);
+    if (!body) return fail(body.error());
+    return rt::wire::reason_from_json(*body);
+  };
+
+  r.add("POST", "/v1/workers/{id}/cancel", [&rt, reason_of](const Request& req, Respond respond) {
     auto id = worker_id_of(req);
     if (!id) return respond(error(id.error()));
-    auto body = yoi::json::parse_object(req.body, max_body, true);
-    if (!body) return respond(error(body.error()));
-    auto reason = rt::wire::reason_from_json(*body);
+    auto reason = reason_of(req);
     if (!reason) return respond(error(reason.error()));
     rt.cancel(*id, std::move(*reason), [respond](Result<rt::CancelResult> c) {
       if (!c) return respond(error(c.error()));
@@ -370,12 +362,10 @@ net::Router RuntimeServer::Impl::routes() {
     });
   });
 
-  r.add("POST", "/v1/workers/{id}/stop", [&rt, max_body](const Request& req, Respond respond) {
+  r.add("POST", "/v1/workers/{id}/stop", [&rt, reason_of](const Request& req, Respond respond) {
     auto id = worker_id_of(req);
     if (!id) return respond(error(id.error()));
-    auto body = yoi::json::parse_object(req.body, max_body, true);
-    if (!body) return respond(error(body.error()));
-    auto reason = rt::wire::reason_from_json(*body);
+    auto reason = reason_of(req);
     if (!reason) return respond(error(reason.error()));
     rt.stop(*id, std::move(*reason), [respond](Result<rt::WorkerDetail> d) {
       if (!d) return respond(error(d.error()));

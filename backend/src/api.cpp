@@ -166,14 +166,7 @@ BrowserApi::BrowserApi(RuntimeRegistry& registry, const CursorCodec& cursors, Ap
 BrowserApi::~BrowserApi() = default;
 
 std::optional<Error> BrowserApi::authorize(const Request& req) const {
-  const auto& token = impl_->opts.access_token;
-  if (token.empty()) return std::nullopt;
-  auto h = req.header("authorization");
-  constexpr std::string_view prefix = "Bearer ";
-  if (!h || h->size() <= prefix.size() || !h->starts_with(prefix))
-    return Error{Code::unauthorized, "this backend needs an access token (Authorization: Bearer <token>)"};
-  if (!token.equals(h->substr(prefix.size()))) return Error{Code::unauthorized, "invalid access token"};
-  return std::nullopt;
+  return net::check_bearer(req, impl_->opts.access_token);
 }
 
 void BrowserApi::add_routes(net::Router& r) {
@@ -183,11 +176,7 @@ void BrowserApi::add_routes(net::Router& r) {
   const auto default_page = impl->opts.default_page;
   const auto default_events = impl->opts.default_events_page;
 
-  r.add("GET", "/healthz", [](const Request&, Respond respond) {
-    bj::object o;
-    o["status"] = "ok";
-    respond(Response::json(200, o));
-  }, net::RouteOptions{.auth = false});
+  net::add_healthz(r);
 
   r.add("GET", "/metrics", [impl](const Request&, Respond respond) {
     if (!impl->metrics) return respond(Response::text(200, ""));

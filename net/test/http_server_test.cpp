@@ -218,23 +218,42 @@ TEST(HttpServer, KeepAliveReusesOneConnection) {
   EXPECT_EQ(c.connects(), 1);
 }
 
-TEST(HttpServer, AuthFilterGuardsRoutesButNotOpenOnes) {
+TEST(HttpServer, BearerAuthGuardsRoutesButNotOpenOnesOrHealthz) {
   ServerOptions o;
-  o.auth = [](const Request& req) -> std::optional<Error> {
-    if (req.header("authorization") == std::optional<std::string_view>("Bearer good")) return std::nullopt;
-    return Error{Code::unauthorized, "missing or wrong bearer token"};
-  };
-  Harness h(basic_router(), o);
+  const Secret token("good");
+  o.auth = [&token](const Request& req) { return check_bearer(req, token); };
+  Router router = basic_router();
+  add_healthz(router);
+  Harness h(std::move(router), o);
   HttpClient c("127.0.0.1", h.port());
   auto r = c.request("GET", "/hello/x");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(error_code_of(r.body), "unauthorized");
-  EXPECT_EQ(c.request("GET", "/hello/x", {}, {{"Authorization", "Bearer bad"}}).status, 401);
+  EXPECT_EQ(r.body.find("good"), std::string::npos);
+  for (std::string bad : {"Bearer bad", "Bearer goo", "Bearer goodx", "Basic good", "Bearer", "Bearer ", "good"}) {
+    auto b = c.request("GET", "/hello/x", {}, {{"Authorization", bad}});
+    EXPECT_EQ(b.status, 401) << bad;
+    EXPECT_EQ(b.body.find("good"), std::string::npos) << bad;
+  }
   EXPECT_EQ(c.request("GET", "/hello/x", {}, {{"Authorization", "Bearer good"}}).status, 200);
+  // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+  EXPECT_EQ(c.request("GET", "/hello/x", {}, {{"authorization", "bearer good"}}).status, 200);
+  EXPECT_EQ(c.request("GET", "/hello/x", {}, {{"Authorization", "Bearer GOOD"}}).status, 401);
   EXPECT_EQ(c.request("GET", "/open").status, 200);
+  auto health = c.request("GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(bj::parse(health.body).at("status"), "ok");
   // Unknown paths are behind auth as well.
   EXPECT_EQ(c.request("GET", "/nope").status, 401);
   EXPECT_EQ(c.request("GET", "/nope", {}, {{"Authorization", "Bearer good"}}).status, 404);
+}
+
+TEST(HttpServer, BearerCheckIsOffWithoutAToken) {
+  Request req;
+  EXPECT_FALSE(check_bearer(req, Secret{}));
+  auto e = check_bearer(req, Secret("t"));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, Code::unauthorized);
 }
 
 // A producer that counts 1..limit, pulled by the writer.

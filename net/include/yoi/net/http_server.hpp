@@ -28,6 +28,7 @@
 #include <boost/json/fwd.hpp>
 
 #include "yoi/error.hpp"
+#include "yoi/secret.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -164,6 +165,15 @@ class Router {
  private:
   std::vector<Match> routes_;
 };
+
+// What both servers route the same way.
+// GET /healthz → 200 {"status":"ok"}, without auth (for probes).
+void add_healthz(Router& r);
+// The bearer check behind ServerOptions::auth: nothing when `token` is empty
+// (auth off) or the request carries "Authorization: Bearer <token>" (the
+// scheme is case-insensitive, RFC 9110 §11.1; the token is compared in
+// constant time); unauthorized otherwise, never naming the token.
+std::optional<Error> check_bearer(const Request& req, const Secret& token);
 
 // ---- the server ----
 
