@@ -78,6 +78,8 @@ max_content_bytes = 1024
 max_body_bytes = 65536
 ws_max_message_bytes = 4096
 request_timeout_ms = 1000
+header_timeout_ms = 2000
+keep_alive_timeout_ms = 30000
 
 [profiles.fast]
 engine = "echo"
@@ -118,6 +120,10 @@ token_env = "YOI_FUZZ_NO_SUCH_VAR"
 timeout_ms = 10000
 connect_timeout_ms = 3000
 probe_interval_ms = 5000
+
+[limits]
+header_timeout_ms = 2000
+keep_alive_timeout_ms = 30000
 ''')
 put("config_server", "dup", b'[[runtimes]]\nid = "a"\nbase_url = "http://h:1"\n[[runtimes]]\nid = "a"\nbase_url = "http://h:1"\n')
 put("config_server", "bad_url", b'[[runtimes]]\nid = "a"\nbase_url = "ftp://x"\n')

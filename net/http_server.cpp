@@ -263,6 +263,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerBytes = 16u << 20;
 
+// A connection's first read of a request (before the header deadline).
+constexpr std::size_t kFirstRead = 8192;
+
 // The writer's batch: frames are pulled until this many bytes are ready.
 constexpr std::size_t kBatchBytes = 64 * 1024;
 
@@ -564,7 +567,18 @@ awaitable<void> HttpConn::run() {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
     parser.body_limit(opts.max_body_bytes);
-    stream.expires_after(opts.keep_alive_timeout);
+    // Idle until a request starts (keep_alive_timeout), then the whole
+    // header within header_timeout: a client dribbling a header a byte at a
+    // time holds the connection for that long at most, however patient it
+    // is. Beast parses what the buffer holds before reading again, so the
+    // first read costs no extra system call.
+    if (buffer.size() == 0) {
+      stream.expires_after(opts.keep_alive_timeout);
+      auto [fec, fn] = co_await stream.async_read_some(buffer.prepare(kFirstRead), use_tuple);
+      if (fec) co_return;  // EOF, idle timeout, reset, shutdown
+      buffer.commit(fn);
+    }
+    stream.expires_after(opts.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, use_tuple);
     auto start = std::chrono::steady_clock::now();
     if (ec == http::error::header_limit || ec == http::error::body_limit) {

@@ -1,5 +1,5 @@
 // Soak: yoi-server with a remote yoi-runtime (fs store) under churn for
-// YOI_SOAK_SECONDS (default 60; `--seconds 600` is the full mode):
+// YOI_SOAK_SECONDS (default 60, CI's minute; `--full` is 600 s):
 //   - workers created, given input and stopped (one churn thread);
 //   - WS clients on yoi-server's event stream connecting, reading for a
 //     while and dropping (cleanly or abruptly), resuming with their cursor;
@@ -340,13 +340,15 @@ TEST(Soak, ChurnRestartsAndClientsKeepSeqsResourcesFlatAndSecretsOut) {
 }  // namespace
 }  // namespace yoi::reliability
 
-// `reliability_soak_test [--seconds N] [gtest flags]`; YOI_SOAK_SECONDS too
-// (the flag wins). 60 s by default (CI); 600 is the full mode.
+// `reliability_soak_test [--full | --seconds N] [gtest flags]`;
+// YOI_SOAK_SECONDS too (a flag wins). 60 s by default (CI); --full: 600 s.
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   if (const char* s = std::getenv("YOI_SOAK_SECONDS"); s && std::atoi(s) > 0) yoi::reliability::g_seconds = std::atoi(s);
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::string_view(argv[i]) == "--seconds" && std::atoi(argv[i + 1]) > 0)
-      yoi::reliability::g_seconds = std::atoi(argv[i + 1]);
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--full") yoi::reliability::g_seconds = 600;
+    if (a == "--seconds" && i + 1 < argc && std::atoi(argv[i + 1]) > 0) yoi::reliability::g_seconds = std::atoi(argv[i + 1]);
+  }
   return RUN_ALL_TESTS();
 }

@@ -29,8 +29,8 @@ Stack::Stack(StackOptions o) : o_(std::move(o)) {
   // The openai profile is never used by a worker: it is there so the
   // runtime holds a provider key (a canary) in memory.
   write(dir_ / "rt.toml", "[runtime]\nid = \"edge\"\nfsync = \"always\"\nheartbeat_interval_ms = " +
-                              std::to_string(o_.heartbeat_ms) +
-                              "\n[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
+                              std::to_string(o_.heartbeat_ms) + "\n" + limits() +
+                              "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
                               "echo_chunk_delay_ms = " + std::to_string(o_.echo_chunk_delay_ms) +
                               "\n[profiles.gpt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n"
                               "model = \"m\"\napi_key_env = \"" + canaries_.provider_env + "\"\n");
@@ -41,6 +41,11 @@ Stack::~Stack() {
   rt_.reset();
   std::error_code ec;
   fs::remove_all(dir_, ec);
+}
+
+std::string Stack::limits() const {
+  if (o_.header_timeout_ms <= 0) return "";
+  return "[limits]\nheader_timeout_ms = " + std::to_string(o_.header_timeout_ms) + "\n";
 }
 
 std::string Stack::runtime_url() const {
@@ -79,7 +84,8 @@ std::string Stack::runtime_url() const {
                                   "\"\ntoken_file = \"" + (dir_ / "rt.token").string() +
                                   "\"\ntimeout_ms = " + std::to_string(o_.timeout_ms) +
                                   "\nconnect_timeout_ms = " + std::to_string(o_.connect_timeout_ms) +
-                                  "\nprobe_interval_ms = " + std::to_string(o_.probe_interval_ms) + "\n");
+                                  "\nprobe_interval_ms = " + std::to_string(o_.probe_interval_ms) + "\n" +
+                                  limits());
   auto argv = o_.server_prefix;
   std::vector<std::string> own{bin, "--listen", o_.server_host + ":" + std::to_string(srv_port_), "--config",
                                (dir_ / "server.toml").string(), "--data-dir", (dir_ / "srv-data").string(),

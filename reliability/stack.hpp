@@ -31,6 +31,7 @@ struct StackOptions {
   int probe_interval_ms = 1000;
   int echo_chunk_delay_ms = 10;
   int heartbeat_ms = 1000;  // runtime's WS heartbeat
+  int header_timeout_ms = 0;  // both servers' [limits] header_timeout_ms; 0: their default
   std::string runtime_log_level = "info";
   std::string server_log_level = "info";
 };
@@ -69,6 +70,7 @@ class Stack {
   std::string logs() const;
 
  private:
+  std::string limits() const;  // the [limits] table both config files get
   StackOptions o_;
   Canaries canaries_;
   std::filesystem::path dir_;

@@ -89,6 +89,8 @@ int run_runtime(const AppFlags& flags) {
   ss.max_header_bytes = cfg.max_header_bytes;
   ss.ws_max_message_bytes = cfg.ws_max_message_bytes;
   ss.request_timeout = cfg.request_timeout;
+  ss.header_timeout = cfg.header_timeout;
+  ss.keep_alive_timeout = cfg.keep_alive_timeout;
   RuntimeServer server(io, **runtime, std::move(ss));
   // Installed before the listening line: a signal right after it must
   // already mean "graceful shutdown".

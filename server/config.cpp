@@ -207,6 +207,8 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
         {"max_header_bytes", uint(c.max_header_bytes, 1024)},
         {"ws_max_message_bytes", uint(c.ws_max_message_bytes, 1)},
         {"request_timeout_ms", ms(c.request_timeout, 1)},
+        {"header_timeout_ms", ms(c.header_timeout, 100)},
+        {"keep_alive_timeout_ms", ms(c.keep_alive_timeout, 100)},
     };
     if (auto r = apply(*t, "limits", source, s); !r) return fail(r.error());
     if (l.default_page > l.max_page)

@@ -433,6 +433,8 @@ RuntimeServer::RuntimeServer(boost::asio::io_context& io, rt::Runtime& runtime, 
   o.ws_max_message_bytes = im.settings.ws_max_message_bytes;
   o.request_deadline = im.settings.request_timeout;
   o.ws_idle_timeout = im.settings.ws_idle_timeout;
+  o.header_timeout = im.settings.header_timeout;
+  o.keep_alive_timeout = im.settings.keep_alive_timeout;
   o.server_name = "yoi-runtime";
   o.metrics = &im.metrics;
   o.metrics_prefix = "yoi_runtime_http";

@@ -190,6 +190,8 @@ int main(int argc, char** argv) {
   so.host = hp->first;
   so.port = hp->second;
   so.server_name = "yoi-server";
+  so.header_timeout = cfg.header_timeout;
+  so.keep_alive_timeout = cfg.keep_alive_timeout;
   so.metrics = &metrics;
   so.metrics_prefix = "yoi_backend_http";
   so.auth = [&api](const net::Request& req) { return api.authorize(req); };

@@ -227,6 +227,21 @@ Result<void> parse_observe(const Ctx& c, const toml::table& t, ServerConfig& cfg
   return {};
 }
 
+Result<void> parse_limits(const Ctx& c, const toml::table& t, ServerConfig& cfg) {
+  for (const auto& [k, node] : t) {
+    std::string key(k.str());
+    std::string full = "limits." + key;
+    std::chrono::milliseconds* out = key == "header_timeout_ms"       ? &cfg.header_timeout
+                                     : key == "keep_alive_timeout_ms" ? &cfg.keep_alive_timeout
+                                                                      : nullptr;
+    if (!out) return c.err(node, full, "is not a known key");
+    auto v = get_ms(c, node, full, 100);
+    if (!v) return fail(v.error());
+    *out = *v;
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Secret> read_token_file(const std::string& path, std::string_view what) {
@@ -265,6 +280,9 @@ Result<ServerConfig> parse_config(std::string_view text, std::string_view name) 
     } else if (key == "observe") {
       if (!node.is_table()) return c.err(node, key, "must be a table ([observe])");
       if (auto r = parse_observe(c, *node.as_table(), cfg); !r) return fail(r.error());
+    } else if (key == "limits") {
+      if (!node.is_table()) return c.err(node, key, "must be a table ([limits])");
+      if (auto r = parse_limits(c, *node.as_table(), cfg); !r) return fail(r.error());
     } else if (key == "runtimes") {
       if (!node.is_array_of_tables()) return c.err(node, key, "must be an array of tables ([[runtimes]])");
       for (const auto& item : *node.as_array()) {

@@ -108,6 +108,8 @@ TEST(Config, ErrorsNameKeyAndLineAndNeverTheUrl) {
            {"[observe]\nheartbeat_ms = \"1s\"\n", "s.toml:2: 'observe.heartbeat_ms' must be an integer"},
            {"[observe]\nbackoff_initial_ms = 900\nbackoff_max_ms = 100\n", "'observe.backoff_max_ms' must not be less"},
            {"[observe]\nring = 5\n", "s.toml:2: 'observe.ring' is not a known key"},
+           {"[limits]\nheader_timeout_ms = 99\n", "s.toml:2: 'limits.header_timeout_ms' must be"},
+           {"[limits]\nmax_body_bytes = 1\n", "s.toml:2: 'limits.max_body_bytes' is not a known key"},
        }) {
     auto r = parse_config(c.text, "s.toml");
     ASSERT_FALSE(r) << c.text;
@@ -142,6 +144,17 @@ TEST(Config, ObserveTableSetsTheProxyOptionsAndTheCursorKeyFile) {
   ASSERT_TRUE(d);
   EXPECT_FALSE(d->cursor_key_file);
   EXPECT_EQ(d->observe.ring_events, ObserveOptions{}.ring_events);
+}
+
+TEST(Config, LimitsTableSetsTheHttpTimeouts) {
+  auto cfg = parse_config("[limits]\nheader_timeout_ms = 2500\nkeep_alive_timeout_ms = 90000\n", "s.toml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->header_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(cfg->keep_alive_timeout, std::chrono::milliseconds(90'000));
+  auto d = parse_config("", "s.toml");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->header_timeout, net::ServerOptions{}.header_timeout);
+  EXPECT_EQ(d->keep_alive_timeout, net::ServerOptions{}.keep_alive_timeout);
 }
 
 // ---- HTTP client ----

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <future>
 #include <thread>
 
@@ -409,6 +410,44 @@ struct RawSocket {
   }
   std::string got;
 };
+
+// Slowloris: once a request's first byte arrives, the whole header must
+// arrive within header_timeout, however steadily it dribbles; the connection
+// is then closed without an answer. Idle time is keep_alive_timeout's: an
+// idle connection, and a kept-alive one between requests, wait longer than
+// header_timeout and are served.
+TEST(HttpServer, HeaderTimeoutCutsADribbledHeaderButNotAnIdleConnection) {
+  ServerOptions o;
+  o.header_timeout = 500ms;
+  o.keep_alive_timeout = 10s;
+  Harness h(basic_router(), o);
+  RawSocket idle(h.port()), slow(h.port());
+  ASSERT_GE(idle.fd, 0);
+  ASSERT_GE(slow.fd, 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(slow.send("GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  std::optional<std::chrono::steady_clock::duration> cut;
+  while (!cut && std::chrono::steady_clock::now() - t0 < 5s) {
+    std::this_thread::sleep_for(50ms);
+    slow.send("a");  // a byte every 50 ms: never idle, never done
+    char buf[256];
+    auto n = ::recv(slow.fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) slow.got.append(buf, static_cast<std::size_t>(n));
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) cut = std::chrono::steady_clock::now() - t0;
+  }
+  ASSERT_TRUE(cut) << "a dribbled header held its connection for 5 s";
+  EXPECT_GE(*cut, 450ms) << "cut before the header deadline";
+  EXPECT_LT(*cut, 2500ms);
+  EXPECT_EQ(slow.got, "") << "a connection cut mid-header gets no answer";
+
+  // The idle connection has waited longer than the header deadline.
+  std::this_thread::sleep_until(t0 + 1s);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(idle.send("GET /hello/x HTTP/1.1\r\nHost: x\r\n\r\n")) << i;
+    ASSERT_TRUE(idle.read_until("HTTP/1.1 200 OK")) << i;
+    std::this_thread::sleep_for(700ms);  // kept alive past the header deadline
+  }
+}
 
 // A close the server starts while the peer's bad frame is already waiting to
 // be read: Beast's close then holds the write lock and waits for the read

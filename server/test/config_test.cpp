@@ -27,6 +27,8 @@ max_page = 50
 default_page = 20
 retention_events = 500
 max_body_bytes = 4096
+header_timeout_ms = 2500
+keep_alive_timeout_ms = 90000
 
 [profiles.runtime_default]
 engine = "echo"
@@ -49,6 +51,8 @@ temperature = 0.5
   EXPECT_EQ(c->limits.max_page, 50u);
   EXPECT_EQ(c->limits.retention_events, 500u);
   EXPECT_EQ(c->max_body_bytes, 4096u);
+  EXPECT_EQ(c->header_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(c->keep_alive_timeout, std::chrono::milliseconds(90'000));
   ASSERT_EQ(c->profiles.size(), 2u);
   auto& def = c->profiles[0].name == "runtime_default" ? c->profiles[0] : c->profiles[1];
   auto& gpt = c->profiles[0].name == "gpt" ? c->profiles[0] : c->profiles[1];
@@ -74,6 +78,7 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[nope]\nx = 1\n", "nope", 1);
   expect_error("[limits]\n\nmax_page = \"many\"\n", "limits.max_page", 3);
   expect_error("[limits]\nmax_page = -1\n", "limits.max_page", 2);
+  expect_error("[limits]\nheader_timeout_ms = 5\n", "limits.header_timeout_ms", 2);
   expect_error("[runtime]\nstore = \"tape\"\n", "runtime.store", 2);
   expect_error("[runtime]\nid = \"bad id\"\n", "runtime.id", 2);
   expect_error("[profiles.p]\nengine = \"echo\"\ncolour = \"red\"\n", "profiles.p.colour", 3);

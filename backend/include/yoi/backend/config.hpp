@@ -43,6 +43,10 @@
 //   backoff_initial_ms = 100       # reconnect: jittered exponential backoff
 //   backoff_max_ms = 5000
 //   max_upstream_frame = 8388608
+//
+//   [limits]                       # yoi-server's own HTTP connections
+//   header_timeout_ms = 10000      # a request's first byte → end of its header
+//   keep_alive_timeout_ms = 60000  # an idle connection, between requests
 
 #include <optional>
 #include <string>
@@ -76,6 +80,8 @@ struct ServerConfig {
   std::vector<RemoteConfig> runtimes;  // tokens resolved
   ObserveOptions observe;              // clock and random stay the system's
   std::optional<std::string> cursor_key_file;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds keep_alive_timeout{60'000};
 };
 
 // `name` labels error messages (the file name). Token files and variables are

@@ -182,8 +182,9 @@ struct ServerOptions {
   std::uint16_t port = 0;  // 0: the OS picks; see HttpServer::port()
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{30'000};       // a whole request, once it started
-  std::chrono::milliseconds keep_alive_timeout{60'000};  // idle between requests
+  std::chrono::milliseconds keep_alive_timeout{60'000};  // idle, before a request's first byte
+  std::chrono::milliseconds header_timeout{10'000};      // first byte → end of the header (slowloris)
+  std::chrono::milliseconds read_timeout{30'000};        // the body, after the header; each response write
   std::chrono::milliseconds request_deadline{30'000};   // handler must answer within this
   std::size_t max_connections = 10'000;
   // WebSocket

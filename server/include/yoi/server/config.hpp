@@ -6,7 +6,8 @@
 //               heartbeat_interval_ms, shutdown_timeout_ms, token_file,
 //               fsync ("always"|"batch"|"none"), fsync_batch_interval_ms
 //   [limits]    the core's rt::Limits fields by name, plus max_body_bytes,
-//               max_header_bytes, ws_max_message_bytes, request_timeout_ms
+//               max_header_bytes, ws_max_message_bytes, request_timeout_ms,
+//               header_timeout_ms, keep_alive_timeout_ms
 //   [profiles.<name>]  engine, history_messages, echo_chunk_bytes, system_prompt_file,
 //               echo_chunk_delay_ms, base_url, model, api_key_env,
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
@@ -45,6 +46,8 @@ struct RuntimeConfig {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t ws_max_message_bytes = 64 * 1024;
   std::chrono::milliseconds request_timeout{30'000};
+  std::chrono::milliseconds header_timeout{10'000};      // a request's first byte → end of its header
+  std::chrono::milliseconds keep_alive_timeout{60'000};  // an idle connection, between requests
   std::vector<engines::ProfileConfig> profiles;
 };
 

@@ -38,6 +38,8 @@ struct ServerSettings {
   std::size_t ws_max_message_bytes = 64 * 1024;
   std::chrono::milliseconds request_timeout{30'000};
   std::chrono::milliseconds ws_idle_timeout{60'000};
+  std::chrono::milliseconds header_timeout{10'000};      // net::ServerOptions' fields of the same names
+  std::chrono::milliseconds keep_alive_timeout{60'000};
   // Events pulled from the log per read while streaming (bounded batch).
   std::size_t stream_batch = 64;
 };
