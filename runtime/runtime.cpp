@@ -488,7 +488,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
   if (auto ok = validate_id(options.runtime_id, "runtime_id"); !ok) return fail(ok.error());
   bool has_default = false;
   for (const auto& p : options.profiles) has_default = has_default || p.name == "runtime_default";
-  if (!has_default) options.profiles.insert(options.profiles.begin(), engines::ProfileConfig{});
+  if (!has_default) {
+    options.default_profile.name = "runtime_default";
+    options.profiles.insert(options.profiles.begin(), options.default_profile);
+  }
 
   auto impl = std::make_shared<Impl>(io, std::move(options), std::move(store));
   for (const auto& p : impl->opts.profiles) {

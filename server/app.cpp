@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -14,8 +13,8 @@
 #include "yoi/net/http_server.hpp"
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/server/config.hpp"
+#include "yoi/server/host.hpp"
 #include "yoi/server/runtime_server.hpp"
-#include "yoi/store/fs_store.hpp"
 
 namespace yoi::server {
 
@@ -50,35 +49,13 @@ int run_runtime(const AppFlags& flags) {
   auto token = resolve_token(cfg.token_file, getenv);
   if (!token) return config_error(token.error());
   if (auto ok = check_listen_policy(hp->first, *token); !ok) return config_error(ok.error());
-  if (auto ok = resolve_api_keys(cfg.profiles, getenv); !ok) return config_error(ok.error());
 
   boost::asio::io_context io;
-  store::RetentionLimits retention{cfg.limits.retention_events, cfg.limits.retention_bytes};
-  std::unique_ptr<store::Store> st;
-  if (cfg.store == "fs") {
-    store::FsOptions fo;
-    fo.dir = cfg.data_dir;
-    auto policy = store::fsync_policy_from_name(cfg.fsync);
-    if (!policy) return config_error(policy.error());
-    fo.fsync = *policy;
-    fo.batch_interval = cfg.fsync_batch_interval;
-    fo.retention = retention;
-    st = store::make_fs_store(io, std::move(fo));
-  } else {
-    st = store::make_memory_store(io, retention);
-  }
-
-  rt::RuntimeOptions ro;
-  ro.runtime_id = cfg.runtime_id;
-  ro.display_name = cfg.display_name;
-  ro.limits = cfg.limits;
-  ro.profiles = cfg.profiles;
-  auto runtime = rt::Runtime::open(io, std::move(ro), std::move(st));
+  auto runtime = open_runtime(io, cfg, "yoi-runtime", getenv);
   if (!runtime) {
     spdlog::error("yoi-runtime: cannot open the runtime: {}", runtime.error().message);
     return runtime.error().code == Code::config_invalid ? 2 : 1;
   }
-  for (const auto& d : (*runtime)->diagnostics()) spdlog::warn("yoi-runtime: restore: {}", d);
 
   ServerSettings ss;
   ss.host = hp->first;
@@ -92,36 +69,20 @@ int run_runtime(const AppFlags& flags) {
   ss.header_timeout = cfg.header_timeout;
   ss.keep_alive_timeout = cfg.keep_alive_timeout;
   RuntimeServer server(io, **runtime, std::move(ss));
-  // Installed before the listening line: a signal right after it must
-  // already mean "graceful shutdown".
-  int exit_code = 0;
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  GracefulStop stop(
+      io, "yoi-runtime", cfg.shutdown_timeout,
+      [&](std::chrono::milliseconds grace, std::function<void()> done) { server.shutdown(grace, std::move(done)); },
+      runtime->get());
   if (auto ok = server.start(); !ok) {
     spdlog::error("yoi-runtime: {}", ok.error().message);
     return 1;
   }
-  std::string host = hp->first.find(':') != std::string::npos ? "[" + hp->first + "]" : hp->first;
-  std::cout << fmt::format("yoi-runtime listening on http://{}:{}", host, server.port()) << std::endl;
-  spdlog::info("yoi-runtime: runtime '{}' ({} store, epoch {}) serving on {}:{}", cfg.runtime_id, cfg.store,
-               (*runtime)->epoch(), host, server.port());
-
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("yoi-runtime: signal {}: shutting down", sig);
-    server.shutdown(cfg.shutdown_timeout, [&] {
-      spdlog::info("yoi-runtime: connections drained; flushing the store");
-      (*runtime)->flush([&](Result<void> r) {
-        if (!r) {
-          spdlog::error("yoi-runtime: flush failed: {}", r.error().message);
-          exit_code = 1;
-        }
-        io.stop();
-      });
-    });
-  });
+  std::cout << listening_line("yoi-runtime", hp->first, server.port()) << std::endl;
+  spdlog::info("yoi-runtime: runtime '{}' ({} store, epoch {}) on port {}", cfg.runtime_id, cfg.store,
+               (*runtime)->epoch(), server.port());
   io.run();
   spdlog::info("yoi-runtime: stopped");
-  return exit_code;
+  return stop.exit_code();
 }
 
 }  // namespace yoi::server

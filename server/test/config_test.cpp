@@ -132,5 +132,15 @@ TEST(Config, TokenFromEnvironmentAndListenPolicy) {
   EXPECT_TRUE(check_listen_policy("0.0.0.0", Secret("x")));
 }
 
+
+TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolder) {
+  auto c = parse_config("[runtime]\ndata_dir = \"data\"\ntoken_file = \"rt.token\"\n", "/etc/yoi/runtime.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->data_dir, "/etc/yoi/data");
+  EXPECT_EQ(c->token_file, "/etc/yoi/rt.token");
+  auto abs = parse_config("[runtime]\ndata_dir = \"/var/yoi\"\n", "/etc/yoi/runtime.toml");
+  EXPECT_EQ(abs->data_dir, "/var/yoi");
+}
+
 }  // namespace
 }  // namespace yoi::server

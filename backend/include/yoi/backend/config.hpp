@@ -47,6 +47,11 @@
 //   [limits]                       # yoi-server's own HTTP connections
 //   header_timeout_ms = 10000      # a request's first byte → end of its header
 //   keep_alive_timeout_ms = 60000  # an idle connection, between requests
+//   shutdown_timeout_ms = 10000    # at SIGTERM: in-flight requests get this long
+//
+// Relative paths in the file (data_dir, web_dir, access_token_file,
+// runtime_config, token_file, ca_file, cursor_key_file) resolve against the
+// file's folder.
 
 #include <optional>
 #include <string>
@@ -82,6 +87,7 @@ struct ServerConfig {
   std::optional<std::string> cursor_key_file;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds keep_alive_timeout{60'000};
+  std::chrono::milliseconds shutdown_timeout{10'000};  // drain grace at SIGTERM, as yoi-runtime's
 };
 
 // `name` labels error messages (the file name). Token files and variables are
@@ -89,7 +95,5 @@ struct ServerConfig {
 Result<ServerConfig> parse_config(std::string_view text, std::string_view name);
 Result<ServerConfig> load_config(const std::string& path);
 
-// Reads a token file: trimmed, non-empty. config_invalid naming `what`.
-Result<Secret> read_token_file(const std::string& path, std::string_view what);
 
 }  // namespace yoi::backend

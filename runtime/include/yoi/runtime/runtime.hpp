@@ -29,8 +29,10 @@ struct RuntimeOptions {
   std::string display_name = "Local runtime";
   std::string version = "0.1.0";
   Limits limits;
-  // Profiles by name; "runtime_default" is added (echo) when absent.
+  // Profiles by name; when none is named "runtime_default", default_profile
+  // is added under that name (echo unless set otherwise).
   std::vector<engines::ProfileConfig> profiles;
+  engines::ProfileConfig default_profile;
   Clock* clock = &Clock::system();
   Random* random = &Random::system();
 };

@@ -49,6 +49,9 @@ struct RuntimeConfig {
   std::chrono::milliseconds header_timeout{10'000};      // a request's first byte → end of its header
   std::chrono::milliseconds keep_alive_timeout{60'000};  // an idle connection, between requests
   std::vector<engines::ProfileConfig> profiles;
+  // runtime_default when `profiles` has none of that name (not from the file:
+  // yoi-server's [embedded] echo_chunk_delay_ms sets it).
+  engines::ProfileConfig default_profile;
 };
 
 // Parses TOML text; `source` names the file in messages.

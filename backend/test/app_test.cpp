@@ -1,0 +1,132 @@
+// The yoi-server process (src/app.cpp) through its binary: start-up, config, shutdown.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json.hpp>
+
+#include "support.hpp"
+#include "test_client.hpp"
+
+#include <thread>
+
+namespace yoi::backend::test {
+namespace {
+
+TEST(ServerBinary, StartsWithDefaultsPrintsTheReadyLineAndServes) {
+  TmpDir dir;
+  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "data").string(),
+          "--web-dir", (dir.path / "none").string()});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stdout_text() << p.stderr_text();
+  EXPECT_EQ(p.stdout_text(), "yoi-server listening on http://127.0.0.1:" + std::to_string(port) + "\n");
+  net::test::HttpClient c("127.0.0.1", port);
+  auto rts = c.request("GET", "/api/runtimes");
+  ASSERT_EQ(rts.status, 200);
+  EXPECT_NE(rts.body.find("\"runtime_id\":\"local\""), std::string::npos);
+  EXPECT_NE(rts.body.find("\"store\":\"fs\""), std::string::npos);
+  ASSERT_EQ(c.request("POST", "/api/runtimes/local/workers", R"({"worker_id":"kept"})").status, 201);
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0);
+
+  // The fs store under the data dir keeps the worker across a restart.
+  Proc p2({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "data").string()});
+  auto port2 = p2.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port2, 0) << p2.stderr_text();
+  net::test::HttpClient c2("127.0.0.1", port2);
+  EXPECT_EQ(c2.request("GET", "/api/runtimes/local/workers/kept").status, 200);
+}
+
+TEST(ServerBinary, EmbeddedRuntimeTakesProfilesFromARuntimeConfig) {
+  TmpDir dir;
+  dir.file("rt.toml", "[profiles.slow]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
+                      "[profiles.gpt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
+  auto cfg = dir.file("s.toml", "[embedded]\nruntime_config = \"rt.toml\"\n");
+  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  auto rt = c.request("GET", "/api/runtimes/local");
+  ASSERT_EQ(rt.status, 200);
+  for (auto name : {"\"slow\"", "\"gpt\"", "\"runtime_default\""})
+    EXPECT_NE(rt.body.find(name), std::string::npos) << name << " in " << rt.body;
+  EXPECT_EQ(c.request("POST", "/api/runtimes/local/workers", R"({"profile":"slow"})").status, 201);
+
+  auto bad = dir.file("b.toml", "[embedded]\nruntime_config = \"missing.toml\"\n");
+  Proc q({server_binary(), "--listen", "127.0.0.1:0", "--config", bad, "--data-dir", (dir.path / "e").string()});
+  EXPECT_EQ(q.wait_exit(10s), 2) << q.stderr_text();
+}
+
+TEST(ServerBinary, RefusesBadConfigAndOpenNonLoopback) {
+  TmpDir dir;
+  auto cfg = dir.file("s.toml", "[[runtimes]]\nid = \"r\"\nbase_url = \"http://h:1\"\ntoken_env = \"HOME\"\nwat = 1\n");
+  Proc p({server_binary(), "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  EXPECT_EQ(p.wait_ready("yoi-server listening on ", 10s), 0);
+  EXPECT_EQ(p.wait_exit(10s), 2);
+  EXPECT_NE(p.stderr_text().find("s.toml:5: 'runtimes.wat' is not a known key"), std::string::npos) << p.stderr_text();
+
+  Proc q({server_binary(), "--listen", "0.0.0.0:0", "--data-dir", (dir.path / "d").string()}, {{"YOI_ACCESS_TOKEN", ""}});
+  EXPECT_EQ(q.wait_exit(10s), 2);
+  EXPECT_NE(q.stderr_text().find("without an access token"), std::string::npos) << q.stderr_text();
+}
+
+
+// Regression (issue 17): the embedded runtime ignored [limits] retention_*
+// of its runtime_config; it is now opened as yoi-runtime opens its own.
+TEST(ServerBinary, EmbeddedRuntimeHonoursTheRetentionLimitsOfItsRuntimeConfig) {
+  TmpDir dir;
+  dir.file("rt.toml", "[limits]\nretention_events = 4\n[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n");
+  auto cfg = dir.file("s.toml", "[embedded]\nstore = \"memory\"\nruntime_config = \"rt.toml\"\n");
+  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  ASSERT_EQ(c.request("POST", "/api/runtimes/local/workers", R"({"worker_id":"w"})").status, 201);
+  ASSERT_EQ(c.request("POST", "/api/runtimes/local/workers/w/input", R"({"content":"a reply of many chunks"})").status, 202);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  std::string status;
+  while (status != "idle" && std::chrono::steady_clock::now() < deadline) {
+    auto w = c.request("GET", "/api/runtimes/local/workers/w");
+    status = boost::json::value_to<std::string>(boost::json::parse(w.body).at("status"));
+    if (status != "idle") std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(status, "idle");
+  auto page = c.request("GET", "/api/runtimes/local/workers/w/events");
+  ASSERT_EQ(page.status, 200) << page.body;
+  auto events = boost::json::parse(page.body).at("events").as_array();
+  ASSERT_FALSE(events.empty());
+  // A one-byte-chunked reply is dozens of events; 4 are retained, the oldest gone.
+  EXPECT_LE(events.size(), 4u) << page.body;
+  EXPECT_GT(events.front().at("seq").as_int64(), 20) << page.body;
+}
+
+// Regression (issue 17): yoi-server's shutdown grace was a hard-coded 5 s.
+// A request whose body never arrives holds the drain for exactly the grace.
+TEST(ServerBinary, ShutdownGraceComesFromTheConfig) {
+  TmpDir dir;
+  auto cfg = dir.file("s.toml", "[limits]\nshutdown_timeout_ms = 200\n[embedded]\nstore = \"memory\"\n");
+  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stderr_text();
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket sock(io);
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  std::string head =
+      "POST /api/runtimes/local/workers HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{";
+  boost::asio::write(sock, boost::asio::buffer(head));
+  // The request is in flight once the server answers others (one io thread).
+  net::test::HttpClient c("127.0.0.1", port);
+  ASSERT_EQ(c.request("GET", "/healthz").status, 200);
+  auto t0 = std::chrono::steady_clock::now();
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(4s), 0) << p.stderr_text();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 4s);
+}
+
+}  // namespace
+}  // namespace yoi::backend::test

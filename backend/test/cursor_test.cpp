@@ -1,0 +1,46 @@
+// Backend cursors (src/cursor.cpp): round trip, tampering, the MAC.
+
+#include <gtest/gtest.h>
+
+#include "support.hpp"
+#include "yoi/backend/cursor.hpp"
+
+namespace yoi::backend::test {
+namespace {
+
+TEST(Cursor, RoundTripsAndRejectsTamperingAndForeignWorkers) {
+  CursorCodec codec(Secret("k1"));
+  auto c = codec.encode("rt", "w1", Position{"ab12", 42});
+  auto p = codec.decode("rt", "w1", c);
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->epoch, "ab12");
+  EXPECT_EQ(p->seq, 42u);
+  EXPECT_EQ(codec.decode("rt", "w2", c).error().code, Code::cursor_invalid);
+  EXPECT_EQ(codec.decode("rt2", "w1", c).error().code, Code::cursor_invalid);
+  EXPECT_FALSE(CursorCodec(Secret("k2")).decode("rt", "w1", c));
+  auto forged = c;
+  forged.replace(forged.find(".42."), 4, ".43.");
+  EXPECT_EQ(codec.decode("rt", "w1", forged).error().code, Code::cursor_invalid);
+  for (std::string bad : std::vector<std::string>{"", "b1.", "b1...", "r1.ab.cd.1", "b1.!!.1.x", std::string(300, 'a')})
+    EXPECT_EQ(codec.decode("rt", "w1", bad).error().code, Code::cursor_invalid) << bad;
+  // The same key in another process resumes the same cursor.
+  EXPECT_TRUE(CursorCodec(Secret("k1")).decode("rt", "w1", c));
+}
+
+// Cursors handed out before the pre-keyed HMAC must keep resuming: golden
+// values from an independent HMAC-SHA256 (Python's hmac), short and long key.
+TEST(Cursor, MacIsStandardHmacSha256) {
+  Position want{"e1", 42};
+  auto p = CursorCodec(Secret("k1")).decode("rt", "w1", "b1.ZTE.42.c9jpe_7zTqpaPo-YCnzJyw");
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->epoch, want.epoch);
+  EXPECT_EQ(p->seq, want.seq);
+  EXPECT_EQ(CursorCodec(Secret("k1")).encode("rt", "w1", want), "b1.ZTE.42.c9jpe_7zTqpaPo-YCnzJyw");
+  EXPECT_EQ(CursorCodec(Secret(std::string(100, 'x'))).encode("rt", "w1", Position{"e1", 7}),
+            "b1.ZTE.7.LSG4WAZiGWl2Zt4tyd2TKA");
+}
+
+// ---- configuration ----
+
+}  // namespace
+}  // namespace yoi::backend::test

@@ -1,0 +1,190 @@
+// The HTTP client of yoi-runtime (src/http_client.cpp) against small real servers.
+
+#include <gtest/gtest.h>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "fake_provider.hpp"  // engines/test: an https server with a test CA
+#include "support.hpp"
+#include "test_certs.hpp"
+#include "yoi/backend/http_client.hpp"
+#include "yoi/net/http_server.hpp"
+
+namespace yoi::backend::test {
+namespace {
+
+struct ServerThread {
+  boost::asio::io_context io;
+  std::unique_ptr<net::HttpServer> server;
+  std::thread thread;
+  explicit ServerThread(net::Router r) {
+    server = std::make_unique<net::HttpServer>(io, std::move(r), net::ServerOptions{});
+    EXPECT_TRUE(server->start());
+    thread = std::thread([this] { io.run(); });
+  }
+  ~ServerThread() {
+    boost::asio::post(io, [this] { server->shutdown(std::chrono::milliseconds(200), [this] { io.stop(); }); });
+    thread.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+};
+
+Result<http::Response> call(boost::asio::io_context& io, http::Client& c, http::Request req,
+                            http::TransportError* err = nullptr) {
+  std::optional<http::Outcome> out;
+  bool done = false;
+  c.request(std::move(req), [&](http::Outcome o) {
+    out = std::move(o);
+    done = true;
+  });
+  if (!run_until(io, done, 10s)) return fail(Code::internal, "deadline");
+  if (!*out) {
+    if (err) *err = out->error();
+    return fail(Code::runtime_unreachable, std::string(http::failure_name(out->error().kind)));
+  }
+  return std::move(**out);
+}
+
+TEST(HttpClient, ReusesKeepAliveConnectionsAndSendsTheBearer) {
+  net::Router r;
+  std::string seen_auth;
+  r.add("POST", "/base/echo", [&](const net::Request& req, net::Respond respond) {
+    seen_auth = std::string(req.header("authorization").value_or(""));
+    respond(net::Response::text(200, req.body, "application/json"));
+  });
+  ServerThread st(std::move(r));
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(st.url() + "/base/"), {});
+  ASSERT_TRUE(c);
+  Secret tok("tkn");
+  for (int i = 0; i < 5; ++i) {
+    http::Request req;
+    req.method = "POST";
+    req.target = "/echo";
+    req.body = "{\"i\":" + std::to_string(i) + "}";
+    req.bearer = &tok;
+    auto res = call(io, **c, req);
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, req.body);
+  }
+  EXPECT_EQ(seen_auth, "Bearer tkn");
+  EXPECT_EQ((*c)->connections_opened(), 1u);
+  EXPECT_EQ((*c)->idle_connections(), 1u);
+}
+
+TEST(HttpClient, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
+  net::Router r;
+  r.add("GET", "/x", [](const net::Request&, net::Respond respond) { respond(net::Response::text(200, "ok")); });
+  boost::asio::io_context io;
+  std::optional<ServerThread> st(std::in_place, std::move(r));
+  auto url = st->url();
+  auto port = st->server->port();
+  auto c = http::Client::make(io, Secret(url), {});
+  ASSERT_TRUE(call(io, **c, http::Request{.target = "/x"}));
+  st.reset();  // closes the pooled connection from the server side
+  net::Router r2;
+  r2.add("GET", "/x", [](const net::Request&, net::Respond respond) { respond(net::Response::text(200, "ok2")); });
+  boost::asio::io_context io2;
+  net::ServerOptions so;
+  so.port = port;
+  net::HttpServer again(io2, std::move(r2), so);
+  ASSERT_TRUE(again.start());
+  std::thread t([&] { io2.run_for(3s); });
+  auto res = call(io, **c, http::Request{.target = "/x"});
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->body, "ok2");
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+  boost::asio::post(io2, [&] { again.shutdown(std::chrono::milliseconds(100), [&] { io2.stop(); }); });
+  t.join();
+}
+
+TEST(HttpClient, AcceptsButNeverAnswersIsATimeoutAtTheDeadline) {
+  // A listener that accepts (the kernel does, backlog) and never reads.
+  boost::asio::io_context lio;
+  boost::asio::ip::tcp::acceptor acc(lio, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto port = acc.local_endpoint().port();
+  boost::asio::io_context io;
+  http::ClientOptions o;
+  o.timeout = 400ms;
+  auto c = http::Client::make(io, Secret("http://127.0.0.1:" + std::to_string(port)), o);
+  http::TransportError err;
+  auto t0 = std::chrono::steady_clock::now();
+  auto res = call(io, **c, http::Request{.target = "/v1/runtime"}, &err);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(res);
+  EXPECT_EQ(err.kind, http::Failure::timeout);
+  EXPECT_GE(ms, 320);
+  EXPECT_LE(ms, 480);
+}
+
+TEST(HttpClient, RefusedOversizedAndMalformed) {
+  boost::asio::io_context io;
+  // Refused: a port nothing listens on.
+  boost::asio::ip::tcp::acceptor tmp(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto dead = tmp.local_endpoint().port();
+  tmp.close();
+  auto c = http::Client::make(io, Secret("http://127.0.0.1:" + std::to_string(dead)), {});
+  http::TransportError err;
+  EXPECT_FALSE(call(io, **c, http::Request{.target = "/"}, &err));
+  EXPECT_EQ(err.kind, http::Failure::unreachable);
+  EXPECT_EQ(err.step, "connect");
+
+  net::Router r;
+  r.add("GET", "/big", [](const net::Request&, net::Respond respond) {
+    respond(net::Response::text(200, std::string(4096, 'x')));
+  });
+  ServerThread st(std::move(r));
+  http::ClientOptions o;
+  o.max_response_bytes = 1024;
+  auto small = http::Client::make(io, Secret(st.url()), o);
+  EXPECT_FALSE(call(io, **small, http::Request{.target = "/big"}, &err));
+  EXPECT_EQ(err.kind, http::Failure::too_large);
+
+  EXPECT_FALSE(http::parse_base_url(Secret("ftp://x")));
+  EXPECT_FALSE(http::parse_base_url(Secret("http://user:pw@x:1")));
+  auto ep = http::parse_base_url(Secret("https://[::1]:8443/p/"));
+  ASSERT_TRUE(ep);
+  EXPECT_TRUE(ep->tls);
+  EXPECT_EQ(ep->host, "::1");
+  EXPECT_EQ(ep->port, "8443");
+  EXPECT_EQ(ep->base_path, "/p");
+}
+
+TEST(HttpClient, HttpsVerifiesTheCertificateAndHostNameAndSendsSni) {
+  namespace et = yoi::engines::test;
+  et::FakeProvider tls_server(et::FakeTls{et::kLeafCertPem, et::kLeafKeyPem});
+  TmpDir dir;
+  auto ca = dir.file("ca.pem", et::kTestCaPem);
+  const auto port = std::to_string(tls_server.port());
+  boost::asio::io_context io;
+  http::TransportError err;
+
+  // Trusted CA, matching host name: works.
+  tls_server.enqueue(et::FakeResponse::status_only(200, "{\"ok\":true}"));
+  http::ClientOptions o;
+  o.ca_file = ca;
+  auto good = http::Client::make(io, Secret("https://localhost:" + port), o);
+  auto res = call(io, **good, http::Request{.target = "/v1/runtime"}, &err);
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  auto sni = tls_server.sni_names();
+  ASSERT_FALSE(sni.empty());
+  EXPECT_EQ(sni.back(), "localhost");
+
+  // The certificate does not name 127.0.0.1: host-name verification fails.
+  auto wrong_host = http::Client::make(io, Secret("https://127.0.0.1:" + port), o);
+  EXPECT_FALSE(call(io, **wrong_host, http::Request{.target = "/v1/runtime"}, &err));
+  EXPECT_EQ(err.kind, http::Failure::tls);
+
+  // Without the test CA the chain is untrusted.
+  auto untrusted = http::Client::make(io, Secret("https://localhost:" + port), {});
+  EXPECT_FALSE(call(io, **untrusted, http::Request{.target = "/v1/runtime"}, &err));
+  EXPECT_EQ(err.kind, http::Failure::tls);
+}
+
+}  // namespace
+}  // namespace yoi::backend::test
