@@ -30,15 +30,6 @@ namespace asio = boost::asio;
 namespace bj = boost::json;
 using detail::UpSnapshot;
 
-std::chrono::milliseconds Backoff::next() {
-  double d = static_cast<double>(policy_.initial.count()) * std::pow(policy_.factor, attempt_);
-  auto cap = static_cast<double>(policy_.max.count());
-  if (!(d < cap)) d = cap;
-  ++attempt_;
-  auto full = static_cast<std::uint64_t>(d);
-  auto half = full / 2;
-  return std::chrono::milliseconds(half + random_->uniform(full - half + 1));
-}
 
 namespace {
 

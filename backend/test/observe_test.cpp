@@ -312,28 +312,6 @@ std::string content(std::size_t n) {
 
 // ---------------------------------------------------------------- unit
 
-TEST(ObserveBackoff, DelaysAreExactWithInjectedRandomness) {
-  SeededRandom r(42), mirror(42);
-  BackoffPolicy p;
-  p.initial = 100ms;
-  p.max = 1000ms;
-  p.factor = 2.0;
-  Backoff b(p, r);
-  std::uint64_t caps[] = {100, 200, 400, 800, 1000, 1000, 1000};
-  for (auto cap : caps) {
-    auto half = cap / 2;
-    auto want = std::chrono::milliseconds(half + mirror.uniform(cap - half + 1));
-    auto got = b.next();
-    EXPECT_EQ(got, want) << "cap " << cap;
-    EXPECT_GE(got.count(), static_cast<long>(half));
-    EXPECT_LE(got.count(), static_cast<long>(cap));
-  }
-  b.reset();
-  EXPECT_EQ(b.attempt(), 0u);
-  auto half = 50;
-  EXPECT_EQ(b.next(), std::chrono::milliseconds(half + mirror.uniform(51)));
-}
-
 TEST(ObserveCursor, ForeignAndOtherWorkerCursorsDoNotDecode) {
   CursorCodec a(Secret("secret-a")), b(Secret("secret-b"));
   auto c = a.encode("local", "w1", Position{"ep", 7});

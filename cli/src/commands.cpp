@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <random>
 #include <sstream>
 
 #include <boost/json.hpp>
@@ -59,15 +60,6 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-Backoff::Backoff(milliseconds base, milliseconds cap, std::uint64_t seed) : base_(base), cap_(cap), rng_(seed) {}
-
-milliseconds Backoff::next() {
-  auto d = base_.count() << std::min(attempt_, 20u);
-  d = std::min<std::int64_t>(d, cap_.count());
-  if (attempt_ < 30) ++attempt_;
-  std::uniform_int_distribution<std::int64_t> dist(d / 2, d);
-  return milliseconds(dist(rng_));
-}
 
 namespace {
 

@@ -49,8 +49,7 @@ Follower::Follower(Api& api, WorkerRef ref, std::function<void(const std::string
     : api_(api),
       ref_(std::move(ref)),
       note_(std::move(note)),
-      backoff_(milliseconds(200), milliseconds(5000),
-               static_cast<std::uint64_t>(clock::now().time_since_epoch().count())) {}
+      backoff_(BackoffPolicy{milliseconds(200), milliseconds(5000)}, Random::system()) {}
 
 Follower::~Follower() {
   if (ws_) ws_->close();

@@ -21,6 +21,7 @@
 #include <boost/json/object.hpp>
 
 #include "api.hpp"
+#include "yoi/backoff.hpp"
 
 namespace yoi::cli {
 

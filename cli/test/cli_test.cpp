@@ -169,24 +169,6 @@ TEST(CliUnit, TablesAlignColumns) {
   EXPECT_EQ(format_table({{"A", "BB", "C"}, {"long", "x", "y"}}), "A     BB  C\nlong  x   y\n");
 }
 
-TEST(CliUnit, BackoffGrowsToTheCapWithJitter) {
-  Backoff b(100ms, 1000ms, 7);
-  std::vector<std::chrono::milliseconds> d;
-  for (int i = 0; i < 8; ++i) d.push_back(b.next());
-  EXPECT_GE(d[0], 50ms);
-  EXPECT_LE(d[0], 100ms);
-  EXPECT_GE(d[3], 400ms);
-  EXPECT_LE(d[3], 800ms);
-  for (int i = 4; i < 8; ++i) {
-    EXPECT_GE(d[i], 500ms);
-    EXPECT_LE(d[i], 1000ms);
-  }
-  b.reset();
-  EXPECT_LE(b.next(), 100ms);
-  Backoff same(100ms, 1000ms, 7);
-  EXPECT_EQ(same.next(), d[0]);  // deterministic for a seed
-}
-
 // ------------------------------------------------------------ usage and exit codes
 
 TEST(CliUsage, HelpAndUsageErrors) {

@@ -13,7 +13,7 @@
 //   gets `subscriber_lagged` and is closed.
 // - Upstream lost: clients stay connected and get `runtime_unavailable`
 //   (wait), then `runtime_recovered`; reconnects use jittered exponential
-//   backoff (Backoff, randomness injected) while anyone watches; the upstream
+//   backoff (yoi::Backoff, randomness injected) while anyone watches; the upstream
 //   is dropped `grace` after the last client leaves.
 //
 // Threading: everything on the backend's io thread.
@@ -26,6 +26,7 @@
 #include "yoi/backend/cursor.hpp"
 #include "yoi/backend/registry.hpp"
 #include "yoi/backend/remote_source.hpp"
+#include "yoi/backoff.hpp"
 #include "yoi/clock.hpp"
 
 namespace boost::asio {
@@ -41,27 +42,6 @@ class Runtime;
 
 namespace yoi::backend {
 
-struct BackoffPolicy {
-  std::chrono::milliseconds initial{100};
-  std::chrono::milliseconds max{5'000};
-  double factor = 2.0;
-};
-
-// Jittered exponential backoff ("equal jitter"): attempt n (from 0) waits
-// d = min(max, initial * factor^n), then a uniform value in [d/2, d] drawn
-// from the injected Random (so a test can assert exact delays).
-class Backoff {
- public:
-  Backoff(BackoffPolicy policy, Random& random) : policy_(policy), random_(&random) {}
-  std::chrono::milliseconds next();
-  void reset() { attempt_ = 0; }
-  unsigned attempt() const { return attempt_; }
-
- private:
-  BackoffPolicy policy_;
-  Random* random_;
-  unsigned attempt_ = 0;
-};
 
 struct ObserveOptions {
   std::size_t ring_events = 1024;            // recent events kept per watched worker

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,18 +34,5 @@ Result<WorkerRef> parse_worker_ref(std::string_view text);
 // Left-aligned columns separated by two spaces; the header row first.
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
-// Reconnect delays: exponential from `base` to `cap` with full jitter in
-// [delay/2, delay]. Deterministic given the seed (tests).
-class Backoff {
- public:
-  Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap, std::uint64_t seed);
-  std::chrono::milliseconds next();
-  void reset() { attempt_ = 0; }
-
- private:
-  std::chrono::milliseconds base_, cap_;
-  unsigned attempt_ = 0;
-  std::mt19937_64 rng_;
-};
 
 }  // namespace yoi::cli
