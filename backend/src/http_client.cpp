@@ -142,8 +142,11 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     const auto deadline = clock::now() + opts_.timeout;
     // A reused connection may have been closed by the server while idle; if
     // it fails before any reply byte, try once more on a fresh connection.
+    // The other idle ones date from the same server and are as suspect (a
+    // restarted runtime closed them all): the retry never takes one.
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::unique_ptr<Conn> conn;
+      if (attempt > 0) idle_.clear();
       if (!idle_.empty()) {
         conn = std::move(idle_.back());
         idle_.pop_back();

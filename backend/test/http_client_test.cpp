@@ -102,6 +102,47 @@ TEST(HttpClient, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
   t.join();
 }
 
+// Regression (issue 17, the web_e2e flake): a runtime killed and restarted
+// left several connections in the pool; the retry took the next stale one
+// and the request failed runtime_unreachable although the runtime was back.
+TEST(HttpClient, ARestartedRuntimeLeavingSeveralStalePooledConnectionsStillAnswers) {
+  net::Router r;
+  // Answers once three requests are in, so the client needs three connections.
+  std::vector<net::Respond> held;
+  r.add("GET", "/x", [&held](const net::Request&, net::Respond respond) {
+    held.push_back(std::move(respond));
+    if (held.size() < 3) return;
+    for (auto& h : held) h(net::Response::text(200, "ok"));
+    held.clear();
+  });
+  boost::asio::io_context io;
+  std::optional<ServerThread> st(std::in_place, std::move(r));
+  auto port = st->server->port();
+  auto c = http::Client::make(io, Secret(st->url()), {});
+  int answered = 0;
+  for (int i = 0; i < 3; ++i)
+    (*c)->request(http::Request{.target = "/x"}, [&](http::Outcome o) { answered += o && o->status == 200; });
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (answered < 3 && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
+  ASSERT_EQ(answered, 3);
+  ASSERT_EQ((*c)->idle_connections(), 3u);
+  st.reset();  // the runtime dies: every pooled connection is closed from its side
+  net::Router r2;
+  r2.add("GET", "/x", [](const net::Request&, net::Respond respond) { respond(net::Response::text(200, "back")); });
+  boost::asio::io_context io2;
+  net::ServerOptions so;
+  so.port = port;
+  net::HttpServer again(io2, std::move(r2), so);
+  ASSERT_TRUE(again.start());
+  std::thread t([&] { io2.run_for(3s); });
+  auto res = call(io, **c, http::Request{.target = "/x"});
+  boost::asio::post(io2, [&] { again.shutdown(std::chrono::milliseconds(100), [&] { io2.stop(); }); });
+  t.join();
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->body, "back");
+  EXPECT_EQ((*c)->connections_opened(), 4u) << "three stale, one fresh";
+}
+
 TEST(HttpClient, AcceptsButNeverAnswersIsATimeoutAtTheDeadline) {
   // A listener that accepts (the kernel does, backlog) and never reads.
   boost::asio::io_context lio;
