@@ -16,7 +16,6 @@ struct Row {
 constexpr std::array kRows{
     Row{Code::invalid_request, "invalid_request", 400},
     Row{Code::invalid_id, "invalid_id", 400},
-    Row{Code::invalid_cursor, "invalid_cursor", 400},
     Row{Code::payload_too_large, "payload_too_large", 413},
     Row{Code::not_found, "not_found", 404},
     Row{Code::method_not_allowed, "method_not_allowed", 405},

@@ -8,6 +8,8 @@ export default defineConfig({
   server: {
     // `npm run dev` against a local yoi-server (default port 8787).
     proxy: { "/api": { target: "http://127.0.0.1:8787", ws: true } },
+    // src/codes.ts imports the error table from docs/golden.
+    fs: { allow: [".", "../docs/golden"] },
   },
   test: { environment: "node", include: ["test/**/*.test.ts"] },
 });

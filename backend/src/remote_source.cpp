@@ -29,7 +29,6 @@ bool passes_through(Code c) {
   switch (c) {
     case Code::invalid_request:
     case Code::invalid_id:
-    case Code::invalid_cursor:
     case Code::payload_too_large:
     case Code::worker_exists:
     case Code::worker_busy:

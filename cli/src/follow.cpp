@@ -200,8 +200,7 @@ CliResult<void> Follower::poll_once() {
                       delay.count() / 1000.0));
     return {};
   }
-  if (e.code == "cursor_expired" || e.code == "cursor_unknown" || e.code == "cursor_invalid" ||
-      e.code == "invalid_cursor") {
+  if (e.code == "cursor_expired" || e.code == "cursor_unknown" || e.code == "cursor_invalid") {
     auto d = diagnostic(e.code, e.message, "resync");
     pending_.push_back(std::move(d));
     cursor_.reset();

@@ -56,7 +56,7 @@ function append(x, ev) {
   const seq = x.log.length + 1;
   const e = { ...ev, seq, time: Date.now() };
   x.log.push(e);
-  x.w.updated_at_ms = Date.now();
+  x.w.updated_at = Date.now();
   const frame = JSON.stringify({ type: "event", cursor: cursorOf(x.w.worker_id, seq), seq, runtime_id: RID, worker_id: x.w.worker_id, event: e });
   for (const s of x.subs) s.send(frame);
   return e;
@@ -70,10 +70,10 @@ function finishRun(x, result) {
   clearTimeout(x.timer);
   const run = x.inflight;
   x.inflight = null;
-  x.w.current_run_id = null;
+  delete x.w.current_run_id;
   const e = append(x, { type: "run_finished", run_id: run.run_id, result });
   if (result === "completed" || run.text) {
-    x.transcript.push({ index: x.transcript.length, seq: e.seq, role: "assistant", content: run.text, run_id: run.run_id, result, time_ms: Date.now() });
+    x.transcript.push({ index: x.transcript.length, seq: e.seq, role: "assistant", content: run.text, run_id: run.run_id, result, time: Date.now() });
   }
   setStatus(x, "idle");
 }
@@ -94,7 +94,7 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,119}$/;
 
 async function api(req, res, path, q) {
   if (token && req.headers.authorization !== `Bearer ${token}`) return err(res, 401, "unauthorized", "This server requires an access token.");
-  if (path === "/api/runtimes" && req.method === "GET") return json(res, 200, { runtimes: [{ ...runtime, worker_counts: counts() }] });
+  if (path === "/api/runtimes" && req.method === "GET") return json(res, 200, { runtimes: [{ ...runtime, workers: counts() }] });
   if (path === "/api/workers" && req.method === "GET") return json(res, 200, { workers: [...workers.values()].map(detail), runtimes: [{ runtime_id: RID, ok: true }] });
   const m = path.match(/^\/api\/runtimes\/([^/]+)(?:\/workers(?:\/([^/]+)(?:\/(\w+))?)?)?$/);
   if (!m) return err(res, 404, "not_found", "No such route.");
@@ -102,7 +102,7 @@ async function api(req, res, path, q) {
   if (rid !== RID) return err(res, 404, "runtime_not_found", `No runtime ${rid}.`);
   const wid = m[2] && decodeURIComponent(m[2]);
   const op = m[3];
-  if (!path.includes("/workers")) return json(res, 200, { ...runtime, worker_counts: counts() });
+  if (!path.includes("/workers")) return json(res, 200, { ...runtime, workers: counts() });
   if (!wid) {
     if (req.method === "GET") return json(res, 200, { workers: [...workers.values()].map(detail) });
     let b;
@@ -115,7 +115,7 @@ async function api(req, res, path, q) {
     if (!ID.test(id)) return err(res, 400, "invalid_id", "worker_id must be 1-120 of [A-Za-z0-9_:-], starting with a letter or digit.");
     if (workers.has(id)) return err(res, 409, "worker_exists", `Worker ${id} exists.`);
     const now = Date.now();
-    const w = { runtime_id: RID, worker_id: id, display_name: b.display_name ?? "", status: "idle", intent: b.intent ?? { kind: "assistant" }, profile: b.profile ?? "runtime_default", created_at_ms: now, updated_at_ms: now };
+    const w = { runtime_id: RID, worker_id: id, display_name: b.display_name ?? "", status: "idle", intent: b.intent ?? { kind: "assistant" }, profile: b.profile ?? "runtime_default", created_at: now, updated_at: now };
     const x = { w, log: [], transcript: [], inflight: null, timer: null, subs: new Set(), runs: 0, cmids: new Map() };
     workers.set(id, x);
     append(x, { type: "worker_created", worker: { ...w } });
@@ -129,8 +129,8 @@ async function api(req, res, path, q) {
     const after = q.get("after");
     if (after) {
       const p = parseCursor(wid, after);
-      if (p.error) return err(res, 400, "invalid_cursor", "The cursor cannot be used.");
-      if (p.seq > x.log.length) return err(res, 400, "invalid_cursor", "The cursor is from the future.");
+      if (p.error) return err(res, p.error === "cursor_invalid" ? 400 : 410, p.error, "The cursor cannot be used.");
+      if (p.seq > x.log.length) return err(res, 410, "cursor_unknown", "The cursor is from the future.");
       from = p.seq;
     }
     const limit = Math.min(1000, Number(q.get("limit") ?? 100));
@@ -156,7 +156,7 @@ async function api(req, res, path, q) {
     if (x.w.status === "running") return err(res, 409, "worker_busy", "A run is in flight.");
     const run_id = `run-${++x.runs}`;
     const acc = append(x, { type: "input_accepted", run_id, content: b.content, ...(b.client_message_id ? { client_message_id: b.client_message_id } : {}) });
-    x.transcript.push({ index: x.transcript.length, seq: acc.seq, role: "user", content: b.content, run_id, time_ms: Date.now() });
+    x.transcript.push({ index: x.transcript.length, seq: acc.seq, role: "user", content: b.content, run_id, time: Date.now() });
     setStatus(x, "running");
     x.w.current_run_id = run_id;
     append(x, { type: "run_started", run_id, profile: x.w.profile });

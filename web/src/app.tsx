@@ -48,7 +48,7 @@ function Sidebar({ route, hasToken, onForget }: { route: ReturnType<typeof useRo
   const { data } = useLoad(() => listAllWorkers(api, 2), [route.name, current], 5000);
   const recent = (data?.workers ?? [])
     .filter((w) => w.status !== "stopped")
-    .sort((a, b) => (b.updated_at_ms ?? 0) - (a.updated_at_ms ?? 0))
+    .sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0))
     .slice(0, 12);
   return (
     <aside class="sidebar">

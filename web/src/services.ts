@@ -3,6 +3,7 @@
 
 import { Api, ApiError, asApiError, type AskToken } from "./api";
 import { TokenStore, wsProtocols } from "./auth";
+import { FINAL_CODES } from "./codes";
 import type { ProbeResult, SocketLike, StreamEnv } from "./stream/connection";
 import { MemoryStorage, type StorageLike } from "./stream/persist";
 import { PollingSocket } from "./stream/poll";
@@ -32,9 +33,6 @@ export const api = new Api({
   askToken: (rejected) => (askHandler ? askHandler(rejected) : Promise.resolve(null)),
 });
 
-// Codes that mean the worker's stream cannot be had by retrying.
-const FINAL = new Set(["worker_not_found", "runtime_not_found", "invalid_id", "unauthorized", "unsupported"]);
-
 export function streamEnv(): StreamEnv {
   return {
     openSocket(path: string, protocols: string[]): SocketLike {
@@ -53,7 +51,7 @@ export function streamEnv(): StreamEnv {
         await api.getWorker(rid, wid);
         return { ok: true, authChanged: tokens.get() !== before };
       } catch (e) {
-        if (e instanceof ApiError) return { ok: false, code: e.code, message: e.message, final: FINAL.has(e.code) };
+        if (e instanceof ApiError) return { ok: false, code: e.code, message: e.message, final: FINAL_CODES.has(e.code) };
         return { ok: false, code: "client_error", message: String(e), final: false };
       }
     },

@@ -18,9 +18,11 @@ export interface Worker {
   status: WorkerStatus | string;
   intent?: Intent;
   profile?: string;
-  created_at_ms?: number;
-  updated_at_ms?: number;
-  current_run_id?: string | null;
+  capabilities?: string[];
+  created_at?: number; // ms since the epoch
+  updated_at?: number;
+  current_run_id?: string; // while a run is in flight
+  run_count?: number;
   last_seq?: number;
   transcript_total?: number;
   [extra: string]: unknown;
@@ -29,28 +31,27 @@ export interface Worker {
 export interface WorkerList {
   workers: Worker[];
   next?: string;
-  // A list across runtimes never fails because one runtime is down; the server
-  // may report such runtimes beside the list. Rendered if present.
-  diagnostics?: Array<{ runtime_id?: string; code?: string; message?: string; status?: string }>;
-  // yoi-server: one entry per runtime: listed (`ok`), its own page token, or why not.
-  runtimes?: Array<{ runtime_id: string; ok?: boolean; next?: string; status?: string; error?: { code: string; message: string } }>;
+  // GET /api/workers: one entry per runtime: listed (`ok`), its own page
+  // token, or why not (a list never fails because one runtime is down).
+  runtimes?: Array<{ runtime_id: string; ok: boolean; next?: string; error?: { code: string; message: string } }>;
 }
 
+// A row of GET /api/runtimes: the runtime's summary (absent until it has
+// answered once) and the backend's view of it.
 export interface RuntimeSummary {
   runtime_id: string;
   display_name?: string;
-  source?: "embedded" | "remote" | string;
-  status?: string;
-  reachable?: boolean;
-  reachability?: string;
+  kind?: "embedded" | "remote" | string;
+  status?: string; // ready | unreachable | timeout | auth_failed | bad_response | unknown
+  last_seen?: number; // ms since the epoch
+  diagnostic?: { code: string; message: string };
   epoch?: string;
   version?: string;
   store?: string;
+  workers?: Record<string, number>; // counts: total, idle, running, stopped
+  limits?: Record<string, number>;
   capabilities?: string[];
   profiles?: string[];
-  worker_counts?: Record<string, number>;
-  error?: { code: string; message: string };
-  diagnostic?: { code: string; message: string };
   [extra: string]: unknown;
 }
 
@@ -61,7 +62,7 @@ export interface TranscriptItem {
   content: string;
   run_id: string;
   result?: "completed" | "cancelled" | "failed" | string;
-  time_ms?: number;
+  time?: number; // ms since the epoch
   // Set by the console for a failed run (from run_finished), not by the server.
   error?: { code: string; message: string };
 }

@@ -144,9 +144,9 @@ describe("PollingSocket", () => {
   it("a bad cursor becomes a cursor diagnostic; a network failure closes the socket", async () => {
     const h = harness(logOf(3));
     const sock = h.attach(new PollingSocket(R, W, "forged", h.env));
-    h.setFail({ code: "invalid_cursor", message: "bad" });
+    h.setFail({ code: "cursor_invalid", message: "bad" });
     await h.run(2);
-    expect(h.state.diagnostic?.code).toBe("invalid_cursor");
+    expect(h.state.diagnostic?.code).toBe("cursor_invalid");
 
     const g = harness(logOf(3));
     const s2 = g.attach(new PollingSocket(R, W, "c1", g.env));

@@ -15,7 +15,6 @@ enum class Code {
   // request shape
   invalid_request,
   invalid_id,
-  invalid_cursor,  // a REST cursor parameter that does not parse (same as cursor_invalid)
   payload_too_large,
   not_found,           // unknown route
   method_not_allowed,  // known route, wrong method

@@ -9,7 +9,8 @@ export interface ParseFailure {
 }
 
 const ACTIONS: ReadonlySet<string> = new Set(["resync", "wait", "retry", "fatal"]);
-const KNOWN_EVENTS: ReadonlySet<string> = new Set([
+// The event types the console applies (docs/golden/event_*.json has one of each).
+export const EVENT_TYPES = [
   "worker_created",
   "status",
   "input_accepted",
@@ -19,7 +20,8 @@ const KNOWN_EVENTS: ReadonlySet<string> = new Set([
   "usage",
   "run_finished",
   "worker_stopped",
-]);
+] as const;
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -11,6 +11,7 @@
 // rebuilds the view (worker_created, inputs, replies, the in-flight text).
 // After a `worker_stopped` event it ends the stream as the WS would.
 
+import { CURSOR_CODES, NO_WORKER_CODES, RUNTIME_DOWN_CODES } from "../codes";
 import type { SocketLike } from "./connection";
 
 export interface EventsPage {
@@ -34,8 +35,6 @@ export interface PollEnv {
   activeMs?: number; // next poll after a page with events (a run is likely going on)
   idleMs?: number; // next poll after an empty page
 }
-
-const CURSOR_CODES = new Set(["invalid_cursor", "cursor_invalid", "cursor_expired", "cursor_unknown"]);
 
 export class PollingSocket implements SocketLike {
   onopen: SocketLike["onopen"] = null;
@@ -155,15 +154,11 @@ export class PollingSocket implements SocketLike {
 
   private fail(e: PollError): void {
     if (this.closed) return;
-    if (e.code && CURSOR_CODES.has(e.code)) {
+    if (e.code && (CURSOR_CODES.has(e.code) || NO_WORKER_CODES.has(e.code))) {
       this.emit({ type: "diagnostic", code: e.code, message: e.message, action: "fatal" });
       return;
     }
-    if (e.code === "worker_not_found" || e.code === "runtime_not_found" || e.code === "invalid_id") {
-      this.emit({ type: "diagnostic", code: e.code, message: e.message, action: "fatal" });
-      return;
-    }
-    if (e.code === "runtime_unreachable" || e.code === "runtime_timeout" || e.code === "runtime_error") {
+    if (e.code && RUNTIME_DOWN_CODES.has(e.code)) {
       // The backend is there, the runtime is not: like the WS `wait`.
       this.unavailable = true;
       this.emit({ type: "diagnostic", code: "runtime_unavailable", message: e.message, action: "wait" });

@@ -13,6 +13,7 @@
 //   cursor therefore always matches the saved view: resuming from it neither
 //   repeats nor skips text.
 
+import { CURSOR_CODES } from "../codes";
 import type { DiagnosticAction, Frame, TranscriptItem, Worker, WorkerEvent } from "../types";
 
 export type Connection =
@@ -92,8 +93,6 @@ export function initialState(runtimeId: string, workerId: string): ViewState {
 // What the connection should do after a diagnostic (kept here so it is tested
 // with the reducer). `reconnect_fresh`: drop the cursor, reconnect for a snapshot.
 export type Step = "continue" | "reconnect" | "reconnect_fresh" | "close";
-
-const CURSOR_CODES = new Set(["cursor_invalid", "cursor_expired", "cursor_unknown", "invalid_cursor"]);
 
 export function diagnosticStep(code: string, action: DiagnosticAction): Step {
   if (code === "worker_stopped") return "close";

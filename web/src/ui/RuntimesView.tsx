@@ -30,7 +30,7 @@ export function RuntimesView() {
               </header>
               <dl class="facts">
                 <dt>source</dt>
-                <dd>{r.source ?? "—"}</dd>
+                <dd>{r.kind ?? "—"}</dd>
                 <dt>reachability</dt>
                 <dd>
                   <span class={`pill tone-${r.reachability.tone}`} data-testid="reachability">

@@ -17,7 +17,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
     const all = workers.data?.workers ?? [];
     return all
       .filter((w) => (!runtime || w.runtime_id === runtime) && (!status || w.status === status))
-      .sort((a, b) => (b.updated_at_ms ?? 0) - (a.updated_at_ms ?? 0) || a.worker_id.localeCompare(b.worker_id));
+      .sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0) || a.worker_id.localeCompare(b.worker_id));
   }, [workers.data, runtime, status]);
 
   const runtimeIds = useMemo(() => {
@@ -26,10 +26,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
     return [...ids].sort();
   }, [runtimes.data, workers.data]);
 
-  const troubles = [
-    ...(workers.data?.diagnostics ?? []),
-    ...(workers.data?.runtimes ?? []).filter((r) => r.error).map((r) => ({ runtime_id: r.runtime_id, ...r.error })),
-  ];
+  const troubles = (workers.data?.runtimes ?? []).flatMap((r) => (r.error ? [{ runtime_id: r.runtime_id, ...r.error }] : []));
 
   return (
     <section class="page">
@@ -80,7 +77,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
       <ErrorBox error={workers.error} />
       {troubles.map((t) => (
         <div class="diag diag-wait">
-          <code>{t.code ?? "runtime_unavailable"}</code> {t.runtime_id ? `${t.runtime_id}: ` : ""}
+          <code>{t.code}</code> {`${t.runtime_id}: `}
           {t.message}
         </div>
       ))}
@@ -113,7 +110,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
                 </td>
                 <td>{w.intent?.kind ?? "—"}</td>
                 <td class="mono">{w.profile ?? "—"}</td>
-                <td class="muted">{relTime(w.updated_at_ms ?? w.created_at_ms)}</td>
+                <td class="muted">{relTime(w.updated_at ?? w.created_at)}</td>
               </tr>
             ))}
           </tbody>
