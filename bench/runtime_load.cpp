@@ -180,7 +180,7 @@ void ws_fanout(tcp::endpoint ep, int n, std::size_t content_bytes, const std::st
               static_cast<unsigned long long>(total / static_cast<std::uint64_t>(n)), secs, total / secs);
 }
 
-void idle_memory(tcp::endpoint ep, yoi::server::test::Child& child, int n) {
+void idle_memory(tcp::endpoint ep, yoi::runtime_server::test::Child& child, int n) {
   sync_request(ep, http::verb::post, "/v1/workers", "{\"worker_id\":\"idle\"}");
   asio::io_context io;
   std::vector<Sub> subs(static_cast<std::size_t>(n));
@@ -202,7 +202,7 @@ void idle_memory(tcp::endpoint ep, yoi::server::test::Child& child, int n) {
 int main(int argc, char** argv) {
   int seconds = 5;
   int connections = 8;
-  std::string binary = yoi::server::test::runtime_binary();
+  std::string binary = yoi::runtime_server::test::runtime_binary();
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--connections")) connections = std::atoi(argv[i + 1]);
@@ -216,7 +216,7 @@ int main(int argc, char** argv) {
              "[profiles.fine]\nengine = \"echo\"\necho_chunk_bytes = 1\n",
              f);
   std::fclose(f);
-  yoi::server::test::Child child({binary, "--listen", "127.0.0.1:0", "--config", cfg, "--log-level", "warn"},
+  yoi::runtime_server::test::Child child({binary, "--listen", "127.0.0.1:0", "--config", cfg, "--log-level", "warn"},
                                  {{"YOI_RUNTIME_TOKEN", kToken}});
   auto port = child.wait_listening();
   if (!port) {

@@ -20,7 +20,7 @@
 #include "ws_client.hpp"
 #include "yoi/log.hpp"
 #include "yoi/runtime/runtime.hpp"
-#include "yoi/server/runtime_server.hpp"
+#include "yoi/runtime_server/runtime_server.hpp"
 #include "yoi/store/store.hpp"
 
 namespace {
@@ -48,7 +48,7 @@ struct Server {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
   std::unique_ptr<rt::Runtime> runtime;
-  std::unique_ptr<server::RuntimeServer> server;
+  std::unique_ptr<runtime_server::RuntimeServer> server;
   fuzz::WsTarget target;
   std::string epoch;
   std::thread thread;
@@ -59,11 +59,11 @@ struct Server {
     auto r = rt::Runtime::open(io, ro, store::make_memory_store(io, {}));
     FUZZ_CHECK(r.has_value());
     runtime = std::move(*r);
-    server::ServerSettings ss;
+    runtime_server::ServerSettings ss;
     ss.port = 0;
     ss.heartbeat_interval = std::chrono::milliseconds(50);  // heartbeats happen while fuzzing
     ss.ws_max_message_bytes = 4096;                         // the limit is reachable
-    server = std::make_unique<server::RuntimeServer>(io, *runtime, ss);
+    server = std::make_unique<runtime_server::RuntimeServer>(io, *runtime, ss);
     FUZZ_CHECK(server->start().has_value());
     thread = std::thread([this] { io.run(); });
 

@@ -52,7 +52,7 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(ConstantTimeAuth, RuntimeServerDecidesWithSecretEquals) {
-  server::test::Harness h;  // token "test-token"
+  runtime_server::test::Harness h;  // token "test-token"
   net::test::HttpClient c("127.0.0.1", h.port());
   auto get = [&](const std::string& token) {
     return c.request("GET", "/v1/workers", "", {{"Authorization", "Bearer " + token}}).status;

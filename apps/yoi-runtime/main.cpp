@@ -1,11 +1,11 @@
 // yoi-runtime: hosts Workers and serves the runtime API (docs/API.md).
 #include <CLI/CLI.hpp>
 
-#include "yoi/server/app.hpp"
+#include "yoi/runtime_server/app.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"yoi-runtime: runs LLM agent Workers and serves the /v1 runtime API"};
-  yoi::server::AppFlags f;
+  yoi::runtime_server::AppFlags f;
   std::string listen, runtime_id, display_name, store, data_dir, config, token_file;
   auto* o_listen = app.add_option("--listen", listen, "HOST:PORT to listen on (default 127.0.0.1:8790; port 0 picks one)");
   auto* o_id = app.add_option("--runtime-id", runtime_id, "runtime id");
@@ -23,5 +23,5 @@ int main(int argc, char** argv) {
   if (*o_dir) f.data_dir = data_dir;
   if (*o_cfg) f.config = config;
   if (*o_tok) f.token_file = token_file;
-  return yoi::server::run_runtime(f);
+  return yoi::runtime_server::run_runtime(f);
 }

@@ -22,8 +22,8 @@
 #include "yoi/net/http_server.hpp"
 #include "yoi/net/metrics.hpp"
 #include "yoi/runtime/runtime.hpp"
-#include "yoi/server/config.hpp"
-#include "yoi/server/host.hpp"
+#include "yoi/runtime_server/config.hpp"
+#include "yoi/runtime_server/host.hpp"
 
 namespace fs = std::filesystem;
 
@@ -54,10 +54,10 @@ Result<Secret> cursor_key(const ServerConfig& cfg, const fs::path& data_dir) {
 
 // The embedded runtime is configured as a yoi-runtime is: [limits] and
 // [profiles.*] from its runtime_config file, the rest from [embedded].
-Result<server::RuntimeConfig> embedded_config(const EmbeddedConfig& e, const fs::path& data_dir) {
-  server::RuntimeConfig rc;
+Result<runtime_server::RuntimeConfig> embedded_config(const EmbeddedConfig& e, const fs::path& data_dir) {
+  runtime_server::RuntimeConfig rc;
   if (!e.runtime_config.empty()) {
-    auto file = server::load_config(e.runtime_config);
+    auto file = runtime_server::load_config(e.runtime_config);
     if (!file) return fail(file.error());
     rc = std::move(*file);
   }
@@ -133,7 +133,7 @@ int run_server(const AppFlags& flags) {
   if (cfg.embedded.enabled) {
     auto rc = embedded_config(cfg.embedded, data_dir);
     if (!rc) return config_error(rc.error());
-    auto r = server::open_runtime(io, std::move(*rc), "embedded runtime", [](const char* n) { return std::getenv(n); });
+    auto r = runtime_server::open_runtime(io, std::move(*rc), "embedded runtime", [](const char* n) { return std::getenv(n); });
     if (!r) return config_error(r.error());
     runtime = std::move(*r);
     if (auto a = registry.add(make_embedded_source(io, *runtime, cfg.embedded.id, cfg.embedded.display_name)); !a)
@@ -167,7 +167,7 @@ int run_server(const AppFlags& flags) {
   so.metrics_prefix = "yoi_backend_http";
   so.auth = authorize;
   net::HttpServer server(io, std::move(router), so);
-  server::GracefulStop stop(
+  runtime_server::GracefulStop stop(
       io, "yoi-server", cfg.shutdown_timeout,
       [&](std::chrono::milliseconds grace, std::function<void()> done) {
         observe.close();
@@ -181,7 +181,7 @@ int run_server(const AppFlags& flags) {
     spdlog::error("yoi-server: {}", s.error().message);
     return 1;
   }
-  std::cout << server::listening_line("yoi-server", server.host(), server.port()) << std::endl;
+  std::cout << runtime_server::listening_line("yoi-server", server.host(), server.port()) << std::endl;
   spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), web_dir);
   io.run();
   spdlog::info("yoi-server: stopped");

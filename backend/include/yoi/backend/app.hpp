@@ -1,6 +1,6 @@
 #pragma once
 // The yoi-server process: flags + config → the embedded runtime (opened as
-// yoi-runtime opens its own, yoi/server/host.hpp) and the remote runtimes →
+// yoi-runtime opens its own, yoi/runtime_server/host.hpp) and the remote runtimes →
 // registry → browser API and event streams on one HTTP server, the listening
 // line, and graceful shutdown on SIGTERM/SIGINT. main() only parses flags.
 

@@ -11,10 +11,10 @@
 #include <gtest/gtest.h>
 
 #include "yoi/runtime/runtime.hpp"
-#include "yoi/server/runtime_server.hpp"
+#include "yoi/runtime_server/runtime_server.hpp"
 #include "yoi/store/fs_store.hpp"
 
-namespace yoi::server::test {
+namespace yoi::runtime_server::test {
 
 namespace asio = boost::asio;
 
@@ -107,4 +107,4 @@ std::size_t rss_bytes() {
   return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
-}  // namespace yoi::server::test
+}  // namespace yoi::runtime_server::test

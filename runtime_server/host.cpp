@@ -1,4 +1,4 @@
-#include "yoi/server/host.hpp"
+#include "yoi/runtime_server/host.hpp"
 
 #include <csignal>
 
@@ -11,7 +11,7 @@
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/store/fs_store.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 Result<std::unique_ptr<rt::Runtime>> open_runtime(boost::asio::io_context& io, RuntimeConfig cfg,
                                                   std::string_view who, const Getenv& getenv) {
@@ -104,4 +104,4 @@ void GracefulStop::stop() { impl_->stop(); }
 
 int GracefulStop::exit_code() const { return impl_->exit_code; }
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -6,10 +6,10 @@
 #include <boost/json.hpp>
 
 #include "yoi/runtime/runtime.hpp"
-#include "yoi/server/host.hpp"
+#include "yoi/runtime_server/host.hpp"
 #include "yoi/store/store.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 namespace {
 
 using namespace std::chrono_literals;
@@ -152,4 +152,4 @@ TEST(ListeningLine, BracketsIpv6Hosts) {
 }
 
 }  // namespace
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -11,7 +11,7 @@
 #include "yoi/secret.hpp"
 #include "yoi/engines/engine.hpp"
 
-namespace yoi::server::test {
+namespace yoi::runtime_server::test {
 
 struct HarnessOptions {
   std::string token = "test-token";
@@ -43,4 +43,4 @@ class Harness {
 // Resident set size of this process in bytes (/proc/self/statm).
 std::size_t rss_bytes();
 
-}  // namespace yoi::server::test
+}  // namespace yoi::runtime_server::test

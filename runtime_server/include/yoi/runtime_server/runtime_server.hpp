@@ -25,7 +25,7 @@ namespace yoi::rt {
 class Runtime;
 }
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 struct ServerSettings {
   std::string host = "127.0.0.1";
@@ -68,4 +68,4 @@ class RuntimeServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -1,4 +1,4 @@
-#include "yoi/server/runtime_server.hpp"
+#include "yoi/runtime_server/runtime_server.hpp"
 
 #include <charconv>
 #include <deque>
@@ -16,7 +16,7 @@
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/runtime/wire.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 namespace bj = boost::json;
 using net::Request;
@@ -457,4 +457,4 @@ void RuntimeServer::shutdown(std::chrono::milliseconds deadline, std::function<v
 
 std::size_t RuntimeServer::open_streams() const { return impl_->http->open_websockets(); }
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -1,4 +1,4 @@
-#include "yoi/server/config.hpp"
+#include "yoi/runtime_server/config.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -12,7 +12,7 @@
 
 #include "yoi/ids.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 namespace {
 
 using config::File;
@@ -170,4 +170,4 @@ Result<Secret> resolve_token(const std::string& token_file,
   return Secret();
 }
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -1,4 +1,4 @@
-#include "yoi/server/config.hpp"
+#include "yoi/runtime_server/config.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "yoi/server/runtime_server.hpp"
+#include "yoi/runtime_server/runtime_server.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 namespace {
 
 TEST(Config, ParsesEverySection) {
@@ -143,4 +143,4 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolder) {
 }
 
 }  // namespace
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -20,7 +20,7 @@
 #include <string_view>
 
 #include "yoi/error.hpp"
-#include "yoi/server/config.hpp"
+#include "yoi/runtime_server/config.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -29,7 +29,7 @@ namespace yoi::rt {
 class Runtime;
 }
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 using Getenv = std::function<const char*(const char*)>;
 
@@ -69,4 +69,4 @@ class GracefulStop {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -16,7 +16,7 @@
 #include "test_client.hpp"
 #include "yoi/testing/sanitizers.hpp"
 
-namespace yoi::server::test {
+namespace yoi::runtime_server::test {
 namespace {
 
 namespace bj = boost::json;
@@ -265,4 +265,4 @@ TEST(RuntimeProcessSlow, StalledClientKeepsServerMemoryFlat) {
 }
 
 }  // namespace
-}  // namespace yoi::server::test
+}  // namespace yoi::runtime_server::test

@@ -10,7 +10,7 @@
 #include "harness.hpp"
 #include "test_client.hpp"
 
-namespace yoi::server::test {
+namespace yoi::runtime_server::test {
 namespace {
 
 namespace bj = boost::json;
@@ -621,4 +621,4 @@ TEST(RuntimeWs, HundredSubscribersAllReceiveEveryEventInOrder) {
 }
 
 }  // namespace
-}  // namespace yoi::server::test
+}  // namespace yoi::runtime_server::test

@@ -28,7 +28,7 @@
 #include "yoi/error.hpp"
 #include "yoi/runtime/types.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 struct RuntimeConfig {
   std::string runtime_id = "local";
@@ -71,4 +71,4 @@ Result<void> resolve_api_keys(std::vector<engines::ProfileConfig>& profiles,
 Result<Secret> resolve_token(const std::string& token_file,
                              const std::function<const char*(const char*)>& getenv);
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

@@ -6,11 +6,11 @@
 
 #include "yoi/testing/process.hpp"
 
-namespace yoi::server::test {
+namespace yoi::runtime_server::test {
 
 using Child = yoi::testing::Process;
 
 // Path of the built yoi-runtime ($YOI_BUILD_DIR, else this build tree).
 inline std::string runtime_binary() { return yoi::testing::binary("yoi-runtime"); }
 
-}  // namespace yoi::server::test
+}  // namespace yoi::runtime_server::test

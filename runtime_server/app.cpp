@@ -1,4 +1,4 @@
-#include "yoi/server/app.hpp"
+#include "yoi/runtime_server/app.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,11 +12,11 @@
 #include "yoi/log.hpp"
 #include "yoi/net/http_server.hpp"
 #include "yoi/runtime/runtime.hpp"
-#include "yoi/server/config.hpp"
-#include "yoi/server/host.hpp"
-#include "yoi/server/runtime_server.hpp"
+#include "yoi/runtime_server/config.hpp"
+#include "yoi/runtime_server/host.hpp"
+#include "yoi/runtime_server/runtime_server.hpp"
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 int run_runtime(const AppFlags& flags) {
   yoi::log::init(flags.log_level);
@@ -85,4 +85,4 @@ int run_runtime(const AppFlags& flags) {
   return stop.exit_code();
 }
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server

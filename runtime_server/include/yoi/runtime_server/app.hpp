@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-namespace yoi::server {
+namespace yoi::runtime_server {
 
 // Flags win over the config file; unset flags leave the file's values.
 struct AppFlags {
@@ -24,4 +24,4 @@ struct AppFlags {
 // shutdown, 2 for configuration errors, 1 for start-up failures.
 int run_runtime(const AppFlags& flags);
 
-}  // namespace yoi::server
+}  // namespace yoi::runtime_server
