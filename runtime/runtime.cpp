@@ -156,74 +156,21 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   }
 
   // Appends one event to the worker's open commit, assigning the next seq.
-  std::uint64_t add_event(WorkerState& w, std::string_view type, bj::object fields) {
+  std::uint64_t add_event(WorkerState& w, const wire::EventBody& body) {
     std::uint64_t seq = ++w.last_seq;
-    bj::object ev;
-    ev["type"] = type;
-    ev["seq"] = seq;
-    ev["time"] = now(w);
-    for (auto& kv : fields) ev[kv.key()] = std::move(kv.value());
-    w.log->append(seq, bj::serialize(ev));
+    w.log->append(seq, wire::encode_event(body, seq, now(w)));
     ++stats.events_appended;
     return seq;
   }
 
-  // The hot path: a text_delta serialised straight into a reused buffer
-  // (same bytes as add_event would produce), no JSON DOM.
+  // The hot path: a text_delta serialised straight into a reused buffer.
   std::uint64_t add_delta(WorkerState& w, std::string_view run_id, std::string_view delta) {
     std::uint64_t seq = ++w.last_seq;
     scratch.clear();
-    scratch.append(R"({"type":"text_delta","seq":)");
-    append_int(scratch, seq);
-    scratch.append(R"(,"time":)");
-    append_int(scratch, now(w));
-    scratch.append(R"(,"run_id":)");
-    append_json_string(scratch, run_id);
-    scratch.append(R"(,"delta":)");
-    append_json_string(scratch, delta);
-    scratch.push_back('}');
+    wire::append_text_delta(scratch, seq, now(w), run_id, delta);
     w.log->append(seq, scratch);
     ++stats.events_appended;
     return seq;
-  }
-
-  template <class Int>
-  static void append_int(std::string& out, Int v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-  }
-
-  // JSON string literal, escaped as Boost.JSON's serializer does.
-  static void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    auto plain = [](unsigned char c) { return c >= 0x20 && c != '"' && c != '\\'; };
-    std::size_t i = 0;
-    while (i < s.size() && plain(static_cast<unsigned char>(s[i]))) ++i;
-    out.push_back('"');
-    std::size_t run = 0;  // start of the pending unescaped run
-    for (; i < s.size(); ++i) {
-      unsigned char c = static_cast<unsigned char>(s[i]);
-      if (c >= 0x20 && c != '"' && c != '\\') continue;
-      out.append(s.data() + run, i - run);
-      run = i + 1;
-      out.push_back('\\');
-      switch (c) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '\b': out.push_back('b'); break;
-        case '\f': out.push_back('f'); break;
-        case '\n': out.push_back('n'); break;
-        case '\r': out.push_back('r'); break;
-        case '\t': out.push_back('t'); break;
-        default:
-          out.append("u00");
-          out.push_back(hex[c >> 4]);
-          out.push_back(hex[c & 15]);
-      }
-    }
-    out.append(s.data() + run, s.size() - run);
-    out.push_back('"');
   }
 
   // The time of an event; also the worker's updated_at (one clock read).
@@ -235,18 +182,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     w.log->append_transcript(item.index, bj::serialize(wire::to_json(item)));
   }
 
-  bj::object status_fields(WorkerStatus now, WorkerStatus before) {
-    bj::object f;
-    f["status"] = status_name(now);
-    f["previous"] = status_name(before);
-    return f;
-  }
-
   void set_status(WorkerState& w, Publish& p, WorkerStatus s) {
     WorkerStatus before = w.record.status;
     if (before == s) return;
     w.record.status = s;
-    add_event(w, "status", status_fields(s, before));
+    add_event(w, wire::event::status(s, before));
     p.status = s;
   }
 
@@ -389,11 +329,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     h.on_usage = [current, run_id](const engines::Usage& u) {
       auto [self, w] = current();
       if (!w) return;
-      bj::object f;
-      f["run_id"] = run_id;
-      f["input_tokens"] = u.input_tokens;
-      f["output_tokens"] = u.output_tokens;
-      self->add_event(*w, "usage", std::move(f));
+      self->add_event(*w, wire::event::usage(run_id, u.input_tokens, u.output_tokens));
       self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
     h.on_done = [current](Result<void> r) {
@@ -421,21 +357,8 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     // The turn may be our caller (on_done): destroy it on a later io turn.
     boost::asio::post(io, [run] {});
     const std::string& text = run->flight->text;
-    bj::object done_fields;
-    done_fields["run_id"] = run->run_id;
-    done_fields["text"] = text;
-    add_event(w, "text_done", std::move(done_fields));
-    bj::object fin;
-    fin["run_id"] = run->run_id;
-    fin["result"] = result;
-    if (error) {
-      bj::object e;
-      e["code"] = code_name(error->code);
-      e["message"] = error->message;
-      fin["error"] = std::move(e);
-    }
-    if (reason) fin["reason"] = *reason;
-    add_event(w, "run_finished", std::move(fin));
+    add_event(w, wire::event::text_done(run->run_id, text));
+    add_event(w, wire::event::run_finished(run->run_id, result, error, reason));
     if (result == "completed" || !text.empty()) {
       TranscriptItem item;
       item.seq = w.last_seq;
@@ -605,9 +528,7 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
 
   WorkerDetail d = im.detail_of(w);
   d.last_seq = 1;
-  bj::object f;
-  f["worker"] = wire::to_json(d);
-  im.add_event(w, "worker_created", std::move(f));
+  im.add_event(w, wire::event::worker_created(d));
   std::weak_ptr<Impl> weak = impl_;
   im.commit(w, bj::serialize(wire::record_to_json(w.record)), Publish{}, [weak, id, done = std::move(done)](Result<void> r) {
     auto self = weak.lock();
@@ -678,11 +599,7 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   w.record.current_run_id = run_id;
 
   Publish p;
-  bj::object f;
-  f["run_id"] = run_id;
-  f["content"] = req.content;
-  if (req.client_message_id) f["client_message_id"] = *req.client_message_id;
-  std::uint64_t seq = im.add_event(w, "input_accepted", std::move(f));
+  std::uint64_t seq = im.add_event(w, wire::event::input_accepted(run_id, req.content, req.client_message_id));
   TranscriptItem item;
   item.seq = seq;
   item.role = "user";
@@ -691,10 +608,7 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   im.add_transcript(w, std::move(item));
   p.transcript_added = 1;
   im.set_status(w, p, WorkerStatus::running);
-  bj::object started;
-  started["run_id"] = run_id;
-  started["profile"] = w.record.profile;
-  im.add_event(w, "run_started", std::move(started));
+  im.add_event(w, wire::event::run_started(run_id, w.record.profile));
   p.flight = Publish::Flight::start;
   p.text = w.run->flight;
 
@@ -750,17 +664,15 @@ void Runtime::stop(std::string_view worker_id, std::optional<std::string> reason
     return im.when_published(w, std::move(then));
   }
   Publish p;
-  bj::object f;
-  if (reason) f["reason"] = *reason;
   if (w.run) {
     // finish_run commits the run's closing events and the status change;
     // the worker_stopped event follows in the next commit.
     im.finish_run(w, "cancelled", std::nullopt, reason.value_or("worker stopped"), WorkerStatus::stopped,
                   nullptr);
-    im.add_event(w, "worker_stopped", std::move(f));
+    im.add_event(w, wire::event::worker_stopped(reason));
   } else {
     im.set_status(w, p, WorkerStatus::stopped);
-    im.add_event(w, "worker_stopped", std::move(f));
+    im.add_event(w, wire::event::worker_stopped(reason));
   }
   im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), std::move(then));
 }

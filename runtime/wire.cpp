@@ -560,24 +560,6 @@ std::string snapshot_frame(const Snapshot& s) {
   return bj::serialize(o);
 }
 
-std::string event_frame(std::string_view runtime_id, std::string_view worker_id, const Event& e) {
-  // The event JSON is spliced in as stored: no re-parse on the hot path.
-  std::string out;
-  out.reserve(e.json.size() + e.cursor.size() + runtime_id.size() + worker_id.size() + 96);
-  out += R"({"type":"event","cursor":)";
-  out += bj::serialize(bj::value(bj::string_view(e.cursor)));
-  out += R"(,"seq":)";
-  out += std::to_string(e.seq);
-  out += R"(,"runtime_id":)";
-  out += bj::serialize(bj::value(bj::string_view(runtime_id)));
-  out += R"(,"worker_id":)";
-  out += bj::serialize(bj::value(bj::string_view(worker_id)));
-  out += R"(,"event":)";
-  out += e.json;
-  out += '}';
-  return out;
-}
-
 std::string diagnostic_frame(Code code, std::string_view message, std::string_view action) {
   bj::object o;
   o["type"] = "diagnostic";

@@ -120,5 +120,76 @@ TEST(Wire, FramesAreValidJsonWithTheirFields) {
   EXPECT_EQ(sf.at("worker").at("worker_id"), "w");
 }
 
+
+// Every event type: one builder, a name that round-trips, and a stored form
+// whose type event_type_of reads back without a DOM.
+TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
+  WorkerDetail d;
+  d.runtime_id = "rt";
+  d.record.worker_id = "w";
+  std::vector<EventBody> all{
+      event::worker_created(d),
+      event::status(WorkerStatus::running, WorkerStatus::idle),
+      event::input_accepted("run-1", "hi", std::string("m-1")),
+      event::run_started("run-1", "runtime_default"),
+      EventBody{EventType::text_delta, bj::object{{"run_id", "run-1"}, {"delta", "x"}}},
+      event::text_done("run-1", "hello"),
+      event::usage("run-1", 3, 4),
+      event::run_finished("run-1", "failed", Error{Code::interrupted, "crash"}, std::string("why")),
+      event::worker_stopped(std::nullopt),
+  };
+  ASSERT_EQ(all.size(), std::size(kEventTypes)) << "a builder per type";
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].type, kEventTypes[i]);
+    auto name = event_type_name(all[i].type);
+    EXPECT_EQ(event_type_from_name(name), all[i].type);
+    auto stored = encode_event(all[i], 9, 1700000000000);
+    EXPECT_EQ(event_type_of(stored), all[i].type) << stored;
+    auto o = obj(stored);
+    EXPECT_EQ(o.at("type").as_string(), name);
+    EXPECT_EQ(o.at("seq").to_number<int>(), 9);
+    EXPECT_EQ(o.at("time").to_number<std::int64_t>(), 1700000000000);
+  }
+  auto fin = obj(encode_event(all[7], 1, 0));
+  EXPECT_EQ(fin.at("error").at("code"), "interrupted");
+  EXPECT_EQ(fin.at("reason"), "why");
+  EXPECT_FALSE(obj(encode_event(all[8], 1, 0)).contains("reason"));
+  EXPECT_FALSE(event_type_of(R"({"seq":1,"type":"status"})")) << "only the stored layout";
+  EXPECT_FALSE(event_type_of(R"({"type":"no_such_type"})"));
+}
+
+// The hot path writes exactly what the builder path would.
+TEST(WireEvents, TextDeltaHotPathMatchesTheEncoder) {
+  for (std::string_view delta : {"plain", "quote \" back\\slash", "ctl \x01\x1f\n\t\r\b\f", "utf-8 \xc3\xa9 \xe2\x82\xac", ""}) {
+    std::string fast;
+    append_text_delta(fast, 42, 1700000000123, "run-\"7", delta);
+    auto slow = encode_event(EventBody{EventType::text_delta, bj::object{{"run_id", "run-\"7"}, {"delta", delta}}},
+                             42, 1700000000123);
+    EXPECT_EQ(fast, slow);
+  }
+}
+
+// The relay's DOM-free scan reads back exactly what event_frame writes; if
+// the frame's layout changes, this fails instead of every frame silently
+// taking the slow path.
+TEST(WireEvents, ScanEventFrameRoundTripsTheFrameWriter) {
+  std::string stored = encode_event(event::text_done("run-1", "a \"quoted\" reply"), 12, 5);
+  Event e{12, stored, "r1.epoch.tag.12"};
+  auto frame = event_frame("rt-1", "w:1", e);
+  auto v = scan_event_frame(frame);
+  ASSERT_TRUE(v) << frame;
+  EXPECT_EQ(v->cursor, e.cursor);
+  EXPECT_EQ(v->seq, 12u);
+  EXPECT_EQ(v->runtime_id, "rt-1");
+  EXPECT_EQ(v->worker_id, "w:1");
+  EXPECT_EQ(v->event, stored);
+  // What the scan refuses goes to the general parser, never through wrong.
+  EXPECT_FALSE(scan_event_frame(event_frame("rt", "w\"x", e))) << "escaped id";
+  EXPECT_FALSE(scan_event_frame(event_frame("rt", "w", Event{1, "[1]", "c"}))) << "event not an object";
+  EXPECT_FALSE(scan_event_frame(event_frame("rt", "w", Event{1, R"({"a":)", "c"}))) << "event not JSON";
+  EXPECT_FALSE(scan_event_frame(frame.substr(0, frame.size() - 1)));
+  EXPECT_FALSE(scan_event_frame(R"({"cursor":"c","type":"event","seq":1,"runtime_id":"r","worker_id":"w","event":{}})"));
+}
+
 }  // namespace
 }  // namespace yoi::rt::wire

@@ -24,6 +24,8 @@
 //   {"type":"diagnostic", "code", "message", "action": "resync"|"wait"|"retry"|"fatal"}
 //   {"type":"heartbeat", "cursor", "seq"}
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -67,9 +69,73 @@ Result<CancelResult> cancel_from_json(const bj::value& v);
 Result<TranscriptPage> transcript_from_json(const bj::value& v);
 Result<RuntimeSummary> summary_from_json(const bj::value& v);
 
+// ---- events: one type enum, one builder per type (ARCHITECTURE §5) ----
+// The core appends events only through these; readers ask event_type_of
+// rather than searching the JSON text.
+enum class EventType : std::uint8_t {
+  worker_created,
+  status,
+  input_accepted,
+  run_started,
+  text_delta,
+  text_done,
+  usage,
+  run_finished,
+  worker_stopped,
+};
+inline constexpr EventType kEventTypes[] = {
+    EventType::worker_created, EventType::status,    EventType::input_accepted,
+    EventType::run_started,    EventType::text_delta, EventType::text_done,
+    EventType::usage,          EventType::run_finished, EventType::worker_stopped,
+};
+std::string_view event_type_name(EventType t);
+std::optional<EventType> event_type_from_name(std::string_view name);
+// The type of an event as the core serialises it ("type" first), read
+// without a DOM; nullopt for anything else.
+std::optional<EventType> event_type_of(std::string_view event_json);
+
+// An event before it has a place in a log: its type and its own fields.
+struct EventBody {
+  EventType type;
+  bj::object fields;
+};
+namespace event {
+EventBody worker_created(const WorkerDetail& worker);
+EventBody status(WorkerStatus now, WorkerStatus previous);
+EventBody input_accepted(std::string_view run_id, std::string_view content,
+                         const std::optional<std::string>& client_message_id);
+EventBody run_started(std::string_view run_id, std::string_view profile);
+EventBody text_done(std::string_view run_id, std::string_view text);
+EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64_t output_tokens);
+// result: "completed" | "cancelled" | "failed"
+EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,
+                       const std::optional<std::string>& reason);
+EventBody worker_stopped(const std::optional<std::string>& reason);
+}  // namespace event
+
+// The stored form: {"type", "seq", "time", ...fields}.
+std::string encode_event(const EventBody& body, std::uint64_t seq, std::int64_t time_ms);
+// text_delta, the hot path: the same bytes as encode_event, appended to
+// `out` with no DOM.
+void append_text_delta(std::string& out, std::uint64_t seq, std::int64_t time_ms, std::string_view run_id,
+                       std::string_view delta);
+
 // ---- stream frames ----
 std::string snapshot_frame(const Snapshot& s);
 std::string event_frame(std::string_view runtime_id, std::string_view worker_id, const Event& e);
+// An event frame read back without a DOM, for the backend's relay: exactly
+// the layout event_frame writes, with plain strings (no escapes) and an
+// event that is a JSON object. nullopt otherwise (the caller then parses the
+// frame in general). wire_test round-trips it against event_frame, so a
+// change of field order cannot silently fall off the fast path.
+struct EventFrameView {
+  std::string_view cursor;
+  std::uint64_t seq = 0;
+  std::string_view runtime_id;
+  std::string_view worker_id;
+  std::string_view event;
+};
+std::optional<EventFrameView> scan_event_frame(std::string_view frame);
 std::string diagnostic_frame(Code code, std::string_view message, std::string_view action);
 std::string heartbeat_frame(std::string_view cursor, std::uint64_t seq);
 

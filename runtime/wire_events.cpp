@@ -1,0 +1,210 @@
+// Events and the event frame: their builders, their type names, and the
+// DOM-free forms of the hot paths (text_delta, the relay's frame scan).
+#include <charconv>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_ref.hpp>
+
+#include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
+
+namespace yoi::rt::wire {
+namespace {
+
+template <class Int>
+void append_int(std::string& out, Int v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// A JSON string literal, escaped as Boost.JSON's serializer does (so the
+// hot path writes the same bytes as encode_event).
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;  // start of the pending unescaped run
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    out.push_back('\\');
+    switch (c) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '\b': out.push_back('b'); break;
+      case '\f': out.push_back('f'); break;
+      case '\n': out.push_back('n'); break;
+      case '\r': out.push_back('r'); break;
+      case '\t': out.push_back('t'); break;
+      default:
+        out.append("u00");
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+EventBody body(EventType type, std::initializer_list<std::pair<bj::string_view, bj::value_ref>> fields) {
+  return EventBody{type, bj::object(fields)};
+}
+
+}  // namespace
+
+std::string_view event_type_name(EventType t) {
+  switch (t) {
+    case EventType::worker_created: return "worker_created";
+    case EventType::status: return "status";
+    case EventType::input_accepted: return "input_accepted";
+    case EventType::run_started: return "run_started";
+    case EventType::text_delta: return "text_delta";
+    case EventType::text_done: return "text_done";
+    case EventType::usage: return "usage";
+    case EventType::run_finished: return "run_finished";
+    case EventType::worker_stopped: return "worker_stopped";
+  }
+  return "unknown";
+}
+
+std::optional<EventType> event_type_from_name(std::string_view name) {
+  for (auto t : kEventTypes)
+    if (event_type_name(t) == name) return t;
+  return std::nullopt;
+}
+
+std::optional<EventType> event_type_of(std::string_view json) {
+  constexpr std::string_view head = R"({"type":")";
+  if (!json.starts_with(head)) return std::nullopt;
+  json.remove_prefix(head.size());
+  auto end = json.find('"');
+  if (end == std::string_view::npos) return std::nullopt;
+  return event_type_from_name(json.substr(0, end));
+}
+
+namespace event {
+
+EventBody worker_created(const WorkerDetail& worker) {
+  return body(EventType::worker_created, {{"worker", to_json(worker)}});
+}
+
+EventBody status(WorkerStatus now, WorkerStatus previous) {
+  return body(EventType::status, {{"status", status_name(now)}, {"previous", status_name(previous)}});
+}
+
+EventBody input_accepted(std::string_view run_id, std::string_view content,
+                         const std::optional<std::string>& client_message_id) {
+  auto b = body(EventType::input_accepted, {{"run_id", run_id}, {"content", content}});
+  if (client_message_id) b.fields["client_message_id"] = *client_message_id;
+  return b;
+}
+
+EventBody run_started(std::string_view run_id, std::string_view profile) {
+  return body(EventType::run_started, {{"run_id", run_id}, {"profile", profile}});
+}
+
+EventBody text_done(std::string_view run_id, std::string_view text) {
+  return body(EventType::text_done, {{"run_id", run_id}, {"text", text}});
+}
+
+EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64_t output_tokens) {
+  return body(EventType::usage,
+              {{"run_id", run_id}, {"input_tokens", input_tokens}, {"output_tokens", output_tokens}});
+}
+
+EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,
+                       const std::optional<std::string>& reason) {
+  auto b = body(EventType::run_finished, {{"run_id", run_id}, {"result", result}});
+  if (error) b.fields["error"] = bj::object{{"code", code_name(error->code)}, {"message", error->message}};
+  if (reason) b.fields["reason"] = *reason;
+  return b;
+}
+
+EventBody worker_stopped(const std::optional<std::string>& reason) {
+  auto b = body(EventType::worker_stopped, {});
+  if (reason) b.fields["reason"] = *reason;
+  return b;
+}
+
+}  // namespace event
+
+std::string encode_event(const EventBody& b, std::uint64_t seq, std::int64_t time_ms) {
+  bj::object ev;
+  ev.reserve(b.fields.size() + 3);
+  ev["type"] = event_type_name(b.type);
+  ev["seq"] = seq;
+  ev["time"] = time_ms;
+  for (const auto& kv : b.fields) ev[kv.key()] = kv.value();
+  return bj::serialize(ev);
+}
+
+void append_text_delta(std::string& out, std::uint64_t seq, std::int64_t time_ms, std::string_view run_id,
+                       std::string_view delta) {
+  out.append(R"({"type":"text_delta","seq":)");
+  append_int(out, seq);
+  out.append(R"(,"time":)");
+  append_int(out, time_ms);
+  out.append(R"(,"run_id":)");
+  append_json_string(out, run_id);
+  out.append(R"(,"delta":)");
+  append_json_string(out, delta);
+  out.push_back('}');
+}
+
+std::string event_frame(std::string_view runtime_id, std::string_view worker_id, const Event& e) {
+  // The event JSON is spliced in as stored: no re-parse on the hot path.
+  std::string out;
+  out.reserve(e.json.size() + e.cursor.size() + runtime_id.size() + worker_id.size() + 96);
+  out += R"({"type":"event","cursor":)";
+  append_json_string(out, e.cursor);
+  out += R"(,"seq":)";
+  append_int(out, e.seq);
+  out += R"(,"runtime_id":)";
+  append_json_string(out, runtime_id);
+  out += R"(,"worker_id":)";
+  append_json_string(out, worker_id);
+  out += R"(,"event":)";
+  out += e.json;
+  out += '}';
+  return out;
+}
+
+std::optional<EventFrameView> scan_event_frame(std::string_view f) {
+  auto take = [&f](std::string_view lit) {
+    if (!f.starts_with(lit)) return false;
+    f.remove_prefix(lit.size());
+    return true;
+  };
+  // The rest of a string whose opening quote was taken; none with escapes.
+  auto plain_string = [&f]() -> std::optional<std::string_view> {
+    auto q = f.find('"');
+    if (q == std::string_view::npos) return std::nullopt;
+    auto s = f.substr(0, q);
+    if (s.find('\\') != std::string_view::npos) return std::nullopt;
+    f.remove_prefix(q + 1);
+    return s;
+  };
+  EventFrameView v;
+  if (!take(R"({"type":"event","cursor":")")) return std::nullopt;
+  auto cursor = plain_string();
+  if (!cursor || !take(R"(,"seq":)")) return std::nullopt;
+  auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v.seq);
+  if (ec != std::errc{}) return std::nullopt;
+  f.remove_prefix(static_cast<std::size_t>(end - f.data()));
+  if (!take(R"(,"runtime_id":")")) return std::nullopt;
+  auto runtime_id = plain_string();
+  if (!runtime_id || !take(R"(,"worker_id":")")) return std::nullopt;
+  auto worker_id = plain_string();
+  if (!worker_id || !take(R"(,"event":)")) return std::nullopt;
+  if (f.empty() || f.back() != '}') return std::nullopt;
+  v.event = f.substr(0, f.size() - 1);
+  if (!json::is_object_text(v.event)) return std::nullopt;
+  v.cursor = *cursor;
+  v.runtime_id = *runtime_id;
+  v.worker_id = *worker_id;
+  return v;
+}
+
+}  // namespace yoi::rt::wire
