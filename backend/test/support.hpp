@@ -18,6 +18,7 @@
 
 #include "yoi/error.hpp"
 #include "yoi/testing/process.hpp"
+#include "yoi/testing/run_until.hpp"
 
 namespace yoi::backend::test {
 
@@ -27,13 +28,9 @@ using namespace std::chrono_literals;
 // `what`) on timeout.
 inline bool run_until(boost::asio::io_context& io, const bool& done, std::chrono::milliseconds deadline,
                       std::string_view what = "operation") {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (!done && std::chrono::steady_clock::now() < end) {
-    io.restart();
-    io.run_for(10ms);
-  }
-  if (!done) ADD_FAILURE() << what << " did not complete within " << deadline.count() << " ms";
-  return done;
+  if (yoi::testing::run_until(io, [&] { return done; }, deadline)) return true;
+  ADD_FAILURE() << what << " did not complete within " << deadline.count() << " ms";
+  return false;
 }
 
 // Calls `start(callback)` and runs `io` until the callback ran.

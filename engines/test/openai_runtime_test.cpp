@@ -14,6 +14,7 @@
 #include "fake_provider.hpp"
 #include "yoi/log.hpp"
 #include "yoi/runtime/runtime.hpp"
+#include "yoi/testing/run_until.hpp"
 
 namespace yoi::engines {
 namespace {
@@ -63,13 +64,7 @@ class OpenAiRuntimeTest : public ::testing::Test {
   }
 
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io_.restart();
-      io_.run_one_for(5ms);
-    }
-    return true;
+    return yoi::testing::run_until(io_, done, limit);
   }
 
   template <class T>

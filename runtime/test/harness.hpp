@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "yoi/runtime/runtime.hpp"
+#include "yoi/testing/run_until.hpp"
 
 namespace yoi::rt::test {
 
@@ -29,14 +30,7 @@ struct Harness {
 
   // Drives the io_context until `done()` or the deadline; false on timeout.
   bool run_until(const std::function<bool()>& done, std::chrono::milliseconds limit = kDeadline) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    io.restart();
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io.run_one_for(std::chrono::milliseconds(5));
-      io.restart();
-    }
-    return true;
+    return yoi::testing::run_until(io, done, limit);
   }
 
   // Runs an async operation to completion.

@@ -170,8 +170,17 @@ TEST(RuntimeProcess, ResumeAcrossARestartWithTheFsStoreHasNoGap) {
       seen_seq = num(f, "seq");
     }
   }
-  // Let the run finish so the log has more than the client saw.
-  std::this_thread::sleep_for(300ms);
+  {
+    // The run finishes, so the log has more than the client saw.
+    HttpClient http("127.0.0.1", port);
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::string status;
+    while (status != "idle" && std::chrono::steady_clock::now() < deadline) {
+      status = str(bj::parse(http.request("GET", "/v1/workers/w1", {}, auth()).body), "status");
+      if (status != "idle") std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_EQ(status, "idle") << "the run did not finish within 10 s";
+  }
   c->signal(SIGTERM);
   ASSERT_EQ(c->wait_exit(), std::optional<int>(0)) << c->stderr_text();
 

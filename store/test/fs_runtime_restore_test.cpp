@@ -26,13 +26,7 @@ class FsRuntimeRestoreTest : public ::testing::Test {
   }
 
   bool run_until(const std::function<bool()>& done) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      io.restart();
-      io.run_one_for(std::chrono::milliseconds(5));
-    }
-    return true;
+    return yoi::testing::run_until(io, done, std::chrono::seconds(15));
   }
 
   template <class T>

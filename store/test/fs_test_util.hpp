@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "yoi/store/fs_store.hpp"
+#include "yoi/testing/run_until.hpp"
 
 namespace yoi::store::test {
 
@@ -41,12 +42,7 @@ class TempDir {
 template <class T>
 bool run_until(boost::asio::io_context& io, const std::optional<T>& done,
                std::chrono::seconds deadline = std::chrono::seconds(20)) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done && std::chrono::steady_clock::now() < until) {
-    io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  return done.has_value();
+  return yoi::testing::run_until(io, [&] { return done.has_value(); }, deadline);
 }
 
 inline Result<void> commit_sync(boost::asio::io_context& io, Store& s, Commit c) {
