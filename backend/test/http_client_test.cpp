@@ -20,8 +20,10 @@ struct ServerThread {
   boost::asio::io_context io;
   std::unique_ptr<net::HttpServer> server;
   std::thread thread;
-  explicit ServerThread(net::Router r) {
-    server = std::make_unique<net::HttpServer>(io, std::move(r), net::ServerOptions{});
+  explicit ServerThread(net::Router r, std::uint16_t port = 0) {
+    net::ServerOptions so;
+    so.port = port;
+    server = std::make_unique<net::HttpServer>(io, std::move(r), so);
     EXPECT_TRUE(server->start());
     thread = std::thread([this] { io.run(); });
   }
@@ -76,30 +78,25 @@ TEST(HttpClient, ReusesKeepAliveConnectionsAndSendsTheBearer) {
   EXPECT_EQ((*c)->idle_connections(), 1u);
 }
 
-TEST(HttpClient, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
+// GET /x answers `body`.
+net::Router answering(std::string body) {
   net::Router r;
-  r.add("GET", "/x", [](const net::Request&, net::Respond respond) { respond(net::Response::text(200, "ok")); });
+  r.add("GET", "/x", [body](const net::Request&, net::Respond respond) { respond(net::Response::text(200, body)); });
+  return r;
+}
+
+TEST(HttpClient, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
   boost::asio::io_context io;
-  std::optional<ServerThread> st(std::in_place, std::move(r));
-  auto url = st->url();
+  std::optional<ServerThread> st(std::in_place, answering("ok"));
   auto port = st->server->port();
-  auto c = http::Client::make(io, Secret(url), {});
+  auto c = http::Client::make(io, Secret(st->url()), {});
   ASSERT_TRUE(call(io, **c, http::Request{.target = "/x"}));
   st.reset();  // closes the pooled connection from the server side
-  net::Router r2;
-  r2.add("GET", "/x", [](const net::Request&, net::Respond respond) { respond(net::Response::text(200, "ok2")); });
-  boost::asio::io_context io2;
-  net::ServerOptions so;
-  so.port = port;
-  net::HttpServer again(io2, std::move(r2), so);
-  ASSERT_TRUE(again.start());
-  std::thread t([&] { io2.run_for(3s); });
+  st.emplace(answering("ok2"), port);
   auto res = call(io, **c, http::Request{.target = "/x"});
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->body, "ok2");
   EXPECT_EQ((*c)->connections_opened(), 2u);
-  boost::asio::post(io2, [&] { again.shutdown(std::chrono::milliseconds(100), [&] { io2.stop(); }); });
-  t.join();
 }
 
 // Regression (issue 17, the web_e2e flake): a runtime killed and restarted
@@ -122,22 +119,11 @@ TEST(HttpClient, ARestartedRuntimeLeavingSeveralStalePooledConnectionsStillAnswe
   int answered = 0;
   for (int i = 0; i < 3; ++i)
     (*c)->request(http::Request{.target = "/x"}, [&](http::Outcome o) { answered += o && o->status == 200; });
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (answered < 3 && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
-  ASSERT_EQ(answered, 3);
+  ASSERT_TRUE(yoi::testing::run_until(io, [&] { return answered == 3; }, 10s)) << answered << " of 3 answered";
   ASSERT_EQ((*c)->idle_connections(), 3u);
   st.reset();  // the runtime dies: every pooled connection is closed from its side
-  net::Router r2;
-  r2.add("GET", "/x", [](const net::Request&, net::Respond respond) { respond(net::Response::text(200, "back")); });
-  boost::asio::io_context io2;
-  net::ServerOptions so;
-  so.port = port;
-  net::HttpServer again(io2, std::move(r2), so);
-  ASSERT_TRUE(again.start());
-  std::thread t([&] { io2.run_for(3s); });
+  st.emplace(answering("back"), port);
   auto res = call(io, **c, http::Request{.target = "/x"});
-  boost::asio::post(io2, [&] { again.shutdown(std::chrono::milliseconds(100), [&] { io2.stop(); }); });
-  t.join();
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->body, "back");
   EXPECT_EQ((*c)->connections_opened(), 4u) << "three stale, one fresh";
