@@ -25,6 +25,7 @@
 #include "support.hpp"
 #include "test_client.hpp"
 #include "yoi/error.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend::test {
 namespace {
@@ -237,44 +238,45 @@ int golden_status(std::string_view code) {
   return s ? s->to_number<int>() : 0;
 }
 
-TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
-  TmpDir dir;
-  dir.file("rt.toml",
-           "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 4\necho_chunk_delay_ms = 10\n");
-  auto token = dir.file("gone.token", "a-token-for-a-runtime-that-is-not-there");
-  // Port 1 on loopback: nothing listens, so "gone" is refused at once.
-  auto cfg = dir.file("server.toml",
-                      "[embedded]\nid = \"local\"\ndisplay_name = \"Local runtime\"\nstore = \"memory\"\n"
-                      "runtime_config = \"rt.toml\"\n"
-                      "[[runtimes]]\nid = \"gone\"\ndisplay_name = \"Gone\"\nbase_url = \"http://127.0.0.1:1\"\n"
-                      "token_file = \"" + token + "\"\ntimeout_ms = 3000\nconnect_timeout_ms = 2000\n"
-                      "[observe]\nheartbeat_ms = 300\n");
-  Proc server({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
-               (dir.path / "data").string(), "--log-level", "warn"});
-  auto port = server.wait_ready("yoi-server listening on ");
-  ASSERT_NE(port, 0) << server.stderr_text();
-  HttpClient http("127.0.0.1", port);
-  auto call = [&](std::string_view method, std::string target, std::string body, int status) {
-    auto r = http.request(method, target, std::move(body), {{"Content-Type", "application/json"}}, kDeadline);
-    EXPECT_EQ(r.status, status) << method << " " << target << ": " << r.body << r.error;
-    return r.body;
-  };
-  const std::string w = "/api/runtimes/local/workers/golden";
+// One API's way to a worker: its port, the worker routes' prefix and the
+// headers it wants (the runtime's bearer token).
+struct Target {
+  std::uint16_t port = 0;
+  std::string workers;  // "/api/runtimes/local/workers" | "/v1/workers"
+  net::test::Fields headers;
+  std::string all_workers;  // the list across runtimes (the browser API's only)
+  std::string error_golden = "error_body.json";
+};
 
-  // Runtimes: a remote one that never answered, then the list with both.
-  expect_golden("runtime_unreachable.json", call("GET", "/api/runtimes/gone", {}, 200));
-  expect_golden("runtime_detail.json", call("GET", "/api/runtimes/local", {}, 200));
-  expect_golden("runtime_list.json", call("GET", "/api/runtimes", {}, 200));
+// Expects `method target` to answer `status`; returns the body.
+std::string call(HttpClient& http, const Target& t, std::string_view method, std::string target, std::string body,
+                 int status) {
+  auto headers = t.headers;
+  headers.emplace_back("Content-Type", "application/json");
+  auto r = http.request(method, target, std::move(body), headers, kDeadline);
+  EXPECT_EQ(r.status, status) << method << " " << target << ": " << r.body << r.error;
+  return r.body;
+}
+
+// The worker's life through one API, every body and frame against its
+// golden file: create, the log by polling, a run, transcript and detail, a
+// bad cursor, the stream, a cancelled run, stop, an error.
+void worker_scenario(const Target& t, std::set<std::string>& events_seen) {
+  HttpClient http("127.0.0.1", t.port);
+  const std::string w = t.workers + "/golden";
+  auto do_call = [&](std::string_view method, std::string target, std::string body, int status) {
+    return call(http, t, method, std::move(target), std::move(body), status);
+  };
 
   // Create (the request is the golden body itself).
-  expect_golden("create_answer.json", call("POST", "/api/runtimes/local/workers", text_of("create_body.json"), 201));
+  expect_golden("create_answer.json", do_call("POST", t.workers, text_of("create_body.json"), 201));
   // The log so far, by polling: worker_created precedes any snapshot's
   // position, so no socket carries it (the frame around an event is the same
   // for every type). Its cursor is where the stream is watched from below.
-  std::set<std::string> events_seen{"event_worker_created.json"};
+  events_seen.insert("event_worker_created.json");
   std::string after_created;
   {
-    auto text = call("GET", w + "/events?limit=1", {}, 200);
+    auto text = do_call("GET", w + "/events?limit=1", {}, 200);
     expect_golden("events_page.json", text);
     auto page = bj::parse(text);
     expect_match("event_worker_created.json", golden("event_worker_created.json").at("event"),
@@ -283,24 +285,24 @@ TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
   }
 
   // A run that completes.
-  expect_golden("input_accepted.json", call("POST", w + "/input", text_of("input_body.json"), 202));
+  expect_golden("input_accepted.json", do_call("POST", w + "/input", text_of("input_body.json"), 202));
   auto deadline = Clock::now() + kDeadline;
   for (;;) {
-    auto d = bj::parse(call("GET", w, {}, 200));
+    auto d = bj::parse(do_call("GET", w, {}, 200));
     if (d.at("status") == "idle" && d.at("transcript_total") == 2) break;
     ASSERT_LT(Clock::now(), deadline) << "the first run did not finish: " << d;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  expect_golden("transcript_page.json", call("GET", w + "/transcript", {}, 200));
-  expect_golden("worker_detail.json", call("GET", w, {}, 200));
-  expect_golden("worker_page.json", call("GET", "/api/runtimes/local/workers", {}, 200));
-  expect_golden("workers_all.json", call("GET", "/api/workers", {}, 200));
+  expect_golden("transcript_page.json", do_call("GET", w + "/transcript", {}, 200));
+  expect_golden("worker_detail.json", do_call("GET", w, {}, 200));
+  expect_golden("worker_page.json", do_call("GET", t.workers, {}, 200));
+  if (!t.all_workers.empty()) expect_golden("workers_all.json", do_call("GET", t.all_workers, {}, 200));
 
   // A cursor that cannot be honoured: a diagnostic, then a snapshot (the
   // first watcher of this worker: of its state now, the run in its tail).
   {
-    WsClient ws2("127.0.0.1", port);
-    auto hs = ws2.connect(w + "/events/ws?cursor=not-a-cursor", {}, kDeadline);
+    WsClient ws2("127.0.0.1", t.port);
+    auto hs = ws2.connect(w + "/events/ws?cursor=not-a-cursor", t.headers, kDeadline);
     ASSERT_TRUE(hs.ok) << hs.status << " " << hs.body << hs.error;
     auto diag = next_frame(ws2, "the cursor diagnostic");
     ASSERT_TRUE(diag);
@@ -312,8 +314,8 @@ TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
   }
 
   // Watch from after worker_created: the run's events, then (idle) a heartbeat.
-  WsClient ws("127.0.0.1", port);
-  auto hs = ws.connect(w + "/events/ws?cursor=" + after_created, {}, kDeadline);
+  WsClient ws("127.0.0.1", t.port);
+  auto hs = ws.connect(w + "/events/ws?cursor=" + after_created, t.headers, kDeadline);
   ASSERT_TRUE(hs.ok) << hs.status << " " << hs.body << hs.error;
   std::uint64_t last_seq = 0;
   auto idle = watch_until(ws, events_seen, [&](const Frame& f) {
@@ -327,15 +329,15 @@ TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
 
   // A long run, cancelled at once.
   std::string long_input = R"({"content":")" + std::string(2000, 'x') + R"("})";
-  auto run2 = bj::parse(call("POST", w + "/input", long_input, 202));
-  auto cancel = bj::parse(call("POST", w + "/cancel", text_of("reason_body.json"), 200));
+  auto run2 = bj::parse(do_call("POST", w + "/input", long_input, 202));
+  auto cancel = bj::parse(do_call("POST", w + "/cancel", text_of("reason_body.json"), 200));
   expect_golden("cancel_answer.json", bj::serialize(cancel));
   EXPECT_EQ(cancel.at("run_id"), run2.at("run_id"));
   ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "cancelled"); },
                           "the cancelled run's events"));
 
   // Stop: the final events, then the stream ends with a diagnostic.
-  expect_golden("stop_answer.json", call("POST", w + "/stop", text_of("reason_body.json"), 200));
+  expect_golden("stop_answer.json", do_call("POST", w + "/stop", text_of("reason_body.json"), 200));
   auto end = watch_until(ws, events_seen, [](const Frame& f) { return f.type() == "diagnostic"; },
                          "the final events and the worker_stopped diagnostic");
   ASSERT_TRUE(end);
@@ -345,19 +347,73 @@ TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
 
   // An error: input to the stopped worker, with the table's status.
   // (A fresh message: a re-sent client_message_id answers its first acceptance.)
-  auto r = http.request("POST", w + "/input", R"({"content":"too late"})", {}, kDeadline);
-  expect_golden("error_body.json", r.body);
+  auto r = http.request("POST", w + "/input", R"({"content":"too late"})", t.headers, kDeadline);
+  expect_golden(t.error_golden, r.body);
   boost::system::error_code ec;
   auto err = bj::parse(r.body, ec);
   ASSERT_FALSE(ec) << r.body;
   EXPECT_EQ(r.status, golden_status(err.at("error").at("code").as_string())) << r.body;
+}
 
-  // Every golden file (so every event type) was used.
+constexpr std::string_view kEchoProfile =
+    "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 4\necho_chunk_delay_ms = 10\n";
+
+TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
+  TmpDir dir;
+  dir.file("rt.toml", std::string(kEchoProfile));
+  auto token = dir.file("gone.token", "a-token-for-a-runtime-that-is-not-there");
+  // Port 1 on loopback: nothing listens, so "gone" is refused at once.
+  auto cfg = dir.file("server.toml",
+                      "[embedded]\nid = \"local\"\ndisplay_name = \"Local runtime\"\nstore = \"memory\"\n"
+                      "runtime_config = \"rt.toml\"\n"
+                      "[[runtimes]]\nid = \"gone\"\ndisplay_name = \"Gone\"\nbase_url = \"http://127.0.0.1:1\"\n"
+                      "token_file = \"" + token + "\"\ntimeout_ms = 3000\nconnect_timeout_ms = 2000\n"
+                      "[observe]\nheartbeat_ms = 300\n");
+  Proc server({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+               (dir.path / "data").string(), "--log-level", "warn"});
+  auto port = server.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << server.stderr_text();
+  Target t{port, "/api/runtimes/local/workers", {}, "/api/workers"};
+  HttpClient http("127.0.0.1", port);
+
+  // Runtimes: a remote one that never answered, then the list with both.
+  expect_golden("runtime_unreachable.json", call(http, t, "GET", "/api/runtimes/gone", {}, 200));
+  expect_golden("runtime_detail.json", call(http, t, "GET", "/api/runtimes/local", {}, 200));
+  expect_golden("runtime_list.json", call(http, t, "GET", "/api/runtimes", {}, 200));
+
+  std::set<std::string> events_seen;
+  worker_scenario(t, events_seen);
+
+  // Every golden file (so every event type) was used; runtime_api_* are the
+  // runtime API's own (the test below).
   for (const auto& entry : fs::directory_iterator(kGoldenDir)) {
     auto name = entry.path().filename().string();
-    if (name.ends_with(".json")) {
+    if (name.ends_with(".json") && !name.starts_with("runtime_api_")) {
       EXPECT_TRUE(used().contains(name)) << "docs/golden/" << name << " was not used";
     }
+  }
+}
+
+// The runtime API (§6) has "the same bodies and shapes" as the browser API:
+// the same scenario against a real yoi-runtime, the same golden files (only
+// the cursors, placeholders here, are the runtime's own; its errors name no
+// runtime or worker, and it has no runtime list: runtime_api_*.json).
+TEST(Golden, TheRuntimeApiSendsTheSameBodiesAndFrames) {
+  TmpDir dir;
+  auto cfg = dir.file("rt.toml", "[runtime]\nid = \"local\"\nheartbeat_interval_ms = 300\n" + std::string(kEchoProfile));
+  Proc runtime({runtime_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--log-level", "warn"},
+               {{"YOI_RUNTIME_TOKEN", "golden-token"}});
+  auto port = runtime.wait_ready("yoi-runtime listening on ");
+  ASSERT_NE(port, 0) << runtime.stderr_text();
+  Target t{port, "/v1/workers", {{"Authorization", "Bearer golden-token"}}, {}, "runtime_api_error_body.json"};
+  HttpClient http("127.0.0.1", port);
+  expect_golden("runtime_api_summary.json", call(http, t, "GET", "/v1/runtime", {}, 200));
+  std::set<std::string> events_seen;
+  worker_scenario(t, events_seen);
+  for (auto type : rt::wire::kEventTypes) {
+    auto name = "event_" + std::string(rt::wire::event_type_name(type));
+    bool seen = std::any_of(events_seen.begin(), events_seen.end(), [&](const auto& n) { return n.starts_with(name); });
+    EXPECT_TRUE(seen) << "the runtime's stream never carried " << name;
   }
 }
 
