@@ -214,34 +214,158 @@ bool is_parse_error(const error_code& ec) {
          ec != http::error::partial_message;
 }
 
-// Sends the request on a connected stream and streams the response.
+// Writes the request. Until the first body byte one deadline covers writing
+// it and waiting for the reply (a model may take long before its first
+// token; that is what first_byte_timeout is for). nullopt once written.
 template <class Stream>
-asio::awaitable<Outcome> exchange(std::shared_ptr<TurnState> st, Stream& stream) {
-  const Shared& sh = *st->sh;
-  const std::string where = sh.where();
-  const auto& prof = sh.profile;
-
+asio::awaitable<std::optional<Outcome>> send_request(TurnState& st, Stream& stream,
+                                                     std::chrono::steady_clock::time_point first_byte_deadline) {
+  const Shared& sh = *st.sh;
   http::request<http::string_body> req{http::verb::post, sh.ep.target, 11};
   req.set(http::field::host, sh.ep.host_header);
   req.set(http::field::user_agent, "yoi");
   req.set(http::field::content_type, "application/json");
   req.set(http::field::accept, "text/event-stream");
-  if (!prof.api_key.empty()) req.set(http::field::authorization, "Bearer " + prof.api_key.expose());
-  req.body() = st->body;
+  if (!sh.profile.api_key.empty()) req.set(http::field::authorization, "Bearer " + sh.profile.api_key.expose());
+  req.body() = st.body;
   req.prepare_payload();
-
-  // Until the first body byte, one deadline covers writing the request and
-  // waiting for the reply (a model may take long before its first token;
-  // that is what first_byte_timeout is for). After it, each read gets idle_timeout.
-  const auto first_byte_deadline = std::chrono::steady_clock::now() + prof.first_byte_timeout;
-  st->lowest().expires_at(first_byte_deadline);
+  st.lowest().expires_at(first_byte_deadline);
   auto [wec, wn] = co_await http::async_write(stream, req, kTok);
-  if (st->cancelled) co_return Outcome::of(Outcome::cancelled);
+  if (st.cancelled) co_return Outcome::of(Outcome::cancelled);
   if (wec == beast::error::timeout)
-    co_return Outcome::fail_with(Code::provider_timeout, where + ": timed out sending the request");
+    co_return Outcome::fail_with(Code::provider_timeout, sh.where() + ": timed out sending the request");
   if (wec)
     co_return Outcome::fail_with(Code::provider_error,
-                                 where + ": connection lost sending the request: " + wec.message());
+                                 sh.where() + ": connection lost sending the request: " + wec.message());
+  co_return std::nullopt;
+}
+
+// What the response's header decides: failure, retry, or nullopt (a 2xx:
+// read the body).
+std::optional<Outcome> header_outcome(const Shared& sh, const error_code& hec,
+                                      const http::response_header<>& head) {
+  const std::string where = sh.where();
+  if (hec == beast::error::timeout)
+    return Outcome::fail_with(Code::provider_timeout, fmt::format("{}: no response within first_byte_timeout ({} ms)",
+                                                                  where, sh.profile.first_byte_timeout.count()));
+  if (hec && is_parse_error(hec))
+    return Outcome::fail_with(Code::provider_bad_response, where + ": malformed HTTP response header: " + hec.message());
+  if (hec)
+    return Outcome::fail_with(Code::provider_error, where + ": connection lost before the response: " + hec.message());
+  const int status = static_cast<int>(head.result_int());
+  if (status == 401 || status == 403)
+    return Outcome::fail_with(Code::provider_auth_failed,
+                              fmt::format("{}: provider rejected the credentials (HTTP {})", where, status));
+  if (status == 429 || status >= 500) {
+    Outcome o = Outcome::of(Outcome::retry);
+    o.status = status;
+    if (auto ra = head.find(http::field::retry_after); ra != head.end()) o.retry_after = parse_retry_after(ra->value());
+    return o;
+  }
+  if (status < 200 || status >= 300)
+    return Outcome::fail_with(Code::provider_error,
+                              fmt::format("{}: provider rejected the request (HTTP {})", where, status));
+  return std::nullopt;
+}
+
+// The response body as it arrives: an event stream (chunks applied to the
+// turn as they come), or one JSON completion from a server that ignores
+// `stream: true`.
+class BodyReader {
+ public:
+  BodyReader(TurnState& st, bool whole_json)
+      : st_(st), sh_(*st.sh), where_(sh_.where()), whole_json_(whole_json), sse_(sh_.opts.max_event_bytes) {}
+
+  bool got_body() const { return got_body_; }
+
+  // Takes the next bytes; an outcome when the turn is decided by them.
+  std::optional<Outcome> feed(std::string_view bytes) {
+    got_body_ = true;
+    if (whole_json_) {
+      json_body_.append(bytes);
+      return std::nullopt;
+    }
+    auto fed = sse_.feed(bytes, [this](const SseEvent& ev) { return on_event(ev); });
+    if (st_.cancelled) return Outcome::of(Outcome::cancelled);
+    if (!fed)
+      return Outcome::fail_with(Code::provider_bad_response, where_ + ": malformed event stream: " + fed.error().message);
+    if (stream_error_) return Outcome::fail_with(*stream_error_);
+    if (done_) return Outcome::of(Outcome::ok);
+    return std::nullopt;
+  }
+
+  // A read error other than need_buffer; nullopt when the connection just
+  // ended (judged by end()).
+  std::optional<Outcome> read_error(const error_code& ec) const {
+    if (ec == beast::error::timeout) {
+      if (got_body_)
+        return Outcome::fail_with(Code::provider_timeout,
+                                  fmt::format("{}: the stream stalled for more than idle_timeout ({} ms)", where_,
+                                              sh_.profile.idle_timeout.count()));
+      return Outcome::fail_with(Code::provider_timeout, fmt::format("{}: no response within first_byte_timeout ({} ms)",
+                                                                    where_, sh_.profile.first_byte_timeout.count()));
+    }
+    if (ec == http::error::body_limit)
+      return Outcome::fail_with(Code::provider_bad_response,
+                                fmt::format("{}: response exceeds {} bytes", where_, sh_.opts.max_body_bytes));
+    if (is_parse_error(ec))
+      return Outcome::fail_with(Code::provider_bad_response, where_ + ": malformed HTTP response body: " + ec.message());
+    return std::nullopt;
+  }
+
+  // The body ended (`complete`: the whole HTTP message arrived).
+  Outcome end(bool complete) {
+    if (whole_json_) {
+      if (!complete) return Outcome::fail_with(Code::provider_error, where_ + ": connection lost mid-response");
+      auto v = json::parse(json_body_, sh_.opts.max_body_bytes);
+      if (!v || !v->is_object())
+        return Outcome::fail_with(Code::provider_bad_response, where_ + ": malformed JSON response");
+      if (auto e = apply_chunk(st_, v->as_object(), true, finished_, where_)) return Outcome::fail_with(*e);
+      if (st_.cancelled) return Outcome::of(Outcome::cancelled);
+      return Outcome::of(Outcome::ok);
+    }
+    // No [DONE]. A stream that reported its finish_reason and then closed
+    // cleanly is complete (some servers omit [DONE]); anything else was cut off.
+    sse_.finish();
+    if (finished_ && complete) return Outcome::of(Outcome::ok);
+    return Outcome::fail_with(Code::provider_error, where_ + ": the stream ended before it finished");
+  }
+
+ private:
+  bool on_event(const SseEvent& ev) {
+    if (ev.data == "[DONE]") {
+      done_ = true;
+      return false;
+    }
+    auto v = json::parse(ev.data, sh_.opts.max_event_bytes);
+    if (!v || !v->is_object()) {
+      stream_error_ = Error{Code::provider_bad_response, where_ + ": malformed JSON in the event stream"};
+      return false;
+    }
+    if (ev.type == "error") {
+      stream_error_ = Error{Code::provider_error, where_ + ": provider reported an error in the stream"};
+      return false;
+    }
+    stream_error_ = apply_chunk(st_, v->as_object(), false, finished_, where_);
+    return !stream_error_ && !st_.cancelled;
+  }
+
+  TurnState& st_;
+  const Shared& sh_;
+  std::string where_;
+  bool whole_json_;
+  SseParser sse_;
+  std::string json_body_;
+  bool got_body_ = false, done_ = false, finished_ = false;
+  std::optional<Error> stream_error_;
+};
+
+// Sends the request on a connected stream and streams the response.
+template <class Stream>
+asio::awaitable<Outcome> exchange(std::shared_ptr<TurnState> st, Stream& stream) {
+  const Shared& sh = *st->sh;
+  const auto first_byte_deadline = std::chrono::steady_clock::now() + sh.profile.first_byte_timeout;
+  if (auto sent = co_await send_request(*st, stream, first_byte_deadline)) co_return std::move(*sent);
 
   beast::flat_buffer buf;
   http::response_parser<http::buffer_body> p;
@@ -249,119 +373,29 @@ asio::awaitable<Outcome> exchange(std::shared_ptr<TurnState> st, Stream& stream)
   p.body_limit(sh.opts.max_body_bytes);
   auto [hec, hn] = co_await http::async_read_header(stream, buf, p, kTok);
   if (st->cancelled) co_return Outcome::of(Outcome::cancelled);
-  if (hec == beast::error::timeout)
-    co_return Outcome::fail_with(Code::provider_timeout,
-                                 fmt::format("{}: no response within first_byte_timeout ({} ms)", where,
-                                             prof.first_byte_timeout.count()));
-  if (hec && is_parse_error(hec))
-    co_return Outcome::fail_with(Code::provider_bad_response,
-                                 where + ": malformed HTTP response header: " + hec.message());
-  if (hec)
-    co_return Outcome::fail_with(Code::provider_error,
-                                 where + ": connection lost before the response: " + hec.message());
+  if (auto o = header_outcome(sh, hec, p.get())) co_return std::move(*o);
 
-  const int status = static_cast<int>(p.get().result_int());
-  if (status == 401 || status == 403)
-    co_return Outcome::fail_with(Code::provider_auth_failed,
-                                 fmt::format("{}: provider rejected the credentials (HTTP {})", where, status));
-  if (status == 429 || status >= 500) {
-    Outcome o = Outcome::of(Outcome::retry);
-    o.status = status;
-    if (auto ra = p.get().find(http::field::retry_after); ra != p.get().end())
-      o.retry_after = parse_retry_after(ra->value());
-    co_return o;
-  }
-  if (status < 200 || status >= 300)
-    co_return Outcome::fail_with(Code::provider_error,
-                                 fmt::format("{}: provider rejected the request (HTTP {})", where, status));
-
-  // A server that ignores `stream: true` answers with one JSON completion.
   const auto ctype = p.get()[http::field::content_type];
-  const bool whole_json = ctype.find("application/json") != std::string_view::npos;
-  std::string json_body;
-
-  SseParser sse(sh.opts.max_event_bytes);
-  bool got_body = false, done = false, finished = false;
-  std::optional<Error> stream_error;
-  auto on_event = [&](const SseEvent& ev) -> bool {
-    if (ev.data == "[DONE]") {
-      done = true;
-      return false;
-    }
-    auto v = json::parse(ev.data, sh.opts.max_event_bytes);
-    if (!v || !v->is_object()) {
-      stream_error = Error{Code::provider_bad_response, where + ": malformed JSON in the event stream"};
-      return false;
-    }
-    if (ev.type == "error") {
-      stream_error = Error{Code::provider_error, where + ": provider reported an error in the stream"};
-      return false;
-    }
-    stream_error = apply_chunk(*st, v->as_object(), false, finished, where);
-    return !stream_error && !st->cancelled;
-  };
-
-  for (;;) {
-    if (p.is_done()) break;
+  BodyReader body(*st, ctype.find("application/json") != std::string_view::npos);
+  while (!p.is_done()) {
     p.get().body().data = st->chunk.data();
     p.get().body().size = st->chunk.size();
-    if (got_body)
-      st->lowest().expires_after(prof.idle_timeout);
+    // After the first body byte, each read gets idle_timeout.
+    if (body.got_body())
+      st->lowest().expires_after(sh.profile.idle_timeout);
     else
       st->lowest().expires_at(first_byte_deadline);
     auto [ec, n] = co_await http::async_read_some(stream, buf, p, kTok);
     if (st->cancelled) co_return Outcome::of(Outcome::cancelled);
     if (ec == http::error::need_buffer) ec = {};
     const std::size_t got = st->chunk.size() - p.get().body().size;
-    if (got > 0) {
-      got_body = true;
-      std::string_view bytes(st->chunk.data(), got);
-      if (whole_json) {
-        json_body.append(bytes);
-      } else {
-        auto fed = sse.feed(bytes, on_event);
-        if (st->cancelled) co_return Outcome::of(Outcome::cancelled);
-        if (!fed)
-          co_return Outcome::fail_with(Code::provider_bad_response,
-                                       where + ": malformed event stream: " + fed.error().message);
-        if (stream_error) co_return Outcome::fail_with(*stream_error);
-        if (done) co_return Outcome::of(Outcome::ok);
-      }
-    }
+    if (got > 0)
+      if (auto o = body.feed(std::string_view(st->chunk.data(), got))) co_return std::move(*o);
     if (!ec) continue;
-    if (ec == beast::error::timeout) {
-      if (got_body)
-        co_return Outcome::fail_with(Code::provider_timeout,
-                                     fmt::format("{}: the stream stalled for more than idle_timeout ({} ms)",
-                                                 where, prof.idle_timeout.count()));
-      co_return Outcome::fail_with(Code::provider_timeout,
-                                   fmt::format("{}: no response within first_byte_timeout ({} ms)", where,
-                                               prof.first_byte_timeout.count()));
-    }
-    if (ec == http::error::body_limit)
-      co_return Outcome::fail_with(Code::provider_bad_response,
-                                   fmt::format("{}: response exceeds {} bytes", where, sh.opts.max_body_bytes));
-    if (is_parse_error(ec))
-      co_return Outcome::fail_with(Code::provider_bad_response,
-                                   where + ": malformed HTTP response body: " + ec.message());
+    if (auto o = body.read_error(ec)) co_return std::move(*o);
     break;  // the connection ended; judged below
   }
-
-  if (whole_json) {
-    if (!p.is_done())
-      co_return Outcome::fail_with(Code::provider_error, where + ": connection lost mid-response");
-    auto v = json::parse(json_body, sh.opts.max_body_bytes);
-    if (!v || !v->is_object())
-      co_return Outcome::fail_with(Code::provider_bad_response, where + ": malformed JSON response");
-    if (auto e = apply_chunk(*st, v->as_object(), true, finished, where)) co_return Outcome::fail_with(*e);
-    if (st->cancelled) co_return Outcome::of(Outcome::cancelled);
-    co_return Outcome::of(Outcome::ok);
-  }
-  // No [DONE]. A stream that reported its finish_reason and then closed
-  // cleanly is complete (some servers omit [DONE]); anything else was cut off.
-  sse.finish();
-  if (finished && p.is_done()) co_return Outcome::of(Outcome::ok);
-  co_return Outcome::fail_with(Code::provider_error, where + ": the stream ended before it finished");
+  co_return body.end(p.is_done());
 }
 
 // One attempt: resolve, connect (and handshake), exchange.
