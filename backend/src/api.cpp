@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -138,6 +139,17 @@ struct Api {
     return out;
   }
 
+  // The limits create and input bodies are checked against: those the target
+  // runtime advertises, so the browser hears the runtime's own limit before
+  // anything is forwarded. A remote runtime never heard from yet checks its
+  // bodies itself (its typed refusal passes through).
+  rt::Limits limits_of(std::string_view runtime_id) const {
+    if (auto advertised = registry.limits(runtime_id)) return *advertised;
+    rt::Limits unchecked;
+    unchecked.max_content_bytes = std::numeric_limits<std::size_t>::max();
+    unchecked.max_display_name = std::numeric_limits<std::size_t>::max();
+    return unchecked;
+  }
 };
 
 // What a route's errors are about: its runtime and worker, when it names them.
@@ -208,7 +220,7 @@ void list_workers(Api& api, const Request& req, Respond respond) {
 
 void create_worker(Api& api, const Request& req, Respond respond) {
   auto how = about(req, 201);
-  auto create = net::create_body(req, api.opts.max_body_bytes, rt::Limits{});
+  auto create = net::create_body(req, api.opts.max_body_bytes, api.limits_of(how.runtime_id));
   if (!create) return respond(net::error_response(create.error(), how));
   how.worker_id = create->worker_id.value_or("");
   api.registry.create(how.runtime_id, std::move(*create),
@@ -223,7 +235,7 @@ void worker_detail(Api& api, const Request& req, Respond respond) {
 
 void send_input(Api& api, const Request& req, Respond respond) {
   auto how = about(req, 202);
-  auto input = net::input_body(req, api.opts.max_body_bytes, rt::Limits{});
+  auto input = net::input_body(req, api.opts.max_body_bytes, api.limits_of(how.runtime_id));
   if (!input) return respond(net::error_response(input.error(), how));
   api.registry.input(how.runtime_id, how.worker_id, std::move(*input),
                      net::replier<rt::InputAccepted>(std::move(respond), how));
