@@ -185,6 +185,14 @@ Result<TranscriptItem> item_from(const bj::value& v) {
   return it;
 }
 
+// A non-negative integer that fits a size_t; nullopt otherwise.
+std::optional<std::size_t> count_of(const bj::value& v) {
+  boost::system::error_code ec;
+  auto n = v.to_number<std::size_t>(ec);
+  if (ec) return std::nullopt;
+  return n;
+}
+
 }  // namespace
 
 // ---- encoding ----
@@ -522,8 +530,19 @@ Result<RuntimeSummary> summary_from_json(const bj::value& v) {
   s.store = std::string(json::str_or_empty(**o, "store"));
   if (auto w = (*o)->find("workers"); w != (*o)->end() && w->value().is_object())
     for (const auto& kv : w->value().get_object())
-      if (kv.value().is_int64() || kv.value().is_uint64())
-        s.worker_counts[std::string(kv.key())] = kv.value().to_number<std::size_t>();
+      if (auto n = count_of(kv.value())) s.worker_counts[std::string(kv.key())] = *n;
+  // The advertised limits (the backend checks bodies against them); one
+  // missing or malformed keeps its default.
+  if (auto l = (*o)->find("limits"); l != (*o)->end() && l->value().is_object()) {
+    const auto& lo = l->value().get_object();
+    for (auto [key, field] : {std::pair{"max_workers", &Limits::max_workers},
+                              {"max_content_bytes", &Limits::max_content_bytes},
+                              {"max_page", &Limits::max_page},
+                              {"retention_events", &Limits::retention_events},
+                              {"retention_bytes", &Limits::retention_bytes}})
+      if (auto* v = lo.if_contains(key))
+        if (auto n = count_of(*v)) s.limits.*field = *n;
+  }
   auto caps = as_bad(opt_array(**o, "capabilities"));
   if (!caps) return fail(caps.error());
   if (!*caps) return fail(Code::runtime_bad_response, "runtime reply lacks 'capabilities'");

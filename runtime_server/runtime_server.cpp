@@ -1,24 +1,20 @@
 #include "yoi/runtime_server/runtime_server.hpp"
 
-#include <charconv>
 #include <deque>
 #include <unordered_map>
 
-#include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "yoi/ids.hpp"
-#include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
 #include "yoi/net/metrics.hpp"
+#include "yoi/net/params.hpp"
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/runtime/wire.hpp"
 
 namespace yoi::runtime_server {
 
-namespace bj = boost::json;
 using net::Request;
 using net::Respond;
 using net::Response;
@@ -33,25 +29,6 @@ Result<void> check_listen_policy(const std::string& host, const Secret& token) {
 }
 
 namespace {
-
-// Parses an optional non-negative integer query parameter.
-Result<std::optional<std::uint64_t>> query_uint(const Request& req, std::string_view name) {
-  auto v = req.query_param(name);
-  if (!v) return std::optional<std::uint64_t>{};
-  std::uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (v->empty() || ec != std::errc() || p != v->data() + v->size())
-    return fail(Code::invalid_request, fmt::format("query parameter '{}' must be a non-negative integer", name));
-  return std::optional<std::uint64_t>{out};
-}
-
-Result<std::string> worker_id_of(const Request& req) {
-  std::string id(req.param("id"));
-  if (auto ok = validate_id(id, "worker_id"); !ok) return fail(ok.error());
-  return id;
-}
-
-Response error(const Error& e) { return Response::error(e); }
 
 // The observation stream of one WebSocket client (ARCHITECTURE §5). The
 // writer pulls: this object holds a position (cursor/seq), at most one
@@ -257,11 +234,16 @@ class RunTap {
 
 struct RuntimeServer::Impl {
   Impl(boost::asio::io_context& io, rt::Runtime& runtime, ServerSettings s)
-      : io(io), rt(runtime), settings(std::move(s)), tap(runtime) {}
+      : io(io),
+        rt(runtime),
+        settings(std::move(s)),
+        limits(runtime.summary().limits),
+        tap(runtime) {}
 
   boost::asio::io_context& io;
   rt::Runtime& rt;
   ServerSettings settings;
+  const rt::Limits limits;  // fixed at open; summary() would count every worker per request
   net::MetricsRegistry metrics;
   RunTap tap;
   std::unique_ptr<net::HttpServer> http;
@@ -275,137 +257,120 @@ std::optional<Error> RuntimeServer::Impl::authorize(const Request& req) const {
   return net::check_bearer(req, settings.token);
 }
 
+namespace {
+
+// ---- the handlers, one per operation (docs/API.md, Runtime API) ----
+
+using Server = RuntimeServer::Impl;
+
+// The worker a route names: invalid_id before any work.
+Result<std::string> worker_id_of(const Request& req) {
+  std::string id(req.param("id"));
+  if (auto ok = validate_id(id, "worker_id"); !ok) return fail(ok.error());
+  return id;
+}
+
+void scrape_metrics(Server& s, const Request&, Respond respond) {
+  respond(Response::text(200, s.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
+}
+
+void runtime_summary(Server& s, const Request&, Respond respond) {
+  respond(Response::json(200, rt::wire::to_json(s.rt.summary())));
+}
+
+void list_workers(Server& s, const Request& req, Respond respond) {
+  auto query = net::list_query(req, rt::ListWorkers{}.limit);
+  if (!query) return respond(net::error_response(query.error()));
+  net::reply(respond, s.rt.list(*query));
+}
+
+void create_worker(Server& s, const Request& req, Respond respond) {
+  auto create = net::create_body(req, s.settings.max_body_bytes, s.limits);
+  if (!create) return respond(net::error_response(create.error()));
+  s.rt.create(std::move(*create), net::replier<rt::WorkerDetail>(std::move(respond), 201));
+}
+
+void worker_detail(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  net::reply(respond, s.rt.detail(*id));
+}
+
+// Answers once the run is accepted (durably): 202 Accepted. The reply itself
+// arrives as events.
+void send_input(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  auto input = net::input_body(req, s.settings.max_body_bytes, s.limits);
+  if (!input) return respond(net::error_response(input.error()));
+  s.rt.input(*id, std::move(*input), net::replier<rt::InputAccepted>(std::move(respond), 202));
+}
+
+void cancel_run(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  auto reason = net::reason_body(req, s.settings.max_body_bytes);
+  if (!reason) return respond(net::error_response(reason.error()));
+  s.rt.cancel(*id, std::move(*reason), net::replier<rt::CancelResult>(std::move(respond)));
+}
+
+void stop_worker(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  auto reason = net::reason_body(req, s.settings.max_body_bytes);
+  if (!reason) return respond(net::error_response(reason.error()));
+  s.rt.stop(*id, std::move(*reason), net::replier<rt::WorkerDetail>(std::move(respond)));
+}
+
+void read_transcript(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  auto start = net::query_uint(req, "start");
+  if (!start) return respond(net::error_response(start.error()));
+  auto limit = net::query_size(req, "limit");  // 0: the runtime's default page
+  if (!limit) return respond(net::error_response(limit.error()));
+  net::reply(respond, s.rt.transcript(*id, *start, *limit));
+}
+
+void read_events(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  auto limit = net::query_size(req, "limit");  // 0: the runtime's default page
+  if (!limit) return respond(net::error_response(limit.error()));
+  net::reply(respond, s.rt.read_after(*id, req.query_param("after").value_or(""), *limit));
+}
+
+net::WsDecision observe_events(Server& s, const Request& req) {
+  auto id = worker_id_of(req);
+  if (!id) return net::error_response(id.error());
+  std::optional<std::string> cursor;
+  if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
+  auto observer = std::make_shared<Observer>(s.rt, *id, s.settings, s.streams);
+  net::WsAccept accept;
+  accept.on_open = [observer, cursor](std::shared_ptr<net::WsStream> ws) {
+    observer->open(ws, cursor);
+  };
+  return accept;
+}
+
+}  // namespace
+
 net::Router RuntimeServer::Impl::routes() {
   net::Router r;
-  auto& rt = this->rt;
-  const auto max_body = settings.max_body_bytes;
-
+  auto h = [this](auto op) { return net::handler(*this, op); };
   net::add_healthz(r);
-
-  r.add("GET", "/metrics", [this](const Request&, Respond respond) {
-    respond(Response::text(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
-  });
-
-  r.add("GET", "/v1/runtime", [&rt](const Request&, Respond respond) {
-    respond(Response::json(200, rt::wire::to_json(rt.summary())));
-  });
-
-  r.add("GET", "/v1/workers", [&rt](const Request& req, Respond respond) {
-    rt::ListWorkers q;
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error(limit.error()));
-    if (*limit) q.limit = static_cast<std::size_t>(**limit);
-    if (auto after = req.query_param("after")) {
-      if (auto ok = validate_id(*after, "after"); !ok) return respond(error(ok.error()));
-      q.after = std::string(*after);
-    }
-    if (auto st = req.query_param("status")) {
-      rt::WorkerStatus s;
-      if (!rt::status_from_name(*st, s))
-        return respond(error(Error{Code::invalid_request, "status must be idle, running or stopped"}));
-      q.status = s;
-    }
-    auto page = rt.list(q);
-    if (!page) return respond(error(page.error()));
-    respond(Response::json(200, rt::wire::to_json(*page)));
-  });
-
-  r.add("POST", "/v1/workers", [&rt, max_body](const Request& req, Respond respond) {
-    auto body = yoi::json::parse_object(req.body, max_body, true);
-    if (!body) return respond(error(body.error()));
-    auto create = rt::wire::create_from_json(*body, rt.summary().limits);
-    if (!create) return respond(error(create.error()));
-    rt.create(std::move(*create), [respond](Result<rt::WorkerDetail> d) {
-      if (!d) return respond(error(d.error()));
-      respond(Response::json(201, rt::wire::to_json(*d)));
-    });
-  });
-
-  r.add("GET", "/v1/workers/{id}", [&rt](const Request& req, Respond respond) {
-    auto id = worker_id_of(req);
-    if (!id) return respond(error(id.error()));
-    auto d = rt.detail(*id);
-    if (!d) return respond(error(d.error()));
-    respond(Response::json(200, rt::wire::to_json(*d)));
-  });
-
-  // Input answers once the run is accepted (durably): 202 Accepted. The
-  // reply itself arrives as events.
-  r.add("POST", "/v1/workers/{id}/input", [&rt, max_body](const Request& req, Respond respond) {
-    auto id = worker_id_of(req);
-    if (!id) return respond(error(id.error()));
-    auto body = yoi::json::parse_object(req.body, max_body, false);
-    if (!body) return respond(error(body.error()));
-    auto input = rt::wire::input_from_json(*body, rt.summary().limits);
-    if (!input) return respond(error(input.error()));
-    rt.input(*id, std::move(*input), [respond](Result<rt::InputAccepted> a) {
-      if (!a) return respond(error(a.error()));
-      respond(Response::json(202, rt::wire::to_json(*a)));
-    });
-  });
-
-  // cancel and stop: an optional {"reason"} body.
-  auto reason_of = [max_body](const Request& req) -> Result<std::optional<std::string>> {
-    auto body = yoi::json::parse_object(req.body, max_body, true);
-    if (!body) return fail(body.error());
-    return rt::wire::reason_from_json(*body);
-  };
-
-  r.add("POST", "/v1/workers/{id}/cancel", [&rt, reason_of](const Request& req, Respond respond) {
-    auto id = worker_id_of(req);
-    if (!id) return respond(error(id.error()));
-    auto reason = reason_of(req);
-    if (!reason) return respond(error(reason.error()));
-    rt.cancel(*id, std::move(*reason), [respond](Result<rt::CancelResult> c) {
-      if (!c) return respond(error(c.error()));
-      respond(Response::json(200, rt::wire::to_json(*c)));
-    });
-  });
-
-  r.add("POST", "/v1/workers/{id}/stop", [&rt, reason_of](const Request& req, Respond respond) {
-    auto id = worker_id_of(req);
-    if (!id) return respond(error(id.error()));
-    auto reason = reason_of(req);
-    if (!reason) return respond(error(reason.error()));
-    rt.stop(*id, std::move(*reason), [respond](Result<rt::WorkerDetail> d) {
-      if (!d) return respond(error(d.error()));
-      respond(Response::json(200, rt::wire::to_json(*d)));
-    });
-  });
-
-  r.add("GET", "/v1/workers/{id}/transcript", [&rt](const Request& req, Respond respond) {
-    auto id = worker_id_of(req);
-    if (!id) return respond(error(id.error()));
-    auto start = query_uint(req, "start");
-    if (!start) return respond(error(start.error()));
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error(limit.error()));
-    auto page = rt.transcript(*id, start->value_or(0), static_cast<std::size_t>(limit->value_or(0)));
-    if (!page) return respond(error(page.error()));
-    respond(Response::json(200, rt::wire::to_json(*page)));
-  });
-
-  r.add("GET", "/v1/workers/{id}/events", [&rt](const Request& req, Respond respond) {
-    auto id = worker_id_of(req);
-    if (!id) return respond(error(id.error()));
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error(limit.error()));
-    auto after = req.query_param("after").value_or("");
-    auto page = rt.read_after(*id, after, static_cast<std::size_t>(limit->value_or(0)));
-    if (!page) return respond(error(page.error()));
-    respond(Response::json(200, rt::wire::to_json(*page)));
-  });
-
-  r.websocket("/v1/workers/{id}/events/ws", [this](const Request& req) -> net::WsDecision {
-    auto id = worker_id_of(req);
-    if (!id) return error(id.error());
-    std::optional<std::string> cursor;
-    if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
-    auto observer = std::make_shared<Observer>(this->rt, *id, settings, streams);
-    net::WsAccept accept;
-    accept.on_open = [observer, cursor](std::shared_ptr<net::WsStream> s) { observer->open(s, cursor); };
-    return accept;
-  });
+  r.add("GET", "/metrics", h(scrape_metrics));
+  r.add("GET", "/v1/runtime", h(runtime_summary));
+  r.add("GET", "/v1/workers", h(list_workers));
+  r.add("POST", "/v1/workers", h(create_worker));
+  r.add("GET", "/v1/workers/{id}", h(worker_detail));
+  r.add("POST", "/v1/workers/{id}/input", h(send_input));
+  r.add("POST", "/v1/workers/{id}/cancel", h(cancel_run));
+  r.add("POST", "/v1/workers/{id}/stop", h(stop_worker));
+  r.add("GET", "/v1/workers/{id}/transcript", h(read_transcript));
+  r.add("GET", "/v1/workers/{id}/events", h(read_events));
+  r.websocket("/v1/workers/{id}/events/ws",
+              [this](const Request& req) { return observe_events(*this, req); });
   return r;
 }
 

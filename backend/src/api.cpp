@@ -1,9 +1,8 @@
 #include "yoi/backend/api.hpp"
 
-#include <charconv>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -12,6 +11,7 @@
 #include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
 #include "yoi/net/metrics.hpp"
+#include "yoi/net/params.hpp"
 #include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend {
@@ -25,25 +25,6 @@ using net::Response;
 namespace {
 
 constexpr std::size_t kMaxStaticFile = 32u << 20;
-
-Response error_response(const Error& e, std::string_view rid = {}, std::string_view wid = {}) {
-  auto body = json::error_body(e);
-  auto& inner = body["error"].as_object();
-  if (!rid.empty() && is_valid_id(rid)) inner["runtime_id"] = rid;
-  if (!wid.empty() && is_valid_id(wid)) inner["worker_id"] = wid;
-  return Response::json(http_status(e.code), body);
-}
-
-Result<std::optional<std::uint64_t>> query_uint(const Request& req, std::string_view name) {
-  auto v = req.query_param(name);
-  if (!v) return std::optional<std::uint64_t>{};
-  std::uint64_t out = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  if (v->empty() || ec != std::errc() || p != v->data() + v->size())
-    return fail(Code::invalid_request,
-                fmt::format("query parameter '{}' must be a non-negative integer", name));
-  return std::optional<std::uint64_t>{out};
-}
 
 bj::object runtime_json(const RuntimeInfo& info) {
   bj::object o = info.summary ? rt::wire::to_json(*info.summary) : bj::object{};
@@ -89,16 +70,15 @@ bool safe_segment(std::string_view s) {
   return true;
 }
 
-}  // namespace
-
-struct BrowserApi::Impl {
+// yoi-server's state, as its handlers see it.
+struct Api {
   RuntimeRegistry& registry;
   const CursorCodec& cursors;
   ApiOptions opts;
   net::MetricsRegistry* metrics;
   std::optional<fs::path> web_root;  // canonical, when it exists
 
-  Impl(RuntimeRegistry& r, const CursorCodec& c, ApiOptions o, net::MetricsRegistry* m)
+  Api(RuntimeRegistry& r, const CursorCodec& c, ApiOptions o, net::MetricsRegistry* m)
       : registry(r), cursors(c), opts(std::move(o)), metrics(m) {
     std::error_code ec;
     if (!opts.web_dir.empty()) {
@@ -158,6 +138,168 @@ struct BrowserApi::Impl {
                        cursors.encode(rid, wid, {page.epoch, page.position}), page.last_seq);
     return out;
   }
+
+  // The limits create and input bodies are checked against: those the target
+  // runtime advertises, so the browser hears the runtime's own limit before
+  // anything is forwarded. A remote runtime never heard from yet checks its
+  // bodies itself (its typed refusal passes through).
+  rt::Limits limits_of(std::string_view runtime_id) const {
+    if (auto advertised = registry.limits(runtime_id)) return *advertised;
+    rt::Limits unchecked;
+    unchecked.max_content_bytes = std::numeric_limits<std::size_t>::max();
+    unchecked.max_display_name = std::numeric_limits<std::size_t>::max();
+    return unchecked;
+  }
+};
+
+// What a route's errors are about: its runtime and worker, when it names them.
+net::Reply about(const Request& req, int status = 200) {
+  return net::Reply(status, std::string(req.param("rid")), std::string(req.param("wid")));
+}
+
+// ---- encoders of what the wire module does not know ----
+
+bj::object runtimes_json(const std::vector<RuntimeInfo>& infos) {
+  bj::array arr;
+  for (const auto& i : infos) arr.push_back(runtime_json(i));
+  bj::object o;
+  o["runtimes"] = std::move(arr);
+  return o;
+}
+
+bj::object all_workers_json(const AllWorkers& all) {
+  bj::array workers;
+  for (const auto& w : all.workers) workers.push_back(rt::wire::to_json(w));
+  bj::array runtimes;
+  for (const auto& rw : all.runtimes) {
+    bj::object o;
+    o["runtime_id"] = rw.runtime_id;
+    o["ok"] = !rw.error;
+    if (rw.next) o["next"] = *rw.next;
+    if (rw.error) o["error"] = json::error_body(*rw.error)["error"];
+    runtimes.push_back(std::move(o));
+  }
+  bj::object o;
+  o["workers"] = std::move(workers);
+  o["runtimes"] = std::move(runtimes);
+  return o;
+}
+
+// ---- the handlers, one per operation (docs/API.md, Browser API) ----
+
+void scrape_metrics(Api& api, const Request&, Respond respond) {
+  if (!api.metrics) return respond(Response::text(200, ""));
+  respond(Response::text(200, api.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"));
+}
+
+void list_runtimes(Api& api, const Request&, Respond respond) {
+  api.registry.list_runtimes(
+      net::replier<std::vector<RuntimeInfo>>(std::move(respond), {}, runtimes_json));
+}
+
+void runtime_detail(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  api.registry.runtime(how.runtime_id,
+                       net::replier<RuntimeInfo>(std::move(respond), how, runtime_json));
+}
+
+void list_all_workers(Api& api, const Request& req, Respond respond) {
+  auto limit = net::query_size(req, "limit", api.opts.default_page);
+  if (!limit) return respond(net::error_response(limit.error()));
+  api.registry.list_all_workers(*limit,
+                                net::replier<AllWorkers>(std::move(respond), {}, all_workers_json));
+}
+
+void list_workers(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  auto query = net::list_query(req, api.opts.default_page);
+  if (!query) return respond(net::error_response(query.error(), how));
+  api.registry.list(how.runtime_id, std::move(*query),
+                    net::replier<rt::WorkerPage>(std::move(respond), how));
+}
+
+void create_worker(Api& api, const Request& req, Respond respond) {
+  auto how = about(req, 201);
+  auto create = net::create_body(req, api.opts.max_body_bytes, api.limits_of(how.runtime_id));
+  if (!create) return respond(net::error_response(create.error(), how));
+  how.worker_id = create->worker_id.value_or("");
+  api.registry.create(how.runtime_id, std::move(*create),
+                      net::replier<rt::WorkerDetail>(std::move(respond), how));
+}
+
+void worker_detail(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  api.registry.detail(how.runtime_id, how.worker_id,
+                      net::replier<rt::WorkerDetail>(std::move(respond), how));
+}
+
+void send_input(Api& api, const Request& req, Respond respond) {
+  auto how = about(req, 202);
+  auto input = net::input_body(req, api.opts.max_body_bytes, api.limits_of(how.runtime_id));
+  if (!input) return respond(net::error_response(input.error(), how));
+  api.registry.input(how.runtime_id, how.worker_id, std::move(*input),
+                     net::replier<rt::InputAccepted>(std::move(respond), how));
+}
+
+void cancel_run(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  auto reason = net::reason_body(req, api.opts.max_body_bytes);
+  if (!reason) return respond(net::error_response(reason.error(), how));
+  api.registry.cancel(how.runtime_id, how.worker_id, std::move(*reason),
+                      net::replier<rt::CancelResult>(std::move(respond), how));
+}
+
+void stop_worker(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  auto reason = net::reason_body(req, api.opts.max_body_bytes);
+  if (!reason) return respond(net::error_response(reason.error(), how));
+  api.registry.stop(how.runtime_id, how.worker_id, std::move(*reason),
+                    net::replier<rt::WorkerDetail>(std::move(respond), how));
+}
+
+void read_transcript(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  auto start = net::query_uint(req, "start");
+  if (!start) return respond(net::error_response(start.error(), how));
+  auto limit = net::query_size(req, "limit", api.opts.default_page);
+  if (!limit) return respond(net::error_response(limit.error(), how));
+  api.registry.transcript(how.runtime_id, how.worker_id, *start, *limit,
+                          net::replier<rt::TranscriptPage>(std::move(respond), how));
+}
+
+// Pages carry backend cursors (cursor.hpp), never a runtime's.
+void read_events(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  auto limit = net::query_size(req, "limit", api.opts.default_events_page);
+  if (!limit) return respond(net::error_response(limit.error(), how));
+  std::optional<Position> after;
+  if (auto a = req.query_param("after"); a && !a->empty()) {
+    auto pos = api.cursors.decode(how.runtime_id, how.worker_id, *a);
+    if (!pos) return respond(net::error_response(pos.error(), how));
+    after = std::move(*pos);
+  }
+  auto encode = [&api, rid = how.runtime_id, wid = how.worker_id](const SourceEventPage& page) {
+    return api.events_body(rid, wid, page);
+  };
+  api.registry.events(how.runtime_id, how.worker_id, std::move(after), *limit,
+                      net::replier<SourceEventPage>(std::move(respond), how, std::move(encode)));
+}
+
+// The web console: `/`, `/{file}` and `/assets/{file}`.
+void console_index(Api& api, const Request&, Respond respond) {
+  respond(api.serve_static({}));
+}
+void console_file(Api& api, const Request& req, Respond respond) {
+  respond(api.serve_static({req.param("file")}));
+}
+void console_asset(Api& api, const Request& req, Respond respond) {
+  respond(api.serve_static({"assets", req.param("file")}));
+}
+
+}  // namespace
+
+struct BrowserApi::Impl : Api {
+  using Api::Api;
 };
 
 BrowserApi::BrowserApi(RuntimeRegistry& registry, const CursorCodec& cursors, ApiOptions options,
@@ -170,187 +312,26 @@ std::optional<Error> BrowserApi::authorize(const Request& req) const {
 }
 
 void BrowserApi::add_routes(net::Router& r) {
-  Impl* impl = impl_.get();
-  RuntimeRegistry& reg = impl->registry;
-  const auto max_body = impl->opts.max_body_bytes;
-  const auto default_page = impl->opts.default_page;
-  const auto default_events = impl->opts.default_events_page;
-
+  auto h = [&api = static_cast<Api&>(*impl_)](auto op) { return net::handler(api, op); };
   net::add_healthz(r);
-
-  r.add("GET", "/metrics", [impl](const Request&, Respond respond) {
-    if (!impl->metrics) return respond(Response::text(200, ""));
-    respond(Response::text(200, impl->metrics->render(), "text/plain; version=0.0.4; charset=utf-8"));
-  });
-
-  r.add("GET", "/api/runtimes", [&reg](const Request&, Respond respond) {
-    reg.list_runtimes([respond](Result<std::vector<RuntimeInfo>> infos) {
-      if (!infos) return respond(error_response(infos.error()));
-      bj::array arr;
-      for (const auto& i : *infos) arr.push_back(runtime_json(i));
-      bj::object o;
-      o["runtimes"] = std::move(arr);
-      respond(Response::json(200, o));
-    });
-  });
-
-  r.add("GET", "/api/runtimes/{rid}", [&reg](const Request& req, Respond respond) {
-    std::string rid(req.param("rid"));
-    reg.runtime(rid, [respond, rid](Result<RuntimeInfo> info) {
-      if (!info) return respond(error_response(info.error(), rid));
-      respond(Response::json(200, runtime_json(*info)));
-    });
-  });
-
-  r.add("GET", "/api/workers", [&reg, default_page](const Request& req, Respond respond) {
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error_response(limit.error()));
-    reg.list_all_workers(static_cast<std::size_t>(limit->value_or(default_page)),
-                         [respond](Result<AllWorkers> all) {
-      if (!all) return respond(error_response(all.error()));
-      bj::array workers;
-      for (const auto& w : all->workers) workers.push_back(rt::wire::to_json(w));
-      bj::array runtimes;
-      for (const auto& rw : all->runtimes) {
-        bj::object o;
-        o["runtime_id"] = rw.runtime_id;
-        o["ok"] = !rw.error;
-        if (rw.next) o["next"] = *rw.next;
-        if (rw.error) o["error"] = json::error_body(*rw.error)["error"];
-        runtimes.push_back(std::move(o));
-      }
-      bj::object o;
-      o["workers"] = std::move(workers);
-      o["runtimes"] = std::move(runtimes);
-      respond(Response::json(200, o));
-    });
-  });
-
-  r.add("GET", "/api/runtimes/{rid}/workers", [&reg, default_page](const Request& req, Respond respond) {
-    std::string rid(req.param("rid"));
-    rt::ListWorkers q;
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error_response(limit.error(), rid));
-    q.limit = static_cast<std::size_t>(limit->value_or(default_page));
-    if (auto after = req.query_param("after")) {
-      if (auto ok = validate_id(*after, "after"); !ok) return respond(error_response(ok.error(), rid));
-      q.after = std::string(*after);
-    }
-    if (auto st = req.query_param("status")) {
-      rt::WorkerStatus s;
-      if (!rt::status_from_name(*st, s))
-        return respond(error_response(Error{Code::invalid_request, "status must be idle, running or stopped"}, rid));
-      q.status = s;
-    }
-    reg.list(rid, std::move(q), [respond, rid](Result<rt::WorkerPage> page) {
-      if (!page) return respond(error_response(page.error(), rid));
-      respond(Response::json(200, rt::wire::to_json(*page)));
-    });
-  });
-
-  r.add("POST", "/api/runtimes/{rid}/workers", [&reg, max_body](const Request& req, Respond respond) {
-    std::string rid(req.param("rid"));
-    auto body = json::parse_object(req.body, max_body, true);
-    if (!body) return respond(error_response(body.error(), rid));
-    auto create = rt::wire::create_from_json(*body, rt::Limits{});
-    if (!create) return respond(error_response(create.error(), rid));
-    std::string wid = create->worker_id.value_or("");
-    reg.create(rid, std::move(*create), [respond, rid, wid](Result<rt::WorkerDetail> d) {
-      if (!d) return respond(error_response(d.error(), rid, wid));
-      respond(Response::json(201, rt::wire::to_json(*d)));
-    });
-  });
-
-  r.add("GET", "/api/runtimes/{rid}/workers/{wid}", [&reg](const Request& req, Respond respond) {
-    std::string rid(req.param("rid")), wid(req.param("wid"));
-    reg.detail(rid, wid, [respond, rid, wid](Result<rt::WorkerDetail> d) {
-      if (!d) return respond(error_response(d.error(), rid, wid));
-      respond(Response::json(200, rt::wire::to_json(*d)));
-    });
-  });
-
-  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/input", [&reg, max_body](const Request& req, Respond respond) {
-    std::string rid(req.param("rid")), wid(req.param("wid"));
-    auto body = json::parse_object(req.body, max_body, false);
-    if (!body) return respond(error_response(body.error(), rid, wid));
-    auto input = rt::wire::input_from_json(*body, rt::Limits{});
-    if (!input) return respond(error_response(input.error(), rid, wid));
-    reg.input(rid, wid, std::move(*input), [respond, rid, wid](Result<rt::InputAccepted> a) {
-      if (!a) return respond(error_response(a.error(), rid, wid));
-      respond(Response::json(202, rt::wire::to_json(*a)));
-    });
-  });
-
-  auto reason_of = [max_body](const Request& req) -> Result<std::optional<std::string>> {
-    auto body = json::parse_object(req.body, max_body, true);
-    if (!body) return fail(body.error());
-    return rt::wire::reason_from_json(*body);
-  };
-
-  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/cancel", [&reg, reason_of](const Request& req, Respond respond) {
-    std::string rid(req.param("rid")), wid(req.param("wid"));
-    auto reason = reason_of(req);
-    if (!reason) return respond(error_response(reason.error(), rid, wid));
-    reg.cancel(rid, wid, std::move(*reason), [respond, rid, wid](Result<rt::CancelResult> c) {
-      if (!c) return respond(error_response(c.error(), rid, wid));
-      respond(Response::json(200, rt::wire::to_json(*c)));
-    });
-  });
-
-  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/stop", [&reg, reason_of](const Request& req, Respond respond) {
-    std::string rid(req.param("rid")), wid(req.param("wid"));
-    auto reason = reason_of(req);
-    if (!reason) return respond(error_response(reason.error(), rid, wid));
-    reg.stop(rid, wid, std::move(*reason), [respond, rid, wid](Result<rt::WorkerDetail> d) {
-      if (!d) return respond(error_response(d.error(), rid, wid));
-      respond(Response::json(200, rt::wire::to_json(*d)));
-    });
-  });
-
-  r.add("GET", "/api/runtimes/{rid}/workers/{wid}/transcript", [&reg, default_page](const Request& req, Respond respond) {
-    std::string rid(req.param("rid")), wid(req.param("wid"));
-    auto start = query_uint(req, "start");
-    if (!start) return respond(error_response(start.error(), rid, wid));
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error_response(limit.error(), rid, wid));
-    reg.transcript(rid, wid, start->value_or(0), static_cast<std::size_t>(limit->value_or(default_page)),
-                   [respond, rid, wid](Result<rt::TranscriptPage> t) {
-      if (!t) return respond(error_response(t.error(), rid, wid));
-      respond(Response::json(200, rt::wire::to_json(*t)));
-    });
-  });
-
-  r.add("GET", "/api/runtimes/{rid}/workers/{wid}/events", [impl, &reg, default_events](const Request& req, Respond respond) {
-    std::string rid(req.param("rid")), wid(req.param("wid"));
-    auto limit = query_uint(req, "limit");
-    if (!limit) return respond(error_response(limit.error(), rid, wid));
-    std::optional<Position> after;
-    if (auto a = req.query_param("after"); a && !a->empty()) {
-      auto pos = impl->cursors.decode(rid, wid, *a);
-      if (!pos) return respond(error_response(pos.error(), rid, wid));
-      after = std::move(*pos);
-    }
-    reg.events(rid, wid, std::move(after), static_cast<std::size_t>(limit->value_or(default_events)),
-               [impl, respond, rid, wid](Result<SourceEventPage> page) {
-      if (!page) return respond(error_response(page.error(), rid, wid));
-      Response res;
-      res.status = 200;
-      res.body = impl->events_body(rid, wid, *page);
-      respond(std::move(res));
-    });
-  });
-
-  // The web console: `/`, `/{file}` and `/assets/{file}`, no auth (the page
-  // asks for the token itself). Registered last so /api, /healthz and
-  // /metrics win.
-  r.add("GET", "/", [impl](const Request&, Respond respond) { respond(impl->serve_static({})); },
-        net::RouteOptions{.auth = false});
-  r.add("GET", "/{file}", [impl](const Request& req, Respond respond) {
-    respond(impl->serve_static({req.param("file")}));
-  }, net::RouteOptions{.auth = false});
-  r.add("GET", "/assets/{file}", [impl](const Request& req, Respond respond) {
-    respond(impl->serve_static({"assets", req.param("file")}));
-  }, net::RouteOptions{.auth = false});
+  r.add("GET", "/metrics", h(scrape_metrics));
+  r.add("GET", "/api/runtimes", h(list_runtimes));
+  r.add("GET", "/api/runtimes/{rid}", h(runtime_detail));
+  r.add("GET", "/api/workers", h(list_all_workers));
+  r.add("GET", "/api/runtimes/{rid}/workers", h(list_workers));
+  r.add("POST", "/api/runtimes/{rid}/workers", h(create_worker));
+  r.add("GET", "/api/runtimes/{rid}/workers/{wid}", h(worker_detail));
+  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/input", h(send_input));
+  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/cancel", h(cancel_run));
+  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/stop", h(stop_worker));
+  r.add("GET", "/api/runtimes/{rid}/workers/{wid}/transcript", h(read_transcript));
+  r.add("GET", "/api/runtimes/{rid}/workers/{wid}/events", h(read_events));
+  // The console's files need no token (the page asks for it itself). Last,
+  // so that /api, /healthz and /metrics win.
+  const net::RouteOptions open{.auth = false};
+  r.add("GET", "/", h(console_index), open);
+  r.add("GET", "/{file}", h(console_file), open);
+  r.add("GET", "/assets/{file}", h(console_asset), open);
 }
 
 }  // namespace yoi::backend

@@ -14,7 +14,8 @@ class EmbeddedSource final : public Source {
  public:
   EmbeddedSource(boost::asio::io_context& io, rt::Runtime& runtime, std::string id,
                  std::string display_name)
-      : io_(io), rt_(runtime), id_(std::move(id)), display_name_(std::move(display_name)) {}
+      : io_(io), rt_(runtime), id_(std::move(id)), display_name_(std::move(display_name)),
+        limits_(runtime.summary().limits) {}
 
   const std::string& id() const override { return id_; }
   std::string_view kind() const override { return "embedded"; }
@@ -31,6 +32,8 @@ class EmbeddedSource final : public Source {
     info.last_seen_ms = Clock::system().now_ms();
     post([done = std::move(done), info = std::move(info)]() mutable { done(std::move(info)); });
   }
+
+  std::optional<rt::Limits> limits() const override { return limits_; }
 
   void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) override {
     rt_.create(std::move(request), relabel(std::move(done)));
@@ -119,6 +122,7 @@ class EmbeddedSource final : public Source {
   rt::Runtime& rt_;
   std::string id_;
   std::string display_name_;
+  const rt::Limits limits_;  // fixed when the runtime opened
 };
 
 }  // namespace

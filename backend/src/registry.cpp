@@ -55,6 +55,11 @@ Source* RuntimeRegistry::find(std::string_view runtime_id) const {
   return it == sources_.end() ? nullptr : it->second.get();
 }
 
+std::optional<rt::Limits> RuntimeRegistry::limits(std::string_view runtime_id) const {
+  const Source* s = find(runtime_id);
+  return s ? s->limits() : std::nullopt;
+}
+
 void RuntimeRegistry::close() {
   for (auto& [id, s] : sources_) s->close();
 }

@@ -278,6 +278,11 @@ class RemoteSource final : public Source {
     core_->refresh_summary([answer = std::move(answer)](Result<void>) { answer(); });
   }
 
+  std::optional<rt::Limits> limits() const override {
+    if (!core_->summary) return std::nullopt;
+    return core_->summary->limits;
+  }
+
   void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) override {
     auto body = json::serialize(rt::wire::to_json(request));
     with(Op::create, "POST", "/v1/workers", std::move(body), decode_detail(std::move(done)));

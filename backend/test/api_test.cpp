@@ -54,7 +54,9 @@ class Backend {
     for (auto& rc : o.remotes) {
       auto s = make_remote_source(io_, std::move(rc));
       EXPECT_TRUE(s) << s.error().message;
-      if (s) EXPECT_TRUE(registry_.add(std::move(*s)));
+      if (s) {
+        EXPECT_TRUE(registry_.add(std::move(*s)));
+      }
     }
     ApiOptions ao;
     ao.web_dir = o.web_dir;
@@ -277,6 +279,45 @@ TEST(Api, PolicyDeniesCommandsAndEventsAndFiltersEvents) {
   ASSERT_EQ(ok.status, 200);
   EXPECT_EQ(ok.body.find("text_delta"), std::string::npos);
   EXPECT_NE(ok.body.find("text_done"), std::string::npos);
+}
+
+// Issue 17: create and input bodies are checked against the target runtime's
+// advertised limits, not the backend's defaults, and before anything is
+// forwarded: with the runtime gone, the backend still answers its limit.
+TEST(Api, BodiesAreCheckedAgainstTheRemoteRuntimesOwnLimitsBeforeForwarding) {
+  RuntimeProc rp;
+  rp.token = "small-token";
+  rp.extra_toml = "[limits]\nmax_content_bytes = 16\n";
+  ASSERT_TRUE(rp.start());
+  RemoteConfig rc;
+  rc.id = "small";
+  rc.base_url = Secret(rp.base_url());
+  rc.token = Secret(rp.token);
+  rc.timeout = 2s;
+  rc.probe_interval = 0ms;  // no probe: the runtime is asked only for the requests below
+  Backend::Options o;
+  o.embedded = false;
+  o.remotes.push_back(rc);
+  Backend b(o);
+  HttpClient c("127.0.0.1", b.port());
+  const std::string input = "/api/runtimes/small/workers/w/input";
+
+  ASSERT_EQ(c.request("POST", "/api/runtimes/small/workers", R"({"worker_id":"w"})").status, 201);
+  auto info = c.request("GET", "/api/runtimes/small");
+  ASSERT_EQ(info.status, 200) << info.body;
+  EXPECT_EQ(body_of(info).at("limits").at("max_content_bytes"), 16);
+  auto fits = c.request("POST", input, R"({"content":"0123456789abcdef"})");
+  EXPECT_EQ(fits.status, 202) << fits.body;
+
+  rp.kill();
+  auto big = c.request("POST", input, R"({"content":"0123456789abcdefg"})");
+  EXPECT_EQ(big.status, 413) << big.body;
+  EXPECT_EQ(err_code(big), "payload_too_large");
+  EXPECT_NE(big.body.find("larger than 16 bytes"), std::string::npos) << big.body;
+  EXPECT_EQ(body_of(big).at("error").at("runtime_id"), "small");
+  EXPECT_EQ(body_of(big).at("error").at("worker_id"), "w");
+  auto gone = c.request("POST", input, R"({"content":"x"})");
+  EXPECT_EQ(err_code(gone), "runtime_unreachable") << "the runtime is gone: the 413 was the backend's";
 }
 
 // Canary (ARCHITECTURE §8): remote runtimes configured with canary tokens and

@@ -83,6 +83,27 @@ TEST(Wire, DetailRoundTrips) {
   EXPECT_EQ(json::serialize(to_json(*back)), json::serialize(to_json(d)));
 }
 
+// The backend checks bodies against a remote runtime's advertised limits.
+TEST(Wire, SummaryRoundTripsItsLimits) {
+  RuntimeSummary s;
+  s.runtime_id = "r";
+  s.capabilities = {"workers.input"};
+  s.limits.max_content_bytes = 16;
+  s.limits.max_workers = 3;
+  s.limits.retention_bytes = 1234;
+  auto back = summary_from_json(bj::value(to_json(s)));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->limits.max_content_bytes, 16u);
+  EXPECT_EQ(back->limits.max_workers, 3u);
+  EXPECT_EQ(back->limits.retention_bytes, 1234u);
+  auto odd = summary_from_json(bj::parse(R"({"runtime_id":"r","capabilities":[],
+      "workers":{"total":-1},"limits":{"max_content_bytes":-5,"max_page":"x"}})"));
+  ASSERT_TRUE(odd) << odd.error().message;
+  EXPECT_EQ(odd->limits.max_content_bytes, Limits{}.max_content_bytes);
+  EXPECT_EQ(odd->limits.max_page, Limits{}.max_page);
+  EXPECT_FALSE(odd->worker_counts.contains("total"));
+}
+
 TEST(Wire, ResponseDecodersRejectGarbageAsBadResponse) {
   for (auto text : {"[]", "{}", R"({"workers":5})", R"({"worker_id":"w","status":"dancing"})"}) {
     auto v = bj::parse(text);

@@ -3,7 +3,9 @@
 // net/ server library, backed by the RuntimeRegistry; plus /healthz, /metrics
 // and the web console's static files at `/`.
 //
-// Every route makes one registry call (which makes one source call). Errors
+// Every route makes one registry call (which makes one source call); create
+// and input bodies are first checked against the limits the target runtime
+// advertises (RuntimeRegistry::limits, which calls nothing). Errors
 // are `{"error":{"code","message","runtime_id"?,"worker_id"?}}` with
 // yoi::http_status(code). Event pages carry backend cursors (cursor.hpp),
 // never a runtime's.

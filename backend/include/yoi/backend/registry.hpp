@@ -52,6 +52,9 @@ class RuntimeRegistry {
   std::vector<std::string> ids() const { return order_; }
   // The source itself (tests, observation proxy); nullptr when unknown.
   Source* find(std::string_view runtime_id) const;
+  // Source::limits of `runtime_id` (no call, no policy: nothing is revealed
+  // but a refusal); nullopt for an unknown runtime.
+  std::optional<rt::Limits> limits(std::string_view runtime_id) const;
 
   void set_policy(std::shared_ptr<const Policy> policy) { policy_ = std::move(policy); }
   const Policy& policy() const { return *policy_; }

@@ -84,6 +84,10 @@ class Source {
   // diagnostic. `refresh` asks a remote runtime now instead of answering from
   // the cached summary.
   virtual void info(bool refresh, std::function<void(RuntimeInfo)> done) = 0;
+  // The limits the runtime advertises (its summary's), as last seen, without
+  // calling it: what the backend checks bodies against before forwarding.
+  // nullopt while a remote runtime has never answered.
+  virtual std::optional<rt::Limits> limits() const = 0;
 
   virtual void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) = 0;
   virtual void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) = 0;

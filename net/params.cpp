@@ -1,0 +1,97 @@
+#include "yoi/net/params.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+
+#include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+
+namespace yoi::net {
+namespace {
+
+Result<std::uint64_t> bounded_uint(const Request& req, std::string_view name,
+                                   std::uint64_t fallback, std::uint64_t max) {
+  auto v = req.query_param(name);
+  if (!v) return fallback;
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (v->empty() || ec != std::errc() || p != v->data() + v->size())
+    return fail(Code::invalid_request,
+                fmt::format("query parameter '{}' must be a non-negative integer", name));
+  if (out > max)
+    return fail(Code::invalid_request,
+                fmt::format("query parameter '{}' must be at most {}", name, max));
+  return out;
+}
+
+}  // namespace
+
+Result<std::uint64_t> query_uint(const Request& req, std::string_view name,
+                                 std::uint64_t fallback) {
+  return bounded_uint(req, name, fallback, std::numeric_limits<std::uint64_t>::max());
+}
+
+Result<std::size_t> query_size(const Request& req, std::string_view name, std::size_t fallback) {
+  auto v = bounded_uint(req, name, fallback, std::numeric_limits<std::size_t>::max());
+  if (!v) return fail(v.error());
+  return static_cast<std::size_t>(*v);
+}
+
+Result<rt::ListWorkers> list_query(const Request& req, std::size_t default_limit) {
+  rt::ListWorkers q;
+  auto limit = query_size(req, "limit", default_limit);
+  if (!limit) return fail(limit.error());
+  q.limit = *limit;
+  if (auto after = req.query_param("after")) {
+    if (auto ok = validate_id(*after, "after"); !ok) return fail(ok.error());
+    q.after = std::string(*after);
+  }
+  if (auto st = req.query_param("status")) {
+    rt::WorkerStatus s;
+    if (!rt::status_from_name(*st, s))
+      return fail(Code::invalid_request, "status must be idle, running or stopped");
+    q.status = s;
+  }
+  return q;
+}
+
+Result<rt::CreateWorker> create_body(const Request& req, std::size_t max_body,
+                                     const rt::Limits& limits) {
+  return json::parse_object(req.body, max_body, true)
+      .and_then([&](const boost::json::object& body) {
+        return rt::wire::create_from_json(body, limits);
+      });
+}
+
+Result<rt::Input> input_body(const Request& req, std::size_t max_body, const rt::Limits& limits) {
+  return json::parse_object(req.body, max_body, false)
+      .and_then(
+          [&](const boost::json::object& body) { return rt::wire::input_from_json(body, limits); });
+}
+
+Result<std::optional<std::string>> reason_body(const Request& req, std::size_t max_body) {
+  return json::parse_object(req.body, max_body, true).and_then(rt::wire::reason_from_json);
+}
+
+Response error_response(const Error& e, const Reply& about) {
+  auto body = json::error_body(e);
+  auto& inner = body["error"].as_object();
+  if (is_valid_id(about.runtime_id)) inner["runtime_id"] = about.runtime_id;
+  if (is_valid_id(about.worker_id)) inner["worker_id"] = about.worker_id;
+  return Response::json(http_status(e.code), body);
+}
+
+Response json_response(int status, const boost::json::object& body) {
+  return Response::json(status, body);
+}
+
+Response json_response(int status, std::string serialised) {
+  Response r;
+  r.status = status;
+  r.body = std::move(serialised);
+  return r;
+}
+
+}  // namespace yoi::net
