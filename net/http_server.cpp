@@ -17,12 +17,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "yoi/json.hpp"
 #include "yoi/net/header_line.hpp"
 #include "yoi/net/metrics.hpp"
 #include "write_gate.hpp"
@@ -47,41 +45,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  if (!path.empty() && path[0] == '/') i = 1;
-  while (i <= path.size()) {
-    auto j = path.find('/', i);
-    if (j == std::string_view::npos) j = path.size();
-    out.emplace_back(path.substr(i, j - i));
-    i = j + 1;
-  }
-  return out;
-}
-
-// Percent-decodes one path segment (the target was validated by the URL
-// parser; a stray '%' is kept as is).
-std::string pct_decode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
 // Completion handler for co_spawn: exceptions are logged, never swallowed.
 auto log_exceptions(const char* what) {
   return [what](std::exception_ptr e) {
@@ -95,130 +58,6 @@ auto log_exceptions(const char* what) {
 }
 
 }  // namespace
-
-// ---- Request / Response ----
-
-std::optional<std::string_view> Request::header(std::string_view name) const {
-  for (const auto& [k, v] : headers)
-    if (iequals(k, name)) return std::string_view(v);
-  return std::nullopt;
-}
-
-std::optional<std::string_view> Request::query_param(std::string_view name) const {
-  for (const auto& [k, v] : query)
-    if (k == name) return std::string_view(v);
-  return std::nullopt;
-}
-
-std::string_view Request::param(std::string_view name) const {
-  for (const auto& [k, v] : params)
-    if (k == name) return v;
-  return {};
-}
-
-Response Response::json(int status, const boost::json::value& v) {
-  Response r;
-  r.status = status;
-  r.body = boost::json::serialize(v);
-  return r;
-}
-
-Response Response::json(int status, const boost::json::object& v) {
-  Response r;
-  r.status = status;
-  r.body = boost::json::serialize(v);
-  return r;
-}
-
-Response Response::error(const Error& e) { return json(http_status(e.code), yoi::json::error_body(e)); }
-
-Response Response::text(int status, std::string body, std::string content_type) {
-  Response r;
-  r.status = status;
-  r.body = std::move(body);
-  r.content_type = std::move(content_type);
-  return r;
-}
-
-void add_healthz(Router& r) {
-  r.add("GET", "/healthz", [](const Request&, Respond respond) {
-    boost::json::object o;
-    o["status"] = "ok";
-    respond(Response::json(200, o));
-  }, RouteOptions{.auth = false});
-}
-
-std::optional<Error> check_bearer(const Request& req, const Secret& token) {
-  if (token.empty()) return std::nullopt;
-  auto h = req.header("Authorization");
-  if (!h) return Error{Code::unauthorized, "missing bearer token (Authorization: Bearer <token>)"};
-  constexpr std::string_view scheme = "Bearer ";
-  if (h->size() <= scheme.size() || !iequals(h->substr(0, scheme.size()), scheme))
-    return Error{Code::unauthorized, "the Authorization header must be 'Bearer <token>'"};
-  if (!token.equals(h->substr(scheme.size()))) return Error{Code::unauthorized, "invalid bearer token"};
-  return std::nullopt;
-}
-
-// ---- Router ----
-
-void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions opts) {
-  Match m;
-  m.method = std::move(method);
-  m.segments = split_path(pattern);
-  m.pattern = std::move(pattern);
-  m.handler = std::move(handler);
-  m.opts = opts;
-  routes_.push_back(std::move(m));
-}
-
-void Router::websocket(std::string pattern, WsHandler handler, RouteOptions opts) {
-  Match m;
-  m.method = "GET";
-  m.segments = split_path(pattern);
-  m.pattern = std::move(pattern);
-  m.ws = std::move(handler);
-  m.opts = opts;
-  routes_.push_back(std::move(m));
-}
-
-Result<const Router::Match*> Router::match(std::string_view method, std::string_view path,
-                                           Fields& params, std::string* allow) const {
-  // Split the raw path first, then decode each segment: an encoded '/'
-  // ("a%2Fb") stays inside its segment, so an id can never change the route
-  // ("w1%2Fstop" is the id "w1/stop" — invalid — not the stop route of w1).
-  auto segs = split_path(path);
-  for (auto& seg : segs) seg = pct_decode(seg);
-  std::string allowed;
-  for (const auto& r : routes_) {
-    if (r.segments.size() != segs.size()) continue;
-    Fields p;
-    bool ok = true;
-    for (std::size_t i = 0; i < segs.size() && ok; ++i) {
-      const auto& s = r.segments[i];
-      if (s.size() > 2 && s.front() == '{' && s.back() == '}') {
-        if (segs[i].empty()) ok = false;
-        else p.emplace_back(s.substr(1, s.size() - 2), segs[i]);
-      } else if (s != segs[i]) {
-        ok = false;
-      }
-    }
-    if (!ok) continue;
-    if (r.method == method) {
-      params = std::move(p);
-      return &r;
-    }
-    if (allowed.find(r.method) == std::string::npos) {
-      if (!allowed.empty()) allowed += ", ";
-      allowed += r.method;
-    }
-  }
-  if (!allowed.empty()) {
-    if (allow) *allow = allowed;
-    return fail(Code::method_not_allowed,
-                fmt::format("method {} is not allowed here (allowed: {})", method, allowed));
-  }
-  return fail(Code::not_found, "no such route");
-}
 
 // ---- server internals ----
 
