@@ -14,15 +14,29 @@ namespace bj = boost::json;
 
 void noop(const Request&, Respond) {}
 
-std::string code_of(const Routing& r) {
-  return std::string(bj::parse(r.answer.value().body).at("error").at("code").as_string());
-}
-
-Request get(std::string target, std::string method = "GET") {
+Request request(std::string method, std::string target) {
   Request req;
   req.method = std::move(method);
   req.target = std::move(target);
   return req;
+}
+
+struct Flags {
+  bool upgrade = false;   // the request asks for a WebSocket upgrade
+  bool stopping = false;  // the server is shutting down
+};
+
+Routing route(const Router& router, const ServerOptions& opts, std::string method,
+              std::string target, Flags flags = {}) {
+  auto req = request(std::move(method), std::move(target));
+  return route_request(router, opts, req, flags.upgrade, flags.stopping);
+}
+
+// "status code" of an answer given before any handler; "none" without one.
+std::string answered(const Routing& r) {
+  if (!r.answer) return "none";
+  auto v = bj::parse(r.answer->body);
+  return std::to_string(r.answer->status) + " " + std::string(v.at("error").at("code").as_string());
 }
 
 Router sample() {
@@ -52,10 +66,10 @@ ServerOptions with_auth() {
 
 TEST(RouteRequest, AMatchedRouteFillsPathQueryParamsAndRouteAndLeavesTheAnswerToTheHandler) {
   Router router = sample();
-  auto req = get("/items/a%2Fb?q=x%20y&q=2&flag");
+  auto req = request("GET", "/items/a%2Fb?q=x%20y&q=2&flag");
   auto r = route_request(router, ServerOptions{}, req, false, false);
   ASSERT_NE(r.route, nullptr);
-  EXPECT_FALSE(r.answer);
+  EXPECT_EQ(answered(r), "none");
   EXPECT_FALSE(r.accept);
   EXPECT_EQ(r.label(), "/items/{id}");
   EXPECT_EQ(req.route, "/items/{id}");
@@ -67,64 +81,47 @@ TEST(RouteRequest, AMatchedRouteFillsPathQueryParamsAndRouteAndLeavesTheAnswerTo
 TEST(RouteRequest, MalformedTargetIs400AndUnmatched) {
   Router router = sample();
   for (std::string target : {"items/1", "http://h/items/1", "/items/1 x", "*"}) {
-    auto req = get(target);
-    auto r = route_request(router, ServerOptions{}, req, false, false);
+    auto r = route(router, {}, "GET", target);
+    EXPECT_EQ(answered(r), "400 invalid_request") << target;
     EXPECT_EQ(r.route, nullptr) << target;
     EXPECT_EQ(r.label(), "unmatched") << target;
-    ASSERT_TRUE(r.answer) << target;
-    EXPECT_EQ(r.answer->status, 400) << target;
-    EXPECT_EQ(code_of(r), "invalid_request") << target;
   }
 }
 
 TEST(RouteRequest, UnknownPathIs404AndOtherMethodIs405WithAllow) {
   Router router = sample();
-  auto nope = get("/nope");
-  auto r = route_request(router, ServerOptions{}, nope, false, false);
-  EXPECT_EQ(r.answer.value().status, 404);
-  EXPECT_EQ(code_of(r), "not_found");
+  auto r = route(router, {}, "GET", "/nope");
+  EXPECT_EQ(answered(r), "404 not_found");
   EXPECT_TRUE(r.answer->headers.empty());
   EXPECT_EQ(r.label(), "unmatched");
 
-  auto del = get("/items/1", "DELETE");
-  r = route_request(router, ServerOptions{}, del, false, false);
-  EXPECT_EQ(r.answer.value().status, 405);
-  EXPECT_EQ(code_of(r), "method_not_allowed");
+  r = route(router, {}, "DELETE", "/items/1");
+  EXPECT_EQ(answered(r), "405 method_not_allowed");
   EXPECT_EQ(r.answer->headers, (Fields{{"Allow", "GET"}}));
 }
 
 TEST(RouteRequest, AuthRunsBeforeRoutingSoUnmatchedPathsAreHiddenButOpenRoutesAreNot) {
   Router router = sample();
   const auto opts = with_auth();
-  for (std::string target : {"/items/1", "/nope"}) {
-    auto req = get(target);
-    auto r = route_request(router, opts, req, false, false);
-    EXPECT_EQ(r.answer.value().status, 401) << target;
-    EXPECT_EQ(code_of(r), "unauthorized") << target;
-  }
-  auto del = get("/items/1", "DELETE");  // 405 would reveal the route
-  EXPECT_EQ(route_request(router, opts, del, false, false).answer.value().status, 401);
+  EXPECT_EQ(answered(route(router, opts, "GET", "/items/1")), "401 unauthorized");
+  EXPECT_EQ(answered(route(router, opts, "GET", "/nope")), "401 unauthorized");
+  // 405 would reveal the route.
+  EXPECT_EQ(answered(route(router, opts, "DELETE", "/items/1")), "401 unauthorized");
   // A refused request on a known route still counts under its pattern.
-  auto item = get("/items/1");
-  EXPECT_EQ(route_request(router, opts, item, false, false).label(), "/items/{id}");
+  EXPECT_EQ(route(router, opts, "GET", "/items/1").label(), "/items/{id}");
+  EXPECT_EQ(answered(route(router, opts, "GET", "/open")), "none");
 
-  auto open = get("/open");
-  EXPECT_FALSE(route_request(router, opts, open, false, false).answer);
-  auto authed = get("/nope");
+  auto authed = request("GET", "/nope");
   authed.headers.emplace_back("authorization", "yes");
-  EXPECT_EQ(route_request(router, opts, authed, false, false).answer.value().status, 404);
+  EXPECT_EQ(answered(route_request(router, opts, authed, false, false)), "404 not_found");
 }
 
 TEST(RouteRequest, WebSocketRouteAcceptsAnUpgradeOnly) {
   Router router = sample();
-  auto plain = get("/ws/1");
-  auto r = route_request(router, ServerOptions{}, plain, false, false);
-  EXPECT_EQ(r.answer.value().status, 400);
-  EXPECT_EQ(code_of(r), "invalid_request");
+  EXPECT_EQ(answered(route(router, {}, "GET", "/ws/1")), "400 invalid_request");
 
-  auto up = get("/ws/1");
-  r = route_request(router, ServerOptions{}, up, true, false);
-  EXPECT_FALSE(r.answer);
+  auto r = route(router, {}, "GET", "/ws/1", {.upgrade = true});
+  EXPECT_EQ(answered(r), "none");
   ASSERT_TRUE(r.accept);
   EXPECT_EQ(r.accept->subprotocol, "yoi.v1");
   EXPECT_EQ(r.label(), "/ws/{n}");
@@ -132,22 +129,12 @@ TEST(RouteRequest, WebSocketRouteAcceptsAnUpgradeOnly) {
 
 TEST(RouteRequest, WebSocketRefusalThrowAndShutdownAreHttpAnswers) {
   Router router = sample();
-  auto refuse = get("/ws/refuse");
-  auto r = route_request(router, ServerOptions{}, refuse, true, false);
+  const Flags upgrade{.upgrade = true};
+  EXPECT_EQ(answered(route(router, {}, "GET", "/ws/refuse", upgrade)), "404 worker_not_found");
+  EXPECT_EQ(answered(route(router, {}, "GET", "/ws/throw", upgrade)), "500 internal");
+  auto r = route(router, {}, "GET", "/ws/1", {.upgrade = true, .stopping = true});
+  EXPECT_EQ(answered(r), "503 shutting_down");
   EXPECT_FALSE(r.accept);
-  EXPECT_EQ(r.answer.value().status, 404);
-  EXPECT_EQ(code_of(r), "worker_not_found");
-
-  auto thrown = get("/ws/throw");
-  r = route_request(router, ServerOptions{}, thrown, true, false);
-  EXPECT_EQ(r.answer.value().status, 500);
-  EXPECT_EQ(code_of(r), "internal");
-
-  auto stopping = get("/ws/1");
-  r = route_request(router, ServerOptions{}, stopping, true, true);
-  EXPECT_FALSE(r.accept);
-  EXPECT_EQ(r.answer.value().status, 503);
-  EXPECT_EQ(code_of(r), "shutting_down");
 }
 
 TEST(FormatResponse, HeadFieldsInOrderThenBody) {
