@@ -3,6 +3,7 @@
 #include "yoi/net/http_server.hpp"
 
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,6 +67,20 @@ class Harness {
       p.set_value();
     });
     ASSERT_EQ(p.get_future().wait_for(10s), std::future_status::ready) << "io thread did not answer";
+  }
+
+  // Polls `pred` on the io thread (the server's state lives there) until it
+  // holds; false when `timeout` passes first.
+  template <class P>
+  bool eventually(P pred, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      bool ok = false;
+      on_io([&] { ok = pred(); });
+      if (ok) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(5ms);
+    }
   }
 
  private:
@@ -285,7 +300,7 @@ Router ws_router(std::shared_ptr<Counter> state) {
         if (state->next > state->limit) return std::nullopt;
         return std::to_string(state->next++);
       });
-    }};
+    }, /*subprotocol=*/""};
   });
   return r;
 }
@@ -333,7 +348,7 @@ TEST(HttpServer, WebSocketClientDataReachesHandlerAndServerCloseCodeReachesClien
   ASSERT_TRUE(ws.connect("/ws/1").ok);
   ASSERT_EQ(ws.read(5s).value_or(""), "1");
   ASSERT_TRUE(ws.send("hello"));
-  for (int i = 0; i < 50 && state->received.empty(); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(h.eventually([&] { return !state->received.empty(); })) << "the message never reached on_message";
   h.on_io([&] {
     ASSERT_EQ(state->received.size(), 1u);
     EXPECT_EQ(state->received[0], "hello");
@@ -342,7 +357,7 @@ TEST(HttpServer, WebSocketClientDataReachesHandlerAndServerCloseCodeReachesClien
   EXPECT_FALSE(ws.read(5s));
   EXPECT_TRUE(ws.closed());
   EXPECT_EQ(ws.close_code(), 4000);
-  for (int i = 0; i < 100 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(h.eventually([&] { return h.server().open_websockets() == 0; }));
   h.on_io([&] {
     ASSERT_TRUE(state->closed);
     EXPECT_EQ(state->closed->code, 4000);
@@ -356,8 +371,7 @@ TEST(HttpServer, WebSocketClientCloseRunsOnClose) {
   WsClient ws("127.0.0.1", h.port());
   ASSERT_TRUE(ws.connect("/ws/0").ok);
   ws.close(1000);
-  for (int i = 0; i < 200 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(h.server().open_websockets(), 0u);
+  EXPECT_TRUE(h.eventually([&] { return h.server().open_websockets() == 0; }));
   h.on_io([&] {
     ASSERT_TRUE(state->closed);
     EXPECT_TRUE(state->closed->by_client);
@@ -407,6 +421,18 @@ struct RawSocket {
     }
     got.erase(0, got.find(until) + until.size());
     return true;
+  }
+  // Waits until the server's kernel has acknowledged every byte sent: they
+  // sit in the server's socket, ready for its next read.
+  bool wait_delivered(std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int unacked = 0;
+      if (::ioctl(fd, TIOCOUTQ, &unacked) != 0) return false;
+      if (unacked == 0) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(1ms);
+    }
   }
   std::string got;
 };
@@ -472,12 +498,11 @@ TEST(HttpServer, WebSocketCloseRacingThePeersBadFrameStillEnds) {
     h.on_io([&] {
       // A masked frame with a reserved opcode (0x3): a protocol error.
       ASSERT_TRUE(c.send(std::string("\x83\x80\x01\x02\x03\x04", 6)));
-      std::this_thread::sleep_for(20ms);  // it is in the server's socket
+      ASSERT_TRUE(c.wait_delivered()) << "the bad frame never reached the server's socket";
       state->stream.lock()->close(4000, "bye");
     });
     // Within the close timeout plus slack, whatever the peer does next.
-    for (int i = 0; i < 300 && h.server().open_websockets() > 0; ++i) std::this_thread::sleep_for(10ms);
-    ASSERT_EQ(h.server().open_websockets(), 0u) << "round " << round;
+    ASSERT_TRUE(h.eventually([&] { return h.server().open_websockets() == 0; }, 3s)) << "round " << round;
     h.on_io([&] { EXPECT_TRUE(state->closed.has_value()); });
     state->next = 1;
     state->closed.reset();
@@ -500,8 +525,11 @@ TEST(HttpServer, WebSocketRefusalIsPlainHttpErrorAndPlainGetIs400) {
 TEST(HttpServer, ShutdownClosesWebSocketsWith1001AndFinishesInFlightRequests) {
   auto state = std::make_shared<Counter>();
   auto box = std::make_shared<asio::io_context*>(nullptr);
+  auto entered = std::make_shared<std::promise<void>>();
+  auto in_flight = entered->get_future();
   Router r = ws_router(state);
-  r.add("GET", "/slow", [box](const Request&, Respond respond) {
+  r.add("GET", "/slow", [box, entered](const Request&, Respond respond) {
+    entered->set_value();
     auto t = std::make_shared<asio::steady_timer>(**box, 300ms);
     t->async_wait([t, respond](auto) { respond(Response::text(200, "finished")); });
   });
@@ -517,7 +545,7 @@ TEST(HttpServer, ShutdownClosesWebSocketsWith1001AndFinishesInFlightRequests) {
     HttpClient c("127.0.0.1", h.port());
     return c.request("GET", "/slow", {}, {}, 5s);
   });
-  std::this_thread::sleep_for(100ms);  // the slow request is in flight
+  ASSERT_EQ(in_flight.wait_for(5s), std::future_status::ready) << "the slow request never reached its handler";
   h.on_io([&] { h.server().shutdown(5s, [&] { drained.set_value(); }); });
   for (int i = 0; i < 100 && ws.read(5s); ++i) {
   }  // heartbeats until the close
@@ -535,8 +563,11 @@ TEST(HttpServer, ShutdownClosesWebSocketsWith1001AndFinishesInFlightRequests) {
 
 TEST(HttpServer, ShutdownDeadlineForceClosesHungRequests) {
   auto box = std::make_shared<asio::io_context*>(nullptr);
+  auto entered = std::make_shared<std::promise<void>>();
+  auto in_flight = entered->get_future();
   Router r;
-  r.add("GET", "/hang", [box](const Request&, Respond respond) {
+  r.add("GET", "/hang", [box, entered](const Request&, Respond respond) {
+    entered->set_value();
     auto t = std::make_shared<asio::steady_timer>(**box, 30s);
     t->async_wait([t, respond](auto) { respond(Response::text(200, "too late")); });
   });
@@ -546,7 +577,7 @@ TEST(HttpServer, ShutdownDeadlineForceClosesHungRequests) {
     HttpClient c("127.0.0.1", h.port());
     return c.request("GET", "/hang", {}, {}, 10s);
   });
-  std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(in_flight.wait_for(5s), std::future_status::ready) << "the hung request never reached its handler";
   std::promise<void> drained;
   auto t0 = std::chrono::steady_clock::now();
   h.on_io([&] { h.server().shutdown(300ms, [&] { drained.set_value(); }); });
@@ -564,13 +595,12 @@ TEST(HttpServer, MetricsCountRequestsByRoutePattern) {
   c.request("GET", "/hello/a");
   c.request("GET", "/hello/b");
   c.request("GET", "/zzz");
-  // A request is recorded just after its response is written: poll briefly.
+  // A request is recorded just after its response is written.
   std::string text;
-  for (int i = 0; i < 100; ++i) {
-    h.on_io([&] { text = reg.render(); });
-    if (text.find("status=\"404\"} 1") != std::string::npos) break;
-    std::this_thread::sleep_for(10ms);
-  }
+  h.eventually([&] {
+    text = reg.render();
+    return text.find("status=\"404\"} 1") != std::string::npos;
+  });
   EXPECT_NE(text.find("yoi_http_requests_total{route=\"/hello/{name}\",method=\"GET\",status=\"200\"} 2"),
             std::string::npos)
       << text;

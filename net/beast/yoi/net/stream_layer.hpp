@@ -7,6 +7,9 @@
 //
 //   template <class Next>
 //   class MyLayer : public StreamLayer<MyLayer<Next>, Next> { ... };
+//
+// It includes Beast, so it is not among yoi_net's public headers: a target
+// that needs it links the INTERFACE target yoi_net_beast (net/CMakeLists.txt).
 
 #include <utility>
 

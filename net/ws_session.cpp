@@ -1,0 +1,238 @@
+#include "ws_session.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "fail.hpp"
+
+namespace yoi::net::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using asio::awaitable;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// The writer's batch: frames are pulled until this many bytes are ready.
+constexpr std::size_t kBatchBytes = 64 * 1024;
+
+// A writer with nothing to do and no idle interval sleeps this long between
+// checks (wake() and close() cut it short).
+constexpr std::chrono::hours kForever{24 * 365};
+
+// One unfragmented text frame as a server sends it (RFC 6455 §5.2: FIN, no
+// RSV bits since no extension is negotiated, unmasked).
+void append_text_frame(std::string& out, std::string_view payload) {
+  const std::uint64_t n = payload.size();
+  out += static_cast<char>(0x81);
+  if (n < 126) {
+    out += static_cast<char>(n);
+  } else if (n <= 0xffff) {
+    out += static_cast<char>(126);
+    out += static_cast<char>(n >> 8);
+    out += static_cast<char>(n & 0xff);
+  } else {
+    out += static_cast<char>(127);
+    for (int i = 7; i >= 0; --i) out += static_cast<char>((n >> (8 * i)) & 0xff);
+  }
+  out += payload;
+}
+
+}  // namespace
+
+WsSession::WsSession(std::shared_ptr<HttpServer::Impl> srv, beast::tcp_stream&& stream)
+    : srv_(std::move(srv)), ws_(std::move(stream)), wake_timer_(srv_->io), close_timer_(srv_->io) {
+  srv_->wss.insert(this);
+  srv_->update_gauges();
+}
+
+WsSession::~WsSession() {
+  if (srv_->wss.erase(this)) {
+    srv_->update_gauges();
+    srv_->maybe_drained();
+  }
+}
+
+void WsSession::set_source(Source s) {
+  source_ = std::move(s);
+  wake();
+}
+
+void WsSession::wake() {
+  woken_ = true;
+  wake_timer_.cancel();
+}
+
+void WsSession::set_idle_interval(std::chrono::milliseconds d) {
+  idle_ = d;
+  wake_timer_.cancel();  // re-arm with the new interval
+}
+
+void WsSession::close(std::uint16_t code, std::string reason) {
+  if (!open_ || close_req_) return;
+  close_req_ = websocket::close_reason(static_cast<websocket::close_code>(code), reason);
+  wake();
+}
+
+awaitable<beast::error_code> WsSession::accept(http::request<http::string_body>& req,
+                                               const std::string& subprotocol) {
+  const auto& opts = srv_->opts;
+  websocket::stream_base::timeout t;
+  t.handshake_timeout = std::chrono::seconds(10);
+  t.idle_timeout = opts.ws_idle_timeout;
+  t.keep_alive_pings = true;
+  ws_.set_option(t);
+  ws_.read_message_max(opts.ws_max_message_bytes);
+  ws_.auto_fragment(false);
+  ws_.set_option(websocket::stream_base::decorator(
+      [server_name = opts.server_name, proto = subprotocol](websocket::response_type& res) {
+        res.set(http::field::server, server_name);
+        if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+      }));
+  auto [ec] = co_await ws_.async_accept(req, use_tuple);
+  co_return ec;
+}
+
+void WsSession::start() {
+  if (!open_) return;
+  asio::co_spawn(srv_->io, reader(), log_exceptions("websocket reader"));
+  asio::co_spawn(srv_->io, writer(), log_exceptions("websocket writer"));
+}
+
+// The close handshake ran out of time, or the session is finished. Closing
+// the socket ends the operations waiting on it, but not the two that can
+// wait on each other inside Beast: our close holds the write lock and waits
+// for the read lock; the reader, failing on the peer's bad frame, holds the
+// read lock and waits for the write lock to send its own close. Cancelling
+// both ends that wait too.
+void WsSession::abandon_close() {
+  beast::error_code ignored;  // closing a socket already closed: nothing to do
+  beast::get_lowest_layer(ws_).socket().close(ignored);
+  ws_.next_layer().abandon();
+  read_cancel_.emit(asio::cancellation_type::terminal);
+  close_cancel_.emit(asio::cancellation_type::terminal);
+}
+
+void WsSession::finish(std::uint16_t code, bool by_client) {
+  if (!open_) return;
+  auto keep = shared_from_this();  // the caller may hold only a raw pointer
+  open_ = false;
+  wake_timer_.cancel();
+  close_timer_.cancel();
+  // Every operation ends, including one parked inside Beast: a parked op
+  // holds a coroutine that holds this session, and would keep it (and the
+  // server) alive past an io_context that stops now (LeakSanitizer).
+  abandon_close();
+  if (srv_->wss.erase(this)) srv_->update_gauges();
+  auto fn = std::move(on_close_fn_);
+  on_close_fn_ = nullptr;
+  source_ = nullptr;
+  on_msg_ = nullptr;
+  if (fn) fn(WsCloseInfo{code, by_client});
+  srv_->maybe_drained();
+}
+
+awaitable<void> WsSession::reader() {
+  auto self = shared_from_this();
+  beast::flat_buffer buf;
+  for (;;) {
+    auto [ec, n] =
+        co_await ws_.async_read(buf, asio::bind_cancellation_slot(read_cancel_.slot(), use_tuple));
+    if (ec == websocket::error::closed) {
+      finish(ws_.reason().code, !close_req_.has_value());
+      co_return;
+    }
+    if (ec == websocket::error::message_too_big) {
+      finish(websocket::close_code::too_big, true);
+      co_return;
+    }
+    if (ec) {
+      fail(ec, "websocket read");
+      finish(close_req_ ? close_req_->code : 1006, !close_req_.has_value());
+      co_return;
+    }
+    if (on_msg_) {
+      auto data = buf.data();
+      on_msg_(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
+    buf.consume(buf.size());
+    if (!open_) co_return;
+  }
+}
+
+awaitable<void> WsSession::writer() {
+  auto self = shared_from_this();
+  while (open_) {
+    if (close_req_) {
+      co_await close_handshake();
+      co_return;
+    }
+    pull_batch();
+    if (batch_.empty()) {
+      if (close_req_ || woken_) continue;
+      if (!co_await sleep_until_woken()) continue;
+    }
+    // Beast is closing on its own (the peer's bad frame): no data after
+    // its close frame. The reader's finish() ends the wait.
+    if (!ws_.is_open()) {
+      wake_timer_.expires_after(kForever);
+      co_await wake_timer_.async_wait(use_tuple);
+      continue;
+    }
+    auto [ec, n] = co_await ws_.next_layer().write_all(asio::buffer(batch_), use_tuple);
+    if (ec) {
+      fail(ec, "websocket write");
+      finish(close_req_ ? close_req_->code : 1006, !close_req_.has_value());
+      co_return;
+    }
+  }
+}
+
+void WsSession::pull_batch() {
+  woken_ = false;
+  batch_.clear();
+  while (batch_.size() < kBatchBytes && !close_req_) {
+    auto f = source_ ? source_(false) : std::nullopt;
+    if (!f) break;
+    append_text_frame(batch_, *f);
+  }
+}
+
+awaitable<bool> WsSession::sleep_until_woken() {
+  wake_timer_.expires_after(idle_.count() > 0 ? idle_ : kForever);
+  auto [ec] = co_await wake_timer_.async_wait(use_tuple);
+  // Cancelled (wake, close, finish, a new interval) or no interval: back to
+  // the loop, which looks again.
+  if (!open_ || ec || woken_ || close_req_ || idle_.count() == 0) co_return false;
+  auto f = source_ ? source_(true) : std::nullopt;  // idle: a heartbeat, if the producer wants one
+  if (!f) co_return false;
+  append_text_frame(batch_, *f);
+  co_return true;
+}
+
+awaitable<void> WsSession::close_handshake() {
+  auto reason = *close_req_;
+  // The close handshake is bounded: a peer that never answers, or a read
+  // stuck behind our close on the peer's bad frame (each waits for the other
+  // inside Beast), would otherwise hold the session until the idle timeout.
+  // abandon_close() ends both operations.
+  close_timer_.expires_after(srv_->opts.ws_close_timeout);
+  close_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (auto self = weak.lock(); self && !ec) self->abandon_close();
+  });
+  auto [ec] = co_await ws_.async_close(
+      reason, asio::bind_cancellation_slot(close_cancel_.slot(), use_tuple));
+  fail(ec, "websocket close");
+  close_timer_.cancel();
+  finish(reason.code, false);
+}
+
+}  // namespace yoi::net::detail
