@@ -6,6 +6,7 @@
 
 #include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
+#include "yoi/net/metrics.hpp"
 
 namespace yoi::net {
 
@@ -69,6 +70,12 @@ void add_healthz(Router& r) {
     o["status"] = "ok";
     respond(Response::json(200, o));
   }, RouteOptions{.auth = false});
+}
+
+void add_metrics(Router& r, MetricsRegistry* metrics) {
+  r.add("GET", "/metrics", [metrics](const Request&, Respond respond) {
+    respond(Response::text(200, metrics ? metrics->render() : "", "text/plain; version=0.0.4; charset=utf-8"));
+  });
 }
 
 std::optional<Error> check_bearer(const Request& req, const Secret& token) {

@@ -1,5 +1,7 @@
 // Router: method + path pattern → route. Pure; tested without sockets in
 // test/router_test.cpp.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "yoi/net/http_server.hpp"
@@ -89,7 +91,7 @@ Result<const Router::Match*> Router::match(std::string_view method, std::string_
   // ("w1%2Fstop" is the id "w1/stop" — invalid — not the stop route of w1).
   auto segs = split_path(path);
   for (auto& seg : segs) seg = pct_decode(seg);
-  std::string allowed;
+  std::vector<std::string_view> methods;  // of the routes whose path matches, in route order
   for (const auto& r : routes_) {
     auto p = match_segments(r.segments, segs);
     if (!p) continue;
@@ -97,11 +99,9 @@ Result<const Router::Match*> Router::match(std::string_view method, std::string_
       params = std::move(*p);
       return &r;
     }
-    if (allowed.find(r.method) == std::string::npos) {
-      if (!allowed.empty()) allowed += ", ";
-      allowed += r.method;
-    }
+    if (std::find(methods.begin(), methods.end(), r.method) == methods.end()) methods.push_back(r.method);
   }
+  std::string allowed = fmt::format("{}", fmt::join(methods, ", "));
   if (!allowed.empty()) {
     if (allow) *allow = allowed;
     return fail(Code::method_not_allowed,

@@ -270,9 +270,6 @@ Result<std::string> worker_id_of(const Request& req) {
   return id;
 }
 
-void scrape_metrics(Server& s, const Request&, Respond respond) {
-  respond(Response::text(200, s.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"));
-}
 
 void runtime_summary(Server& s, const Request&, Respond respond) {
   respond(Response::json(200, rt::wire::to_json(s.rt.summary())));
@@ -359,7 +356,7 @@ net::Router RuntimeServer::Impl::routes() {
   net::Router r;
   auto h = [this](auto op) { return net::handler(*this, op); };
   net::add_healthz(r);
-  r.add("GET", "/metrics", h(scrape_metrics));
+  net::add_metrics(r, &metrics);
   r.add("GET", "/v1/runtime", h(runtime_summary));
   r.add("GET", "/v1/workers", h(list_workers));
   r.add("POST", "/v1/workers", h(create_worker));

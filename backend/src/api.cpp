@@ -187,10 +187,6 @@ bj::object all_workers_json(const AllWorkers& all) {
 
 // ---- the handlers, one per operation (docs/API.md, Browser API) ----
 
-void scrape_metrics(Api& api, const Request&, Respond respond) {
-  if (!api.metrics) return respond(Response::text(200, ""));
-  respond(Response::text(200, api.metrics->render(), "text/plain; version=0.0.4; charset=utf-8"));
-}
 
 void list_runtimes(Api& api, const Request&, Respond respond) {
   api.registry.list_runtimes(
@@ -314,7 +310,7 @@ std::optional<Error> BrowserApi::authorize(const Request& req) const {
 void BrowserApi::add_routes(net::Router& r) {
   auto h = [&api = static_cast<Api&>(*impl_)](auto op) { return net::handler(api, op); };
   net::add_healthz(r);
-  r.add("GET", "/metrics", h(scrape_metrics));
+  net::add_metrics(r, impl_->metrics);
   r.add("GET", "/api/runtimes", h(list_runtimes));
   r.add("GET", "/api/runtimes/{rid}", h(runtime_detail));
   r.add("GET", "/api/workers", h(list_all_workers));

@@ -115,6 +115,20 @@ TEST(Router, UnknownPathIs404AndKnownPathWithAnotherMethodIs405WithAllow) {
   EXPECT_EQ(allow, "GET");
 }
 
+// Regression: the Allow list skipped a method whose name is inside one
+// already listed (a substring check).
+TEST(Router, AllowListsEveryMethodEvenOneInsideAnother) {
+  Router r;
+  auto ok = [](const Request&, Respond) {};
+  r.add("PURGE", "/x", ok);
+  r.add("GET", "/x", ok);
+  r.add("PUT", "/x", ok);
+  r.add("GE", "/x", ok);
+  std::string allow;
+  EXPECT_EQ(refused(r, "POST", "/x", &allow), Code::method_not_allowed);
+  EXPECT_EQ(allow, "PURGE, GET, PUT, GE");
+}
+
 TEST(Router, WebSocketRoutesAreGetRoutesWithAWsHandler) {
   Router r = sample();
   Fields params;

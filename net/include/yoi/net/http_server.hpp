@@ -169,6 +169,8 @@ class Router {
 // What both servers route the same way.
 // GET /healthz → 200 {"status":"ok"}, without auth (for probes).
 void add_healthz(Router& r);
+// GET /metrics → the registry in Prometheus text format (empty without one).
+void add_metrics(Router& r, MetricsRegistry* metrics);
 // The bearer check behind ServerOptions::auth: nothing when `token` is empty
 // (auth off) or the request carries "Authorization: Bearer <token>" (the
 // scheme is case-insensitive, RFC 9110 §11.1; the token is compared in
