@@ -103,6 +103,22 @@ struct EventScan {
   std::string torn_note;          // the last segment ends in a torn line
 };
 
+// What one writer group's appends left to do: files and directories to sync,
+// state files to replace, segments to unlink.
+struct GroupWrites {
+  std::vector<std::pair<int, std::string>> dirty;  // fds to sync
+  std::map<std::string, std::string> dirty_dirs;   // new files' directories
+  std::map<std::string, std::string> states;       // path -> newest content
+  std::vector<std::string> unlinks;
+  bool any_flush = false;
+
+  void mark_dirty(int fd, const std::string& path) {
+    for (auto& d : dirty)
+      if (d.first == fd) return;
+    dirty.emplace_back(fd, path);
+  }
+};
+
 class FsStoreImpl;
 
 // A worker's model on the io thread; also its Log handle (the core appends
@@ -299,6 +315,9 @@ class FsStoreImpl final : public FsStore {
   // --- writer thread ---
   void writer_loop();
   Result<void> process(std::vector<Job>& group);
+  Result<void> write_group(std::vector<Job>& group, GroupWrites& writes);
+  Result<void> sync_logs(const GroupWrites& writes);
+  Result<void> replace_states(const std::map<std::string, std::string>& states, bool sync);
   Result<void> create_worker_dir(Job& job);
   Result<int> append_fd(const std::string& path);
   void close_fd(const std::string& path);
@@ -1211,6 +1230,8 @@ Result<void> FsStoreImpl::create_worker_dir(Job& job) {
   return {};
 }
 
+// One writer cycle over a group (README, "Writing and the fsync protocol",
+// steps 1-5). A failure stops the group and, being sticky, every later one.
 Result<void> FsStoreImpl::process(std::vector<Job>& group) {
   if (failed_) return tl::unexpected(failure_);
   // Bound open files; only between groups, when every fd's data is synced.
@@ -1223,84 +1244,90 @@ Result<void> FsStoreImpl::process(std::vector<Job>& group) {
     return tl::unexpected(std::move(e));
   };
   bool sync = sync_enabled();
-  std::vector<std::pair<int, std::string>> dirty;     // fds to sync
-  std::map<std::string, std::string> dirty_dirs;      // new files' directories
-  std::map<std::string, std::string> states;          // path -> newest content
-  std::vector<std::string> unlinks;
-  bool any_flush = false;
+  GroupWrites writes;
+  if (auto r = write_group(group, writes); !r) return fail_sticky(r.error());
 
-  auto mark_dirty = [&](int fd, const std::string& path) {
-    for (auto& d : dirty)
-      if (d.first == fd) return;
-    dirty.emplace_back(fd, path);
-  };
+  // Logs first, then state files: a state file never refers to events
+  // that are not yet on disk (README: repair rules).
+  if (sync)
+    if (auto r = sync_logs(writes); !r) return fail_sticky(r.error());
+  if (auto r = replace_states(writes.states, sync); !r) return fail_sticky(r.error());
 
-  for (auto& job : group) {
-    if (job.error) continue;
-    if (job.flush) {
-      any_flush = true;
-      continue;
-    }
-    shared_->commits.fetch_add(1);
-    if (!job.create_dir.empty()) {
-      if (auto r = create_worker_dir(job); !r) return fail_sticky(r.error());
-      continue;
-    }
-    for (const auto& a : job.appends) {
-      auto fd = append_fd(a.path);
-      if (!fd) return fail_sticky(fd.error());
-      if (auto r = write_all(*fd, a.bytes, a.path); !r) return fail_sticky(r.error());
-      mark_dirty(*fd, a.path);
-      if (a.new_file) {
-        auto slash = a.path.find_last_of('/');
-        dirty_dirs[a.path.substr(0, slash)] = a.path;
-      }
-    }
-    if (job.state_content) states[job.state_path] = std::move(*job.state_content);
-    for (auto& u : job.unlinks) unlinks.push_back(std::move(u));
-  }
-
-  if (sync) {
-    // Logs first, then state files: a state file never refers to events
-    // that are not yet on disk (README: repair rules).
-    std::vector<std::string> dirs;
-    for (auto& [d, _] : dirty_dirs) dirs.push_back(d);
-    std::size_t n = dirty.size() + dirs.size();
-    auto r = parallel(n, [&](std::size_t i) -> Result<void> {
-      if (i < dirty.size()) {
-        shared_->file_syncs.fetch_add(1);
-        return sync_fd(dirty[i].first, dirty[i].second);
-      }
-      shared_->dir_syncs.fetch_add(1);
-      return sync_dir(dirs[i - dirty.size()]);
-    });
-    if (!r) return fail_sticky(r.error());
-  }
-
-  if (!states.empty()) {
-    std::vector<std::pair<std::string, std::string>> list(states.begin(), states.end());
-    auto r = parallel(list.size(), [&](std::size_t i) -> Result<void> {
-      if (sync) {
-        shared_->file_syncs.fetch_add(1);
-        shared_->dir_syncs.fetch_add(1);
-      }
-      return replace_file(list[i].first, list[i].second, sync);
-    });
-    if (!r) return fail_sticky(r.error());
-  }
-
-  if (any_flush && !sync) {
+  if (writes.any_flush && !sync) {
     // Policy none never synced anything; flush makes all of it durable.
     shared_->file_syncs.fetch_add(1);
     if (::syncfs(lock_fd_.get()) != 0) return fail_sticky(io_error("syncfs", options_.dir, errno));
   }
 
-  for (const auto& path : unlinks) {
+  for (const auto& path : writes.unlinks) {
     close_fd(path);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return fail_sticky(io_error("unlink", path, errno));
   }
   return {};
+}
+
+// Steps 1-2: creates new workers and appends every other job's lines, one
+// write per file per job, noting in `writes` what must be synced, replaced
+// and unlinked afterwards. Only the newest state per file is kept.
+Result<void> FsStoreImpl::write_group(std::vector<Job>& group, GroupWrites& writes) {
+  for (auto& job : group) {
+    if (job.error) continue;
+    if (job.flush) {
+      writes.any_flush = true;
+      continue;
+    }
+    shared_->commits.fetch_add(1);
+    if (!job.create_dir.empty()) {
+      if (auto r = create_worker_dir(job); !r) return r;
+      continue;
+    }
+    for (const auto& a : job.appends) {
+      auto fd = append_fd(a.path);
+      if (!fd) return tl::unexpected(fd.error());
+      if (auto r = write_all(*fd, a.bytes, a.path); !r) return r;
+      writes.mark_dirty(*fd, a.path);
+      if (a.new_file) {
+        auto slash = a.path.find_last_of('/');
+        writes.dirty_dirs[a.path.substr(0, slash)] = a.path;
+      }
+    }
+    if (job.state_content) writes.states[job.state_path] = std::move(*job.state_content);
+    for (auto& u : job.unlinks) writes.unlinks.push_back(std::move(u));
+  }
+  return {};
+}
+
+// Step 3: every appended file, and every directory that gained a segment,
+// synced in parallel (ext4 folds them into one journal commit).
+Result<void> FsStoreImpl::sync_logs(const GroupWrites& writes) {
+  const auto& dirty = writes.dirty;
+  std::vector<std::string> dirs;
+  for (auto& [d, _] : writes.dirty_dirs) dirs.push_back(d);
+  std::size_t n = dirty.size() + dirs.size();
+  return parallel(n, [&](std::size_t i) -> Result<void> {
+    if (i < dirty.size()) {
+      shared_->file_syncs.fetch_add(1);
+      return sync_fd(dirty[i].first, dirty[i].second);
+    }
+    shared_->dir_syncs.fetch_add(1);
+    return sync_dir(dirs[i - dirty.size()]);
+  });
+}
+
+// Step 4: each touched worker's state file replaced (tmp, fsync, rename,
+// fsync the directory when syncing), in parallel.
+Result<void> FsStoreImpl::replace_states(const std::map<std::string, std::string>& states,
+                                         bool sync) {
+  if (states.empty()) return {};
+  std::vector<std::pair<std::string, std::string>> list(states.begin(), states.end());
+  return parallel(list.size(), [&](std::size_t i) -> Result<void> {
+    if (sync) {
+      shared_->file_syncs.fetch_add(1);
+      shared_->dir_syncs.fetch_add(1);
+    }
+    return replace_file(list[i].first, list[i].second, sync);
+  });
 }
 
 }  // namespace
