@@ -83,6 +83,42 @@ struct Segment {
   std::string path;
 };
 
+// A worker's event segment files, (first seq, file name), sorted by seq.
+using SegmentFiles = std::vector<std::pair<std::uint64_t, std::string>>;
+
+// A position in a worker's event log while it is restored.
+struct LogPos {
+  std::size_t seg = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t seq = 0;  // last seq before this position
+};
+
+// What the restore scan has learnt so far, carried from segment to segment.
+struct EventScan {
+  std::uint64_t through_seq = 0;  // the state file's: a later state commit never landed
+  std::uint64_t expected = 0;     // the next seq
+  LogPos keep;                    // end of the last complete commit
+  std::optional<LogPos> cut;      // start of the first commit whose state never landed
+  LogPos commit_start;            // start of the commit being read
+  std::string torn_note;          // the last segment ends in a torn line
+};
+
+// What one writer group's appends left to do: files and directories to sync,
+// state files to replace, segments to unlink.
+struct GroupWrites {
+  std::vector<std::pair<int, std::string>> dirty;  // fds to sync
+  std::map<std::string, std::string> dirty_dirs;   // new files' directories
+  std::map<std::string, std::string> states;       // path -> newest content
+  std::vector<std::string> unlinks;
+  bool any_flush = false;
+
+  void mark_dirty(int fd, const std::string& path) {
+    for (auto& d : dirty)
+      if (d.first == fd) return;
+    dirty.emplace_back(fd, path);
+  }
+};
+
 class FsStoreImpl;
 
 // A worker's model on the io thread; also its Log handle (the core appends
@@ -256,6 +292,10 @@ class FsStoreImpl final : public FsStore {
   Result<RestoredWorker> restore_worker(const std::string& name, std::vector<std::string>& diags);
   Result<void> restore_events(WorkerModel& w, std::uint64_t through_seq, bool has_state_meta,
                               std::vector<std::string>& diags);
+  static Result<SegmentFiles> list_segment_files(const std::string& edir);
+  Result<Segment> scan_segment(std::string path, std::uint64_t first_seq, std::size_t i, bool last,
+                               EventScan& scan);
+  static Result<void> cut_events(WorkerModel& w, const LogPos& end);
   Result<void> restore_transcript(WorkerModel& w, std::uint64_t min_total,
                                   std::vector<std::string>& diags);
 
@@ -275,6 +315,9 @@ class FsStoreImpl final : public FsStore {
   // --- writer thread ---
   void writer_loop();
   Result<void> process(std::vector<Job>& group);
+  Result<void> write_group(std::vector<Job>& group, GroupWrites& writes);
+  Result<void> sync_logs(const GroupWrites& writes);
+  Result<void> replace_states(const std::map<std::string, std::string>& states, bool sync);
   Result<void> create_worker_dir(Job& job);
   Result<int> append_fd(const std::string& path);
   void close_fd(const std::string& path);
@@ -480,12 +523,54 @@ Result<RestoredWorker> FsStoreImpl::restore_worker(const std::string& name,
 Result<void> FsStoreImpl::restore_events(WorkerModel& w, std::uint64_t through_seq, bool,
                                          std::vector<std::string>& diags) {
   std::string edir = w.events_dir();
+  auto files = list_segment_files(edir);
+  if (!files) return tl::unexpected(files.error());
+
+  EventScan scan;
+  scan.through_seq = through_seq;
+  scan.expected = files->front().first;
+  scan.keep = scan.commit_start = LogPos{0, 0, files->front().first - 1};
+  for (std::size_t i = 0; i < files->size(); ++i) {
+    const auto& [first, name] = (*files)[i];
+    auto seg = scan_segment(edir + "/" + name, first, i, i + 1 == files->size(), scan);
+    if (!seg) return tl::unexpected(seg.error());
+    w.segments.push_back(std::move(*seg));
+    // Commits never straddle segments, so each segment but the last ends one.
+  }
+
+  LogPos end = scan.cut ? std::min(*scan.cut, scan.keep,
+                                   [](const LogPos& a, const LogPos& b) { return a.seq < b.seq; })
+                        : scan.keep;
+  std::uint64_t scanned_last = scan.expected - 1;
+  if (!scan.torn_note.empty()) diags.push_back(fmt::format("worker {}: {}", w.id, scan.torn_note));
+  if (end.seq < scanned_last)
+    diags.push_back(fmt::format("worker {}: dropped unacknowledged events {}..{} in {}", w.id,
+                                end.seq + 1, scanned_last, edir));
+  if (through_seq > end.seq)
+    return fail(Code::store_corrupt,
+                fmt::format("{} line 1: state is through seq {} but {} ends at seq {}",
+                            w.state_path(), through_seq, edir, end.seq));
+
+  bool truncated = !scan.torn_note.empty() || end.seq < scanned_last;
+  if (truncated)
+    if (auto r = cut_events(w, end); !r) return r;
+  w.last_seq_ = w.durable_seq_ = end.seq;
+  for (const auto& s : w.segments) {
+    w.retained_events += s.count;
+    w.retained_bytes += s.bytes;
+  }
+  return {};
+}
+
+// The event segments of a worker, by first seq. Any other entry in events/
+// is corruption, and a worker without a segment has lost its log.
+Result<SegmentFiles> FsStoreImpl::list_segment_files(const std::string& edir) {
   DIR* d = ::opendir(edir.c_str());
   if (!d) {
     if (errno == ENOENT) return fail(Code::store_corrupt, fmt::format("missing directory {}", edir));
     return tl::unexpected(io_error("open directory", edir, errno));
   }
-  std::vector<std::pair<std::uint64_t, std::string>> files;
+  SegmentFiles files;
   std::string bad;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
@@ -502,104 +587,82 @@ Result<void> FsStoreImpl::restore_events(WorkerModel& w, std::uint64_t through_s
   if (!bad.empty()) return fail(Code::store_corrupt, fmt::format("unexpected file {}/{}", edir, bad));
   std::sort(files.begin(), files.end());
   if (files.empty()) return fail(Code::store_corrupt, fmt::format("missing event log in {}", edir));
+  return files;
+}
 
-  struct Pos {
-    std::size_t seg = 0;
-    std::uint64_t offset = 0;
-    std::uint64_t seq = 0;  // last seq before this position
-  };
-  Pos keep{0, 0, files[0].first - 1};  // end of the last complete commit
-  std::optional<Pos> cut;              // start of the first commit whose state never landed
-  Pos commit_start = keep;
-  std::uint64_t expected = files[0].first;
-  std::string torn_note;
-
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    Segment seg;
-    seg.first_seq = files[i].first;
-    seg.path = edir + "/" + files[i].second;
-    if (seg.first_seq != expected)
-      return fail(Code::store_corrupt, fmt::format("{}: starts at seq {}, expected {}", seg.path,
-                                                   seg.first_seq, expected));
-    Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return tl::unexpected(io_error("open", seg.path, errno));
-    LineScanner scan(fd.get(), 0, kRestoreChunk);
-    std::string_view line;
-    std::uint64_t off = 0, lineno = 0;
-    while (scan.next(line, off)) {
-      ++lineno;
-      LineFields f;
-      if (!validator_.check(line, &f) || !f.has_seq || !f.has_f)
-        return fail(Code::store_corrupt,
-                    fmt::format("{} line {}: not a valid event record", seg.path, lineno));
-      if (f.seq != expected)
-        return fail(Code::store_corrupt, fmt::format("{} line {}: seq {}, expected {}", seg.path,
-                                                     lineno, f.seq, expected));
-      if ((f.seq - seg.first_seq) % kIndexStride == 0) seg.index.push_back(off);
-      ++seg.count;
-      seg.bytes = off + line.size() + 1;
-      ++expected;
-      if (f.f & kCommitEnd) {
-        if ((f.f & kCommitState) && f.seq > through_seq && !cut) cut = commit_start;
-        keep = Pos{i, seg.bytes, f.seq};
-        commit_start = keep;
-      }
+// Reads segment `i` line by line and rebuilds its counters and sparse index.
+// Every line must be a valid event record with the next seq; commit-end marks
+// move `scan.keep` (and may set `scan.cut`). A torn tail is repairable only in
+// the last segment (a crash mid-append); anywhere else it is corruption.
+Result<Segment> FsStoreImpl::scan_segment(std::string path, std::uint64_t first_seq, std::size_t i,
+                                          bool last, EventScan& scan) {
+  Segment seg;
+  seg.first_seq = first_seq;
+  seg.path = std::move(path);
+  if (seg.first_seq != scan.expected)
+    return fail(Code::store_corrupt, fmt::format("{}: starts at seq {}, expected {}", seg.path,
+                                                 seg.first_seq, scan.expected));
+  Fd fd(::open(seg.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return tl::unexpected(io_error("open", seg.path, errno));
+  LineScanner lines(fd.get(), 0, kRestoreChunk);
+  std::string_view line;
+  std::uint64_t off = 0, lineno = 0;
+  while (lines.next(line, off)) {
+    ++lineno;
+    LineFields f;
+    if (!validator_.check(line, &f) || !f.has_seq || !f.has_f)
+      return fail(Code::store_corrupt,
+                  fmt::format("{} line {}: not a valid event record", seg.path, lineno));
+    if (f.seq != scan.expected)
+      return fail(Code::store_corrupt, fmt::format("{} line {}: seq {}, expected {}", seg.path,
+                                                   lineno, f.seq, scan.expected));
+    if ((f.seq - seg.first_seq) % kIndexStride == 0) seg.index.push_back(off);
+    ++seg.count;
+    seg.bytes = off + line.size() + 1;
+    ++scan.expected;
+    if (f.f & kCommitEnd) {
+      if ((f.f & kCommitState) && f.seq > scan.through_seq && !scan.cut)
+        scan.cut = scan.commit_start;
+      scan.keep = LogPos{i, seg.bytes, f.seq};
+      scan.commit_start = scan.keep;
     }
-    if (!scan.error().empty())
-      return fail(Code::store_io, fmt::format("read {}: {}", seg.path, scan.error()));
-    if (scan.trailing() > 0) {
-      if (i + 1 != files.size())
-        return fail(Code::store_corrupt,
-                    fmt::format("{} line {}: truncated record", seg.path, lineno + 1));
-      torn_note = fmt::format("{} line {}: truncated torn last line ({} bytes)", seg.path,
-                              lineno + 1, scan.trailing());
-    }
-    w.segments.push_back(std::move(seg));
-    // Commits never straddle segments, so each segment but the last ends one.
   }
+  if (!lines.error().empty())
+    return fail(Code::store_io, fmt::format("read {}: {}", seg.path, lines.error()));
+  if (lines.trailing() > 0) {
+    if (!last)
+      return fail(Code::store_corrupt,
+                  fmt::format("{} line {}: truncated record", seg.path, lineno + 1));
+    scan.torn_note = fmt::format("{} line {}: truncated torn last line ({} bytes)", seg.path,
+                                 lineno + 1, lines.trailing());
+  }
+  return seg;
+}
 
-  Pos end = cut ? std::min(*cut, keep, [](const Pos& a, const Pos& b) { return a.seq < b.seq; })
-                : keep;
-  std::uint64_t scanned_last = expected - 1;
-  if (!torn_note.empty()) diags.push_back(fmt::format("worker {}: {}", w.id, torn_note));
-  if (end.seq < scanned_last)
-    diags.push_back(fmt::format("worker {}: dropped unacknowledged events {}..{} in {}", w.id,
-                                end.seq + 1, scanned_last, edir));
-  if (through_seq > end.seq)
-    return fail(Code::store_corrupt,
-                fmt::format("{} line 1: state is through seq {} but {} ends at seq {}",
-                            w.state_path(), through_seq, edir, end.seq));
-
-  // Apply the cut. Later segments go first (newest first), then the segment
-  // holding the cut is truncated: a crash at any point here leaves a state
-  // that the next open() repairs the same way.
-  bool truncated = !torn_note.empty() || end.seq < scanned_last;
-  if (truncated) {
-    while (w.segments.size() > end.seg + 1) {
-      if (::unlink(w.segments.back().path.c_str()) != 0)
-        return tl::unexpected(io_error("unlink", w.segments.back().path, errno));
-      w.segments.pop_back();
-    }
+// Cuts a worker's log back to `end`. Later segments go first (newest first),
+// then the segment holding the cut is truncated: a crash at any point here
+// leaves a state that the next open() repairs the same way.
+Result<void> FsStoreImpl::cut_events(WorkerModel& w, const LogPos& end) {
+  std::string edir = w.events_dir();
+  while (w.segments.size() > end.seg + 1) {
+    if (::unlink(w.segments.back().path.c_str()) != 0)
+      return tl::unexpected(io_error("unlink", w.segments.back().path, errno));
+    w.segments.pop_back();
+  }
+  if (auto r = sync_dir(edir); !r) return r;
+  Segment& s = w.segments.back();
+  if (::truncate(s.path.c_str(), static_cast<off_t>(end.offset)) != 0)
+    return tl::unexpected(io_error("truncate", s.path, errno));
+  Fd sfd(::open(s.path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!sfd || ::fsync(sfd.get()) != 0) return tl::unexpected(io_error("fsync", s.path, errno));
+  s.count = end.seq + 1 - s.first_seq;
+  s.bytes = end.offset;
+  s.index.resize((s.count + kIndexStride - 1) / kIndexStride);
+  // An emptied segment other than the first is not worth keeping.
+  if (s.count == 0 && w.segments.size() > 1) {
+    if (::unlink(s.path.c_str()) != 0) return tl::unexpected(io_error("unlink", s.path, errno));
+    w.segments.pop_back();
     if (auto r = sync_dir(edir); !r) return r;
-    Segment& s = w.segments.back();
-    if (::truncate(s.path.c_str(), static_cast<off_t>(end.offset)) != 0)
-      return tl::unexpected(io_error("truncate", s.path, errno));
-    Fd sfd(::open(s.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!sfd || ::fsync(sfd.get()) != 0) return tl::unexpected(io_error("fsync", s.path, errno));
-    s.count = end.seq + 1 - s.first_seq;
-    s.bytes = end.offset;
-    s.index.resize((s.count + kIndexStride - 1) / kIndexStride);
-    // An emptied segment other than the first is not worth keeping.
-    if (s.count == 0 && w.segments.size() > 1) {
-      if (::unlink(s.path.c_str()) != 0) return tl::unexpected(io_error("unlink", s.path, errno));
-      w.segments.pop_back();
-      if (auto r = sync_dir(edir); !r) return r;
-    }
-  }
-  w.last_seq_ = w.durable_seq_ = end.seq;
-  for (const auto& s : w.segments) {
-    w.retained_events += s.count;
-    w.retained_bytes += s.bytes;
   }
   return {};
 }
@@ -1167,6 +1230,8 @@ Result<void> FsStoreImpl::create_worker_dir(Job& job) {
   return {};
 }
 
+// One writer cycle over a group (README, "Writing and the fsync protocol",
+// steps 1-5). A failure stops the group and, being sticky, every later one.
 Result<void> FsStoreImpl::process(std::vector<Job>& group) {
   if (failed_) return tl::unexpected(failure_);
   // Bound open files; only between groups, when every fd's data is synced.
@@ -1179,84 +1244,90 @@ Result<void> FsStoreImpl::process(std::vector<Job>& group) {
     return tl::unexpected(std::move(e));
   };
   bool sync = sync_enabled();
-  std::vector<std::pair<int, std::string>> dirty;     // fds to sync
-  std::map<std::string, std::string> dirty_dirs;      // new files' directories
-  std::map<std::string, std::string> states;          // path -> newest content
-  std::vector<std::string> unlinks;
-  bool any_flush = false;
+  GroupWrites writes;
+  if (auto r = write_group(group, writes); !r) return fail_sticky(r.error());
 
-  auto mark_dirty = [&](int fd, const std::string& path) {
-    for (auto& d : dirty)
-      if (d.first == fd) return;
-    dirty.emplace_back(fd, path);
-  };
+  // Logs first, then state files: a state file never refers to events
+  // that are not yet on disk (README: repair rules).
+  if (sync)
+    if (auto r = sync_logs(writes); !r) return fail_sticky(r.error());
+  if (auto r = replace_states(writes.states, sync); !r) return fail_sticky(r.error());
 
-  for (auto& job : group) {
-    if (job.error) continue;
-    if (job.flush) {
-      any_flush = true;
-      continue;
-    }
-    shared_->commits.fetch_add(1);
-    if (!job.create_dir.empty()) {
-      if (auto r = create_worker_dir(job); !r) return fail_sticky(r.error());
-      continue;
-    }
-    for (const auto& a : job.appends) {
-      auto fd = append_fd(a.path);
-      if (!fd) return fail_sticky(fd.error());
-      if (auto r = write_all(*fd, a.bytes, a.path); !r) return fail_sticky(r.error());
-      mark_dirty(*fd, a.path);
-      if (a.new_file) {
-        auto slash = a.path.find_last_of('/');
-        dirty_dirs[a.path.substr(0, slash)] = a.path;
-      }
-    }
-    if (job.state_content) states[job.state_path] = std::move(*job.state_content);
-    for (auto& u : job.unlinks) unlinks.push_back(std::move(u));
-  }
-
-  if (sync) {
-    // Logs first, then state files: a state file never refers to events
-    // that are not yet on disk (README: repair rules).
-    std::vector<std::string> dirs;
-    for (auto& [d, _] : dirty_dirs) dirs.push_back(d);
-    std::size_t n = dirty.size() + dirs.size();
-    auto r = parallel(n, [&](std::size_t i) -> Result<void> {
-      if (i < dirty.size()) {
-        shared_->file_syncs.fetch_add(1);
-        return sync_fd(dirty[i].first, dirty[i].second);
-      }
-      shared_->dir_syncs.fetch_add(1);
-      return sync_dir(dirs[i - dirty.size()]);
-    });
-    if (!r) return fail_sticky(r.error());
-  }
-
-  if (!states.empty()) {
-    std::vector<std::pair<std::string, std::string>> list(states.begin(), states.end());
-    auto r = parallel(list.size(), [&](std::size_t i) -> Result<void> {
-      if (sync) {
-        shared_->file_syncs.fetch_add(1);
-        shared_->dir_syncs.fetch_add(1);
-      }
-      return replace_file(list[i].first, list[i].second, sync);
-    });
-    if (!r) return fail_sticky(r.error());
-  }
-
-  if (any_flush && !sync) {
+  if (writes.any_flush && !sync) {
     // Policy none never synced anything; flush makes all of it durable.
     shared_->file_syncs.fetch_add(1);
     if (::syncfs(lock_fd_.get()) != 0) return fail_sticky(io_error("syncfs", options_.dir, errno));
   }
 
-  for (const auto& path : unlinks) {
+  for (const auto& path : writes.unlinks) {
     close_fd(path);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
       return fail_sticky(io_error("unlink", path, errno));
   }
   return {};
+}
+
+// Steps 1-2: creates new workers and appends every other job's lines, one
+// write per file per job, noting in `writes` what must be synced, replaced
+// and unlinked afterwards. Only the newest state per file is kept.
+Result<void> FsStoreImpl::write_group(std::vector<Job>& group, GroupWrites& writes) {
+  for (auto& job : group) {
+    if (job.error) continue;
+    if (job.flush) {
+      writes.any_flush = true;
+      continue;
+    }
+    shared_->commits.fetch_add(1);
+    if (!job.create_dir.empty()) {
+      if (auto r = create_worker_dir(job); !r) return r;
+      continue;
+    }
+    for (const auto& a : job.appends) {
+      auto fd = append_fd(a.path);
+      if (!fd) return tl::unexpected(fd.error());
+      if (auto r = write_all(*fd, a.bytes, a.path); !r) return r;
+      writes.mark_dirty(*fd, a.path);
+      if (a.new_file) {
+        auto slash = a.path.find_last_of('/');
+        writes.dirty_dirs[a.path.substr(0, slash)] = a.path;
+      }
+    }
+    if (job.state_content) writes.states[job.state_path] = std::move(*job.state_content);
+    for (auto& u : job.unlinks) writes.unlinks.push_back(std::move(u));
+  }
+  return {};
+}
+
+// Step 3: every appended file, and every directory that gained a segment,
+// synced in parallel (ext4 folds them into one journal commit).
+Result<void> FsStoreImpl::sync_logs(const GroupWrites& writes) {
+  const auto& dirty = writes.dirty;
+  std::vector<std::string> dirs;
+  for (auto& [d, _] : writes.dirty_dirs) dirs.push_back(d);
+  std::size_t n = dirty.size() + dirs.size();
+  return parallel(n, [&](std::size_t i) -> Result<void> {
+    if (i < dirty.size()) {
+      shared_->file_syncs.fetch_add(1);
+      return sync_fd(dirty[i].first, dirty[i].second);
+    }
+    shared_->dir_syncs.fetch_add(1);
+    return sync_dir(dirs[i - dirty.size()]);
+  });
+}
+
+// Step 4: each touched worker's state file replaced (tmp, fsync, rename,
+// fsync the directory when syncing), in parallel.
+Result<void> FsStoreImpl::replace_states(const std::map<std::string, std::string>& states,
+                                         bool sync) {
+  if (states.empty()) return {};
+  std::vector<std::pair<std::string, std::string>> list(states.begin(), states.end());
+  return parallel(list.size(), [&](std::size_t i) -> Result<void> {
+    if (sync) {
+      shared_->file_syncs.fetch_add(1);
+      shared_->dir_syncs.fetch_add(1);
+    }
+    return replace_file(list[i].first, list[i].second, sync);
+  });
 }
 
 }  // namespace

@@ -708,6 +708,160 @@ CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
 
 // ------------------------------------------------------------ main
 
+namespace {
+
+// What the command line chose: CLI11 writes it while parsing, the chosen
+// command reads it.
+struct Parsed {
+  Globals g;
+  std::string ref_text;         // RUNTIME/WORKER, for the commands that take one
+  std::string runtime, status;  // workers
+  CreateArgs create;            // create
+  std::string text;             // send
+  bool wait = false;            // send
+  std::string cursor;           // attach
+  bool from_start = false;      // attach
+};
+
+// One subcommand: its help, its own options, and what runs once it is parsed.
+struct Command {
+  const char* name;
+  const char* description;
+  const char* footer;  // "": the app's
+  bool takes_worker;   // a required RUNTIME/WORKER positional, checked before `run`
+  void (*add_options)(CLI::App&, Parsed&);  // nullptr: none of its own
+  // `worker` is set iff takes_worker.
+  CliResult<void> (*run)(Context&, const Parsed&, const WorkerRef* worker);
+};
+
+void add_workers_options(CLI::App& s, Parsed& p) {
+  s.add_option("-r,--runtime", p.runtime, "only this runtime's workers")->type_name("RUNTIME");
+  s.add_option("--status", p.status, "only workers in this status")
+      ->check(CLI::IsMember({"idle", "running", "stopped"}))
+      ->type_name("idle|running|stopped");
+}
+
+void add_create_options(CLI::App& s, Parsed& p) {
+  CreateArgs& ca = p.create;
+  s.add_option("-r,--runtime", ca.runtime, "the runtime to create it on")
+      ->required()
+      ->type_name("RUNTIME");
+  s.add_option("-p,--profile", ca.profile, "a profile of the runtime (default runtime_default)")
+      ->type_name("PROFILE");
+  s.add_option("-n,--name", ca.name, "display name")->type_name("NAME");
+  s.add_option("--intent", ca.intent, "what the worker is for (default assistant)")
+      ->check(CLI::IsMember({"assistant", "task", "role"}))
+      ->type_name("assistant|task|role");
+  s.add_option("--objective", ca.objective, "the task's objective (implies --intent task)")
+      ->type_name("TEXT");
+  s.add_option("--role", ca.role, "the role's name (implies --intent role)")->type_name("NAME");
+  s.add_option("--id", ca.id, "choose the worker id instead of letting the runtime pick one")
+      ->type_name("WORKER");
+}
+
+void add_send_options(CLI::App& s, Parsed& p) {
+  s.add_flag("-w,--wait", p.wait, "stream the reply to standard output until the run ends");
+  // CLI11 fills positionals in declaration order; add_commands declared the
+  // worker already, so the text comes after it.
+  s.add_option("text", p.text, "the message; '-' or absent: read it from standard input")
+      ->type_name("TEXT");
+}
+
+void add_attach_options(CLI::App& s, Parsed& p) {
+  s.add_option("--cursor", p.cursor, "resume after this cursor (from a previous --json run)")
+      ->type_name("CURSOR");
+  s.add_flag("--from-start", p.from_start, "replay every retained event first");
+}
+
+// Every subcommand, in the order 'yoi --help' lists them.
+const Command kCommands[] = {
+    {"runtimes", "List the runtimes and their health", "", false, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef*) { return cmd_runtimes(c); }},
+    {"workers", "List workers, of every runtime or of one", "", false, add_workers_options,
+     [](Context& c, const Parsed& p, const WorkerRef*) {
+       return cmd_workers(c, p.runtime, p.status);
+     }},
+    {"create", "Create a worker; prints RUNTIME/WORKER", "", false, add_create_options,
+     [](Context& c, const Parsed& p, const WorkerRef*) { return cmd_create(c, p.create); }},
+    {"show", "Show a worker's details", "", true, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_show(c, *w); }},
+    {"send", "Send a message to a worker",
+     "Exit status with --wait: 0 when the run completes; 1 when it fails or is cancelled\n"
+     "(printed as code: message).",
+     true, add_send_options,
+     [](Context& c, const Parsed& p, const WorkerRef* w) {
+       return cmd_send(c, *w, p.text, p.text.empty() || p.text == "-", p.wait);
+     }},
+    {"attach", "Follow a worker's events live (reconnects and resumes by itself)",
+     "Text output shows the conversation as it happens; --json prints every snapshot, event and\n"
+     "diagnostic frame on its own line (each carries a cursor to resume from). A dropped\n"
+     "connection is retried with backoff and resumed from the last cursor without gaps or\n"
+     "duplicates. Ends when the worker stops, or on Ctrl-C.",
+     true, add_attach_options,
+     [](Context& c, const Parsed& p, const WorkerRef* w) {
+       return cmd_attach(c, *w, p.cursor, p.from_start);
+     }},
+    {"chat", "Talk to a worker interactively",
+     "Type a line and press Enter to send it; the reply streams back. Ctrl-C cancels the reply\n"
+     "in flight; Ctrl-C at the prompt or Ctrl-D quits.",
+     true, nullptr, [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_chat(c, *w); }},
+    {"transcript", "Print a worker's whole transcript", "", true, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_transcript(c, *w); }},
+    {"cancel", "Cancel a worker's run in flight", "", true, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_cancel(c, *w); }},
+    {"stop", "Stop a worker for good", "", true, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_stop(c, *w); }},
+};
+
+void add_global_options(CLI::App& app, Globals& g) {
+  app.add_option("-s,--server", g.server,
+                 "yoi-server URL (default $YOI_SERVER or http://127.0.0.1:8787)")
+      ->type_name("URL");
+  app.add_option("--token-file", g.token_file,
+                 "read the access token from FILE (else $YOI_ACCESS_TOKEN)")
+      ->type_name("FILE");
+  app.add_flag("--json", g.json, "print JSON: one document, or one frame per line for streams");
+  app.add_option("--timeout", g.timeout_s, "seconds to wait for each request (default 30)")
+      ->type_name("SECONDS");
+}
+
+void add_commands(CLI::App& app, Parsed& p) {
+  for (const Command& cmd : kCommands) {
+    auto* s = app.add_subcommand(cmd.name, cmd.description);
+    s->fallthrough();
+    // Before the command's own options: a positional of its own follows the worker.
+    if (cmd.takes_worker)
+      s->add_option("worker", p.ref_text, "the worker, as RUNTIME/WORKER")
+          ->required()
+          ->type_name("RUNTIME/WORKER");
+    if (cmd.add_options) cmd.add_options(*s, p);
+    // Without a footer of its own a command keeps the app's (CLI11 copies it
+    // in add_subcommand). CLI11 lists only a subcommand's own options; say
+    // where the rest are.
+    if (*cmd.footer) s->footer(cmd.footer);
+    std::string f = s->get_footer();
+    s->footer(
+        (f.empty() ? "" : f + "\n\n") +
+        "Global options (before or after the command): --server URL, --token-file FILE, --json,\n"
+        "--timeout SECONDS; see 'yoi --help'.");
+  }
+}
+
+// Connects, then runs the one command that was parsed (require_subcommand(1)).
+CliResult<void> run_parsed(const CLI::App& app, const Parsed& p, Context& ctx) {
+  if (auto c = connect_context(ctx); !c) return c;
+  for (const Command& cmd : kCommands) {
+    if (!app.get_subcommand(cmd.name)->parsed()) continue;
+    if (!cmd.takes_worker) return cmd.run(ctx, p, nullptr);
+    auto w = ref_arg(p.ref_text);
+    if (!w) return tl::unexpected(w.error());
+    return cmd.run(ctx, p, &*w);
+  }
+  return tl::unexpected(usage("no command"));
+}
+
+}  // namespace
+
 int run(int argc, char** argv) {
   CLI::App app{
       "yoi drives yoi workers through a yoi-server: list runtimes and workers, create\n"
@@ -723,74 +877,9 @@ int run(int argc, char** argv) {
       "Run 'yoi COMMAND --help' for a command's options.");
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
-  Globals g;
-  app.add_option("-s,--server", g.server, "yoi-server URL (default $YOI_SERVER or http://127.0.0.1:8787)")
-      ->type_name("URL");
-  app.add_option("--token-file", g.token_file, "read the access token from FILE (else $YOI_ACCESS_TOKEN)")
-      ->type_name("FILE");
-  app.add_flag("--json", g.json, "print JSON: one document, or one frame per line for streams");
-  app.add_option("--timeout", g.timeout_s, "seconds to wait for each request (default 30)")->type_name("SECONDS");
-
-  auto sub = [&](const char* name, const char* desc) {
-    auto* s = app.add_subcommand(name, desc);
-    s->fallthrough();
-    return s;
-  };
-  std::string ref_text, runtime, status, text, cursor;
-  bool wait = false, from_start = false;
-  CreateArgs ca;
-
-  auto* c_runtimes = sub("runtimes", "List the runtimes and their health");
-  auto* c_workers = sub("workers", "List workers, of every runtime or of one");
-  c_workers->add_option("-r,--runtime", runtime, "only this runtime's workers")->type_name("RUNTIME");
-  c_workers->add_option("--status", status, "only workers in this status")
-      ->check(CLI::IsMember({"idle", "running", "stopped"}))
-      ->type_name("idle|running|stopped");
-  auto* c_create = sub("create", "Create a worker; prints RUNTIME/WORKER");
-  c_create->add_option("-r,--runtime", ca.runtime, "the runtime to create it on")->required()->type_name("RUNTIME");
-  c_create->add_option("-p,--profile", ca.profile, "a profile of the runtime (default runtime_default)")
-      ->type_name("PROFILE");
-  c_create->add_option("-n,--name", ca.name, "display name")->type_name("NAME");
-  c_create->add_option("--intent", ca.intent, "what the worker is for (default assistant)")
-      ->check(CLI::IsMember({"assistant", "task", "role"}))
-      ->type_name("assistant|task|role");
-  c_create->add_option("--objective", ca.objective, "the task's objective (implies --intent task)")->type_name("TEXT");
-  c_create->add_option("--role", ca.role, "the role's name (implies --intent role)")->type_name("NAME");
-  c_create->add_option("--id", ca.id, "choose the worker id instead of letting the runtime pick one")
-      ->type_name("WORKER");
-  auto* c_show = sub("show", "Show a worker's details");
-  auto* c_send = sub("send", "Send a message to a worker");
-  c_send->add_flag("-w,--wait", wait, "stream the reply to standard output until the run ends");
-  c_send->footer(
-      "Exit status with --wait: 0 when the run completes; 1 when it fails or is cancelled\n"
-      "(printed as code: message).");
-  auto* c_attach = sub("attach", "Follow a worker's events live (reconnects and resumes by itself)");
-  c_attach->add_option("--cursor", cursor, "resume after this cursor (from a previous --json run)")
-      ->type_name("CURSOR");
-  c_attach->add_flag("--from-start", from_start, "replay every retained event first");
-  c_attach->footer(
-      "Text output shows the conversation as it happens; --json prints every snapshot, event and\n"
-      "diagnostic frame on its own line (each carries a cursor to resume from). A dropped\n"
-      "connection is retried with backoff and resumed from the last cursor without gaps or\n"
-      "duplicates. Ends when the worker stops, or on Ctrl-C.");
-  auto* c_chat = sub("chat", "Talk to a worker interactively");
-  c_chat->footer("Type a line and press Enter to send it; the reply streams back. Ctrl-C cancels the reply\n"
-                 "in flight; Ctrl-C at the prompt or Ctrl-D quits.");
-  auto* c_transcript = sub("transcript", "Print a worker's whole transcript");
-  auto* c_cancel = sub("cancel", "Cancel a worker's run in flight");
-  auto* c_stop = sub("stop", "Stop a worker for good");
-  for (auto* s : {c_show, c_send, c_attach, c_chat, c_transcript, c_cancel, c_stop}) {
-    s->add_option("worker", ref_text, "the worker, as RUNTIME/WORKER")->required()->type_name("RUNTIME/WORKER");
-  }
-  // CLI11 lists only a subcommand's own options; say where the rest are.
-  for (auto* s : app.get_subcommands({})) {
-    std::string f = s->get_footer();
-    s->footer((f.empty() ? "" : f + "\n\n") +
-              "Global options (before or after the command): --server URL, --token-file FILE, --json,\n"
-              "--timeout SECONDS; see 'yoi --help'.");
-  }
-  // After the worker: CLI11 fills positionals in declaration order.
-  c_send->add_option("text", text, "the message; '-' or absent: read it from standard input")->type_name("TEXT");
+  Parsed p;
+  add_global_options(app, p.g);
+  add_commands(app, p);
 
   try {
     app.parse(argc, argv);
@@ -804,25 +893,8 @@ int run(int argc, char** argv) {
   }
 
   Context ctx;
-  ctx.g = g;
-  auto go = [&]() -> CliResult<void> {
-    if (auto c = connect_context(ctx); !c) return c;
-    auto need_ref = [&]() { return ref_arg(ref_text); };
-    if (c_runtimes->parsed()) return cmd_runtimes(ctx);
-    if (c_workers->parsed()) return cmd_workers(ctx, runtime, status);
-    if (c_create->parsed()) return cmd_create(ctx, ca);
-    auto w = need_ref();
-    if (!w) return tl::unexpected(w.error());
-    if (c_show->parsed()) return cmd_show(ctx, *w);
-    if (c_send->parsed()) return cmd_send(ctx, *w, text, text.empty() || text == "-", wait);
-    if (c_attach->parsed()) return cmd_attach(ctx, *w, cursor, from_start);
-    if (c_chat->parsed()) return cmd_chat(ctx, *w);
-    if (c_transcript->parsed()) return cmd_transcript(ctx, *w);
-    if (c_cancel->parsed()) return cmd_cancel(ctx, *w);
-    if (c_stop->parsed()) return cmd_stop(ctx, *w);
-    return tl::unexpected(usage("no command"));
-  };
-  auto r = go();
+  ctx.g = p.g;
+  auto r = run_parsed(app, p, ctx);
   if (!r) {
     std::cout << std::flush;
     if (r.error().exit_code == kExitUsage)
