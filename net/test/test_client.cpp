@@ -1,5 +1,7 @@
 #include "test_client.hpp"
 
+#include "yoi/testing/run_until.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,13 +29,7 @@ namespace {
 
 // Runs `io` until `done` or the deadline; returns whether `done` was reached.
 bool run_until(asio::io_context& io, const bool& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  io.restart();
-  while (!done && std::chrono::steady_clock::now() < deadline) {
-    io.run_one_for(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-    if (io.stopped()) io.restart();
-  }
-  return done;
+  return yoi::testing::run_until(io, [&] { return done; }, timeout);
 }
 
 HttpResult to_result(http::response<http::string_body>& res) {
