@@ -138,7 +138,7 @@ class Observer : public std::enable_shared_from_this<Observer> {
       const auto& e = batch_[batch_pos_++];
       cursor_ = e.cursor;
       seq_ = e.seq;
-      if (e.json.find("\"type\":\"worker_stopped\"") != std::string::npos) saw_stopped_ = true;
+      if (rt::wire::event_type_of(e.json) == rt::wire::EventType::worker_stopped) saw_stopped_ = true;
       auto frame = rt::wire::event_frame(rt_.runtime_id(), worker_id_, e);
       if (batch_pos_ >= batch_.size()) {
         batch_.clear();
