@@ -48,7 +48,7 @@ int run_runtime(const AppFlags& flags) {
   auto getenv = [](const char* n) { return std::getenv(n); };
   auto token = resolve_token(cfg.token_file, getenv);
   if (!token) return config_error(token.error());
-  if (auto ok = check_listen_policy(hp->first, *token); !ok) return config_error(ok.error());
+  if (auto ok = check_listen_policy(hp->first, *token, kRuntimeTokenSources); !ok) return config_error(ok.error());
 
   boost::asio::io_context io;
   auto runtime = open_runtime(io, cfg, "yoi-runtime", getenv);

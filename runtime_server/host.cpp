@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "yoi/net/http_server.hpp"
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/store/fs_store.hpp"
 
@@ -41,6 +42,13 @@ Result<std::unique_ptr<rt::Runtime>> open_runtime(boost::asio::io_context& io, R
   if (!runtime) return fail(runtime.error());
   for (const auto& d : (*runtime)->diagnostics()) spdlog::warn("{}: restore: {}", who, d);
   return runtime;
+}
+
+Result<void> check_listen_policy(std::string_view host, const Secret& token, std::string_view token_sources) {
+  if (token.empty() && !net::is_loopback_host(host))
+    return fail(Code::config_invalid,
+                fmt::format("refusing to listen on non-loopback address {} without {}", host, token_sources));
+  return {};
 }
 
 std::string listening_line(std::string_view binary, std::string_view host, std::uint16_t port) {

@@ -12,21 +12,13 @@
 #include "yoi/net/params.hpp"
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/runtime/wire.hpp"
+#include "yoi/runtime_server/host.hpp"
 
 namespace yoi::runtime_server {
 
 using net::Request;
 using net::Respond;
 using net::Response;
-
-Result<void> check_listen_policy(const std::string& host, const Secret& token) {
-  if (token.empty() && !net::is_loopback_host(host))
-    return fail(Code::config_invalid,
-                fmt::format("refusing to listen on non-loopback address {} without a token "
-                            "(--token-file or YOI_RUNTIME_TOKEN)",
-                            host));
-  return {};
-}
 
 namespace {
 
@@ -407,7 +399,8 @@ RuntimeServer::RuntimeServer(boost::asio::io_context& io, rt::Runtime& runtime, 
 RuntimeServer::~RuntimeServer() = default;
 
 Result<void> RuntimeServer::start() {
-  if (auto ok = check_listen_policy(impl_->settings.host, impl_->settings.token); !ok) return ok;
+  if (auto ok = check_listen_policy(impl_->settings.host, impl_->settings.token, kRuntimeTokenSources); !ok)
+    return ok;
   return impl_->http->start();
 }
 

@@ -114,11 +114,10 @@ int run_server(const AppFlags& flags) {
   } else if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) {
     access_token = Secret(env);
   }
-  if (access_token.empty() && !net::is_loopback_host(hp->first))
-    return config_error(Error{Code::config_invalid,
-                              fmt::format("refusing to listen on non-loopback address {} without an access token "
-                                          "(--access-token-file or YOI_ACCESS_TOKEN)",
-                                          hp->first)});
+  if (auto ok = runtime_server::check_listen_policy(hp->first, access_token,
+                                                    "an access token (--access-token-file or YOI_ACCESS_TOKEN)");
+      !ok)
+    return config_error(ok.error());
   std::error_code ec;
   fs::create_directories(data_dir, ec);
   if (ec) return config_error(Error{Code::store_io, "cannot create the data directory"});

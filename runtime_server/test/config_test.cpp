@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "yoi/runtime_server/host.hpp"
 #include "yoi/runtime_server/runtime_server.hpp"
 
 namespace yoi::runtime_server {
@@ -126,10 +127,10 @@ TEST(Config, TokenFromEnvironmentAndListenPolicy) {
   EXPECT_TRUE(t->equals("tok"));
   auto missing = resolve_token("/nonexistent/token", env);
   EXPECT_FALSE(missing);
-  EXPECT_TRUE(check_listen_policy("127.0.0.1", Secret()));
-  EXPECT_TRUE(check_listen_policy("localhost", Secret()));
-  EXPECT_FALSE(check_listen_policy("0.0.0.0", Secret()));
-  EXPECT_TRUE(check_listen_policy("0.0.0.0", Secret("x")));
+  EXPECT_TRUE(check_listen_policy("127.0.0.1", Secret(), kRuntimeTokenSources));
+  EXPECT_TRUE(check_listen_policy("localhost", Secret(), kRuntimeTokenSources));
+  EXPECT_FALSE(check_listen_policy("0.0.0.0", Secret(), kRuntimeTokenSources));
+  EXPECT_TRUE(check_listen_policy("0.0.0.0", Secret("x"), kRuntimeTokenSources));
 }
 
 

@@ -39,6 +39,11 @@ using Getenv = std::function<const char*(const char*)>;
 Result<std::unique_ptr<rt::Runtime>> open_runtime(boost::asio::io_context& io, RuntimeConfig cfg,
                                                   std::string_view who, const Getenv& getenv);
 
+// Refuses a non-loopback listen address without a token: config_invalid,
+// naming the address and where a token comes from (`token_sources`).
+Result<void> check_listen_policy(std::string_view host, const Secret& token, std::string_view token_sources);
+inline constexpr std::string_view kRuntimeTokenSources = "a token (--token-file or YOI_RUNTIME_TOKEN)";
+
 // "yoi-runtime listening on http://127.0.0.1:8790" (IPv6 hosts bracketed).
 std::string listening_line(std::string_view binary, std::string_view host, std::uint16_t port);
 

@@ -30,7 +30,7 @@ namespace yoi::runtime_server {
 struct ServerSettings {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8790;
-  // Empty: no auth (only allowed on loopback; see check_listen_policy).
+  // Empty: no auth (only allowed on loopback; see check_listen_policy in host.hpp).
   Secret token;
   std::chrono::milliseconds heartbeat_interval{15'000};
   std::size_t max_body_bytes = 1 << 20;
@@ -44,8 +44,6 @@ struct ServerSettings {
   std::size_t stream_batch = 64;
 };
 
-// Refuses a non-loopback listen address without a token (config_invalid).
-Result<void> check_listen_policy(const std::string& host, const Secret& token);
 
 class RuntimeServer {
  public:
