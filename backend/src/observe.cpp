@@ -18,7 +18,7 @@
 
 #include "observe_upstream.hpp"
 #include "relabel.hpp"
-#include "yoi/backend/http_client.hpp"
+#include "upstream_error.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
@@ -40,11 +40,6 @@ struct RingEvent {
   std::optional<std::string> json;
   bool stop = false;                 // a worker_stopped event
 };
-
-bool transport_failure(Code c) {
-  return c == Code::runtime_unreachable || c == Code::runtime_timeout || c == Code::runtime_error ||
-         c == Code::runtime_bad_response || c == Code::runtime_unavailable || c == Code::runtime_auth_failed;
-}
 
 }  // namespace
 
@@ -343,7 +338,7 @@ struct Client : std::enable_shared_from_this<Client> {
       auto c = page.error().code;
       if (c == Code::cursor_expired || c == Code::cursor_unknown) {
         resync(c, page.error().message);
-      } else if (transport_failure(c)) {
+      } else if (upstream::runtime_down(c)) {
         // The runtime is unreachable through the polling route too: wait
         // (the upstream reconnects and wakes everyone), retry in a second.
         if (!told_down) {
@@ -454,7 +449,7 @@ void Feed::connect() {
     if (e.code == Code::worker_stopped) {
       f->stopped = true;
       f->stop_seq = f->head;
-    } else if (action == "fatal" && !transport_failure(e.code)) {
+    } else if (action == "fatal" && !upstream::runtime_down(e.code)) {
       f->fatal = e;
     }
     f->wake_all();

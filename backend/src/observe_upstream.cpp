@@ -1,6 +1,8 @@
 // Upstreams of the observation proxy: embedded (Runtime::subscribe +
 // read_after) and remote (a Beast WebSocket client of yoi-runtime's
 // /v1/workers/{id}/events/ws, over TLS for https runtimes). See observe_upstream.hpp for the protocol.
+// Every failure of the remote one is mapped by upstream::map_failure
+// (upstream_error.hpp); this file only says what happened.
 #include "observe_upstream.hpp"
 
 #include <charconv>
@@ -24,6 +26,7 @@
 #include "read_hook.hpp"
 #include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "tls.hpp"
+#include "upstream_error.hpp"
 #include "yoi/backend/http_client.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/runtime.hpp"
@@ -230,8 +233,25 @@ class ConnOf final : public Conn {
 using PlainConn = ConnOf<beast::tcp_stream>;
 using TlsConn = ConnOf<beast::ssl_stream<beast::tcp_stream>>;
 
-Error unavailable(std::string_view what) {
-  return Error{Code::runtime_unavailable, fmt::format("the runtime's event stream {}", what)};
+// What happened, in upstream::map_failure's terms.
+Error no_reply(http::Failure kind) { return upstream::map_failure(upstream::NoReply{kind}); }
+Error undecodable(std::string_view what) { return upstream::map_failure(upstream::Undecodable{what}); }
+Error stream_lost() { return upstream::map_failure(upstream::StreamLost{}); }
+
+bool is_timeout(const beast::error_code& ec) {
+  return ec == beast::error::timeout || ec == asio::error::timed_out;
+}
+
+// A failed WebSocket upgrade that got no HTTP answer to map.
+http::Failure handshake_failure(const beast::error_code& ec) {
+  if (is_timeout(ec)) return http::Failure::timeout;
+  if (ec == websocket::condition::handshake_failed) return http::Failure::protocol;
+  return http::Failure::unreachable;
+}
+
+Error diagnostic_of(const bj::object& o) {
+  return upstream::map_failure(
+      upstream::StreamDiagnostic{json::str_or_empty(o, "code"), json::str_or_empty(o, "message")});
 }
 
 // Decodes one frame of the runtime's stream. Unknown types are ignored.
@@ -243,7 +263,7 @@ struct Frame {
 Result<std::string> epoch_of(const bj::object& o) {
   auto c = json::str_or_empty(o, "cursor");
   auto parts = rt::parse_cursor(c);
-  if (!parts) return fail(Code::runtime_bad_response, "the runtime sent a frame with a bad cursor");
+  if (!parts) return fail(undecodable("frame cursor"));
   return std::string(parts->epoch);
 }
 
@@ -336,9 +356,9 @@ class RemoteUpstream final : public Upstream {
       asio::steady_timer timer(io);
       timer.expires_at(deadline);
       auto race = co_await (resolver.async_resolve(ep.host, ep.port, use_tuple) || timer.async_wait(use_tuple));
-      if (race.index() == 1) co_return fail(Code::runtime_timeout, "the runtime did not answer in time");
+      if (race.index() == 1) co_return fail(no_reply(http::Failure::timeout));
       auto [rec, results] = std::get<0>(race);
-      if (rec || results.empty()) co_return fail(unavailable("cannot be reached"));
+      if (rec || results.empty()) co_return fail(no_reply(http::Failure::unreachable));
       if (tls_ctx) co_return co_await open(std::make_shared<TlsConn>(io, *tls_ctx), results, deadline, tgt);
       co_return co_await open(std::make_shared<PlainConn>(io), results, deadline, tgt);
     }
@@ -351,16 +371,13 @@ class RemoteUpstream final : public Upstream {
       auto& low = beast::get_lowest_layer(sock);
       low.expires_at(deadline);
       auto [cec, endpoint] = co_await low.async_connect(results, use_tuple);
-      if (cec) co_return fail(unavailable("cannot be reached"));
+      if (cec) co_return fail(no_reply(is_timeout(cec) ? http::Failure::timeout : http::Failure::unreachable));
       low.socket().set_option(tcp::no_delay(true));
       if constexpr (std::is_same_v<C, TlsConn>) {
         auto& tls_layer = sock.next_layer().next_layer();
-        if (!tls::name_peer(tls_layer, ep.host)) co_return fail(unavailable("cannot be opened"));
+        if (!tls::name_peer(tls_layer, ep.host)) co_return fail(no_reply(http::Failure::tls));
         auto [tec] = co_await tls_layer.async_handshake(ssl::stream_base::client, use_tuple);
-        if (tec) {
-          if (tec == beast::error::timeout) co_return fail(Code::runtime_timeout, "the runtime did not answer in time");
-          co_return fail(Code::runtime_unreachable, "a secure connection to the runtime could not be established");
-        }
+        if (tec) co_return fail(no_reply(is_timeout(tec) ? http::Failure::timeout : http::Failure::tls));
       }
       sock.read_message_max(opts.max_upstream_frame);
       std::string auth = token.empty() ? std::string() : "Bearer " + token.expose();
@@ -371,12 +388,9 @@ class RemoteUpstream final : public Upstream {
       websocket::response_type res;
       std::string host = ep.host + ":" + ep.port;
       auto [hec] = co_await sock.async_handshake(res, host, tgt, use_tuple);
-      if (hec) {
-        auto st = res.result_int();
-        if (st == 401 || st == 403) co_return fail(Code::runtime_auth_failed, "the runtime rejected the backend's credential");
-        if (st == 404) co_return fail(Code::runtime_bad_response, "the runtime has no event stream route");
-        co_return fail(unavailable("cannot be opened"));
-      }
+      if (hec == websocket::error::upgrade_declined)  // the runtime answered, with an HTTP error
+        co_return fail(upstream::map_failure(upstream::Reply{static_cast<int>(res.result_int()), res.body()}));
+      if (hec) co_return fail(no_reply(handshake_failure(hec)));
       low.expires_never();
       auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
       t.idle_timeout = opts.upstream_idle_timeout;
@@ -388,7 +402,7 @@ class RemoteUpstream final : public Upstream {
     static Result<Frame> read_frame(const beast::flat_buffer& buf) {
       auto data = beast::buffers_to_string(buf.data());
       auto v = json::parse(data, data.size() + 1);
-      if (!v || !v->is_object()) return fail(Code::runtime_bad_response, "the runtime sent an undecodable frame");
+      if (!v || !v->is_object()) return fail(undecodable("event stream frame"));
       Frame f;
       f.obj = std::move(v->as_object());
       f.type = json::str_or_empty(f.obj, "type");
@@ -401,7 +415,7 @@ class RemoteUpstream final : public Upstream {
       UpSnapshot s;
       s.epoch = std::move(*epoch);
       auto seq = seq_of(o);
-      if (!seq) return fail(Code::runtime_bad_response, "snapshot without seq");
+      if (!seq) return fail(undecodable("snapshot"));
       s.seq = *seq;
       s.frame = std::move(o);
       return s;
@@ -425,7 +439,7 @@ class RemoteUpstream final : public Upstream {
       });
       h.connected();
       beast::flat_buffer buf;
-      Error why = unavailable("was lost");
+      Error why = stream_lost();
       while (live()) {
         buf.clear();
         auto [rec, n] = co_await my_ws->read(buf);
@@ -445,7 +459,7 @@ class RemoteUpstream final : public Upstream {
           auto seq = seq_of(f->obj);
           auto* ev = f->obj.if_contains("event");
           if (!epoch || !seq || !ev || !ev->is_object()) {
-            why = Error{Code::runtime_bad_response, "the runtime sent a malformed event frame"};
+            why = undecodable("event frame");
             break;
           }
           h.event(std::move(*epoch), SourceEvent{*seq, bj::serialize(*ev)});
@@ -457,10 +471,7 @@ class RemoteUpstream final : public Upstream {
           }
           h.snapshot(std::move(*s));
         } else if (f->type == "diagnostic") {
-          Code c = Code::runtime_error;
-          code_from_name(json::str_or_empty(f->obj, "code"), c);
-          h.diagnostic(Error{c, std::string(json::str_or_empty(f->obj, "message"))},
-                       std::string(json::str_or_empty(f->obj, "action")));
+          h.diagnostic(diagnostic_of(f->obj), std::string(json::str_or_empty(f->obj, "action")));
         }
         // heartbeat: nothing to do (the position is the last event's).
       }
@@ -482,23 +493,20 @@ class RemoteUpstream final : public Upstream {
       auto race = co_await (w->read(buf) || timer.async_wait(use_tuple));
       if (race.index() == 1) {
         w->abort();
-        co_return fail(Code::runtime_timeout, "the runtime did not send a snapshot in time");
+        co_return fail(no_reply(http::Failure::timeout));
       }
       auto [rec, n] = std::get<0>(race);
-      Result<UpSnapshot> out = fail(unavailable("was lost"));
+      Result<UpSnapshot> out = fail(stream_lost());
       if (!rec) {
         auto f = read_frame(buf);
         if (!f)
           out = fail(f.error());
         else if (f->type == "snapshot")
           out = to_snapshot(std::move(f->obj));
-        else if (f->type == "diagnostic") {
-          Code c = Code::runtime_error;
-          code_from_name(json::str_or_empty(f->obj, "code"), c);
-          out = fail(c, std::string(json::str_or_empty(f->obj, "message")));
-        } else {
-          out = fail(Code::runtime_bad_response, "the runtime's stream did not start with a snapshot");
-        }
+        else if (f->type == "diagnostic")
+          out = fail(diagnostic_of(f->obj));
+        else
+          out = fail(undecodable("snapshot"));
       }
       w->abort();
       co_return out;

@@ -7,9 +7,9 @@
 // Threading: a Source lives on the backend's io_context. Call every method on
 // that thread; callbacks run on that thread, never inline from the call.
 //
-// Errors: the §7 codes. A remote source maps every transport or upstream
-// failure in exactly one place (remote_source.cpp, map_failure); messages
-// never carry a URL, token, path or raw transport text.
+// Errors: the §7 codes. Every transport or upstream failure, REST call or
+// event stream, is mapped in exactly one place (src/upstream_error.cpp,
+// map_failure); messages never carry a URL, token, path or raw transport text.
 //
 // Identity: the source's id is the registry id (from the backend config); any
 // `runtime_id` a source returns (worker details, summaries) is rewritten to it.
