@@ -16,7 +16,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "observe_upstream.hpp"
 #include "relabel.hpp"
 #include "upstream_error.hpp"
 #include "yoi/ids.hpp"
@@ -28,8 +27,6 @@ namespace yoi::backend {
 
 namespace asio = boost::asio;
 namespace bj = boost::json;
-using detail::UpSnapshot;
-
 
 namespace {
 
@@ -49,14 +46,14 @@ struct Feed : std::enable_shared_from_this<Feed> {
   std::weak_ptr<ObservationHub::Impl> hub;
   ObservationHub::Impl* hub_raw;
   std::string rid, wid;
-  std::unique_ptr<detail::Upstream> up;
+  std::unique_ptr<EventStream> up;  // from the source (Source::event_stream)
 
   bool have_epoch = false;
   std::string epoch;
   std::uint64_t head = 0;  // newest seq received
   std::deque<RingEvent> ring;
   std::size_t ring_bytes = 0;
-  std::optional<UpSnapshot> base;  // most recent snapshot seen
+  std::optional<StreamSnapshot> base;  // most recent snapshot seen
   std::string base_frame;          // base, as the backend sends it
 
   bool connected = false;
@@ -82,14 +79,14 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void start();
   void connect();
   void on_lost(const Error& e);
-  void on_snapshot(UpSnapshot s);
+  void on_snapshot(StreamSnapshot s);
   void on_event(const std::string& ep, SourceEvent e);
   void wake_all();
   // Clients stream up to here; events past it wait for the upstream's
-  // idle() (UpHandlers::idle) and then leave together, one write per burst.
+  // idle() (StreamHandlers::idle) and then leave together, one write per burst.
   std::uint64_t published = 0;
   void request_snapshot();
-  void set_base(UpSnapshot s);
+  void set_base(StreamSnapshot s);
   bool base_fresh() const {
     if (!base || !have_epoch || base->epoch != epoch) return false;
     if (ring.empty()) return base->seq >= head;
@@ -112,8 +109,6 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
   RuntimeRegistry& registry;
   const CursorCodec& cursors;
   ObserveOptions opts;
-  std::map<std::string, rt::Runtime*, std::less<>> embedded;
-  std::map<std::string, RemoteConfig, std::less<>> remotes;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Feed>> feeds;
   std::map<Client*, std::weak_ptr<Client>> clients;
   ObserveStats st;
@@ -122,14 +117,13 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
   Impl(asio::io_context& i, RuntimeRegistry& r, const CursorCodec& c, ObserveOptions o)
       : io(i), registry(r), cursors(c), opts(std::move(o)) {}
 
-  std::shared_ptr<Feed> feed_for(const std::string& rid, const std::string& wid) {
+  // The feed of a worker of `source` (rid's source in the registry).
+  std::shared_ptr<Feed> feed_for(Source& source, const std::string& rid, const std::string& wid) {
     auto key = std::make_pair(rid, wid);
     if (auto it = feeds.find(key); it != feeds.end()) return it->second;
     auto f = std::make_shared<Feed>(io, shared_from_this(), rid, wid, opts);
-    if (auto e = embedded.find(rid); e != embedded.end())
-      f->up = detail::make_embedded_upstream(io, *e->second, wid);
-    else
-      f->up = detail::make_remote_upstream(io, remotes.at(rid), wid, opts);
+    StreamOptions so{opts.connect_timeout, opts.upstream_idle_timeout, opts.max_upstream_frame};
+    f->up = source.event_stream(wid, so);
     feeds.emplace(key, f);
     f->start();
     return f;
@@ -418,7 +412,7 @@ void Feed::connect() {
   std::optional<Position> after;
   if (have_epoch) after = Position{epoch, head};
   std::weak_ptr<Feed> weak = weak_from_this();
-  detail::UpHandlers hs;
+  StreamHandlers hs;
   hs.connected = [weak] {
     auto f = weak.lock();
     if (!f || f->closed) return;
@@ -431,7 +425,7 @@ void Feed::connect() {
       f->wake_all();
     }
   };
-  hs.snapshot = [weak](UpSnapshot s) {
+  hs.snapshot = [weak](StreamSnapshot s) {
     if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
   };
   hs.event = [weak](std::string ep, SourceEvent e) {
@@ -479,7 +473,7 @@ void Feed::on_lost(const Error& e) {
   });
 }
 
-void Feed::on_snapshot(UpSnapshot s) {
+void Feed::on_snapshot(StreamSnapshot s) {
   bool new_history = !have_epoch || s.epoch != epoch;
   if (new_history || s.seq != head) {
     ring.clear();
@@ -497,7 +491,7 @@ void Feed::on_snapshot(UpSnapshot s) {
   wake_all();
 }
 
-void Feed::set_base(UpSnapshot s) {
+void Feed::set_base(StreamSnapshot s) {
   s.frame["runtime_id"] = rid;
   if (auto* w = s.frame.if_contains("worker"); w && w->is_object()) w->as_object()["runtime_id"] = rid;
   s.frame["cursor"] = hub_raw->cursors.encode(rid, wid, Position{s.epoch, s.seq});
@@ -539,7 +533,7 @@ void Feed::on_event(const std::string& ep, SourceEvent e) {
     stop_seq = head;
   }
   snapshot_retry_ok = true;
-  // Clients see it at the upstream's next idle() (UpHandlers::idle).
+  // Clients see it at the upstream's next idle() (StreamHandlers::idle).
 }
 
 void Feed::wake_all() {
@@ -550,7 +544,7 @@ void Feed::wake_all() {
 void Feed::request_snapshot() {
   if (snapshot_inflight || !snapshot_retry_ok || !have_epoch) return;
   snapshot_inflight = true;
-  up->snapshot([weak = weak_from_this()](Result<UpSnapshot> s) {
+  up->snapshot([weak = weak_from_this()](Result<StreamSnapshot> s) {
     auto f = weak.lock();
     if (!f || f->closed) return;
     f->snapshot_inflight = false;
@@ -569,13 +563,15 @@ void Feed::request_snapshot() {
 void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::optional<std::string> cursor,
                                        std::shared_ptr<net::WsStream> stream) {
   if (closed) return stream->close(1001, "");
+  Source* source = registry.find(rid);
+  if (!source) return stream->close(1011, "");  // the route found it; sources are never removed
   // A feed that ended fatally (e.g. worker_not_found) is not reused: the
   // worker may exist by now.
   if (auto it = feeds.find(std::make_pair(rid, wid)); it != feeds.end() && it->second->fatal) {
     auto old = it->second;
     drop_feed(old.get());
   }
-  auto feed = feed_for(rid, wid);
+  auto feed = feed_for(*source, rid, wid);
   feed->grace.cancel();
   auto c = std::make_shared<Client>(shared_from_this(), feed, rid, wid);
   c->stream = stream;
@@ -609,14 +605,6 @@ ObservationHub::ObservationHub(asio::io_context& io, RuntimeRegistry& registry, 
     : impl_(std::make_shared<Impl>(io, registry, cursors, std::move(options))) {}
 
 ObservationHub::~ObservationHub() { close(); }
-
-void ObservationHub::add_embedded(std::string runtime_id, rt::Runtime& runtime) {
-  impl_->embedded[std::move(runtime_id)] = &runtime;
-}
-
-void ObservationHub::add_remote(const RemoteConfig& config) {
-  impl_->remotes[config.id] = config;
-}
 
 ObserveStats ObservationHub::stats() const {
   auto s = impl_->st;
@@ -687,11 +675,8 @@ void ObservationHub::add_routes(net::Router& router,
         if (auto ok = validate_id(wid, "worker_id"); !ok) return net::Response::error(ok.error());
         if (auto ok = im->registry.policy().check(PolicyRequest{ApiOp::stream, rid, wid, "browser"}); !ok)
           return net::Response::error(ok.error());
-        if (!im->embedded.contains(rid) && !im->remotes.contains(rid)) {
-          if (im->registry.find(rid))
-            return net::Response::error(Error{Code::unsupported, "this runtime's event stream is not available"});
+        if (!im->registry.find(rid))
           return net::Response::error(Error{Code::runtime_not_found, fmt::format("no runtime '{}'", rid)});
-        }
         std::optional<std::string> cursor;
         if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
         net::WsAccept accept;

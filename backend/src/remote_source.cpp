@@ -9,6 +9,7 @@
 
 #include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "relabel.hpp"
+#include "upstream.hpp"
 #include "upstream_error.hpp"
 #include "yoi/backend/http_client.hpp"
 #include "yoi/clock.hpp"
@@ -46,6 +47,7 @@ std::string pct(std::string_view s) {
 struct Core : std::enable_shared_from_this<Core> {
   asio::io_context& io;
   RemoteConfig cfg;
+  http::Endpoint endpoint;  // cfg.base_url, parsed (event streams dial it)
   std::shared_ptr<http::Client> client;
   asio::steady_timer probe_timer;
   bool closed = false;
@@ -55,8 +57,8 @@ struct Core : std::enable_shared_from_this<Core> {
   std::optional<rt::RuntimeSummary> summary;
   std::optional<std::int64_t> last_seen_ms;
 
-  Core(asio::io_context& io, RemoteConfig c, std::shared_ptr<http::Client> cl)
-      : io(io), cfg(std::move(c)), client(std::move(cl)), probe_timer(io) {}
+  Core(asio::io_context& io, RemoteConfig c, http::Endpoint ep, std::shared_ptr<http::Client> cl)
+      : io(io), cfg(std::move(c)), endpoint(std::move(ep)), client(std::move(cl)), probe_timer(io) {}
 
   // One HTTP call; `done` gets the 2xx body parsed as JSON, or the error
   // upstream::map_failure makes of what went wrong.
@@ -282,6 +284,17 @@ class RemoteSource final : public Source {
          });
   }
 
+  std::unique_ptr<EventStream> event_stream(std::string worker_id, const StreamOptions& options) override {
+    // Within the runtime's own timeouts: a cut or blackholed link (no RST)
+    // is noticed as the REST calls would notice it.
+    auto capped = options;
+    capped.connect_timeout = std::min(capped.connect_timeout, core_->cfg.connect_timeout + core_->cfg.timeout);
+    capped.idle_timeout =
+        std::min(capped.idle_timeout, std::max(core_->cfg.timeout, std::chrono::milliseconds(1'000)));
+    detail::RemoteEndpoint remote{core_->endpoint, core_->cfg.token, core_->cfg.ca_file};
+    return detail::make_remote_upstream(core_->io, std::move(remote), std::move(worker_id), capped);
+  }
+
   void close() override {
     if (core_->closed) return;
     core_->closed = true;
@@ -371,7 +384,10 @@ Result<std::unique_ptr<Source>> make_remote_source(asio::io_context& io, RemoteC
   auto client = http::Client::make(io, config.base_url, opts);
   if (!client)
     return fail(Code::config_invalid, fmt::format("runtime '{}': {}", config.id, client.error().message));
-  auto core = std::make_shared<Core>(io, std::move(config), std::move(*client));
+  auto endpoint = http::parse_base_url(config.base_url);
+  if (!endpoint)
+    return fail(Code::config_invalid, fmt::format("runtime '{}': {}", config.id, endpoint.error().message));
+  auto core = std::make_shared<Core>(io, std::move(config), std::move(*endpoint), std::move(*client));
   return std::unique_ptr<Source>(std::make_unique<RemoteSource>(std::move(core)));
 }
 

@@ -222,17 +222,14 @@ struct Backend {
     rc.timeout = 2s;
     rc.connect_timeout = 1s;
     rc.probe_interval = 0ms;
-    remote_configs.push_back(rc);
-    auto s = make_remote_source(io, rc);
+    auto s = make_remote_source(io, std::move(rc));
     ASSERT_TRUE(s) << s.error().message;
     ASSERT_TRUE(registry.add(std::move(*s)));
   }
-  std::vector<RemoteConfig> remote_configs;
 
+  // The hub streams every runtime of the registry: nothing to register.
   void start() {
     hub = std::make_unique<ObservationHub>(io, registry, cursors, opts);
-    if (runtime) hub->add_embedded("local", *runtime);
-    for (const auto& rc : remote_configs) hub->add_remote(rc);
     net::Router router;
     hub->add_routes(router);
     net::ServerOptions so;

@@ -8,6 +8,9 @@
 // src/upstream_error.cpp (its table: backend/README.md). An operation the
 // runtime does not list in its capabilities is `unsupported`, without
 // calling it.
+//
+// Event streams (Source::event_stream): a WebSocket client of the runtime's
+// /v1/workers/{id}/events/ws with the same endpoint, token and trust anchors.
 
 #include <chrono>
 #include <memory>
