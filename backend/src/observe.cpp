@@ -139,9 +139,51 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 };
 
 // One WebSocket client. The writer pulls next(); this holds a position, at
-// most a few control frames and at most one catch-up page.
+// most a few control frames (`pending`) and at most one catch-up page.
+//
+// Phase: what next() does once `pending` is out.
+//   resolving      the client came with a valid cursor (`start`); waits for
+//                  the feed's epoch. The same epoch → streaming at `start`;
+//                  another → resync.
+//   need_snapshot  sends the feed's base snapshot when it is fresh →
+//                  streaming at its position; else asks the feed for one
+//                  and waits (woken when it arrives).
+//   streaming      at (epoch, seq); the next event per Catchup below. A new
+//                  epoch on the feed → resync; a stopped worker whose final
+//                  event was sent → closing (worker_stopped).
+//   closing        `pending` ends with a diagnostic; then close with
+//                  close_code → finished.
+//   finished       closed (by us or the peer): nothing more.
+// resync(): a diagnostic (action resync), then need_snapshot (closing and
+// finished stay). close_with(): from any phase but finished → closing.
+// Before the phase is looked at, a fatal feed → closing, and the upstream's
+// availability is told once per change (runtime_unavailable,
+// runtime_recovered; `told_down`).
+//
+// Catchup, while streaming: where the next event comes from.
+//   none        the ring, by seq + 1. Behind the ring (or ahead of the
+//               head, once: `probed_ahead`), unless the upstream is down:
+//               start_catchup() → in_flight, or closing (subscriber_lagged)
+//               after lag_catchup_pages pages in a row without gaining on
+//               the head.
+//   in_flight   a page of the polling route is on its way; heartbeats.
+//               caught_up() → draining (events), none (an empty page), or
+//               retry_wait (the runtime is down) or a resync / closing.
+//   draining    the page's events, one per pull → none after the last.
+//   retry_wait  heartbeats until a timer (1 s) → none.
+// A resync drops the page being drained; a page in flight or a retry wait
+// runs its course and is handled as above whatever the phase.
 struct Client : std::enable_shared_from_this<Client> {
-  enum class Phase { resolve_cursor, need_snapshot, streaming };
+  enum class Phase { resolving, need_snapshot, streaming, closing, finished };
+  enum class Catchup { none, in_flight, draining, retry_wait };
+
+  // One step of next(): a frame, nothing for now (`frame` empty), or look
+  // again because the state changed.
+  struct Pull {
+    std::optional<std::string> frame;
+    bool again = false;
+  };
+  static Pull again() { return Pull{std::nullopt, true}; }
 
   std::weak_ptr<ObservationHub::Impl> hub;
   ObservationHub::Impl* h;
@@ -149,25 +191,20 @@ struct Client : std::enable_shared_from_this<Client> {
   std::weak_ptr<net::WsStream> stream;
   std::string rid, wid;
   Phase phase = Phase::need_snapshot;
-  Position start;  // resolve_cursor: the client's decoded cursor
+  Catchup catchup = Catchup::none;
+  Position start;  // resolving: the client's decoded cursor
   std::string epoch;
   std::uint64_t seq = 0;
   std::deque<std::string> pending;  // control frames (a few at most)
-  bool close_after = false;
   std::uint16_t close_code = 1000;
-  std::uint64_t down_seen = 0;
-  bool told_down = false;
-  // Catch-up from the polling route.
-  std::vector<SourceEvent> batch;
+  std::uint64_t down_seen = 0;  // the feed's down_gen last looked at
+  bool told_down = false;       // runtime_unavailable sent, runtime_recovered not yet
+  bool probed_ahead = false;    // asked the polling route while ahead of the head
+  std::vector<SourceEvent> batch;  // draining: the catch-up page
   std::size_t batch_pos = 0;
-  std::uint64_t batch_end = 0;
-  bool catchup_inflight = false;
-  bool probed_ahead = false;
-  std::size_t streak = 0;
+  std::size_t streak = 0;  // catch-up pages in a row, and the gap when they began
   std::uint64_t streak_gap = 0;
   std::optional<asio::steady_timer> retry_timer;
-  bool retry_wait = false;
-  bool finished = false;
 
   Client(std::shared_ptr<ObservationHub::Impl> hb, std::shared_ptr<Feed> f, std::string r, std::string w)
       : hub(hb), h(hb.get()), feed(std::move(f)), rid(std::move(r)), wid(std::move(w)) {}
@@ -178,16 +215,26 @@ struct Client : std::enable_shared_from_this<Client> {
 
   std::string cursor() const { return h->cursors.encode(rid, wid, Position{epoch, seq}); }
 
-  void fatal(Code code, std::string_view message, std::string_view action, std::uint16_t cc) {
+  static std::string unavailable_frame() {
+    return rt::wire::diagnostic_frame(Code::runtime_unavailable,
+                                      "the runtime is unavailable; the stream resumes when it returns", "wait");
+  }
+  static std::string recovered_frame() {
+    return rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait");
+  }
+
+  void close_with(Code code, std::string_view message, std::string_view action, std::uint16_t cc) {
+    if (phase == Phase::finished) return;
     pending.clear();
     pending.push_back(rt::wire::diagnostic_frame(code, message, action));
-    close_after = true;
+    phase = Phase::closing;
     close_code = cc;
   }
 
   void resync(Code code, std::string_view message) {
     pending.push_back(rt::wire::diagnostic_frame(code, message, "resync"));
-    phase = Phase::need_snapshot;
+    if (phase != Phase::closing && phase != Phase::finished) phase = Phase::need_snapshot;
+    if (catchup == Catchup::draining) catchup = Catchup::none;
     batch.clear();
     batch_pos = 0;
     streak = 0;
@@ -198,113 +245,141 @@ struct Client : std::enable_shared_from_this<Client> {
     return rt::wire::event_frame(rid, wid, rt::Event{s, json, cursor()});
   }
 
-  std::optional<std::string> next(bool idle) {
-    if (finished) return std::nullopt;
-    for (int guard = 0; guard < 100'000; ++guard) {
-      if (!pending.empty()) {
-        auto f = std::move(pending.front());
-        pending.pop_front();
-        return f;
-      }
-      if (close_after) {
-        finished = true;
-        if (auto s = stream.lock()) s->close(close_code, "");
-        return std::nullopt;
-      }
-      auto& f = *feed;
-      if (f.fatal) {
-        fatal(f.fatal->code, f.fatal->message, "fatal", 1000);
-        continue;
-      }
-      // Upstream state changes, once per change.
-      if (f.down && down_seen != f.down_gen) {
-        down_seen = f.down_gen;
-        if (!told_down) {
-          told_down = true;
-          return rt::wire::diagnostic_frame(Code::runtime_unavailable,
-                                            "the runtime is unavailable; the stream resumes when it returns",
-                                            "wait");
-        }
-      }
-      if (!f.down && told_down && f.connected) {
-        told_down = false;
-        return rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait");
-      }
-
-      if (phase == Phase::resolve_cursor) {
-        if (!f.have_epoch) return std::nullopt;
-        if (start.epoch != f.epoch) {
-          resync(Code::cursor_unknown, "the cursor belongs to another history of this worker");
-          continue;
-        }
-        epoch = start.epoch;
-        seq = start.seq;
-        phase = Phase::streaming;
-      }
-      if (phase == Phase::need_snapshot) {
-        if (f.base_fresh()) {
-          epoch = f.base->epoch;
-          seq = f.base->seq;
-          phase = Phase::streaming;
-          streak = 0;
-          return f.base_frame;
-        }
-        f.request_snapshot();
-        return std::nullopt;
-      }
-      // streaming
-      if (f.have_epoch && epoch != f.epoch) {
-        resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
-        continue;
-      }
-      if (batch_pos < batch.size()) {
-        auto& e = batch[batch_pos++];
-        std::uint64_t s = e.seq;
-        std::string json = std::move(e.json);
-        if (batch_pos >= batch.size()) {
-          batch.clear();
-          batch_pos = 0;
-          seq = std::max(s, batch_end);
-        }
-        return event_frame(s, json);
-      }
-      if (!batch.empty()) batch.clear();
-      if (catchup_inflight || retry_wait) return idle && phase == Phase::streaming ? heartbeat() : std::nullopt;
-      if (seq >= f.published && seq < f.head) return idle ? heartbeat() : std::nullopt;  // not announced yet
-      if (seq >= f.head && f.stopped && seq >= f.stop_seq) {
-        fatal(Code::worker_stopped, fmt::format("worker '{}' is stopped", wid), "fatal", 1000);
-        continue;
-      }
-      if (seq == f.head) {
-        streak = 0;
-        return idle ? heartbeat() : std::nullopt;
-      }
-      if (seq > f.head) {
-        if (!probed_ahead && !f.down) {
-          probed_ahead = true;
-          start_catchup();
-          continue;
-        }
-        return idle ? heartbeat() : std::nullopt;
-      }
-      if (const RingEvent* r = f.at(seq + 1)) {
-        streak = 0;
-        seq = r->seq;
-        if (!r->json) continue;  // withheld: advance silently
-        return *r->json;
-      }
-      // Behind the ring: a page from the polling route.
-      if (f.down) return idle ? heartbeat() : std::nullopt;
-      start_catchup();
-      if (close_after || !pending.empty()) continue;
-      return idle ? heartbeat() : std::nullopt;
-    }
-    return std::nullopt;
-  }
+  // Nothing to send now; on an idle socket, a heartbeat.
+  Pull beat(bool idle) const { return Pull{idle ? heartbeat() : std::nullopt}; }
 
   std::optional<std::string> heartbeat() const {
     if (phase != Phase::streaming) return std::nullopt;
     return rt::wire::heartbeat_frame(cursor(), seq);
+  }
+
+  std::optional<std::string> next(bool idle) {
+    for (int guard = 0; guard < 100'000; ++guard) {
+      Pull p = step(idle);
+      if (!p.again) return std::move(p.frame);
+    }
+    return std::nullopt;
+  }
+
+  Pull step(bool idle) {
+    if (phase == Phase::finished) return {};
+    if (!pending.empty()) {
+      auto f = std::move(pending.front());
+      pending.pop_front();
+      return {std::move(f)};
+    }
+    if (phase == Phase::closing) {
+      phase = Phase::finished;
+      if (auto s = stream.lock()) s->close(close_code, "");
+      return {};
+    }
+    if (feed->fatal) {
+      close_with(feed->fatal->code, feed->fatal->message, "fatal", 1000);
+      return again();
+    }
+    if (auto told = availability_change()) return {std::move(told)};
+    switch (phase) {
+      case Phase::resolving: return resolve();
+      case Phase::need_snapshot: return snapshot();
+      case Phase::streaming: return streaming(idle);
+      case Phase::closing:
+      case Phase::finished: break;
+    }
+    return {};
+  }
+
+  // runtime_unavailable once per outage of the upstream, runtime_recovered
+  // once it is back.
+  std::optional<std::string> availability_change() {
+    auto& f = *feed;
+    if (f.down && down_seen != f.down_gen) {
+      down_seen = f.down_gen;
+      if (!told_down) {
+        told_down = true;
+        return unavailable_frame();
+      }
+    }
+    if (!f.down && told_down && f.connected) {
+      told_down = false;
+      return recovered_frame();
+    }
+    return std::nullopt;
+  }
+
+  Pull resolve() {
+    if (!feed->have_epoch) return {};
+    if (start.epoch != feed->epoch) {
+      resync(Code::cursor_unknown, "the cursor belongs to another history of this worker");
+      return again();
+    }
+    epoch = start.epoch;
+    seq = start.seq;
+    phase = Phase::streaming;
+    return again();
+  }
+
+  Pull snapshot() {
+    auto& f = *feed;
+    if (!f.base_fresh()) {
+      f.request_snapshot();
+      return {};
+    }
+    epoch = f.base->epoch;
+    seq = f.base->seq;
+    phase = Phase::streaming;
+    streak = 0;
+    return {f.base_frame};
+  }
+
+  Pull streaming(bool idle) {
+    if (feed->have_epoch && epoch != feed->epoch) {
+      resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
+      return again();
+    }
+    switch (catchup) {
+      case Catchup::draining: {
+        auto e = std::move(batch[batch_pos++]);
+        if (batch_pos >= batch.size()) {
+          batch.clear();
+          batch_pos = 0;
+          catchup = Catchup::none;
+        }
+        return {event_frame(e.seq, e.json)};
+      }
+      case Catchup::in_flight:
+      case Catchup::retry_wait: return beat(idle);
+      case Catchup::none: break;
+    }
+    return from_ring(idle);
+  }
+
+  Pull from_ring(bool idle) {
+    auto& f = *feed;
+    if (seq >= f.published && seq < f.head) return beat(idle);  // not announced yet
+    if (seq >= f.head && f.stopped && seq >= f.stop_seq) {
+      close_with(Code::worker_stopped, fmt::format("worker '{}' is stopped", wid), "fatal", 1000);
+      return again();
+    }
+    if (seq == f.head) {
+      streak = 0;
+      return beat(idle);
+    }
+    if (seq > f.head) {
+      if (probed_ahead || f.down) return beat(idle);
+      probed_ahead = true;
+      start_catchup();
+      return again();
+    }
+    if (const RingEvent* r = f.at(seq + 1)) {
+      streak = 0;
+      seq = r->seq;
+      if (!r->json) return again();  // withheld: advance silently
+      return {*r->json};
+    }
+    // Behind the ring: a page from the polling route.
+    if (f.down) return beat(idle);
+    start_catchup();
+    return again();
   }
 
   void start_catchup() {
@@ -313,10 +388,11 @@ struct Client : std::enable_shared_from_this<Client> {
     ++streak;
     if (streak > h->opts.lag_catchup_pages && gap >= streak_gap) {
       ++h->st.lagged;
-      fatal(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry", 1008);
+      close_with(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry",
+                 1008);
       return;
     }
-    catchup_inflight = true;
+    catchup = Catchup::in_flight;
     ++h->st.catchup_pages;
     std::weak_ptr<Client> weak = weak_from_this();
     h->registry.events(rid, wid, Position{epoch, seq}, h->opts.catchup_page,
@@ -326,8 +402,8 @@ struct Client : std::enable_shared_from_this<Client> {
   }
 
   void caught_up(Result<SourceEventPage> page) {
-    catchup_inflight = false;
-    if (finished) return;
+    catchup = Catchup::none;
+    if (phase == Phase::finished) return;
     if (!page) {
       auto c = page.error().code;
       if (c == Code::cursor_expired || c == Code::cursor_unknown) {
@@ -337,13 +413,11 @@ struct Client : std::enable_shared_from_this<Client> {
         // (the upstream reconnects and wakes everyone), retry in a second.
         if (!told_down) {
           told_down = true;
-          pending.push_back(rt::wire::diagnostic_frame(Code::runtime_unavailable,
-                                                       "the runtime is unavailable; the stream resumes when it returns",
-                                                       "wait"));
+          pending.push_back(unavailable_frame());
         }
         retry_later();
       } else {
-        fatal(c, page.error().message, "fatal", 1011);
+        close_with(c, page.error().message, "fatal", 1011);
       }
       return wake();
     }
@@ -353,37 +427,40 @@ struct Client : std::enable_shared_from_this<Client> {
     }
     if (told_down && !feed->down) {
       told_down = false;
-      pending.push_back(rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait"));
+      pending.push_back(recovered_frame());
     }
     if (!page->events.empty()) probed_ahead = false;
     batch = std::move(page->events);
     batch_pos = 0;
-    batch_end = page->position;
-    if (batch.empty()) seq = std::max(seq, page->position);
+    if (batch.empty())
+      seq = std::max(seq, page->position);
+    else
+      catchup = Catchup::draining;
     wake();
   }
 
   void retry_later() {
     if (!retry_timer) retry_timer.emplace(h->io);
-    retry_wait = true;
+    catchup = Catchup::retry_wait;
     retry_timer->expires_after(std::chrono::seconds(1));
     retry_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       if (auto c = weak.lock()) {
-        c->retry_wait = false;
+        if (c->catchup == Catchup::retry_wait) c->catchup = Catchup::none;
         c->wake();
       }
     });
   }
 
   void client_sent_data() {
-    if (close_after) return;
-    fatal(Code::observation_only, "this stream is observation-only; the client must not send data", "fatal", 1008);
+    if (phase == Phase::closing || phase == Phase::finished) return;
+    close_with(Code::observation_only, "this stream is observation-only; the client must not send data", "fatal",
+               1008);
     wake();
   }
 
   void closed() {
-    finished = true;
+    phase = Phase::finished;
     if (retry_timer) retry_timer->cancel();
     feed->clients.erase(this);
     auto hb = hub.lock();
@@ -579,7 +656,7 @@ void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::op
     auto pos = cursors.decode(rid, wid, *cursor);
     if (pos) {
       c->start = std::move(*pos);
-      c->phase = Client::Phase::resolve_cursor;
+      c->phase = Client::Phase::resolving;
     } else {
       c->resync(pos.error().code, pos.error().message);
     }
