@@ -286,13 +286,17 @@ struct Backend {
   }
   WsClient client() { return WsClient("127.0.0.1", port); }
 
+  // Streams first, then the server (its `done` says every connection is
+  // gone), then the sources, then the io thread.
   ~Backend() {
     if (thread.joinable()) {
-      call([this] {
+      auto server_gone = std::make_shared<std::promise<void>>();
+      auto gone = server_gone->get_future();
+      call([&] {
         hub->close();
-        server->shutdown(200ms, [] {});
+        server->shutdown(200ms, [server_gone] { server_gone->set_value(); });
       });
-      std::this_thread::sleep_for(300ms);
+      if (gone.wait_for(10s) != std::future_status::ready) ADD_FAILURE() << "the server did not shut down within 10 s";
       call([this] { registry.close(); });
       guard.reset();
       io.stop();
