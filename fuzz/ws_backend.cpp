@@ -68,7 +68,6 @@ struct Backend {
     opts.heartbeat = std::chrono::milliseconds(50);
     opts.grace = std::chrono::milliseconds(20);  // upstreams come and go while fuzzing
     hub = std::make_unique<ObservationHub>(io, registry, cursors, opts);
-    hub->add_embedded("local", *runtime);
     net::Router router;
     hub->add_routes(router);
     net::ServerOptions so;

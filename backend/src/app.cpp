@@ -137,10 +137,8 @@ int run_server(const AppFlags& flags) {
     runtime = std::move(*r);
     if (auto a = registry.add(make_embedded_source(io, *runtime, cfg.embedded.id, cfg.embedded.display_name)); !a)
       return config_error(a.error());
-    observe.add_embedded(cfg.embedded.id, *runtime);
   }
   for (auto& rc : cfg.runtimes) {
-    observe.add_remote(rc);
     auto s = make_remote_source(io, std::move(rc));
     if (!s) return config_error(s.error());
     if (auto a = registry.add(std::move(*s)); !a) return config_error(a.error());

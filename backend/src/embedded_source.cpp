@@ -3,8 +3,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include "yoi/clock.hpp"
 #include "relabel.hpp"
+#include "upstream.hpp"
+#include "yoi/clock.hpp"
 #include "yoi/runtime/runtime.hpp"
 
 namespace yoi::backend {
@@ -74,6 +75,10 @@ class EmbeddedSource final : public Source {
   void events(std::string worker_id, std::optional<Position> after, std::size_t limit,
               Callback<SourceEventPage> done) override {
     post_result(std::move(done), read(worker_id, after, limit));
+  }
+
+  std::unique_ptr<EventStream> event_stream(std::string worker_id, const StreamOptions&) override {
+    return detail::make_embedded_upstream(io_, rt_, std::move(worker_id));
   }
 
   void close() override {}

@@ -16,9 +16,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "observe_upstream.hpp"
 #include "relabel.hpp"
-#include "yoi/backend/http_client.hpp"
+#include "upstream_error.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
@@ -28,8 +27,6 @@ namespace yoi::backend {
 
 namespace asio = boost::asio;
 namespace bj = boost::json;
-using detail::UpSnapshot;
-
 
 namespace {
 
@@ -41,11 +38,6 @@ struct RingEvent {
   bool stop = false;                 // a worker_stopped event
 };
 
-bool transport_failure(Code c) {
-  return c == Code::runtime_unreachable || c == Code::runtime_timeout || c == Code::runtime_error ||
-         c == Code::runtime_bad_response || c == Code::runtime_unavailable || c == Code::runtime_auth_failed;
-}
-
 }  // namespace
 
 struct Client;
@@ -54,14 +46,14 @@ struct Feed : std::enable_shared_from_this<Feed> {
   std::weak_ptr<ObservationHub::Impl> hub;
   ObservationHub::Impl* hub_raw;
   std::string rid, wid;
-  std::unique_ptr<detail::Upstream> up;
+  std::unique_ptr<EventStream> up;  // from the source (Source::event_stream)
 
   bool have_epoch = false;
   std::string epoch;
   std::uint64_t head = 0;  // newest seq received
   std::deque<RingEvent> ring;
   std::size_t ring_bytes = 0;
-  std::optional<UpSnapshot> base;  // most recent snapshot seen
+  std::optional<StreamSnapshot> base;  // most recent snapshot seen
   std::string base_frame;          // base, as the backend sends it
 
   bool connected = false;
@@ -87,14 +79,14 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void start();
   void connect();
   void on_lost(const Error& e);
-  void on_snapshot(UpSnapshot s);
+  void on_snapshot(StreamSnapshot s);
   void on_event(const std::string& ep, SourceEvent e);
   void wake_all();
   // Clients stream up to here; events past it wait for the upstream's
-  // idle() (UpHandlers::idle) and then leave together, one write per burst.
+  // idle() (StreamHandlers::idle) and then leave together, one write per burst.
   std::uint64_t published = 0;
   void request_snapshot();
-  void set_base(UpSnapshot s);
+  void set_base(StreamSnapshot s);
   bool base_fresh() const {
     if (!base || !have_epoch || base->epoch != epoch) return false;
     if (ring.empty()) return base->seq >= head;
@@ -117,8 +109,6 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
   RuntimeRegistry& registry;
   const CursorCodec& cursors;
   ObserveOptions opts;
-  std::map<std::string, rt::Runtime*, std::less<>> embedded;
-  std::map<std::string, RemoteConfig, std::less<>> remotes;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Feed>> feeds;
   std::map<Client*, std::weak_ptr<Client>> clients;
   ObserveStats st;
@@ -127,14 +117,13 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
   Impl(asio::io_context& i, RuntimeRegistry& r, const CursorCodec& c, ObserveOptions o)
       : io(i), registry(r), cursors(c), opts(std::move(o)) {}
 
-  std::shared_ptr<Feed> feed_for(const std::string& rid, const std::string& wid) {
+  // The feed of a worker of `source` (rid's source in the registry).
+  std::shared_ptr<Feed> feed_for(Source& source, const std::string& rid, const std::string& wid) {
     auto key = std::make_pair(rid, wid);
     if (auto it = feeds.find(key); it != feeds.end()) return it->second;
     auto f = std::make_shared<Feed>(io, shared_from_this(), rid, wid, opts);
-    if (auto e = embedded.find(rid); e != embedded.end())
-      f->up = detail::make_embedded_upstream(io, *e->second, wid);
-    else
-      f->up = detail::make_remote_upstream(io, remotes.at(rid), wid, opts);
+    StreamOptions so{opts.connect_timeout, opts.upstream_idle_timeout, opts.max_upstream_frame};
+    f->up = source.event_stream(wid, so);
     feeds.emplace(key, f);
     f->start();
     return f;
@@ -150,9 +139,51 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 };
 
 // One WebSocket client. The writer pulls next(); this holds a position, at
-// most a few control frames and at most one catch-up page.
+// most a few control frames (`pending`) and at most one catch-up page.
+//
+// Phase: what next() does once `pending` is out.
+//   resolving      the client came with a valid cursor (`start`); waits for
+//                  the feed's epoch. The same epoch → streaming at `start`;
+//                  another → resync.
+//   need_snapshot  sends the feed's base snapshot when it is fresh →
+//                  streaming at its position; else asks the feed for one
+//                  and waits (woken when it arrives).
+//   streaming      at (epoch, seq); the next event per Catchup below. A new
+//                  epoch on the feed → resync; a stopped worker whose final
+//                  event was sent → closing (worker_stopped).
+//   closing        `pending` ends with a diagnostic; then close with
+//                  close_code → finished.
+//   finished       closed (by us or the peer): nothing more.
+// resync(): a diagnostic (action resync), then need_snapshot (closing and
+// finished stay). close_with(): from any phase but finished → closing.
+// Before the phase is looked at, a fatal feed → closing, and the upstream's
+// availability is told once per change (runtime_unavailable,
+// runtime_recovered; `told_down`).
+//
+// Catchup, while streaming: where the next event comes from.
+//   none        the ring, by seq + 1. Behind the ring (or ahead of the
+//               head, once: `probed_ahead`), unless the upstream is down:
+//               start_catchup() → in_flight, or closing (subscriber_lagged)
+//               after lag_catchup_pages pages in a row without gaining on
+//               the head.
+//   in_flight   a page of the polling route is on its way; heartbeats.
+//               caught_up() → draining (events), none (an empty page), or
+//               retry_wait (the runtime is down) or a resync / closing.
+//   draining    the page's events, one per pull → none after the last.
+//   retry_wait  heartbeats until a timer (1 s) → none.
+// A resync drops the page being drained; a page in flight or a retry wait
+// runs its course and is handled as above whatever the phase.
 struct Client : std::enable_shared_from_this<Client> {
-  enum class Phase { resolve_cursor, need_snapshot, streaming };
+  enum class Phase { resolving, need_snapshot, streaming, closing, finished };
+  enum class Catchup { none, in_flight, draining, retry_wait };
+
+  // One step of next(): a frame, nothing for now (`frame` empty), or look
+  // again because the state changed.
+  struct Pull {
+    std::optional<std::string> frame;
+    bool again = false;
+  };
+  static Pull again() { return Pull{std::nullopt, true}; }
 
   std::weak_ptr<ObservationHub::Impl> hub;
   ObservationHub::Impl* h;
@@ -160,25 +191,20 @@ struct Client : std::enable_shared_from_this<Client> {
   std::weak_ptr<net::WsStream> stream;
   std::string rid, wid;
   Phase phase = Phase::need_snapshot;
-  Position start;  // resolve_cursor: the client's decoded cursor
+  Catchup catchup = Catchup::none;
+  Position start;  // resolving: the client's decoded cursor
   std::string epoch;
   std::uint64_t seq = 0;
   std::deque<std::string> pending;  // control frames (a few at most)
-  bool close_after = false;
   std::uint16_t close_code = 1000;
-  std::uint64_t down_seen = 0;
-  bool told_down = false;
-  // Catch-up from the polling route.
-  std::vector<SourceEvent> batch;
+  std::uint64_t down_seen = 0;  // the feed's down_gen last looked at
+  bool told_down = false;       // runtime_unavailable sent, runtime_recovered not yet
+  bool probed_ahead = false;    // asked the polling route while ahead of the head
+  std::vector<SourceEvent> batch;  // draining: the catch-up page
   std::size_t batch_pos = 0;
-  std::uint64_t batch_end = 0;
-  bool catchup_inflight = false;
-  bool probed_ahead = false;
-  std::size_t streak = 0;
+  std::size_t streak = 0;  // catch-up pages in a row, and the gap when they began
   std::uint64_t streak_gap = 0;
   std::optional<asio::steady_timer> retry_timer;
-  bool retry_wait = false;
-  bool finished = false;
 
   Client(std::shared_ptr<ObservationHub::Impl> hb, std::shared_ptr<Feed> f, std::string r, std::string w)
       : hub(hb), h(hb.get()), feed(std::move(f)), rid(std::move(r)), wid(std::move(w)) {}
@@ -189,16 +215,26 @@ struct Client : std::enable_shared_from_this<Client> {
 
   std::string cursor() const { return h->cursors.encode(rid, wid, Position{epoch, seq}); }
 
-  void fatal(Code code, std::string_view message, std::string_view action, std::uint16_t cc) {
+  static std::string unavailable_frame() {
+    return rt::wire::diagnostic_frame(Code::runtime_unavailable,
+                                      "the runtime is unavailable; the stream resumes when it returns", "wait");
+  }
+  static std::string recovered_frame() {
+    return rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait");
+  }
+
+  void close_with(Code code, std::string_view message, std::string_view action, std::uint16_t cc) {
+    if (phase == Phase::finished) return;
     pending.clear();
     pending.push_back(rt::wire::diagnostic_frame(code, message, action));
-    close_after = true;
+    phase = Phase::closing;
     close_code = cc;
   }
 
   void resync(Code code, std::string_view message) {
     pending.push_back(rt::wire::diagnostic_frame(code, message, "resync"));
-    phase = Phase::need_snapshot;
+    if (phase != Phase::closing && phase != Phase::finished) phase = Phase::need_snapshot;
+    if (catchup == Catchup::draining) catchup = Catchup::none;
     batch.clear();
     batch_pos = 0;
     streak = 0;
@@ -209,113 +245,141 @@ struct Client : std::enable_shared_from_this<Client> {
     return rt::wire::event_frame(rid, wid, rt::Event{s, json, cursor()});
   }
 
-  std::optional<std::string> next(bool idle) {
-    if (finished) return std::nullopt;
-    for (int guard = 0; guard < 100'000; ++guard) {
-      if (!pending.empty()) {
-        auto f = std::move(pending.front());
-        pending.pop_front();
-        return f;
-      }
-      if (close_after) {
-        finished = true;
-        if (auto s = stream.lock()) s->close(close_code, "");
-        return std::nullopt;
-      }
-      auto& f = *feed;
-      if (f.fatal) {
-        fatal(f.fatal->code, f.fatal->message, "fatal", 1000);
-        continue;
-      }
-      // Upstream state changes, once per change.
-      if (f.down && down_seen != f.down_gen) {
-        down_seen = f.down_gen;
-        if (!told_down) {
-          told_down = true;
-          return rt::wire::diagnostic_frame(Code::runtime_unavailable,
-                                            "the runtime is unavailable; the stream resumes when it returns",
-                                            "wait");
-        }
-      }
-      if (!f.down && told_down && f.connected) {
-        told_down = false;
-        return rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait");
-      }
-
-      if (phase == Phase::resolve_cursor) {
-        if (!f.have_epoch) return std::nullopt;
-        if (start.epoch != f.epoch) {
-          resync(Code::cursor_unknown, "the cursor belongs to another history of this worker");
-          continue;
-        }
-        epoch = start.epoch;
-        seq = start.seq;
-        phase = Phase::streaming;
-      }
-      if (phase == Phase::need_snapshot) {
-        if (f.base_fresh()) {
-          epoch = f.base->epoch;
-          seq = f.base->seq;
-          phase = Phase::streaming;
-          streak = 0;
-          return f.base_frame;
-        }
-        f.request_snapshot();
-        return std::nullopt;
-      }
-      // streaming
-      if (f.have_epoch && epoch != f.epoch) {
-        resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
-        continue;
-      }
-      if (batch_pos < batch.size()) {
-        auto& e = batch[batch_pos++];
-        std::uint64_t s = e.seq;
-        std::string json = std::move(e.json);
-        if (batch_pos >= batch.size()) {
-          batch.clear();
-          batch_pos = 0;
-          seq = std::max(s, batch_end);
-        }
-        return event_frame(s, json);
-      }
-      if (!batch.empty()) batch.clear();
-      if (catchup_inflight || retry_wait) return idle && phase == Phase::streaming ? heartbeat() : std::nullopt;
-      if (seq >= f.published && seq < f.head) return idle ? heartbeat() : std::nullopt;  // not announced yet
-      if (seq >= f.head && f.stopped && seq >= f.stop_seq) {
-        fatal(Code::worker_stopped, fmt::format("worker '{}' is stopped", wid), "fatal", 1000);
-        continue;
-      }
-      if (seq == f.head) {
-        streak = 0;
-        return idle ? heartbeat() : std::nullopt;
-      }
-      if (seq > f.head) {
-        if (!probed_ahead && !f.down) {
-          probed_ahead = true;
-          start_catchup();
-          continue;
-        }
-        return idle ? heartbeat() : std::nullopt;
-      }
-      if (const RingEvent* r = f.at(seq + 1)) {
-        streak = 0;
-        seq = r->seq;
-        if (!r->json) continue;  // withheld: advance silently
-        return *r->json;
-      }
-      // Behind the ring: a page from the polling route.
-      if (f.down) return idle ? heartbeat() : std::nullopt;
-      start_catchup();
-      if (close_after || !pending.empty()) continue;
-      return idle ? heartbeat() : std::nullopt;
-    }
-    return std::nullopt;
-  }
+  // Nothing to send now; on an idle socket, a heartbeat.
+  Pull beat(bool idle) const { return Pull{idle ? heartbeat() : std::nullopt}; }
 
   std::optional<std::string> heartbeat() const {
     if (phase != Phase::streaming) return std::nullopt;
     return rt::wire::heartbeat_frame(cursor(), seq);
+  }
+
+  std::optional<std::string> next(bool idle) {
+    for (int guard = 0; guard < 100'000; ++guard) {
+      Pull p = step(idle);
+      if (!p.again) return std::move(p.frame);
+    }
+    return std::nullopt;
+  }
+
+  Pull step(bool idle) {
+    if (phase == Phase::finished) return {};
+    if (!pending.empty()) {
+      auto f = std::move(pending.front());
+      pending.pop_front();
+      return {std::move(f)};
+    }
+    if (phase == Phase::closing) {
+      phase = Phase::finished;
+      if (auto s = stream.lock()) s->close(close_code, "");
+      return {};
+    }
+    if (feed->fatal) {
+      close_with(feed->fatal->code, feed->fatal->message, "fatal", 1000);
+      return again();
+    }
+    if (auto told = availability_change()) return {std::move(told)};
+    switch (phase) {
+      case Phase::resolving: return resolve();
+      case Phase::need_snapshot: return snapshot();
+      case Phase::streaming: return streaming(idle);
+      case Phase::closing:
+      case Phase::finished: break;
+    }
+    return {};
+  }
+
+  // runtime_unavailable once per outage of the upstream, runtime_recovered
+  // once it is back.
+  std::optional<std::string> availability_change() {
+    auto& f = *feed;
+    if (f.down && down_seen != f.down_gen) {
+      down_seen = f.down_gen;
+      if (!told_down) {
+        told_down = true;
+        return unavailable_frame();
+      }
+    }
+    if (!f.down && told_down && f.connected) {
+      told_down = false;
+      return recovered_frame();
+    }
+    return std::nullopt;
+  }
+
+  Pull resolve() {
+    if (!feed->have_epoch) return {};
+    if (start.epoch != feed->epoch) {
+      resync(Code::cursor_unknown, "the cursor belongs to another history of this worker");
+      return again();
+    }
+    epoch = start.epoch;
+    seq = start.seq;
+    phase = Phase::streaming;
+    return again();
+  }
+
+  Pull snapshot() {
+    auto& f = *feed;
+    if (!f.base_fresh()) {
+      f.request_snapshot();
+      return {};
+    }
+    epoch = f.base->epoch;
+    seq = f.base->seq;
+    phase = Phase::streaming;
+    streak = 0;
+    return {f.base_frame};
+  }
+
+  Pull streaming(bool idle) {
+    if (feed->have_epoch && epoch != feed->epoch) {
+      resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
+      return again();
+    }
+    switch (catchup) {
+      case Catchup::draining: {
+        auto e = std::move(batch[batch_pos++]);
+        if (batch_pos >= batch.size()) {
+          batch.clear();
+          batch_pos = 0;
+          catchup = Catchup::none;
+        }
+        return {event_frame(e.seq, e.json)};
+      }
+      case Catchup::in_flight:
+      case Catchup::retry_wait: return beat(idle);
+      case Catchup::none: break;
+    }
+    return from_ring(idle);
+  }
+
+  Pull from_ring(bool idle) {
+    auto& f = *feed;
+    if (seq >= f.published && seq < f.head) return beat(idle);  // not announced yet
+    if (seq >= f.head && f.stopped && seq >= f.stop_seq) {
+      close_with(Code::worker_stopped, fmt::format("worker '{}' is stopped", wid), "fatal", 1000);
+      return again();
+    }
+    if (seq == f.head) {
+      streak = 0;
+      return beat(idle);
+    }
+    if (seq > f.head) {
+      if (probed_ahead || f.down) return beat(idle);
+      probed_ahead = true;
+      start_catchup();
+      return again();
+    }
+    if (const RingEvent* r = f.at(seq + 1)) {
+      streak = 0;
+      seq = r->seq;
+      if (!r->json) return again();  // withheld: advance silently
+      return {*r->json};
+    }
+    // Behind the ring: a page from the polling route.
+    if (f.down) return beat(idle);
+    start_catchup();
+    return again();
   }
 
   void start_catchup() {
@@ -324,10 +388,11 @@ struct Client : std::enable_shared_from_this<Client> {
     ++streak;
     if (streak > h->opts.lag_catchup_pages && gap >= streak_gap) {
       ++h->st.lagged;
-      fatal(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry", 1008);
+      close_with(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry",
+                 1008);
       return;
     }
-    catchup_inflight = true;
+    catchup = Catchup::in_flight;
     ++h->st.catchup_pages;
     std::weak_ptr<Client> weak = weak_from_this();
     h->registry.events(rid, wid, Position{epoch, seq}, h->opts.catchup_page,
@@ -337,24 +402,22 @@ struct Client : std::enable_shared_from_this<Client> {
   }
 
   void caught_up(Result<SourceEventPage> page) {
-    catchup_inflight = false;
-    if (finished) return;
+    catchup = Catchup::none;
+    if (phase == Phase::finished) return;
     if (!page) {
       auto c = page.error().code;
       if (c == Code::cursor_expired || c == Code::cursor_unknown) {
         resync(c, page.error().message);
-      } else if (transport_failure(c)) {
+      } else if (upstream::runtime_down(c)) {
         // The runtime is unreachable through the polling route too: wait
         // (the upstream reconnects and wakes everyone), retry in a second.
         if (!told_down) {
           told_down = true;
-          pending.push_back(rt::wire::diagnostic_frame(Code::runtime_unavailable,
-                                                       "the runtime is unavailable; the stream resumes when it returns",
-                                                       "wait"));
+          pending.push_back(unavailable_frame());
         }
         retry_later();
       } else {
-        fatal(c, page.error().message, "fatal", 1011);
+        close_with(c, page.error().message, "fatal", 1011);
       }
       return wake();
     }
@@ -364,37 +427,40 @@ struct Client : std::enable_shared_from_this<Client> {
     }
     if (told_down && !feed->down) {
       told_down = false;
-      pending.push_back(rt::wire::diagnostic_frame(Code::runtime_recovered, "the runtime is available again", "wait"));
+      pending.push_back(recovered_frame());
     }
     if (!page->events.empty()) probed_ahead = false;
     batch = std::move(page->events);
     batch_pos = 0;
-    batch_end = page->position;
-    if (batch.empty()) seq = std::max(seq, page->position);
+    if (batch.empty())
+      seq = std::max(seq, page->position);
+    else
+      catchup = Catchup::draining;
     wake();
   }
 
   void retry_later() {
     if (!retry_timer) retry_timer.emplace(h->io);
-    retry_wait = true;
+    catchup = Catchup::retry_wait;
     retry_timer->expires_after(std::chrono::seconds(1));
     retry_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       if (auto c = weak.lock()) {
-        c->retry_wait = false;
+        if (c->catchup == Catchup::retry_wait) c->catchup = Catchup::none;
         c->wake();
       }
     });
   }
 
   void client_sent_data() {
-    if (close_after) return;
-    fatal(Code::observation_only, "this stream is observation-only; the client must not send data", "fatal", 1008);
+    if (phase == Phase::closing || phase == Phase::finished) return;
+    close_with(Code::observation_only, "this stream is observation-only; the client must not send data", "fatal",
+               1008);
     wake();
   }
 
   void closed() {
-    finished = true;
+    phase = Phase::finished;
     if (retry_timer) retry_timer->cancel();
     feed->clients.erase(this);
     auto hb = hub.lock();
@@ -423,7 +489,7 @@ void Feed::connect() {
   std::optional<Position> after;
   if (have_epoch) after = Position{epoch, head};
   std::weak_ptr<Feed> weak = weak_from_this();
-  detail::UpHandlers hs;
+  StreamHandlers hs;
   hs.connected = [weak] {
     auto f = weak.lock();
     if (!f || f->closed) return;
@@ -436,7 +502,7 @@ void Feed::connect() {
       f->wake_all();
     }
   };
-  hs.snapshot = [weak](UpSnapshot s) {
+  hs.snapshot = [weak](StreamSnapshot s) {
     if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
   };
   hs.event = [weak](std::string ep, SourceEvent e) {
@@ -454,7 +520,7 @@ void Feed::connect() {
     if (e.code == Code::worker_stopped) {
       f->stopped = true;
       f->stop_seq = f->head;
-    } else if (action == "fatal" && !transport_failure(e.code)) {
+    } else if (action == "fatal" && !upstream::runtime_down(e.code)) {
       f->fatal = e;
     }
     f->wake_all();
@@ -484,7 +550,7 @@ void Feed::on_lost(const Error& e) {
   });
 }
 
-void Feed::on_snapshot(UpSnapshot s) {
+void Feed::on_snapshot(StreamSnapshot s) {
   bool new_history = !have_epoch || s.epoch != epoch;
   if (new_history || s.seq != head) {
     ring.clear();
@@ -502,7 +568,7 @@ void Feed::on_snapshot(UpSnapshot s) {
   wake_all();
 }
 
-void Feed::set_base(UpSnapshot s) {
+void Feed::set_base(StreamSnapshot s) {
   s.frame["runtime_id"] = rid;
   if (auto* w = s.frame.if_contains("worker"); w && w->is_object()) w->as_object()["runtime_id"] = rid;
   s.frame["cursor"] = hub_raw->cursors.encode(rid, wid, Position{s.epoch, s.seq});
@@ -544,7 +610,7 @@ void Feed::on_event(const std::string& ep, SourceEvent e) {
     stop_seq = head;
   }
   snapshot_retry_ok = true;
-  // Clients see it at the upstream's next idle() (UpHandlers::idle).
+  // Clients see it at the upstream's next idle() (StreamHandlers::idle).
 }
 
 void Feed::wake_all() {
@@ -555,7 +621,7 @@ void Feed::wake_all() {
 void Feed::request_snapshot() {
   if (snapshot_inflight || !snapshot_retry_ok || !have_epoch) return;
   snapshot_inflight = true;
-  up->snapshot([weak = weak_from_this()](Result<UpSnapshot> s) {
+  up->snapshot([weak = weak_from_this()](Result<StreamSnapshot> s) {
     auto f = weak.lock();
     if (!f || f->closed) return;
     f->snapshot_inflight = false;
@@ -574,13 +640,15 @@ void Feed::request_snapshot() {
 void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::optional<std::string> cursor,
                                        std::shared_ptr<net::WsStream> stream) {
   if (closed) return stream->close(1001, "");
+  Source* source = registry.find(rid);
+  if (!source) return stream->close(1011, "");  // the route found it; sources are never removed
   // A feed that ended fatally (e.g. worker_not_found) is not reused: the
   // worker may exist by now.
   if (auto it = feeds.find(std::make_pair(rid, wid)); it != feeds.end() && it->second->fatal) {
     auto old = it->second;
     drop_feed(old.get());
   }
-  auto feed = feed_for(rid, wid);
+  auto feed = feed_for(*source, rid, wid);
   feed->grace.cancel();
   auto c = std::make_shared<Client>(shared_from_this(), feed, rid, wid);
   c->stream = stream;
@@ -588,7 +656,7 @@ void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::op
     auto pos = cursors.decode(rid, wid, *cursor);
     if (pos) {
       c->start = std::move(*pos);
-      c->phase = Client::Phase::resolve_cursor;
+      c->phase = Client::Phase::resolving;
     } else {
       c->resync(pos.error().code, pos.error().message);
     }
@@ -614,14 +682,6 @@ ObservationHub::ObservationHub(asio::io_context& io, RuntimeRegistry& registry, 
     : impl_(std::make_shared<Impl>(io, registry, cursors, std::move(options))) {}
 
 ObservationHub::~ObservationHub() { close(); }
-
-void ObservationHub::add_embedded(std::string runtime_id, rt::Runtime& runtime) {
-  impl_->embedded[std::move(runtime_id)] = &runtime;
-}
-
-void ObservationHub::add_remote(const RemoteConfig& config) {
-  impl_->remotes[config.id] = config;
-}
 
 ObserveStats ObservationHub::stats() const {
   auto s = impl_->st;
@@ -692,11 +752,8 @@ void ObservationHub::add_routes(net::Router& router,
         if (auto ok = validate_id(wid, "worker_id"); !ok) return net::Response::error(ok.error());
         if (auto ok = im->registry.policy().check(PolicyRequest{ApiOp::stream, rid, wid, "browser"}); !ok)
           return net::Response::error(ok.error());
-        if (!im->embedded.contains(rid) && !im->remotes.contains(rid)) {
-          if (im->registry.find(rid))
-            return net::Response::error(Error{Code::unsupported, "this runtime's event stream is not available"});
+        if (!im->registry.find(rid))
           return net::Response::error(Error{Code::runtime_not_found, fmt::format("no runtime '{}'", rid)});
-        }
         std::optional<std::string> cursor;
         if (auto c = req.query_param("cursor"); c && !c->empty()) cursor = std::string(*c);
         net::WsAccept accept;

@@ -7,8 +7,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "cursor.hpp"
-#include "relabel.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
+#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
+#include "relabel.hpp"
+#include "upstream.hpp"
+#include "upstream_error.hpp"
 #include "yoi/backend/http_client.hpp"
 #include "yoi/clock.hpp"
 #include "yoi/ids.hpp"
@@ -20,86 +22,6 @@ namespace {
 
 namespace bj = boost::json;
 namespace asio = boost::asio;
-
-constexpr std::size_t kMaxPassThroughMessage = 300;
-
-// Codes whose remote message is safe and useful to pass on as is: they
-// describe the request, not the runtime's environment.
-bool passes_through(Code c) {
-  switch (c) {
-    case Code::invalid_request:
-    case Code::invalid_id:
-    case Code::payload_too_large:
-    case Code::worker_exists:
-    case Code::worker_busy:
-    case Code::worker_stopped:
-    case Code::limit_exceeded:
-    case Code::cursor_invalid:
-    case Code::cursor_expired:
-    case Code::cursor_unknown:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// THE failure mapping of ARCHITECTURE §7: every way a call to a remote
-// runtime can go wrong becomes one typed error here, and nowhere else.
-// Messages are written here, never copied from transport errors; a remote
-// message is passed on only for request-shaped codes, and bounded.
-Error map_failure(const http::Outcome& out) {
-  if (!out) {
-    switch (out.error().kind) {
-      case http::Failure::unreachable:
-        return {Code::runtime_unreachable, "the runtime could not be reached"};
-      case http::Failure::tls:
-        return {Code::runtime_unreachable, "a secure connection to the runtime could not be established"};
-      case http::Failure::timeout:
-        return {Code::runtime_timeout, "the runtime did not answer in time"};
-      case http::Failure::too_large:
-        return {Code::runtime_bad_response, "the runtime's reply was too large"};
-      case http::Failure::protocol:
-        return {Code::runtime_bad_response, "the runtime's reply was not valid HTTP"};
-      case http::Failure::cancelled:
-        return {Code::shutting_down, "the backend is shutting down"};
-    }
-    return {Code::runtime_unreachable, "the runtime could not be reached"};
-  }
-  const int status = out->status;
-  if (status == 401 || status == 403)
-    return {Code::runtime_auth_failed, "the runtime rejected the backend's credential"};
-  if (status >= 500) return {Code::runtime_error, fmt::format("the runtime failed the request (HTTP {})", status)};
-
-  // A 4xx: expect the runtime's typed error body.
-  Code code = Code::runtime_bad_response;
-  std::string message;
-  bool typed = false;
-  if (auto v = json::parse(out->body, 64 * 1024); v && v->is_object()) {
-    if (auto* e = v->as_object().if_contains("error"); e && e->is_object()) {
-      auto name = json::str_or_empty(e->as_object(), "code");
-      typed = code_from_name(name, code);
-      message = std::string(json::str_or_empty(e->as_object(), "message"));
-    }
-  }
-  if (!typed) {
-    if (status == 404)
-      return {Code::runtime_bad_response, "the runtime does not offer this operation"};
-    return {Code::runtime_bad_response,
-            fmt::format("the runtime answered HTTP {} without a typed error", status)};
-  }
-  if (code == Code::worker_not_found) return {Code::worker_not_found, "worker not found"};
-  if (code == Code::unsupported) return {Code::unsupported, "the runtime does not support this operation"};
-  if (code == Code::unauthorized) return {Code::runtime_auth_failed, "the runtime rejected the backend's credential"};
-  if (passes_through(code)) {
-    if (message.size() > kMaxPassThroughMessage) message.resize(kMaxPassThroughMessage);
-    return {code, message.empty() ? std::string(code_name(code)) : message};
-  }
-  // Anything else a runtime says (its own not_found, runtime_* codes, ...) is
-  // not something the browser can act on as such.
-  if (status == 404) return {Code::runtime_bad_response, "the runtime does not offer this operation"};
-  return {Code::runtime_bad_response,
-          fmt::format("the runtime answered with an unexpected error ({})", code_name(code))};
-}
 
 Health health_of(const Error& e) {
   switch (e.code) {
@@ -125,6 +47,7 @@ std::string pct(std::string_view s) {
 struct Core : std::enable_shared_from_this<Core> {
   asio::io_context& io;
   RemoteConfig cfg;
+  http::Endpoint endpoint;  // cfg.base_url, parsed (event streams dial it)
   std::shared_ptr<http::Client> client;
   asio::steady_timer probe_timer;
   bool closed = false;
@@ -134,10 +57,11 @@ struct Core : std::enable_shared_from_this<Core> {
   std::optional<rt::RuntimeSummary> summary;
   std::optional<std::int64_t> last_seen_ms;
 
-  Core(asio::io_context& io, RemoteConfig c, std::shared_ptr<http::Client> cl)
-      : io(io), cfg(std::move(c)), client(std::move(cl)), probe_timer(io) {}
+  Core(asio::io_context& io, RemoteConfig c, http::Endpoint ep, std::shared_ptr<http::Client> cl)
+      : io(io), cfg(std::move(c)), endpoint(std::move(ep)), client(std::move(cl)), probe_timer(io) {}
 
-  // One HTTP call; `done` gets the 2xx body parsed as JSON, or the mapped error.
+  // One HTTP call; `done` gets the 2xx body parsed as JSON, or the error
+  // upstream::map_failure makes of what went wrong.
   void call(std::string method, std::string target, std::string body,
             std::function<void(Result<bj::value>)> done) {
     http::Request req;
@@ -146,16 +70,17 @@ struct Core : std::enable_shared_from_this<Core> {
     req.body = std::move(body);
     req.bearer = &cfg.token;
     client->request(std::move(req), [self = shared_from_this(), done = std::move(done)](http::Outcome out) {
-      if (out && out->status >= 200 && out->status < 300) {
-        auto v = json::parse(out->body, 16u << 20);
-        if (!v) {
-          self->observe(Error{Code::runtime_bad_response, ""});
-          return done(fail(Code::runtime_bad_response, "the runtime's reply could not be decoded"));
-        }
+      Error e;
+      if (!out) {
+        e = upstream::map_failure(upstream::NoReply{out.error().kind});
+      } else if (out->status < 200 || out->status >= 300) {
+        e = upstream::map_failure(upstream::Reply{out->status, out->body});
+      } else if (auto v = json::parse(out->body, 16u << 20)) {
         self->observe(std::nullopt);
         return done(std::move(*v));
+      } else {
+        e = upstream::map_failure(upstream::Undecodable{"reply"});
       }
-      Error e = map_failure(out);
       self->observe(e);
       done(fail(std::move(e)));
     });
@@ -183,7 +108,7 @@ struct Core : std::enable_shared_from_this<Core> {
       if (!v) return done(fail(v.error()));
       auto s = rt::wire::summary_from_json(*v);
       if (!s) {
-        Error e{Code::runtime_bad_response, "the runtime's summary could not be decoded"};
+        Error e = upstream::map_failure(upstream::Undecodable{"summary"});
         self->observe(e);
         return done(fail(std::move(e)));
       }
@@ -364,6 +289,17 @@ class RemoteSource final : public Source {
          });
   }
 
+  std::unique_ptr<EventStream> event_stream(std::string worker_id, const StreamOptions& options) override {
+    // Within the runtime's own timeouts: a cut or blackholed link (no RST)
+    // is noticed as the REST calls would notice it.
+    auto capped = options;
+    capped.connect_timeout = std::min(capped.connect_timeout, core_->cfg.connect_timeout + core_->cfg.timeout);
+    capped.idle_timeout =
+        std::min(capped.idle_timeout, std::max(core_->cfg.timeout, std::chrono::milliseconds(1'000)));
+    detail::RemoteEndpoint remote{core_->endpoint, core_->cfg.token, core_->cfg.ca_file};
+    return detail::make_remote_upstream(core_->io, std::move(remote), std::move(worker_id), capped);
+  }
+
   void close() override {
     if (core_->closed) return;
     core_->closed = true;
@@ -373,7 +309,7 @@ class RemoteSource final : public Source {
 
  private:
   static tl::unexpected<Error> bad(const std::shared_ptr<Core>& c) {
-    Error e{Code::runtime_bad_response, "the runtime's reply could not be decoded"};
+    Error e = upstream::map_failure(upstream::Undecodable{"reply"});
     c->observe(e);
     return fail(std::move(e));
   }
@@ -453,7 +389,10 @@ Result<std::unique_ptr<Source>> make_remote_source(asio::io_context& io, RemoteC
   auto client = http::Client::make(io, config.base_url, opts);
   if (!client)
     return fail(Code::config_invalid, fmt::format("runtime '{}': {}", config.id, client.error().message));
-  auto core = std::make_shared<Core>(io, std::move(config), std::move(*client));
+  auto endpoint = http::parse_base_url(config.base_url);
+  if (!endpoint)
+    return fail(Code::config_invalid, fmt::format("runtime '{}': {}", config.id, endpoint.error().message));
+  auto core = std::make_shared<Core>(io, std::move(config), std::move(*endpoint), std::move(*client));
   return std::unique_ptr<Source>(std::make_unique<RemoteSource>(std::move(core)));
 }
 

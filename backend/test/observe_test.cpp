@@ -222,17 +222,14 @@ struct Backend {
     rc.timeout = 2s;
     rc.connect_timeout = 1s;
     rc.probe_interval = 0ms;
-    remote_configs.push_back(rc);
-    auto s = make_remote_source(io, rc);
+    auto s = make_remote_source(io, std::move(rc));
     ASSERT_TRUE(s) << s.error().message;
     ASSERT_TRUE(registry.add(std::move(*s)));
   }
-  std::vector<RemoteConfig> remote_configs;
 
+  // The hub streams every runtime of the registry: nothing to register.
   void start() {
     hub = std::make_unique<ObservationHub>(io, registry, cursors, opts);
-    if (runtime) hub->add_embedded("local", *runtime);
-    for (const auto& rc : remote_configs) hub->add_remote(rc);
     net::Router router;
     hub->add_routes(router);
     net::ServerOptions so;
@@ -289,13 +286,17 @@ struct Backend {
   }
   WsClient client() { return WsClient("127.0.0.1", port); }
 
+  // Streams first, then the server (its `done` says every connection is
+  // gone), then the sources, then the io thread.
   ~Backend() {
     if (thread.joinable()) {
-      call([this] {
+      auto server_gone = std::make_shared<std::promise<void>>();
+      auto gone = server_gone->get_future();
+      call([&] {
         hub->close();
-        server->shutdown(200ms, [] {});
+        server->shutdown(200ms, [server_gone] { server_gone->set_value(); });
       });
-      std::this_thread::sleep_for(300ms);
+      if (gone.wait_for(10s) != std::future_status::ready) ADD_FAILURE() << "the server did not shut down within 10 s";
       call([this] { registry.close(); });
       guard.reset();
       io.stop();

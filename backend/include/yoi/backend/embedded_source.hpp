@@ -1,6 +1,7 @@
 #pragma once
 // The embedded source: direct calls into an rt::Runtime living in this
 // process, on the same io_context. Full operation set; always `ready`.
+// Event streams: Runtime::subscribe wakes a drain of read_after.
 // The Runtime is borrowed: whoever opened it outlives the source.
 
 #include <memory>

@@ -4,6 +4,8 @@
 // every worker of every source, embedded and remote alike. Design note:
 // backend/OBSERVE.md.
 //
+// - Upstreams come from the registry's sources (Source::event_stream): every
+//   runtime of the registry is observable; nothing is registered here.
 // - Backend cursors only (cursor.hpp): a runtime cursor never reaches a client.
 // - One upstream per watched worker (a `Feed`), shared by all its clients; a
 //   bounded ring of recent events; each client pulls by position (the net
@@ -25,7 +27,6 @@
 
 #include "yoi/backend/cursor.hpp"
 #include "yoi/backend/registry.hpp"
-#include "yoi/backend/remote_source.hpp"
 #include "yoi/backoff.hpp"
 #include "yoi/clock.hpp"
 
@@ -36,12 +37,8 @@ namespace yoi::net {
 class Router;
 struct Request;
 }  // namespace yoi::net
-namespace yoi::rt {
-class Runtime;
-}
 
 namespace yoi::backend {
-
 
 struct ObserveOptions {
   std::size_t ring_events = 1024;            // recent events kept per watched worker
@@ -51,12 +48,10 @@ struct ObserveOptions {
   std::chrono::milliseconds heartbeat{15'000};
   std::chrono::milliseconds grace{10'000};   // keep an unwatched upstream this long
   BackoffPolicy backoff;
-  // Remote upstream WebSocket: connect + handshake deadline.
+  // Remote upstreams (StreamOptions, source.hpp): connect + handshake
+  // deadline, silence after which the upstream counts as lost, largest frame.
+  // A remote source caps both deadlines by its runtime's configured timeouts.
   std::chrono::milliseconds connect_timeout{3'000};
-  // Remote upstream WebSocket: silence (no frame, no pong) after which the
-  // upstream counts as lost; pings go out at half of it. A remote runtime
-  // caps it at its configured request timeout, so a cut or blackholed link
-  // is noticed within that timeout (no RST ever arrives in those cases).
   std::chrono::milliseconds upstream_idle_timeout{30'000};
   std::size_t max_upstream_frame = 8u << 20;
   Clock* clock = &Clock::system();
@@ -80,13 +75,8 @@ class ObservationHub {
   ObservationHub(const ObservationHub&) = delete;
   ObservationHub& operator=(const ObservationHub&) = delete;
 
-  // Where each runtime's upstream comes from. A runtime with neither is
-  // refused (501 unsupported) on the stream route.
-  void add_embedded(std::string runtime_id, rt::Runtime& runtime);
-  // Endpoint and token stay Secrets (never logged).
-  void add_remote(const RemoteConfig& config);
-
-  // Registers the WS route. `authorize` is the server's auth filter; it is
+  // Registers the WS route (runtime_not_found for a runtime the registry
+  // does not hold). `authorize` is the server's auth filter; it is
   // applied here (the route is registered with auth off) so a browser can
   // also authenticate with the `yoi-token.<token>` subprotocol.
   void add_routes(net::Router& router,

@@ -4,13 +4,13 @@
 // from GET /v1/runtime, cached with the time last seen; a background probe
 // re-reads it every `probe_interval` and marks the runtime reachable or not.
 //
-// Failure mapping (§7) happens in exactly one function (map_failure in
-// remote_source.cpp): refused/reset/DNS → runtime_unreachable; no answer in
-// time → runtime_timeout; remote 401/403 → runtime_auth_failed; remote 5xx →
-// runtime_error; undecodable reply or a 404 for a route the runtime lacks →
-// runtime_bad_response; remote worker_not_found → worker_not_found; remote
-// 409 codes pass through typed; an operation the runtime does not list in
-// its capabilities → unsupported, without calling it.
+// Failures (§7), REST or stream, are mapped in one place: map_failure in
+// src/upstream_error.cpp (its table: backend/README.md). An operation the
+// runtime does not list in its capabilities is `unsupported`, without
+// calling it.
+//
+// Event streams (Source::event_stream): a WebSocket client of the runtime's
+// /v1/workers/{id}/events/ws with the same endpoint, token and trust anchors.
 
 #include <chrono>
 #include <memory>

@@ -7,9 +7,9 @@
 // Threading: a Source lives on the backend's io_context. Call every method on
 // that thread; callbacks run on that thread, never inline from the call.
 //
-// Errors: the §7 codes. A remote source maps every transport or upstream
-// failure in exactly one place (remote_source.cpp, map_failure); messages
-// never carry a URL, token, path or raw transport text.
+// Errors: the §7 codes. Every transport or upstream failure, REST call or
+// event stream, is mapped in exactly one place (src/upstream_error.cpp,
+// map_failure); messages never carry a URL, token, path or raw transport text.
 //
 // Identity: the source's id is the registry id (from the backend config); any
 // `runtime_id` a source returns (worker details, summaries) is rewritten to it.
@@ -18,6 +18,7 @@
 // turns positions into its own authenticated cursors (cursor.hpp), so a
 // runtime cursor never reaches a browser.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -25,6 +26,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/json/object.hpp>
 
 #include "yoi/error.hpp"
 #include "yoi/runtime/types.hpp"
@@ -69,6 +72,64 @@ struct SourceEventPage {
   std::uint64_t last_seq = 0;  // newest event in the log
 };
 
+// ---------------------------------------------------------------- event streams
+// One worker's live event stream: the observation proxy's upstream (one per
+// watched worker, backend/OBSERVE.md). Embedded: Runtime::subscribe wakes a
+// drain of read_after. Remote: a WebSocket client of the runtime's
+// /v1/workers/{id}/events/ws.
+
+// A runtime snapshot frame, runtime cursor removed: `frame` still names the
+// runtime's own id (the proxy rewrites it), `epoch`/`seq` are its position.
+struct StreamSnapshot {
+  std::string epoch;
+  std::uint64_t seq = 0;
+  boost::json::object frame;
+};
+
+// What one connection reports, on the io thread, never inline from a call:
+// `connected` once the stream is open, then any number of `snapshot` /
+// `event` / `diagnostic` / `idle`, and finally `lost` exactly once (unless
+// disconnect() came first: after disconnect() no handler runs).
+struct StreamHandlers {
+  std::function<void()> connected;
+  std::function<void(StreamSnapshot)> snapshot;
+  std::function<void(std::string epoch, SourceEvent)> event;
+  // Everything the stream had at hand has been delivered: it is about to
+  // wait (for the network, or the runtime's next append). The proxy hands
+  // the events delivered since the last idle() to its clients then, as one
+  // batch each.
+  std::function<void()> idle;
+  // The runtime's own stream diagnostic (ARCHITECTURE §5) and its action.
+  std::function<void(Error, std::string action)> diagnostic;
+  // The stream ended; the error says why (map_failure's codes).
+  std::function<void(Error)> lost;
+};
+
+// Remote streams only; a remote source caps both deadlines by its runtime's
+// configured timeouts.
+struct StreamOptions {
+  std::chrono::milliseconds connect_timeout{3'000};  // DNS + connect + TLS + handshake
+  // Silence (no frame, no pong) after which the stream counts as lost; pings
+  // go out at half of it. A cut or blackholed link sends no RST: this is how
+  // it is noticed.
+  std::chrono::milliseconds idle_timeout{30'000};
+  std::size_t max_frame = 8u << 20;
+};
+
+class EventStream {
+ public:
+  virtual ~EventStream() = default;
+  // Streams events strictly after `after`; without one the stream starts with
+  // a snapshot. A position the runtime cannot honour yields a diagnostic
+  // (cursor_expired / cursor_unknown, action resync) and then a snapshot.
+  // Connecting again replaces the previous connection and its handlers.
+  virtual void connect(std::optional<Position> after, StreamHandlers handlers) = 0;
+  // Idempotent; may be called from inside a handler.
+  virtual void disconnect() = 0;
+  // A fresh snapshot, independent of the stream (one-shot).
+  virtual void snapshot(std::function<void(Result<StreamSnapshot>)> done) = 0;
+};
+
 // Operations, also the capability names of ARCHITECTURE §6 (wire names).
 enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws };
 std::string_view capability_name(Op op);
@@ -105,6 +166,13 @@ class Source {
   // cursor_expired when older than retention.
   virtual void events(std::string worker_id, std::optional<Position> after, std::size_t limit,
                       Callback<SourceEventPage> done) = 0;
+  // The worker's live event stream, not connected yet (EventStream::connect).
+  // Never fails here: an unknown worker or an unreachable runtime is reported
+  // by the stream itself. An embedded source's stream borrows its Runtime, as
+  // the source does; a remote one holds its own copy of the endpoint and
+  // token, so it may outlive close().
+  virtual std::unique_ptr<EventStream> event_stream(std::string worker_id,
+                                                    const StreamOptions& options) = 0;
 
   // Stops background work (probes, pooled connections). Idempotent.
   virtual void close() = 0;
