@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "cursor.hpp"
+#include "yoi/runtime/cursor.hpp"
 #include "fuzz_check.hpp"
 
 namespace {

@@ -15,7 +15,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
-#include "cursor.hpp"  // runtime/cursor.hpp (private to the core)
+#include "yoi/runtime/cursor.hpp"
 #include "fuzz_check.hpp"
 #include "ws_client.hpp"
 #include "yoi/log.hpp"

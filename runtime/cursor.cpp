@@ -1,4 +1,4 @@
-#include "cursor.hpp"
+#include "yoi/runtime/cursor.hpp"
 
 #include <cctype>
 #include <charconv>

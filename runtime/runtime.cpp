@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "cursor.hpp"
+#include "yoi/runtime/cursor.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/wire.hpp"

@@ -84,6 +84,87 @@ void add_stream_metrics(net::MetricsRegistry& metrics, const RuntimeRegistry& re
   });
 }
 
+// What the flags and the config file decide, checked before anything runs.
+struct Settings {
+  ServerConfig cfg;
+  std::string host;
+  std::uint16_t port = 0;
+  fs::path data_dir;
+  std::string web_dir;
+  Secret access_token;
+};
+
+// Flags over the file over the defaults; the access token; the listen
+// policy; the data directory. Every error here is a configuration error.
+Result<Settings> settings_of(const AppFlags& flags) {
+  Settings st;
+  if (flags.config) {
+    auto c = load_config(*flags.config);
+    if (!c) return fail(c.error());
+    st.cfg = std::move(*c);
+  }
+  auto& cfg = st.cfg;
+  auto hp = net::parse_host_port(flags.listen.value_or(cfg.listen.value_or("127.0.0.1:8787")));
+  if (!hp) return fail(Code::config_invalid, fmt::format("--listen: {}", hp.error().message));
+  std::tie(st.host, st.port) = *hp;
+  st.data_dir = flags.data_dir.value_or(cfg.data_dir.value_or("./.yoi-data"));
+  st.web_dir = flags.web_dir.value_or(cfg.web_dir.value_or("web/dist"));
+  if (flags.no_embedded) cfg.embedded.enabled = false;
+  auto access_token_file = flags.access_token_file ? flags.access_token_file : cfg.access_token_file;
+  if (access_token_file) {
+    auto t = config::read_token_file(*access_token_file, "access_token_file");
+    if (!t) return fail(t.error());
+    st.access_token = std::move(*t);
+  } else if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) {
+    st.access_token = Secret(env);
+  }
+  if (auto ok = runtime_server::check_listen_policy(st.host, st.access_token,
+                                                    "an access token (--access-token-file or YOI_ACCESS_TOKEN)");
+      !ok)
+    return fail(ok.error());
+  std::error_code ec;
+  fs::create_directories(st.data_dir, ec);
+  if (ec) return fail(Code::store_io, "cannot create the data directory");
+  return st;
+}
+
+// The registry's runtimes: the embedded one (opened as yoi-runtime opens its
+// own; returned, since the process flushes it at shutdown) and the remote ones.
+Result<std::unique_ptr<rt::Runtime>> add_runtimes(boost::asio::io_context& io, Settings& st,
+                                                  RuntimeRegistry& registry) {
+  std::unique_ptr<rt::Runtime> runtime;
+  const auto& e = st.cfg.embedded;
+  if (e.enabled) {
+    auto rc = embedded_config(e, st.data_dir);
+    if (!rc) return fail(rc.error());
+    auto r = runtime_server::open_runtime(io, std::move(*rc), "embedded runtime",
+                                          [](const char* n) { return std::getenv(n); });
+    if (!r) return fail(r.error());
+    runtime = std::move(*r);
+    if (auto a = registry.add(make_embedded_source(io, *runtime, e.id, e.display_name)); !a) return fail(a.error());
+  }
+  for (auto& rc : st.cfg.runtimes) {
+    auto s = make_remote_source(io, std::move(rc));
+    if (!s) return fail(s.error());
+    if (auto a = registry.add(std::move(*s)); !a) return fail(a.error());
+  }
+  return runtime;
+}
+
+net::ServerOptions server_options(const Settings& st, net::MetricsRegistry& metrics,
+                                  std::function<std::optional<Error>(const net::Request&)> authorize) {
+  net::ServerOptions so;
+  so.host = st.host;
+  so.port = st.port;
+  so.server_name = "yoi-server";
+  so.header_timeout = st.cfg.header_timeout;
+  so.keep_alive_timeout = st.cfg.keep_alive_timeout;
+  so.metrics = &metrics;
+  so.metrics_prefix = "yoi_backend_http";
+  so.auth = std::move(authorize);
+  return so;
+}
+
 }  // namespace
 
 int run_server(const AppFlags& flags) {
@@ -92,80 +173,35 @@ int run_server(const AppFlags& flags) {
     spdlog::error("yoi-server: {}", e.message);
     return 2;
   };
-  ServerConfig cfg;
-  if (flags.config) {
-    auto c = load_config(*flags.config);
-    if (!c) return config_error(c.error());
-    cfg = std::move(*c);
-  }
-  auto listen = flags.listen.value_or(cfg.listen.value_or("127.0.0.1:8787"));
-  fs::path data_dir = flags.data_dir.value_or(cfg.data_dir.value_or("./.yoi-data"));
-  auto web_dir = flags.web_dir.value_or(cfg.web_dir.value_or("web/dist"));
-  auto access_token_file = flags.access_token_file ? flags.access_token_file : cfg.access_token_file;
-  if (flags.no_embedded) cfg.embedded.enabled = false;
-
-  auto hp = net::parse_host_port(listen);
-  if (!hp) return config_error(Error{Code::config_invalid, fmt::format("--listen: {}", hp.error().message)});
-  Secret access_token;
-  if (access_token_file) {
-    auto t = config::read_token_file(*access_token_file, "access_token_file");
-    if (!t) return config_error(t.error());
-    access_token = std::move(*t);
-  } else if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) {
-    access_token = Secret(env);
-  }
-  if (auto ok = runtime_server::check_listen_policy(hp->first, access_token,
-                                                    "an access token (--access-token-file or YOI_ACCESS_TOKEN)");
-      !ok)
-    return config_error(ok.error());
-  std::error_code ec;
-  fs::create_directories(data_dir, ec);
-  if (ec) return config_error(Error{Code::store_io, "cannot create the data directory"});
-  auto key = cursor_key(cfg, data_dir);
+  auto st = settings_of(flags);
+  if (!st) return config_error(st.error());
+  auto key = cursor_key(st->cfg, st->data_dir);
   if (!key) return config_error(key.error());
   CursorCodec cursors(std::move(*key));
 
   boost::asio::io_context io;
   RuntimeRegistry registry(io);
-  ObservationHub observe(io, registry, cursors, cfg.observe);
-  std::unique_ptr<rt::Runtime> runtime;
-  if (cfg.embedded.enabled) {
-    auto rc = embedded_config(cfg.embedded, data_dir);
-    if (!rc) return config_error(rc.error());
-    auto r = runtime_server::open_runtime(io, std::move(*rc), "embedded runtime", [](const char* n) { return std::getenv(n); });
-    if (!r) return config_error(r.error());
-    runtime = std::move(*r);
-    if (auto a = registry.add(make_embedded_source(io, *runtime, cfg.embedded.id, cfg.embedded.display_name)); !a)
-      return config_error(a.error());
-  }
-  for (auto& rc : cfg.runtimes) {
-    auto s = make_remote_source(io, std::move(rc));
-    if (!s) return config_error(s.error());
-    if (auto a = registry.add(std::move(*s)); !a) return config_error(a.error());
+  ObservationHub observe(io, registry, cursors, st->cfg.observe);
+  auto runtime = add_runtimes(io, *st, registry);
+  if (!runtime) {
+    // As yoi-runtime: 2 for what the config says, 1 for what the store holds.
+    spdlog::error("yoi-server: {}", runtime.error().message);
+    return runtime.error().code == Code::config_invalid ? 2 : 1;
   }
 
   net::MetricsRegistry metrics;
   add_stream_metrics(metrics, registry, observe);
   ApiOptions ao;
-  ao.web_dir = web_dir;
-  ao.access_token = access_token;
+  ao.web_dir = st->web_dir;
+  ao.access_token = st->access_token;
   BrowserApi api(registry, cursors, std::move(ao), &metrics);
   auto authorize = [&api](const net::Request& req) { return api.authorize(req); };
   net::Router router;
   api.add_routes(router);
   observe.add_routes(router, authorize);
-  net::ServerOptions so;
-  so.host = hp->first;
-  so.port = hp->second;
-  so.server_name = "yoi-server";
-  so.header_timeout = cfg.header_timeout;
-  so.keep_alive_timeout = cfg.keep_alive_timeout;
-  so.metrics = &metrics;
-  so.metrics_prefix = "yoi_backend_http";
-  so.auth = authorize;
-  net::HttpServer server(io, std::move(router), so);
+  net::HttpServer server(io, std::move(router), server_options(*st, metrics, authorize));
   runtime_server::GracefulStop stop(
-      io, "yoi-server", cfg.shutdown_timeout,
+      io, "yoi-server", st->cfg.shutdown_timeout,
       [&](std::chrono::milliseconds grace, std::function<void()> done) {
         observe.close();
         server.shutdown(grace, [&registry, done = std::move(done)] {
@@ -173,13 +209,13 @@ int run_server(const AppFlags& flags) {
           done();
         });
       },
-      runtime.get());
+      runtime->get());
   if (auto s = server.start(); !s) {
     spdlog::error("yoi-server: {}", s.error().message);
     return 1;
   }
   std::cout << runtime_server::listening_line("yoi-server", server.host(), server.port()) << std::endl;
-  spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), web_dir);
+  spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), st->web_dir);
   io.run();
   spdlog::info("yoi-server: stopped");
   return stop.exit_code();

@@ -6,9 +6,9 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
-#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "upstream.hpp"
 #include "yoi/json.hpp"
+#include "yoi/runtime/cursor.hpp"
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/runtime/wire.hpp"
 

@@ -594,7 +594,7 @@ void Feed::on_event(const std::string& ep, SourceEvent e) {
   detail::relabel_event_json(e.json, rid);
   RingEvent r;
   r.seq = e.seq;
-  r.stop = e.json.find("\"type\":\"worker_stopped\"") != std::string::npos;
+  r.stop = rt::wire::event_type_of(e.json) == rt::wire::EventType::worker_stopped;
   if (auto kept = hb->registry.policy().filter_event(rid, wid, std::move(e.json)))
     r.json = rt::wire::event_frame(rid, wid, rt::Event{e.seq, std::move(*kept),
                                                        hub_raw->cursors.encode(rid, wid, Position{epoch, e.seq})});

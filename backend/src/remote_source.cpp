@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "relabel.hpp"
 #include "upstream.hpp"
 #include "upstream_error.hpp"
@@ -15,6 +14,7 @@
 #include "yoi/clock.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
+#include "yoi/runtime/cursor.hpp"
 #include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend {

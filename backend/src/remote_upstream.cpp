@@ -3,7 +3,6 @@
 // runtimes). Protocol: StreamHandlers in source.hpp. Every failure is mapped
 // by upstream::map_failure (upstream_error.hpp); this file only says what
 // happened.
-#include <charconv>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -19,12 +18,13 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "cursor.hpp"  // runtime/cursor.hpp: the runtime's cursor format (same project)
 #include "read_hook.hpp"
 #include "tls.hpp"
 #include "upstream.hpp"
 #include "upstream_error.hpp"
 #include "yoi/json.hpp"
+#include "yoi/runtime/cursor.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend::detail {
 
@@ -103,11 +103,12 @@ Result<std::string> epoch_of(const bj::object& o) {
   return std::string(parts->epoch);
 }
 
-// An event frame in the runtime's own layout (rt::wire::event_frame), read
-// without building it: the event's bytes are checked for grammar
-// (json::is_object_text) and passed on as they are, instead of parsed into a
-// DOM and serialised again. Anything else, malformed frames included, takes
-// the general path, which decides what is an error.
+// An event frame in the runtime's own layout, read without building it
+// (rt::wire::scan_event_frame, beside the frame writer and round-tripped
+// against it in wire_test): the event's bytes are checked for grammar and
+// passed on as they are, instead of parsed into a DOM and serialised again.
+// Anything else, malformed frames included, takes the general path, which
+// decides what is an error.
 struct FastEvent {
   std::string_view epoch;
   std::uint64_t seq = 0;
@@ -115,37 +116,11 @@ struct FastEvent {
 };
 
 std::optional<FastEvent> fast_event(std::string_view f) {
-  auto take = [&f](std::string_view lit) {
-    if (!f.starts_with(lit)) return false;
-    f.remove_prefix(lit.size());
-    return true;
-  };
-  // The rest of a string whose opening quote was taken; none with escapes.
-  auto plain_string = [&f]() -> std::optional<std::string_view> {
-    auto q = f.find('"');
-    if (q == std::string_view::npos) return std::nullopt;
-    auto s = f.substr(0, q);
-    if (s.find('\\') != std::string_view::npos) return std::nullopt;
-    f.remove_prefix(q + 1);
-    return s;
-  };
-  if (!take(R"({"type":"event","cursor":")")) return std::nullopt;
-  auto cursor = plain_string();
-  if (!cursor || !take(R"(,"seq":)")) return std::nullopt;
-  FastEvent e;
-  auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), e.seq);
-  if (ec != std::errc{}) return std::nullopt;
-  f.remove_prefix(static_cast<std::size_t>(end - f.data()));
-  if (!take(R"(,"runtime_id":")") || !plain_string() || !take(R"(,"worker_id":")") || !plain_string() ||
-      !take(R"(,"event":)"))
-    return std::nullopt;
-  if (f.empty() || f.back() != '}') return std::nullopt;
-  e.event = f.substr(0, f.size() - 1);
-  if (!json::is_object_text(e.event)) return std::nullopt;
-  auto parts = rt::parse_cursor(*cursor);
+  auto v = rt::wire::scan_event_frame(f);
+  if (!v) return std::nullopt;
+  auto parts = rt::parse_cursor(v->cursor);
   if (!parts) return std::nullopt;
-  e.epoch = parts->epoch;
-  return e;
+  return FastEvent{parts->epoch, v->seq, v->event};
 }
 
 std::optional<std::uint64_t> seq_of(const bj::object& o) {

@@ -1,5 +1,8 @@
 #pragma once
-// Runtime cursors (private to the core; clients treat them as opaque).
+// Runtime cursors: the one definition of their format, for the core (which
+// issues and checks them) and yoi-server's sources (which build one for a
+// runtime's `after=` / `?cursor=` when resuming). Clients treat them as
+// opaque; the backend never hands them to a browser (it has its own).
 //
 //   "r1.<epoch>.<worker tag>.<seq>"
 //
