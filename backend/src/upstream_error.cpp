@@ -91,13 +91,19 @@ Error map_failure(const Failure& failure) {
   if (std::holds_alternative<StreamLost>(failure))
     return {Code::runtime_unavailable, "the runtime's event stream was lost"};
   // The runtime's own stream diagnostic: its code (an unknown one is
-  // runtime_error) and its message, as sent. The runtime writes these for
-  // the stream's client (worker_not_found, worker_stopped, cursor_*), so they
-  // pass on like its events do.
+  // runtime_error). Its message passes on, bounded, under the same rule as a
+  // REST error's: only for codes about the request (worker_not_found,
+  // worker_stopped, cursor_*); any other could name the runtime's
+  // environment (a store path, say), so it gets the backend's own words.
   const auto& d = std::get<StreamDiagnostic>(failure);
   Code code = Code::runtime_error;
-  code_from_name(d.code, code);
-  return {code, std::string(d.message)};
+  if (!code_from_name(d.code, code)) return {Code::runtime_error, "the runtime's event stream reported an error"};
+  if (code == Code::worker_not_found || passes_through(code)) {
+    std::string message = d.message.empty() ? std::string(code_name(code)) : std::string(d.message);
+    if (message.size() > kMaxPassThroughMessage) message.resize(kMaxPassThroughMessage);
+    return {code, std::move(message)};
+  }
+  return {code, fmt::format("the runtime's event stream reported {}", code_name(code))};
 }
 
 bool runtime_down(Code code) {

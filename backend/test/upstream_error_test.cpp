@@ -134,9 +134,20 @@ TEST(UpstreamError, StreamDiagnosticKeepsTheRuntimesCodeAndMessage) {
   auto e = map_failure(StreamDiagnostic{"worker_not_found", "worker 'w1' not found"});
   EXPECT_EQ(e.code, Code::worker_not_found);
   EXPECT_EQ(e.message, "worker 'w1' not found");
-  auto unknown = map_failure(StreamDiagnostic{"brand_new_code", "m"});
+  auto cursor = map_failure(StreamDiagnostic{"cursor_expired", std::string(1000, 'x')});
+  EXPECT_EQ(cursor.code, Code::cursor_expired);
+  EXPECT_EQ(cursor.message.size(), 300u) << "bounded, as a REST error's";
+}
+
+// Regression (issue 17 review): a stream diagnostic's message reached
+// browsers unfiltered, so a runtime's store error could show its paths.
+TEST(UpstreamError, StreamDiagnosticsAboutTheRuntimeGetTheBackendsOwnWords) {
+  auto e = map_failure(StreamDiagnostic{"store_io", "cannot fsync /var/lib/yoi-runtime/workers/w1/events.log"});
+  EXPECT_EQ(e.code, Code::store_io);
+  EXPECT_EQ(e.message.find("/var/lib"), std::string::npos) << e.message;
+  auto unknown = map_failure(StreamDiagnostic{"brand_new_code", "/etc/secret"});
   EXPECT_EQ(unknown.code, Code::runtime_error);
-  EXPECT_EQ(unknown.message, "m");
+  EXPECT_EQ(unknown.message.find("/etc"), std::string::npos) << unknown.message;
 }
 
 TEST(UpstreamError, RuntimeDownIsTheRuntimeFailingNotAnAnswerAboutTheWorker) {
