@@ -17,6 +17,7 @@
 
 #include "support.hpp"
 #include "test_client.hpp"
+#include "yoi/runtime/wire.hpp"
 
 using namespace yoi::backend::test;
 using yoi::net::test::HttpClient;
@@ -76,9 +77,10 @@ World& world() {
 std::size_t drain_run(WsClient& ws) {
   std::size_t n = 0;
   while (auto t = ws.read(30s)) {
-    if (t->find("\"type\":\"event\"") == std::string::npos) continue;
+    auto frame = yoi::rt::wire::scan_event_frame(*t);
+    if (!frame) continue;
     ++n;
-    if (t->find("\"run_finished\"") != std::string::npos) return n;
+    if (yoi::rt::wire::event_type_of(frame->event) == yoi::rt::wire::EventType::run_finished) return n;
   }
   return 0;
 }
