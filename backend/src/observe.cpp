@@ -158,9 +158,10 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 //   resolving      the client came with a valid cursor (`start`); waits for
 //                  the feed's epoch. The same epoch → streaming at `start`;
 //                  another → resync.
-//   need_snapshot  sends the feed's base snapshot when it is fresh →
-//                  streaming at its position; else asks the feed for one
-//                  and waits (woken when it arrives).
+//   need_snapshot  sends the feed's base snapshot when it is as of this
+//                  client's arrival (Feed::base_serves) → streaming at its
+//                  position; else asks the feed for a one-shot and waits
+//                  (woken when it lands, or a second after it failed).
 //   streaming      at (epoch, seq); the next event per Catchup below. A new
 //                  epoch on the feed → resync; a stopped worker whose final
 //                  event was sent → closing (worker_stopped).
