@@ -53,8 +53,12 @@ struct Feed : std::enable_shared_from_this<Feed> {
   std::uint64_t head = 0;  // newest seq received
   std::deque<RingEvent> ring;
   std::size_t ring_bytes = 0;
-  std::optional<StreamSnapshot> base;  // most recent snapshot seen
+  std::optional<StreamSnapshot> base;  // newest snapshot seen
   std::string base_frame;          // base, as the backend sends it
+  // One-shot snapshots asked for so far, and the number of the one base is
+  // at least as new as: base was taken after every request up to it.
+  std::uint64_t snapshots_asked = 0;
+  std::uint64_t base_asked = 0;
 
   bool connected = false;
   bool down = false;
@@ -63,18 +67,19 @@ struct Feed : std::enable_shared_from_this<Feed> {
   bool stopped = false;
   std::uint64_t stop_seq = 0;
   bool snapshot_inflight = false;
-  bool snapshot_retry_ok = true;
+  bool snapshot_retry_wait = false;  // a one-shot failed: ask again after a pause
 
   Backoff backoff;
   asio::steady_timer retry;
   asio::steady_timer grace;
+  asio::steady_timer snapshot_retry;
   std::set<Client*> clients;
   bool closed = false;
 
   Feed(asio::io_context& io, std::shared_ptr<ObservationHub::Impl> h, std::string r, std::string w,
        const ObserveOptions& o)
       : hub(h), hub_raw(h.get()), rid(std::move(r)), wid(std::move(w)), backoff(o.backoff, *o.random),
-        retry(io), grace(io) {}
+        retry(io), grace(io), snapshot_retry(io) {}
 
   void start();
   void connect();
@@ -87,8 +92,15 @@ struct Feed : std::enable_shared_from_this<Feed> {
   std::uint64_t published = 0;
   void request_snapshot();
   void set_base(StreamSnapshot s);
-  bool base_fresh() const {
+  // Whether base may be handed to a client that began waiting for a
+  // snapshot when the head was `want_seq` and `asked` one-shots had been
+  // asked for: it must be as of that moment or later (ARCHITECTURE §5: the
+  // worker's state at the newest event the hub knew), so at or past that
+  // head, or taken after the client arrived. The ring must also reach back
+  // to it, so that the client then streams from the ring.
+  bool base_serves(std::uint64_t want_seq, std::uint64_t asked) const {
     if (!base || !have_epoch || base->epoch != epoch) return false;
+    if (base->seq < want_seq && base_asked <= asked) return false;
     if (ring.empty()) return base->seq >= head;
     return base->seq + 1 >= ring.front().seq;
   }
@@ -101,6 +113,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
     if (up) up->disconnect();
     retry.cancel();
     grace.cancel();
+    snapshot_retry.cancel();
   }
 };
 
@@ -145,9 +158,10 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 //   resolving      the client came with a valid cursor (`start`); waits for
 //                  the feed's epoch. The same epoch → streaming at `start`;
 //                  another → resync.
-//   need_snapshot  sends the feed's base snapshot when it is fresh →
-//                  streaming at its position; else asks the feed for one
-//                  and waits (woken when it arrives).
+//   need_snapshot  sends the feed's base snapshot when it is as of this
+//                  client's arrival (Feed::base_serves) → streaming at its
+//                  position; else asks the feed for a one-shot and waits
+//                  (woken when it lands, or a second after it failed).
 //   streaming      at (epoch, seq); the next event per Catchup below. A new
 //                  epoch on the feed → resync; a stopped worker whose final
 //                  event was sent → closing (worker_stopped).
@@ -206,8 +220,20 @@ struct Client : std::enable_shared_from_this<Client> {
   std::uint64_t streak_gap = 0;
   std::optional<asio::steady_timer> retry_timer;
 
+  // need_snapshot: the feed's head and one-shot count when the wait began
+  // (Feed::base_serves).
+  std::uint64_t want_seq = 0;
+  std::uint64_t asked_before = 0;
+
   Client(std::shared_ptr<ObservationHub::Impl> hb, std::shared_ptr<Feed> f, std::string r, std::string w)
-      : hub(hb), h(hb.get()), feed(std::move(f)), rid(std::move(r)), wid(std::move(w)) {}
+      : hub(hb), h(hb.get()), feed(std::move(f)), rid(std::move(r)), wid(std::move(w)) {
+    mark_snapshot_wait();
+  }
+
+  void mark_snapshot_wait() {
+    want_seq = feed->head;
+    asked_before = feed->snapshots_asked;
+  }
 
   void wake() {
     if (auto s = stream.lock()) s->wake();
@@ -233,7 +259,10 @@ struct Client : std::enable_shared_from_this<Client> {
 
   void resync(Code code, std::string_view message) {
     pending.push_back(rt::wire::diagnostic_frame(code, message, "resync"));
-    if (phase != Phase::closing && phase != Phase::finished) phase = Phase::need_snapshot;
+    if (phase != Phase::closing && phase != Phase::finished) {
+      phase = Phase::need_snapshot;
+      mark_snapshot_wait();
+    }
     if (catchup == Catchup::draining) catchup = Catchup::none;
     batch.clear();
     batch_pos = 0;
@@ -320,7 +349,7 @@ struct Client : std::enable_shared_from_this<Client> {
 
   Pull snapshot() {
     auto& f = *feed;
-    if (!f.base_fresh()) {
+    if (!f.base_serves(want_seq, asked_before)) {
       f.request_snapshot();
       return {};
     }
@@ -495,7 +524,6 @@ void Feed::connect() {
     if (!f || f->closed) return;
     f->connected = true;
     f->backoff.reset();
-    f->snapshot_retry_ok = true;
     if (auto hb = f->hub.lock()) ++hb->st.upstream_connects;
     if (f->down) {
       f->down = false;
@@ -564,7 +592,7 @@ void Feed::on_snapshot(StreamSnapshot s) {
   epoch = s.epoch;
   head = s.seq;
   set_base(std::move(s));
-  snapshot_retry_ok = true;
+  base_asked = snapshots_asked;  // as new as the head: serves everyone waiting
   wake_all();
 }
 
@@ -609,7 +637,6 @@ void Feed::on_event(const std::string& ep, SourceEvent e) {
     stopped = true;
     stop_seq = head;
   }
-  snapshot_retry_ok = true;
   // Clients see it at the upstream's next idle() (StreamHandlers::idle).
 }
 
@@ -618,19 +645,35 @@ void Feed::wake_all() {
   for (auto* c : clients) c->wake();
 }
 
+// One one-shot at a time; the clients still waiting when it lands ask again
+// (Client::snapshot), so a burst of new clients costs at most two.
 void Feed::request_snapshot() {
-  if (snapshot_inflight || !snapshot_retry_ok || !have_epoch) return;
+  if (snapshot_inflight || snapshot_retry_wait || !have_epoch) return;
   snapshot_inflight = true;
-  up->snapshot([weak = weak_from_this()](Result<StreamSnapshot> s) {
+  auto n = ++snapshots_asked;
+  up->snapshot([weak = weak_from_this(), n](Result<StreamSnapshot> s) {
     auto f = weak.lock();
     if (!f || f->closed) return;
     f->snapshot_inflight = false;
     if (!s || s->epoch != f->epoch) {
-      f->snapshot_retry_ok = false;  // until the upstream says something new
+      // The runtime is away or restarted (the upstream will say so): ask
+      // again in a second rather than leave a waiting client without one.
+      f->snapshot_retry_wait = true;
+      f->snapshot_retry.expires_after(std::chrono::seconds(1));
+      f->snapshot_retry.async_wait([weak = f->weak_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        if (auto f2 = weak.lock(); f2 && !f2->closed) {
+          f2->snapshot_retry_wait = false;
+          f2->wake_all();
+        }
+      });
       return;
     }
+    // Never step back: a one-shot older than base (the upstream resynced
+    // meanwhile) leaves base, which is then as new as this request.
     // A snapshot ahead of the ring is fine: its clients wait for the ring.
-    f->set_base(std::move(*s));
+    if (!f->base || f->base->epoch != s->epoch || s->seq >= f->base->seq) f->set_base(std::move(*s));
+    f->base_asked = std::max(f->base_asked, n);
     f->wake_all();
   });
 }

@@ -181,6 +181,58 @@ class DenyStreams final : public Policy {
   }
 };
 
+// A real source whose event streams fail their first one-shot snapshot, as a
+// remote one does while its runtime is away for a moment; counts them.
+class FirstSnapshotFails final : public Source {
+ public:
+  explicit FirstSnapshotFails(std::unique_ptr<Source> s) : s_(std::move(s)) {}
+  std::atomic<int> snapshots{0};
+
+  const std::string& id() const override { return s_->id(); }
+  std::string_view kind() const override { return s_->kind(); }
+  void info(bool refresh, std::function<void(RuntimeInfo)> done) override { s_->info(refresh, std::move(done)); }
+  std::optional<rt::Limits> limits() const override { return s_->limits(); }
+  void create(rt::CreateWorker r, Callback<rt::WorkerDetail> done) override { s_->create(std::move(r), std::move(done)); }
+  void list(rt::ListWorkers r, Callback<rt::WorkerPage> done) override { s_->list(std::move(r), std::move(done)); }
+  void detail(std::string w, Callback<rt::WorkerDetail> done) override { s_->detail(std::move(w), std::move(done)); }
+  void input(std::string w, rt::Input r, Callback<rt::InputAccepted> done) override {
+    s_->input(std::move(w), std::move(r), std::move(done));
+  }
+  void cancel(std::string w, std::optional<std::string> why, Callback<rt::CancelResult> done) override {
+    s_->cancel(std::move(w), std::move(why), std::move(done));
+  }
+  void stop(std::string w, std::optional<std::string> why, Callback<rt::WorkerDetail> done) override {
+    s_->stop(std::move(w), std::move(why), std::move(done));
+  }
+  void transcript(std::string w, std::uint64_t start, std::size_t limit, Callback<rt::TranscriptPage> done) override {
+    s_->transcript(std::move(w), start, limit, std::move(done));
+  }
+  void events(std::string w, std::optional<Position> after, std::size_t limit,
+              Callback<SourceEventPage> done) override {
+    s_->events(std::move(w), std::move(after), limit, std::move(done));
+  }
+  std::unique_ptr<EventStream> event_stream(std::string w, const StreamOptions& o) override {
+    return std::make_unique<Stream>(s_->event_stream(std::move(w), o), *this);
+  }
+  void close() override { s_->close(); }
+
+ private:
+  struct Stream final : EventStream {
+    Stream(std::unique_ptr<EventStream> u, FirstSnapshotFails& s) : up(std::move(u)), src(s) {}
+    void connect(std::optional<Position> after, StreamHandlers h) override { up->connect(std::move(after), std::move(h)); }
+    void disconnect() override { up->disconnect(); }
+    void snapshot(std::function<void(Result<StreamSnapshot>)> done) override {
+      if (src.snapshots++ > 0) return up->snapshot(std::move(done));
+      up->snapshot([done = std::move(done)](Result<StreamSnapshot>) {
+        done(fail(Code::runtime_unavailable, "the runtime is away"));
+      });
+    }
+    std::unique_ptr<EventStream> up;
+    FirstSnapshotFails& src;
+  };
+  std::unique_ptr<Source> s_;
+};
+
 // An in-process backend (registry + hub + HTTP server) on its own io thread.
 struct Backend {
   asio::io_context io;
@@ -201,7 +253,9 @@ struct Backend {
     opts.backoff.max = 400ms;
   }
 
-  void add_embedded(int chunk_delay_ms = 2, std::size_t chunk_bytes = 1) {
+  // `wrap`: a decorator around the embedded source (fault injection).
+  void add_embedded(int chunk_delay_ms = 2, std::size_t chunk_bytes = 1,
+                    std::function<std::unique_ptr<Source>(std::unique_ptr<Source>)> wrap = {}) {
     rt::RuntimeOptions ro;
     engines::ProfileConfig p;
     p.echo_chunk_bytes = chunk_bytes;
@@ -210,7 +264,9 @@ struct Backend {
     auto r = rt::Runtime::open(io, ro, store::make_memory_store(io, {}));
     ASSERT_TRUE(r) << r.error().message;
     runtime = std::move(*r);
-    ASSERT_TRUE(registry.add(make_embedded_source(io, *runtime, "local")));
+    auto source = make_embedded_source(io, *runtime, "local");
+    if (wrap) source = wrap(std::move(source));
+    ASSERT_TRUE(registry.add(std::move(source)));
   }
   void add_remote(const std::string& id, const RtProc& rp, std::optional<std::string> url = std::nullopt,
                   std::string ca_file = {}) {
@@ -617,6 +673,80 @@ TEST(ObserveEmbedded, NeverReadingClientDoesNotDelayOthers) {
   EXPECT_EQ(s.lagged, 0u);
 }
 
+// Issue 18: right after a stop, a new client got the snapshot the feed took
+// when its upstream opened (seq 1, run_count 0, "idle") whenever the feed
+// was still alive (another client, or within the grace period), then the
+// whole ring replayed. A snapshot is as of the moment the client connects.
+TEST(ObserveEmbedded, AttachAfterStopGetsTheCurrentSnapshotNotTheFeedsFirst) {
+  Backend be;
+  be.opts.grace = 10s;  // the feed outlives its only watcher, as in yoi-server
+  be.add_embedded(0);
+  be.start();
+  be.create_local("w1");
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
+  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(first);
+  std::vector<Frame> seen;
+  for (int i = 0; i < 3; ++i) {
+    be.input_local("w1", "run" + std::to_string(i));
+    ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &seen));
+  }
+  be.stop_local("w1");
+  auto d = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &seen);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->code, "worker_stopped");
+  auto head = event_seqs(seen).back();
+  ASSERT_GT(head, first->seq);
+  auto late = be.client();
+  ASSERT_TRUE(late.connect(events_ws("local", "w1")).ok);
+  std::vector<Frame> after;
+  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(snap->seq, head) << "the feed's first snapshot was seq " << first->seq;
+  auto* w = snap->obj.if_contains("worker");
+  ASSERT_TRUE(w && w->is_object());
+  EXPECT_EQ(json::str_or_empty(w->as_object(), "status"), "stopped");
+  EXPECT_EQ(w->as_object().at("run_count").to_number<std::uint64_t>(), 3u);
+  auto end = read_until(late, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &after);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->code, "worker_stopped");
+  EXPECT_TRUE(event_seqs(after).empty()) << "events the snapshot already covers were replayed";
+}
+
+// Issue 18 (c): a failed one-shot snapshot left the feed not asking again
+// until the upstream said something new, so a new client of an idle worker
+// got neither a snapshot nor a heartbeat. It is asked again.
+TEST(ObserveEmbedded, AttachAfterAFailedOneShotSnapshotStillGetsOne) {
+  Backend be;
+  be.opts.ring_events = 8;  // the feed's first snapshot is behind the ring: a one-shot is needed
+  FirstSnapshotFails* source = nullptr;
+  be.add_embedded(0, 1, [&](std::unique_ptr<Source> s) {
+    auto w = std::make_unique<FirstSnapshotFails>(std::move(s));
+    source = w.get();
+    return w;
+  });
+  be.start();
+  be.create_local("w1");
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  be.input_local("w1", content(50));
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &seen));
+  read_until(watcher, [](const Frame& f) { return f.type == "heartbeat"; }, 5s, &seen);
+  auto head = event_seqs(seen).back();
+  auto late = be.client();
+  ASSERT_TRUE(late.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap) << "no frame after a failed one-shot snapshot";
+  EXPECT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(snap->seq, head);
+  EXPECT_EQ(source->snapshots.load(), 2);
+  EXPECT_EQ(be.stats().upstream_connects, 1u);
+}
+
 // ---------------------------------------------------------------- remote
 
 TEST(ObserveRemote, SnapshotEventsAndOneUpstreamForManyClients) {
@@ -651,6 +781,54 @@ TEST(ObserveRemote, SnapshotEventsAndOneUpstreamForManyClients) {
   auto end = std::chrono::steady_clock::now() + 5s;
   while (rp.open_streams() != 0 && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(50ms);
   EXPECT_EQ(rp.open_streams(), 0) << "upstream not dropped after the grace period";
+}
+
+// Issue 18 against a yoi-runtime: the same, with the one-shot snapshot a
+// short upstream WebSocket.
+TEST(ObserveRemote, AttachAfterStopGetsTheCurrentSnapshotNotTheFeedsFirst) {
+  RtProc rp;
+  rp.store = "memory";
+  rp.chunk_delay_ms = 0;
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  Backend be;
+  be.opts.grace = 10s;
+  be.add_remote("gpu", rp);
+  be.start();
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("gpu", "w1")).ok);
+  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(first);
+  std::vector<Frame> seen;
+  for (int i = 0; i < 3; ++i) {
+    rp.input("w1", "run" + std::to_string(i));
+    ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &seen));
+  }
+  {
+    HttpClient c("127.0.0.1", rp.port);
+    auto r = c.request("POST", "/v1/workers/w1/stop", "{}", rp.auth());
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  auto d = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &seen);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->code, "worker_stopped");
+  auto head = event_seqs(seen).back();
+  auto late = be.client();
+  ASSERT_TRUE(late.connect(events_ws("gpu", "w1")).ok);
+  std::vector<Frame> after;
+  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(snap->seq, head) << "the feed's first snapshot was seq " << first->seq;
+  auto* w = snap->obj.if_contains("worker");
+  ASSERT_TRUE(w && w->is_object());
+  EXPECT_EQ(json::str_or_empty(w->as_object(), "status"), "stopped");
+  EXPECT_EQ(w->as_object().at("run_count").to_number<std::uint64_t>(), 3u);
+  EXPECT_EQ(json::str_or_empty(snap->obj, "runtime_id"), "gpu");
+  auto end = read_until(late, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &after);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->code, "worker_stopped");
+  EXPECT_TRUE(event_seqs(after).empty()) << "events the snapshot already covers were replayed";
 }
 
 TEST(ObserveRemote, KilledAndRestartedFsRuntimeResumesWithoutGapOrDuplicate) {
