@@ -74,6 +74,30 @@ TEST(ServerBinary, RefusesBadConfigAndOpenNonLoopback) {
   EXPECT_NE(q.stderr_text().find("without an access token"), std::string::npos) << q.stderr_text();
 }
 
+// Regression (issue 18, item 4): `--log-level INFO --config bad.toml` exited
+// 2 and printed nothing (spdlog read "INFO" as "off").
+TEST(ServerBinary, LogLevelInAnyCaseAndFatalErrorsAlwaysPrint) {
+  TmpDir dir;
+  auto cfg = dir.file("s.toml", "wat = 1\n");
+  for (auto level : {"INFO", "off"}) {
+    Proc p({server_binary(), "--log-level", level, "--config", cfg, "--data-dir", (dir.path / "d").string()});
+    EXPECT_EQ(p.wait_exit(10s), 2) << level;
+    EXPECT_NE(p.stderr_text().find("is not a known key"), std::string::npos) << level << ": " << p.stderr_text();
+  }
+}
+
+// Regression (issue 18, items 4 and 11): an unknown level is a usage error
+// naming the levels; an unknown flag exited 109 (CLI11's code), not 2.
+TEST(ServerBinary, UsageErrorsExitTwoAndSayWhatIsWrong) {
+  TmpDir dir;
+  Proc p({server_binary(), "--log-level", "loud", "--data-dir", (dir.path / "d").string()});
+  EXPECT_EQ(p.wait_exit(10s), 2);
+  EXPECT_NE(p.stderr_text().find("trace|debug|info|warn|error|off"), std::string::npos) << p.stderr_text();
+  Proc q({server_binary(), "--bogus"});
+  EXPECT_EQ(q.wait_exit(10s), 2);
+  EXPECT_NE(q.stderr_text().find("--bogus"), std::string::npos) << q.stderr_text();
+}
+
 
 // Regression (issue 17): the embedded runtime ignored [limits] retention_*
 // of its runtime_config; it is now opened as yoi-runtime opens its own.
