@@ -907,3 +907,13 @@ int run(int argc, char** argv) {
 }
 
 }  // namespace yoi::cli
+    // `yoi frob`: CLI11 sees no subcommand and says one is required; name
+    // the word it did not know instead.
+    auto extra = app.remaining();
+    if (app.get_subcommands().empty() && !extra.empty() && !extra.front().starts_with("-")) {
+      std::string names;
+      for (const Command& cmd : kCommands) names += fmt::format("{}{}", names.empty() ? "" : ", ", cmd.name);
+      std::cerr << "yoi: unknown command '" << extra.front() << "' (commands: " << names
+                << ")\nRun 'yoi --help' for usage.\n";
+      return kExitUsage;
+    }

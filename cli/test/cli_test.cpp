@@ -11,6 +11,7 @@
 
 #include "process.hpp"
 #include "yoi/cli/cli.hpp"
+#include "yoi/cli/transport.hpp"
 
 namespace yoi::cli::test {
 namespace {
@@ -165,6 +166,17 @@ TEST(CliUnit, ParsesWorkerRefs) {
   EXPECT_EQ(parse_worker_ref("lo cal/w").error().code, Code::invalid_id);
 }
 
+// Regression (issue 18, item 11): `--server 127.0.0.1:8787` was refused
+// ("must start with http://"); no scheme means http.
+TEST(CliUnit, ServerUrlWithoutSchemeDefaultsToHttp) {
+  auto ep = parse_server_url("127.0.0.1:8787");
+  ASSERT_TRUE(ep) << ep.error().message;
+  EXPECT_EQ(ep->host, "127.0.0.1");
+  EXPECT_EQ(ep->port, "8787");
+  EXPECT_EQ(ep->display, "http://127.0.0.1:8787");
+  EXPECT_FALSE(parse_server_url("ftp://127.0.0.1:8787"));
+}
+
 TEST(CliUnit, TablesAlignColumns) {
   EXPECT_EQ(format_table({{"A", "BB", "C"}, {"long", "x", "y"}}), "A     BB  C\nlong  x   y\n");
 }
@@ -197,6 +209,18 @@ TEST(CliUsage, HelpAndUsageErrors) {
   EXPECT_EQ(run({yoi_bin(), "--token", "abc", "runtimes"}).exit_code, 2);
 }
 
+// Regression (issue 18, item 11): `yoi frob` said "A subcommand is required".
+TEST(CliUsage, UnknownCommandIsNamed) {
+  ASSERT_FALSE(yoi_bin().empty());
+  auto r = run({yoi_bin(), "frob"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'frob'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("runtimes, workers"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("A subcommand is required"), std::string::npos) << r.err;
+  // With no word at all, a command is still what is missing.
+  EXPECT_EQ(run({yoi_bin()}).err.find("unknown command"), std::string::npos);
+}
+
 TEST(CliUsage, ConnectionRefusedIsExitThree) {
   ASSERT_FALSE(yoi_bin().empty());
   // A port nothing listens on: bind a socket... simplest is a port from a
@@ -218,6 +242,14 @@ TEST(CliUsage, ConnectionRefusedIsExitThree) {
 }
 
 // ------------------------------------------------------------ commands
+
+// Regression (issue 18, item 11): the same, end to end.
+TEST_F(CliTest, ServerWithoutSchemeIsHttp) {
+  auto host_port = srv.url().substr(std::string_view("http://").size());
+  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
+}
 
 TEST_F(CliTest, RuntimesTextAndJson) {
   auto t = yoi(srv, {"runtimes"});
