@@ -251,6 +251,24 @@ TEST_F(CliTest, ServerWithoutSchemeIsHttp) {
   EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
 }
 
+// Regression (issue 18, item 10): bytes that are not UTF-8 on stdin reached
+// the server, which answered "invalid_request: body is not valid JSON".
+TEST_F(CliTest, SendRefusesInvalidUtf8BeforeSending) {
+  auto ref = create_worker(srv);
+  for (std::string bad : {std::string("\xff"), std::string("ok \xc3"), std::string("\xed\xa0\x80"),
+                          std::string("\xc0\xaf")}) {
+    auto r = yoi(srv, {"send", ref, "-"}, {}, bad);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("not valid UTF-8"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("JSON"), std::string::npos) << r.err;
+  }
+  auto shown = yoi(srv, {"--json", "show", ref});
+  EXPECT_NE(shown.out.find("\"run_count\":0"), std::string::npos) << shown.out;
+  auto ok = yoi(srv, {"send", "--wait", ref, "-"}, {}, std::string("caf\xc3\xa9 \xf0\x9f\x99\x82"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+
 TEST_F(CliTest, RuntimesTextAndJson) {
   auto t = yoi(srv, {"runtimes"});
   ASSERT_EQ(t.exit_code, 0) << t.err;
