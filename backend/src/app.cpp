@@ -215,7 +215,12 @@ int run_server(const AppFlags& flags) {
     return 1;
   }
   std::cout << runtime_server::listening_line("yoi-server", server.host(), server.port()) << std::endl;
-  spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), st->web_dir);
+  if (api.serves_console())
+    spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), st->web_dir);
+  else
+    spdlog::warn("yoi-server: no web console in '{}' (no index.html); build it with "
+                 "'cd web && npm ci && npm run build' or point --web-dir at it. {} runtime(s)",
+                 st->web_dir, registry.size());
   io.run();
   spdlog::info("yoi-server: stopped");
   return stop.exit_code();
