@@ -1,5 +1,8 @@
 #include "yoi/log.hpp"
 
+#include <array>
+#include <cctype>
+#include <cstdio>
 #include <map>
 #include <mutex>
 
@@ -55,9 +58,30 @@ void ensure_logger() {
 
 }  // namespace
 
+std::optional<std::string> level_name(std::string_view name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::array<std::string_view, 6> kNames{"trace", "debug", "info", "warn", "error", "off"};
+  for (auto n : kNames)
+    if (lower == n) return lower;
+  return std::nullopt;
+}
+
 void init(std::string_view level) {
   ensure_logger();
-  spdlog::set_level(spdlog::level::from_str(std::string(level)));
+  auto name = level_name(level);
+  spdlog::set_level(spdlog::level::from_str(name.value_or("info")));
+  if (!name) spdlog::warn("unknown log level '{}' (want {}); logging at info", level, kLevelNames);
+}
+
+void fatal(std::string_view message) {
+  ensure_logger();
+  if (spdlog::should_log(spdlog::level::err)) {
+    spdlog::error("{}", message);
+    spdlog::default_logger()->flush();
+  } else {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
+  }
 }
 
 int add_capture(std::function<void(std::string_view)> line) {

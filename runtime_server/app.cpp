@@ -21,7 +21,7 @@ namespace yoi::runtime_server {
 int run_runtime(const AppFlags& flags) {
   yoi::log::init(flags.log_level);
   auto config_error = [](const Error& e) {
-    spdlog::error("yoi-runtime: {}", e.message);
+    yoi::log::fatal(fmt::format("yoi-runtime: {}", e.message));
     return 2;
   };
   RuntimeConfig cfg;
@@ -53,7 +53,7 @@ int run_runtime(const AppFlags& flags) {
   boost::asio::io_context io;
   auto runtime = open_runtime(io, cfg, "yoi-runtime", getenv);
   if (!runtime) {
-    spdlog::error("yoi-runtime: cannot open the runtime: {}", runtime.error().message);
+    yoi::log::fatal(fmt::format("yoi-runtime: cannot open the runtime: {}", runtime.error().message));
     return runtime.error().code == Code::config_invalid ? 2 : 1;
   }
 
@@ -74,7 +74,7 @@ int run_runtime(const AppFlags& flags) {
       [&](std::chrono::milliseconds grace, std::function<void()> done) { server.shutdown(grace, std::move(done)); },
       runtime->get());
   if (auto ok = server.start(); !ok) {
-    spdlog::error("yoi-runtime: {}", ok.error().message);
+    yoi::log::fatal(fmt::format("yoi-runtime: {}", ok.error().message));
     return 1;
   }
   std::cout << listening_line("yoi-runtime", hp->first, server.port()) << std::endl;

@@ -1,6 +1,8 @@
 // yoi-runtime: hosts Workers and serves the runtime API (docs/API.md).
 #include <CLI/CLI.hpp>
 
+#include "../usage.hpp"
+
 #include "yoi/runtime_server/app.hpp"
 
 int main(int argc, char** argv) {
@@ -14,8 +16,10 @@ int main(int argc, char** argv) {
   auto* o_dir = app.add_option("--data-dir", data_dir, "data directory (fs store)");
   auto* o_cfg = app.add_option("--config", config, "TOML config file")->check(CLI::ExistingFile);
   auto* o_tok = app.add_option("--token-file", token_file, "file holding the bearer token (else $YOI_RUNTIME_TOKEN)");
-  app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off, in any case")
+      ->capture_default_str()
+      ->transform(yoi::apps::log_level_validator());
+  if (auto code = yoi::apps::parse_args(app, argc, argv)) return *code;
   if (*o_listen) f.listen = listen;
   if (*o_id) f.runtime_id = runtime_id;
   if (*o_name) f.display_name = display_name;

@@ -2,6 +2,8 @@
 // the process is yoi::backend::run_server (backend/src/app.cpp).
 #include <CLI/CLI.hpp>
 
+#include "../usage.hpp"
+
 #include "yoi/backend/app.hpp"
 
 int main(int argc, char** argv) {
@@ -15,8 +17,10 @@ int main(int argc, char** argv) {
   auto* o_web = app.add_option("--web-dir", web_dir, "the web console's files (default web/dist)");
   auto* o_tok = app.add_option("--access-token-file", access_token_file,
                                "file holding the browser access token (else $YOI_ACCESS_TOKEN)");
-  app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off, in any case")
+      ->capture_default_str()
+      ->transform(yoi::apps::log_level_validator());
+  if (auto code = yoi::apps::parse_args(app, argc, argv)) return *code;
   if (*o_listen) f.listen = listen;
   if (*o_cfg) f.config = config;
   if (*o_dir) f.data_dir = data_dir;

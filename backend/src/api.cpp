@@ -70,6 +70,39 @@ bool safe_segment(std::string_view s) {
   return true;
 }
 
+std::string html_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// What a browser gets at `/` when there is no console to serve: a person
+// reads this, so it is a page that says what to do, not a JSON error.
+net::Response console_missing_page(std::string_view web_dir) {
+  auto body = fmt::format(
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>yoi: no web console</title></head>\n"
+      "<body>\n<h1>The yoi web console is not built</h1>\n"
+      "<p>yoi-server looked for it in <code>{}</code> and found no <code>index.html</code>.</p>\n"
+      "<p>Build it from the source tree:</p>\n<pre>cd web &amp;&amp; npm ci &amp;&amp; npm run build</pre>\n"
+      "<p>then start yoi-server from the top of the tree, or point <code>--web-dir</code> "
+      "(or <code>web_dir</code> in the config) at the built <code>web/dist</code>.</p>\n"
+      "<p>The API works without it: <code>/api/runtimes</code>, and the <code>yoi</code> CLI.</p>\n"
+      "</body></html>\n",
+      html_escape(web_dir));
+  auto r = net::Response::text(404, std::move(body), "text/html; charset=utf-8");
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
 // yoi-server's state, as its handlers see it.
 struct Api {
   RuntimeRegistry& registry;
@@ -77,6 +110,7 @@ struct Api {
   ApiOptions opts;
   net::MetricsRegistry* metrics;
   std::optional<fs::path> web_root;  // canonical, when it exists
+  bool has_index = false;            // web_root/index.html is a file
 
   Api(RuntimeRegistry& r, const CursorCodec& c, ApiOptions o, net::MetricsRegistry* m)
       : registry(r), cursors(c), opts(std::move(o)), metrics(m) {
@@ -84,12 +118,15 @@ struct Api {
     if (!opts.web_dir.empty()) {
       auto canon = fs::canonical(opts.web_dir, ec);
       if (!ec && fs::is_directory(canon, ec)) web_root = canon;
+      if (web_root) has_index = fs::is_regular_file(*web_root / "index.html", ec);
     }
   }
 
   // Serves web_root/rel (rel: safe segments). SPA routes (no extension)
   // fall back to index.html.
   Response serve_static(std::vector<std::string_view> segs) const {
+    bool console_route = segs.empty() || (segs.size() == 1 && !fs::path(std::string(segs[0])).has_extension());
+    if (!has_index && console_route) return console_missing_page(opts.web_dir);
     if (!web_root) return Response::error(Error{Code::not_found, "the web console is not installed"});
     fs::path rel;
     for (auto s : segs) {
@@ -302,6 +339,8 @@ BrowserApi::BrowserApi(RuntimeRegistry& registry, const CursorCodec& cursors, Ap
                        net::MetricsRegistry* metrics)
     : impl_(std::make_unique<Impl>(registry, cursors, std::move(options), metrics)) {}
 BrowserApi::~BrowserApi() = default;
+
+bool BrowserApi::serves_console() const { return impl_->has_index; }
 
 std::optional<Error> BrowserApi::authorize(const Request& req) const {
   return net::check_bearer(req, impl_->opts.access_token);

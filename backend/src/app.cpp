@@ -170,7 +170,7 @@ net::ServerOptions server_options(const Settings& st, net::MetricsRegistry& metr
 int run_server(const AppFlags& flags) {
   log::init(flags.log_level);
   auto config_error = [](const Error& e) {
-    spdlog::error("yoi-server: {}", e.message);
+    log::fatal(fmt::format("yoi-server: {}", e.message));
     return 2;
   };
   auto st = settings_of(flags);
@@ -185,7 +185,7 @@ int run_server(const AppFlags& flags) {
   auto runtime = add_runtimes(io, *st, registry);
   if (!runtime) {
     // As yoi-runtime: 2 for what the config says, 1 for what the store holds.
-    spdlog::error("yoi-server: {}", runtime.error().message);
+    log::fatal(fmt::format("yoi-server: {}", runtime.error().message));
     return runtime.error().code == Code::config_invalid ? 2 : 1;
   }
 
@@ -211,11 +211,16 @@ int run_server(const AppFlags& flags) {
       },
       runtime->get());
   if (auto s = server.start(); !s) {
-    spdlog::error("yoi-server: {}", s.error().message);
+    log::fatal(fmt::format("yoi-server: {}", s.error().message));
     return 1;
   }
   std::cout << runtime_server::listening_line("yoi-server", server.host(), server.port()) << std::endl;
-  spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), st->web_dir);
+  if (api.serves_console())
+    spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), st->web_dir);
+  else
+    spdlog::warn("yoi-server: no web console in '{}' (no index.html); build it with "
+                 "'cd web && npm ci && npm run build' or point --web-dir at it. {} runtime(s)",
+                 st->web_dir, registry.size());
   io.run();
   spdlog::info("yoi-server: stopped");
   return stop.exit_code();

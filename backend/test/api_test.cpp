@@ -227,6 +227,28 @@ TEST(Api, ServesTheConsoleWithoutTraversal) {
   }
 }
 
+// Regression (issue 18, item 8): without the console `/` answered a JSON
+// error; a browser gets a page that says how to build it. Files stay 404 JSON.
+TEST(Api, WithoutTheConsoleRootIsAPageSayingHowToBuildIt) {
+  TmpDir dir;
+  std::filesystem::create_directories(dir.path / "empty");
+  for (auto web : {(dir.path / "missing").string(), (dir.path / "empty").string()}) {
+    Backend::Options o;
+    o.web_dir = web;
+    Backend b(o);
+    HttpClient c("127.0.0.1", b.port());
+    for (std::string t : {"/", "/workers"}) {
+      auto r = c.request("GET", t);
+      EXPECT_EQ(r.status, 404) << t;
+      EXPECT_EQ(r.header("content-type"), "text/html; charset=utf-8") << t;
+      EXPECT_NE(r.body.find("npm run build"), std::string::npos) << t << ": " << r.body;
+    }
+    auto js = c.request("GET", "/assets/app.js");
+    EXPECT_EQ(js.status, 404);
+    EXPECT_EQ(err_code(js), "not_found");
+  }
+}
+
 TEST(Api, AccessTokenGuardsTheApiButNotHealth) {
   Backend::Options o;
   o.access_token = "browser-secret";

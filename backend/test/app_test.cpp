@@ -74,6 +74,53 @@ TEST(ServerBinary, RefusesBadConfigAndOpenNonLoopback) {
   EXPECT_NE(q.stderr_text().find("without an access token"), std::string::npos) << q.stderr_text();
 }
 
+// Regression (issue 18, item 8): a --web-dir without the console started
+// silently and `/` answered JSON.
+TEST(ServerBinary, MissingWebDirWarnsAtStartAndRootSaysHowToBuildIt) {
+  TmpDir dir;
+  auto web = (dir.path / "no-such-web").string();
+  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "d").string(), "--web-dir", web});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  auto root = c.request("GET", "/");
+  EXPECT_EQ(root.status, 404);
+  EXPECT_EQ(root.header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(root.body.find("npm ci &amp;&amp; npm run build"), std::string::npos) << root.body;
+  EXPECT_NE(root.body.find("--web-dir"), std::string::npos) << root.body;
+  EXPECT_NE(root.body.find(web), std::string::npos) << root.body;
+  p.signal(SIGTERM);
+  EXPECT_EQ(p.wait_exit(10s), 0);
+  auto err = p.stderr_text();
+  auto warn = err.find("no web console in '" + web + "'");
+  ASSERT_NE(warn, std::string::npos) << err;
+  EXPECT_EQ(err.find("no web console", warn + 1), std::string::npos) << "one line: " << err;
+}
+
+// Regression (issue 18, item 4): `--log-level INFO --config bad.toml` exited
+// 2 and printed nothing (spdlog read "INFO" as "off").
+TEST(ServerBinary, LogLevelInAnyCaseAndFatalErrorsAlwaysPrint) {
+  TmpDir dir;
+  auto cfg = dir.file("s.toml", "wat = 1\n");
+  for (auto level : {"INFO", "off"}) {
+    Proc p({server_binary(), "--log-level", level, "--config", cfg, "--data-dir", (dir.path / "d").string()});
+    EXPECT_EQ(p.wait_exit(10s), 2) << level;
+    EXPECT_NE(p.stderr_text().find("is not a known key"), std::string::npos) << level << ": " << p.stderr_text();
+  }
+}
+
+// Regression (issue 18, items 4 and 11): an unknown level is a usage error
+// naming the levels; an unknown flag exited 109 (CLI11's code), not 2.
+TEST(ServerBinary, UsageErrorsExitTwoAndSayWhatIsWrong) {
+  TmpDir dir;
+  Proc p({server_binary(), "--log-level", "loud", "--data-dir", (dir.path / "d").string()});
+  EXPECT_EQ(p.wait_exit(10s), 2);
+  EXPECT_NE(p.stderr_text().find("trace|debug|info|warn|error|off"), std::string::npos) << p.stderr_text();
+  Proc q({server_binary(), "--bogus"});
+  EXPECT_EQ(q.wait_exit(10s), 2);
+  EXPECT_NE(q.stderr_text().find("--bogus"), std::string::npos) << q.stderr_text();
+}
+
 
 // Regression (issue 17): the embedded runtime ignored [limits] retention_*
 // of its runtime_config; it is now opened as yoi-runtime opens its own.

@@ -530,7 +530,28 @@ std::string new_message_id() {
   return fmt::format("cli-{:016x}", rng());
 }
 
+// The offset of the first byte that is not well-formed UTF-8 (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF), or nullopt.
+std::optional<std::size_t> invalid_utf8_at(std::string_view s) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char b = byte(i);
+    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || b == 0xC0 || b == 0xC1 || b > 0xF4 || i + len > s.size()) return i;
+    for (std::size_t k = 1; k < len; ++k)
+      if ((byte(i + k) & 0xC0) != 0x80) return i;
+    if (len == 3 && ((b == 0xE0 && byte(i + 1) < 0xA0) || (b == 0xED && byte(i + 1) > 0x9F))) return i;
+    if (len == 4 && ((b == 0xF0 && byte(i + 1) < 0x90) || (b == 0xF4 && byte(i + 1) > 0x8F))) return i;
+    i += len;
+  }
+  return std::nullopt;
+}
+
+// Every message a worker gets passes here. Text that is not UTF-8 is refused
+// before it is sent: the server could only say its JSON body is invalid.
 CliResult<bj::value> post_input(Context& c, const WorkerRef& w, const std::string& text) {
+  if (auto at = invalid_utf8_at(text))
+    return tl::unexpected(usage(fmt::format("the message is not valid UTF-8 (byte {} of {})", *at + 1, text.size())));
   bj::object body;
   body["content"] = text;
   body["client_message_id"] = new_message_id();
@@ -888,6 +909,16 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // `yoi frob`: CLI11 sees no subcommand and says one is required; name
+    // the word it did not know instead.
+    auto extra = app.remaining();
+    if (app.get_subcommands().empty() && !extra.empty() && !extra.front().starts_with("-")) {
+      std::string names;
+      for (const Command& cmd : kCommands) names += fmt::format("{}{}", names.empty() ? "" : ", ", cmd.name);
+      std::cerr << "yoi: unknown command '" << extra.front() << "' (commands: " << names
+                << ")\nRun 'yoi --help' for usage.\n";
+      return kExitUsage;
+    }
     app.exit(e);
     return kExitUsage;
   }

@@ -70,8 +70,12 @@ bool run_until(asio::io_context& io, clock::time_point deadline, const bool& don
 
 }  // namespace
 
-Result<Endpoint> parse_server_url(std::string_view url) {
+Result<Endpoint> parse_server_url(std::string_view given) {
   constexpr std::string_view scheme = "http://";
+  // HOST:PORT alone means http, the only scheme spoken.
+  std::string with_scheme = given.find("://") == std::string_view::npos ? fmt::format("http://{}", given)
+                                                                        : std::string(given);
+  std::string_view url = with_scheme;
   auto bad = [&](std::string_view why) {
     return fail(Code::invalid_request, fmt::format("server URL '{}' {}", url, why));
   };

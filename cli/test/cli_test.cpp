@@ -11,6 +11,7 @@
 
 #include "process.hpp"
 #include "yoi/cli/cli.hpp"
+#include "yoi/cli/transport.hpp"
 
 namespace yoi::cli::test {
 namespace {
@@ -165,6 +166,17 @@ TEST(CliUnit, ParsesWorkerRefs) {
   EXPECT_EQ(parse_worker_ref("lo cal/w").error().code, Code::invalid_id);
 }
 
+// Regression (issue 18, item 11): `--server 127.0.0.1:8787` was refused
+// ("must start with http://"); no scheme means http.
+TEST(CliUnit, ServerUrlWithoutSchemeDefaultsToHttp) {
+  auto ep = parse_server_url("127.0.0.1:8787");
+  ASSERT_TRUE(ep) << ep.error().message;
+  EXPECT_EQ(ep->host, "127.0.0.1");
+  EXPECT_EQ(ep->port, "8787");
+  EXPECT_EQ(ep->display, "http://127.0.0.1:8787");
+  EXPECT_FALSE(parse_server_url("ftp://127.0.0.1:8787"));
+}
+
 TEST(CliUnit, TablesAlignColumns) {
   EXPECT_EQ(format_table({{"A", "BB", "C"}, {"long", "x", "y"}}), "A     BB  C\nlong  x   y\n");
 }
@@ -197,6 +209,18 @@ TEST(CliUsage, HelpAndUsageErrors) {
   EXPECT_EQ(run({yoi_bin(), "--token", "abc", "runtimes"}).exit_code, 2);
 }
 
+// Regression (issue 18, item 11): `yoi frob` said "A subcommand is required".
+TEST(CliUsage, UnknownCommandIsNamed) {
+  ASSERT_FALSE(yoi_bin().empty());
+  auto r = run({yoi_bin(), "frob"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'frob'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("runtimes, workers"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("A subcommand is required"), std::string::npos) << r.err;
+  // With no word at all, a command is still what is missing.
+  EXPECT_EQ(run({yoi_bin()}).err.find("unknown command"), std::string::npos);
+}
+
 TEST(CliUsage, ConnectionRefusedIsExitThree) {
   ASSERT_FALSE(yoi_bin().empty());
   // A port nothing listens on: bind a socket... simplest is a port from a
@@ -218,6 +242,32 @@ TEST(CliUsage, ConnectionRefusedIsExitThree) {
 }
 
 // ------------------------------------------------------------ commands
+
+// Regression (issue 18, item 11): the same, end to end.
+TEST_F(CliTest, ServerWithoutSchemeIsHttp) {
+  auto host_port = srv.url().substr(std::string_view("http://").size());
+  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
+}
+
+// Regression (issue 18, item 10): bytes that are not UTF-8 on stdin reached
+// the server, which answered "invalid_request: body is not valid JSON".
+TEST_F(CliTest, SendRefusesInvalidUtf8BeforeSending) {
+  auto ref = create_worker(srv);
+  for (std::string bad : {std::string("\xff"), std::string("ok \xc3"), std::string("\xed\xa0\x80"),
+                          std::string("\xc0\xaf")}) {
+    auto r = yoi(srv, {"send", ref, "-"}, {}, bad);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("not valid UTF-8"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("JSON"), std::string::npos) << r.err;
+  }
+  auto shown = yoi(srv, {"--json", "show", ref});
+  EXPECT_NE(shown.out.find("\"run_count\":0"), std::string::npos) << shown.out;
+  auto ok = yoi(srv, {"send", "--wait", ref, "-"}, {}, std::string("caf\xc3\xa9 \xf0\x9f\x99\x82"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
 
 TEST_F(CliTest, RuntimesTextAndJson) {
   auto t = yoi(srv, {"runtimes"});

@@ -105,6 +105,43 @@ TEST(RuntimeProcess, ConfigErrorsNameKeyAndLine) {
   EXPECT_NE(c2->stderr_text().find("profile 'gpt'"), std::string::npos) << c2->stderr_text();
 }
 
+// Regression (issue 18, item 4): an unknown --log-level was read as "off";
+// the runtime started with no complaint and hid every error after.
+TEST(RuntimeProcess, UnknownLogLevelIsAUsageErrorThatNamesTheLevels) {
+  auto c = start({"--listen", "127.0.0.1:0", "--log-level", "loud"});
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+  EXPECT_EQ(c->stdout_text(), "");
+  auto err = c->stderr_text();
+  EXPECT_NE(err.find("loud"), std::string::npos) << err;
+  EXPECT_NE(err.find("trace|debug|info|warn|error|off"), std::string::npos) << err;
+  // Any case is accepted.
+  auto ok = start({"--listen", "127.0.0.1:0", "--log-level", "WARN"});
+  ASSERT_NE(ok->wait_listening(), 0) << ok->stderr_text();
+  ok->signal(SIGTERM);
+  EXPECT_EQ(ok->wait_exit(), std::optional<int>(0));
+}
+
+// Regression (issue 18, item 4): fatal configuration errors print even when
+// the level would drop them.
+TEST(RuntimeProcess, FatalConfigErrorsPrintAtLogLevelOff) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml", "[limits]\nbogus = 1\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--config", cfg, "--log-level", "off"});
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+  EXPECT_NE(c->stderr_text().find("limits.bogus"), std::string::npos) << c->stderr_text();
+}
+
+// Regression (issue 18, item 11): an unknown flag exited 109 (CLI11's code);
+// usage errors exit 2.
+TEST(RuntimeProcess, UnknownFlagExitsTwo) {
+  auto c = start({"--bogus"});
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+  EXPECT_NE(c->stderr_text().find("--bogus"), std::string::npos) << c->stderr_text();
+  auto h = start({"--help"});
+  EXPECT_EQ(h->wait_exit(), std::optional<int>(0));
+  EXPECT_NE(h->stdout_text().find("in any case"), std::string::npos) << h->stdout_text();
+}
+
 TEST(RuntimeProcess, FlagsWinOverTheConfigFile) {
   TempDir dir;
   auto cfg = dir.file("rt.toml", "[runtime]\nid = \"from-file\"\ndisplay_name = \"File\"\nlisten = \"127.0.0.1:1\"\n");

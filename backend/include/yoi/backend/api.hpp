@@ -31,7 +31,8 @@ struct Request;
 namespace yoi::backend {
 
 struct ApiOptions {
-  std::string web_dir;  // the console's files; empty or missing: `/` answers 404
+  std::string web_dir;  // the console's files; without an index.html there,
+                        // `/` answers a page that says how to build them
   Secret access_token;  // empty: no browser auth (loopback only; main enforces)
   std::size_t max_body_bytes = 1 << 20;
   std::size_t default_page = 100;
@@ -48,6 +49,8 @@ class BrowserApi {
   void add_routes(net::Router& router);
   // The server's auth filter (ServerOptions::auth).
   std::optional<Error> authorize(const net::Request& request) const;
+  // Whether web_dir holds the console (an index.html), as of construction.
+  bool serves_console() const;
 
  private:
   struct Impl;

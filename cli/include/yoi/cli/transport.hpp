@@ -28,7 +28,8 @@ struct Endpoint {
   std::string base_path;  // without a trailing '/'
   std::string display;
 };
-// invalid_request for anything but a plain http:// URL.
+// invalid_request for anything but a plain http:// URL; HOST:PORT without a
+// scheme is read as http://HOST:PORT.
 Result<Endpoint> parse_server_url(std::string_view url);
 
 // A transport failure: no HTTP answer at all. Exit code 3 territory.
