@@ -299,6 +299,10 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
           auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
           if (!v || !v->is_object()) continue;
           const auto& o = v->get_object();
+          // A run cancelled or failed before any text leaves an empty reply
+          // item; an engine is not shown an empty assistant message.
+          if (yoi::json::str_or_empty(o, "role") == "assistant" && yoi::json::str_or_empty(o, "content").empty())
+            continue;
           conversation.push_back(engines::Message{std::string(yoi::json::str_or_empty(o, "role")),
                                                   std::string(yoi::json::str_or_empty(o, "content"))});
         }
@@ -359,16 +363,17 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     const std::string& text = run->flight->text;
     add_event(w, wire::event::text_done(run->run_id, text));
     add_event(w, wire::event::run_finished(run->run_id, result, error, reason));
-    if (result == "completed" || !text.empty()) {
-      TranscriptItem item;
-      item.seq = w.last_seq;
-      item.role = "assistant";
-      item.content = text;
-      item.run_id = run->run_id;
-      item.result = std::string(result);
-      add_transcript(w, std::move(item));
-      ++p.transcript_added;
-    }
+    // Every run that ends leaves its reply item, empty or not, so a reader of
+    // the transcript sees each input answered or marked cancelled / failed.
+    TranscriptItem item;
+    item.seq = w.last_seq;
+    item.role = "assistant";
+    item.content = text;
+    item.run_id = run->run_id;
+    item.result = std::string(result);
+    item.error = std::move(error);
+    add_transcript(w, std::move(item));
+    ++p.transcript_added;
     w.record.current_run_id.reset();
     set_status(w, p, next);
     p.flight = Publish::Flight::end;

@@ -179,6 +179,14 @@ Result<TranscriptItem> item_from(const bj::value& v) {
   it.content = std::string(json::str_or_empty(o, "content"));
   it.run_id = std::string(json::str_or_empty(o, "run_id"));
   if (auto r = json::str_or_empty(o, "result"); !r.empty()) it.result = std::string(r);
+  if (auto e = o.find("error"); e != o.end() && e->value().is_object()) {
+    // A code this build does not know (a newer runtime) reads as runtime_error,
+    // like a stream diagnostic's (backend/src/upstream_error.cpp).
+    const auto& eo = e->value().get_object();
+    Error err{Code::runtime_error, std::string(json::str_or_empty(eo, "message"))};
+    if (!code_from_name(json::str_or_empty(eo, "code"), err.code)) err.code = Code::runtime_error;
+    it.error = std::move(err);
+  }
   if (auto t = o.find("time"); t != o.end() && t->value().is_int64()) it.time_ms = t->value().get_int64();
   if (it.role != "user" && it.role != "assistant")
     return fail(Code::runtime_bad_response, "transcript item has an unknown role");
@@ -251,6 +259,7 @@ bj::object to_json(const TranscriptItem& v) {
   o["content"] = v.content;
   o["run_id"] = v.run_id;
   if (v.result) o["result"] = *v.result;
+  if (v.error) o["error"] = bj::object{{"code", code_name(v.error->code)}, {"message", v.error->message}};
   o["time"] = v.time_ms;
   return o;
 }

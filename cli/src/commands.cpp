@@ -280,6 +280,16 @@ CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
   return {};
 }
 
+// How a reply item that did not complete is marked: "cancelled", or
+// "failed: <code>" (issue 18: such items may have no text at all). Empty for
+// user items and completed replies.
+std::string result_mark(const bj::object& item, std::string_view open, std::string_view close) {
+  std::string result = str(item, "result");
+  if (result.empty() || result == "completed") return "";
+  if (result == "failed") result += ": " + str(obj(item, "error"), "code", "error");
+  return fmt::format("{}{}{}", open, result, close);
+}
+
 CliResult<void> cmd_transcript(Context& c, const WorkerRef& w) {
   bj::array items;
   std::uint64_t total = 0;
@@ -302,10 +312,9 @@ CliResult<void> cmd_transcript(Context& c, const WorkerRef& w) {
   }
   for (const auto& i : items) {
     const auto& o = obj(i);
-    std::string role = str(o, "role");
-    std::string result = str(o, "result");
-    std::cout << role << ": " << str(o, "content");
-    if (!result.empty() && result != "completed") std::cout << " [" << result << "]";
+    std::string content = str(o, "content");
+    std::cout << str(o, "role") << result_mark(o, " [", "]") << ":";
+    if (!content.empty()) std::cout << " " << content;
     std::cout << "\n";
   }
   return {};
@@ -349,8 +358,8 @@ class Renderer {
         if (str(o, "role") == "user")
           out("> " + str(o, "content") + "\n");
         else {
-          out(str(o, "content") + "\n");
-          if (auto r = str(o, "result"); !r.empty() && r != "completed") out("[" + r + "]\n");
+          if (auto content = str(o, "content"); !content.empty()) out(content + "\n");
+          out(result_mark(o, "[", "]\n"));
         }
       }
       const auto& fl = obj(f.obj, "in_flight");
@@ -440,6 +449,15 @@ struct RunEnd {
   bool mid_line = false;
 };
 
+// A run that did not complete, as the command's error; `err` is the
+// `error` of its run_finished event or of its transcript item.
+std::optional<CliError> run_error(const std::string& result, const bj::object& err, const std::string& run_id) {
+  if (result == "failed")
+    return CliError{kExitServerError, str(err, "code", "run_failed"), str(err, "message", "the run failed")};
+  if (result == "cancelled") return CliError{kExitServerError, "cancelled", fmt::format("run {} was cancelled", run_id)};
+  return std::nullopt;
+}
+
 CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_lines,
                              const std::function<bool()>& interrupt, const std::function<void()>& on_interrupt) {
   std::string printed;
@@ -473,6 +491,7 @@ CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_l
         if (str(o, "run_id") == run_id && str(o, "role") == "assistant") {
           emit_text(str(o, "content"));
           end.result = str(o, "result", "completed");
+          end.error = run_error(end.result, obj(o, "error"), run_id);
           end.mid_line = !printed.empty() && printed.back() != '\n';
           return end;
         }
@@ -503,11 +522,7 @@ CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_l
       emit_text(str(e, "text"));
     } else if (type == "run_finished") {
       end.result = str(e, "result");
-      const auto& err = obj(e, "error");
-      if (end.result == "failed")
-        end.error = CliError{kExitServerError, str(err, "code", "run_failed"), str(err, "message", "the run failed")};
-      else if (end.result == "cancelled")
-        end.error = CliError{kExitServerError, "cancelled", fmt::format("run {} was cancelled", run_id)};
+      end.error = run_error(end.result, obj(e, "error"), run_id);
       end.mid_line = !printed.empty() && printed.back() != '\n';
       return end;
     }

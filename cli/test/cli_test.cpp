@@ -7,6 +7,7 @@
 #include <regex>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "process.hpp"
@@ -25,10 +26,13 @@ using namespace std::chrono_literals;
 class Server {
  public:
   // `extra_config` is appended to the TOML file.
-  explicit Server(std::string extra_config = {}, std::map<std::string, std::string> env = {})
+  // `echo_delay_ms` is the embedded echo engine's delay before each chunk.
+  explicit Server(std::string extra_config = {}, std::map<std::string, std::string> env = {},
+                  int echo_delay_ms = 40)
       : dir_(make_temp_dir()), env_(std::move(env)) {
-    write_file(dir_ + "/server.toml",
-               "[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = 40\n" + extra_config);
+    write_file(dir_ + "/server.toml", fmt::format("[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = {}\n",
+                                                  echo_delay_ms) +
+                                          extra_config);
   }
   ~Server() {
     child_.reset();
@@ -575,6 +579,29 @@ TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   ASSERT_TRUE(chat2.expect("> ", 15s)) << chat2.output();
   chat2.write("\x03");
   EXPECT_EQ(chat2.wait(10s), 0) << chat2.output();
+}
+
+// Issue 18: a run cancelled before any text left no reply item, and
+// `transcript` printed two `user:` lines in a row.
+TEST(CliTranscript, Issue18CancelledRunIsMarkedInTheTranscript) {
+  if (yoi_bin().empty()) GTEST_FAIL() << "the yoi binary is not built (YOI_BUILD_DIR)";
+  if (binary("yoi-server").empty()) GTEST_SKIP() << "yoi-server is not built";
+  Server srv({}, {}, 60'000);  // the first chunk is a minute away: no text before the cancel
+  ASSERT_TRUE(srv.start());
+  auto ref = create_worker(srv);
+  auto send = yoi(srv, {"send", ref, "unanswered"});
+  ASSERT_EQ(send.exit_code, 0) << send.err;
+  auto c = yoi(srv, {"cancel", ref});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("cancelled run"), std::string::npos) << c.out;
+  auto t = yoi(srv, {"transcript", ref});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(t.out, "user: unanswered\nassistant [cancelled]:\n");
+  auto tj = yoi(srv, {"transcript", ref, "--json"});
+  auto items = parse(tj.out).as_object().at("items").as_array();
+  ASSERT_EQ(items.size(), 2u) << tj.out;
+  EXPECT_EQ(s(items[1].as_object(), "result"), "cancelled");
+  EXPECT_EQ(s(items[1].as_object(), "content"), "");
 }
 
 TEST(CliAuth, AccessTokenFromEnvironmentOrFile) {

@@ -147,6 +147,38 @@ TEST(Runtime, CancelMidStreamKeepsThePartialReplyAndLeavesTheWorkerUsable) {
   ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
 }
 
+// Issue 18: a run cancelled before any text left no assistant item, so the
+// transcript showed the input unanswered.
+TEST(Runtime, Issue18CancelBeforeAnyTextLeavesACancelledAssistantItem) {
+  Harness h(slow_echo(std::chrono::seconds(5)));  // the first delta is 5 s away
+  ASSERT_TRUE(h.create_id("w"));
+  auto acc = h.input("w", "never answered");
+  ASSERT_TRUE(acc) << acc.error().message;
+  auto c = h.cancel("w");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_TRUE(c->cancelled);
+  auto t = h.rt->transcript("w", 0, 10);
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_EQ(t->total, 2u);
+  ASSERT_EQ(t->items.size(), 2u);
+  EXPECT_EQ(t->items[0].role, "user");
+  EXPECT_EQ(t->items[1].role, "assistant");
+  EXPECT_EQ(t->items[1].run_id, acc->run_id);
+  EXPECT_EQ(t->items[1].content, "");
+  EXPECT_EQ(t->items[1].result, "cancelled");
+  EXPECT_FALSE(t->items[1].error.has_value());
+  auto s = h.rt->snapshot("w");
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->transcript_tail.size(), 2u);
+  EXPECT_EQ(s->transcript_tail[1].result, "cancelled");
+  // The empty reply is not shown to the engine: the next run still works.
+  ASSERT_TRUE(h.cancel("w"));
+  auto again = h.input("w", "again");
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(h.cancel("w"));
+  EXPECT_EQ(h.rt->transcript("w", 0, 10)->total, 4u);
+}
+
 TEST(Runtime, CancelWithNothingRunningSucceedsAndSaysSo) {
   Harness h;
   ASSERT_TRUE(h.create_id("w"));

@@ -104,6 +104,34 @@ TEST(Wire, SummaryRoundTripsItsLimits) {
   EXPECT_FALSE(odd->worker_counts.contains("total"));
 }
 
+// Issue 18: a failed reply item carries its error through a remote runtime
+// (the backend decodes and re-encodes transcript pages).
+TEST(Wire, Issue18FailedTranscriptItemRoundTripsItsError) {
+  TranscriptPage page;
+  TranscriptItem it;
+  it.index = 1;
+  it.seq = 9;
+  it.role = "assistant";
+  it.run_id = "run-1";
+  it.result = "failed";
+  it.error = Error{Code::interrupted, "the runtime restarted during the run"};
+  page.items.push_back(it);
+  page.total = 2;
+  auto json = to_json(page);
+  const auto& item = json.at("items").as_array().at(0).as_object();
+  EXPECT_EQ(item.at("content").as_string(), "");
+  EXPECT_EQ(item.at("error").as_object(),
+            obj(R"({"code":"interrupted","message":"the runtime restarted during the run"})"));
+  auto back = transcript_from_json(json);
+  ASSERT_TRUE(back) << back.error().message;
+  ASSERT_EQ(back->items.size(), 1u);
+  EXPECT_EQ(back->items[0].result, "failed");
+  EXPECT_EQ(back->items[0].error, it.error);
+  it.error.reset();
+  it.result = "completed";
+  EXPECT_FALSE(to_json(it).contains("error")) << "a completed item has no error field";
+}
+
 TEST(Wire, ResponseDecodersRejectGarbageAsBadResponse) {
   for (auto text : {"[]", "{}", R"({"workers":5})", R"({"worker_id":"w","status":"dancing"})"}) {
     auto v = bj::parse(text);

@@ -166,6 +166,39 @@ TEST_F(FsRuntimeRestoreTest, RunCutShortByARestartComesBackInterrupted) {
     EXPECT_EQ(boost::json::parse(before[i]).at("seq").to_number<std::uint64_t>(), i + 1);
 }
 
+// Issue 18: the run closed as interrupted at restart left no assistant item,
+// so the transcript showed the input unanswered.
+TEST_F(FsRuntimeRestoreTest, Issue18InterruptedRunLeavesAFailedAssistantItem) {
+  RuntimeOptions slow;
+  engines::ProfileConfig p;
+  p.echo_chunk_bytes = 1;
+  p.echo_chunk_delay = std::chrono::seconds(5);  // no text before the "crash"
+  slow.profiles.push_back(p);
+  open(slow);
+  ASSERT_TRUE(create("w"));
+  auto acc = input("w", "cut short");
+  ASSERT_TRUE(acc) << acc.error().message;
+  open(slow);  // drop the runtime mid-run
+  ASSERT_TRUE(wait_idle_with("w", 2)) << "the interrupted run leaves its reply item";
+  auto check = [&] {
+    auto t = rt->transcript("w", 0, 10);
+    ASSERT_TRUE(t) << t.error().message;
+    ASSERT_EQ(t->items.size(), 2u);
+    EXPECT_EQ(t->items[0].role, "user");
+    EXPECT_EQ(t->items[1].role, "assistant");
+    EXPECT_EQ(t->items[1].run_id, acc->run_id);
+    EXPECT_EQ(t->items[1].content, "");
+    EXPECT_EQ(t->items[1].result, "failed");
+    ASSERT_TRUE(t->items[1].error.has_value());
+    EXPECT_EQ(t->items[1].error->code, Code::interrupted);
+  };
+  check();
+  // As written to disk, too.
+  ASSERT_TRUE(wait<void>([&](auto cb) { rt->flush(std::move(cb)); }));
+  open(slow);
+  check();
+}
+
 TEST_F(FsRuntimeRestoreTest, CursorBeforeRetainedSegmentsIsExpiredAcrossRestarts) {
   FsOptions small;
   small.segment_max_events = 16;

@@ -63,7 +63,7 @@ export interface TranscriptItem {
   run_id: string;
   result?: "completed" | "cancelled" | "failed" | string;
   time?: number; // ms since the epoch
-  // Set by the console for a failed run (from run_finished), not by the server.
+  // A failed run's error: from the server's item, or from run_finished live.
   error?: { code: string; message: string };
 }
 

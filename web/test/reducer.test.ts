@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { diagnosticStep, initialState, isBusy, reduce, visibleText, type Action, type ViewState } from "../src/stream/reducer";
-import type { Frame, Worker, WorkerEvent } from "../src/types";
+import { resultMark } from "../src/transcript";
+import type { Frame, TranscriptItem, Worker, WorkerEvent } from "../src/types";
 
 const R = "rt1";
 const W = "w1";
@@ -184,18 +185,51 @@ describe("reducer", () => {
       f(ev(6, { type: "input_accepted", run_id: "r2", content: "q2" })),
       f(ev(7, { type: "run_finished", run_id: "r2", result: "failed", error: { code: "engine_error", message: "boom" } })),
     );
-    // As in the runtime's transcript: a failed run with no text leaves no reply
-    // item; its error is kept beside the transcript.
+    // As in the runtime's transcript: a failed run with no text still leaves
+    // its reply item, with its error (issue 18).
     expect(s.items.map((i) => [i.role, i.content, i.result ?? ""])).toEqual([
       ["user", "q", ""],
       ["assistant", "part", "cancelled"],
       ["user", "q2", ""],
+      ["assistant", "", "failed"],
     ]);
+    expect(s.items[3].error).toEqual({ code: "engine_error", message: "boom" });
     expect(s.runError).toEqual({ run_id: "r2", code: "engine_error", message: "boom" });
     s = run(s, f(ev(8, { type: "run_finished", run_id: "r3", result: "failed", error: { code: "runtime_timeout", message: "slow" } })));
     expect(s.runError?.code).toBe("runtime_timeout");
     s = run(s, f(ev(9, { type: "run_started", run_id: "r4" })));
     expect(s.runError).toBeNull();
+  });
+
+  // Issue 18: a run cancelled before any text vanished from the view, and the
+  // input looked unanswered; after a reload the snapshot's item must show too.
+  it("issue 18: a run cancelled before any text leaves a marked reply, live and after a reload", () => {
+    let s = run(
+      initialState(R, W),
+      f(snap(1)),
+      f(ev(2, { type: "input_accepted", run_id: "r1", content: "q" })),
+      f(ev(3, { type: "run_started", run_id: "r1" })),
+      f(ev(4, { type: "text_done", run_id: "r1", text: "" })),
+      f(ev(5, { type: "run_finished", run_id: "r1", result: "cancelled", reason: "user" })),
+    );
+    expect(s.inFlight).toBeNull();
+    expect(s.items.map((i) => [i.role, i.content, i.result ?? ""])).toEqual([
+      ["user", "q", ""],
+      ["assistant", "", "cancelled"],
+    ]);
+    expect(s.items.map(resultMark)).toEqual([null, "cancelled"]);
+    // A reload: the snapshot carries the runtime's items, the failed one with its error.
+    const tail: TranscriptItem[] = [
+      { index: 0, seq: 2, role: "user", content: "q", run_id: "r1" },
+      { index: 1, seq: 5, role: "assistant", content: "", run_id: "r1", result: "cancelled" },
+      { index: 2, seq: 6, role: "user", content: "q2", run_id: "r2" },
+      { index: 3, seq: 9, role: "assistant", content: "", run_id: "r2", result: "failed", error: { code: "interrupted", message: "restart" } },
+    ];
+    s = run(initialState(R, W), f(snap(9, { transcript_tail: tail })));
+    expect(s.items).toEqual(tail);
+    expect(s.items.map(resultMark)).toEqual([null, "cancelled", null, "failed: interrupted"]);
+    expect(resultMark({ role: "assistant", content: "hi", run_id: "r", result: "completed" })).toBeNull();
+    expect(resultMark({ role: "assistant", content: "", run_id: "r", result: "failed" })).toBe("failed");
   });
 
   it("frames for another worker are ignored", () => {

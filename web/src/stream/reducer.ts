@@ -245,9 +245,9 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
     case "run_finished": {
       const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text : "";
       const runError = e.error ? { run_id: e.run_id, code: e.error.code, message: e.error.message } : null;
-      // Like the runtime's transcript: a reply item exists when the run
-      // completed or produced text, so the view matches a later snapshot.
-      if (e.result !== "completed" && text === "") return { ...s, inFlight: null, runError };
+      // Like the runtime's transcript: every run that ends leaves a reply
+      // item, even without text, marked with its result (issue 18), so the
+      // view matches a later snapshot.
       const item: TranscriptItem = { role: "assistant", content: text, run_id: e.run_id, result: e.result, seq: e.seq };
       if (e.error) item.error = e.error;
       return { ...s, inFlight: null, runError, items: appendItem(s.items, item, s.worker) };

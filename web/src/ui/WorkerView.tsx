@@ -4,6 +4,7 @@ import { workersHref } from "../router";
 import { api, newClientMessageId, streamEnv } from "../services";
 import { WorkerStream } from "../stream/connection";
 import { isBusy, type Connection, type ViewState } from "../stream/reducer";
+import { resultMark } from "../transcript";
 import type { TranscriptItem } from "../types";
 import { ErrorBox, StatusPill } from "./common";
 
@@ -46,11 +47,16 @@ function Message({ item }: { item: TranscriptItem }) {
   const user = item.role === "user";
   const [open, setOpen] = useState(false);
   const long = item.content.length > FOLD_CHARS;
+  const mark = resultMark(item);
   return (
     <article class={`msg ${user ? "msg-user" : "msg-assistant"}`} data-role={item.role} data-run={item.run_id}>
       <header class="msg-head">
         <span class="msg-role">{user ? "You" : item.role === "assistant" ? "Worker" : item.role}</span>
-        {item.result && item.result !== "completed" && <span class={`tag tag-${item.result}`}>{item.result}</span>}
+        {mark && (
+          <span class={`tag tag-${item.result}`} data-testid="result-mark">
+            {mark}
+          </span>
+        )}
       </header>
       <div class={`msg-body ${long && !open ? "folded" : ""}`} data-testid={user ? "user-text" : "assistant-text"}>
         {item.content || (item.result === "completed" ? "" : <span class="muted">(no text)</span>)}

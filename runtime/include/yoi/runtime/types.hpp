@@ -102,7 +102,10 @@ struct TranscriptItem {
   std::string role;       // "user" | "assistant"
   std::string content;
   std::string run_id;
-  std::optional<std::string> result;  // assistant: "completed" | "cancelled" | "failed"
+  // assistant: "completed" | "cancelled" | "failed". Every run that ends
+  // leaves one assistant item, even with empty content (issue 18).
+  std::optional<std::string> result;
+  std::optional<Error> error;  // assistant, failed: the run's error (as in its run_finished)
   std::int64_t time_ms = 0;
 };
 

@@ -17,6 +17,9 @@
 //                    "error"?: {"code", "message"}, "reason"?}
 //   worker_stopped  {"reason"?}
 //
+// Transcript items: {"index", "seq", "role", "content", "run_id",
+//   "result"? (assistant), "error"?: {"code", "message"} (assistant, failed), "time"}
+//
 // Stream frames (one JSON text message each):
 //   {"type":"snapshot", "cursor", "seq", "runtime_id", "worker_id",
 //    "worker": <worker>, "transcript_tail": [<item>...], "in_flight": {"run_id","text"} | null}
