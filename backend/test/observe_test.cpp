@@ -673,6 +673,29 @@ TEST(ObserveEmbedded, NeverReadingClientDoesNotDelayOthers) {
   EXPECT_EQ(s.lagged, 0u);
 }
 
+// A client connecting after the worker stopped: its snapshot is the state
+// now (seq `head`, stopped, 3 runs), then worker_stopped with no events the
+// snapshot already covers. `first_seq`: the feed's first snapshot, for the message.
+void expect_late_client_sees_the_stopped_worker(Backend& be, const std::string& rid, std::uint64_t head,
+                                                std::uint64_t first_seq) {
+  auto late = be.client();
+  ASSERT_TRUE(late.connect(events_ws(rid, "w1")).ok);
+  std::vector<Frame> after;
+  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(snap->seq, head) << "the feed's first snapshot was seq " << first_seq;
+  auto* w = snap->obj.if_contains("worker");
+  ASSERT_TRUE(w && w->is_object());
+  EXPECT_EQ(json::str_or_empty(w->as_object(), "status"), "stopped");
+  EXPECT_EQ(w->as_object().at("run_count").to_number<std::uint64_t>(), 3u);
+  EXPECT_EQ(json::str_or_empty(snap->obj, "runtime_id"), rid);
+  auto end = read_until(late, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &after);
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->code, "worker_stopped");
+  EXPECT_TRUE(event_seqs(after).empty()) << "events the snapshot already covers were replayed";
+}
+
 // Issue 18: right after a stop, a new client got the snapshot the feed took
 // when its upstream opened (seq 1, run_count 0, "idle") whenever the feed
 // was still alive (another client, or within the grace period), then the
@@ -698,21 +721,7 @@ TEST(ObserveEmbedded, AttachAfterStopGetsTheCurrentSnapshotNotTheFeedsFirst) {
   ASSERT_EQ(d->code, "worker_stopped");
   auto head = event_seqs(seen).back();
   ASSERT_GT(head, first->seq);
-  auto late = be.client();
-  ASSERT_TRUE(late.connect(events_ws("local", "w1")).ok);
-  std::vector<Frame> after;
-  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
-  ASSERT_TRUE(snap);
-  ASSERT_EQ(snap->type, "snapshot");
-  EXPECT_EQ(snap->seq, head) << "the feed's first snapshot was seq " << first->seq;
-  auto* w = snap->obj.if_contains("worker");
-  ASSERT_TRUE(w && w->is_object());
-  EXPECT_EQ(json::str_or_empty(w->as_object(), "status"), "stopped");
-  EXPECT_EQ(w->as_object().at("run_count").to_number<std::uint64_t>(), 3u);
-  auto end = read_until(late, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &after);
-  ASSERT_TRUE(end);
-  EXPECT_EQ(end->code, "worker_stopped");
-  EXPECT_TRUE(event_seqs(after).empty()) << "events the snapshot already covers were replayed";
+  expect_late_client_sees_the_stopped_worker(be, "local", head, first->seq);
 }
 
 // Issue 18 (c): a failed one-shot snapshot left the feed not asking again
@@ -813,22 +822,7 @@ TEST(ObserveRemote, AttachAfterStopGetsTheCurrentSnapshotNotTheFeedsFirst) {
   ASSERT_TRUE(d);
   ASSERT_EQ(d->code, "worker_stopped");
   auto head = event_seqs(seen).back();
-  auto late = be.client();
-  ASSERT_TRUE(late.connect(events_ws("gpu", "w1")).ok);
-  std::vector<Frame> after;
-  auto snap = read_until(late, [](const Frame&) { return true; }, 5s);
-  ASSERT_TRUE(snap);
-  ASSERT_EQ(snap->type, "snapshot");
-  EXPECT_EQ(snap->seq, head) << "the feed's first snapshot was seq " << first->seq;
-  auto* w = snap->obj.if_contains("worker");
-  ASSERT_TRUE(w && w->is_object());
-  EXPECT_EQ(json::str_or_empty(w->as_object(), "status"), "stopped");
-  EXPECT_EQ(w->as_object().at("run_count").to_number<std::uint64_t>(), 3u);
-  EXPECT_EQ(json::str_or_empty(snap->obj, "runtime_id"), "gpu");
-  auto end = read_until(late, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &after);
-  ASSERT_TRUE(end);
-  EXPECT_EQ(end->code, "worker_stopped");
-  EXPECT_TRUE(event_seqs(after).empty()) << "events the snapshot already covers were replayed";
+  expect_late_client_sees_the_stopped_worker(be, "gpu", head, first->seq);
 }
 
 TEST(ObserveRemote, KilledAndRestartedFsRuntimeResumesWithoutGapOrDuplicate) {
