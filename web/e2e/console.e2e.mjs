@@ -123,9 +123,9 @@ function freePort() {
 }
 
 // Starts a server on 127.0.0.1:0 with a temp data dir; `token` makes it
-// require that browser access token; `extraToml` is appended to its config.
-// Resolves to its base URL.
-function startServer({ token, extraToml = "" } = {}) {
+// require that browser access token; `embeddedToml` goes in its [embedded]
+// table and `extraToml` is appended to its config. Resolves to its base URL.
+function startServer({ token, embeddedToml = "", extraToml = "" } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "yoi-e2e-data-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const extra = (process.env.YOI_SERVER_ARGS ?? "").split(" ").filter(Boolean);
@@ -136,7 +136,7 @@ function startServer({ token, extraToml = "" } = {}) {
   } else {
     // A small per-chunk delay so replies really stream (and a run can be cancelled).
     const config = join(dataDir, "server.toml");
-    writeFileSync(config, "[embedded]\necho_chunk_delay_ms = 15\n" + extraToml);
+    writeFileSync(config, "[embedded]\necho_chunk_delay_ms = 15\n" + embeddedToml + extraToml);
     const auth = [];
     if (token) {
       const file = join(dataDir, "access.token");
@@ -154,7 +154,16 @@ async function main() {
   if (!existsSync(chromiumBin)) fail(`chromium not found at ${chromiumBin} (apt-get install -y chromium)`);
   mkdirSync(outDir, { recursive: true });
 
-  const base = await startServer();
+  // Besides the echo, the embedded runtime has a profile whose provider is a
+  // closed port, so a run on it fails (provider_unreachable).
+  const rtConfig = join(mkdtempSync(join(tmpdir(), "yoi-e2e-rt-")), "runtime.toml");
+  cleanups.push(() => rmSync(dirname(rtConfig), { recursive: true, force: true }));
+  writeFileSync(
+    rtConfig,
+    `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
+      "max_retries = 0\nconnect_timeout_ms = 2000\n",
+  );
+  const base = await startServer({ embeddedToml: `runtime_config = "${rtConfig}"\n` });
   console.log(`# server ${devMode ? "(dev stand-in) " : ""}at ${base}`);
 
   const { chromium } = await import("playwright-core");
@@ -331,20 +340,114 @@ async function main() {
     await shot("error");
   });
 
-  await check("an unknown worker shows worker_not_found", async () => {
+  // Regression (issue 18, item 6): an unknown worker's page showed
+  // worker_not_found but still offered a message box and an enabled Stop.
+  await check("issue 18 item 6: an unknown worker's page says not found, links back, and offers no composer, Stop or Cancel", async () => {
     const rid = decodeURIComponent(workerHash.split("/")[2]);
     await page.goto(`${base}/#/w/${encodeURIComponent(rid)}/no-such-worker`);
-    await page.locator('[data-testid="diagnostic"]', { hasText: "worker_not_found" }).waitFor();
+    const gone = page.locator('[data-testid="worker-not-found"]');
+    await gone.locator(".error-code", { hasText: "worker_not_found" }).waitFor();
+    await page.waitForTimeout(300); // nothing may come back after it
+    await expectAbsent(page, ["composer", "send", "stop", "cancel"], "an unknown worker's page");
+    await shot("worker-not-found");
+    await gone.locator('[data-testid="back-to-workers"]').click();
+    await page.getByRole("heading", { name: "Workers" }).waitFor();
   });
 
-  await check("stop the worker: status stopped, composer disabled", async () => {
+  // A failed run carried its error on the reply item and again in a "last run
+  // failed" box below the transcript: the code showed twice.
+  await check("console showed a failed run's error twice: it shows once, on the reply", async () => {
+    if (devMode) return console.log("# skipped against the dev stand-in (no failing profile)");
+    await page.click('[data-testid="nav-workers"]');
+    await page.click('[data-testid="new-worker"]');
+    await page.fill('[data-testid="create-name"]', "fails");
+    await page.selectOption('[data-testid="create-profile"]', "unreachable");
+    await page.click('[data-testid="create-submit"]');
+    await page.waitForURL(/#\/w\//);
+    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await page.fill('[data-testid="composer"]', "this run cannot reach its provider");
+    await page.press('[data-testid="composer"]', "Enter");
+    await page.locator('[data-testid="result-mark"]', { hasText: "failed: provider_unreachable" }).waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="composer"]:not([disabled])').waitFor();
+    await page.waitForTimeout(300);
+    const shown = await page.locator('[data-testid="error"]').allInnerTexts();
+    const copies = shown.filter((t) => t.includes("provider_unreachable"));
+    if (copies.length !== 1) fail(`the failed run's error is shown ${copies.length} times: ${JSON.stringify(shown)}`);
+    await shot("run-failed");
+  });
+
+  await check("issue 18 item 6: stop the worker: status stopped, no Stop or Cancel, composer disabled with the reason, also after a reload", async () => {
     await page.goto(`${base}/${workerHash}`);
     await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
     await page.click('[data-testid="stop"]');
     await page.click('[data-testid="stop"]'); // confirm
-    await page.locator('.wv-actions [data-status="stopped"]').waitFor();
-    await page.locator('[data-testid="composer"][disabled]').waitFor();
+    for (const reload of [false, true]) {
+      if (reload) await page.reload();
+      await page.locator('.wv-actions [data-status="stopped"]').waitFor();
+      await page.locator('[data-testid="stopped-note"]').waitFor();
+      await page.locator('[data-testid="composer"][disabled]').waitFor();
+      await expectAbsent(page, ["stop", "cancel"], `a stopped worker's page${reload ? " after a reload" : ""}`);
+    }
     await shot("worker-stopped");
+  });
+
+  // Issue 18 item 7: on a phone the workers table clipped its STATUS column
+  // and wrapped ids mid-id.
+  await check("issue 18 item 7: at 390 px the workers list shows every status and one-line ids; the worker page does not scroll sideways", async () => {
+    const rid = decodeURIComponent(workerHash.split("/")[2]);
+    const longId = "e2e-narrow-screen-worker-with-a-rather-long-identifier-0123456789";
+    const narrow = await context.newPage();
+    narrow.setDefaultTimeout(15_000);
+    narrow.on("pageerror", (e) => pageErrors.push(String(e)));
+    await narrow.setViewportSize({ width: 390, height: 844 });
+    await narrow.goto(`${base}/#/workers`);
+    const created = await narrow.evaluate(
+      async ([rid, id]) => {
+        const r = await fetch(`/api/runtimes/${encodeURIComponent(rid)}/workers`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ worker_id: id, display_name: "narrow screen", intent: { kind: "assistant" } }),
+        });
+        return r.status;
+      },
+      [rid, longId],
+    );
+    if (created !== 201 && created !== 200) fail(`creating ${longId} answered ${created}`);
+    await narrow.reload();
+    await narrow.locator('[data-testid="workers-table"] [data-col="worker-id"]', { hasText: longId }).waitFor();
+    const m = await narrow.evaluate(() => {
+      const table = document.querySelector('[data-testid="workers-table"]').getBoundingClientRect();
+      const inside = (r) => r.left >= Math.max(0, table.left) - 0.5 && r.right <= Math.min(window.innerWidth, table.right) + 0.5;
+      const statuses = [...document.querySelectorAll('[data-testid="workers-table"] [data-col="status"]')].map((td) => {
+        const r = td.getBoundingClientRect();
+        return { text: td.textContent, left: r.left, right: r.right, width: r.width, inside: r.width > 0 && inside(r) };
+      });
+      const ids = [...document.querySelectorAll('[data-testid="workers-table"] [data-col="worker-id"] > *')].map((el) => {
+        const line = parseFloat(getComputedStyle(el).lineHeight);
+        const h = el.getBoundingClientRect().height;
+        return { id: el.textContent, title: el.getAttribute("title"), height: h, line, oneLine: Math.abs(h - line) < 1 };
+      });
+      return { table: { left: table.left, right: table.right }, viewport: window.innerWidth, statuses, ids };
+    });
+    if (m.statuses.length < 2 || m.ids.length !== m.statuses.length) fail(`unexpected rows: ${JSON.stringify(m)}`);
+    const clipped = m.statuses.filter((s) => !s.inside);
+    if (clipped.length) fail(`STATUS cells outside the table or the ${m.viewport} px viewport (table ${JSON.stringify(m.table)}): ${JSON.stringify(clipped)}`);
+    const wrapped = m.ids.filter((i) => !i.oneLine);
+    if (wrapped.length) fail(`id cells on more than one line: ${JSON.stringify(wrapped)}`);
+    const long = m.ids.find((i) => i.title === longId);
+    if (!long) fail(`the long id's cell does not carry the full id in its title: ${JSON.stringify(m.ids)}`);
+    await narrow.screenshot({ path: join(outDir, "narrow-workers.png") });
+
+    await narrow.goto(`${base}/#/w/${encodeURIComponent(rid)}/${longId}`);
+    await narrow.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await narrow.locator('[data-testid="composer"]').waitFor();
+    const widths = await narrow.evaluate(() => ({
+      doc: document.documentElement.scrollWidth,
+      main: document.querySelector(".main").scrollWidth,
+    }));
+    if (widths.doc > 390 || widths.main > 390) fail(`the worker page scrolls sideways at 390 px: ${JSON.stringify(widths)}`);
+    await narrow.screenshot({ path: join(outDir, "narrow-worker.png") });
+    await narrow.close();
   });
 
   await check("with an access token: the console asks for it, rejects a wrong one, and works with the right one", async () => {
@@ -462,6 +565,13 @@ async function remotePhase(context, pageErrors) {
     await page.screenshot({ path: join(outDir, "remote-recovered.png") });
   });
   await page.close();
+}
+
+// Fails unless none of these data-testids is on the page.
+async function expectAbsent(page, testids, where) {
+  const present = [];
+  for (const id of testids) if ((await page.locator(`[data-testid="${id}"]`).count()) > 0) present.push(id);
+  if (present.length) fail(`${where} offers ${present.join(", ")}`);
 }
 
 // Each message as role + text, in order, as the reader sees it.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { diagnosticStep, initialState, isBusy, reduce, visibleText, type Action, type ViewState } from "../src/stream/reducer";
+import { diagnosticStep, initialState, isBusy, missingWorker, reduce, visibleText, type Action, type ViewState } from "../src/stream/reducer";
 import { resultMark } from "../src/transcript";
 import type { Frame, TranscriptItem, Worker, WorkerEvent } from "../src/types";
 
@@ -194,11 +194,41 @@ describe("reducer", () => {
       ["assistant", "", "failed"],
     ]);
     expect(s.items[3].error).toEqual({ code: "engine_error", message: "boom" });
-    expect(s.runError).toEqual({ run_id: "r2", code: "engine_error", message: "boom" });
-    s = run(s, f(ev(8, { type: "run_finished", run_id: "r3", result: "failed", error: { code: "runtime_timeout", message: "slow" } })));
-    expect(s.runError?.code).toBe("runtime_timeout");
-    s = run(s, f(ev(9, { type: "run_started", run_id: "r4" })));
-    expect(s.runError).toBeNull();
+  });
+
+  // Regression: the console showed a failed run's error twice, on its reply
+  // item and again in a "The last run failed" box fed from a second copy in
+  // the state. The item is the one place the error is held.
+  it("console showed a failed run's error twice: the error is held by its reply item only", () => {
+    const s = run(
+      initialState(R, W),
+      f(snap(1)),
+      f(ev(2, { type: "input_accepted", run_id: "r1", content: "q" })),
+      f(ev(3, { type: "run_started", run_id: "r1" })),
+      f(ev(4, { type: "run_finished", run_id: "r1", result: "failed", error: { code: "provider_error", message: "boom" } })),
+    );
+    const copies = JSON.stringify(s).split('"boom"').length - 1;
+    expect(copies).toBe(1);
+    expect(s.items[1].error).toEqual({ code: "provider_error", message: "boom" });
+  });
+
+  it("missingWorker: only a final not-there code on a failed stream", () => {
+    let s = initialState(R, W);
+    expect(missingWorker(s)).toBeNull();
+    // a passing condition, or another fatal code, is not "missing"
+    s = run(s, f({ type: "diagnostic", code: "runtime_unavailable", message: "down", action: "wait" }));
+    expect(missingWorker(s)).toBeNull();
+    expect(missingWorker(reduce(s, { type: "failed", code: "unauthorized", message: "no" }))).toBeNull();
+    // a failed handshake whose REST probe said 404, or the server's fatal diagnostic
+    expect(missingWorker(reduce(s, { type: "failed", code: "worker_not_found", message: "gone" }))?.code).toBe("worker_not_found");
+    const fatal = run(s, f({ type: "diagnostic", code: "worker_not_found", message: "gone", action: "fatal" }));
+    expect(fatal.connection).toBe("failed");
+    expect(missingWorker(fatal)?.code).toBe("worker_not_found");
+    expect(missingWorker(reduce(s, { type: "failed", code: "invalid_id", message: "bad" }))?.code).toBe("invalid_id");
+    // a stopped worker is there (read-only), not missing
+    const stopped = run(s, f(snap(3, { worker: worker("stopped") })), f({ type: "diagnostic", code: "worker_stopped", message: "stopped", action: "fatal" }));
+    expect(stopped.connection).toBe("ended");
+    expect(missingWorker(stopped)).toBeNull();
   });
 
   // Issue 18: a run cancelled before any text vanished from the view, and the

@@ -13,7 +13,7 @@
 //   cursor therefore always matches the saved view: resuming from it neither
 //   repeats nor skips text.
 
-import { CURSOR_CODES } from "../codes";
+import { CURSOR_CODES, NO_WORKER_CODES } from "../codes";
 import type { DiagnosticAction, Frame, TranscriptItem, Worker, WorkerEvent } from "../types";
 
 export type Connection =
@@ -51,7 +51,6 @@ export interface ViewState {
   needsResync: boolean; // a gap was seen: reconnect without a cursor
   usage: { run_id: string; input_tokens: number; output_tokens: number } | null;
   transport: "ws" | "poll"; // poll: the REST events fallback
-  runError: { run_id: string; code: string; message: string } | null; // the last run failed with this
   stats: { duplicates: number; deltas: number; snapshots: number; gaps: number; badFrames: number };
 }
 
@@ -85,7 +84,6 @@ export function initialState(runtimeId: string, workerId: string): ViewState {
     needsResync: false,
     usage: null,
     transport: "ws",
-    runError: null,
     stats: { duplicates: 0, deltas: 0, snapshots: 0, gaps: 0, badFrames: 0 },
   };
 }
@@ -233,7 +231,7 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
     case "input_accepted":
       return { ...s, items: appendItem(s.items, { role: "user", content: e.content, run_id: e.run_id, seq: e.seq }, s.worker) };
     case "run_started":
-      return { ...s, inFlight: { run_id: e.run_id, text: "" }, runError: null };
+      return { ...s, inFlight: { run_id: e.run_id, text: "" } };
     case "text_delta": {
       const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text + e.delta : e.delta;
       return { ...s, inFlight: { run_id: e.run_id, text }, stats: { ...s.stats, deltas: s.stats.deltas + 1 } };
@@ -244,13 +242,13 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
       return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
     case "run_finished": {
       const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text : "";
-      const runError = e.error ? { run_id: e.run_id, code: e.error.code, message: e.error.message } : null;
       // Like the runtime's transcript: every run that ends leaves a reply
       // item, even without text, marked with its result (issue 18), so the
-      // view matches a later snapshot.
+      // view matches a later snapshot. A failed run's error lives on that
+      // item only, so the view shows it once.
       const item: TranscriptItem = { role: "assistant", content: text, run_id: e.run_id, result: e.result, seq: e.seq };
       if (e.error) item.error = e.error;
-      return { ...s, inFlight: null, runError, items: appendItem(s.items, item, s.worker) };
+      return { ...s, inFlight: null, items: appendItem(s.items, item, s.worker) };
     }
     case "worker_stopped":
       return { ...s, inFlight: null, worker: s.worker ? { ...s.worker, status: "stopped" } : s.worker };
@@ -276,6 +274,14 @@ export function visibleText(s: ViewState): string[] {
   const out = s.items.map((i) => `${i.role}:${i.content}`);
   if (s.inFlight) out.push(`assistant*:${s.inFlight.text}`);
   return out;
+}
+
+// The typed error saying the worker is not there to show (unknown, deleted,
+// or addressed with a malformed id), once the stream has given up on it for
+// good; null while it may still be there. The view then offers nothing to act on.
+export function missingWorker(s: ViewState): Diagnostic | null {
+  const d = s.diagnostic;
+  return s.connection === "failed" && d !== null && NO_WORKER_CODES.has(d.code) ? d : null;
 }
 
 export function isBusy(s: ViewState): boolean {

@@ -1,9 +1,10 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { asApiError, type ApiError } from "../api";
+import { NO_WORKER_CODES } from "../codes";
 import { workersHref } from "../router";
 import { api, newClientMessageId, streamEnv } from "../services";
 import { WorkerStream } from "../stream/connection";
-import { isBusy, type Connection, type ViewState } from "../stream/reducer";
+import { isBusy, missingWorker, type Connection, type Diagnostic, type ViewState } from "../stream/reducer";
 import { resultMark } from "../transcript";
 import type { TranscriptItem } from "../types";
 import { ErrorBox, StatusPill } from "./common";
@@ -103,6 +104,10 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
   }, [title]);
 
   if (!state) return null;
+  // Unknown or deleted (the stream gave up on it, or an action was told so):
+  // nothing to message, stop or cancel.
+  const missing = missingWorker(state) ?? (actionError && NO_WORKER_CODES.has(actionError.code) ? actionError : null);
+  if (missing) return <WorkerNotFound runtimeId={runtimeId} workerId={workerId} error={missing} />;
   const w = state.worker;
   const stopped = w?.status === "stopped";
   const busy = isBusy(state);
@@ -136,9 +141,9 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
           </a>
           <h1 data-testid="worker-title">{w?.display_name || workerId}</h1>
           <div class="ids mono">
-            <span title="runtime id">{runtimeId}</span>
+            <span title={`runtime id ${runtimeId}`}>{runtimeId}</span>
             <span class="sep">/</span>
-            <span title="worker id">{workerId}</span>
+            <span title={`worker id ${workerId}`}>{workerId}</span>
           </div>
         </div>
         <div class="wv-actions">
@@ -149,25 +154,26 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
               Reconnect
             </button>
           )}
-          <button class="btn" onClick={cancel} disabled={!busy || stopped} title="Cancel the run in flight (Esc)" data-testid="cancel">
-            Cancel run
-          </button>
-          <StopButton onStop={stop} disabled={stopped} />
+          {!stopped && (
+            <button class="btn" onClick={cancel} disabled={!busy} title="Cancel the run in flight (Esc)" data-testid="cancel">
+              Cancel run
+            </button>
+          )}
+          {!stopped && <StopButton onStop={stop} />}
         </div>
       </header>
       <WorkerMeta state={state} />
+      {stopped && (
+        <div class="diag diag-stopped" data-testid="stopped-note">
+          This worker is stopped: its transcript stays readable, but it takes no more input and has nothing to cancel.
+        </div>
+      )}
       {state.diagnostic && state.diagnostic.code !== "worker_stopped" && (
         <div class={`diag diag-${state.diagnostic.code === "runtime_recovered" ? "ok" : state.diagnostic.action}`} data-testid="diagnostic">
           <code>{state.diagnostic.code}</code> {state.diagnostic.message}
         </div>
       )}
       <Transcript state={state} stream={streamRef.current} onError={setActionError} />
-      {state.runError && (
-        <div class="run-error">
-          <span class="muted">The last run failed:</span>
-          <ErrorBox error={state.runError} />
-        </div>
-      )}
       <div class="wv-foot">
         <ErrorBox error={actionError} onDismiss={() => setActionError(null)} />
         {notice && !actionError && (
@@ -189,6 +195,23 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
             streamRef.current?.poke();
           }}
         />
+      </div>
+    </section>
+  );
+}
+
+function WorkerNotFound({ runtimeId, workerId, error }: { runtimeId: string; workerId: string; error: Diagnostic | ApiError }) {
+  return (
+    <section class="page not-found" data-testid="worker-not-found">
+      <h1>Worker not found</h1>
+      <p class="sub">
+        There is no worker <code>{workerId}</code> on runtime <code>{runtimeId}</code>. It may have been deleted, or the link is wrong.
+      </p>
+      <ErrorBox error={error} />
+      <div>
+        <a class="btn" href={workersHref()} data-testid="back-to-workers">
+          ← Back to workers
+        </a>
       </div>
     </section>
   );
@@ -221,7 +244,7 @@ function WorkerMeta({ state }: { state: ViewState }) {
   );
 }
 
-function StopButton({ onStop, disabled }: { onStop: () => void; disabled: boolean }) {
+function StopButton({ onStop }: { onStop: () => void }) {
   const [armed, setArmed] = useState(false);
   useEffect(() => {
     if (!armed) return;
@@ -231,7 +254,6 @@ function StopButton({ onStop, disabled }: { onStop: () => void; disabled: boolea
   return (
     <button
       class={`btn ${armed ? "btn-danger" : "btn-ghost-danger"}`}
-      disabled={disabled}
       data-testid="stop"
       title="End this worker for good"
       onClick={() => {

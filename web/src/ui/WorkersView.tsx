@@ -85,7 +85,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
       {!workers.data ? null : rows.length === 0 ? (
         <Empty>{workers.data.workers.length === 0 ? "No workers yet. Create one to get started." : "No workers match these filters."}</Empty>
       ) : (
-        <table class="table" data-testid="workers-table">
+        <table class="table workers-table" data-testid="workers-table">
           <thead>
             <tr>
               <th>Name</th>
@@ -100,17 +100,27 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
           <tbody>
             {rows.map((w) => (
               <tr key={`${w.runtime_id}/${w.worker_id}`} onClick={() => (location.hash = workerHref(w.runtime_id, w.worker_id))} class="clickable">
-                <td>
-                  <a href={workerHref(w.runtime_id, w.worker_id)}>{w.display_name || <span class="muted">unnamed</span>}</a>
+                <td class="c-name">
+                  <a href={workerHref(w.runtime_id, w.worker_id)} class="ell" title={w.display_name || undefined}>
+                    {w.display_name || <span class="muted">unnamed</span>}
+                  </a>
                 </td>
-                <td class="mono">{w.worker_id}</td>
-                <td class="mono">{w.runtime_id}</td>
-                <td>
+                <td class="c-id mono" data-col="worker-id">
+                  <span class="ell" title={w.worker_id}>
+                    {w.worker_id}
+                  </span>
+                </td>
+                <td class="c-runtime mono">
+                  <span class="ell" title={w.runtime_id}>
+                    {w.runtime_id}
+                  </span>
+                </td>
+                <td class="c-status" data-col="status">
                   <StatusPill status={w.status} />
                 </td>
-                <td>{w.intent?.kind ?? "—"}</td>
-                <td class="mono">{w.profile ?? "—"}</td>
-                <td class="muted">{relTime(w.updated_at ?? w.created_at)}</td>
+                <td class="c-intent">{w.intent?.kind ?? "—"}</td>
+                <td class="c-profile mono">{w.profile ?? "—"}</td>
+                <td class="c-updated muted">{relTime(w.updated_at ?? w.created_at)}</td>
               </tr>
             ))}
           </tbody>
