@@ -1,9 +1,8 @@
 // yoi-runtime: hosts Workers and serves the runtime API (docs/API.md).
 #include <CLI/CLI.hpp>
 
-#include "../usage.hpp"
-
 #include "yoi/runtime_server/app.hpp"
+#include "yoi/usage.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"yoi-runtime: runs LLM agent Workers and serves the /v1 runtime API"};
@@ -18,8 +17,8 @@ int main(int argc, char** argv) {
   auto* o_tok = app.add_option("--token-file", token_file, "file holding the bearer token (else $YOI_RUNTIME_TOKEN)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off, in any case")
       ->capture_default_str()
-      ->transform(yoi::apps::log_level_validator());
-  if (auto code = yoi::apps::parse_args(app, argc, argv)) return *code;
+      ->transform(yoi::usage::log_level_validator());
+  if (auto code = yoi::usage::parse_args(app, argc, argv)) return *code;
   if (*o_listen) f.listen = listen;
   if (*o_id) f.runtime_id = runtime_id;
   if (*o_name) f.display_name = display_name;

@@ -2,9 +2,8 @@
 // the process is yoi::backend::run_server (backend/src/app.cpp).
 #include <CLI/CLI.hpp>
 
-#include "../usage.hpp"
-
 #include "yoi/backend/app.hpp"
+#include "yoi/usage.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"yoi-server: the yoi workspace backend"};
@@ -19,8 +18,8 @@ int main(int argc, char** argv) {
                                "file holding the browser access token (else $YOI_ACCESS_TOKEN)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off, in any case")
       ->capture_default_str()
-      ->transform(yoi::apps::log_level_validator());
-  if (auto code = yoi::apps::parse_args(app, argc, argv)) return *code;
+      ->transform(yoi::usage::log_level_validator());
+  if (auto code = yoi::usage::parse_args(app, argc, argv)) return *code;
   if (*o_listen) f.listen = listen;
   if (*o_cfg) f.config = config;
   if (*o_dir) f.data_dir = data_dir;

@@ -1,7 +1,8 @@
 #pragma once
 // What yoi-runtime and yoi-server share on the command line: how a bad
-// --log-level and any other usage error are refused. Header-only so that
-// CLI11 stays in the apps.
+// --log-level and any other usage error are refused. Header-only, in its own
+// target (yoi_usage), so only the binaries that parse flags with CLI11 pull
+// it in; yoi_common itself does not depend on CLI11.
 #include <optional>
 #include <string>
 
@@ -10,7 +11,7 @@
 
 #include "yoi/log.hpp"
 
-namespace yoi::apps {
+namespace yoi::usage {
 
 // Lower-cases a known level; refuses an unknown one, naming the levels
 // (spdlog alone would read a typo as "off" and hide every error).
@@ -37,4 +38,4 @@ inline std::optional<int> parse_args(CLI::App& app, int argc, char** argv) {
   return std::nullopt;
 }
 
-}  // namespace yoi::apps
+}  // namespace yoi::usage
