@@ -307,8 +307,9 @@ TEST(Soak, ChurnRestartsAndClientsKeepSeqsResourcesFlatAndSecretsOut) {
   ASSERT_TRUE(warm_taken);
   auto flat = [](const char* who, Sample a, Sample b) {
     auto allowed = std::max<std::size_t>(8u << 20, a.rss / 4);
-    if (yoi::testing::kRssMeaningful)
+    if (yoi::testing::kRssMeaningful) {
       EXPECT_LE(b.rss, a.rss + allowed) << who << " RSS grew from " << a.rss << " to " << b.rss;
+    }
     EXPECT_LE(b.fds, a.fds + 16) << who << " fds grew from " << a.fds << " to " << b.fds;
   };
   flat("yoi-server", server_warm, server_final);

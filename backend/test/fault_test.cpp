@@ -186,7 +186,7 @@ struct FakeRuntime {
   std::vector<std::string> caps;
   int cancel_calls = 0;
   int detail_calls = 0;
-  std::unique_ptr<net::HttpServer> server;
+  std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
     net::Router r;

@@ -78,6 +78,13 @@ TEST(HttpClient, ReusesKeepAliveConnectionsAndSendsTheBearer) {
   EXPECT_EQ((*c)->idle_connections(), 1u);
 }
 
+// A GET of `target`, every other field at its default.
+http::Request get(std::string target) {
+  http::Request r;
+  r.target = std::move(target);
+  return r;
+}
+
 // GET /x answers `body`.
 net::Router answering(std::string body) {
   net::Router r;
@@ -90,10 +97,10 @@ TEST(HttpClient, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
   std::optional<ServerThread> st(std::in_place, answering("ok"));
   auto port = st->server->port();
   auto c = http::Client::make(io, Secret(st->url()), {});
-  ASSERT_TRUE(call(io, **c, http::Request{.target = "/x"}));
+  ASSERT_TRUE(call(io, **c, get("/x")));
   st.reset();  // closes the pooled connection from the server side
   st.emplace(answering("ok2"), port);
-  auto res = call(io, **c, http::Request{.target = "/x"});
+  auto res = call(io, **c, get("/x"));
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->body, "ok2");
   EXPECT_EQ((*c)->connections_opened(), 2u);
@@ -118,12 +125,12 @@ TEST(HttpClient, ARestartedRuntimeLeavingSeveralStalePooledConnectionsStillAnswe
   auto c = http::Client::make(io, Secret(st->url()), {});
   int answered = 0;
   for (int i = 0; i < 3; ++i)
-    (*c)->request(http::Request{.target = "/x"}, [&](http::Outcome o) { answered += o && o->status == 200; });
+    (*c)->request(get("/x"), [&](http::Outcome o) { answered += o && o->status == 200; });
   ASSERT_TRUE(yoi::testing::run_until(io, [&] { return answered == 3; }, 10s)) << answered << " of 3 answered";
   ASSERT_EQ((*c)->idle_connections(), 3u);
   st.reset();  // the runtime dies: every pooled connection is closed from its side
   st.emplace(answering("back"), port);
-  auto res = call(io, **c, http::Request{.target = "/x"});
+  auto res = call(io, **c, get("/x"));
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->body, "back");
   EXPECT_EQ((*c)->connections_opened(), 4u) << "three stale, one fresh";
@@ -140,7 +147,7 @@ TEST(HttpClient, AcceptsButNeverAnswersIsATimeoutAtTheDeadline) {
   auto c = http::Client::make(io, Secret("http://127.0.0.1:" + std::to_string(port)), o);
   http::TransportError err;
   auto t0 = std::chrono::steady_clock::now();
-  auto res = call(io, **c, http::Request{.target = "/v1/runtime"}, &err);
+  auto res = call(io, **c, get("/v1/runtime"), &err);
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_FALSE(res);
   EXPECT_EQ(err.kind, http::Failure::timeout);
@@ -156,7 +163,7 @@ TEST(HttpClient, RefusedOversizedAndMalformed) {
   tmp.close();
   auto c = http::Client::make(io, Secret("http://127.0.0.1:" + std::to_string(dead)), {});
   http::TransportError err;
-  EXPECT_FALSE(call(io, **c, http::Request{.target = "/"}, &err));
+  EXPECT_FALSE(call(io, **c, get("/"), &err));
   EXPECT_EQ(err.kind, http::Failure::unreachable);
   EXPECT_EQ(err.step, "connect");
 
@@ -168,7 +175,7 @@ TEST(HttpClient, RefusedOversizedAndMalformed) {
   http::ClientOptions o;
   o.max_response_bytes = 1024;
   auto small = http::Client::make(io, Secret(st.url()), o);
-  EXPECT_FALSE(call(io, **small, http::Request{.target = "/big"}, &err));
+  EXPECT_FALSE(call(io, **small, get("/big"), &err));
   EXPECT_EQ(err.kind, http::Failure::too_large);
 
   EXPECT_FALSE(http::parse_base_url(Secret("ftp://x")));
@@ -195,7 +202,7 @@ TEST(HttpClient, HttpsVerifiesTheCertificateAndHostNameAndSendsSni) {
   http::ClientOptions o;
   o.ca_file = ca;
   auto good = http::Client::make(io, Secret("https://localhost:" + port), o);
-  auto res = call(io, **good, http::Request{.target = "/v1/runtime"}, &err);
+  auto res = call(io, **good, get("/v1/runtime"), &err);
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->status, 200);
   auto sni = tls_server.sni_names();
@@ -204,12 +211,12 @@ TEST(HttpClient, HttpsVerifiesTheCertificateAndHostNameAndSendsSni) {
 
   // The certificate does not name 127.0.0.1: host-name verification fails.
   auto wrong_host = http::Client::make(io, Secret("https://127.0.0.1:" + port), o);
-  EXPECT_FALSE(call(io, **wrong_host, http::Request{.target = "/v1/runtime"}, &err));
+  EXPECT_FALSE(call(io, **wrong_host, get("/v1/runtime"), &err));
   EXPECT_EQ(err.kind, http::Failure::tls);
 
   // Without the test CA the chain is untrusted.
   auto untrusted = http::Client::make(io, Secret("https://localhost:" + port), {});
-  EXPECT_FALSE(call(io, **untrusted, http::Request{.target = "/v1/runtime"}, &err));
+  EXPECT_FALSE(call(io, **untrusted, get("/v1/runtime"), &err));
   EXPECT_EQ(err.kind, http::Failure::tls);
 }
 

@@ -398,8 +398,11 @@ TEST(ObserveEmbedded, SnapshotFirstThenEventsThenResumeStrictlyAfter) {
   auto seqs = event_seqs(seen);
   ASSERT_FALSE(seqs.empty());
   expect_contiguous(seqs, snap->seq + 1);
-  for (const auto& f : seen)
-    if (f.type == "event") EXPECT_TRUE(f.cursor.starts_with("b1.")) << f.cursor;
+  for (const auto& f : seen) {
+    if (f.type == "event") {
+      EXPECT_TRUE(f.cursor.starts_with("b1.")) << f.cursor;
+    }
+  }
   ws.close();
 
   // Resume from the middle: strictly after it, no snapshot.
@@ -1139,8 +1142,9 @@ TEST(ObserveProcess, NeverReadingClientCostsBoundedMemory) {
   }
   long after = rss_kb(srv.pid());
   // 50k events (~5 MB of frames) passed; the stalled client may not hold them.
-  if (yoi::testing::kRssMeaningful)
+  if (yoi::testing::kRssMeaningful) {
     EXPECT_LT(after - base, 16 * 1024) << "RSS grew from " << base << " kB to " << after << " kB";
+  }
 }
 
 }  // namespace

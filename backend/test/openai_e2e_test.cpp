@@ -59,8 +59,12 @@ TEST(OpenAiEndToEnd, AReplyStreamsFromTheProviderThroughYoiServer) {
       const auto& ev = e.at("event").as_object();
       types.emplace_back(ev.at("type").as_string());
       if (types.back() == "text_delta") reply += ev.at("delta").as_string();
-      if (types.back() == "run_finished") EXPECT_EQ(ev.at("result"), "completed") << r.body;
-      if (types.back() == "usage") EXPECT_EQ(ev.at("input_tokens").to_number<int>(), 11);
+      if (types.back() == "run_finished") {
+        EXPECT_EQ(ev.at("result"), "completed") << r.body;
+      }
+      if (types.back() == "usage") {
+        EXPECT_EQ(ev.at("input_tokens").to_number<int>(), 11);
+      }
     }
   }
   EXPECT_EQ(reply, "Hello there");

@@ -302,8 +302,9 @@ TEST(RuntimeProcessSlow, StalledClientKeepsServerMemoryFlat) {
   rss_max = std::max(rss_max, c->rss_bytes());
   EXPECT_GT(n, 100'000u);
   // ~100k frames of ~150 bytes would be ~15 MiB if they queued per client.
-  if (yoi::testing::kRssMeaningful)
+  if (yoi::testing::kRssMeaningful) {
     EXPECT_LT(rss_max - rss0, 8u << 20) << "rss grew from " << rss0 << " to " << rss_max;
+  }
   std::cout << "[ info ] " << n << " events to the reading client in " << secs << " s; server RSS "
             << rss0 / 1024 << " KiB -> max " << rss_max / 1024 << " KiB with a stalled client\n";
   c->signal(SIGTERM);

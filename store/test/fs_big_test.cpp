@@ -68,9 +68,10 @@ TEST(FsBigTest, MillionEventLogReadsAreBounded) {
   EXPECT_EQ(r->workers[0].first_seq, 1u);
   EXPECT_EQ(r->workers[0].transcript_total, kEvents / kPerCommit);
   // The log is ~150 MB; restoring it keeps only a sparse index.
-  if (kRssMeaningful)
+  if (kRssMeaningful) {
     EXPECT_LT(after_open > before_open ? after_open - before_open : 0, std::size_t(32) << 20)
-      << "restore grew RSS from " << before_open << " to " << after_open;
+        << "restore grew RSS from " << before_open << " to " << after_open;
+  }
 
   // Warm up once (first-touch of code and allocator), then measure.
   ASSERT_TRUE(s->read_events("big", 500'000, 100));
@@ -89,7 +90,9 @@ TEST(FsBigTest, MillionEventLogReadsAreBounded) {
     ASSERT_TRUE(items);
   }
   std::size_t grown = rss_bytes() - std::min(rss_bytes(), base);
-  if (kRssMeaningful) EXPECT_LT(grown, std::size_t(4) << 20) << "page reads grew RSS by " << grown << " bytes";
+  if (kRssMeaningful) {
+    EXPECT_LT(grown, std::size_t(4) << 20) << "page reads grew RSS by " << grown << " bytes";
+  }
   std::printf("1M events: RSS before open %zu KiB, after open %zu KiB, after 200 page reads %zu KiB\n",
               before_open >> 10, after_open >> 10, rss_bytes() >> 10);
 }

@@ -112,7 +112,9 @@ void check_files_parse(const std::string& root, bool expect_files) {
       ASSERT_FALSE(ec) << path;
     }
   }
-  if (expect_files) EXPECT_GT(files, 0u);
+  if (expect_files) {
+    EXPECT_GT(files, 0u);
+  }
 }
 
 void verify(const std::string& dir, const std::map<std::string, Acked>& acked, int round) {
@@ -149,7 +151,9 @@ void verify(const std::string& dir, const std::map<std::string, Acked>& acked, i
         auto v = boost::json::parse(e.json).as_object();
         ASSERT_EQ(v.at("seq").to_number<std::uint64_t>(), e.seq);
         // A restored commit that replaced the state is covered by the state.
-        if (v.at("st").as_bool()) EXPECT_LE(e.seq, through) << "state lags its commit";
+        if (v.at("st").as_bool()) {
+          EXPECT_LE(e.seq, through) << "state lags its commit";
+        }
         after = e.seq;
       }
     }
