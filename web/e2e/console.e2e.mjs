@@ -393,13 +393,12 @@ async function main() {
 
   // Issue 18 item 7: on a phone the workers table clipped its STATUS column
   // and wrapped ids mid-id.
-  await check("issue 18 item 7: at 390 px the workers list shows every status and one-line ids; the worker page does not scroll sideways", async () => {
+  await check("issue 18 item 7: at 390 px (and 800) the workers list shows every status and one-line ids; the worker page does not scroll sideways", async () => {
     const rid = decodeURIComponent(workerHash.split("/")[2]);
     const longId = "e2e-narrow-screen-worker-with-a-rather-long-identifier-0123456789";
     const narrow = await context.newPage();
     narrow.setDefaultTimeout(15_000);
     narrow.on("pageerror", (e) => pageErrors.push(String(e)));
-    await narrow.setViewportSize({ width: 390, height: 844 });
     await narrow.goto(`${base}/#/workers`);
     const created = await narrow.evaluate(
       async ([rid, id]) => {
@@ -413,30 +412,38 @@ async function main() {
       [rid, longId],
     );
     if (created !== 201 && created !== 200) fail(`creating ${longId} answered ${created}`);
-    await narrow.reload();
-    await narrow.locator('[data-testid="workers-table"] [data-col="worker-id"]', { hasText: longId }).waitFor();
-    const m = await narrow.evaluate(() => {
-      const table = document.querySelector('[data-testid="workers-table"]').getBoundingClientRect();
-      const inside = (r) => r.left >= Math.max(0, table.left) - 0.5 && r.right <= Math.min(window.innerWidth, table.right) + 0.5;
-      const statuses = [...document.querySelectorAll('[data-testid="workers-table"] [data-col="status"]')].map((td) => {
-        const r = td.getBoundingClientRect();
-        return { text: td.textContent, left: r.left, right: r.right, width: r.width, inside: r.width > 0 && inside(r) };
+    // 390: a phone (the sidebar folds away); 800: a tablet, where the sidebar
+    // still takes 232 px of the width.
+    for (const width of [390, 800]) {
+      await narrow.setViewportSize({ width, height: 844 });
+      await narrow.reload();
+      await narrow.locator('[data-testid="workers-table"] [data-col="worker-id"]', { hasText: longId }).waitFor();
+      const m = await narrow.evaluate(() => {
+        const table = document.querySelector('[data-testid="workers-table"]').getBoundingClientRect();
+        const inside = (r) => r.left >= Math.max(0, table.left) - 0.5 && r.right <= Math.min(window.innerWidth, table.right) + 0.5;
+        const statuses = [...document.querySelectorAll('[data-testid="workers-table"] [data-col="status"]')].map((td) => {
+          const r = td.getBoundingClientRect();
+          return { text: td.textContent, left: r.left, right: r.right, width: r.width, inside: r.width > 0 && inside(r) };
+        });
+        const ids = [...document.querySelectorAll('[data-testid="workers-table"] [data-col="worker-id"] > *')].map((el) => {
+          const line = parseFloat(getComputedStyle(el).lineHeight);
+          const h = el.getBoundingClientRect().height;
+          return { id: el.textContent, title: el.getAttribute("title"), height: h, line, oneLine: Math.abs(h - line) < 1 };
+        });
+        return { table: { left: table.left, right: table.right }, viewport: window.innerWidth, statuses, ids };
       });
-      const ids = [...document.querySelectorAll('[data-testid="workers-table"] [data-col="worker-id"] > *')].map((el) => {
-        const line = parseFloat(getComputedStyle(el).lineHeight);
-        const h = el.getBoundingClientRect().height;
-        return { id: el.textContent, title: el.getAttribute("title"), height: h, line, oneLine: Math.abs(h - line) < 1 };
-      });
-      return { table: { left: table.left, right: table.right }, viewport: window.innerWidth, statuses, ids };
-    });
-    if (m.statuses.length < 2 || m.ids.length !== m.statuses.length) fail(`unexpected rows: ${JSON.stringify(m)}`);
-    const clipped = m.statuses.filter((s) => !s.inside);
-    if (clipped.length) fail(`STATUS cells outside the table or the ${m.viewport} px viewport (table ${JSON.stringify(m.table)}): ${JSON.stringify(clipped)}`);
-    const wrapped = m.ids.filter((i) => !i.oneLine);
-    if (wrapped.length) fail(`id cells on more than one line: ${JSON.stringify(wrapped)}`);
-    const long = m.ids.find((i) => i.title === longId);
-    if (!long) fail(`the long id's cell does not carry the full id in its title: ${JSON.stringify(m.ids)}`);
-    await narrow.screenshot({ path: join(outDir, "narrow-workers.png") });
+      if (m.statuses.length < 2 || m.ids.length !== m.statuses.length) fail(`unexpected rows: ${JSON.stringify(m)}`);
+      const clipped = m.statuses.filter((s) => !s.inside);
+      if (clipped.length) fail(`at ${width} px: STATUS cells outside the table or the ${m.viewport} px viewport (table ${JSON.stringify(m.table)}): ${JSON.stringify(clipped)}`);
+      const wrapped = m.ids.filter((i) => !i.oneLine);
+      if (wrapped.length) fail(`at ${width} px: id cells on more than one line: ${JSON.stringify(wrapped)}`);
+      const long = m.ids.find((i) => i.title === longId);
+      if (!long) fail(`the long id's cell does not carry the full id in its title: ${JSON.stringify(m.ids)}`);
+      const scroll = await narrow.evaluate(() => document.querySelector(".main").scrollWidth - document.querySelector(".main").clientWidth);
+      if (scroll > 0) fail(`at ${width} px the workers list scrolls sideways by ${scroll} px`);
+      await narrow.screenshot({ path: join(outDir, `narrow-workers-${width}.png`) });
+    }
+    await narrow.setViewportSize({ width: 390, height: 844 });
 
     await narrow.goto(`${base}/#/w/${encodeURIComponent(rid)}/${longId}`);
     await narrow.locator('[data-testid="connection"][data-connection="live"]').waitFor();

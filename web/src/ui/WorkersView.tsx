@@ -29,7 +29,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
   const troubles = (workers.data?.runtimes ?? []).flatMap((r) => (r.error ? [{ runtime_id: r.runtime_id, ...r.error }] : []));
 
   return (
-    <section class="page">
+    <section class="page workers-page">
       <header class="page-head">
         <div>
           <h1>Workers</h1>
@@ -92,8 +92,8 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
               <th>Worker id</th>
               <th>Runtime</th>
               <th>Status</th>
-              <th>Intent</th>
-              <th>Profile</th>
+              <th class="c-intent">Intent</th>
+              <th class="c-profile">Profile</th>
               <th>Updated</th>
             </tr>
           </thead>
