@@ -785,7 +785,8 @@ TEST_F(CliTest, Issue18ChatEditsLinesAndRecallsHistoryInTmux) {
     fs::remove_all(dir, ec);
   }};
   auto started = tm({"-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "30",
-                     fmt::format("env YOI_ACCESS_TOKEN= {} --server {} chat {}", yoi_bin(), srv.url(), ref)});
+                     // HOME: no ~/.editrc of the user's changes the keys.
+                     fmt::format("env HOME={} YOI_ACCESS_TOKEN= {} --server {} chat {}", dir, yoi_bin(), srv.url(), ref)});
   ASSERT_EQ(started.exit_code, 0) << started.err;
   auto pane = [&] { return tm({"capture-pane", "-p"}).out; };
   auto wait_pane = [&](const std::string& needle) {
@@ -830,7 +831,8 @@ TEST_F(CliTest, Issue18ChatEditsLinesAndRecallsHistoryInTmux) {
 // of a streamed reply line.
 TEST_F(CliTest, Issue18ReconnectNoteStartsOnItsOwnLine) {
   auto ref = create_worker(srv);
-  Pty wait({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(400, 'q')},
+  // 2000 bytes: some 10 s of streaming, still going when the server restarts.
+  Pty wait({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(2000, 'q')},
            {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
   auto at = wait.expect("echo: qq", 15s);
   ASSERT_TRUE(at) << wait.output();

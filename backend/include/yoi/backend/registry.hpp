@@ -102,6 +102,8 @@ class RuntimeRegistry {
   // or their status (create, stop, delete): once the write succeeded, the
   // source is told (Source::workers_changed), so GET /api/runtimes counts it
   // at once instead of after the next probe. Wrap the write's callback.
+  // Holding `s` is safe: the registry owns its sources for its whole life,
+  // and callbacks run on its io_context while it lives.
   template <class T>
   static Callback<T> after_write(Source& s, Callback<T> done) {
     return [&s, done = std::move(done)](Result<T> r) {
