@@ -130,6 +130,22 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   Impl(boost::asio::io_context& io, RuntimeOptions o, std::unique_ptr<store::Store> s)
       : io(io), opts(std::move(o)), store(std::move(s)) {}
 
+  // The configured profile names for an "unknown profile" error, in order,
+  // bounded (at most 20 names and about 200 characters, then "…") so the
+  // message passes through yoi-server whole.
+  std::string profile_list() const {
+    constexpr std::size_t kMaxNames = 20, kMaxChars = 200;
+    std::string out;
+    std::size_t n = 0;
+    for (const auto& [name, p] : profiles) {
+      std::string next = (n ? ", " : "") + name;
+      if (n == kMaxNames || out.size() + next.size() > kMaxChars) return out + (n ? ", …" : "…");
+      out += next;
+      ++n;
+    }
+    return out;
+  }
+
   template <class T>
   void post_result(Callback<T> done, Result<T> r) {
     boost::asio::post(io, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
@@ -472,7 +488,8 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
                        std::nullopt, WorkerStatus::idle, nullptr);
     }
   }
-  for (const auto& d : impl->diagnostics) spdlog::warn("runtime open: {}", d);
+  // Not logged here: whoever opens the runtime logs diagnostics() once, with
+  // its own name (runtime_server::open_runtime).
   return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
 }
 
@@ -510,7 +527,7 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
   }
   if (!im.profiles.count(req.profile))
     return im.post_result(std::move(done), Result<WorkerDetail>(fail(
-        Code::invalid_request, fmt::format("unknown profile '{}'", req.profile))));
+        Code::invalid_request, fmt::format("unknown profile '{}' (profiles: {})", req.profile, im.profile_list()))));
   if (im.workers.size() >= im.opts.limits.max_workers)
     return im.post_result(std::move(done), Result<WorkerDetail>(fail(
         Code::limit_exceeded, fmt::format("this runtime holds its maximum of {} workers", im.opts.limits.max_workers))));

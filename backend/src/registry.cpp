@@ -193,7 +193,7 @@ void RuntimeRegistry::create(std::string runtime_id, rt::CreateWorker request,
     }
   }
   if (Source* s = route(ApiOp::create, runtime_id, wid, principal, failed))
-    s->create(std::move(request), std::move(done));
+    s->create(std::move(request), after_write(*s, std::move(done)));
 }
 
 void RuntimeRegistry::detail(std::string runtime_id, std::string worker_id,
@@ -223,7 +223,7 @@ void RuntimeRegistry::stop(std::string runtime_id, std::string worker_id,
                            std::string_view principal) {
   auto failed = [done](Error e) { done(fail(std::move(e))); };
   if (Source* s = route(ApiOp::stop, runtime_id, worker_id, principal, failed))
-    s->stop(std::move(worker_id), std::move(reason), std::move(done));
+    s->stop(std::move(worker_id), std::move(reason), after_write(*s, std::move(done)));
 }
 
 void RuntimeRegistry::transcript(std::string runtime_id, std::string worker_id,

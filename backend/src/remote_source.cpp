@@ -55,6 +55,11 @@ struct Core : std::enable_shared_from_this<Core> {
   Health health = Health::unknown;
   std::optional<Error> diagnostic;
   std::optional<rt::RuntimeSummary> summary;
+  // Writes through this backend (workers_changed) and the write count the
+  // summary was requested after: a summary asked for before the last write
+  // may miss it, and info() then reads it again.
+  std::uint64_t writes = 0;
+  std::uint64_t summary_writes = 0;
   std::optional<std::int64_t> last_seen_ms;
 
   Core(asio::io_context& io, RemoteConfig c, http::Endpoint ep, std::shared_ptr<http::Client> cl)
@@ -91,20 +96,23 @@ struct Core : std::enable_shared_from_this<Core> {
     Health h = e ? health_of(*e) : Health::ready;
     if (h == Health::ready) {
       if (health != Health::ready && health != Health::unknown)
-        spdlog::info("runtime {} is reachable again", cfg.id);
+        spdlog::info("runtime {}: the runtime answers again", cfg.id);
       health = Health::ready;
       diagnostic.reset();
       last_seen_ms = Clock::system().now_ms();
       return;
     }
-    if (health != h)
-      spdlog::warn("runtime {} is {}: {}", cfg.id, health_name(h), e->message);
+    // A sentence, e.g. "runtime box-1: the runtime rejected the backend's
+    // credential (runtime_auth_failed)". The message is upstream_error's
+    // own wording: it never carries the URL or the token.
+    if (health != h) spdlog::warn("runtime {}: {} ({})", cfg.id, e->message, code_name(e->code));
     health = h;
     diagnostic = e;
   }
 
   void refresh_summary(std::function<void(Result<void>)> done) {
-    call("GET", "/v1/runtime", {}, [self = shared_from_this(), done = std::move(done)](Result<bj::value> v) {
+    call("GET", "/v1/runtime", {}, [self = shared_from_this(), asked_after = writes,
+                                    done = std::move(done)](Result<bj::value> v) {
       if (!v) return done(fail(v.error()));
       auto s = rt::wire::summary_from_json(*v);
       if (!s) {
@@ -113,6 +121,7 @@ struct Core : std::enable_shared_from_this<Core> {
         return done(fail(std::move(e)));
       }
       self->summary = std::move(*s);
+      self->summary_writes = std::max(self->summary_writes, asked_after);
       done({});
     });
   }
@@ -196,12 +205,15 @@ class RemoteSource final : public Source {
         info.diagnostic = Error{Code::runtime_unavailable, "the runtime has not answered yet"};
       done(std::move(info));
     };
-    if (!refresh && core_->health != Health::unknown) {
+    bool stale = core_->summary && core_->summary_writes != core_->writes;
+    if (!refresh && !stale && core_->health != Health::unknown) {
       asio::post(core_->io, std::move(answer));
       return;
     }
     core_->refresh_summary([answer = std::move(answer)](Result<void>) { answer(); });
   }
+
+  void workers_changed() override { ++core_->writes; }
 
   std::optional<rt::Limits> limits() const override {
     if (!core_->summary) return std::nullopt;

@@ -19,6 +19,8 @@
 
 #include "api.hpp"
 #include "follow.hpp"
+#include "line_editor.hpp"
+#include "screen.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
@@ -103,7 +105,17 @@ std::string time_text(const bj::object& o, std::string_view key) {
 
 void print_json(const bj::value& v) { std::cout << json::serialize(v) << "\n" << std::flush; }
 
-void print_error(const CliError& e) { std::cerr << e.code << ": " << e.message << "\n" << std::flush; }
+void print_error(const CliError& e) {
+  std::cerr << printable(e.code) << ": " << printable(e.message) << "\n" << std::flush;
+}
+
+// A table of what the server said, made printable cell by cell (before the
+// columns are measured).
+void print_table(std::vector<std::vector<std::string>> rows) {
+  for (auto& row : rows)
+    for (auto& cell : row) cell = printable(cell);
+  std::cout << format_table(rows) << std::flush;
+}
 
 CliError usage(std::string message) { return CliError{kExitUsage, "usage", std::move(message)}; }
 
@@ -180,7 +192,7 @@ CliResult<void> cmd_runtimes(Context& c) {
                     counts.empty() ? "-" : str(counts, "total", "-"), str(o, "version", "-"),
                     diag.empty() ? "" : fmt::format("{}: {}", str(diag, "code"), str(diag, "message"))});
   }
-  std::cout << format_table(rows);
+  print_table(std::move(rows));
   return {};
 }
 
@@ -215,11 +227,11 @@ CliResult<void> cmd_workers(Context& c, const std::string& runtime, const std::s
       const auto& o = obj(r);
       const auto& err = obj(o, "error");
       if (!err.empty())
-        std::cerr << fmt::format("yoi: runtime {} is not listed: {}: {}\n", str(o, "runtime_id"), str(err, "code"),
-                                 str(err, "message"));
+        screen().note(fmt::format("runtime {} is not listed: {}: {}", str(o, "runtime_id"), str(err, "code"),
+                                  str(err, "message")));
       else if (!str(o, "next").empty())
-        std::cerr << fmt::format("yoi: runtime {} has more workers; use --runtime {} to list them all\n",
-                                 str(o, "runtime_id"), str(o, "runtime_id"));
+        screen().note(fmt::format("runtime {} has more workers; use --runtime {} to list them all",
+                                  str(o, "runtime_id"), str(o, "runtime_id")));
     }
   }
   if (c.json()) {
@@ -231,7 +243,7 @@ CliResult<void> cmd_workers(Context& c, const std::string& runtime, const std::s
   }
   std::vector<std::vector<std::string>> rows{{"WORKER", "NAME", "STATUS", "PROFILE", "RUNS", "UPDATED"}};
   for (const auto& w : workers) rows.push_back(worker_row(obj(w)));
-  std::cout << format_table(rows);
+  print_table(std::move(rows));
   return {};
 }
 
@@ -257,7 +269,7 @@ CliResult<void> cmd_create(Context& c, const CreateArgs& a) {
   auto v = c.api->call("POST", fmt::format("/api/runtimes/{}/workers", a.runtime), json::serialize(body));
   if (!v) return tl::unexpected(v.error());
   if (c.json()) return print_json(*v), CliResult<void>{};
-  std::cout << str(obj(*v), "runtime_id", a.runtime) << "/" << str(obj(*v), "worker_id") << "\n";
+  screen().text(str(obj(*v), "runtime_id", a.runtime) + "/" + str(obj(*v), "worker_id") + "\n");
   return {};
 }
 
@@ -276,7 +288,7 @@ CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
       {"profile", str(o, "profile", "-")},          {"runs", str(o, "run_count", "0")},
       {"messages", str(o, "transcript_total", "0")}, {"last seq", str(o, "last_seq", "0")},
       {"created", time_text(o, "created_at")},      {"updated", time_text(o, "updated_at")}};
-  std::cout << format_table(rows);
+  print_table(std::move(rows));
   return {};
 }
 
@@ -313,9 +325,8 @@ CliResult<void> cmd_transcript(Context& c, const WorkerRef& w) {
   for (const auto& i : items) {
     const auto& o = obj(i);
     std::string content = str(o, "content");
-    std::cout << str(o, "role") << result_mark(o, " [", "]") << ":";
-    if (!content.empty()) std::cout << " " << content;
-    std::cout << "\n";
+    screen().text(str(o, "role") + result_mark(o, " [", "]") + ":" + (content.empty() ? "" : " " + content));
+    screen().line_break();
   }
   return {};
 }
@@ -326,9 +337,9 @@ CliResult<void> cmd_cancel(Context& c, const WorkerRef& w) {
   if (c.json()) return print_json(*v), CliResult<void>{};
   const auto& o = obj(*v);
   if (str(o, "cancelled") == "true")
-    std::cout << "cancelled run " << str(o, "run_id", "?") << "\n";
+    screen().text("cancelled run " + str(o, "run_id", "?") + "\n");
   else
-    std::cout << "nothing to cancel (" << str(o, "status", "idle") << ")\n";
+    screen().text("nothing to cancel (" + str(o, "status", "idle") + ")\n");
   return {};
 }
 
@@ -336,13 +347,13 @@ CliResult<void> cmd_stop(Context& c, const WorkerRef& w) {
   auto v = c.api->call("POST", worker_path(w) + "/stop", "{}");
   if (!v) return tl::unexpected(v.error());
   if (c.json()) return print_json(*v), CliResult<void>{};
-  std::cout << "stopped " << w.runtime_id << "/" << w.worker_id << "\n";
+  screen().text("stopped " + w.runtime_id + "/" + w.worker_id + "\n");
   return {};
 }
 
 // ------------------------------------------------------------ streams
 
-void note_to_stderr(const std::string& s) { std::cerr << "yoi: " << s << "\n" << std::flush; }
+void note_to_stderr(const std::string& s) { screen().note(s); }
 
 // Text rendering of a stream for `attach`: the conversation as it happens.
 class Renderer {
@@ -350,9 +361,8 @@ class Renderer {
   void frame(const Frame& f) {
     if (f.type == "snapshot") {
       const auto& w = obj(f.obj, "worker");
-      line_break();
-      std::cerr << fmt::format("yoi: attached to {}/{} ({}); Ctrl-C to detach\n", str(f.obj, "runtime_id"),
-                               str(f.obj, "worker_id"), str(w, "status", "?"));
+      screen().note(fmt::format("attached to {}/{} ({}); Ctrl-C to detach", str(f.obj, "runtime_id"),
+                                str(f.obj, "worker_id"), str(w, "status", "?")));
       for (const auto& i : arr(f.obj, "transcript_tail")) {
         const auto& o = obj(i);
         if (str(o, "role") == "user")
@@ -387,23 +397,14 @@ class Renderer {
         out("[worker stopped]\n");
       }
     } else if (f.type == "diagnostic") {
-      line_break();
-      std::cerr << fmt::format("yoi: {}: {} ({})\n", str(f.obj, "code"), str(f.obj, "message"),
-                               str(f.obj, "action"));
+      if (auto words = words_.text(f)) screen().note(*words);
     }
-    std::cout << std::flush;
   }
-  void line_break() {
-    if (mid_line_) out("\n");
-  }
+  void line_break() { screen().line_break(); }
 
  private:
-  void out(const std::string& s) {
-    if (s.empty()) return;
-    std::cout << s;
-    mid_line_ = s.back() != '\n';
-  }
-  bool mid_line_ = false;
+  static void out(const std::string& s) { screen().text(s); }
+  DiagnosticWords words_;
 };
 
 // A fatal diagnostic as the command's result.
@@ -446,7 +447,6 @@ CliResult<void> cmd_attach(Context& c, const WorkerRef& w, const std::string& cu
 struct RunEnd {
   std::string result;  // completed | cancelled | failed
   std::optional<CliError> error;
-  bool mid_line = false;
 };
 
 // A run that did not complete, as the command's error; `err` is the
@@ -458,7 +458,7 @@ std::optional<CliError> run_error(const std::string& result, const bj::object& e
   return std::nullopt;
 }
 
-CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_lines,
+CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::string& run_id, bool json_lines,
                              const std::function<bool()>& interrupt, const std::function<void()>& on_interrupt) {
   std::string printed;
   bool interrupted = false;
@@ -467,7 +467,7 @@ CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_l
     // Resync: print what the stream has that we have not, once.
     if (full.size() > printed.size() && full.compare(0, printed.size(), printed) == 0) {
       auto rest = full.substr(printed.size());
-      if (!json_lines) std::cout << rest << std::flush;
+      if (!json_lines) screen().text(rest);
       printed = full;
     }
   };
@@ -492,17 +492,18 @@ CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_l
           emit_text(str(o, "content"));
           end.result = str(o, "result", "completed");
           end.error = run_error(end.result, obj(o, "error"), run_id);
-          end.mid_line = !printed.empty() && printed.back() != '\n';
           return end;
         }
       }
       continue;
     }
     if (frame.type == "diagnostic") {
-      if (json_lines) std::cout << frame.raw << "\n" << std::flush;
-      else std::cerr << fmt::format("\nyoi: {}: {}\n", str(frame.obj, "code"), str(frame.obj, "message"));
-      if (str(frame.obj, "action") == "fatal")
-        return cli_fail(kExitServerError, str(frame.obj, "code"), str(frame.obj, "message"));
+      bool fatal = str(frame.obj, "action") == "fatal";
+      if (json_lines)
+        std::cout << frame.raw << "\n" << std::flush;
+      else if (!fatal)  // a fatal one is the command's result, printed once by run()
+        if (auto text = words.text(frame)) screen().note(*text);
+      if (fatal) return cli_fail(kExitServerError, str(frame.obj, "code"), str(frame.obj, "message"));
       continue;
     }
     if (frame.type != "event") continue;
@@ -517,13 +518,12 @@ CliResult<RunEnd> follow_run(Follower& f, const std::string& run_id, bool json_l
     if (type == "text_delta") {
       auto d = str(e, "delta");
       printed += d;
-      if (!json_lines) std::cout << d << std::flush;
+      if (!json_lines) screen().text(d);
     } else if (type == "text_done") {
       emit_text(str(e, "text"));
     } else if (type == "run_finished") {
       end.result = str(e, "result");
       end.error = run_error(end.result, obj(e, "error"), run_id);
-      end.mid_line = !printed.empty() && printed.back() != '\n';
       return end;
     }
   }
@@ -543,23 +543,6 @@ std::string new_message_id() {
   static std::mt19937_64 rng(std::random_device{}() ^
                              static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
   return fmt::format("cli-{:016x}", rng());
-}
-
-// The offset of the first byte that is not well-formed UTF-8 (RFC 3629: no
-// overlong forms, no surrogates, nothing past U+10FFFF), or nullopt.
-std::optional<std::size_t> invalid_utf8_at(std::string_view s) {
-  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char b = byte(i);
-    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-    if (len == 0 || b == 0xC0 || b == 0xC1 || b > 0xF4 || i + len > s.size()) return i;
-    for (std::size_t k = 1; k < len; ++k)
-      if ((byte(i + k) & 0xC0) != 0x80) return i;
-    if (len == 3 && ((b == 0xE0 && byte(i + 1) < 0xA0) || (b == 0xED && byte(i + 1) > 0x9F))) return i;
-    if (len == 4 && ((b == 0xF0 && byte(i + 1) < 0x90) || (b == 0xF4 && byte(i + 1) > 0x8F))) return i;
-    i += len;
-  }
-  return std::nullopt;
 }
 
 // Every message a worker gets passes here. Text that is not UTF-8 is refused
@@ -602,7 +585,7 @@ CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool 
     auto v = post_input(c, w, text);
     if (!v) return tl::unexpected(v.error());
     if (c.json()) return print_json(*v), CliResult<void>{};
-    std::cout << "accepted run " << str(obj(*v), "run_id") << "\n";
+    screen().text("accepted run " + str(obj(*v), "run_id") + "\n");
     return {};
   }
   // Subscribe first: the snapshot fixes a position before the input exists,
@@ -614,37 +597,64 @@ CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool 
   if (!v) return tl::unexpected(v.error());
   if (c.json()) print_json(*v);
   auto run_id = str(obj(*v), "run_id");
-  auto end = follow_run(f, run_id, c.json(), {}, {});
+  DiagnosticWords words;
+  auto end = follow_run(f, words, run_id, c.json(), {}, {});
+  // Ends the reply's line; a run that printed nothing prints no empty line.
+  if (!c.json()) screen().line_break();
   if (!end) return tl::unexpected(end.error());
-  if (!c.json()) std::cout << "\n" << std::flush;
   if (end->error) return tl::unexpected(*end->error);
   return {};
 }
 
-// chat: a line editor-less REPL. stdin is read with poll() so the event
-// stream keeps being served (pings, heartbeats) while the prompt waits.
+// chat's input: on a terminal, libedit (line editing, history); piped, plain
+// lines. Either way stdin is read with poll() so the event stream keeps being
+// served (pings, heartbeats) while the prompt waits.
 class LineReader {
  public:
   enum class Got { line, eof, interrupted };
-  Got read(std::string& line, Follower& f, CliResult<void>& stream_error) {
+  LineReader() {
+    if (::isatty(0)) editor_.emplace();
+  }
+  bool editing() const { return editor_.has_value(); }
+
+  Got read(const std::string& prompt, std::string& line, Follower& f, CliResult<void>& stream_error) {
+    if (editor_)
+      editor_->start(prompt);
+    else
+      screen().text(prompt);
+    auto got = read_line(line, f, stream_error);
+    if (editor_) editor_->stop();
+    return got;
+  }
+
+ private:
+  Got read_line(std::string& line, Follower& f, CliResult<void>& stream_error) {
     for (;;) {
-      if (auto nl = buf_.find('\n'); nl != std::string::npos) {
-        line = buf_.substr(0, nl);
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        buf_.erase(0, nl + 1);
-        return Got::line;
-      }
-      if (eof_) {
-        if (buf_.empty()) return Got::eof;
-        line = std::move(buf_);
-        buf_.clear();
-        return Got::line;
+      if (!editor_) {
+        if (auto nl = buf_.find('\n'); nl != std::string::npos) {
+          line = buf_.substr(0, nl);
+          if (!line.empty() && line.back() == '\r') line.pop_back();
+          buf_.erase(0, nl + 1);
+          return Got::line;
+        }
+        if (eof_) {
+          if (buf_.empty()) return Got::eof;
+          line = std::move(buf_);
+          buf_.clear();
+          return Got::line;
+        }
       }
       if (g_interrupted) return Got::interrupted;
       pollfd p{0, POLLIN, 0};
       int r = ::poll(&p, 1, 100);
       if (r < 0 && errno == EINTR) continue;
-      if (r > 0) {
+      if (r > 0 && editor_) {
+        switch (editor_->feed(line)) {
+          case LineEditor::Got::line: return Got::line;
+          case LineEditor::Got::eof: return Got::eof;
+          case LineEditor::Got::nothing: break;
+        }
+      } else if (r > 0) {
         char tmp[4096];
         auto n = ::read(0, tmp, sizeof tmp);
         if (n < 0 && errno == EINTR) continue;
@@ -654,7 +664,7 @@ class LineReader {
           buf_.append(tmp, static_cast<std::size_t>(n));
         if (buf_.size() > (4u << 20)) {
           buf_.clear();
-          std::cerr << "yoi: line too long; dropped\n";
+          screen().note("line too long; dropped");
         }
       }
       // Keep the stream served while the user types.
@@ -674,7 +684,7 @@ class LineReader {
     }
   }
 
- private:
+  std::optional<LineEditor> editor_;
   std::string buf_;
   bool eof_ = false;
 };
@@ -695,22 +705,21 @@ CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
   Follower f(*c.api, w, note_to_stderr);
   if (auto s = f.start(std::nullopt, false); !s) return s;
   if (auto p = await_position(f, c.http->timeout()); !p) return p;
-  std::cerr << fmt::format("yoi: chatting with {}/{}. Ctrl-C cancels a reply; Ctrl-D or Ctrl-C at the prompt quits.\n",
-                           w.runtime_id, w.worker_id);
+  screen().note(fmt::format("chatting with {}/{}. Ctrl-C cancels a reply; Ctrl-D or Ctrl-C at the prompt quits.",
+                            w.runtime_id, w.worker_id));
   LineReader reader;
-  bool tty = ::isatty(0);
+  DiagnosticWords words;
   for (;;) {
     // Cleared before the prompt shows: a Ctrl-C typed at it must count.
     g_interrupted = 0;
-    std::cout << "> " << std::flush;
     std::string line;
     CliResult<void> stream_error;
-    auto got = reader.read(line, f, stream_error);
+    auto got = reader.read("> ", line, f, stream_error);
     if (got != LineReader::Got::line) {
-      std::cout << "\n" << std::flush;
+      screen().text("\n");
       return stream_error;
     }
-    if (!tty) std::cout << line << "\n";
+    if (!reader.editing()) screen().text(line + "\n");  // piped: show what was sent
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     auto v = post_input(c, w, line);
     if (!v) {
@@ -723,20 +732,17 @@ CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
     auto run_id = str(obj(*v), "run_id");
     g_interrupted = 0;
     auto end = follow_run(
-        f, run_id, false, [] { return g_interrupted != 0; },
+        f, words, run_id, false, [] { return g_interrupted != 0; },
         [&] {
           auto r = c.api->call("POST", worker_path(w) + "/cancel", "{}");
           if (!r) print_error(r.error());
         });
     g_interrupted = 0;
-    if (!end) {
-      std::cout << "\n";
-      return tl::unexpected(end.error());
-    }
-    if (end->mid_line) std::cout << "\n";
-    if (end->result == "cancelled") std::cout << "[cancelled]\n";
-    if (end->result == "failed" && end->error) std::cout << "[failed: " << end->error->code << ": " << end->error->message << "]\n";
-    std::cout << std::flush;
+    screen().line_break();
+    if (!end) return tl::unexpected(end.error());
+    if (end->result == "cancelled") screen().text("[cancelled]\n");
+    if (end->result == "failed" && end->error)
+      screen().text("[failed: " + end->error->code + ": " + end->error->message + "]\n");
   }
 }
 

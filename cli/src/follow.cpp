@@ -45,6 +45,23 @@ Frame diagnostic(std::string_view code, std::string_view message, std::string_vi
 
 }  // namespace
 
+std::optional<std::string> DiagnosticWords::text(const Frame& d) {
+  auto code = json::str_or_empty(d.obj, "code");
+  auto message = json::str_or_empty(d.obj, "message");
+  auto action = json::str_or_empty(d.obj, "action");
+  if (code == "runtime_unavailable") outage_ = true;
+  if (code == "runtime_recovered") {
+    if (!outage_) return std::nullopt;
+    outage_ = false;
+    return fmt::format("{}: {}; following again", code, message);
+  }
+  std::string_view words = action == "wait"     ? "; waiting for it to come back"
+                           : action == "retry"  ? "; reconnecting"
+                           : action == "resync" ? "; starting again from the current state"
+                                                : "";
+  return fmt::format("{}: {}{}", code, message, words);
+}
+
 Follower::Follower(Api& api, WorkerRef ref, std::function<void(const std::string&)> note)
     : api_(api),
       ref_(std::move(ref)),
@@ -93,6 +110,7 @@ bool Follower::accept(Frame& f) {
 void Follower::schedule_reconnect(std::string why) {
   if (ws_) ws_->close(milliseconds(100));
   ws_.reset();
+  reconnecting_ = true;
   auto delay = backoff_.next();
   retry_at_ = clock::now() + delay;
   note_(fmt::format("stream interrupted ({}); reconnecting in {:.1f}s", why, delay.count() / 1000.0));
@@ -105,7 +123,8 @@ CliResult<Follower::Open> Follower::open_ws() {
   auto ws = WsConnection::open(http.endpoint(), http.token(), target, http.timeout());
   if (ws) {
     ws_ = std::move(*ws);
-    if (ever_connected_) note_("stream resumed");
+    if (reconnecting_) note_("stream resumed");
+    reconnecting_ = false;
     ever_connected_ = true;
     backoff_.reset();
     return Open::ok;

@@ -31,6 +31,18 @@ struct Frame {
   std::string raw;  // the frame as one JSON line
 };
 
+// How a diagnostic that does not end the stream reads to people: what
+// happened and, in words, what the CLI does about it (never the bare action
+// token). nullopt: nothing to say — a `runtime_recovered` for an outage this
+// client never saw reported.
+class DiagnosticWords {
+ public:
+  std::optional<std::string> text(const Frame& diagnostic);
+
+ private:
+  bool outage_ = false;  // a runtime_unavailable was reported and not yet its recovery
+};
+
 class Follower {
  public:
   // `note` receives human notices (reconnecting, polling) for stderr.
@@ -71,6 +83,7 @@ class Follower {
   bool polling_ = false;
   bool finished_ = false;
   bool ever_connected_ = false;
+  bool reconnecting_ = false;  // a connection was lost: the next open is a resume
   Backoff backoff_;
   std::chrono::steady_clock::time_point retry_at_{};
   std::chrono::steady_clock::time_point next_poll_{};

@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "follow.hpp"
 #include "process.hpp"
+#include "screen.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/cli/transport.hpp"
 
@@ -66,6 +68,13 @@ class Server {
     }
     child_.reset();
   }
+  // SIGKILL: a crash, nothing flushed or closed.
+  void kill() {
+    if (child_) child_->kill();
+    child_.reset();
+  }
+  // What this run of yoi-server logged so far.
+  std::string log() const { return child_ ? child_->stderr_text() : std::string(); }
   ::testing::AssertionResult restart() {
     stop();
     // The port may linger briefly; retry the bind for a while.
@@ -183,6 +192,58 @@ TEST(CliUnit, ServerUrlWithoutSchemeDefaultsToHttp) {
 
 TEST(CliUnit, TablesAlignColumns) {
   EXPECT_EQ(format_table({{"A", "BB", "C"}, {"long", "x", "y"}}), "A     BB  C\nlong  x   y\n");
+}
+
+// Regression (issue 18, item 2): model and worker text reached the terminal
+// as is, so it could move the cursor, retitle the window or reorder text.
+TEST(CliUnit, Issue18PrintableShowsControlsInsteadOfObeyingThem) {
+  EXPECT_EQ(printable("line 1\n\tline 2"), "line 1\n\tline 2");
+  EXPECT_EQ(printable("\x1b]0;pwned\x07 \x1b[2J\r\x7f\x01"), "^[]0;pwned^G ^[[2J^M^?^A");
+  EXPECT_EQ(printable(std::string("nul\0!", 5)), "nul^@!");
+  EXPECT_EQ(printable("csi \xc2\x9b" "2J"), "csi \\u009b" "2J");          // C1 CSI
+  EXPECT_EQ(printable("abc\xe2\x80\xae!"), "abc\\u202e!");           // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(printable("x\xe2\x81\xa6y"), "x\\u2066y");               // LEFT-TO-RIGHT ISOLATE
+  EXPECT_EQ(printable("caf\xc3\xa9 \xf0\x9f\x99\x82"), "caf\xc3\xa9 \xf0\x9f\x99\x82");  // UTF-8 stays
+  EXPECT_EQ(printable("bad \xff\xc0\xaf end \xe2\x82"), "bad \uFFFD\uFFFD\uFFFD end \uFFFD");
+  // A reply streamed in pieces may cut a character in two: it is held back,
+  // not replaced.
+  Printable p;
+  EXPECT_EQ(p.feed("caf\xc3"), "caf");
+  EXPECT_EQ(p.feed("\xa9\x1b"), "\xc3\xa9^[");
+  EXPECT_EQ(p.feed("\xf0\x9f"), "");
+  EXPECT_EQ(p.finish(), "\uFFFD");
+  EXPECT_EQ(invalid_utf8_at("ok \xc3"), 3u);
+  EXPECT_FALSE(invalid_utf8_at("caf\xc3\xa9"));
+}
+
+Frame diagnostic_frame(std::string code, std::string action) {
+  Frame f;
+  f.type = "diagnostic";
+  f.obj["type"] = "diagnostic";
+  f.obj["code"] = code;
+  f.obj["message"] = "the message";
+  f.obj["action"] = action;
+  return f;
+}
+
+// Regression (issue 18, item 12): `send --wait` printed runtime_recovered for
+// an outage it never saw, and people were shown the action token "(wait)".
+TEST(CliUnit, Issue18DiagnosticsReadAsWordsAndRecoveryNeedsAnOutage) {
+  DiagnosticWords words;
+  EXPECT_FALSE(words.text(diagnostic_frame("runtime_recovered", "wait")));
+  auto down = words.text(diagnostic_frame("runtime_unavailable", "wait"));
+  ASSERT_TRUE(down);
+  EXPECT_EQ(*down, "runtime_unavailable: the message; waiting for it to come back");
+  auto up = words.text(diagnostic_frame("runtime_recovered", "wait"));
+  ASSERT_TRUE(up);
+  EXPECT_EQ(*up, "runtime_recovered: the message; following again");
+  EXPECT_FALSE(words.text(diagnostic_frame("runtime_recovered", "wait"))) << "one recovery per outage";
+  for (const char* action : {"retry", "resync", "wait"}) {
+    auto t = words.text(diagnostic_frame("cursor_expired", action));
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->find(fmt::format("({})", action)), std::string::npos) << *t;
+    EXPECT_EQ(t->rfind("cursor_expired: the message; ", 0), 0u) << *t;
+  }
 }
 
 // ------------------------------------------------------------ usage and exit codes
@@ -670,6 +731,284 @@ TEST(CliRemote, CommandsThroughARemoteRuntime) {
   EXPECT_EQ(rts2.exit_code, 0) << rts2.err;
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+
+// ------------------------------------------------------------ issue 18
+
+// Regression (issue 18, item 2): attach, transcript and send --wait wrote a
+// reply's escape sequences straight to the terminal. --json stays exact.
+TEST_F(CliTest, Issue18RepliesAreShownWithControlsEscaped) {
+  auto ref = create_worker(srv);
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  for (int i = 0; i < 300 && attach.stderr_text().find("attached to") == std::string::npos; ++i)
+    std::this_thread::sleep_for(20ms);
+  const std::string nasty = "\x1b]0;pwned\x07\x1b[2J \xc2\x9b" "31m \xe2\x80\xae" "evil";
+  const std::string shown = "^[]0;pwned^G^[[2J \\u009b31m \\u202eevil";
+  auto wait = yoi(srv, {"send", "--wait", ref, nasty});
+  ASSERT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_EQ(wait.out, "echo: " + shown + "\n");
+  auto t = yoi(srv, {"transcript", ref});
+  EXPECT_EQ(t.out, "user: " + shown + "\nassistant: echo: " + shown + "\n");
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  ASSERT_EQ(attach.wait_exit(15s), 0) << attach.stderr_text();
+  EXPECT_EQ(attach.stdout_text(), "> " + shown + "\necho: " + shown + "\n[worker stopped]\n");
+  auto tj = yoi(srv, {"transcript", "--json", ref});
+  auto items = parse(tj.out).as_object().at("items").as_array();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(s(items[1].as_object(), "content"), "echo: " + nasty) << "--json keeps the exact text";
+}
+
+// Regression (issue 18, item 2): `yoi chat` stored arrow-key escape bytes as
+// typed text. On a terminal it edits lines and recalls history (libedit);
+// driven here through a real tmux pane.
+TEST_F(CliTest, Issue18ChatEditsLinesAndRecallsHistoryInTmux) {
+  auto which = run({"/bin/sh", "-c", "command -v tmux"}, {}, std::nullopt, 5s);
+  if (which.exit_code != 0) GTEST_SKIP() << "tmux is not installed (scripts/setup installs it)";
+  auto tmux = which.out.substr(0, which.out.find('\n'));
+  auto ref = create_worker(srv);
+  auto dir = make_temp_dir();
+  const std::string sock = dir + "/tmux.sock";
+  auto tm = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{tmux, "-S", sock};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv, {}, std::nullopt, 10s);
+    EXPECT_FALSE(r.timed_out) << "tmux " << args[0];
+    return r;
+  };
+  struct Cleanup {
+    std::function<void()> fn;
+    ~Cleanup() { fn(); }
+  } cleanup{[&] {
+    tm({"kill-server"});
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }};
+  auto started = tm({"-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "30",
+                     // HOME: no ~/.editrc of the user's changes the keys.
+                     fmt::format("env HOME={} YOI_ACCESS_TOKEN= {} --server {} chat {}", dir, yoi_bin(), srv.url(), ref)});
+  ASSERT_EQ(started.exit_code, 0) << started.err;
+  auto pane = [&] { return tm({"capture-pane", "-p"}).out; };
+  auto wait_pane = [&](const std::string& needle) {
+    for (auto end = std::chrono::steady_clock::now() + 15s; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(50ms))
+      if (pane().find(needle) != std::string::npos) return true;
+    return false;
+  };
+  auto items = [&] {
+    auto t = yoi(srv, {"transcript", "--json", ref});
+    return parse(t.out).as_object().at("items").as_array();
+  };
+  auto wait_items = [&](std::size_t n) {
+    for (auto end = std::chrono::steady_clock::now() + 15s; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(50ms))
+      if (items().size() >= n) return true;
+    return false;
+  };
+  ASSERT_TRUE(wait_pane("at the prompt quits.\n>")) << pane();  // capture-pane drops the prompt's space
+  // "hellx", two Lefts, Backspace, "o w": the line is "heo wlx".
+  ASSERT_EQ(tm({"send-keys", "-t", "0", "hellx", "Left", "Left", "BSpace", "o w", "Enter"}).exit_code, 0);
+  ASSERT_TRUE(wait_items(2)) << pane();
+  ASSERT_TRUE(wait_pane("echo: heo wlx")) << pane();
+  // Up recalls it; Ctrl-A and a word in front edit it before sending again.
+  ASSERT_EQ(tm({"send-keys", "-t", "0", "Up", "C-a", "say ", "Enter"}).exit_code, 0);
+  ASSERT_TRUE(wait_items(4)) << pane();
+  auto all = items();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(s(all[0].as_object(), "content"), "heo wlx");
+  EXPECT_EQ(s(all[2].as_object(), "content"), "say heo wlx");
+  for (const auto& i : all) EXPECT_EQ(s(i.as_object(), "content").find('\x1b'), std::string::npos);
+  ASSERT_TRUE(wait_pane("echo: say heo wlx")) << pane();
+  ASSERT_EQ(tm({"send-keys", "-t", "0", "C-d"}).exit_code, 0);
+  bool gone = false;
+  for (auto end = std::chrono::steady_clock::now() + 10s; !gone && std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(50ms))
+    gone = tm({"has-session"}).exit_code != 0;
+  EXPECT_TRUE(gone) << "Ctrl-D ends chat (and the pane): " << pane();
+}
+
+// Regression (issue 18, item 12): a reconnect note was printed in the middle
+// of a streamed reply line.
+TEST_F(CliTest, Issue18ReconnectNoteStartsOnItsOwnLine) {
+  auto ref = create_worker(srv);
+  // 2000 bytes: some 10 s of streaming, still going when the server restarts.
+  Pty wait({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(2000, 'q')},
+           {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  auto at = wait.expect("echo: qq", 15s);
+  ASSERT_TRUE(at) << wait.output();
+  ASSERT_TRUE(srv.restart());
+  at = wait.expect("yoi: stream interrupted", 30s, *at);
+  ASSERT_TRUE(at) << wait.output();
+  auto note = wait.output().find("yoi: stream interrupted");
+  ASSERT_GT(note, 0u);
+  EXPECT_EQ(wait.output()[note - 1], '\n') << wait.output();
+  wait.wait(30s);
+}
+
+// Regression (issue 18, item 12): `attach --from-start` opened with
+// "stream resumed" although nothing had been interrupted.
+TEST_F(CliTest, Issue18AttachFromStartDoesNotSayResumed) {
+  auto ref = create_worker(srv);
+  ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "hi"}).exit_code, 0);
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  auto r = yoi(srv, {"attach", "--from-start", ref});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "> hi\necho: hi\n[worker stopped]\n");
+  EXPECT_EQ(r.err.find("resumed"), std::string::npos) << r.err;
+}
+
+// Regression (issue 18, item 12): a failed `send --wait` whose run printed
+// nothing still printed an empty line on stdout.
+TEST(CliIssue18, FailedSendWaitPrintsNoEmptyLine) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  Server srv({}, {}, 60'000);  // no text before the cancel
+  ASSERT_TRUE(srv.start());
+  auto ref = create_worker(srv);
+  Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, "unanswered"}, {{"YOI_ACCESS_TOKEN", ""}});
+  bool running = false;
+  for (int i = 0; i < 300 && !running; ++i) {
+    std::this_thread::sleep_for(20ms);
+    running = yoi(srv, {"show", ref}).out.find("running") != std::string::npos;
+  }
+  ASSERT_TRUE(running);
+  ASSERT_EQ(yoi(srv, {"cancel", ref}).exit_code, 0);
+  EXPECT_EQ(waiter.wait_exit(15s), 1);
+  EXPECT_EQ(waiter.stdout_text(), "");
+  EXPECT_TRUE(has_line(waiter.stderr_text(), "cancelled: ")) << waiter.stderr_text();
+}
+
+// Regression (issue 18, items 9 and 11): after a create `yoi runtimes` showed
+// the old worker count (cached summary) — embedded runtime here; and an
+// unknown profile did not say which ones exist.
+TEST_F(CliTest, Issue18RuntimesCountsAWriteAtOnceAndProfilesAreListed) {
+  auto count = [&](const std::string& status) {
+    auto r = yoi(srv, {"runtimes", "--json"});
+    return parse(r.out).as_object().at("runtimes").as_array()[0].as_object().at("workers").as_object().at(status).to_number<int>();
+  };
+  EXPECT_EQ(count("total"), 0);
+  auto ref = create_worker(srv);
+  EXPECT_EQ(count("total"), 1);
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  EXPECT_EQ(count("stopped"), 1);
+  auto bad = yoi(srv, {"create", "--runtime", "local", "--profile", "nope"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "invalid_request: unknown profile 'nope' (profiles: runtime_default)\n");
+}
+
+// A yoi-runtime "box-1" (echo profiles runtime_default and fast) behind a
+// yoi-server; `server_token` is what the server presents (the runtime's own
+// token when empty).
+struct RemoteSetup {
+  std::string dir = make_temp_dir();
+  std::unique_ptr<Child> rt;
+  std::unique_ptr<Server> srv;
+  ::testing::AssertionResult start(const std::string& server_token = {}) {
+    auto rt_bin = binary("yoi-runtime");
+    if (rt_bin.empty()) return ::testing::AssertionFailure() << "yoi-runtime is not built";
+    write_file(dir + "/rt.token", "remote-token-abcdef\n");
+    write_file(dir + "/srv.token", (server_token.empty() ? "remote-token-abcdef" : server_token) + "\n");
+    write_file(dir + "/rt.toml",
+               "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_delay_ms = 10\n"
+               "[profiles.fast]\nengine = \"echo\"\n");
+    rt = std::make_unique<Child>(std::vector<std::string>{rt_bin, "--listen", "127.0.0.1:0", "--runtime-id", "box-1",
+                                                          "--token-file", dir + "/rt.token", "--config",
+                                                          dir + "/rt.toml", "--log-level", "warn"});
+    auto line = rt->wait_line("yoi-runtime listening on http://", 15s);
+    if (!line) return ::testing::AssertionFailure() << rt->stderr_text();
+    auto url = line->substr(line->find("http://"));
+    srv = std::make_unique<Server>("[[runtimes]]\nid = \"box-1\"\nbase_url = \"" + url + "\"\ntoken_file = \"" +
+                                   dir + "/srv.token\"\n");
+    return srv->start();
+  }
+  ~RemoteSetup() {
+    srv.reset();
+    rt.reset();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// Regression (issue 18, items 9 and 11), through a remote runtime: the
+// backend answered GET /api/runtimes from a summary up to 5 s old, and the
+// runtime's profile list must reach the CLI unchanged.
+TEST(CliIssue18, RemoteRuntimeCountsAWriteAtOnceAndListsProfiles) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  RemoteSetup r;
+  if (binary("yoi-runtime").empty()) GTEST_SKIP() << "yoi-runtime is not built";
+  ASSERT_TRUE(r.start());
+  auto count = [&](const std::string& status) {
+    auto out = yoi(*r.srv, {"runtimes", "--json"});
+    auto v = parse(out.out);
+    for (const auto& rt : v.as_object().at("runtimes").as_array())
+      if (s(rt.as_object(), "runtime_id") == "box-1")
+        if (auto* w = rt.as_object().if_contains("workers"); w && w->is_object())
+          return w->as_object().at(status).to_number<int>();
+    return -1;
+  };
+  EXPECT_EQ(count("total"), 0);
+  auto ref = create_worker(*r.srv, "box-1");
+  EXPECT_EQ(count("total"), 1) << "right after the create";
+  EXPECT_EQ(count("idle"), 1);
+  ASSERT_EQ(yoi(*r.srv, {"stop", ref}).exit_code, 0);
+  EXPECT_EQ(count("stopped"), 1) << "right after the stop";
+  auto text = yoi(*r.srv, {"runtimes"});
+  EXPECT_TRUE(std::regex_search(text.out, std::regex("box-1 .* ready +1 "))) << text.out;
+
+  auto bad = yoi(*r.srv, {"create", "--runtime", "box-1", "--profile", "nope"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.err, "invalid_request: unknown profile 'nope' (profiles: fast, runtime_default)\n");
+}
+
+// Regression (issue 18, item 12): yoi-server logged "runtime box-1 is
+// auth_failed"; a status change reads as a sentence, without the token.
+TEST(CliIssue18, RuntimeStatusIsLoggedAsASentence) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  RemoteSetup r;
+  if (binary("yoi-runtime").empty()) GTEST_SKIP() << "yoi-runtime is not built";
+  ASSERT_TRUE(r.start("not-the-runtime-token"));
+  auto rts = yoi(*r.srv, {"runtimes"});
+  EXPECT_EQ(rts.exit_code, 0) << rts.err;
+  const std::string sentence =
+      "runtime box-1: the runtime rejected the backend's credential (runtime_auth_failed)";
+  bool logged = false;
+  for (int i = 0; i < 200 && !logged; ++i) {
+    logged = r.srv->log().find(sentence) != std::string::npos;
+    if (!logged) std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_TRUE(logged) << r.srv->log();
+  EXPECT_EQ(r.srv->log().find("is auth_failed"), std::string::npos) << r.srv->log();
+  EXPECT_EQ(r.srv->log().find("not-the-runtime-token"), std::string::npos);
+  EXPECT_EQ(r.srv->log().find("remote-token-abcdef"), std::string::npos);
+}
+
+// Regression (issue 18, item 12): the "interrupted by a restart" warning was
+// logged twice (by the runtime core and by its host).
+TEST(CliIssue18, InterruptedRunIsLoggedOnce) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  Server srv({}, {}, 60'000);  // the run is still going when the server dies
+  ASSERT_TRUE(srv.start());
+  auto ref = create_worker(srv);
+  ASSERT_EQ(yoi(srv, {"send", ref, "cut short"}).exit_code, 0);
+  bool running = false;
+  for (int i = 0; i < 300 && !running; ++i) {
+    running = yoi(srv, {"show", ref}).out.find("running") != std::string::npos;
+    if (!running) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(running);
+  int port = srv.port();
+  srv.kill();
+  ::testing::AssertionResult up = ::testing::AssertionFailure();
+  for (int i = 0; i < 50 && !up; ++i) {
+    up = srv.start(port);
+    if (!up) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(up);
+  auto log = srv.log();
+  std::size_t n = 0;
+  for (auto at = log.find("interrupted by a restart"); at != std::string::npos;
+       at = log.find("interrupted by a restart", at + 1))
+    ++n;
+  EXPECT_EQ(n, 1u) << log;
 }
 
 }  // namespace

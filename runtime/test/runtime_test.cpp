@@ -83,6 +83,36 @@ TEST(Runtime, CreateRejectsExistingIdsBadIdsAndUnknownProfiles) {
   EXPECT_EQ(h.rt->summary().worker_counts.at("total"), 2u) << "failed creates change nothing";
 }
 
+// Regression (issue 18, item 11): "unknown profile 'x'" did not say which
+// profiles exist. The list is bounded: 20 names at most, then "…".
+TEST(Runtime, Issue18UnknownProfileErrorListsTheProfiles) {
+  RuntimeOptions two;
+  engines::ProfileConfig fast;
+  fast.name = "fast";
+  two.profiles.push_back(fast);
+  Harness h(two);
+  CreateWorker req;
+  req.profile = "nope";
+  auto r = h.create(req);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::invalid_request);
+  EXPECT_EQ(r.error().message, "unknown profile 'nope' (profiles: fast, runtime_default)");
+
+  RuntimeOptions many;
+  for (int i = 0; i < 30; ++i) {
+    engines::ProfileConfig p;
+    p.name = fmt::format("p{:02}", i);
+    many.profiles.push_back(p);
+  }
+  Harness big(many);
+  auto m = big.create(req);
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("p00, p01"), std::string::npos) << m.error().message;
+  EXPECT_NE(m.error().message.find("p19, …)"), std::string::npos) << m.error().message;
+  EXPECT_EQ(m.error().message.find("p20"), std::string::npos) << m.error().message;
+  EXPECT_LE(m.error().message.size(), 300u) << "yoi-server passes at most 300 characters through";
+}
+
 TEST(Runtime, InputWhileRunningIsBusy) {
   Harness h(slow_echo(std::chrono::milliseconds(20)));
   ASSERT_TRUE(h.create_id("w"));

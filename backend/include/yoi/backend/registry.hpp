@@ -98,6 +98,19 @@ class RuntimeRegistry {
   Source* route(ApiOp op, std::string_view runtime_id, std::string_view worker_id,
                 std::string_view principal, const std::function<void(Error)>& fail);
   void post(std::function<void()> fn);
+  // The one hook for every write that changes which workers a runtime holds
+  // or their status (create, stop, delete): once the write succeeded, the
+  // source is told (Source::workers_changed), so GET /api/runtimes counts it
+  // at once instead of after the next probe. Wrap the write's callback.
+  // Holding `s` is safe: the registry owns its sources for its whole life,
+  // and callbacks run on its io_context while it lives.
+  template <class T>
+  static Callback<T> after_write(Source& s, Callback<T> done) {
+    return [&s, done = std::move(done)](Result<T> r) {
+      if (r) s.workers_changed();
+      done(std::move(r));
+    };
+  }
 
   boost::asio::io_context& io_;
   std::shared_ptr<const Policy> policy_;

@@ -149,6 +149,10 @@ class Source {
   // calling it: what the backend checks bodies against before forwarding.
   // nullopt while a remote runtime has never answered.
   virtual std::optional<rt::Limits> limits() const = 0;
+  // A write through this backend changed the runtime's workers (the
+  // registry's after_write calls it): the next info() must not answer from a
+  // summary read before the write. No-op for a source whose summary is live.
+  virtual void workers_changed() {}
 
   virtual void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) = 0;
   virtual void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) = 0;
