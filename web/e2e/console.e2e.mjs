@@ -76,7 +76,9 @@ async function check(name, fn) {
 
 // Spawns `cmd argv`, registers its shutdown, and resolves to the URL of its
 // "listening on" line. `child` is handed to `onChild` (to kill it in a test).
-function spawnListening(cmd, argv, onChild) {
+// With `login`, it resolves to { base, login }, waiting for the login URL
+// yoi-server prints after the listening line (ARCHITECTURE §18).
+function spawnListening(cmd, argv, onChild, { login = false } = {}) {
   const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
   onChild?.(child);
   cleanups.push(() => stopChild(child, "SIGTERM"));
@@ -87,9 +89,16 @@ function spawnListening(cmd, argv, onChild) {
       own += d.toString();
       serverLog += d.toString();
       const m = own.match(/listening on (http:\/\/[^\s]+)/);
-      if (m) {
+      if (!m) return;
+      const base = m[1].replace(/\/$/, "");
+      if (!login) {
         clearTimeout(t);
-        res(m[1].replace(/\/$/, ""));
+        return res(base);
+      }
+      const l = own.match(/open the console at (http:\/\/\S+\/#token=\S+)/);
+      if (l) {
+        clearTimeout(t);
+        res({ base, login: l[1] });
       }
     };
     child.stdout.on("data", on);
@@ -123,9 +132,10 @@ function freePort() {
 }
 
 // Starts a server on 127.0.0.1:0 with a temp data dir; `token` makes it
-// require that browser access token; `extraToml` is appended to its config.
-// Resolves to its base URL.
-function startServer({ token, extraToml = "" } = {}) {
+// require that browser access token, else it makes its own and prints the
+// login URL; `extraToml` is appended to its config. Resolves to
+// { base, login } (login: the URL to start from; with `token`, just base).
+async function startServer({ token, extraToml = "" } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "yoi-e2e-data-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const extra = (process.env.YOI_SERVER_ARGS ?? "").split(" ").filter(Boolean);
@@ -146,7 +156,11 @@ function startServer({ token, extraToml = "" } = {}) {
     cmd = serverBin;
     argv = ["--listen", "127.0.0.1:0", "--config", config, "--data-dir", join(dataDir, "data"), "--web-dir", distDir, ...auth, ...extra];
   }
-  return spawnListening(cmd, argv);
+  if (devMode || token) {
+    const base = await spawnListening(cmd, argv);
+    return { base, login: `${base}/` };
+  }
+  return spawnListening(cmd, argv, undefined, { login: true });
 }
 
 async function main() {
@@ -154,7 +168,7 @@ async function main() {
   if (!existsSync(chromiumBin)) fail(`chromium not found at ${chromiumBin} (apt-get install -y chromium)`);
   mkdirSync(outDir, { recursive: true });
 
-  const base = await startServer();
+  const { base, login } = await startServer();
   console.log(`# server ${devMode ? "(dev stand-in) " : ""}at ${base}`);
 
   const { chromium } = await import("playwright-core");
@@ -185,10 +199,21 @@ async function main() {
   page.on("websocket", (ws) => sockets.push(ws.url()));
   const shot = (name) => page.screenshot({ path: join(outDir, `${name}.png`) });
 
-  await check("console loads from the server at /", async () => {
-    const res = await page.goto(`${base}/`);
+  await check("console loads from the login URL, keeps the token and takes it out of the address bar", async () => {
+    const res = await page.goto(login);
     if (!res || !res.ok()) fail(`GET / answered ${res?.status()}`);
     await page.getByRole("heading", { name: "Workers" }).waitFor();
+    if (page.url().includes("token=")) fail(`the token is still in the address bar: ${page.url()}`);
+    if (!devMode) {
+      const h = res.headers();
+      const csp = h["content-security-policy"] ?? "";
+      for (const d of ["frame-ancestors 'none'", "script-src 'self'", "connect-src 'self'"])
+        if (!csp.includes(d)) fail(`the console's CSP lacks ${d}: ${csp}`);
+      if (h["x-content-type-options"] !== "nosniff" || h["referrer-policy"] !== "no-referrer")
+        fail(`missing nosniff / no-referrer: ${JSON.stringify(h)}`);
+      if (!(await page.evaluate(() => sessionStorage.getItem("yoi.token")))) fail("the token was not kept");
+      if (await page.locator('[data-testid="token-dialog"]').count()) fail("the console asked for the token");
+    }
   });
 
   await check("runtimes view lists the embedded runtime without any URL", async () => {
@@ -347,9 +372,21 @@ async function main() {
     await shot("worker-stopped");
   });
 
+  if (!devMode)
+    await check("another page cannot frame the console (clickjacking: frame-ancestors 'none')", async () => {
+      const p3 = await context.newPage();
+      await p3.setContent(`<iframe id="f" src="${base}/" width="800" height="500" onload="window.framed = true"></iframe>`);
+      await p3.waitForFunction(() => window.framed === true);
+      const child = p3.frames().find((f) => f !== p3.mainFrame());
+      if (!child) fail("no frame at all");
+      const shown = await child.locator("#app *").count().catch(() => 0);
+      if (shown > 0 || child.url().startsWith(base)) fail(`the console rendered inside a frame (${child.url()})`);
+      await p3.close();
+    });
+
   await check("with an access token: the console asks for it, rejects a wrong one, and works with the right one", async () => {
     const token = "e2e-tok_" + Math.random().toString(36).slice(2);
-    const base2 = await startServer({ token });
+    const { base: base2 } = await startServer({ token });
     const p2 = await context.newPage();
     p2.setDefaultTimeout(15_000);
     p2.on("pageerror", (e) => pageErrors.push(String(e)));
@@ -411,7 +448,7 @@ async function remotePhase(context, pageErrors) {
       (c) => (runtime = c),
     );
   await startRuntime();
-  const base = await startServer({
+  const { base, login } = await startServer({
     extraToml:
       `\n[[runtimes]]\nid = "remote-1"\ndisplay_name = "Remote box"\nbase_url = "http://127.0.0.1:${port}"\n` +
       `token_file = "${tokenFile}"\ntimeout_ms = 3000\nconnect_timeout_ms = 1000\nprobe_interval_ms = 500\n`,
@@ -422,6 +459,8 @@ async function remotePhase(context, pageErrors) {
   const texts = () => transcriptTexts(page);
 
   await check("remote runtime: listed as remote and reachable, never with its URL", async () => {
+    await page.goto(login);
+    await page.getByRole("heading", { name: "Workers" }).waitFor();
     await page.goto(`${base}/#/runtimes`);
     const card = page.locator('[data-runtime="remote-1"]');
     await card.locator('[data-testid="reachability"]', { hasText: "reachable" }).waitFor();
