@@ -98,6 +98,8 @@ Run yoi(const Server& s, std::vector<std::string> args, const std::map<std::stri
   auto e = env;
   e.emplace("YOI_ACCESS_TOKEN", "");  // unset unless a test sets it
   e.emplace("YOI_SERVER", "");
+  // The token the server made on first start, found as a user's `yoi` finds it.
+  e.emplace("YOI_DATA_DIR", s.dir() + "/data");
   auto r = run(argv, e, in, deadline);
   EXPECT_FALSE(r.timed_out) << "yoi timed out: " << args[0];
   return r;
@@ -425,7 +427,7 @@ TEST_F(CliTest, SendWaitPrintsTheReply) {
 
   // A run cancelled from elsewhere ends `send --wait` with exit 1.
   Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(400, 'x')},
-               {{"YOI_ACCESS_TOKEN", ""}});
+               {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   for (int i = 0; i < 200 && waiter.stdout_text().find("echo") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
   ASSERT_NE(waiter.stdout_text().find("echo"), std::string::npos) << waiter.stderr_text();
   auto c = yoi(srv, {"cancel", ref});
@@ -628,6 +630,41 @@ TEST(CliAuth, AccessTokenFromEnvironmentOrFile) {
   auto attach = yoi(srv, {"attach", ref});
   EXPECT_EQ(attach.exit_code, 1);
   EXPECT_TRUE(has_line(attach.err, "unauthorized: ")) << attach.err;
+}
+
+// Issue 19: yoi-server makes a token by default; `yoi` run as the same user
+// finds it without flags — --token-file, then $YOI_ACCESS_TOKEN, then
+// $YOI_DATA_DIR/access-token, then ./.yoi-data/access-token.
+TEST(CliAuth, FindsTheServersTokenWithoutFlagsInTheDocumentedOrder) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  Server srv;
+  ASSERT_TRUE(srv.start());
+  const auto made = srv.dir() + "/data/access-token";
+  ASSERT_TRUE(fs::exists(made));
+  // ./.yoi-data/access-token, as after `./scripts/run` in the same folder.
+  const auto cwd = srv.dir() + "/cwd";
+  fs::create_directories(cwd + "/.yoi-data");
+  fs::copy_file(made, cwd + "/.yoi-data/access-token");
+  auto in = [&](const std::string& dir, std::vector<std::string> args, std::map<std::string, std::string> env) {
+    std::string cmd = "cd '" + dir + "' && exec '" + yoi_bin() + "' --server " + srv.url();
+    for (auto& a : args) cmd += " '" + a + "'";
+    env.emplace("YOI_SERVER", "");
+    return run({"/bin/sh", "-c", cmd}, env);
+  };
+  const std::map<std::string, std::string> none{{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", ""}};
+  EXPECT_EQ(in(cwd, {"runtimes"}, none).exit_code, 0) << "./.yoi-data/access-token";
+  auto elsewhere = in(srv.dir(), {"runtimes"}, none);
+  EXPECT_EQ(elsewhere.exit_code, 1) << "no token anywhere: " << elsewhere.err;
+  EXPECT_TRUE(has_line(elsewhere.err, "unauthorized: ")) << elsewhere.err;
+  EXPECT_EQ(in(srv.dir(), {"runtimes"}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}}).exit_code, 0)
+      << "$YOI_DATA_DIR/access-token";
+  // $YOI_ACCESS_TOKEN comes before both files; --token-file before it.
+  EXPECT_EQ(in(cwd, {"runtimes"}, {{"YOI_ACCESS_TOKEN", "wrong"}, {"YOI_DATA_DIR", srv.dir() + "/data"}}).exit_code, 1);
+  EXPECT_EQ(in(cwd, {"--token-file", made, "runtimes"}, {{"YOI_ACCESS_TOKEN", "wrong"}}).exit_code, 0);
+  // An unreadable --token-file is a usage error naming the file, not a fallback.
+  auto bad = in(cwd, {"--token-file", srv.dir() + "/missing", "runtimes"}, none);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("missing"), std::string::npos) << bad.err;
 }
 
 TEST(CliRemote, CommandsThroughARemoteRuntime) {
