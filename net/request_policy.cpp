@@ -55,7 +55,7 @@ std::optional<Authority> split_authority(std::string_view s) {
       if (a.port.empty()) return std::nullopt;
     }
   }
-  if (a.name.size() <= (a.name.front() == '[' ? 2u : 0u) || a.port.size() > 5) return std::nullopt;
+  if (a.name.empty() || (a.name.front() == '[' && a.name.size() <= 2) || a.port.size() > 5) return std::nullopt;
   for (char c : a.port)
     if (c < '0' || c > '9') return std::nullopt;
   for (char c : a.name)

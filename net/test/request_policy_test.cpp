@@ -41,7 +41,7 @@ TEST(RequestPolicyHost, LoopbackNamesWithOrWithoutAPortAreAlwaysAccepted) {
 TEST(RequestPolicyHost, DnsRebindingHostIsForbidden) {
   RequestPolicy p;
   for (auto h : {"evil.example.com", "evil.example.com:8787", "localhost.evil.example.com", "127.0.0.2",
-                 "", "localhost:80x", "[::1", "user@localhost"})
+                 "", ":8787", "[]:1", "localhost:80x", "[::1", "user@localhost"})
     EXPECT_EQ(host(p, "127.0.0.1", h), "forbidden_host") << h;
   EXPECT_EQ(verdict(p, "127.0.0.1", Req{}), "forbidden_host") << "no Host at all";
 }

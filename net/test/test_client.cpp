@@ -133,7 +133,8 @@ int HttpClient::connects() const { return impl_->connects; }
 HttpResult HttpClient::request(std::string_view method, std::string_view target, std::string body,
                                Fields headers, std::chrono::milliseconds timeout) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, impl_->host);
+  // host:port, as a browser sends it (the Origin check compares the two).
+  req.set(http::field::host, impl_->host + ":" + std::to_string(impl_->port));
   // A Host among `headers` replaces ours (DNS-rebinding tests).
   for (auto& [k, v] : headers) {
     if (beast::iequals(k, "Host"))
