@@ -252,7 +252,7 @@ TEST(CliUsage, ConnectionRefusedIsExitThree) {
 // Regression (issue 18, item 11): the same, end to end.
 TEST_F(CliTest, ServerWithoutSchemeIsHttp) {
   auto host_port = srv.url().substr(std::string_view("http://").size());
-  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}});
+  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
 }
@@ -464,8 +464,8 @@ void expect_contiguous(const std::vector<bj::object>& frames, std::uint64_t& fir
 
 TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
   auto ref = create_worker(srv);
-  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}});
-  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
+  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   // Both are attached once their snapshot is out.
   ASSERT_TRUE(json_attach.wait_line("\"snapshot\"", 15s)) << json_attach.stderr_text();
   for (int i = 0; i < 300 && text_attach.stderr_text().find("attached to") == std::string::npos; ++i)
@@ -509,7 +509,7 @@ TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
 TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
   auto ref = create_worker(srv);
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "before"}).exit_code, 0);
-  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   ASSERT_TRUE(attach.wait_line("\"snapshot\"", 15s)) << attach.stderr_text();
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "during one"}).exit_code, 0);
   ASSERT_TRUE(attach.wait_line("run_finished", 15s)) << attach.stderr_text();
@@ -541,7 +541,7 @@ TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
 
 TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   auto ref = create_worker(srv);
-  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}, {"TERM", "dumb"}});
   auto at = chat.expect("> ", 15s);
   ASSERT_TRUE(at) << chat.output();
   chat.write("hello pty\r");
@@ -577,7 +577,7 @@ TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   EXPECT_EQ(s(items[5].as_object(), "content"), "echo: again");
 
   // Ctrl-C at the prompt exits too.
-  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}, {"TERM", "dumb"}});
   ASSERT_TRUE(chat2.expect("> ", 15s)) << chat2.output();
   chat2.write("\x03");
   EXPECT_EQ(chat2.wait(10s), 0) << chat2.output();
