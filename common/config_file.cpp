@@ -1,5 +1,14 @@
 #include "yoi/config_file.hpp"
 
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -64,6 +73,22 @@ Setter string(std::string& out, bool nonempty) {
   return [&out, nonempty](const toml::node& n) -> std::optional<std::string> {
     if (auto e = check_string(n, nonempty)) return e;
     out = *n.value<std::string>();
+    return std::nullopt;
+  };
+}
+
+Setter strings(std::vector<std::string>& out) {
+  return [&out](const toml::node& n) -> std::optional<std::string> {
+    const auto* arr = n.as_array();
+    if (!arr) return "must be an array of strings";
+    if (arr->size() > 256) return "must hold at most 256 entries";
+    std::vector<std::string> v;
+    for (const auto& item : *arr) {
+      auto s = item.value<std::string>();
+      if (!item.is_string() || !s || s->empty()) return "must be an array of non-empty strings";
+      v.push_back(std::move(*s));
+    }
+    out = std::move(v);
     return std::nullopt;
   };
 }
@@ -163,6 +188,57 @@ Result<Secret> read_token_file(const std::string& path, std::string_view what) {
     return fail(Code::config_invalid, fmt::format("{}: token file {} is larger than {} bytes", what, path, kMaxToken));
   if (b == std::string::npos) return fail(Code::config_invalid, fmt::format("{}: token file {} is empty", what, path));
   return Secret(text.substr(b, e - b + 1));
+}
+
+namespace {
+
+// Writes all of `data` to a new file at `tmp` (O_EXCL, 0600) and syncs it.
+bool write_new_file(const std::string& tmp, std::string_view data) {
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = true;
+  while (ok && !data.empty()) {
+    auto n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  ok = ok && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  return ok;
+}
+
+}  // namespace
+
+Result<Secret> secret_file(const std::string& path, std::string_view what, bool* created) {
+  if (created) *created = false;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) return read_token_file(path, what);
+  std::array<unsigned char, 32> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+    return fail(Code::internal, fmt::format("{}: no randomness for a new secret", what));
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string text;
+  for (auto b : bytes) {
+    text += kHex[b >> 4];
+    text += kHex[b & 0xf];
+  }
+  Secret made(text);
+  text += '\n';
+  auto tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  ::unlink(tmp.c_str());  // a leftover of a crashed start of this pid
+  bool written = write_new_file(tmp, text);
+  std::fill(text.begin(), text.end(), '\0');
+  // link() never replaces: if another process made the file meanwhile,
+  // theirs wins and is read back.
+  int linked = written ? ::link(tmp.c_str(), path.c_str()) : -1;
+  int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (!written || (linked != 0 && link_errno != EEXIST))
+    return fail(Code::store_io, fmt::format("{}: cannot create {}", what, path));
+  if (linked != 0) return read_token_file(path, what);
+  if (created) *created = true;
+  return made;
 }
 
 }  // namespace yoi::config

@@ -48,6 +48,13 @@ std::string Routing::label() const {
 Routing route_request(const Router& router, const ServerOptions& opts, Request& req, bool upgrade,
                       bool stopping) {
   Routing out;
+  // Who may talk to this server at all (DNS rebinding, cross-site
+  // requests and WebSockets, non-JSON bodies): before anything else, so no
+  // route and no auth filter can be reached around it.
+  if (auto e = check_request(opts.policy, opts.host, req, upgrade)) {
+    out.answer = Response::error(*e);
+    return out;
+  }
   auto url = boost::urls::parse_origin_form(req.target);
   if (!url) {
     out.answer = error(Code::invalid_request, "malformed request target");

@@ -25,6 +25,8 @@ struct Routing {
 
 // Parses req.target into req.path, req.query and (when a route matches)
 // req.params and req.route, then decides, in this order:
+//   opts.policy (request_policy.hpp) → 403 forbidden_host / forbidden_origin,
+//                                      415 unsupported_media_type
 //   malformed target             → 400 invalid_request
 //   auth (for routes with opts.auth, and for unmatched paths, so probing
 //   without a token learns nothing) → the filter's error

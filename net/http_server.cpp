@@ -112,6 +112,10 @@ HttpServer::~HttpServer() {
 
 Result<void> HttpServer::start() {
   auto& im = *impl_;
+  // A server no client could pass (a wildcard address without
+  // allowed_hosts) does not start; the binaries check this earlier too, as
+  // a configuration error.
+  if (auto ok = check_policy(im.opts.policy, im.opts.host); !ok) return ok;
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(im.opts.host == "localhost" ? "127.0.0.1" : im.opts.host, ec);
   if (ec) {

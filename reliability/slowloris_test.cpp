@@ -23,7 +23,7 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr auto kHeaderTimeout = 3s;  // both servers' [limits] header_timeout_ms
 constexpr auto kMargin = 10s;
-constexpr std::string_view kPrefix = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+constexpr std::string_view kPrefix = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
 
 struct Dribbler {
   int fd = -1;

@@ -48,7 +48,13 @@ int run_runtime(const AppFlags& flags) {
   auto getenv = [](const char* n) { return std::getenv(n); };
   auto token = resolve_token(cfg.token_file, getenv);
   if (!token) return config_error(token.error());
+  if (auto ok = check_auth_mode("yoi-runtime", hp->first, *token, flags.no_auth, kRuntimeTokenSources); !ok)
+    return config_error(ok.error());
+  if (flags.no_auth) *token = Secret();
   if (auto ok = check_listen_policy(hp->first, *token, kRuntimeTokenSources); !ok) return config_error(ok.error());
+  net::RequestPolicy policy;
+  policy.allowed_hosts = cfg.allowed_hosts;
+  if (auto ok = net::check_policy(policy, hp->first); !ok) return config_error(ok.error());
 
   boost::asio::io_context io;
   auto runtime = open_runtime(io, cfg, "yoi-runtime", getenv);
@@ -61,6 +67,7 @@ int run_runtime(const AppFlags& flags) {
   ss.host = hp->first;
   ss.port = hp->second;
   ss.token = std::move(*token);
+  ss.allowed_hosts = cfg.allowed_hosts;
   ss.heartbeat_interval = cfg.heartbeat_interval;
   ss.max_body_bytes = cfg.max_body_bytes;
   ss.max_header_bytes = cfg.max_header_bytes;

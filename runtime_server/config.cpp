@@ -100,6 +100,7 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
       {"heartbeat_interval_ms", set::ms(c.heartbeat_interval, 10)},
       {"shutdown_timeout_ms", set::ms(c.shutdown_timeout, 0)},
       {"token_file", set::path(c.token_file, file)},
+      {"allowed_hosts", set::strings(c.allowed_hosts)},
   };
   Setters limits{
       {"max_workers", set::count(l.max_workers, 1)},

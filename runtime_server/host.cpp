@@ -51,9 +51,29 @@ Result<void> check_listen_policy(std::string_view host, const Secret& token, std
   return {};
 }
 
-std::string listening_line(std::string_view binary, std::string_view host, std::uint16_t port) {
+Result<void> check_auth_mode(std::string_view binary, std::string_view host, const Secret& token, bool no_auth,
+                             std::string_view token_sources) {
+  if (no_auth && !net::is_loopback_host(host))
+    return fail(Code::config_invalid,
+                fmt::format("--no-auth is refused on non-loopback address {}: give {}", host, token_sources));
+  if (no_auth) {
+    spdlog::warn("{}: --no-auth: AUTHENTICATION IS OFF. Any program of any user on this machine can drive "
+                 "its Workers. Use it for local experiments only.", binary);
+    return {};
+  }
+  if (token.empty())
+    return fail(Code::config_invalid,
+                fmt::format("{} needs {}; --no-auth runs without one on loopback only", binary, token_sources));
+  return {};
+}
+
+std::string listen_url(std::string_view host, std::uint16_t port) {
   bool v6 = host.find(':') != std::string_view::npos;
-  return fmt::format("{} listening on http://{}{}{}:{}", binary, v6 ? "[" : "", host, v6 ? "]" : "", port);
+  return fmt::format("http://{}{}{}:{}", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
+
+std::string listening_line(std::string_view binary, std::string_view host, std::uint16_t port) {
+  return fmt::format("{} listening on {}", binary, listen_url(host, port));
 }
 
 struct GracefulStop::Impl {

@@ -390,6 +390,8 @@ RuntimeServer::RuntimeServer(boost::asio::io_context& io, rt::Runtime& runtime, 
   o.header_timeout = im.settings.header_timeout;
   o.keep_alive_timeout = im.settings.keep_alive_timeout;
   o.server_name = "yoi-runtime";
+  o.policy.allowed_hosts = im.settings.allowed_hosts;
+  o.policy.origins = net::RequestPolicy::Origins::refuse_any;  // never for a browser
   o.metrics = &im.metrics;
   o.metrics_prefix = "yoi_runtime_http";
   o.auth = [&im](const Request& req) { return im.authorize(req); };

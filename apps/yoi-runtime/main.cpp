@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   auto* o_store = app.add_option("--store", store, "memory | fs")->check(CLI::IsMember({"memory", "fs"}));
   auto* o_dir = app.add_option("--data-dir", data_dir, "data directory (fs store)");
   auto* o_cfg = app.add_option("--config", config, "TOML config file")->check(CLI::ExistingFile);
-  auto* o_tok = app.add_option("--token-file", token_file, "file holding the bearer token (else $YOI_RUNTIME_TOKEN)");
+  auto* o_tok = app.add_option("--token-file", token_file,
+                               "file holding the bearer token (else $YOI_RUNTIME_TOKEN; one is required)");
+  app.add_flag("--no-auth", f.no_auth, "run without a token (loopback only; for local experiments)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off, in any case")
       ->capture_default_str()
       ->transform(yoi::usage::log_level_validator());

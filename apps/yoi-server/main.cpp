@@ -13,9 +13,10 @@ int main(int argc, char** argv) {
   auto* o_cfg = app.add_option("--config", config, "TOML configuration file")->check(CLI::ExistingFile);
   auto* o_dir = app.add_option("--data-dir", data_dir, "data directory (default ./.yoi-data)");
   app.add_flag("--no-embedded", f.no_embedded, "do not run the embedded runtime");
+  app.add_flag("--no-auth", f.no_auth, "no access token (loopback only; for local experiments)");
   auto* o_web = app.add_option("--web-dir", web_dir, "the web console's files (default web/dist)");
   auto* o_tok = app.add_option("--access-token-file", access_token_file,
-                               "file holding the browser access token (else $YOI_ACCESS_TOKEN)");
+                               "file holding the access token (else $YOI_ACCESS_TOKEN, else <data-dir>/access-token, made once)");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error|off, in any case")
       ->capture_default_str()
       ->transform(yoi::usage::log_level_validator());

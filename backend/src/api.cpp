@@ -84,6 +84,21 @@ std::string html_escape(std::string_view s) {
   return out;
 }
 
+// The headers of everything the console is made of (ARCHITECTURE §18):
+// scripts, styles and connections from this origin only, never framed (an
+// Approve button must not be clickable inside another site's frame), no
+// sniffing, no Referer. The built console has no inline script or style
+// (web/test checks dist/index.html); X-Frame-Options is for browsers that
+// predate frame-ancestors.
+void console_headers(net::Response& r) {
+  r.headers.emplace_back("Content-Security-Policy",
+                         "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                         "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  r.headers.emplace_back("X-Frame-Options", "DENY");
+  r.headers.emplace_back("Referrer-Policy", "no-referrer");
+}
+
 // What a browser gets at `/` when there is no console to serve: a person
 // reads this, so it is a page that says what to do, not a JSON error.
 net::Response console_missing_page(std::string_view web_dir) {
@@ -99,7 +114,7 @@ net::Response console_missing_page(std::string_view web_dir) {
       html_escape(web_dir));
   auto r = net::Response::text(404, std::move(body), "text/html; charset=utf-8");
   r.headers.emplace_back("Cache-Control", "no-cache");
-  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  console_headers(r);
   return r;
 }
 
@@ -157,7 +172,7 @@ struct Api {
       r.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
     else
       r.headers.emplace_back("Cache-Control", "no-cache");
-    r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    console_headers(r);
     return r;
   }
 

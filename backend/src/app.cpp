@@ -34,19 +34,10 @@ namespace {
 // restart (and a second backend sharing the dir can resume them).
 Result<Secret> cursor_key(const ServerConfig& cfg, const fs::path& data_dir) {
   Result<Secret> key;
-  auto path = data_dir / "backend-cursor.key";
-  std::error_code ec;
-  if (cfg.cursor_key_file) {
+  if (cfg.cursor_key_file)
     key = config::read_token_file(*cfg.cursor_key_file, "observe.cursor_key_file");
-  } else if (fs::exists(path, ec)) {
-    key = config::read_token_file(path.string(), "the cursor key file");
-  } else {
-    auto made = Random::system().hex(32);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!(out << made << "\n")) return fail(Code::store_io, "cannot write the cursor key in the data directory");
-    ::chmod(path.c_str(), 0600);
-    key = Secret(made);
-  }
+  else
+    key = config::secret_file((data_dir / "backend-cursor.key").string(), "the cursor key file");
   if (key && key->expose().size() < 16)
     return fail(Code::config_invalid, "observe.cursor_key_file must hold at least 16 characters");
   return key;
@@ -92,7 +83,31 @@ struct Settings {
   fs::path data_dir;
   std::string web_dir;
   Secret access_token;
+  bool print_login_url = false;  // the token is the data dir's, made or kept by us
+  net::RequestPolicy policy;
 };
+
+// The access token (app.hpp): explicit sources first, then the data dir's
+// file, made on first start. Needs the data directory to exist.
+Result<void> resolve_access_token(const AppFlags& flags, Settings& st) {
+  auto access_token_file = flags.access_token_file ? flags.access_token_file : st.cfg.access_token_file;
+  if (flags.no_auth) return {};
+  if (access_token_file) {
+    auto t = config::read_token_file(*access_token_file, "access_token_file");
+    if (!t) return fail(t.error());
+    st.access_token = std::move(*t);
+  } else if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) {
+    st.access_token = Secret(env);
+  } else {
+    bool created = false;
+    auto t = config::secret_file((st.data_dir / "access-token").string(), "the access token file", &created);
+    if (!t) return fail(t.error());
+    if (created) spdlog::info("yoi-server: made a new access token in the data directory (access-token, mode 0600)");
+    st.access_token = std::move(*t);
+    st.print_login_url = true;
+  }
+  return {};
+}
 
 // Flags over the file over the defaults; the access token; the listen
 // policy; the data directory. Every error here is a configuration error.
@@ -110,21 +125,21 @@ Result<Settings> settings_of(const AppFlags& flags) {
   st.data_dir = flags.data_dir.value_or(cfg.data_dir.value_or("./.yoi-data"));
   st.web_dir = flags.web_dir.value_or(cfg.web_dir.value_or("web/dist"));
   if (flags.no_embedded) cfg.embedded.enabled = false;
-  auto access_token_file = flags.access_token_file ? flags.access_token_file : cfg.access_token_file;
-  if (access_token_file) {
-    auto t = config::read_token_file(*access_token_file, "access_token_file");
-    if (!t) return fail(t.error());
-    st.access_token = std::move(*t);
-  } else if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) {
-    st.access_token = Secret(env);
+  constexpr std::string_view sources =
+      "an access token (--access-token-file, YOI_ACCESS_TOKEN or <data-dir>/access-token)";
+  if (flags.no_auth) {
+    if (auto ok = runtime_server::check_auth_mode("yoi-server", st.host, Secret(), true, sources); !ok)
+      return fail(ok.error());
   }
-  if (auto ok = runtime_server::check_listen_policy(st.host, st.access_token,
-                                                    "an access token (--access-token-file or YOI_ACCESS_TOKEN)");
-      !ok)
-    return fail(ok.error());
+  st.policy.allowed_hosts = cfg.allowed_hosts;
+  st.policy.allowed_origins = cfg.allowed_origins;
+  if (auto ok = net::check_policy(st.policy, st.host); !ok) return fail(ok.error());
   std::error_code ec;
   fs::create_directories(st.data_dir, ec);
   if (ec) return fail(Code::store_io, "cannot create the data directory");
+  if (auto ok = resolve_access_token(flags, st); !ok) return fail(ok.error());
+  if (auto ok = runtime_server::check_listen_policy(st.host, st.access_token, sources); !ok)
+    return fail(ok.error());
   return st;
 }
 
@@ -157,6 +172,7 @@ net::ServerOptions server_options(const Settings& st, net::MetricsRegistry& metr
   so.host = st.host;
   so.port = st.port;
   so.server_name = "yoi-server";
+  so.policy = st.policy;  // origins: same_origin, the default
   so.header_timeout = st.cfg.header_timeout;
   so.keep_alive_timeout = st.cfg.keep_alive_timeout;
   so.metrics = &metrics;
@@ -215,6 +231,11 @@ int run_server(const AppFlags& flags) {
     return 1;
   }
   std::cout << runtime_server::listening_line("yoi-server", server.host(), server.port()) << std::endl;
+  // The token travels in the fragment, which no browser sends to a server;
+  // stdout only, never the log.
+  if (st->print_login_url)
+    std::cout << "yoi-server: open the console at " << runtime_server::listen_url(server.host(), server.port())
+              << "/#token=" << st->access_token.expose() << std::endl;
   if (api.serves_console())
     spdlog::info("yoi-server: {} runtime(s), web console from {}", registry.size(), st->web_dir);
   else

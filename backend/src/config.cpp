@@ -118,6 +118,10 @@ Result<ServerConfig> parse_config(std::string_view text, std::string_view name) 
       {"keep_alive_timeout_ms", set::ms(cfg.keep_alive_timeout, 100)},
       {"shutdown_timeout_ms", set::ms(cfg.shutdown_timeout, 0)},
   };
+  Setters server{
+      {"allowed_hosts", set::strings(cfg.allowed_hosts)},
+      {"allowed_origins", set::strings(cfg.allowed_origins)},
+  };
   Setters scalars{
       {"listen", set::string(cfg.listen)},
       {"data_dir", set::path(cfg.data_dir, file)},
@@ -136,11 +140,12 @@ Result<ServerConfig> parse_config(std::string_view text, std::string_view name) 
         if (!rc) return fail(rc.error());
         cfg.runtimes.push_back(std::move(*rc));
       }
-    } else if (key == "embedded" || key == "observe" || key == "limits") {
+    } else if (key == "embedded" || key == "observe" || key == "limits" || key == "server") {
       auto t = config::subtable(file, node, key);
       if (!t) return fail(t.error());
       r = key == "embedded" ? parse_embedded(file, **t, cfg.embedded)
           : key == "observe" ? parse_observe(file, **t, cfg)
+          : key == "server"  ? config::apply(file, **t, key, server)
                              : config::apply(file, **t, key, limits);
     } else {
       return file.error(node, key, "is not a known key");

@@ -224,7 +224,8 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     wire += ep_.base_path;
     wire += req.target;
     wire += " HTTP/1.1";
-    net::append_header_line(wire, "Host", ep_.host);
+    // IPv6 literals bracketed: the runtime's Host check reads "[::1]".
+    net::append_header_line(wire, "Host", ep_.host.find(':') == std::string::npos ? ep_.host : "[" + ep_.host + "]");
     net::append_header_line(wire, "User-Agent", "yoi-server");
     net::append_header_line(wire, "Accept", "application/json");
     if (req.bearer && !req.bearer->empty()) {

@@ -220,7 +220,8 @@ class RemoteUpstream final : public EventStream {
         if (!auth.empty()) req.set(beast::http::field::authorization, auth);
       }));
       websocket::response_type res;
-      std::string host = remote.endpoint.host + ":" + remote.endpoint.port;
+      const auto& h = remote.endpoint.host;  // IPv6 bracketed, for the runtime's Host check
+      std::string host = (h.find(':') == std::string::npos ? h : "[" + h + "]") + ":" + remote.endpoint.port;
       auto [hec] = co_await sock.async_handshake(res, host, tgt, use_tuple);
       if (hec == websocket::error::upgrade_declined)  // the runtime answered, with an HTTP error
         co_return fail(upstream::map_failure(upstream::Reply{static_cast<int>(res.result_int()), res.body()}));

@@ -12,33 +12,148 @@
 #include "support.hpp"
 #include "test_client.hpp"
 
+#include <sys/stat.h>
+
+#include <fstream>
 #include <thread>
 
 namespace yoi::backend::test {
 namespace {
 
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 TEST(ServerBinary, StartsWithDefaultsPrintsTheReadyLineAndServes) {
   TmpDir dir;
   Proc p({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "data").string(),
-          "--web-dir", (dir.path / "none").string()});
+          "--web-dir", (dir.path / "none").string()},
+         {{"YOI_ACCESS_TOKEN", ""}});
   auto port = p.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << p.stdout_text() << p.stderr_text();
-  EXPECT_EQ(p.stdout_text(), "yoi-server listening on http://127.0.0.1:" + std::to_string(port) + "\n");
+  auto token = read_all(dir.path / "data" / "access-token");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  const auto base = "http://127.0.0.1:" + std::to_string(port);
+  // The listening line exactly (tests and scripts parse it), then the login URL.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (p.stdout_text().find("#token=") == std::string::npos && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(p.stdout_text(), "yoi-server listening on " + base + "\n" +
+                                 "yoi-server: open the console at " + base + "/#token=" + token + "\n");
   net::test::HttpClient c("127.0.0.1", port);
-  auto rts = c.request("GET", "/api/runtimes");
+  const net::test::Fields auth{{"Authorization", "Bearer " + token}};
+  EXPECT_EQ(c.request("GET", "/api/runtimes").status, 401) << "a token by default";
+  auto rts = c.request("GET", "/api/runtimes", {}, auth);
   ASSERT_EQ(rts.status, 200);
   EXPECT_NE(rts.body.find("\"runtime_id\":\"local\""), std::string::npos);
   EXPECT_NE(rts.body.find("\"store\":\"fs\""), std::string::npos);
-  ASSERT_EQ(c.request("POST", "/api/runtimes/local/workers", R"({"worker_id":"kept"})").status, 201);
+  ASSERT_EQ(c.request("POST", "/api/runtimes/local/workers", R"({"worker_id":"kept"})", auth).status, 201);
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(10s), 0);
 
   // The fs store under the data dir keeps the worker across a restart.
-  Proc p2({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "data").string()});
+  Proc p2({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "data").string()},
+          {{"YOI_ACCESS_TOKEN", ""}});
   auto port2 = p2.wait_ready("yoi-server listening on ");
   ASSERT_NE(port2, 0) << p2.stderr_text();
   net::test::HttpClient c2("127.0.0.1", port2);
-  EXPECT_EQ(c2.request("GET", "/api/runtimes/local/workers/kept").status, 200);
+  EXPECT_EQ(c2.request("GET", "/api/runtimes/local/workers/kept", {}, auth).status, 200);
+}
+
+// Issue 19: the access token made on first start — 256 random bits, mode
+// 0600, reused across restarts, never on a log line; an explicit token wins
+// and no file is made.
+TEST(ServerBinary, AccessTokenFileIsMadeOnceWithMode0600AndReusedAcrossRestarts) {
+  TmpDir dir;
+  const auto data = dir.path / "data";
+  const auto file = data / "access-token";
+  std::string first;
+  for (int round = 0; round < 2; ++round) {
+    Proc p({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", data.string(), "--log-level", "debug"},
+           {{"YOI_ACCESS_TOKEN", ""}});
+    auto port = p.wait_ready("yoi-server listening on ");
+    ASSERT_NE(port, 0) << p.stderr_text();
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
+    auto token = read_all(file);
+    while (!token.empty() && token.back() == '\n') token.pop_back();
+    EXPECT_EQ(token.size(), 64u) << "256 bits as hex";
+    EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos);
+    if (round == 0) first = token;
+    EXPECT_EQ(token, first) << "reused across restarts";
+    net::test::HttpClient c("127.0.0.1", port);
+    EXPECT_EQ(c.request("GET", "/api/runtimes", {}, {{"Authorization", "Bearer " + token}}).status, 200);
+    EXPECT_EQ(c.request("GET", "/api/runtimes", {}, {{"Authorization", "Bearer nope"}}).status, 401);
+    p.signal(SIGTERM);
+    EXPECT_EQ(p.wait_exit(10s), 0);
+    // The canary scan: the generated token reaches stdout's login URL and
+    // nothing else — no log line.
+    EXPECT_EQ(p.stderr_text().find(token), std::string::npos) << p.stderr_text();
+    EXPECT_EQ(p.stdout_text().find(token), p.stdout_text().rfind(token)) << "printed once";
+  }
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(data, ec))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << "left behind: " << e.path();
+
+  // An explicit token wins: no file, no login URL.
+  const auto other = dir.path / "other";
+  Proc q({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", other.string()},
+         {{"YOI_ACCESS_TOKEN", "explicit-token-1"}});
+  auto port = q.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << q.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  EXPECT_EQ(c.request("GET", "/api/runtimes", {}, {{"Authorization", "Bearer explicit-token-1"}}).status, 200);
+  EXPECT_FALSE(std::filesystem::exists(other / "access-token"));
+  EXPECT_EQ(q.stdout_text().find("#token="), std::string::npos) << q.stdout_text();
+}
+
+// Issue 19: --no-auth on loopback only; on any other address exit 2.
+TEST(ServerBinary, NoAuthOnANonLoopbackAddressExitsTwo) {
+  TmpDir dir;
+  auto cfg = dir.file("s.toml", "[server]\nallowed_hosts = [\"yoi.example.com\"]\n");
+  Proc p({server_binary(), "--no-auth", "--listen", "0.0.0.0:0", "--config", cfg, "--data-dir",
+          (dir.path / "d").string()});
+  EXPECT_EQ(p.wait_exit(10s), 2);
+  EXPECT_NE(p.stderr_text().find("--no-auth is refused on non-loopback"), std::string::npos) << p.stderr_text();
+  EXPECT_EQ(p.stdout_text(), "");
+
+  Proc q({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "d").string()});
+  auto port = q.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << q.stderr_text();
+  EXPECT_NE(q.stderr_text().find("AUTHENTICATION IS OFF"), std::string::npos) << q.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  EXPECT_EQ(c.request("GET", "/api/runtimes").status, 200);
+  EXPECT_FALSE(std::filesystem::exists(dir.path / "d" / "access-token"));
+}
+
+// Issue 19: the console's HTML and assets carry the CSP and friends (an
+// Approve button must never be clickable in another site's frame), and no
+// response carries a CORS header.
+TEST(ServerBinary, ConsoleIsServedWithCspNoFramingNoSniffNoReferrer) {
+  TmpDir dir;
+  std::filesystem::create_directories(dir.path / "web" / "assets");
+  dir.file("web/index.html", "<!doctype html><script type=module src=./assets/a.js></script>");
+  dir.file("web/assets/a.js", "console.log(1)");
+  Proc p({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "d").string(),
+          "--web-dir", (dir.path / "web").string()});
+  auto port = p.wait_ready("yoi-server listening on ");
+  ASSERT_NE(port, 0) << p.stderr_text();
+  net::test::HttpClient c("127.0.0.1", port);
+  for (auto path : {"/", "/assets/a.js", "/workers"}) {
+    auto r = c.request("GET", path);
+    ASSERT_EQ(r.status, 200) << path;
+    auto csp = r.header("Content-Security-Policy").value_or("");
+    for (auto d : {"default-src 'self'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'",
+                   "base-uri 'none'", "form-action 'none'"})
+      EXPECT_NE(csp.find(d), std::string::npos) << path << " lacks " << d << ": " << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+    EXPECT_EQ(r.header("X-Content-Type-Options"), "nosniff") << path;
+    EXPECT_EQ(r.header("Referrer-Policy"), "no-referrer") << path;
+    EXPECT_EQ(r.header("X-Frame-Options"), "DENY") << path;
+    for (const auto& [k, v] : r.headers) EXPECT_NE(k.rfind("Access-Control-", 0), 0u) << k;
+  }
 }
 
 TEST(ServerBinary, EmbeddedRuntimeTakesProfilesFromARuntimeConfig) {
@@ -46,7 +161,7 @@ TEST(ServerBinary, EmbeddedRuntimeTakesProfilesFromARuntimeConfig) {
   dir.file("rt.toml", "[profiles.slow]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
                       "[profiles.gpt]\nengine = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n");
   auto cfg = dir.file("s.toml", "[embedded]\nruntime_config = \"rt.toml\"\n");
-  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  Proc p({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
   auto port = p.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << p.stderr_text();
   net::test::HttpClient c("127.0.0.1", port);
@@ -69,9 +184,11 @@ TEST(ServerBinary, RefusesBadConfigAndOpenNonLoopback) {
   EXPECT_EQ(p.wait_exit(10s), 2);
   EXPECT_NE(p.stderr_text().find("s.toml:5: 'runtimes.wat' is not a known key"), std::string::npos) << p.stderr_text();
 
+  // A wildcard address without allowed_hosts could serve no client (every
+  // Host but the loopback names is refused): a configuration error.
   Proc q({server_binary(), "--listen", "0.0.0.0:0", "--data-dir", (dir.path / "d").string()}, {{"YOI_ACCESS_TOKEN", ""}});
   EXPECT_EQ(q.wait_exit(10s), 2);
-  EXPECT_NE(q.stderr_text().find("without an access token"), std::string::npos) << q.stderr_text();
+  EXPECT_NE(q.stderr_text().find("needs allowed_hosts"), std::string::npos) << q.stderr_text();
 }
 
 // Regression (issue 18, item 8): a --web-dir without the console started
@@ -79,7 +196,7 @@ TEST(ServerBinary, RefusesBadConfigAndOpenNonLoopback) {
 TEST(ServerBinary, MissingWebDirWarnsAtStartAndRootSaysHowToBuildIt) {
   TmpDir dir;
   auto web = (dir.path / "no-such-web").string();
-  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "d").string(), "--web-dir", web});
+  Proc p({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--data-dir", (dir.path / "d").string(), "--web-dir", web});
   auto port = p.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << p.stderr_text();
   net::test::HttpClient c("127.0.0.1", port);
@@ -128,7 +245,7 @@ TEST(ServerBinary, EmbeddedRuntimeHonoursTheRetentionLimitsOfItsRuntimeConfig) {
   TmpDir dir;
   dir.file("rt.toml", "[limits]\nretention_events = 4\n[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n");
   auto cfg = dir.file("s.toml", "[embedded]\nstore = \"memory\"\nruntime_config = \"rt.toml\"\n");
-  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  Proc p({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
   auto port = p.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << p.stderr_text();
   net::test::HttpClient c("127.0.0.1", port);
@@ -156,7 +273,7 @@ TEST(ServerBinary, EmbeddedRuntimeHonoursTheRetentionLimitsOfItsRuntimeConfig) {
 TEST(ServerBinary, ShutdownGraceComesFromTheConfig) {
   TmpDir dir;
   auto cfg = dir.file("s.toml", "[limits]\nshutdown_timeout_ms = 200\n[embedded]\nstore = \"memory\"\n");
-  Proc p({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
+  Proc p({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir", (dir.path / "d").string()});
   auto port = p.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << p.stderr_text();
   boost::asio::io_context io;

@@ -34,6 +34,23 @@ TEST(Config, ParsesRuntimesAndResolvesTokens) {
   EXPECT_EQ(cfg->runtimes[1].display_name, "B");
 }
 
+// Issue 19: [server] allowed_hosts / allowed_origins, arrays of strings.
+TEST(Config, ServerTableTakesAllowedHostsAndOrigins) {
+  auto cfg = parse_config("[server]\nallowed_hosts = [\"yoi.example.com\", \"box:8443\"]\n"
+                          "allowed_origins = [\"https://yoi.example.com\"]\n",
+                          "s.toml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  EXPECT_EQ(cfg->allowed_hosts, (std::vector<std::string>{"yoi.example.com", "box:8443"}));
+  EXPECT_EQ(cfg->allowed_origins, (std::vector<std::string>{"https://yoi.example.com"}));
+  for (auto bad : {"[server]\nallowed_hosts = \"x\"\n", "[server]\nallowed_hosts = [1]\n",
+                   "[server]\nallowed_hosts = [\"\"]\n", "[server]\nwat = 1\n"}) {
+    auto e = parse_config(bad, "s.toml");
+    ASSERT_FALSE(e) << bad;
+    EXPECT_NE(e.error().message.find("s.toml:"), std::string::npos) << e.error().message;
+    EXPECT_NE(e.error().message.find("server."), std::string::npos) << e.error().message;
+  }
+}
+
 TEST(Config, ErrorsNameKeyAndLineAndNeverTheUrl) {
   unsetenv("YOI_TEST_UNSET_VAR");
   struct Case {

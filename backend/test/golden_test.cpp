@@ -369,7 +369,7 @@ TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
                       "[[runtimes]]\nid = \"gone\"\ndisplay_name = \"Gone\"\nbase_url = \"http://127.0.0.1:1\"\n"
                       "token_file = \"" + token + "\"\ntimeout_ms = 3000\nconnect_timeout_ms = 2000\n"
                       "[observe]\nheartbeat_ms = 300\n");
-  Proc server({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+  Proc server({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
                (dir.path / "data").string(), "--log-level", "warn"});
   auto port = server.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << server.stderr_text();

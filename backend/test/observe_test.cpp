@@ -1019,7 +1019,7 @@ TEST(ObserveProcess, RestartedServerResumesFromTheLastCursorWithoutGap) {
                                          rp.url() + "\"\ntoken_file = \"" + tok + "\"\n");
   auto data = (dir.path / "data").string();
   auto start_server = [&] {
-    auto p = std::make_unique<Proc>(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config",
+    auto p = std::make_unique<Proc>(std::vector<std::string>{server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config",
                                                              cfg, "--data-dir", data, "--log-level", "warn"});
     return p;
   };
@@ -1066,7 +1066,7 @@ TEST(ObserveProcess, TwoServersSharingASecretHandAClientOverWithoutGap) {
   auto cfg = dir.file("server.toml", "[embedded]\nenabled = false\n[[runtimes]]\nid = \"gpu\"\nbase_url = \"" +
                                          rp.url() + "\"\ntoken_file = \"" + tok + "\"\n"
                                          "[observe]\ncursor_key_file = \"" + key + "\"\n");
-  Proc a(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+  Proc a(std::vector<std::string>{server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
                                   (dir.path / "data-a").string(), "--log-level", "warn"});
   auto pa = a.wait_ready("yoi-server listening on ");
   ASSERT_NE(pa, 0) << a.stderr_text();
@@ -1123,7 +1123,7 @@ TEST(ObserveProcess, NeverReadingClientCostsBoundedMemory) {
   auto tok = dir.file("rt.token", rp.token);
   auto cfg = dir.file("server.toml", "[embedded]\nenabled = false\n[[runtimes]]\nid = \"gpu\"\nbase_url = \"" +
                                          rp.url() + "\"\ntoken_file = \"" + tok + "\"\n");
-  Proc srv(std::vector<std::string>{server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+  Proc srv(std::vector<std::string>{server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
                                     (dir.path / "data").string(), "--log-level", "warn"});
   auto port = srv.wait_ready("yoi-server listening on ");
   ASSERT_NE(port, 0) << srv.stderr_text();

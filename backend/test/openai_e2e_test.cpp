@@ -28,7 +28,7 @@ TEST(OpenAiEndToEnd, AReplyStreamsFromTheProviderThroughYoiServer) {
   dir.file("rt.toml", "[profiles.gpt]\nengine = \"openai\"\nbase_url = \"" + fake.base_url() +
                           "\"\nmodel = \"m\"\napi_key_env = \"YOI_E2E_KEY\"\nsystem_prompt = \"Be kind.\"\n");
   auto cfg = dir.file("s.toml", "[embedded]\nstore = \"memory\"\nruntime_config = \"rt.toml\"\n");
-  Proc server({server_binary(), "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
+  Proc server({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",
                (dir.path / "d").string()},
               {{"YOI_E2E_KEY", kKey}});
   auto port = server.wait_ready("yoi-server listening on ");

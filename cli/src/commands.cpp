@@ -22,6 +22,7 @@
 #include "line_editor.hpp"
 #include "screen.hpp"
 #include "yoi/cli/cli.hpp"
+#include "yoi/cli/token.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 
@@ -138,21 +139,11 @@ struct Context {
   bool json() const { return g.json; }
 };
 
-CliResult<std::string> read_token(const Globals& g) {
-  if (!g.token_file.empty()) {
-    std::ifstream in(g.token_file, std::ios::binary);
-    if (!in) return tl::unexpected(usage(fmt::format("cannot read the token file {}", g.token_file)));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string t = ss.str();
-    while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-    auto b = t.find_first_not_of(" \t\r\n");
-    t = b == std::string::npos ? std::string() : t.substr(b);
-    if (t.empty()) return tl::unexpected(usage(fmt::format("the token file {} is empty", g.token_file)));
-    return t;
-  }
-  if (const char* env = std::getenv("YOI_ACCESS_TOKEN"); env && *env) return std::string(env);
-  return std::string();
+// The lookup order is cli/token.hpp's.
+CliResult<Secret> read_token(const Globals& g) {
+  auto t = find_access_token(g.token_file, [](const char* n) { return std::getenv(n); });
+  if (!t) return tl::unexpected(usage(t.error().message));
+  return std::move(*t);
 }
 
 CliResult<void> connect_context(Context& c) {
@@ -165,7 +156,7 @@ CliResult<void> connect_context(Context& c) {
   auto token = read_token(c.g);
   if (!token) return tl::unexpected(token.error());
   if (c.g.timeout_s <= 0) return tl::unexpected(usage("--timeout must be positive"));
-  c.http = std::make_unique<HttpClient>(std::move(*ep), Secret(std::move(*token)),
+  c.http = std::make_unique<HttpClient>(std::move(*ep), std::move(*token),
                                         milliseconds(static_cast<std::int64_t>(c.g.timeout_s * 1000)));
   c.api = std::make_unique<Api>(*c.http);
   return {};
@@ -860,7 +851,8 @@ void add_global_options(CLI::App& app, Globals& g) {
                  "yoi-server URL (default $YOI_SERVER or http://127.0.0.1:8787)")
       ->type_name("URL");
   app.add_option("--token-file", g.token_file,
-                 "read the access token from FILE (else $YOI_ACCESS_TOKEN)")
+                 "read the access token from FILE (else $YOI_ACCESS_TOKEN, $YOI_DATA_DIR/access-token, "
+                 "./.yoi-data/access-token)")
       ->type_name("FILE");
   app.add_flag("--json", g.json, "print JSON: one document, or one frame per line for streams");
   app.add_option("--timeout", g.timeout_s, "seconds to wait for each request (default 30)")
@@ -913,7 +905,8 @@ int run(int argc, char** argv) {
       "A worker is named RUNTIME/WORKER, e.g. local/w-1a2b.\n\n"
       "Environment:\n"
       "  YOI_SERVER        server URL when --server is not given (default http://127.0.0.1:8787)\n"
-      "  YOI_ACCESS_TOKEN  the server's access token when --token-file is not given\n\n"
+      "  YOI_ACCESS_TOKEN  the server's access token when --token-file is not given\n"
+      "  YOI_DATA_DIR      then the token in $YOI_DATA_DIR/access-token, then ./.yoi-data/access-token\n\n"
       "Exit status: 0 ok, 1 the server answered with an error (printed as code: message),\n"
       "2 usage error, 3 the server could not be reached.\n\n"
       "Run 'yoi COMMAND --help' for a command's options.");

@@ -39,8 +39,10 @@ TransportFailure connect_failure(const boost::system::error_code& ec, std::strin
   return {TransportFailure::unreachable, fmt::format("{} failed: {}", step, ec.message())};
 }
 
+// IPv6 literals bracketed: the server's Host check reads "[::1]:8787".
 std::string host_header(const Endpoint& ep) {
-  return ep.port == "80" ? ep.host : ep.host + ":" + ep.port;
+  auto host = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
+  return ep.port == "80" ? host : host + ":" + ep.port;
 }
 
 // Resolve + connect; `step` follows progress for timeout messages.

@@ -107,6 +107,8 @@ Run yoi(const Server& s, std::vector<std::string> args, const std::map<std::stri
   auto e = env;
   e.emplace("YOI_ACCESS_TOKEN", "");  // unset unless a test sets it
   e.emplace("YOI_SERVER", "");
+  // The token the server made on first start, found as a user's `yoi` finds it.
+  e.emplace("YOI_DATA_DIR", s.dir() + "/data");
   auto r = run(argv, e, in, deadline);
   EXPECT_FALSE(r.timed_out) << "yoi timed out: " << args[0];
   return r;
@@ -311,7 +313,7 @@ TEST(CliUsage, ConnectionRefusedIsExitThree) {
 // Regression (issue 18, item 11): the same, end to end.
 TEST_F(CliTest, ServerWithoutSchemeIsHttp) {
   auto host_port = srv.url().substr(std::string_view("http://").size());
-  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}});
+  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
 }
@@ -486,7 +488,7 @@ TEST_F(CliTest, SendWaitPrintsTheReply) {
 
   // A run cancelled from elsewhere ends `send --wait` with exit 1.
   Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(400, 'x')},
-               {{"YOI_ACCESS_TOKEN", ""}});
+               {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   for (int i = 0; i < 200 && waiter.stdout_text().find("echo") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
   ASSERT_NE(waiter.stdout_text().find("echo"), std::string::npos) << waiter.stderr_text();
   auto c = yoi(srv, {"cancel", ref});
@@ -523,8 +525,8 @@ void expect_contiguous(const std::vector<bj::object>& frames, std::uint64_t& fir
 
 TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
   auto ref = create_worker(srv);
-  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}});
-  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
+  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   // Both are attached once their snapshot is out.
   ASSERT_TRUE(json_attach.wait_line("\"snapshot\"", 15s)) << json_attach.stderr_text();
   for (int i = 0; i < 300 && text_attach.stderr_text().find("attached to") == std::string::npos; ++i)
@@ -568,7 +570,7 @@ TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
 TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
   auto ref = create_worker(srv);
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "before"}).exit_code, 0);
-  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
   ASSERT_TRUE(attach.wait_line("\"snapshot\"", 15s)) << attach.stderr_text();
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "during one"}).exit_code, 0);
   ASSERT_TRUE(attach.wait_line("run_finished", 15s)) << attach.stderr_text();
@@ -600,7 +602,7 @@ TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
 
 TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   auto ref = create_worker(srv);
-  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}, {"TERM", "dumb"}});
   auto at = chat.expect("> ", 15s);
   ASSERT_TRUE(at) << chat.output();
   chat.write("hello pty\r");
@@ -636,7 +638,7 @@ TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   EXPECT_EQ(s(items[5].as_object(), "content"), "echo: again");
 
   // Ctrl-C at the prompt exits too.
-  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}, {"TERM", "dumb"}});
   ASSERT_TRUE(chat2.expect("> ", 15s)) << chat2.output();
   chat2.write("\x03");
   EXPECT_EQ(chat2.wait(10s), 0) << chat2.output();
@@ -689,6 +691,41 @@ TEST(CliAuth, AccessTokenFromEnvironmentOrFile) {
   auto attach = yoi(srv, {"attach", ref});
   EXPECT_EQ(attach.exit_code, 1);
   EXPECT_TRUE(has_line(attach.err, "unauthorized: ")) << attach.err;
+}
+
+// Issue 19: yoi-server makes a token by default; `yoi` run as the same user
+// finds it without flags — --token-file, then $YOI_ACCESS_TOKEN, then
+// $YOI_DATA_DIR/access-token, then ./.yoi-data/access-token.
+TEST(CliAuth, FindsTheServersTokenWithoutFlagsInTheDocumentedOrder) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  Server srv;
+  ASSERT_TRUE(srv.start());
+  const auto made = srv.dir() + "/data/access-token";
+  ASSERT_TRUE(fs::exists(made));
+  // ./.yoi-data/access-token, as after `./scripts/run` in the same folder.
+  const auto cwd = srv.dir() + "/cwd";
+  fs::create_directories(cwd + "/.yoi-data");
+  fs::copy_file(made, cwd + "/.yoi-data/access-token");
+  auto in = [&](const std::string& dir, std::vector<std::string> args, std::map<std::string, std::string> env) {
+    std::string cmd = "cd '" + dir + "' && exec '" + yoi_bin() + "' --server " + srv.url();
+    for (auto& a : args) cmd += " '" + a + "'";
+    env.emplace("YOI_SERVER", "");
+    return run({"/bin/sh", "-c", cmd}, env);
+  };
+  const std::map<std::string, std::string> none{{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", ""}};
+  EXPECT_EQ(in(cwd, {"runtimes"}, none).exit_code, 0) << "./.yoi-data/access-token";
+  auto elsewhere = in(srv.dir(), {"runtimes"}, none);
+  EXPECT_EQ(elsewhere.exit_code, 1) << "no token anywhere: " << elsewhere.err;
+  EXPECT_TRUE(has_line(elsewhere.err, "unauthorized: ")) << elsewhere.err;
+  EXPECT_EQ(in(srv.dir(), {"runtimes"}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}}).exit_code, 0)
+      << "$YOI_DATA_DIR/access-token";
+  // $YOI_ACCESS_TOKEN comes before both files; --token-file before it.
+  EXPECT_EQ(in(cwd, {"runtimes"}, {{"YOI_ACCESS_TOKEN", "wrong"}, {"YOI_DATA_DIR", srv.dir() + "/data"}}).exit_code, 1);
+  EXPECT_EQ(in(cwd, {"--token-file", made, "runtimes"}, {{"YOI_ACCESS_TOKEN", "wrong"}}).exit_code, 0);
+  // An unreadable --token-file is a usage error naming the file, not a fallback.
+  auto bad = in(cwd, {"--token-file", srv.dir() + "/missing", "runtimes"}, none);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("missing"), std::string::npos) << bad.err;
 }
 
 TEST(CliRemote, CommandsThroughARemoteRuntime) {

@@ -1,6 +1,8 @@
 // The config idiom both binaries share (config_file.cpp).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -75,6 +77,33 @@ TEST(ConfigFile, TokenFilesAreTrimmedBoundedAndNeverQuoted) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, Code::config_invalid);
   EXPECT_NE(missing.error().message.find("access_token_file"), std::string::npos);
+}
+
+// Issue 19: the access token (and the cursor key) made once: 256 random
+// bits as hex, mode 0600, read back on the next call, never replaced.
+TEST(ConfigFile, SecretFileIsMadeOnceWithMode0600AndThenReused) {
+  Tmp t;
+  const auto path = (t.dir / "access-token").string();
+  bool created = false;
+  auto a = secret_file(path, "the access token file", &created);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_TRUE(created);
+  EXPECT_EQ(a->expose().size(), 64u);
+  EXPECT_EQ(a->expose().find_first_not_of("0123456789abcdef"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto b = secret_file(path, "the access token file", &created);
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(created);
+  EXPECT_EQ(b->expose(), a->expose());
+  EXPECT_NE(secret_file((t.dir / "other").string(), "x")->expose(), a->expose());
+  std::size_t files = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(t.dir)) ++files;
+  EXPECT_EQ(files, 2u) << "no temporary file left behind";
+  auto nowhere = secret_file((t.dir / "no-such-dir" / "f").string(), "the access token file");
+  ASSERT_FALSE(nowhere);
+  EXPECT_EQ(nowhere.error().code, Code::store_io);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ Request request(std::string method, std::string target) {
   Request req;
   req.method = std::move(method);
   req.target = std::move(target);
+  req.headers.emplace_back("Host", "127.0.0.1:8790");
   return req;
 }
 
@@ -135,6 +136,38 @@ TEST(RouteRequest, WebSocketRefusalThrowAndShutdownAreHttpAnswers) {
   auto r = route(router, {}, "GET", "/ws/1", {.upgrade = true, .stopping = true});
   EXPECT_EQ(answered(r), "503 shutting_down");
   EXPECT_FALSE(r.accept);
+}
+
+// The request policy (request_policy.hpp) answers before auth and routing:
+// a DNS-rebinding page learns nothing of the route table, not even 401.
+TEST(RouteRequest, RequestPolicyRunsBeforeAuthAndRouting) {
+  Router router = sample();
+  const auto opts = with_auth();
+  for (std::string target : {"/items/1", "/nope", "/open"}) {
+    auto req = request("GET", target);
+    req.headers = {{"Host", "evil.example.com"}, {"Authorization", "yes"}};
+    EXPECT_EQ(answered(route_request(router, opts, req, false, false)), "403 forbidden_host") << target;
+  }
+  auto post = request("POST", "/items/1");
+  post.headers.emplace_back("Content-Type", "text/plain");
+  post.body = "{}";
+  EXPECT_EQ(answered(route_request(router, opts, post, false, false)), "415 unsupported_media_type");
+}
+
+// A cross-site WebSocket never reaches the route's WsHandler.
+TEST(RouteRequest, CrossSiteWebSocketUpgradeIsRefusedBeforeTheWsHandler) {
+  Router router = sample();
+  auto req = request("GET", "/ws/throw");
+  req.headers.emplace_back("Origin", "http://evil.example.com");
+  auto r = route_request(router, {}, req, true, false);
+  EXPECT_EQ(answered(r), "403 forbidden_origin");
+  EXPECT_FALSE(r.accept);
+
+  auto own = request("GET", "/ws/1");
+  own.headers.emplace_back("Origin", "http://127.0.0.1:8790");
+  r = route_request(router, {}, own, true, false);
+  EXPECT_EQ(answered(r), "none");
+  EXPECT_TRUE(r.accept);
 }
 
 TEST(FormatResponse, HeadFieldsInOrderThenBody) {

@@ -156,7 +156,7 @@ TEST(HttpServer, BodyOverTheLimitIs413) {
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(error_code_of(r.body), "payload_too_large");
   // Chunked bodies are limited too (no Content-Length up front).
-  std::string chunked = "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunked = "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (int i = 0; i < 3; ++i) chunked += "1f4\r\n" + std::string(500, 'b') + "\r\n";
   chunked += "0\r\n\r\n";
   r = c.raw(chunked);
@@ -168,7 +168,7 @@ TEST(HttpServer, HeadersOverTheLimitAre413) {
   o.max_header_bytes = 2048;
   Harness h(basic_router(), o);
   HttpClient c("127.0.0.1", h.port());
-  auto r = c.raw("GET /hello/a HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'h') + "\r\n\r\n");
+  auto r = c.raw("GET /hello/a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(4000, 'h') + "\r\n\r\n");
   EXPECT_EQ(r.status, 413);
   EXPECT_EQ(error_code_of(r.body), "payload_too_large");
 }
@@ -451,7 +451,7 @@ TEST(HttpServer, HeaderTimeoutCutsADribbledHeaderButNotAnIdleConnection) {
   ASSERT_GE(idle.fd, 0);
   ASSERT_GE(slow.fd, 0);
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(slow.send("GET /hello/x HTTP/1.1\r\nHost: x\r\nX-Slow: "));
+  ASSERT_TRUE(slow.send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
   std::optional<std::chrono::steady_clock::duration> cut;
   while (!cut && std::chrono::steady_clock::now() - t0 < 5s) {
     std::this_thread::sleep_for(50ms);
@@ -469,7 +469,7 @@ TEST(HttpServer, HeaderTimeoutCutsADribbledHeaderButNotAnIdleConnection) {
   // The idle connection has waited longer than the header deadline.
   std::this_thread::sleep_until(t0 + 1s);
   for (int i = 0; i < 2; ++i) {
-    ASSERT_TRUE(idle.send("GET /hello/x HTTP/1.1\r\nHost: x\r\n\r\n")) << i;
+    ASSERT_TRUE(idle.send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) << i;
     ASSERT_TRUE(idle.read_until("HTTP/1.1 200 OK")) << i;
     std::this_thread::sleep_for(700ms);  // kept alive past the header deadline
   }

@@ -133,8 +133,15 @@ int HttpClient::connects() const { return impl_->connects; }
 HttpResult HttpClient::request(std::string_view method, std::string_view target, std::string body,
                                Fields headers, std::chrono::milliseconds timeout) {
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-  req.set(http::field::host, impl_->host);
-  for (auto& [k, v] : headers) req.insert(k, v);
+  // host:port, as a browser sends it (the Origin check compares the two).
+  req.set(http::field::host, impl_->host + ":" + std::to_string(impl_->port));
+  // A Host among `headers` replaces ours (DNS-rebinding tests).
+  for (auto& [k, v] : headers) {
+    if (beast::iequals(k, "Host"))
+      req.set(http::field::host, v);
+    else
+      req.insert(k, v);
+  }
   if (!body.empty() && req.find(http::field::content_type) == req.end())
     req.set(http::field::content_type, "application/json");
   req.body() = std::move(body);
@@ -220,7 +227,7 @@ WsHandshake WsClient::connect(std::string_view target, Fields headers, std::chro
       return;
     }
     im.ws->set_option(websocket::stream_base::decorator([headers](websocket::request_type& req) {
-      for (auto& [k, v] : headers) req.insert(k, v);
+      for (auto& [k, v] : headers) req.set(k, v);  // a Host here replaces the handshake's
     }));
     im.ws->read_message_max(64u << 20);
     im.ws->async_handshake(res, im.host + ":" + std::to_string(im.port), tgt, [&](beast::error_code e) {

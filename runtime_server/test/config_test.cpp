@@ -133,6 +133,25 @@ TEST(Config, TokenFromEnvironmentAndListenPolicy) {
   EXPECT_TRUE(check_listen_policy("0.0.0.0", Secret("x"), kRuntimeTokenSources));
 }
 
+// Issue 19: a token by default; --no-auth on loopback only.
+TEST(Config, AuthModeNeedsATokenOrNoAuthOnLoopback) {
+  EXPECT_TRUE(check_auth_mode("yoi-runtime", "127.0.0.1", Secret("t"), false, kRuntimeTokenSources));
+  auto none = check_auth_mode("yoi-runtime", "127.0.0.1", Secret(), false, kRuntimeTokenSources);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("--no-auth"), std::string::npos) << none.error().message;
+  EXPECT_NE(none.error().message.find("YOI_RUNTIME_TOKEN"), std::string::npos) << none.error().message;
+  EXPECT_TRUE(check_auth_mode("yoi-runtime", "localhost", Secret(), true, kRuntimeTokenSources));
+  EXPECT_FALSE(check_auth_mode("yoi-runtime", "0.0.0.0", Secret(), true, kRuntimeTokenSources));
+  EXPECT_FALSE(check_auth_mode("yoi-runtime", "192.168.1.5", Secret("t"), true, kRuntimeTokenSources));
+}
+
+TEST(Config, RuntimeAllowedHosts) {
+  auto c = parse_config("[runtime]\nallowed_hosts = [\"box-1.internal\"]\n", "rt.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->allowed_hosts, (std::vector<std::string>{"box-1.internal"}));
+  EXPECT_FALSE(parse_config("[runtime]\nallowed_hosts = \"box\"\n", "rt.toml"));
+}
+
 
 TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolder) {
   auto c = parse_config("[runtime]\ndata_dir = \"data\"\ntoken_file = \"rt.token\"\n", "/etc/yoi/runtime.toml");

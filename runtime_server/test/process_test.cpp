@@ -74,16 +74,54 @@ TEST(RuntimeProcess, PrintsTheListeningLineAndExitsZeroOnSigterm) {
   EXPECT_EQ(c->stderr_text().find(kToken), std::string::npos);
 }
 
-TEST(RuntimeProcess, RefusesNonLoopbackWithoutAToken) {
-  auto c = start({"--listen", "0.0.0.0:0"}, {});
-  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
-  EXPECT_NE(c->stderr_text().find("non-loopback"), std::string::npos) << c->stderr_text();
-  EXPECT_EQ(c->stdout_text(), "");
-  // With a token from a file it listens.
+// Issue 19: yoi-runtime requires its token by default — on loopback too.
+TEST(RuntimeProcess, RefusesToStartWithoutATokenUnlessNoAuthOnLoopback) {
+  for (auto listen : {"127.0.0.1:0", "0.0.0.0:0"}) {
+    auto c = start({"--listen", listen}, {});
+    EXPECT_EQ(c->wait_exit(), std::optional<int>(2)) << listen;
+    auto err = c->stderr_text();
+    for (auto named : {"--token-file", "YOI_RUNTIME_TOKEN", "--no-auth"})
+      EXPECT_NE(err.find(named), std::string::npos) << listen << " names " << named << ": " << err;
+    EXPECT_EQ(c->stdout_text(), "");
+  }
+  // --no-auth: on loopback it serves without a token, after a loud warning.
+  auto open = start({"--listen", "127.0.0.1:0", "--no-auth"}, {});
+  auto port = open->wait_listening();
+  ASSERT_NE(port, 0) << open->stderr_text();
+  EXPECT_NE(open->stderr_text().find("AUTHENTICATION IS OFF"), std::string::npos) << open->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  EXPECT_EQ(http.request("GET", "/v1/runtime").status, 200);
+  open->signal(SIGTERM);
+  EXPECT_EQ(open->wait_exit(), std::optional<int>(0));
+}
+
+// Issue 19: --no-auth is refused with exit 2 on any non-loopback address,
+// token or not.
+TEST(RuntimeProcess, NoAuthOnANonLoopbackAddressExitsTwo) {
+  for (auto env : {std::map<std::string, std::string>{}, std::map<std::string, std::string>{{"YOI_RUNTIME_TOKEN", kToken}}}) {
+    auto c = start({"--listen", "0.0.0.0:0", "--no-auth"}, env);
+    EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+    EXPECT_NE(c->stderr_text().find("--no-auth is refused on non-loopback"), std::string::npos) << c->stderr_text();
+    EXPECT_EQ(c->stdout_text(), "");
+  }
+}
+
+// On a wildcard address the Host check needs the names clients use
+// (allowed_hosts); without them no client could be served, so it does not
+// start. With them it serves those names and refuses others.
+TEST(RuntimeProcess, AWildcardAddressNeedsAllowedHosts) {
   TempDir dir;
   auto tf = dir.file("token", kToken + "\n");
-  auto ok = start({"--listen", "0.0.0.0:0", "--token-file", tf}, {});
-  ASSERT_NE(ok->wait_listening(), 0) << ok->stderr_text();
+  auto c = start({"--listen", "0.0.0.0:0", "--token-file", tf}, {});
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(2));
+  EXPECT_NE(c->stderr_text().find("allowed_hosts"), std::string::npos) << c->stderr_text();
+  auto cfg = dir.file("rt.toml", "[runtime]\nallowed_hosts = [\"runtime.internal\"]\n");
+  auto ok = start({"--listen", "0.0.0.0:0", "--token-file", tf, "--config", cfg}, {});
+  auto port = ok->wait_listening();
+  ASSERT_NE(port, 0) << ok->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  EXPECT_EQ(http.request("GET", "/v1/runtime", {}, {{"Host", "runtime.internal:1"}, auth()[0]}).status, 200);
+  EXPECT_EQ(http.request("GET", "/v1/runtime", {}, {{"Host", "evil.example.com"}, auth()[0]}).status, 403);
   ok->signal(SIGINT);
   EXPECT_EQ(ok->wait_exit(), std::optional<int>(0));
 }

@@ -76,7 +76,9 @@ async function check(name, fn) {
 
 // Spawns `cmd argv`, registers its shutdown, and resolves to the URL of its
 // "listening on" line. `child` is handed to `onChild` (to kill it in a test).
-function spawnListening(cmd, argv, onChild) {
+// With `login`, it resolves to { base, login }, waiting for the login URL
+// yoi-server prints after the listening line (ARCHITECTURE §18).
+function spawnListening(cmd, argv, onChild, { login = false } = {}) {
   const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
   onChild?.(child);
   cleanups.push(() => stopChild(child, "SIGTERM"));
@@ -87,9 +89,16 @@ function spawnListening(cmd, argv, onChild) {
       own += d.toString();
       serverLog += d.toString();
       const m = own.match(/listening on (http:\/\/[^\s]+)/);
-      if (m) {
+      if (!m) return;
+      const base = m[1].replace(/\/$/, "");
+      if (!login) {
         clearTimeout(t);
-        res(m[1].replace(/\/$/, ""));
+        return res(base);
+      }
+      const l = own.match(/open the console at (http:\/\/\S+\/#token=\S+)/);
+      if (l) {
+        clearTimeout(t);
+        res({ base, login: l[1] });
       }
     };
     child.stdout.on("data", on);
@@ -123,9 +132,11 @@ function freePort() {
 }
 
 // Starts a server on 127.0.0.1:0 with a temp data dir; `token` makes it
-// require that browser access token; `embeddedToml` goes in its [embedded]
-// table and `extraToml` is appended to its config. Resolves to its base URL.
-function startServer({ token, embeddedToml = "", extraToml = "" } = {}) {
+// require that browser access token, else it makes its own and prints the
+// login URL; `embeddedToml` goes in its [embedded] table and `extraToml` is
+// appended to its config. Resolves to { base, login } (login: the URL to
+// start from; with `token`, just base).
+async function startServer({ token, embeddedToml = "", extraToml = "" } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "yoi-e2e-data-"));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
   const extra = (process.env.YOI_SERVER_ARGS ?? "").split(" ").filter(Boolean);
@@ -146,7 +157,11 @@ function startServer({ token, embeddedToml = "", extraToml = "" } = {}) {
     cmd = serverBin;
     argv = ["--listen", "127.0.0.1:0", "--config", config, "--data-dir", join(dataDir, "data"), "--web-dir", distDir, ...auth, ...extra];
   }
-  return spawnListening(cmd, argv);
+  if (devMode || token) {
+    const base = await spawnListening(cmd, argv);
+    return { base, login: `${base}/` };
+  }
+  return spawnListening(cmd, argv, undefined, { login: true });
 }
 
 async function main() {
@@ -163,7 +178,7 @@ async function main() {
     `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
       "max_retries = 0\nconnect_timeout_ms = 2000\n",
   );
-  const base = await startServer({ embeddedToml: `runtime_config = "${rtConfig}"\n` });
+  const { base, login } = await startServer({ embeddedToml: `runtime_config = "${rtConfig}"\n` });
   console.log(`# server ${devMode ? "(dev stand-in) " : ""}at ${base}`);
 
   const { chromium } = await import("playwright-core");
@@ -194,10 +209,21 @@ async function main() {
   page.on("websocket", (ws) => sockets.push(ws.url()));
   const shot = (name) => page.screenshot({ path: join(outDir, `${name}.png`) });
 
-  await check("console loads from the server at /", async () => {
-    const res = await page.goto(`${base}/`);
+  await check("console loads from the login URL, keeps the token and takes it out of the address bar", async () => {
+    const res = await page.goto(login);
     if (!res || !res.ok()) fail(`GET / answered ${res?.status()}`);
     await page.getByRole("heading", { name: "Workers" }).waitFor();
+    if (page.url().includes("token=")) fail(`the token is still in the address bar: ${page.url()}`);
+    if (!devMode) {
+      const h = res.headers();
+      const csp = h["content-security-policy"] ?? "";
+      for (const d of ["frame-ancestors 'none'", "script-src 'self'", "connect-src 'self'"])
+        if (!csp.includes(d)) fail(`the console's CSP lacks ${d}: ${csp}`);
+      if (h["x-content-type-options"] !== "nosniff" || h["referrer-policy"] !== "no-referrer")
+        fail(`missing nosniff / no-referrer: ${JSON.stringify(h)}`);
+      if (!(await page.evaluate(() => sessionStorage.getItem("yoi.token")))) fail("the token was not kept");
+      if (await page.locator('[data-testid="token-dialog"]').count()) fail("the console asked for the token");
+    }
   });
 
   await check("runtimes view lists the embedded runtime without any URL", async () => {
@@ -399,12 +425,14 @@ async function main() {
     const narrow = await context.newPage();
     narrow.setDefaultTimeout(15_000);
     narrow.on("pageerror", (e) => pageErrors.push(String(e)));
+    // A new tab has its own sessionStorage: it signs in from the login URL.
+    await narrow.goto(login);
     await narrow.goto(`${base}/#/workers`);
     const created = await narrow.evaluate(
       async ([rid, id]) => {
         const r = await fetch(`/api/runtimes/${encodeURIComponent(rid)}/workers`, {
           method: "POST",
-          headers: { "content-type": "application/json" },
+          headers: { "content-type": "application/json", authorization: `Bearer ${sessionStorage.getItem("yoi.token")}` },
           body: JSON.stringify({ worker_id: id, display_name: "narrow screen", intent: { kind: "assistant" } }),
         });
         return r.status;
@@ -457,9 +485,26 @@ async function main() {
     await narrow.close();
   });
 
+  if (!devMode)
+    await check("another page cannot frame the console (clickjacking: frame-ancestors 'none')", async () => {
+      const p3 = await context.newPage();
+      // Chromium reports the refusal on the embedding page's console; a
+      // console that did render would do so well within the fallback wait.
+      const refused = p3
+        .waitForEvent("console", { predicate: (m) => /frame-ancestors/.test(m.text()), timeout: 5000 })
+        .then(() => true, () => false);
+      await p3.setContent(`<iframe id="f" src="${base}/" width="800" height="500"></iframe>`);
+      const saidSo = await refused;
+      const child = p3.frames().find((f) => f !== p3.mainFrame());
+      const shown = child ? await child.locator("#app *").count().catch(() => 0) : 0;
+      if (shown > 0) fail(`the console rendered inside another page's frame (${child.url()})`);
+      console.log(`# framing refused${saidSo ? " (Chromium: frame-ancestors)" : ""}`);
+      await p3.close();
+    });
+
   await check("with an access token: the console asks for it, rejects a wrong one, and works with the right one", async () => {
     const token = "e2e-tok_" + Math.random().toString(36).slice(2);
-    const base2 = await startServer({ token });
+    const { base: base2 } = await startServer({ token });
     const p2 = await context.newPage();
     p2.setDefaultTimeout(15_000);
     p2.on("pageerror", (e) => pageErrors.push(String(e)));
@@ -521,7 +566,7 @@ async function remotePhase(context, pageErrors) {
       (c) => (runtime = c),
     );
   await startRuntime();
-  const base = await startServer({
+  const { base, login } = await startServer({
     extraToml:
       `\n[[runtimes]]\nid = "remote-1"\ndisplay_name = "Remote box"\nbase_url = "http://127.0.0.1:${port}"\n` +
       `token_file = "${tokenFile}"\ntimeout_ms = 3000\nconnect_timeout_ms = 1000\nprobe_interval_ms = 500\n`,
@@ -532,6 +577,8 @@ async function remotePhase(context, pageErrors) {
   const texts = () => transcriptTexts(page);
 
   await check("remote runtime: listed as remote and reachable, never with its URL", async () => {
+    await page.goto(login);
+    await page.getByRole("heading", { name: "Workers" }).waitFor();
     await page.goto(`${base}/#/runtimes`);
     const card = page.locator('[data-runtime="remote-1"]');
     await card.locator('[data-testid="reachability"]', { hasText: "reachable" }).waitFor();

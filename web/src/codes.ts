@@ -22,5 +22,12 @@ export const RUNTIME_DOWN_CODES = group("runtime_unreachable", "runtime_timeout"
 const NO_WORKER: ErrorCode[] = ["worker_not_found", "runtime_not_found", "invalid_id"];
 export const NO_WORKER_CODES = group(...NO_WORKER);
 
-// The worker's stream cannot be had by retrying.
-export const FINAL_CODES = group(...NO_WORKER, "unauthorized", "unsupported");
+// The worker's stream cannot be had by retrying (a refused Host or Origin
+// included: the server's policy will not change between retries).
+export const FINAL_CODES = group(
+  ...NO_WORKER,
+  "unauthorized",
+  "unsupported",
+  "forbidden_host",
+  "forbidden_origin",
+);

@@ -62,6 +62,8 @@ Result<const toml::table*> subtable(const File& file, const toml::node& node, st
 
 Setter string(std::string& out, bool nonempty = false);
 Setter string(std::optional<std::string>& out, bool nonempty = true);
+// An array of non-empty strings (at most 256).
+Setter strings(std::vector<std::string>& out);
 // A path: relative paths resolve against the file's folder.
 Setter path(std::string& out, const File& file);
 Setter path(std::optional<std::string>& out, const File& file);
@@ -90,5 +92,14 @@ Setter id(std::string& out);
 // config_invalid naming the file (`what` says where it was configured),
 // never the token.
 Result<Secret> read_token_file(const std::string& path, std::string_view what);
+
+// A secret made once and kept (the access token, the cursor key): read as
+// read_token_file when `path` exists; else 32 random bytes (OpenSSL
+// RAND_bytes) as 64 hex digits, written to a fresh file of mode 0600 and
+// linked into place, so a reader never sees half a file and two processes
+// racing end with the same secret. *created says whether this call made it.
+// store_io when it can be neither read nor made (naming the path, never the
+// secret).
+Result<Secret> secret_file(const std::string& path, std::string_view what, bool* created = nullptr);
 
 }  // namespace yoi::config

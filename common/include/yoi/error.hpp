@@ -19,6 +19,9 @@ enum class Code {
   not_found,           // unknown route
   method_not_allowed,  // known route, wrong method
   unauthorized,
+  forbidden_host,          // a Host that is not this server's (DNS rebinding)
+  forbidden_origin,        // a cross-site Origin / Sec-Fetch-Site
+  unsupported_media_type,  // a body that is not application/json
   // catalog / state conflicts
   runtime_not_found,
   worker_not_found,

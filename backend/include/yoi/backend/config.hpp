@@ -8,7 +8,13 @@
 //   listen = "127.0.0.1:8787"
 //   data_dir = "./.yoi-data"
 //   web_dir = "web/dist"
-//   access_token_file = "..."      # or YOI_ACCESS_TOKEN in the environment
+//   access_token_file = "..."      # or YOI_ACCESS_TOKEN in the environment;
+//                                  # default: <data_dir>/access-token, made once
+//
+//   [server]                       # who may talk to it (ARCHITECTURE §18)
+//   allowed_hosts = ["yoi.example.com"]            # Host names beyond the loopback
+//                                  # ones; required on 0.0.0.0 / ::
+//   allowed_origins = ["https://yoi.example.com"]  # origins beyond its own
 //
 //   [embedded]
 //   enabled = true
@@ -81,6 +87,8 @@ struct ServerConfig {
   std::optional<std::string> data_dir;
   std::optional<std::string> web_dir;
   std::optional<std::string> access_token_file;
+  std::vector<std::string> allowed_hosts;    // [server]: net/request_policy.hpp
+  std::vector<std::string> allowed_origins;  // [server]
   EmbeddedConfig embedded;
   std::vector<RemoteConfig> runtimes;  // tokens resolved
   ObserveOptions observe;              // clock and random stay the system's

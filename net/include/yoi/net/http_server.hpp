@@ -8,6 +8,10 @@
 // every WsStream call live on the io_context's thread. Nothing here is
 // thread-safe; post to the io_context from other threads.
 //
+// Before auth and routing, every request and upgrade passes
+// ServerOptions::policy (request_policy.hpp): 403 forbidden_host /
+// forbidden_origin, 415 unsupported_media_type. No CORS header is ever sent.
+//
 // Errors: every error response is `{"error":{"code","message"}}` with the
 // status from yoi::http_status(code) — unknown path 404 not_found, known path
 // with another method 405 method_not_allowed (+ Allow), body over the limit
@@ -28,6 +32,7 @@
 #include <boost/json/fwd.hpp>
 
 #include "yoi/error.hpp"
+#include "yoi/net/request_policy.hpp"
 #include "yoi/secret.hpp"
 
 namespace boost::asio {
@@ -194,6 +199,9 @@ struct ServerOptions {
   std::chrono::milliseconds ws_idle_timeout{60'000};  // pings at half; close if nothing heard
   std::chrono::milliseconds ws_close_timeout{3'000};  // a close we start waits this long for the peer's
   std::string server_name = "yoi";
+  // Host, Origin and media-type checks (request_policy.hpp), before auth and
+  // routing, for every request and every WebSocket upgrade.
+  RequestPolicy policy;
   // Auth filter for routes with opts.auth (and for unmatched paths). Return an
   // Error (usually unauthorized) to refuse.
   std::function<std::optional<Error>(const Request&)> auth;
@@ -209,7 +217,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts accepting. invalid_request for a bad host, internal
+  // Binds and starts accepting. config_invalid for a policy no client could
+  // pass (check_policy), invalid_request for a bad host, internal
   // naming the errno text for a bind failure (e.g. address in use).
   Result<void> start();
   std::uint16_t port() const;

@@ -17,6 +17,7 @@ struct AppFlags {
   std::optional<std::string> data_dir;
   std::optional<std::string> config;
   std::optional<std::string> token_file;
+  bool no_auth = false;  // run without a token: loopback only, with a warning
   std::string log_level = "info";
 };
 

@@ -4,6 +4,7 @@
 //
 //   [runtime]   id, display_name, listen, store ("memory"|"fs"), data_dir,
 //               heartbeat_interval_ms, shutdown_timeout_ms, token_file,
+//               allowed_hosts (["name", "name:port"]),
 //               fsync ("always"|"batch"|"none"), fsync_batch_interval_ms
 //   [limits]    the core's rt::Limits fields by name, plus max_body_bytes,
 //               max_header_bytes, ws_max_message_bytes, request_timeout_ms,
@@ -41,6 +42,9 @@ struct RuntimeConfig {
   std::chrono::milliseconds heartbeat_interval{15'000};
   std::chrono::milliseconds shutdown_timeout{10'000};
   std::string token_file;  // a path, not the token
+  // Host names the backend reaches this runtime by, beyond the loopback ones
+  // (net/request_policy.hpp); required on a wildcard listen address.
+  std::vector<std::string> allowed_hosts;
   rt::Limits limits;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
@@ -67,7 +71,8 @@ Result<void> resolve_api_keys(std::vector<engines::ProfileConfig>& profiles,
 
 // The bearer token: from `token_file` when given (trailing whitespace
 // trimmed; unreadable or empty is config_invalid), else from the environment
-// variable YOI_RUNTIME_TOKEN, else empty (no auth).
+// variable YOI_RUNTIME_TOKEN, else empty (the caller refuses to start
+// without one unless told --no-auth: check_listen_policy).
 Result<Secret> resolve_token(const std::string& token_file,
                              const std::function<const char*(const char*)>& getenv);
 

@@ -44,6 +44,17 @@ Result<std::unique_ptr<rt::Runtime>> open_runtime(boost::asio::io_context& io, R
 Result<void> check_listen_policy(std::string_view host, const Secret& token, std::string_view token_sources);
 inline constexpr std::string_view kRuntimeTokenSources = "a token (--token-file or YOI_RUNTIME_TOKEN)";
 
+// The process rule both binaries follow (ARCHITECTURE §18): a server runs
+// with a token unless told `no_auth`, and `no_auth` is for loopback only.
+//   no token, no no_auth    → config_invalid naming `token_sources` and --no-auth
+//   no_auth, not loopback   → config_invalid (the caller exits 2)
+//   no_auth on loopback     → ok, after a loud warning on the log
+// `binary` prefixes the messages ("yoi-runtime").
+Result<void> check_auth_mode(std::string_view binary, std::string_view host, const Secret& token, bool no_auth,
+                             std::string_view token_sources);
+
+// "http://127.0.0.1:8790" (IPv6 hosts bracketed).
+std::string listen_url(std::string_view host, std::uint16_t port);
 // "yoi-runtime listening on http://127.0.0.1:8790" (IPv6 hosts bracketed).
 std::string listening_line(std::string_view binary, std::string_view host, std::uint16_t port);
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "yoi/error.hpp"
 #include "yoi/secret.hpp"
@@ -32,6 +33,9 @@ struct ServerSettings {
   std::uint16_t port = 8790;
   // Empty: no auth (only allowed on loopback; see check_listen_policy in host.hpp).
   Secret token;
+  // Host names beyond the loopback ones (net/request_policy.hpp). Any
+  // request carrying Origin is refused: this API is never for a browser.
+  std::vector<std::string> allowed_hosts;
   std::chrono::milliseconds heartbeat_interval{15'000};
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_header_bytes = 16 * 1024;
