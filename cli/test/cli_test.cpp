@@ -99,17 +99,22 @@ class Server {
 
 std::string yoi_bin() { return binary("yoi"); }
 
+// The environment of a `yoi` talking to `s`: `env`, then no token or server
+// from the test's own environment, and the token the server made on first
+// start found as a user's `yoi` finds it ($YOI_DATA_DIR/access-token).
+std::map<std::string, std::string> yoi_env(const Server& s, std::map<std::string, std::string> env = {}) {
+  env.emplace("YOI_ACCESS_TOKEN", "");
+  env.emplace("YOI_SERVER", "");
+  env.emplace("YOI_DATA_DIR", s.dir() + "/data");
+  return env;
+}
+
 // Runs `yoi --server URL args...`.
 Run yoi(const Server& s, std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
         const std::optional<std::string>& in = std::nullopt, std::chrono::milliseconds deadline = 20s) {
   std::vector<std::string> argv{yoi_bin(), "--server", s.url()};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto e = env;
-  e.emplace("YOI_ACCESS_TOKEN", "");  // unset unless a test sets it
-  e.emplace("YOI_SERVER", "");
-  // The token the server made on first start, found as a user's `yoi` finds it.
-  e.emplace("YOI_DATA_DIR", s.dir() + "/data");
-  auto r = run(argv, e, in, deadline);
+  auto r = run(argv, yoi_env(s, env), in, deadline);
   EXPECT_FALSE(r.timed_out) << "yoi timed out: " << args[0];
   return r;
 }
@@ -313,7 +318,7 @@ TEST(CliUsage, ConnectionRefusedIsExitThree) {
 // Regression (issue 18, item 11): the same, end to end.
 TEST_F(CliTest, ServerWithoutSchemeIsHttp) {
   auto host_port = srv.url().substr(std::string_view("http://").size());
-  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
+  auto r = run({yoi_bin(), "--server", host_port, "runtimes"}, yoi_env(srv));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("local"), std::string::npos) << r.out;
 }
@@ -488,7 +493,7 @@ TEST_F(CliTest, SendWaitPrintsTheReply) {
 
   // A run cancelled from elsewhere ends `send --wait` with exit 1.
   Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(400, 'x')},
-               {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
+               yoi_env(srv));
   for (int i = 0; i < 200 && waiter.stdout_text().find("echo") == std::string::npos; ++i) std::this_thread::sleep_for(20ms);
   ASSERT_NE(waiter.stdout_text().find("echo"), std::string::npos) << waiter.stderr_text();
   auto c = yoi(srv, {"cancel", ref});
@@ -525,8 +530,8 @@ void expect_contiguous(const std::vector<bj::object>& frames, std::uint64_t& fir
 
 TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
   auto ref = create_worker(srv);
-  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
-  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
+  Child text_attach({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv));
+  Child json_attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, yoi_env(srv));
   // Both are attached once their snapshot is out.
   ASSERT_TRUE(json_attach.wait_line("\"snapshot\"", 15s)) << json_attach.stderr_text();
   for (int i = 0; i < 300 && text_attach.stderr_text().find("attached to") == std::string::npos; ++i)
@@ -570,7 +575,7 @@ TEST_F(CliTest, AttachFollowsLiveEventsUntilStopped) {
 TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
   auto ref = create_worker(srv);
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "before"}).exit_code, 0);
-  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}});
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", "--json", ref}, yoi_env(srv));
   ASSERT_TRUE(attach.wait_line("\"snapshot\"", 15s)) << attach.stderr_text();
   ASSERT_EQ(yoi(srv, {"send", "--wait", ref, "during one"}).exit_code, 0);
   ASSERT_TRUE(attach.wait_line("run_finished", 15s)) << attach.stderr_text();
@@ -602,7 +607,7 @@ TEST_F(CliTest, AttachSurvivesAServerRestartWithoutAGap) {
 
 TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   auto ref = create_worker(srv);
-  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}, {"TERM", "dumb"}});
+  Pty chat({yoi_bin(), "--server", srv.url(), "chat", ref}, yoi_env(srv, {{"TERM", "dumb"}}));
   auto at = chat.expect("> ", 15s);
   ASSERT_TRUE(at) << chat.output();
   chat.write("hello pty\r");
@@ -638,7 +643,7 @@ TEST_F(CliTest, ChatThroughAPseudoTerminal) {
   EXPECT_EQ(s(items[5].as_object(), "content"), "echo: again");
 
   // Ctrl-C at the prompt exits too.
-  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}, {"TERM", "dumb"}});
+  Pty chat2({yoi_bin(), "--server", srv.url(), "chat", ref}, yoi_env(srv, {{"TERM", "dumb"}}));
   ASSERT_TRUE(chat2.expect("> ", 15s)) << chat2.output();
   chat2.write("\x03");
   EXPECT_EQ(chat2.wait(10s), 0) << chat2.output();
@@ -717,7 +722,7 @@ TEST(CliAuth, FindsTheServersTokenWithoutFlagsInTheDocumentedOrder) {
   auto elsewhere = in(srv.dir(), {"runtimes"}, none);
   EXPECT_EQ(elsewhere.exit_code, 1) << "no token anywhere: " << elsewhere.err;
   EXPECT_TRUE(has_line(elsewhere.err, "unauthorized: ")) << elsewhere.err;
-  EXPECT_EQ(in(srv.dir(), {"runtimes"}, {{"YOI_ACCESS_TOKEN", ""}, {"YOI_DATA_DIR", srv.dir() + "/data"}}).exit_code, 0)
+  EXPECT_EQ(in(srv.dir(), {"runtimes"}, yoi_env(srv)).exit_code, 0)
       << "$YOI_DATA_DIR/access-token";
   // $YOI_ACCESS_TOKEN comes before both files; --token-file before it.
   EXPECT_EQ(in(cwd, {"runtimes"}, {{"YOI_ACCESS_TOKEN", "wrong"}, {"YOI_DATA_DIR", srv.dir() + "/data"}}).exit_code, 1);
@@ -777,7 +782,7 @@ TEST(CliRemote, CommandsThroughARemoteRuntime) {
 // reply's escape sequences straight to the terminal. --json stays exact.
 TEST_F(CliTest, Issue18RepliesAreShownWithControlsEscaped) {
   auto ref = create_worker(srv);
-  Child attach({yoi_bin(), "--server", srv.url(), "attach", ref}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv));
   for (int i = 0; i < 300 && attach.stderr_text().find("attached to") == std::string::npos; ++i)
     std::this_thread::sleep_for(20ms);
   const std::string nasty = "\x1b]0;pwned\x07\x1b[2J \xc2\x9b" "31m \xe2\x80\xae" "evil";
@@ -823,7 +828,7 @@ TEST_F(CliTest, Issue18ChatEditsLinesAndRecallsHistoryInTmux) {
   }};
   auto started = tm({"-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "30",
                      // HOME: no ~/.editrc of the user's changes the keys.
-                     fmt::format("env HOME={} YOI_ACCESS_TOKEN= {} --server {} chat {}", dir, yoi_bin(), srv.url(), ref)});
+                     fmt::format("env HOME={} YOI_ACCESS_TOKEN= YOI_DATA_DIR={}/data {} --server {} chat {}", dir, srv.dir(), yoi_bin(), srv.url(), ref)});
   ASSERT_EQ(started.exit_code, 0) << started.err;
   auto pane = [&] { return tm({"capture-pane", "-p"}).out; };
   auto wait_pane = [&](const std::string& needle) {
@@ -870,7 +875,7 @@ TEST_F(CliTest, Issue18ReconnectNoteStartsOnItsOwnLine) {
   auto ref = create_worker(srv);
   // 2000 bytes: some 10 s of streaming, still going when the server restarts.
   Pty wait({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, std::string(2000, 'q')},
-           {{"YOI_ACCESS_TOKEN", ""}, {"TERM", "dumb"}});
+           yoi_env(srv, {{"TERM", "dumb"}}));
   auto at = wait.expect("echo: qq", 15s);
   ASSERT_TRUE(at) << wait.output();
   ASSERT_TRUE(srv.restart());
@@ -901,7 +906,7 @@ TEST(CliIssue18, FailedSendWaitPrintsNoEmptyLine) {
   Server srv({}, {}, 60'000);  // no text before the cancel
   ASSERT_TRUE(srv.start());
   auto ref = create_worker(srv);
-  Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, "unanswered"}, {{"YOI_ACCESS_TOKEN", ""}});
+  Child waiter({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, "unanswered"}, yoi_env(srv));
   bool running = false;
   for (int i = 0; i < 300 && !running; ++i) {
     std::this_thread::sleep_for(20ms);
