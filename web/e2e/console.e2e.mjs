@@ -337,6 +337,12 @@ async function main() {
     await page.locator('[data-testid="diagnostic"]', { hasText: "worker_not_found" }).waitFor();
   });
 
+  await check("delete is not offered while the worker is not stopped", async () => {
+    await page.goto(`${base}/${workerHash}`);
+    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await page.locator('[data-testid="delete"][disabled]').waitFor();
+  });
+
   await check("stop the worker: status stopped, composer disabled", async () => {
     await page.goto(`${base}/${workerHash}`);
     await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
@@ -345,6 +351,42 @@ async function main() {
     await page.locator('.wv-actions [data-status="stopped"]').waitFor();
     await page.locator('[data-testid="composer"][disabled]').waitFor();
     await shot("worker-stopped");
+  });
+
+  await check("delete the stopped worker behind an in-page confirmation; back on the list it is gone", async () => {
+    const wid = decodeURIComponent(workerHash.split("/")[3]);
+    const native = [];
+    const onDialog = (d) => {
+      native.push(d.type());
+      d.dismiss().catch(() => {});
+    };
+    page.on("dialog", onDialog);
+    try {
+      await page.click('[data-testid="delete"]:not([disabled])');
+      await page.locator('[data-testid="delete-dialog"]').waitFor();
+      await shot("delete-confirm");
+      // Cancel keeps the worker.
+      await page.click('[data-testid="delete-cancel"]');
+      await page.locator('[data-testid="delete-dialog"]').waitFor({ state: "detached" });
+      if (!new URL(page.url()).hash.startsWith("#/w/")) fail("cancel left the worker page");
+      await page.click('[data-testid="delete"]');
+      await page.click('[data-testid="delete-confirm"]');
+      await page.waitForURL(/#\/workers/);
+      await page.getByRole("heading", { name: "Workers" }).waitFor();
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="workers-table"]') || /No workers/.test(document.body.innerText),
+      );
+      const listed = await page.locator("section").first().innerText();
+      if (listed.includes(wid)) fail(`the deleted worker ${wid} is still listed`);
+      if (native.length) fail(`a native dialog was used: ${native.join(", ")}`);
+    } finally {
+      page.off("dialog", onDialog);
+    }
+    const api = await page.evaluate(
+      async ([h]) => (await fetch(`/api/runtimes/${h.split("/")[2]}/workers/${h.split("/")[3]}`)).status,
+      [workerHash],
+    );
+    if (api !== 404) fail(`the deleted worker answers HTTP ${api}, not 404`);
   });
 
   await check("with an access token: the console asks for it, rejects a wrong one, and works with the right one", async () => {

@@ -7,6 +7,7 @@ import { isBusy, type Connection, type ViewState } from "../stream/reducer";
 import { resultMark } from "../transcript";
 import type { TranscriptItem } from "../types";
 import { ErrorBox, StatusPill } from "./common";
+import { DeleteWorkerButton } from "./DeleteWorker";
 
 const CONN_LABEL: Record<Connection, string> = {
   connecting: "connecting",
@@ -153,6 +154,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
             Cancel run
           </button>
           <StopButton onStop={stop} disabled={stopped} />
+          <DeleteWorkerButton runtimeId={runtimeId} workerId={workerId} stopped={stopped} onError={setActionError} />
         </div>
       </header>
       <WorkerMeta state={state} />
