@@ -147,11 +147,6 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
     feeds.erase(std::make_pair(f->rid, f->wid));
   }
 
-  // The worker was deleted: its clients get worker_not_found (fatal) and
-  // close, and nothing of it (ring, base snapshot) serves a new worker of
-  // the same id, whose clients start on a feed of their own.
-  void worker_removed(std::string_view rid, std::string_view wid);
-
   void open_client(std::string rid, std::string wid, std::optional<std::string> cursor,
                    std::shared_ptr<net::WsStream> stream);
 };
@@ -685,24 +680,17 @@ void Feed::request_snapshot() {
 
 // ---------------------------------------------------------------- hub
 
-void ObservationHub::Impl::worker_removed(std::string_view rid, std::string_view wid) {
-  auto it = feeds.find(std::make_pair(std::string(rid), std::string(wid)));
-  if (it == feeds.end()) return;
-  auto f = it->second;
-  f->fatal = Error{Code::worker_not_found, fmt::format("worker '{}' was deleted", wid)};
-  drop_feed(f.get());
-  for (auto* c : f->clients) c->wake();
-}
-
 void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::optional<std::string> cursor,
                                        std::shared_ptr<net::WsStream> stream) {
   if (closed) return stream->close(1001, "");
   Source* source = registry.find(rid);
   if (!source) return stream->close(1011, "");  // the route found it; sources are never removed
-  // A feed that ended fatally (e.g. worker_not_found) is not reused: the
-  // worker may exist by now. Nor is one whose stopped worker's stream has
-  // ended: the worker may have been deleted and created again since (by
-  // another backend, even), and a new upstream brings its current state.
+  // A feed that ended fatally (e.g. worker_not_found: an embedded worker
+  // deleted while its upstream was open) is not reused: the worker may exist
+  // by now. Nor is one whose stopped worker's stream has ended (a remote
+  // runtime closes it after worker_stopped): the worker may have been
+  // deleted and created again since, through any backend, and only a new
+  // upstream brings the current worker (backend/OBSERVE.md, "Deleted workers").
   if (auto it = feeds.find(std::make_pair(rid, wid));
       it != feeds.end() && (it->second->fatal || (it->second->stopped && !it->second->connected))) {
     auto old = it->second;
@@ -739,11 +727,7 @@ void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::op
 
 ObservationHub::ObservationHub(asio::io_context& io, RuntimeRegistry& registry, const CursorCodec& cursors,
                                ObserveOptions options)
-    : impl_(std::make_shared<Impl>(io, registry, cursors, std::move(options))) {
-  registry.on_worker_removed([weak = std::weak_ptr<Impl>(impl_)](std::string_view rid, std::string_view wid) {
-    if (auto im = weak.lock(); im && !im->closed) im->worker_removed(rid, wid);
-  });
-}
+    : impl_(std::make_shared<Impl>(io, registry, cursors, std::move(options))) {}
 
 ObservationHub::~ObservationHub() { close(); }
 

@@ -230,18 +230,8 @@ void RuntimeRegistry::stop(std::string runtime_id, std::string worker_id,
 void RuntimeRegistry::remove(std::string runtime_id, std::string worker_id, Callback<void> done,
                              std::string_view principal) {
   auto failed = [done](Error e) { done(fail(std::move(e))); };
-  Source* s = route(ApiOp::remove, runtime_id, worker_id, principal, failed);
-  if (!s) return;
-  s->remove(worker_id, [listeners = removal_listeners_, rid = std::move(runtime_id), wid = worker_id,
-                        done = std::move(done)](Result<void> r) {
-    if (r)
-      for (const auto& l : *listeners) l(rid, wid);
-    done(std::move(r));
-  });
-}
-
-void RuntimeRegistry::on_worker_removed(RemovalListener listener) {
-  removal_listeners_->push_back(std::move(listener));
+  if (Source* s = route(ApiOp::remove, runtime_id, worker_id, principal, failed))
+    s->remove(std::move(worker_id), std::move(done));
 }
 
 void RuntimeRegistry::transcript(std::string runtime_id, std::string worker_id,

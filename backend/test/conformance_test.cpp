@@ -304,21 +304,14 @@ TEST_P(Conformance, DeleteRefusesAWorkerNotStoppedAndRemovesAStoppedOne) {
   ASSERT_FALSE(running);
   EXPECT_EQ(running.error().code, Code::worker_not_stopped);
   ASSERT_TRUE(stop("w1"));
-
-  std::vector<std::string> told;
-  registry->on_worker_removed([&](std::string_view rid, std::string_view wid) {
-    told.push_back(std::string(rid) + "/" + std::string(wid));
-  });
   auto r = remove("w1");
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(told, std::vector<std::string>{"rt1/w1"});
   auto gone = detail("w1");
   ASSERT_FALSE(gone);
   EXPECT_EQ(gone.error().code, Code::worker_not_found);
   auto again = remove("w1");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Code::worker_not_found);
-  EXPECT_EQ(told.size(), 1u) << "only a delete that happened is told";
   auto fresh = create("w1");
   ASSERT_TRUE(fresh) << fresh.error().message;
   EXPECT_EQ(fresh->record.status, rt::WorkerStatus::idle);

@@ -1160,6 +1160,12 @@ Result<T> on_io(Backend& be, F start) {
   return fut.get();
 }
 
+std::uint64_t run_count_of(const Frame& snap) {
+  auto* w = snap.obj.if_contains("worker");
+  auto* n = w && w->is_object() ? w->as_object().if_contains("run_count") : nullptr;
+  return n ? n->to_number<std::uint64_t>() : 0;
+}
+
 std::string status_of(const Frame& snap) {
   auto* w = snap.obj.if_contains("worker");
   return w && w->is_object() ? std::string(json::str_or_empty(w->as_object(), "status")) : std::string();
@@ -1176,10 +1182,17 @@ void expect_deleted_worker_never_serves_the_new_one(Backend& be, const std::stri
     return on_io<rt::WorkerDetail>(be, [&](auto cb) { be.registry.create(rid, c, cb); });
   };
   ASSERT_TRUE(create());
+  // One run first, so the old worker's snapshots (run_count 1) cannot pass
+  // for the new worker's (run_count 0).
+  ASSERT_TRUE(on_io<rt::InputAccepted>(be, [&](auto cb) {
+    be.registry.input(rid, "w1", rt::Input{"the old life", std::nullopt}, cb);
+  }));
   auto watcher = be.client();
   ASSERT_TRUE(watcher.connect(events_ws(rid, "w1")).ok);
   auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
   ASSERT_TRUE(first);
+  if (run_count_of(*first) == 1 && status_of(*first) == "running")
+    ASSERT_TRUE(read_until(watcher, is_run_finished, 10s));
   ASSERT_TRUE(on_io<rt::WorkerDetail>(be, [&](auto cb) { be.registry.stop(rid, "w1", std::nullopt, cb); }));
   std::vector<Frame> seen;
   auto stopped = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &seen);
@@ -1200,6 +1213,8 @@ void expect_deleted_worker_never_serves_the_new_one(Backend& be, const std::stri
   ASSERT_TRUE(snap);
   ASSERT_EQ(snap->type, "snapshot");
   EXPECT_EQ(status_of(*snap), "idle") << "a client of the new worker got the deleted worker's snapshot";
+  EXPECT_EQ(run_count_of(*snap), 0u) << "a client of the new worker got the deleted worker's snapshot";
+  EXPECT_NE(snap->cursor, first->cursor);
   EXPECT_EQ(snap->seq, 1u);
 
   for (const auto& old : {first->cursor, old_event_cursor}) {
@@ -1214,6 +1229,7 @@ void expect_deleted_worker_never_serves_the_new_one(Backend& be, const std::stri
     ASSERT_TRUE(s2);
     EXPECT_EQ(s2->type, "snapshot");
     EXPECT_EQ(status_of(*s2), "idle");
+    EXPECT_EQ(run_count_of(*s2), 0u);
   }
 
   // The new worker streams as its own: events from seq 2 on.
@@ -1231,6 +1247,48 @@ TEST(DeleteWorker, OldCursorNeverYieldsNewWorkersEventsEmbedded) {
   be.add_embedded(0);
   be.start();
   expect_deleted_worker_never_serves_the_new_one(be, "local");
+}
+
+// The same, deleted behind the backend's back (straight on a yoi-runtime, as
+// another backend would). The hub never heard of it, and the old feed's
+// upstream ended with the worker's stop, so nothing would tell it: a new
+// client still gets the new worker, because an ended stopped feed is not reused.
+TEST(DeleteWorker, DeletedBehindTheBackendsBackNewClientsGetTheNewWorker) {
+  RtProc rp;
+  rp.store = "memory";
+  rp.chunk_delay_ms = 0;
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  rp.input("w1", "the old life");
+  Backend be;
+  be.opts.grace = 10s;  // the old feed outlives its watcher
+  be.add_remote("gpu", rp);
+  be.start();
+  HttpClient direct("127.0.0.1", rp.port);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (json::str_or_empty(json::parse(direct.request("GET", "/v1/workers/w1", {}, rp.auth()).body, 1 << 20)->as_object(),
+                            "status") != "idle")
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the first run did not finish";
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("gpu", "w1")).ok);
+  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(run_count_of(*first), 1u);
+  ASSERT_EQ(direct.request("POST", "/v1/workers/w1/stop", "{}", rp.auth()).status, 200);
+  auto stopped = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s);
+  ASSERT_TRUE(stopped);
+  ASSERT_EQ(stopped->code, "worker_stopped");
+  ASSERT_EQ(direct.request("DELETE", "/v1/workers/w1", {}, rp.auth()).status, 204);
+  rp.create("w1");
+
+  auto fresh = be.client();
+  ASSERT_TRUE(fresh.connect(events_ws("gpu", "w1")).ok);
+  auto snap = read_until(fresh, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(run_count_of(*snap), 0u) << "the old worker's feed served its snapshot";
+  EXPECT_EQ(status_of(*snap), "idle");
+  EXPECT_EQ(snap->seq, 1u);
 }
 
 TEST(DeleteWorker, OldCursorNeverYieldsNewWorkersEventsRemote) {

@@ -80,8 +80,8 @@ class RuntimeRegistry {
               Callback<rt::CancelResult> done, std::string_view principal = "browser");
   void stop(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,
             Callback<rt::WorkerDetail> done, std::string_view principal = "browser");
-  // Deletes a stopped worker; the observation hub is told by the caller
-  // (api.cpp) so no state of the old worker serves a new one of its id.
+  // Deletes a stopped worker. The observation hub needs no word of it
+  // (backend/OBSERVE.md, "Deleted workers").
   void remove(std::string runtime_id, std::string worker_id, Callback<void> done,
               std::string_view principal = "browser");
   void transcript(std::string runtime_id, std::string worker_id, std::uint64_t start,
@@ -96,12 +96,6 @@ class RuntimeRegistry {
   // Closes every source (shutdown).
   void close();
 
-  // Told (on the io thread) of every worker deleted through this registry,
-  // after the runtime confirmed it: the observation hub forgets what it
-  // holds of the old worker. Listeners live as long as the registry.
-  using RemovalListener = std::function<void(std::string_view runtime_id, std::string_view worker_id)>;
-  void on_worker_removed(RemovalListener listener);
-
  private:
   // Policy check + id validation + lookup; on failure posts `fail` and
   // returns nullptr.
@@ -113,8 +107,6 @@ class RuntimeRegistry {
   std::shared_ptr<const Policy> policy_;
   std::map<std::string, std::unique_ptr<Source>, std::less<>> sources_;
   std::vector<std::string> order_;
-  std::shared_ptr<std::vector<RemovalListener>> removal_listeners_ =
-      std::make_shared<std::vector<RemovalListener>>();
 };
 
 }  // namespace yoi::backend
