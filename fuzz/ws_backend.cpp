@@ -56,6 +56,7 @@ struct Backend {
   std::unique_ptr<net::HttpServer> server;
   fuzz::WsTarget target;
   std::string epoch;
+  std::string history[2];  // w1, w2
   std::thread thread;
 
   Backend() {
@@ -95,6 +96,9 @@ struct Backend {
     });
     FUZZ_CHECK(ff.get());
     epoch = on_io(io, [this] { return runtime->summary().epoch; });
+    // A worker's positions carry its history (runtime epoch + incarnation).
+    for (int i = 0; i < 2; ++i)
+      history[i] = on_io(io, [this, i] { return runtime->snapshot(i == 0 ? "w1" : "w2")->epoch; });
 
     target.port = server->port();
     target.paths[0] = "/api/runtimes/local/workers/w1/events/ws";
@@ -104,7 +108,7 @@ struct Backend {
     target.valid_cursor = [this](int path, std::uint64_t seq) {
       static const char* rids[] = {"local", "local", "local", "nope"};
       static const char* wids[] = {"w1", "w2", "missing", "w1"};
-      return cursors.encode(rids[path], wids[path], Position{epoch, seq});
+      return cursors.encode(rids[path], wids[path], Position{path < 2 ? history[path] : epoch, seq});
     };
     target.open_sessions = [this] { return on_io(io, [this] { return server->open_websockets(); }); };
   }

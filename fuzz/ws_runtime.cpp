@@ -51,6 +51,7 @@ struct Server {
   std::unique_ptr<runtime_server::RuntimeServer> server;
   fuzz::WsTarget target;
   std::string epoch;
+  std::string history[2];  // w1, w2
   std::thread thread;
 
   Server() {
@@ -88,6 +89,9 @@ struct Server {
     FUZZ_CHECK(ff.get());
 
     epoch = on_io(io, [this] { return runtime->summary().epoch; });
+    // A worker's cursors carry its history (runtime epoch + incarnation).
+    for (int i = 0; i < 2; ++i)
+      history[i] = on_io(io, [this, i] { return runtime->snapshot(i == 0 ? "w1" : "w2")->epoch; });
     target.port = server->port();
     target.paths[0] = "/v1/workers/w1/events/ws";
     target.paths[1] = "/v1/workers/w2/events/ws";
@@ -95,7 +99,7 @@ struct Server {
     target.paths[3] = "/v1/workers/bad%2Fid/events/ws";
     target.valid_cursor = [this](int path, std::uint64_t seq) {
       static const char* ids[] = {"w1", "w2", "missing", "bad/id"};
-      return rt::encode_cursor(epoch, rt::worker_tag(ids[path]), seq);
+      return rt::encode_cursor(path < 2 ? history[path] : epoch, rt::worker_tag(ids[path]), seq);
     };
     target.open_sessions = [this] { return on_io(io, [this] { return server->open_streams(); }); };
   }

@@ -94,7 +94,7 @@ void format_response(std::string& out, const Response& r, unsigned version, bool
   out += ' ';
   out += boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(r.status));
   append_header_line(out, "Server", server_name);
-  append_header_line(out, "Content-Type", r.content_type);
+  if (!r.content_type.empty()) append_header_line(out, "Content-Type", r.content_type);
   for (const auto& [k, v] : r.headers) append_header_line(out, k, v);
   if (version == 10 && keep_alive) append_header_line(out, "Connection", "keep-alive");
   if (version != 10 && !keep_alive) append_header_line(out, "Connection", "close");

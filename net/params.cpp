@@ -87,6 +87,16 @@ Response json_response(int status, const boost::json::object& body) {
   return Response::json(status, body);
 }
 
+std::function<void(Result<void>)> no_content_replier(Respond respond, Reply how) {
+  return [respond = std::move(respond), how = std::move(how)](Result<void> result) {
+    if (!result) return respond(error_response(result.error(), how));
+    Response r;
+    r.status = 204;
+    r.content_type.clear();
+    respond(std::move(r));
+  };
+}
+
 Response json_response(int status, std::string serialised) {
   Response r;
   r.status = status;

@@ -16,6 +16,13 @@ std::string worker_tag(std::string_view worker_id) {
   return fmt::format("{:012x}", h & 0xffffffffffffULL);
 }
 
+std::string worker_history(std::string_view runtime_epoch, std::string_view incarnation) {
+  std::string h;
+  h.reserve(runtime_epoch.size() + incarnation.size());
+  h.append(runtime_epoch).append(incarnation);
+  return h;
+}
+
 std::string encode_cursor(std::string_view epoch, std::string_view tag, std::uint64_t seq) {
   return fmt::format("r1.{}.{}.{}", epoch, tag, seq);
 }

@@ -102,6 +102,10 @@ struct PendingCommit {
 struct WorkerState {
   WorkerRecord record;
   std::string tag;
+  std::string history;  // the epoch part of its cursors (runtime epoch + incarnation)
+  // Expires when the worker is deleted: what outlives it (an engine turn's
+  // handlers, a delete waiting to run) holds a weak reference to this.
+  std::shared_ptr<const bool> life = std::make_shared<const bool>(true);
   store::Log* log = nullptr;  // resolved once; the store owns it
   std::uint64_t last_seq = 0;  // assigned
   std::uint64_t transcript_total = 0;  // assigned
@@ -291,6 +295,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     if (!log) return tl::unexpected(log.error());
     auto w = std::make_unique<WorkerState>();
     w->tag = worker_tag(rec.worker_id);
+    w->history = worker_history(epoch, rec.incarnation);
     w->record = std::move(rec);
     w->pub.status = w->record.status;
     w->subscribers = std::make_shared<SubscriberList>();
@@ -326,14 +331,15 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     }
     conversation.push_back(engines::Message{"user", std::move(content)});
 
-    // Workers are never removed, so the pointer is stable while the Impl
-    // lives; the run serial says whether this turn is still the current run.
+    // The pointer is good while the worker lives (`life`); the run serial
+    // says whether this turn is still the current run.
     std::weak_ptr<Impl> weak = weak_from_this();
     WorkerState* ws = &w;
+    std::weak_ptr<const bool> life = w.life;
     std::uint64_t serial = w.run->serial;
-    auto current = [weak, ws, serial]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
+    auto current = [weak, ws, life, serial]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
       auto self = weak.lock();
-      if (!self || !ws->run || ws->run->serial != serial) return {nullptr, nullptr};
+      if (!self || life.expired() || !ws->run || ws->run->serial != serial) return {nullptr, nullptr};
       return {std::move(self), ws};
     };
     engines::TurnHandlers h;
@@ -401,7 +407,20 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   }
 
   std::string cursor(const WorkerState& w, std::uint64_t seq) const {
-    return encode_cursor(epoch, w.tag, seq);
+    return encode_cursor(w.history, w.tag, seq);
+  }
+
+  // Takes a stopped, fully published worker out of the catalog (its id is
+  // free again at once), tells its subscribers (they pull and find it gone)
+  // and has the store remove its files.
+  void erase(std::map<std::string, std::unique_ptr<WorkerState>, std::less<>>::iterator it,
+             Callback<void> done) {
+    std::unique_ptr<WorkerState> gone = std::move(it->second);
+    workers.erase(it);
+    gone->log->context = nullptr;  // the store may still report it: ignored
+    gone->life.reset();
+    wake(*gone);
+    store->remove(gone->record.worker_id, std::move(done));
   }
 
   // The seq a cursor names, validated against this worker's log.
@@ -409,8 +428,10 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     auto parts = parse_cursor(c);
     if (!parts) return fail(parts.error());
     if (parts->tag != w.tag) return fail(Code::cursor_invalid, "cursor belongs to another worker");
-    if (parts->epoch != epoch)
-      return fail(Code::cursor_unknown, "cursor is from another epoch of this runtime's history");
+    if (parts->epoch != w.history)
+      return fail(Code::cursor_unknown,
+                  "cursor is from another history: another epoch of this runtime, or a deleted "
+                  "worker of the same id");
     if (parts->seq > w.pub.seq) return fail(Code::cursor_unknown, "cursor is beyond the end of the log");
     return parts->seq;
   }
@@ -544,6 +565,7 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
   rec.workspace_refs = std::move(req.workspace_refs);
   rec.mount_refs = std::move(req.mount_refs);
   rec.created_at_ms = rec.updated_at_ms = im.opts.clock->now_ms();
+  rec.incarnation = im.opts.random->hex(8);
   auto made = im.make_state(std::move(rec));
   if (!made) return im.post_result(std::move(done), Result<WorkerDetail>(fail(made.error())));
   auto& w = *im.workers.emplace(id, std::move(*made)).first->second;
@@ -679,7 +701,10 @@ void Runtime::stop(std::string_view worker_id, std::optional<std::string> reason
     auto self = weak.lock();
     if (!self) return;
     if (!r) return done(fail(r.error()));
-    done(self->detail_of(*self->find(id)));
+    // A delete queued before this answer may have taken the worker.
+    auto* w = self->find(id);
+    if (!w) return done(fail(Code::worker_not_found, fmt::format("worker '{}' not found", id)));
+    done(self->detail_of(*w));
   };
   if (w.record.status == WorkerStatus::stopped) {
     // Idempotent: answer once everything already committed is published.
@@ -697,6 +722,31 @@ void Runtime::stop(std::string_view worker_id, std::optional<std::string> reason
     im.add_event(w, wire::event::worker_stopped(reason));
   }
   im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), std::move(then));
+}
+
+void Runtime::remove(std::string_view worker_id, Callback<void> done) {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return im.post_result(std::move(done), Result<void>(fail(found.error())));
+  auto& w = **found;
+  if (w.record.status != WorkerStatus::stopped)
+    return im.post_result(std::move(done), Result<void>(fail(
+        Code::worker_not_stopped,
+        fmt::format("worker '{}' is {}; stop it before deleting it", worker_id, status_name(w.record.status)))));
+  // Once the stop is published no commit of this worker is waiting on it
+  // (a stopped worker commits nothing more), so it can leave the catalog.
+  std::weak_ptr<Impl> weak = impl_;
+  std::weak_ptr<const bool> life = w.life;
+  std::string id(worker_id);
+  im.when_published(w, [weak, life, id, done = std::move(done)](Result<void> r) mutable {
+    auto self = weak.lock();
+    if (!self) return;
+    if (!r) return done(fail(r.error()));
+    auto it = self->workers.find(id);
+    if (life.expired() || it == self->workers.end())  // a concurrent delete got there first
+      return done(fail(Code::worker_not_found, fmt::format("worker '{}' not found", id)));
+    self->erase(it, std::move(done));
+  });
 }
 
 Result<TranscriptPage> Runtime::transcript(std::string_view worker_id, std::uint64_t start,
@@ -746,6 +796,7 @@ Result<EventPage> Runtime::read_after(std::string_view worker_id, std::string_vi
   // Never read past what is published, even if the store has more.
   std::uint64_t from = after.value_or(0);
   EventPage page;
+  page.epoch = w.history;
   page.last_seq = w.pub.seq;
   if (from >= w.pub.seq && after) {
     page.cursor = im.cursor(w, from);
@@ -772,6 +823,7 @@ Result<Snapshot> Runtime::snapshot(std::string_view worker_id) const {
   if (!found) return fail(found.error());
   const auto& w = **found;
   Snapshot s;
+  s.epoch = w.history;
   s.detail = im.detail_of(w);
   s.detail.record.status = w.pub.status;
   s.seq = w.pub.seq;
@@ -803,7 +855,7 @@ void Runtime::flush(Callback<void> done) { impl_->store->flush(std::move(done));
 
 std::string Runtime::cursor_for(std::string_view worker_id, std::uint64_t seq) const {
   auto* w = impl_->find(worker_id);
-  return encode_cursor(impl_->epoch, w ? w->tag : worker_tag(worker_id), seq);
+  return w ? impl_->cursor(*w, seq) : encode_cursor(impl_->epoch, worker_tag(worker_id), seq);
 }
 
 }  // namespace yoi::rt

@@ -319,10 +319,15 @@ bj::object to_json(const EventPage& v) {
 bj::object record_to_json(const WorkerRecord& v) {
   bj::object o;
   put_record_fields(o, v);
+  if (!v.incarnation.empty()) o["incarnation"] = v.incarnation;
   return o;
 }
 
-Result<WorkerRecord> record_from_json(const bj::object& o) { return record_fields(o); }
+Result<WorkerRecord> record_from_json(const bj::object& o) {
+  auto r = record_fields(o);
+  if (r) r->incarnation = std::string(json::str_or_empty(o, "incarnation"));
+  return r;
+}
 
 bj::object to_json(const CreateWorker& v) {
   bj::object o;

@@ -153,6 +153,9 @@ class Observer : public std::enable_shared_from_this<Observer> {
         // a typed gap, then a fresh snapshot, and the stream goes on.
         pending_.push_back(rt::wire::diagnostic_frame(page.error().code, page.error().message, "resync"));
         resync();
+      } else if (page.error().code == Code::worker_not_found) {
+        // Deleted while watched: the stream's final word, a normal close.
+        fatal(page.error().code, page.error().message, 1000);
       } else {
         fatal(page.error().code, page.error().message, 1011);
       }
@@ -311,6 +314,13 @@ void stop_worker(Server& s, const Request& req, Respond respond) {
   s.rt.stop(*id, std::move(*reason), net::replier<rt::WorkerDetail>(std::move(respond)));
 }
 
+// Deletes a stopped worker (ARCHITECTURE §17): 204, or 409 worker_not_stopped.
+void delete_worker(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  s.rt.remove(*id, net::no_content_replier(std::move(respond)));
+}
+
 void read_transcript(Server& s, const Request& req, Respond respond) {
   auto id = worker_id_of(req);
   if (!id) return respond(net::error_response(id.error()));
@@ -353,6 +363,7 @@ net::Router RuntimeServer::Impl::routes() {
   r.add("GET", "/v1/workers", h(list_workers));
   r.add("POST", "/v1/workers", h(create_worker));
   r.add("GET", "/v1/workers/{id}", h(worker_detail));
+  r.add("DELETE", "/v1/workers/{id}", h(delete_worker));
   r.add("POST", "/v1/workers/{id}/input", h(send_input));
   r.add("POST", "/v1/workers/{id}/cancel", h(cancel_run));
   r.add("POST", "/v1/workers/{id}/stop", h(stop_worker));

@@ -27,6 +27,7 @@
 #include <latch>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
@@ -74,6 +75,9 @@ constexpr std::size_t kMaxStateBytes = 64u << 20;
 constexpr std::size_t kMaxOpenFds = 256;     // writer's cache of append fds
 constexpr std::size_t kRestoreChunk = 1u << 20;
 constexpr std::size_t kReadChunk = 64u << 10;
+// A removed worker's directory is renamed to "<prefix><enc>-<nonce>" before its
+// files go; open() finishes such removals. Encoded ids never start with '.'.
+constexpr std::string_view kTombstonePrefix = ".deleting-";
 
 struct Segment {
   std::uint64_t first_seq = 1;
@@ -187,6 +191,12 @@ struct Job {
   std::optional<Error> error;  // decided on the io thread; the writer only orders it
   bool flush = false;
   std::string create_dir;  // non-empty: first commit of a new worker (built in dir.tmp)
+  // Removal of a worker (README, "Removing a worker"): its directory, the
+  // tombstone name it is renamed to, and its model, kept alive until every
+  // earlier job naming it has completed.
+  std::string remove_dir;
+  std::string tombstone;
+  std::unique_ptr<WorkerModel> retired;
   std::vector<Append> appends;
   std::string state_path;
   std::optional<std::string> state_content;
@@ -282,6 +292,7 @@ class FsStoreImpl final : public FsStore {
                                                         std::uint64_t start,
                                                         std::size_t limit) override;
   void flush(Done done) override;
+  void remove(std::string_view worker_id, Done done) override;
 
  protected:
   void defer(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
@@ -315,7 +326,9 @@ class FsStoreImpl final : public FsStore {
   // --- writer thread ---
   void writer_loop();
   Result<void> process(std::vector<Job>& group);
-  Result<void> write_group(std::vector<Job>& group, GroupWrites& writes);
+  Result<void> process_writes(std::span<Job> jobs);
+  Result<void> write_group(std::span<Job> jobs, GroupWrites& writes);
+  Result<void> remove_worker_dir(Job& job);
   Result<void> sync_logs(const GroupWrites& writes);
   Result<void> replace_states(const std::map<std::string, std::string>& states, bool sync);
   Result<void> create_worker_dir(Job& job);
@@ -381,6 +394,14 @@ Result<Restored> FsStoreImpl::open() {
 
   for (const auto& name : names) {
     std::string path = workers_dir_ + "/" + name;
+    if (name.starts_with(kTombstonePrefix)) {
+      // A worker whose removal was cut short after its rename: it is gone.
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+      if (ec) return fail(Code::store_io, fmt::format("remove {}: {}", path, ec.message()));
+      out.diagnostics.push_back(fmt::format("finished removing deleted worker directory {}", path));
+      continue;
+    }
     if (name.ends_with(".tmp")) {
       // A worker whose first commit never completed: it was never acknowledged.
       std::error_code ec;
@@ -938,6 +959,26 @@ void FsStoreImpl::flush(Done done) {
   enqueue(std::move(job));
 }
 
+void FsStoreImpl::remove(std::string_view worker_id, Done done) {
+  auto it = opened_ ? workers_.find(worker_id) : workers_.end();
+  if (it == workers_.end() || !it->second->created) {
+    // Never committed: nothing on disk and nothing queued names it.
+    if (it != workers_.end()) workers_.erase(it);
+    Error e = opened_ ? Error{Code::worker_not_found, fmt::format("worker '{}' not found", worker_id)}
+                      : Error{Code::internal, "fs store used before open()"};
+    asio::post(io_, [done = std::move(done), e] { done(tl::unexpected(e)); });
+    return;
+  }
+  Job job;
+  job.done = std::move(done);
+  job.remove_dir = it->second->dir;
+  job.tombstone = fmt::format("{}/{}{}-{}", workers_dir_, kTombstonePrefix, encode_for_path(worker_id),
+                              random_.hex(8));
+  job.retired = std::move(it->second);
+  workers_.erase(it);
+  enqueue(std::move(job));
+}
+
 // Commits made during one turn of the io_context are handed to the writer
 // together, which is what lets concurrent commits share one sync.
 void FsStoreImpl::enqueue(Job job) {
@@ -1230,48 +1271,86 @@ Result<void> FsStoreImpl::create_worker_dir(Job& job) {
   return {};
 }
 
-// One writer cycle over a group (README, "Writing and the fsync protocol",
-// steps 1-5). A failure stops the group and, being sticky, every later one.
+// One writer cycle over a group (README, "Writing and the fsync protocol").
+// A removal cuts the group: the jobs before it are written and synced first
+// (they may name the removed worker), the ones after it may create a new
+// worker of the same id. A failure stops the group and, being sticky, every
+// later one: after a failed write the files may hold a partial tail, so
+// nothing is acknowledged on top of it (repaired on next open).
 Result<void> FsStoreImpl::process(std::vector<Job>& group) {
   if (failed_) return tl::unexpected(failure_);
   // Bound open files; only between groups, when every fd's data is synced.
   if (fds_.size() > kMaxOpenFds) fds_.clear();
-  auto fail_sticky = [&](Error e) -> Result<void> {
-    // After a failed write the files may hold a partial tail; refuse further
-    // writes so nothing is acknowledged on top of it (repaired on next open).
-    failed_ = true;
-    failure_ = e;
-    return tl::unexpected(std::move(e));
-  };
+  std::span<Job> rest(group);
+  while (!rest.empty()) {
+    auto cut = std::find_if(rest.begin(), rest.end(),
+                            [](const Job& j) { return !j.remove_dir.empty(); });
+    auto n = static_cast<std::size_t>(cut - rest.begin());
+    Result<void> r = n > 0 ? process_writes(rest.first(n)) : Result<void>{};
+    if (r && n < rest.size()) r = remove_worker_dir(rest[n]);
+    if (!r) {
+      failed_ = true;
+      failure_ = r.error();
+      return r;
+    }
+    rest = rest.subspan(std::min(n + 1, rest.size()));
+  }
+  return {};
+}
+
+// Steps 1-5 over jobs that remove nothing.
+Result<void> FsStoreImpl::process_writes(std::span<Job> jobs) {
   bool sync = sync_enabled();
   GroupWrites writes;
-  if (auto r = write_group(group, writes); !r) return fail_sticky(r.error());
+  if (auto r = write_group(jobs, writes); !r) return r;
 
   // Logs first, then state files: a state file never refers to events
   // that are not yet on disk (README: repair rules).
   if (sync)
-    if (auto r = sync_logs(writes); !r) return fail_sticky(r.error());
-  if (auto r = replace_states(writes.states, sync); !r) return fail_sticky(r.error());
+    if (auto r = sync_logs(writes); !r) return r;
+  if (auto r = replace_states(writes.states, sync); !r) return r;
 
   if (writes.any_flush && !sync) {
     // Policy none never synced anything; flush makes all of it durable.
     shared_->file_syncs.fetch_add(1);
-    if (::syncfs(lock_fd_.get()) != 0) return fail_sticky(io_error("syncfs", options_.dir, errno));
+    if (::syncfs(lock_fd_.get()) != 0) return tl::unexpected(io_error("syncfs", options_.dir, errno));
   }
 
   for (const auto& path : writes.unlinks) {
     close_fd(path);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-      return fail_sticky(io_error("unlink", path, errno));
+      return tl::unexpected(io_error("unlink", path, errno));
   }
+  return {};
+}
+
+// Removes a worker as one atomic step: its directory is renamed to a
+// tombstone (and workers/ synced), which is the moment it is gone; only then
+// are its files deleted. A crash before the rename leaves the whole worker,
+// after it a tombstone that open() deletes.
+Result<void> FsStoreImpl::remove_worker_dir(Job& job) {
+  std::string prefix = job.remove_dir + "/";
+  std::erase_if(fds_, [&](const auto& kv) { return kv.first.starts_with(prefix); });
+  if (options_.crash_point) options_.crash_point("remove:before_rename");
+  if (::rename(job.remove_dir.c_str(), job.tombstone.c_str()) != 0)
+    return tl::unexpected(io_error("rename", job.remove_dir, errno));
+  if (sync_enabled()) {
+    shared_->dir_syncs.fetch_add(1);
+    if (auto r = sync_dir(workers_dir_); !r) return r;
+  }
+  if (options_.crash_point) options_.crash_point("remove:renamed");
+  // A tombstone left by a failure here is harmless: the worker is already
+  // gone, and the next open() deletes it.
+  std::error_code ec;
+  std::filesystem::remove_all(job.tombstone, ec);
   return {};
 }
 
 // Steps 1-2: creates new workers and appends every other job's lines, one
 // write per file per job, noting in `writes` what must be synced, replaced
 // and unlinked afterwards. Only the newest state per file is kept.
-Result<void> FsStoreImpl::write_group(std::vector<Job>& group, GroupWrites& writes) {
-  for (auto& job : group) {
+Result<void> FsStoreImpl::write_group(std::span<Job> jobs, GroupWrites& writes) {
+  for (auto& job : jobs) {
     if (job.error) continue;
     if (job.flush) {
       writes.any_flush = true;

@@ -212,6 +212,22 @@ class MemoryStore final : public Store {
 
   std::string_view kind() const override { return "memory"; }
 
+  // The log leaves the catalog now; it is freed after the next drain, which
+  // may still report it (the core has cleared its context by then).
+  void remove(std::string_view worker_id, Done done) override {
+    auto it = logs_.find(worker_id);
+    Result<void> r;
+    if (it == logs_.end() || !it->second->committed_) {
+      r = fail(Code::worker_not_found, fmt::format("worker '{}' not found", worker_id));
+      if (it != logs_.end()) logs_.erase(it);  // never committed: nothing can name it
+    } else {
+      pending_->retired.push_back(std::move(it->second));
+      logs_.erase(it);
+    }
+    if (done) pending_->dones.emplace_back(std::move(done), std::move(r));
+    schedule();
+  }
+
   // --- from MemLog ---
 
   void committed(MemLog& l) {
@@ -257,6 +273,7 @@ class MemoryStore final : public Store {
     std::vector<MemLog*> dirty, dirty_running;
     std::vector<std::pair<MemLog*, Error>> failed, failed_running;
     std::vector<std::pair<Done, Result<void>>> dones, dones_running;
+    std::vector<std::unique_ptr<MemLog>> retired;  // removed logs, freed after the drain
   };
 
   void schedule() {
@@ -268,6 +285,8 @@ class MemoryStore final : public Store {
       std::swap(q->dirty, q->dirty_running);
       std::swap(q->failed, q->failed_running);
       std::swap(q->dones, q->dones_running);
+      auto retired = std::move(q->retired);
+      q->retired.clear();
       for (MemLog* l : q->dirty_running) {
         l->dirty = false;
         l->mark_durable();

@@ -305,6 +305,12 @@ void stop_worker(Api& api, const Request& req, Respond respond) {
                     net::replier<rt::WorkerDetail>(std::move(respond), how));
 }
 
+// Deletes a stopped worker (ARCHITECTURE §17): 204 No Content.
+void delete_worker(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  api.registry.remove(how.runtime_id, how.worker_id, net::no_content_replier(std::move(respond), how));
+}
+
 void read_transcript(Api& api, const Request& req, Respond respond) {
   auto how = about(req);
   auto start = net::query_uint(req, "start");
@@ -371,6 +377,7 @@ void BrowserApi::add_routes(net::Router& r) {
   r.add("GET", "/api/runtimes/{rid}/workers", h(list_workers));
   r.add("POST", "/api/runtimes/{rid}/workers", h(create_worker));
   r.add("GET", "/api/runtimes/{rid}/workers/{wid}", h(worker_detail));
+  r.add("DELETE", "/api/runtimes/{rid}/workers/{wid}", h(delete_worker));
   r.add("POST", "/api/runtimes/{rid}/workers/{wid}/input", h(send_input));
   r.add("POST", "/api/runtimes/{rid}/workers/{wid}/cancel", h(cancel_run));
   r.add("POST", "/api/runtimes/{rid}/workers/{wid}/stop", h(stop_worker));

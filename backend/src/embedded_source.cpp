@@ -6,6 +6,7 @@
 #include "relabel.hpp"
 #include "upstream.hpp"
 #include "yoi/clock.hpp"
+#include "yoi/runtime/cursor.hpp"
 #include "yoi/runtime/runtime.hpp"
 
 namespace yoi::backend {
@@ -67,6 +68,10 @@ class EmbeddedSource final : public Source {
     rt_.stop(worker_id, std::move(reason), relabel(std::move(done)));
   }
 
+  void remove(std::string worker_id, Callback<void> done) override {
+    rt_.remove(worker_id, std::move(done));
+  }
+
   void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                   Callback<rt::TranscriptPage> done) override {
     post_result(std::move(done), rt_.transcript(worker_id, start, limit));
@@ -86,18 +91,14 @@ class EmbeddedSource final : public Source {
  private:
   Result<SourceEventPage> read(const std::string& worker_id, const std::optional<Position>& after,
                                std::size_t limit) {
+    // The runtime judges the position (an unknown worker first, then
+    // another history: cursor_unknown), exactly as a remote runtime does.
     std::string cursor;
-    if (after) {
-      if (!after->epoch.empty() && after->epoch != rt_.epoch())
-        return fail(Code::cursor_unknown, "cursor belongs to another history of this runtime");
-      // Make sure the worker exists before minting a runtime cursor for it,
-      // so an unknown worker is worker_not_found, not a cursor error.
-      cursor = rt_.cursor_for(worker_id, after->seq);
-    }
+    if (after) cursor = rt::encode_cursor(after->epoch, rt::worker_tag(worker_id), after->seq);
     auto page = rt_.read_after(worker_id, cursor, limit);
     if (!page) return fail(page.error());
     SourceEventPage out;
-    out.epoch = rt_.epoch();
+    out.epoch = std::move(page->epoch);
     out.position = after ? after->seq : 0;
     out.last_seq = page->last_seq;
     out.events.reserve(page->events.size());

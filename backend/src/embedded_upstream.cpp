@@ -45,7 +45,7 @@ class EmbeddedUpstream final : public EventStream {
       auto v = json::parse(rt::wire::snapshot_frame(*snap), 64u << 20);
       if (!v || !v->is_object()) return fail(Code::internal, "snapshot frame does not parse");
       StreamSnapshot s;
-      s.epoch = rt.epoch();
+      s.epoch = snap->epoch;
       s.seq = snap->seq;
       s.frame = std::move(v->as_object());
       return s;
@@ -55,7 +55,7 @@ class EmbeddedUpstream final : public EventStream {
     bool send_snapshot() {
       auto s = take_snapshot();
       if (!s) return end(s.error());
-      cursor = rt.cursor_for(wid, s->seq);
+      cursor = rt::encode_cursor(s->epoch, rt::worker_tag(wid), s->seq);
       h.snapshot(std::move(*s));
       return active;
     }
@@ -131,7 +131,7 @@ class EmbeddedUpstream final : public EventStream {
         if (page->events.empty()) break;
         for (auto& e : page->events) {
           cursor = e.cursor;
-          h.event(rt.epoch(), SourceEvent{e.seq, std::move(e.json)});
+          h.event(page->epoch, SourceEvent{e.seq, std::move(e.json)});
           if (!active || g != gen) return;
         }
         sent += page->events.size();

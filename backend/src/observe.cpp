@@ -685,9 +685,14 @@ void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::op
   if (closed) return stream->close(1001, "");
   Source* source = registry.find(rid);
   if (!source) return stream->close(1011, "");  // the route found it; sources are never removed
-  // A feed that ended fatally (e.g. worker_not_found) is not reused: the
-  // worker may exist by now.
-  if (auto it = feeds.find(std::make_pair(rid, wid)); it != feeds.end() && it->second->fatal) {
+  // A feed that ended fatally (e.g. worker_not_found: an embedded worker
+  // deleted while its upstream was open) is not reused: the worker may exist
+  // by now. Nor is one whose stopped worker's stream has ended (a remote
+  // runtime closes it after worker_stopped): the worker may have been
+  // deleted and created again since, through any backend, and only a new
+  // upstream brings the current worker (backend/OBSERVE.md, "Deleted workers").
+  if (auto it = feeds.find(std::make_pair(rid, wid));
+      it != feeds.end() && (it->second->fatal || (it->second->stopped && !it->second->connected))) {
     auto old = it->second;
     drop_feed(old.get());
   }

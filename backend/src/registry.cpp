@@ -31,6 +31,7 @@ std::string_view capability_name(Op op) {
     case Op::transcript: return "workers.transcript";
     case Op::events: return "workers.events";
     case Op::events_ws: return "workers.events.ws";
+    case Op::remove: return "workers.delete";
   }
   return "";
 }
@@ -224,6 +225,13 @@ void RuntimeRegistry::stop(std::string runtime_id, std::string worker_id,
   auto failed = [done](Error e) { done(fail(std::move(e))); };
   if (Source* s = route(ApiOp::stop, runtime_id, worker_id, principal, failed))
     s->stop(std::move(worker_id), std::move(reason), after_write(*s, std::move(done)));
+}
+
+void RuntimeRegistry::remove(std::string runtime_id, std::string worker_id, Callback<void> done,
+                             std::string_view principal) {
+  auto failed = [done](Error e) { done(fail(std::move(e))); };
+  if (Source* s = route(ApiOp::remove, runtime_id, worker_id, principal, failed))
+    s->remove(std::move(worker_id), std::move(done));
 }
 
 void RuntimeRegistry::transcript(std::string runtime_id, std::string worker_id,

@@ -80,6 +80,10 @@ struct Core : std::enable_shared_from_this<Core> {
         e = upstream::map_failure(upstream::NoReply{out.error().kind});
       } else if (out->status < 200 || out->status >= 300) {
         e = upstream::map_failure(upstream::Reply{out->status, out->body});
+      } else if (out->status == 204) {
+        // No Content (delete): success with nothing to decode.
+        self->observe(std::nullopt);
+        return done(bj::value{});
       } else if (auto v = json::parse(out->body, 16u << 20)) {
         self->observe(std::nullopt);
         return done(std::move(*v));
@@ -271,6 +275,14 @@ class RemoteSource final : public Source {
          decode_detail(std::move(done)));
   }
 
+  void remove(std::string worker_id, Callback<void> done) override {
+    with(Op::remove, "DELETE", core_->worker_path(worker_id), {},
+         [done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           done({});
+         });
+  }
+
   void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                   Callback<rt::TranscriptPage> done) override {
     with(Op::transcript, "GET",
@@ -286,11 +298,7 @@ class RemoteSource final : public Source {
   void events(std::string worker_id, std::optional<Position> after, std::size_t limit,
               Callback<SourceEventPage> done) override {
     std::string target = fmt::format("/events?limit={}", limit);
-    if (after) {
-      std::string epoch = after->epoch;
-      if (epoch.empty() && core_->summary) epoch = core_->summary->epoch;
-      target += "&after=" + pct(rt::encode_cursor(epoch, rt::worker_tag(worker_id), after->seq));
-    }
+    if (after) target += "&after=" + pct(rt::encode_cursor(after->epoch, rt::worker_tag(worker_id), after->seq));
     const std::uint64_t from = after ? after->seq : 0;
     with(Op::events, "GET", core_->worker_path(worker_id, target), {},
          [c = core_, from, done = std::move(done)](Result<bj::value> v) {

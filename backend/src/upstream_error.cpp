@@ -21,6 +21,7 @@ bool passes_through(Code c) {
     case Code::worker_exists:
     case Code::worker_busy:
     case Code::worker_stopped:
+    case Code::worker_not_stopped:
     case Code::limit_exceeded:
     case Code::cursor_invalid:
     case Code::cursor_expired:

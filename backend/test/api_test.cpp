@@ -423,5 +423,74 @@ TEST(Api, CanarySecretsNeverLeak) {
   }
 }
 
+
+// ---- deleting workers (ARCHITECTURE §17), through yoi-server's route ----
+
+// The route's whole contract against one runtime: 409 while not stopped,
+// 204 once stopped, then gone; errors name runtime and worker; a polling
+// cursor of the deleted worker is cursor_unknown for a new one of its id.
+void expect_delete_route(HttpClient& c, const std::string& rid) {
+  const std::string w = "/api/runtimes/" + rid + "/workers/w1";
+  ASSERT_EQ(c.request("POST", "/api/runtimes/" + rid + "/workers", R"({"worker_id":"w1"})").status, 201);
+  auto refused = c.request("DELETE", w);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(err_code(refused), "worker_not_stopped");
+  EXPECT_EQ(body_of(refused).at("error").at("runtime_id").as_string(), rid);
+  EXPECT_EQ(body_of(refused).at("error").at("worker_id"), "w1");
+  EXPECT_EQ(c.request("GET", w).status, 200) << "a refused delete changes nothing";
+
+  ASSERT_EQ(c.request("POST", w + "/stop").status, 200);
+  auto old = c.request("GET", w + "/events");
+  ASSERT_EQ(old.status, 200);
+  std::string old_cursor(body_of(old).at("cursor").as_string());
+  auto gone = c.request("DELETE", w);
+  EXPECT_EQ(gone.status, 204) << gone.body;
+  EXPECT_TRUE(gone.body.empty());
+  EXPECT_EQ(err_code(c.request("GET", w)), "worker_not_found");
+  auto again = c.request("DELETE", w);
+  EXPECT_EQ(again.status, 404);
+  EXPECT_EQ(err_code(again), "worker_not_found");
+
+  ASSERT_EQ(c.request("POST", "/api/runtimes/" + rid + "/workers", R"({"worker_id":"w1"})").status, 201);
+  ASSERT_EQ(c.request("POST", w + "/input", R"({"content":"a new life"})").status, 202);
+  wait_idle(c, w);
+  auto stale = c.request("GET", w + "/events?after=" + old_cursor);
+  EXPECT_EQ(stale.status, 410) << stale.body;
+  EXPECT_EQ(err_code(stale), "cursor_unknown");
+
+  EXPECT_EQ(err_code(c.request("DELETE", "/api/runtimes/nope/workers/w1")), "runtime_not_found");
+  EXPECT_EQ(err_code(c.request("DELETE", "/api/runtimes/" + rid + "/workers/bad%20id")), "invalid_id");
+}
+
+TEST(DeleteWorker, BackendAnswers204And409ThroughTheEmbeddedRuntime) {
+  Backend b({});
+  HttpClient c("127.0.0.1", b.port());
+  expect_delete_route(c, "local");
+}
+
+TEST(DeleteWorker, BackendRoutesToRemoteRuntime) {
+  RuntimeProc rp;
+  rp.token = "delete-token";
+  rp.chunk_delay_ms = 0;
+  ASSERT_TRUE(rp.start());
+  RemoteConfig rc;
+  rc.id = "far";
+  rc.base_url = Secret(rp.base_url());
+  rc.token = Secret(rp.token);
+  rc.timeout = 5s;
+  rc.probe_interval = 0ms;
+  Backend::Options o;
+  o.embedded = false;
+  o.remotes.push_back(rc);
+  Backend b(o);
+  HttpClient c("127.0.0.1", b.port());
+  expect_delete_route(c, "far");
+  // The worker is gone from the runtime itself, not only from the backend's view.
+  HttpClient direct("127.0.0.1", rp.port);
+  auto list = direct.request("GET", "/v1/workers", {}, {{"Authorization", "Bearer " + rp.token}});
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(body_of(list).at("workers").as_array().size(), 1u) << "only the re-created w1";
+}
+
 }  // namespace
 }  // namespace yoi::backend::test

@@ -73,6 +73,9 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   Result<rt::WorkerDetail> stop(const std::string& wid) {
     return await<rt::WorkerDetail>(io, [&](auto cb) { registry->stop("rt1", wid, std::nullopt, cb); });
   }
+  Result<void> remove(const std::string& wid) {
+    return await<void>(io, [&](auto cb) { registry->remove("rt1", wid, cb); });
+  }
   Result<SourceEventPage> events(const std::string& wid, std::optional<Position> after, std::size_t limit = 100) {
     return await<SourceEventPage>(io, [&](auto cb) { registry->events("rt1", wid, after, limit, cb); });
   }
@@ -289,6 +292,49 @@ TEST_P(Conformance, EventsPageAndResume) {
   auto future = events("w1", Position{all->epoch, 10'000});
   ASSERT_FALSE(future);
   EXPECT_EQ(future.error().code, Code::cursor_unknown);
+}
+
+TEST_P(Conformance, DeleteRefusesAWorkerNotStoppedAndRemovesAStoppedOne) {
+  ASSERT_TRUE(create("w1"));
+  auto idle = remove("w1");
+  ASSERT_FALSE(idle);
+  EXPECT_EQ(idle.error().code, Code::worker_not_stopped);
+  ASSERT_TRUE(input("w1", "a long enough message to still be running"));
+  auto running = remove("w1");
+  ASSERT_FALSE(running);
+  EXPECT_EQ(running.error().code, Code::worker_not_stopped);
+  ASSERT_TRUE(stop("w1"));
+  auto r = remove("w1");
+  ASSERT_TRUE(r) << r.error().message;
+  auto gone = detail("w1");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, Code::worker_not_found);
+  auto again = remove("w1");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Code::worker_not_found);
+  auto fresh = create("w1");
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->record.status, rt::WorkerStatus::idle);
+}
+
+TEST_P(Conformance, OldPositionNeverYieldsNewWorkersEvents) {
+  ASSERT_TRUE(create("w1"));
+  ASSERT_TRUE(stop("w1"));
+  auto old = events("w1", std::nullopt);
+  ASSERT_TRUE(old) << old.error().message;
+  ASSERT_TRUE(remove("w1"));
+  ASSERT_TRUE(create("w1"));
+  ASSERT_TRUE(input("w1", "new"));
+  wait_idle("w1");
+  auto now = events("w1", std::nullopt);
+  ASSERT_TRUE(now);
+  EXPECT_NE(now->epoch, old->epoch) << "a new worker of the same id is a new history";
+  ASSERT_GT(now->last_seq, old->position);
+  for (std::uint64_t seq : {std::uint64_t{0}, old->position}) {
+    auto page = events("w1", Position{old->epoch, seq});
+    ASSERT_FALSE(page) << "an old position read " << page->events.size() << " events of the new worker";
+    EXPECT_EQ(page.error().code, Code::cursor_unknown);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Sources, Conformance, ::testing::Values("embedded", "remote"),

@@ -186,6 +186,7 @@ struct FakeRuntime {
   std::vector<std::string> caps;
   int cancel_calls = 0;
   int detail_calls = 0;
+  int delete_calls = 0;
   std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
@@ -200,6 +201,10 @@ struct FakeRuntime {
     r.add("POST", "/v1/workers/{id}/cancel", [this](const net::Request&, net::Respond respond) {
       ++cancel_calls;
       respond(net::Response::json(200, bj::object{{"cancelled", false}, {"status", "idle"}}));
+    });
+    r.add("DELETE", "/v1/workers/{id}", [this](const net::Request&, net::Respond respond) {
+      ++delete_calls;
+      respond(net::Response::error(Error{Code::not_found, "no such route"}));
     });
     r.add("GET", "/v1/workers/{id}", [this](const net::Request& req, net::Respond respond) {
       ++detail_calls;
@@ -256,6 +261,19 @@ TEST(Faults, UpstreamAnswersMapToTypedErrors) {
     EXPECT_EQ(d.error().message.find("/var"), std::string::npos);
   }
   EXPECT_EQ(fake.detail_calls, 6);  // one call per operation, no lookups around it
+}
+
+
+TEST(DeleteWorker, RuntimeWithoutTheCapabilityIs501Unsupported) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.detail", "workers.stop"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto r = await<void>(f.io, [&](auto cb) { f.registry.remove("fake", "w1", cb); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::unsupported);
+  EXPECT_EQ(http_status(r.error().code), 501);
+  EXPECT_EQ(fake.delete_calls, 0) << "an unlisted operation is never called";
 }
 
 }  // namespace

@@ -204,6 +204,7 @@ class FirstSnapshotFails final : public Source {
   void stop(std::string w, std::optional<std::string> why, Callback<rt::WorkerDetail> done) override {
     s_->stop(std::move(w), std::move(why), std::move(done));
   }
+  void remove(std::string w, Callback<void> done) override { s_->remove(std::move(w), std::move(done)); }
   void transcript(std::string w, std::uint64_t start, std::size_t limit, Callback<rt::TranscriptPage> done) override {
     s_->transcript(std::move(w), start, limit, std::move(done));
   }
@@ -423,7 +424,7 @@ TEST(ObserveEmbedded, SnapshotFirstThenEventsThenResumeStrictlyAfter) {
   auto hb = read_until(ws2, [](const Frame& f) { return f.type == "heartbeat"; }, 5s, &seen2);
   ASSERT_TRUE(hb);
   EXPECT_EQ(hb->seq, event_seqs(seen2).back());
-  EXPECT_EQ(hb->cursor, be.cursors.encode("local", "w1", Position{be.call([&] { return be.runtime->epoch(); }),
+  EXPECT_EQ(hb->cursor, be.cursors.encode("local", "w1", Position{be.call([&] { return be.runtime->snapshot("w1")->epoch; }),
                                                                    event_seqs(seen2).back()}));
   EXPECT_TRUE(hb->cursor.starts_with("b1."));
 }
@@ -435,7 +436,7 @@ TEST(ObserveEmbedded, TamperedForeignAndOtherWorkerCursorsAreInvalid) {
   be.create_local("w1");
   be.create_local("w2");
   CursorCodec foreign(Secret("another-secret"));
-  auto good = be.cursors.encode("local", "w1", Position{be.call([&] { return be.runtime->epoch(); }), 1});
+  auto good = be.cursors.encode("local", "w1", Position{be.call([&] { return be.runtime->snapshot("w1")->epoch; }), 1});
   std::string tampered = good;
   tampered[tampered.size() - 3] = tampered[tampered.size() - 3] == 'A' ? 'B' : 'A';
   std::vector<std::string> bad{tampered, foreign.encode("local", "w1", Position{"x", 1}),
@@ -1145,6 +1146,165 @@ TEST(ObserveProcess, NeverReadingClientCostsBoundedMemory) {
   if (yoi::testing::kRssMeaningful) {
     EXPECT_LT(after - base, 16 * 1024) << "RSS grew from " << base << " kB to " << after << " kB";
   }
+}
+
+
+// ---------------------------------------------------------------- deleting workers
+
+// A registry operation run on the backend's io thread, awaited (10 s).
+template <class T, class F>
+Result<T> on_io(Backend& be, F start) {
+  std::promise<Result<T>> p;
+  auto fut = p.get_future();
+  asio::post(be.io, [&] { start([&p](Result<T> r) { p.set_value(std::move(r)); }); });
+  if (fut.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "registry operation did not answer within 10 s";
+    std::abort();
+  }
+  return fut.get();
+}
+
+std::uint64_t run_count_of(const Frame& snap) {
+  auto* w = snap.obj.if_contains("worker");
+  auto* n = w && w->is_object() ? w->as_object().if_contains("run_count") : nullptr;
+  return n ? n->to_number<std::uint64_t>() : 0;
+}
+
+std::string status_of(const Frame& snap) {
+  auto* w = snap.obj.if_contains("worker");
+  return w && w->is_object() ? std::string(json::str_or_empty(w->as_object(), "status")) : std::string();
+}
+
+// Worker w1 is watched until it stops, deleted through the registry and
+// created again. Nothing of the old worker may reach a client of the new
+// one: not the hub's stopped snapshot (its feed is still in its grace
+// period), not its ring, and an old backend cursor answers cursor_unknown.
+void expect_deleted_worker_never_serves_the_new_one(Backend& be, const std::string& rid) {
+  auto create = [&] {
+    rt::CreateWorker c;
+    c.worker_id = "w1";
+    return on_io<rt::WorkerDetail>(be, [&](auto cb) { be.registry.create(rid, c, cb); });
+  };
+  ASSERT_TRUE(create());
+  // One run first, so the old worker's snapshots (run_count 1) cannot pass
+  // for the new worker's (run_count 0).
+  ASSERT_TRUE(on_io<rt::InputAccepted>(be, [&](auto cb) {
+    be.registry.input(rid, "w1", rt::Input{"the old life", std::nullopt}, cb);
+  }));
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws(rid, "w1")).ok);
+  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(first);
+  if (run_count_of(*first) == 1 && status_of(*first) == "running")
+    ASSERT_TRUE(read_until(watcher, is_run_finished, 10s));
+  ASSERT_TRUE(on_io<rt::WorkerDetail>(be, [&](auto cb) { be.registry.stop(rid, "w1", std::nullopt, cb); }));
+  std::vector<Frame> seen;
+  auto stopped = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &seen);
+  ASSERT_TRUE(stopped);
+  ASSERT_EQ(stopped->code, "worker_stopped");
+  std::string old_event_cursor;
+  for (const auto& f : seen)
+    if (f.type == "event") old_event_cursor = f.cursor;
+  ASSERT_FALSE(old_event_cursor.empty());
+
+  auto removed = on_io<void>(be, [&](auto cb) { be.registry.remove(rid, "w1", cb); });
+  ASSERT_TRUE(removed) << removed.error().message;
+  ASSERT_TRUE(create());
+
+  auto fresh = be.client();
+  ASSERT_TRUE(fresh.connect(events_ws(rid, "w1")).ok);
+  auto snap = read_until(fresh, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(status_of(*snap), "idle") << "a client of the new worker got the deleted worker's snapshot";
+  EXPECT_EQ(run_count_of(*snap), 0u) << "a client of the new worker got the deleted worker's snapshot";
+  EXPECT_NE(snap->cursor, first->cursor);
+  EXPECT_EQ(snap->seq, 1u);
+
+  for (const auto& old : {first->cursor, old_event_cursor}) {
+    auto ws = be.client();
+    ASSERT_TRUE(ws.connect(events_ws(rid, "w1", old)).ok);
+    auto d = read_until(ws, [](const Frame&) { return true; }, 5s);
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->type, "diagnostic");
+    EXPECT_EQ(d->code, "cursor_unknown") << "an old cursor must never resume in the new worker's log";
+    EXPECT_EQ(d->action, "resync");
+    auto s2 = read_until(ws, [](const Frame&) { return true; }, 5s);
+    ASSERT_TRUE(s2);
+    EXPECT_EQ(s2->type, "snapshot");
+    EXPECT_EQ(status_of(*s2), "idle");
+    EXPECT_EQ(run_count_of(*s2), 0u);
+  }
+
+  // The new worker streams as its own: events from seq 2 on.
+  ASSERT_TRUE(on_io<rt::InputAccepted>(be, [&](auto cb) {
+    be.registry.input(rid, "w1", rt::Input{"hello again", std::nullopt}, cb);
+  }));
+  std::vector<Frame> after;
+  ASSERT_TRUE(read_until(fresh, is_run_finished, 10s, &after));
+  expect_contiguous(event_seqs(after), 2);
+}
+
+TEST(DeleteWorker, OldCursorNeverYieldsNewWorkersEventsEmbedded) {
+  Backend be;
+  be.opts.grace = 10s;  // the old worker's feed outlives its watcher
+  be.add_embedded(0);
+  be.start();
+  expect_deleted_worker_never_serves_the_new_one(be, "local");
+}
+
+// The same, deleted behind the backend's back (straight on a yoi-runtime, as
+// another backend would). The hub never heard of it, and the old feed's
+// upstream ended with the worker's stop, so nothing would tell it: a new
+// client still gets the new worker, because an ended stopped feed is not reused.
+TEST(DeleteWorker, DeletedBehindTheBackendsBackNewClientsGetTheNewWorker) {
+  RtProc rp;
+  rp.store = "memory";
+  rp.chunk_delay_ms = 0;
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  rp.input("w1", "the old life");
+  Backend be;
+  be.opts.grace = 10s;  // the old feed outlives its watcher
+  be.add_remote("gpu", rp);
+  be.start();
+  HttpClient direct("127.0.0.1", rp.port);
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (json::str_or_empty(json::parse(direct.request("GET", "/v1/workers/w1", {}, rp.auth()).body, 1 << 20)->as_object(),
+                            "status") != "idle")
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "the first run did not finish";
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("gpu", "w1")).ok);
+  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(run_count_of(*first), 1u);
+  ASSERT_EQ(direct.request("POST", "/v1/workers/w1/stop", "{}", rp.auth()).status, 200);
+  auto stopped = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s);
+  ASSERT_TRUE(stopped);
+  ASSERT_EQ(stopped->code, "worker_stopped");
+  ASSERT_EQ(direct.request("DELETE", "/v1/workers/w1", {}, rp.auth()).status, 204);
+  rp.create("w1");
+
+  auto fresh = be.client();
+  ASSERT_TRUE(fresh.connect(events_ws("gpu", "w1")).ok);
+  auto snap = read_until(fresh, [](const Frame&) { return true; }, 5s);
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->type, "snapshot");
+  EXPECT_EQ(run_count_of(*snap), 0u) << "the old worker's feed served its snapshot";
+  EXPECT_EQ(status_of(*snap), "idle");
+  EXPECT_EQ(snap->seq, 1u);
+}
+
+TEST(DeleteWorker, OldCursorNeverYieldsNewWorkersEventsRemote) {
+  RtProc rp;
+  rp.store = "memory";
+  rp.chunk_delay_ms = 0;
+  ASSERT_TRUE(rp.start());
+  Backend be;
+  be.opts.grace = 10s;
+  be.add_remote("gpu", rp);
+  be.start();
+  expect_deleted_worker_never_serves_the_new_one(be, "gpu");
 }
 
 }  // namespace

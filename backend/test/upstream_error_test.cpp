@@ -97,7 +97,7 @@ TEST(UpstreamError, TypedUnauthorizedIsRuntimeAuthFailed) {
 
 TEST(UpstreamError, RequestShapedCodesPassWithTheirBoundedMessage) {
   for (auto code : {Code::invalid_request, Code::invalid_id, Code::payload_too_large, Code::worker_exists,
-                    Code::worker_busy, Code::worker_stopped, Code::limit_exceeded, Code::cursor_invalid,
+                    Code::worker_busy, Code::worker_stopped, Code::worker_not_stopped, Code::limit_exceeded, Code::cursor_invalid,
                     Code::cursor_expired, Code::cursor_unknown}) {
     auto e = map_failure(Reply{409, typed(code_name(code), "as the runtime says")});
     EXPECT_EQ(e.code, code) << code_name(code);

@@ -55,6 +55,7 @@ CliResult<bj::value> Api::call(std::string_view method, std::string_view target,
   auto r = http_.request(method, target, body);
   if (!r) return tl::unexpected(transport_error(r.error(), http_.endpoint()));
   if (r->status < 200 || r->status >= 300) return tl::unexpected(reply_error(r->status, r->body));
+  if (r->status == 204) return bj::value{};  // No Content (delete)
   auto v = json::parse(r->body, 16u << 20);
   if (!v)
     return cli_fail(kExitConnection, "bad_response",

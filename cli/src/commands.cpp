@@ -342,6 +342,23 @@ CliResult<void> cmd_stop(Context& c, const WorkerRef& w) {
   return {};
 }
 
+// A worker that is not stopped is refused (409 worker_not_stopped, exit 1):
+// deleting is never a side effect of stopping.
+CliResult<void> cmd_rm(Context& c, const WorkerRef& w) {
+  auto v = c.api->call("DELETE", worker_path(w));
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) {
+    bj::object o;
+    o["runtime_id"] = w.runtime_id;
+    o["worker_id"] = w.worker_id;
+    o["deleted"] = true;
+    print_json(o);
+    return {};
+  }
+  std::cout << "deleted " << w.runtime_id << "/" << w.worker_id << "\n";
+  return {};
+}
+
 // ------------------------------------------------------------ streams
 
 void note_to_stderr(const std::string& s) { screen().note(s); }
@@ -844,6 +861,10 @@ const Command kCommands[] = {
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_cancel(c, *w); }},
     {"stop", "Stop a worker for good", "", true, nullptr,
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_stop(c, *w); }},
+    {"rm", "Delete a stopped worker: its state, events and transcript",
+     "Only a stopped worker can be deleted ('yoi stop' it first); otherwise the server answers\n"
+     "worker_not_stopped and yoi exits 1. The worker id may be used again afterwards.",
+     true, nullptr, [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_rm(c, *w); }},
 };
 
 void add_global_options(CLI::App& app, Globals& g) {

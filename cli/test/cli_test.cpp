@@ -453,6 +453,43 @@ TEST_F(CliTest, TypedErrorsAreExitOne) {
   EXPECT_EQ(again.err.rfind("worker_exists: ", 0), 0u) << again.err;
 }
 
+TEST_F(CliTest, RmRefusesAWorkerNotStoppedThenDeletesIt) {
+  auto ref = create_worker(srv, "local", {"--id", "doomed"});
+  auto refused = yoi(srv, {"rm", ref});
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_EQ(refused.err.rfind("worker_not_stopped: ", 0), 0u) << refused.err;
+  EXPECT_NE(refused.err.find("stop it"), std::string::npos) << refused.err;
+  EXPECT_TRUE(refused.out.empty()) << refused.out;
+  ASSERT_EQ(yoi(srv, {"show", ref}).exit_code, 0) << "a refused rm changes nothing";
+
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  auto rm = yoi(srv, {"rm", ref});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "deleted local/doomed\n");
+  auto gone = yoi(srv, {"show", ref});
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.err.rfind("worker_not_found: ", 0), 0u) << gone.err;
+  auto again = yoi(srv, {"rm", ref});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_EQ(again.err.rfind("worker_not_found: ", 0), 0u) << again.err;
+  auto listed = yoi(srv, {"workers", "--runtime", "local"});
+  EXPECT_EQ(listed.out.find("doomed"), std::string::npos) << listed.out;
+}
+
+TEST_F(CliTest, RmJsonPrintsOneDocumentAndTheIdIsFreeAgain) {
+  auto ref = create_worker(srv, "local", {"--id", "again"});
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  auto rm = yoi(srv, {"rm", ref, "--json"});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  auto v = parse(rm.out).as_object();
+  EXPECT_EQ(s(v, "runtime_id"), "local");
+  EXPECT_EQ(s(v, "worker_id"), "again");
+  EXPECT_TRUE(v.at("deleted").as_bool());
+  EXPECT_EQ(create_worker(srv, "local", {"--id", "again"}), "local/again");
+  auto usage = yoi(srv, {"rm"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.err;
+}
+
 TEST_F(CliTest, SendWaitPrintsTheReply) {
   auto ref = create_worker(srv);
   auto r = yoi(srv, {"send", "--wait", ref, "a longer message that streams in several chunks"});

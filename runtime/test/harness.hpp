@@ -63,6 +63,9 @@ struct Harness {
   Result<WorkerDetail> stop(const std::string& id) {
     return wait<WorkerDetail>([&](auto cb) { rt->stop(id, std::string("test"), std::move(cb)); });
   }
+  Result<void> remove(const std::string& id) {
+    return wait<void>([&](auto cb) { rt->remove(id, std::move(cb)); });
+  }
   bool wait_status(const std::string& id, WorkerStatus s) {
     return run_until([&] {
       // The snapshot's status is the published one: every event up to it

@@ -569,5 +569,107 @@ TEST(Runtime, HistoryIsBoundedByTheProfile) {
   EXPECT_GT(usage_in[1], usage_in[0]) << "the second turn carries the first as history";
 }
 
+
+// ---- deleting workers (ARCHITECTURE §17) ----
+
+TEST(DeleteWorker, RefusesIdleAndRunningWorkersWithWorkerNotStopped) {
+  Harness h(slow_echo(std::chrono::milliseconds(20), 1));
+  ASSERT_TRUE(h.create_id("w"));
+  auto idle = h.remove("w");
+  ASSERT_FALSE(idle);
+  EXPECT_EQ(idle.error().code, Code::worker_not_stopped);
+  ASSERT_TRUE(h.input("w", "a long enough message"));
+  auto running = h.remove("w");
+  ASSERT_FALSE(running);
+  EXPECT_EQ(running.error().code, Code::worker_not_stopped);
+  // Refused means unchanged: the worker and its run go on.
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  EXPECT_EQ(h.rt->transcript("w", 0, 10)->total, 2u);
+  auto unknown = h.remove("nobody");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, Code::worker_not_found);
+  auto bad = h.remove("../x");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Code::invalid_id);
+}
+
+TEST(DeleteWorker, RemovesAStoppedWorkerAndFreesItsId) {
+  Harness h;
+  ASSERT_TRUE(h.create_id("w"));
+  ASSERT_TRUE(h.create_id("other"));
+  ASSERT_TRUE(h.input("w", "hello"));
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  ASSERT_TRUE(h.stop("w"));
+  auto r = h.remove("w");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(h.rt->detail("w").error().code, Code::worker_not_found);
+  EXPECT_EQ(h.rt->read_after("w", "", 10).error().code, Code::worker_not_found);
+  EXPECT_EQ(h.rt->summary().worker_counts.at("total"), 1u);
+  auto again = h.remove("w");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Code::worker_not_found);
+
+  auto fresh = h.create_id("w");
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->record.status, WorkerStatus::idle);
+  EXPECT_EQ(h.rt->transcript("w", 0, 10)->total, 0u) << "the old transcript is gone";
+  auto types = types_of(h.events("w"));
+  ASSERT_EQ(types.size(), 1u) << "the new worker's log starts afresh";
+  EXPECT_EQ(types[0], "worker_created");
+}
+
+TEST(DeleteWorker, DeleteRightAfterStopWaitsForTheStopAndAnswersBoth) {
+  Harness h(slow_echo(std::chrono::milliseconds(10), 1));
+  ASSERT_TRUE(h.create_id("w"));
+  ASSERT_TRUE(h.input("w", "long running message"));
+  std::optional<Result<WorkerDetail>> stopped;
+  std::optional<Result<void>> removed;
+  h.rt->stop("w", std::nullopt, [&](Result<WorkerDetail> r) { stopped = std::move(r); });
+  h.rt->remove("w", [&](Result<void> r) { removed = std::move(r); });
+  ASSERT_TRUE(h.run_until([&] { return stopped && removed; }));
+  EXPECT_TRUE(*stopped);
+  EXPECT_TRUE(*removed) << removed->error().message;
+  EXPECT_EQ(h.rt->detail("w").error().code, Code::worker_not_found);
+}
+
+TEST(DeleteWorker, SubscribersAreWokenAndFindTheWorkerGone) {
+  Harness h;
+  ASSERT_TRUE(h.create_id("w"));
+  ASSERT_TRUE(h.stop("w"));
+  int woken = 0;
+  auto sub = h.rt->subscribe("w", [&] { ++woken; });
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(h.remove("w"));
+  EXPECT_GE(woken, 1);
+  EXPECT_EQ(h.rt->read_after("w", "", 10).error().code, Code::worker_not_found);
+  sub->reset();  // outliving the worker is harmless
+}
+
+TEST(DeleteWorker, OldCursorNeverYieldsNewWorkersEvents) {
+  Harness h;
+  ASSERT_TRUE(h.create_id("w"));
+  ASSERT_TRUE(h.stop("w"));
+  auto old = h.rt->read_after("w", "", 100);
+  ASSERT_TRUE(old);
+  std::string old_cursor = old->cursor;
+  std::string old_start = h.rt->cursor_for("w", 0);
+  ASSERT_TRUE(h.remove("w"));
+
+  ASSERT_TRUE(h.create_id("w"));
+  ASSERT_TRUE(h.input("w", "new life"));
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  ASSERT_GT(h.rt->detail("w")->last_seq, old->last_seq) << "the new log must reach past the old cursor";
+  for (const auto& c : {old_cursor, old_start}) {
+    auto page = h.rt->read_after("w", c, 100);
+    ASSERT_FALSE(page) << "an old cursor read " << page->events.size() << " events of the new worker";
+    EXPECT_EQ(page.error().code, Code::cursor_unknown);
+    EXPECT_EQ(h.rt->cursor_seq("w", c).error().code, Code::cursor_unknown);
+  }
+  auto snap = h.rt->snapshot("w");
+  ASSERT_TRUE(snap);
+  EXPECT_NE(snap->epoch, old->epoch);
+  EXPECT_TRUE(h.rt->read_after("w", snap->cursor, 100)) << "the new worker's own cursors work";
+}
+
 }  // namespace
 }  // namespace yoi::rt::test

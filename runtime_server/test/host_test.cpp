@@ -31,6 +31,7 @@ class FlushFails : public store::Store {
   void flush(store::Done done) override {
     defer([done] { done(fail(Code::store_io, "no space left on the device")); });
   }
+  void remove(std::string_view id, store::Done done) override { inner_->remove(id, std::move(done)); }
   std::string_view kind() const override { return "memory"; }
 
  protected:

@@ -48,6 +48,7 @@ std::uint64_t num(const bj::value& v, std::string_view k) {
 struct Api {
   explicit Api(Harness& h) : h(h), http("127.0.0.1", h.port()) {}
   HttpResult get(std::string_view target) { return http.request("GET", target, {}, {{"Authorization", h.auth()}}); }
+  HttpResult del(std::string_view target) { return http.request("DELETE", target, {}, {{"Authorization", h.auth()}}); }
   HttpResult post(std::string_view target, std::string body = {}) {
     return http.request("POST", target, std::move(body), {{"Authorization", h.auth()}});
   }
@@ -156,7 +157,8 @@ TEST(RuntimeApi, RuntimeSummaryListsCapabilities) {
   std::vector<std::string> caps;
   for (auto& c : v.at("capabilities").as_array()) caps.emplace_back(c.as_string());
   for (auto want : {"workers.create", "workers.list", "workers.detail", "workers.input", "workers.cancel",
-                    "workers.stop", "workers.transcript", "workers.events", "workers.events.ws"})
+                    "workers.stop", "workers.transcript", "workers.events", "workers.events.ws",
+                    "workers.delete"})
     EXPECT_NE(std::find(caps.begin(), caps.end(), want), caps.end()) << want;
 }
 
@@ -617,6 +619,75 @@ TEST(RuntimeWs, HundredSubscribersAllReceiveEveryEventInOrder) {
       auto f = J(*m);
       ASSERT_EQ(num(f, "seq"), seq);
     }
+  }
+}
+
+
+// ---- deleting workers (ARCHITECTURE §17) ----
+
+TEST(DeleteWorker, RefusesRunningWorkerWith409) {
+  Harness h;
+  Api api(h);
+  api.create("busy", "slow");
+  auto idle = api.del("/v1/workers/busy");
+  EXPECT_EQ(idle.status, 409);
+  EXPECT_EQ(code(idle), "worker_not_stopped");
+  ASSERT_EQ(api.input("busy", "a reply that takes a while").status, 202);
+  auto running = api.del("/v1/workers/busy");
+  EXPECT_EQ(running.status, 409);
+  EXPECT_EQ(code(running), "worker_not_stopped");
+  EXPECT_NE(J(running).at("error").at("message").as_string().find("stop it"), bj::string::npos);
+  api.wait_idle("busy");
+  EXPECT_EQ(api.get("/v1/workers/busy").status, 200) << "a refused delete changes nothing";
+  EXPECT_EQ(api.del("/v1/workers/ghost").status, 404);
+  EXPECT_EQ(code(api.del("/v1/workers/ghost")), "worker_not_found");
+  EXPECT_EQ(api.del("/v1/workers/b@d").status, 400);
+}
+
+TEST(DeleteWorker, RuntimeApiAnswers204AndTheIdIsFreeAgain) {
+  Harness h;
+  Api api(h);
+  api.create("w");
+  ASSERT_EQ(api.input("w", "hello").status, 202);
+  api.wait_idle("w");
+  ASSERT_EQ(api.post("/v1/workers/w/stop").status, 200);
+  auto r = api.del("/v1/workers/w");
+  EXPECT_EQ(r.status, 204) << r.body;
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(code(api.get("/v1/workers/w")), "worker_not_found");
+  EXPECT_EQ(code(api.get("/v1/workers/w/transcript")), "worker_not_found");
+  EXPECT_EQ(num(J(api.get("/v1/runtime")).at("workers"), "total"), 0u);
+  api.create("w");
+  EXPECT_EQ(num(J(api.get("/v1/workers/w/transcript")), "total"), 0u);
+}
+
+TEST(DeleteWorker, OldCursorNeverYieldsNewWorkersEvents) {
+  Harness h;
+  Api api(h);
+  api.create("w");
+  ASSERT_EQ(api.post("/v1/workers/w/stop").status, 200);
+  auto old_page = J(api.get("/v1/workers/w/events"));
+  std::string old_cursor = str(old_page, "cursor");
+  std::string old_first = str(old_page.at("events").at(0), "cursor");
+  ASSERT_EQ(api.del("/v1/workers/w").status, 204);
+
+  api.create("w");
+  ASSERT_EQ(api.input("w", "the new worker's own words").status, 202);
+  api.wait_idle("w");
+  ASSERT_GT(num(J(api.get("/v1/workers/w")), "last_seq"), num(old_page, "last_seq"));
+  for (const auto& c : {old_cursor, old_first}) {
+    auto r = api.get("/v1/workers/w/events?after=" + c);
+    EXPECT_EQ(r.status, 410) << r.body;
+    EXPECT_EQ(code(r), "cursor_unknown") << "an old cursor must never read the new worker's log";
+
+    auto ws = ws_connect(h, "/v1/workers/w/events/ws?cursor=" + c);
+    auto d = J(*ws.read(10s));
+    EXPECT_EQ(str(d, "type"), "diagnostic");
+    EXPECT_EQ(str(d, "code"), "cursor_unknown");
+    EXPECT_EQ(str(d, "action"), "resync");
+    auto snap = J(*ws.read(10s));
+    ASSERT_EQ(str(snap, "type"), "snapshot");
+    EXPECT_EQ(str(snap.at("worker"), "status"), "idle") << "the snapshot is the new worker's";
   }
 }
 

@@ -8,7 +8,14 @@
 // that a restored state never lags a restored commit that replaced it.
 //
 // Usage: fs_crash_child <dir> [policy]
+//        fs_crash_child <dir> <policy> remove <point>
+//
+// The second form commits workers "victim" and "bystander", prints
+// "ack victim <seq> <total>" for each, then removes "victim" and kills
+// itself with SIGKILL when the store reaches the named point of the removal
+// (FsOptions::crash_point; "none": never), printing "removed" if it lives.
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -55,12 +62,41 @@ int main(int argc, char** argv) {
     o.fsync = *p;
   }
   o.segment_max_events = 200;  // exercise segment rolls too
+  bool remove_mode = argc > 4 && std::string(argv[3]) == "remove";
+  if (remove_mode) {
+    std::string point = argv[4];
+    o.crash_point = [point](std::string_view at) {
+      if (at == point) ::raise(SIGKILL);
+    };
+  }
   SeededRandom random(static_cast<std::uint64_t>(::getpid()));
   auto store = make_fs_store(io, o, random);
   auto restored = store->open();
   if (!restored) {
     say(fmt::format("error {}\n", restored.error().message));
     return 3;
+  }
+  if (remove_mode) {
+    int acked = 0;
+    for (const char* id : {"victim", "bystander"}) {
+      Commit c;
+      c.worker_id = id;
+      for (std::uint64_t s = 1; s <= 3; ++s)
+        c.events.push_back(EventRecord{s, fmt::format(R"({{"seq":{},"type":"text_delta","st":true,"text":"x"}})", s)});
+      c.transcript.push_back(TranscriptRecord{0, R"({"index":0,"seq":3,"content":"item"})"});
+      c.state = R"({"through":3,"transcript":1})";
+      store->commit(std::move(c), [&, id = std::string(id)](Result<void> r) {
+        if (!r) std::_Exit(4);
+        say(fmt::format("ack {} 3 1\n", id));
+        if (++acked < 2) return;
+        store->remove("victim", [&](Result<void> r2) {
+          say(r2 ? std::string("removed\n") : fmt::format("error {}\n", r2.error().message));
+          std::_Exit(r2 ? 0 : 4);
+        });
+      });
+    }
+    io.run();
+    return 5;
   }
   std::map<std::string, WorkerState> workers;
   for (const auto& w : restored->workers) workers[w.worker_id] = {w.last_seq, w.transcript_total};

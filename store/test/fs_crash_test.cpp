@@ -14,6 +14,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <boost/json/parse.hpp>
 
@@ -53,7 +54,7 @@ struct Child {
   }
 };
 
-Child spawn_child(const std::string& dir, std::string policy) {
+Child spawn_child(const std::string& dir, std::string policy, std::vector<std::string> extra = {}) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error("pipe");
   posix_spawn_file_actions_t fa;
@@ -62,9 +63,11 @@ Child spawn_child(const std::string& dir, std::string policy) {
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   posix_spawn_file_actions_addclose(&fa, fds[1]);
   std::string exe = YOI_FS_CRASH_CHILD;
-  char* argv[] = {exe.data(), const_cast<char*>(dir.c_str()), policy.data(), nullptr};
+  std::vector<char*> argv{exe.data(), const_cast<char*>(dir.c_str()), policy.data()};
+  for (auto& a : extra) argv.push_back(a.data());
+  argv.push_back(nullptr);
   Child c;
-  int rc = ::posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, argv, environ);
+  int rc = ::posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   ::close(fds[1]);
   if (rc != 0) throw std::runtime_error("posix_spawn " + exe);
@@ -231,6 +234,100 @@ TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkill) { crash_rounds("always", 24
 
 // batch acknowledges only after its group's sync too: the same guarantees.
 TEST(FsCrashTest, AcknowledgedCommitsSurviveSigkillUnderBatch) { crash_rounds("batch", 12); }
+
+
+// A removal killed at a chosen point (the child SIGKILLs itself there, on
+// the writer thread): restore gives the whole worker or nothing, never a
+// worker that fails to restore, and never touches the bystander.
+struct RemoveCrash {
+  bool killed = false;
+  bool removed_acked = false;
+  std::vector<std::string> lines;
+};
+
+RemoveCrash crash_remove_at(const std::string& dir, const std::string& point) {
+  RemoveCrash out;
+  Child c = spawn_child(dir, "always", {"remove", point});
+  auto until = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < until && c.read_lines(Clock::now() + std::chrono::milliseconds(50), out.lines)) {
+  }
+  // Its output ended (or the deadline passed): reap it, within a deadline.
+  int status = 0;
+  auto reap_by = Clock::now() + std::chrono::seconds(10);
+  pid_t got = 0;
+  while ((got = ::waitpid(c.pid, &status, WNOHANG)) == 0 && Clock::now() < reap_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (got == 0) {
+    ::kill(c.pid, SIGKILL);
+    ::waitpid(c.pid, &status, 0);
+    ADD_FAILURE() << "the child neither died nor finished within the deadline";
+  }
+  ::close(c.out);
+  out.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  for (const auto& l : out.lines) out.removed_acked = out.removed_acked || l == "removed";
+  return out;
+}
+
+void expect_worker_or_nothing(const std::string& dir, bool victim_expected) {
+  boost::asio::io_context io;
+  FsOptions o;
+  o.dir = dir;
+  auto s = make_fs_store(io, o);
+  auto r = s->open();
+  ASSERT_TRUE(r) << "restore failed: " << r.error().message;
+  std::map<std::string, RestoredWorker> by_id;
+  for (auto& w : r->workers) by_id[w.worker_id] = w;
+  ASSERT_TRUE(by_id.count("bystander"));
+  EXPECT_EQ(by_id["bystander"].last_seq, 3u);
+  if (victim_expected) {
+    ASSERT_TRUE(by_id.count("victim")) << "a removal that had not begun lost the worker";
+    const auto& v = by_id["victim"];
+    EXPECT_EQ(v.last_seq, 3u);
+    EXPECT_EQ(v.transcript_total, 1u);
+    EXPECT_EQ(v.state, R"({"through":3,"transcript":1})");
+    auto page = s->read_events("victim", 0, 10);
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->events.size(), 3u);
+  } else {
+    EXPECT_FALSE(by_id.count("victim")) << "a removed worker came back";
+  }
+  s.reset();
+  for (auto& e : fsys::directory_iterator(dir + "/workers"))
+    EXPECT_FALSE(e.path().filename().string().starts_with(".deleting-")) << "tombstone left after open";
+  check_files_parse(dir, true);
+}
+
+TEST(FsStoreCrash, DeleteKilledBeforeRenameLeavesTheWholeWorker) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/store";
+  auto run = crash_remove_at(dir, "remove:before_rename");
+  ASSERT_TRUE(run.killed) << "the child was not killed at the point";
+  EXPECT_FALSE(run.removed_acked);
+  expect_worker_or_nothing(dir, true);
+}
+
+TEST(FsStoreCrash, DeleteHalfwayLeavesWorkerOrNothing) {
+  // Killed after the rename (and its directory sync), before any file went:
+  // the worker is gone and open() clears the tombstone.
+  TempDir tmp;
+  std::string dir = tmp.path() + "/store";
+  auto run = crash_remove_at(dir, "remove:renamed");
+  ASSERT_TRUE(run.killed) << "the child was not killed at the point";
+  bool tombstone = false;
+  for (auto& e : fsys::directory_iterator(dir + "/workers"))
+    tombstone = tombstone || e.path().filename().string().starts_with(".deleting-");
+  EXPECT_TRUE(tombstone) << "the kill point did not fall between rename and removal";
+  expect_worker_or_nothing(dir, false);
+}
+
+TEST(FsStoreCrash, DeleteThatCompletesIsGoneAfterRestore) {
+  TempDir tmp;
+  std::string dir = tmp.path() + "/store";
+  auto run = crash_remove_at(dir, "none");
+  EXPECT_FALSE(run.killed);
+  ASSERT_TRUE(run.removed_acked);
+  expect_worker_or_nothing(dir, false);
+}
 
 }  // namespace
 }  // namespace yoi::store::test

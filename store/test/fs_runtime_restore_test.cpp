@@ -231,5 +231,37 @@ TEST_F(FsRuntimeRestoreTest, CursorBeforeRetainedSegmentsIsExpiredAcrossRestarts
   EXPECT_EQ(t->items.size(), 24u) << "the transcript is never trimmed";
 }
 
+
+TEST_F(FsRuntimeRestoreTest, DeletedWorkerStaysGoneAndItsCursorStaysUnknownAcrossARestart) {
+  open();
+  ASSERT_TRUE(create("w"));
+  ASSERT_TRUE(create("keep"));
+  ASSERT_TRUE(input("w", "hello"));
+  ASSERT_TRUE(wait_idle_with("w", 2));
+  ASSERT_TRUE(wait<WorkerDetail>([&](auto cb) { rt->stop("w", std::nullopt, std::move(cb)); }));
+  auto old = rt->read_after("w", "", 1000);
+  ASSERT_TRUE(old);
+  auto removed = wait<void>([&](auto cb) { rt->remove("w", std::move(cb)); });
+  ASSERT_TRUE(removed) << removed.error().message;
+  ASSERT_TRUE(wait<void>([&](auto cb) { rt->flush(std::move(cb)); }));
+
+  open();
+  EXPECT_EQ(rt->detail("w").error().code, Code::worker_not_found) << "a deleted worker came back";
+  EXPECT_TRUE(rt->detail("keep"));
+  EXPECT_TRUE(rt->diagnostics().empty());
+  ASSERT_TRUE(create("w"));
+  ASSERT_TRUE(input("w", "a longer message, so the new log passes the old cursor"));
+  ASSERT_TRUE(wait_idle_with("w", 2));
+  ASSERT_TRUE(wait<void>([&](auto cb) { rt->flush(std::move(cb)); }));
+  const std::string fresh_cursor = rt->snapshot("w")->cursor;
+
+  open();  // the new worker's incarnation is durable too
+  ASSERT_GT(rt->detail("w")->last_seq, old->last_seq);
+  auto stale = rt->read_after("w", old->cursor, 1000);
+  ASSERT_FALSE(stale) << "an old cursor read the new worker's events after a restart";
+  EXPECT_EQ(stale.error().code, Code::cursor_unknown);
+  EXPECT_TRUE(rt->read_after("w", fresh_cursor, 10)) << "the new worker's cursors survive the restart";
+}
+
 }  // namespace
 }  // namespace yoi::store::test

@@ -521,5 +521,76 @@ TEST_F(FsStoreTest, FlushUnderPolicyNone) {
   EXPECT_EQ(r.workers[0].last_seq, 5u);
 }
 
+
+// ---- removing a worker (README, "Removing a worker") ----
+
+TEST_F(FsStoreTest, RemoveDeletesTheWorkerDirectoryAndFreesTheId) {
+  auto s = make();
+  ASSERT_TRUE(s->open());
+  ASSERT_TRUE(commit_sync(io, *s, make_commit("gone", 0, 3, R"({"v":1})")));
+  ASSERT_TRUE(commit_sync(io, *s, make_commit("kept", 0, 2, R"({"v":2})")));
+  ASSERT_TRUE(fsys::exists(worker_dir("gone")));
+  auto r = remove_sync(io, *s, "gone");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(fsys::exists(worker_dir("gone")));
+  for (auto& e : fsys::directory_iterator(dir.path() + "/store/workers"))
+    EXPECT_EQ(e.path().filename().string(), encode_for_path("kept")) << "nothing left but the other worker";
+  EXPECT_EQ(s->read_events("gone", 0, 10).error().code, Code::worker_not_found);
+  EXPECT_EQ(remove_sync(io, *s, "gone").error().code, Code::worker_not_found);
+  EXPECT_EQ(remove_sync(io, *s, "never").error().code, Code::worker_not_found);
+
+  // The id starts over: seq 1 again, and only the new worker comes back.
+  ASSERT_TRUE(commit_sync(io, *s, make_commit("gone", 0, 1, R"({"v":3})")));
+  auto restored = reopen(s);
+  ASSERT_EQ(restored.workers.size(), 2u);
+  EXPECT_EQ(restored.workers[0].worker_id, "gone");
+  EXPECT_EQ(restored.workers[0].state, R"({"v":3})");
+  EXPECT_EQ(restored.workers[0].last_seq, 1u);
+  EXPECT_EQ(restored.workers[1].last_seq, 2u);
+}
+
+// Commits, a removal and a re-creation of the same id handed to the writer
+// in one group keep their order: the new worker is not swallowed by the
+// removal, and the old one's last commit does not resurrect it.
+TEST_F(FsStoreTest, RemoveBetweenCommitsOfOneGroupKeepsCallOrder) {
+  auto s = make();
+  ASSERT_TRUE(s->open());
+  ASSERT_TRUE(commit_sync(io, *s, make_commit("w", 0, 2, R"({"v":"old"})")));
+  std::vector<std::string> order;
+  s->commit(make_commit("w", 2, 2, R"({"v":"old2"})"), [&](Result<void> r) {
+    EXPECT_TRUE(r);
+    order.push_back("old commit");
+  });
+  s->remove("w", [&](Result<void> r) {
+    EXPECT_TRUE(r) << r.error().message;
+    order.push_back("remove");
+  });
+  s->commit(make_commit("w", 0, 1, R"({"v":"new"})"), [&](Result<void> r) {
+    EXPECT_TRUE(r) << r.error().message;
+    order.push_back("new commit");
+  });
+  ASSERT_TRUE(yoi::testing::run_until(io, [&] { return order.size() == 3; }, std::chrono::seconds(20)));
+  EXPECT_EQ(order, (std::vector<std::string>{"old commit", "remove", "new commit"}));
+  auto restored = reopen(s);
+  ASSERT_EQ(restored.workers.size(), 1u);
+  EXPECT_EQ(restored.workers[0].state, R"({"v":"new"})");
+  EXPECT_EQ(restored.workers[0].last_seq, 1u);
+}
+
+TEST_F(FsStoreTest, OpenFinishesARemovalCutShortAfterItsRename) {
+  auto s = make();
+  ASSERT_TRUE(s->open());
+  ASSERT_TRUE(commit_sync(io, *s, make_commit("w", 0, 2, R"({"v":1})")));
+  s.reset();
+  // What a crash right after the rename leaves: a tombstone.
+  std::string tomb = dir.path() + "/store/workers/.deleting-" + encode_for_path("w") + "-00ff";
+  fsys::rename(worker_dir("w"), tomb);
+  auto restored = reopen(s);
+  EXPECT_TRUE(restored.workers.empty());
+  EXPECT_FALSE(fsys::exists(tomb));
+  ASSERT_EQ(restored.diagnostics.size(), 1u);
+  EXPECT_NE(restored.diagnostics[0].find("deleted worker"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace yoi::store::test

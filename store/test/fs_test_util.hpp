@@ -55,6 +55,16 @@ inline Result<void> commit_sync(boost::asio::io_context& io, Store& s, Commit c)
   return *r;
 }
 
+inline Result<void> remove_sync(boost::asio::io_context& io, Store& s, std::string_view id) {
+  std::optional<Result<void>> r;
+  s.remove(id, [&](Result<void> x) { r = std::move(x); });
+  if (!run_until(io, r)) {
+    ADD_FAILURE() << "remove did not complete within the deadline";
+    return fail(Code::internal, "timeout");
+  }
+  return *r;
+}
+
 inline Result<void> flush_sync(boost::asio::io_context& io, Store& s) {
   std::optional<Result<void>> r;
   s.flush([&](Result<void> x) { r = std::move(x); });

@@ -179,5 +179,36 @@ TEST(MemoryStore, EachStartHasANewEpoch) {
   EXPECT_NE(a->epoch, b->epoch);
 }
 
+
+TEST(MemoryStore, RemoveForgetsTheWorkerAfterItsCommitsAndFreesTheId) {
+  boost::asio::io_context io;
+  auto st = make_memory_store(io, {});
+  ASSERT_TRUE(st->open());
+  std::vector<std::string> order;
+  int reports = 0;
+  st->set_durable_listener([&](Log& log, const Result<std::uint64_t>&) {
+    ++reports;
+    EXPECT_EQ(log.worker_id(), "w") << "a removed log may still be reported, and must be alive then";
+  });
+  st->commit(events("w", 1, 3), [&](Result<void> r) { EXPECT_TRUE(r); order.push_back("commit"); });
+  st->remove("w", [&](Result<void> r) { EXPECT_TRUE(r); order.push_back("remove"); });
+  st->commit(events("w", 1, 1), [&](Result<void> r) { EXPECT_TRUE(r); order.push_back("new"); });
+  io.run_for(std::chrono::seconds(2));
+  EXPECT_EQ(order, (std::vector<std::string>{"commit", "remove", "new"}));
+  EXPECT_GE(reports, 1);
+  auto r = st->read_events("w", 0, 10);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->events.size(), 1u) << "only the new worker's event";
+  EXPECT_EQ(r->last_seq, 1u);
+
+  std::optional<Result<void>> unknown;
+  st->remove("nobody", [&](Result<void> x) { unknown = x; });
+  io.restart();
+  io.run_for(std::chrono::seconds(2));
+  ASSERT_TRUE(unknown);
+  ASSERT_FALSE(*unknown);
+  EXPECT_EQ(unknown->error().code, Code::worker_not_found);
+}
+
 }  // namespace
 }  // namespace yoi::store

@@ -380,6 +380,12 @@ async function main() {
     await page.getByRole("heading", { name: "Workers" }).waitFor();
   });
 
+  await check("delete is not offered while the worker is not stopped", async () => {
+    await page.goto(`${base}/${workerHash}`);
+    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await page.locator('[data-testid="delete"][disabled]').waitFor();
+  });
+
   // A failed run carried its error on the reply item and again in a "last run
   // failed" box below the transcript: the code showed twice.
   await check("console showed a failed run's error twice: it shows once, on the reply", async () => {
@@ -501,6 +507,51 @@ async function main() {
       console.log(`# framing refused${saidSo ? " (Chromium: frame-ancestors)" : ""}`);
       await p3.close();
     });
+
+  await check("delete the stopped worker behind an in-page confirmation; back on the list it is gone", async () => {
+    const wid = decodeURIComponent(workerHash.split("/")[3]);
+    const native = [];
+    const onDialog = (d) => {
+      native.push(d.type());
+      d.dismiss().catch(() => {});
+    };
+    page.on("dialog", onDialog);
+    try {
+      await page.click('[data-testid="delete"]:not([disabled])');
+      await page.locator('[data-testid="delete-dialog"]').waitFor();
+      await shot("delete-confirm");
+      // Cancel keeps the worker.
+      await page.click('[data-testid="delete-cancel"]');
+      await page.locator('[data-testid="delete-dialog"]').waitFor({ state: "detached" });
+      if (!new URL(page.url()).hash.startsWith("#/w/")) fail("cancel left the worker page");
+      await page.click('[data-testid="delete"]');
+      await page.click('[data-testid="delete-confirm"]');
+      await page.waitForURL(/#\/workers/);
+      await page.getByRole("heading", { name: "Workers" }).waitFor();
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="workers-table"]') || /No workers/.test(document.body.innerText),
+      );
+      const listed = await page.locator("section").first().innerText();
+      if (listed.includes(wid)) fail(`the deleted worker ${wid} is still listed`);
+      if (native.length) fail(`a native dialog was used: ${native.join(", ")}`);
+    } finally {
+      page.off("dialog", onDialog);
+    }
+    const api = await page.evaluate(
+      async ([h]) =>
+        (
+          await fetch(`/api/runtimes/${h.split("/")[2]}/workers/${h.split("/")[3]}`, {
+            headers: { authorization: `Bearer ${sessionStorage.getItem("yoi.token")}` },
+          })
+        ).status,
+      [workerHash],
+    );
+    if (api !== 404) fail(`the deleted worker answers HTTP ${api}, not 404`);
+    // Its page now says so (issue 18 item 6), with nothing to act on.
+    await page.goto(`${base}/${workerHash}`);
+    await page.locator('[data-testid="worker-not-found"]').waitFor();
+    await expectAbsent(page, ["composer", "send", "stop", "cancel"], "a deleted worker's page");
+  });
 
   await check("with an access token: the console asks for it, rejects a wrong one, and works with the right one", async () => {
     const token = "e2e-tok_" + Math.random().toString(36).slice(2);

@@ -35,7 +35,7 @@ const runtime = {
   epoch,
   version: "dev",
   store: "memory",
-  capabilities: ["workers.create", "workers.list", "workers.detail", "workers.input", "workers.cancel", "workers.stop", "workers.transcript", "workers.events.ws"],
+  capabilities: ["workers.create", "workers.list", "workers.detail", "workers.input", "workers.cancel", "workers.stop", "workers.transcript", "workers.events.ws", "workers.delete"],
   profiles: ["runtime_default"],
 };
 const workers = new Map(); // wid -> { w, log: [], transcript: [], inflight, timer, subs: Set }
@@ -124,6 +124,12 @@ async function api(req, res, path, q) {
   const x = workers.get(wid);
   if (!x) return err(res, 404, "worker_not_found", `No worker ${wid} on ${rid}.`);
   if (!op && req.method === "GET") return json(res, 200, detail(x));
+  if (!op && req.method === "DELETE") {
+    if (x.w.status !== "stopped") return err(res, 409, "worker_not_stopped", `Worker ${wid} is ${x.w.status}; stop it before deleting it.`);
+    workers.delete(wid);
+    res.writeHead(204);
+    return res.end();
+  }
   if (op === "events" && req.method === "GET") {
     let from = 0;
     const after = q.get("after");

@@ -74,6 +74,10 @@ export class Api {
   stop(rid: string, wid: string): Promise<unknown> {
     return this.call("POST", `${workerPath(rid, wid)}/stop`, {});
   }
+  // A stopped worker only (409 worker_not_stopped otherwise); 204 No Content.
+  deleteWorker(rid: string, wid: string): Promise<unknown> {
+    return this.call("DELETE", workerPath(rid, wid));
+  }
   events(rid: string, wid: string, after: string | null): Promise<EventsPage> {
     return this.call("GET", `${workerPath(rid, wid)}/events${after ? `?after=${enc(after)}` : ""}`);
   }

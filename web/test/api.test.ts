@@ -43,6 +43,27 @@ describe("Api", () => {
     expect([e.code, e.message, e.status, e.workerId]).toEqual(["worker_busy", "a run is in flight", 409, "w"]);
   });
 
+  it("deleteWorker sends DELETE with no body and takes 204 No Content as success; 409 is typed", async () => {
+    const seen: Array<{ url: string; method: string; body: unknown }> = [];
+    const replies: Response[] = [
+      new Response(JSON.stringify({ error: { code: "worker_not_stopped", message: "stop it first" } }), { status: 409 }),
+      new Response(null, { status: 204 }),
+    ];
+    const f = (async (url: string, init: RequestInit) => {
+      seen.push({ url, method: init.method!, body: init.body });
+      return replies.shift()!;
+    }) as unknown as typeof fetch;
+    const api = new Api({ tokens: new TokenStore(new MemoryStorage()), fetch: f });
+    const refused = (await api.deleteWorker("rt", "w 1").catch((x) => x)) as ApiError;
+    expect(refused).toBeInstanceOf(ApiError);
+    expect([refused.code, refused.status]).toEqual(["worker_not_stopped", 409]);
+    await expect(api.deleteWorker("rt", "w 1")).resolves.toEqual({});
+    expect(seen.map((s) => [s.method, s.url, s.body])).toEqual([
+      ["DELETE", "/api/runtimes/rt/workers/w%201", undefined],
+      ["DELETE", "/api/runtimes/rt/workers/w%201", undefined],
+    ]);
+  });
+
   it("gives untyped failures a console-side code", async () => {
     const { f } = fakeFetch([[502, "<html>bad gateway</html>"], [200, "not json"]]);
     const api = new Api({ tokens: new TokenStore(new MemoryStorage()), fetch: f });

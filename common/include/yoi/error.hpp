@@ -28,6 +28,7 @@ enum class Code {
   worker_exists,
   worker_busy,
   worker_stopped,
+  worker_not_stopped,  // delete of a worker that is not stopped (§17)
   limit_exceeded,  // a configured capacity limit (workers per runtime, ...)
   unsupported,
   // cursors and streams (diagnostic vocabulary, ARCHITECTURE §5)

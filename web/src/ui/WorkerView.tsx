@@ -8,6 +8,7 @@ import { isBusy, missingWorker, type Connection, type Diagnostic, type ViewState
 import { resultMark } from "../transcript";
 import type { TranscriptItem } from "../types";
 import { ErrorBox, StatusPill } from "./common";
+import { DeleteWorkerButton } from "./DeleteWorker";
 
 const CONN_LABEL: Record<Connection, string> = {
   connecting: "connecting",
@@ -160,6 +161,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
             </button>
           )}
           {!stopped && <StopButton onStop={stop} />}
+          <DeleteWorkerButton runtimeId={runtimeId} workerId={workerId} stopped={stopped} onError={setActionError} />
         </div>
       </header>
       <WorkerMeta state={state} />

@@ -25,6 +25,7 @@ enum class ApiOp {
   input,
   cancel,
   stop,
+  remove,  // deleting a worker
   transcript,
   events,  // polling page
   stream,  // opening an event stream

@@ -80,6 +80,10 @@ class RuntimeRegistry {
               Callback<rt::CancelResult> done, std::string_view principal = "browser");
   void stop(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,
             Callback<rt::WorkerDetail> done, std::string_view principal = "browser");
+  // Deletes a stopped worker. The observation hub needs no word of it
+  // (backend/OBSERVE.md, "Deleted workers").
+  void remove(std::string runtime_id, std::string worker_id, Callback<void> done,
+              std::string_view principal = "browser");
   void transcript(std::string runtime_id, std::string worker_id, std::uint64_t start,
                   std::size_t limit, Callback<rt::TranscriptPage> done,
                   std::string_view principal = "browser");

@@ -54,7 +54,10 @@ struct RuntimeInfo {
 };
 
 // A position in one worker's event log: strictly after `seq` of history
-// `epoch`. An empty epoch means "whatever the runtime has now".
+// `epoch`, as the source reported it (the epoch part of the runtime's
+// cursors: runtime epoch + worker incarnation, runtime/cursor.hpp). A worker
+// deleted and created again under the same id has a new history, so a
+// position of the old one is cursor_unknown, never a place in the new log.
 struct Position {
   std::string epoch;
   std::uint64_t seq = 0;
@@ -131,7 +134,7 @@ class EventStream {
 };
 
 // Operations, also the capability names of ARCHITECTURE §6 (wire names).
-enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws };
+enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove };
 std::string_view capability_name(Op op);
 
 class Source {
@@ -163,6 +166,9 @@ class Source {
                       Callback<rt::CancelResult> done) = 0;
   virtual void stop(std::string worker_id, std::optional<std::string> reason,
                     Callback<rt::WorkerDetail> done) = 0;
+  // Deletes a stopped worker (ARCHITECTURE §17). worker_not_stopped,
+  // worker_not_found; unsupported when a remote runtime lacks workers.delete.
+  virtual void remove(std::string worker_id, Callback<void> done) = 0;
   virtual void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                           Callback<rt::TranscriptPage> done) = 0;
   // Events strictly after `after` (absent: from the oldest retained event).

@@ -103,4 +103,8 @@ std::function<void(Result<T>)> replier(Respond respond, Reply how = {}, Encode e
           encode = std::move(encode)](Result<T> result) { reply(respond, result, how, encode); };
 }
 
+// The answer of an operation with nothing to say on success (delete): 204
+// No Content, or error_response.
+std::function<void(Result<void>)> no_content_replier(Respond respond, Reply how = {});
+
 }  // namespace yoi::net

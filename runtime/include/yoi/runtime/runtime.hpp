@@ -96,6 +96,12 @@ class Runtime {
   // Ends the worker for good, cancelling its run first. Idempotent.
   void stop(std::string_view worker_id, std::optional<std::string> reason,
             Callback<WorkerDetail> done);
+  // Deletes a stopped worker: its state, event log and transcript
+  // (ARCHITECTURE §17). Its id is free again at once; its subscribers are
+  // woken and find it gone (worker_not_found); a cursor of it never names
+  // a position of a later worker of the same id (cursor_unknown).
+  // worker_not_stopped, worker_not_found.
+  void remove(std::string_view worker_id, Callback<void> done);
   Result<TranscriptPage> transcript(std::string_view worker_id, std::uint64_t start,
                                     std::size_t limit) const;
 

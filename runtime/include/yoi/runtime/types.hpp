@@ -58,6 +58,9 @@ struct WorkerRecord {
   std::int64_t updated_at_ms = 0;
   std::optional<std::string> current_run_id;  // set while running
   std::uint64_t run_count = 0;                // runs started, for run ids
+  // Random, minted at create: tells this worker from an earlier, deleted one
+  // of the same id (its cursors carry it). In the state document only.
+  std::string incarnation;
 };
 
 struct WorkerDetail {
@@ -124,6 +127,7 @@ struct Event {
 };
 
 struct EventPage {
+  std::string epoch;  // the worker's history (the epoch part of its cursors)
   std::vector<Event> events;
   std::string cursor;  // resume point: after the last event returned (or the request's)
   std::uint64_t last_seq = 0;  // newest event in the log
@@ -135,6 +139,7 @@ struct InFlight {
 };
 
 struct Snapshot {
+  std::string epoch;  // the worker's history (the epoch part of its cursors)
   WorkerDetail detail;
   std::vector<TranscriptItem> transcript_tail;
   std::optional<InFlight> in_flight;
@@ -172,7 +177,7 @@ inline const std::vector<std::string>& all_capabilities() {
   static const std::vector<std::string> caps{
       "workers.create", "workers.list",       "workers.detail",    "workers.input",
       "workers.cancel", "workers.stop",       "workers.transcript", "workers.events",
-      "workers.events.ws"};
+      "workers.events.ws", "workers.delete"};
   return caps;
 }
 

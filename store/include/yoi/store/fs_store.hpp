@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,10 @@ struct FsOptions {
   // Event segment size; 0 picks from the retention limits (see README).
   std::size_t segment_max_events = 0;
   std::size_t segment_max_bytes = 0;
+  // Tests only (the crash harness): called on the writer thread at named
+  // points of a removal ("remove:before_rename", "remove:renamed") so a
+  // child process can be killed exactly there.
+  std::function<void(std::string_view point)> crash_point;
 };
 
 // Counters for tests and benchmarks (read from any thread).

@@ -162,6 +162,15 @@ class Store {
   // Makes every commit so far durable (shutdown).
   virtual void flush(Done done) = 0;
 
+  // Removes a worker: its log, state and transcript (ARCHITECTURE §17).
+  // Ordered after every commit already made to it; its Log handle is dead
+  // once this returns (reports already in flight may still name it: clear
+  // Log::context first and ignore them). A later log(id) starts a new, empty
+  // worker. `done` runs once the removal is durable; a crash leaves the
+  // whole worker or nothing (fs: README, "Removing a worker").
+  // Unknown worker: worker_not_found.
+  virtual void remove(std::string_view worker_id, Done done) = 0;
+
   virtual std::string_view kind() const = 0;  // "memory" | "fs"
 
  protected:
