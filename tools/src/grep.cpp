@@ -1,0 +1,197 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include "common.hpp"
+#include "walk.hpp"
+#include "yoi/tools/output.hpp"
+#include "yoi/tools/pattern.hpp"
+#include "yoi/tools/tools.hpp"
+
+namespace yoi::tools {
+
+using namespace detail;
+
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;
+// A line longer than this is searched in its first kMaxLineScan bytes only.
+constexpr std::size_t kMaxLineScan = 4 << 20;
+
+class Searcher {
+ public:
+  Searcher(const RE2& re, const Limits& limits, std::chrono::steady_clock::time_point deadline)
+      : re_(re), limits_(limits), deadline_(deadline) {}
+
+  // Searches one open regular file; false when a bound stopped the search.
+  bool file(int fd, const std::string& view_path) {
+    view_ = &view_path;
+    lineno_ = 1;
+    buf_.clear();
+    bool skip_line = false, first = true;
+    std::string chunk(kChunk, '\0');
+    for (;;) {
+      ssize_t n = ::read(fd, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // an I/O error ends this file only
+      std::string_view got(chunk.data(), static_cast<std::size_t>(n));
+      if (first && looks_binary(got)) return true;  // binary: skipped
+      first = false;
+      if (skip_line) {
+        std::size_t nl = got.find('\n');
+        if (nl == std::string_view::npos) continue;
+        got.remove_prefix(nl + 1);
+        ++lineno_;
+        skip_line = false;
+      }
+      buf_.append(got);
+      std::size_t last_nl = buf_.rfind('\n');
+      if (last_nl == std::string::npos) {
+        if (buf_.size() > kMaxLineScan) {
+          buf_.resize(kMaxLineScan);
+          if (!block(buf_)) return false;
+          buf_.clear();
+          skip_line = true;
+        }
+        continue;
+      }
+      if (!block(std::string_view(buf_).substr(0, last_nl + 1))) return false;
+      buf_.erase(0, last_nl + 1);
+      if (std::chrono::steady_clock::now() > deadline_) return stop("stopped at the time limit");
+    }
+    if (!buf_.empty() && !skip_line) return block(buf_);
+    return true;
+  }
+
+  bool stop(std::string why) {
+    note_ = std::move(why);
+    return false;
+  }
+
+  Text take(const WalkOutcome& walked) {
+    if (!note_.empty() || walked.stopped_early) {
+      out_.truncated = true;
+      out_.text += fmt::format("… the search {}; results may be incomplete\n",
+                               note_.empty() ? walked.note : note_);
+    }
+    if (matches_ == 0 && note_.empty() && !walked.stopped_early) out_.text = "no matches\n";
+    return std::move(out_);
+  }
+
+ private:
+  // Complete lines (the last may lack '\n' at EOF). One RE2 search per
+  // match rather than per line; never_nl keeps a match inside one line.
+  bool block(std::string_view text) {
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+      re2::StringPiece m;
+      if (!re_.Match(re2::StringPiece(text.data(), text.size()), pos, text.size(), RE2::UNANCHORED, &m, 1) ||
+          static_cast<std::size_t>(m.data() - text.data()) >= text.size()) {
+        lineno_ += static_cast<std::size_t>(std::count(text.begin() + pos, text.end(), '\n'));
+        return true;
+      }
+      auto at = static_cast<std::size_t>(m.data() - text.data());
+      std::size_t ls = at == 0 ? std::string_view::npos : text.rfind('\n', at - 1);
+      ls = ls == std::string_view::npos ? 0 : ls + 1;
+      if (ls < pos) ls = pos;
+      std::size_t le = text.find('\n', at);
+      if (le == std::string_view::npos) le = text.size();
+      lineno_ += static_cast<std::size_t>(std::count(text.begin() + pos, text.begin() + ls, '\n'));
+      if (!emit(text.substr(ls, le - ls))) return false;
+      ++lineno_;
+      pos = le + 1;
+    }
+    return true;
+  }
+
+  bool emit(std::string_view line) {
+    if (matches_ == limits_.grep_max_matches)
+      return stop(fmt::format("stopped after {} matches", limits_.grep_max_matches));
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::string_view shown = utf8_prefix(line, limits_.grep_max_line_bytes);
+    std::string entry = fmt::format("{}:{}:{}{}\n", *view_, lineno_, shown, shown.size() < line.size() ? " …" : "");
+    // Stop before the output bound (room kept for the closing note).
+    if (matches_ > 0 && out_.text.size() + entry.size() + 100 > limits_.max_output_bytes)
+      return stop(fmt::format("stopped at the output limit of {} bytes", limits_.max_output_bytes));
+    out_.text += entry;
+    ++matches_;
+    return true;
+  }
+
+  const RE2& re_;
+  const Limits& limits_;
+  std::chrono::steady_clock::time_point deadline_;
+  const std::string* view_ = nullptr;
+  std::string buf_;
+  std::size_t lineno_ = 1, matches_ = 0;
+  std::string note_;
+  Text out_;
+};
+
+ToolOr<Text> do_grep(const Scope& scope, const boost::json::object& args, const Limits& limits) {
+  if (auto k = only_keys(args, {"pattern", "path", "glob", "case_insensitive"}); !k) return tl::unexpected(k.error());
+  auto pattern = req_string(args, "pattern");
+  if (!pattern) return tl::unexpected(pattern.error());
+  if (pattern->size() > limits.grep_max_pattern_bytes)
+    return tool_fail(ToolCode::invalid_arguments, fmt::format("field 'pattern' is {} bytes, above the limit of {}",
+                                                              pattern->size(), limits.grep_max_pattern_bytes));
+  auto filter = check_pattern(args, "glob", false);
+  if (!filter) return tl::unexpected(filter.error());
+  auto ci = opt_bool(args, "case_insensitive");
+  if (!ci) return tl::unexpected(ci.error());
+
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_max_mem(limits.grep_regex_max_mem);
+  opts.set_case_sensitive(!ci->value_or(false));
+  opts.set_never_nl(true);
+  // (?m): ^ and $ match at line boundaries inside a searched block.
+  RE2 re("(?m)" + *pattern, opts);
+  if (!re.ok())
+    return tool_fail(ToolCode::invalid_arguments, fmt::format("field 'pattern' is not a valid RE2 expression: {}",
+                                                              utf8_prefix(re.error(), 300)));
+
+  auto root = open_search_root(scope, args);
+  if (!root) return tl::unexpected(root.error());
+  auto& [r, fd] = *root;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return tl::unexpected(errno_error(errno, "stat", r.view_path));
+
+  auto deadline = std::chrono::steady_clock::now() + limits.walk_time_budget;
+  Searcher search(re, limits, deadline);
+  WalkOutcome walked;
+  if (S_ISREG(st.st_mode)) {
+    search.file(fd.get(), r.view_path);
+  } else if (S_ISDIR(st.st_mode)) {
+    std::optional<PathPattern> only;
+    bool by_name = filter->find('/') == std::string::npos;
+    if (!filter->empty()) only.emplace(*filter);
+    walked = walk_files(fd.get(), limits, deadline, [&](const FileEntry& e) {
+      if (only) {
+        std::string_view subject = e.rel;
+        if (by_name) subject = e.name;
+        if (!only->matches(subject)) return true;
+      }
+      struct stat fst;
+      std::string name(e.name);
+      UniqueFd file(open_regular(e.dir_fd, name.c_str(), fst));
+      if (!file) return true;
+      return search.file(file.get(), Scope::view_join(r, e.rel));
+    });
+  } else {
+    return tool_fail(ToolCode::invalid_arguments, fmt::format("'{}' is not a file or directory", r.view_path));
+  }
+  return search.take(walked);
+}
+
+}  // namespace
+
+ToolResult grep(const Scope& s, const boost::json::object& a, const Limits& l) { return finish(do_grep(s, a, l), l); }
+
+}  // namespace yoi::tools
