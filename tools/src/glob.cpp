@@ -63,7 +63,8 @@ ToolOr<Text> do_glob(const Scope& scope, const boost::json::object& args, const 
   if (!pattern) return tl::unexpected(pattern.error());
   auto root = open_search_root(scope, args);
   if (!root) return tl::unexpected(root.error());
-  auto& [r, fd] = *root;
+  Resolved& r = root->first;  // not a structured binding: clang 14 cannot capture one
+  UniqueFd& fd = root->second;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0 || !S_ISDIR(st.st_mode))
     return tool_fail(ToolCode::invalid_arguments, fmt::format("'{}' is not a directory", r.view_path));

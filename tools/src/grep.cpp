@@ -159,7 +159,8 @@ ToolOr<Text> do_grep(const Scope& scope, const boost::json::object& args, const 
 
   auto root = open_search_root(scope, args);
   if (!root) return tl::unexpected(root.error());
-  auto& [r, fd] = *root;
+  Resolved& r = root->first;  // not a structured binding: clang 14 cannot capture one
+  UniqueFd& fd = root->second;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return tl::unexpected(errno_error(errno, "stat", r.view_path));
 

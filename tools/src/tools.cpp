@@ -41,7 +41,8 @@ ToolOr<std::optional<bool>> opt_bool(const boost::json::object& a, std::string_v
 ToolResult finish(ToolOr<Text> r, const Limits& limits) {
   ToolResult out;
   if (!r) {
-    out.error = std::move(r.error());
+    // Messages may quote model-supplied text: valid UTF-8 and short, too.
+    out.error = ToolError{r.error().code, bound_output(r.error().message, 1024).text};
     return out;
   }
   Bounded b = bound_output(r->text, limits.max_output_bytes);

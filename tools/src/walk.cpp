@@ -32,6 +32,10 @@ class Walker {
   WalkOutcome run(int root_fd) {
     int fd = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
     if (fd >= 0) dir(fd, "", 0);
+    if (depth_cut_ && !outcome_.stopped_early) {
+      outcome_.stopped_early = true;
+      outcome_.note = fmt::format("skipped directories deeper than {}", limits_.walk_max_depth);
+    }
     return std::move(outcome_);
   }
 
@@ -104,7 +108,10 @@ class Walker {
       std::string child = rel.empty() ? name : rel + "/" + name;
       if (type == DT_DIR) {
         if (ignored(child, true)) continue;
-        if (depth + 1 >= limits_.walk_max_depth) continue;
+        if (depth + 1 >= limits_.walk_max_depth) {
+          depth_cut_ = true;
+          continue;
+        }
         int sub = ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub >= 0) dir(sub, child, depth + 1);  // a symlink swapped in: ELOOP, skipped
       } else if (type == DT_REG) {
@@ -123,6 +130,7 @@ class Walker {
   std::vector<IgnoreLevel> ignores_;
   std::size_t visited_ = 0;
   bool stopped_ = false;
+  bool depth_cut_ = false;
   WalkOutcome outcome_;
 };
 

@@ -232,6 +232,8 @@ TEST_F(ToolsTest, GrepMatchesNeverSpanLines) {
   EXPECT_EQ(call("grep", R"({"pattern": "foo\\sbar"})").output, "/work/a.txt:3:foo bar\n");
   EXPECT_EQ(call("grep", R"({"pattern": "foo[^x]bar"})").output, "/work/a.txt:3:foo bar\n");
   EXPECT_EQ(call("grep", R"({"pattern": "^bar$"})").output, "/work/a.txt:2:bar\n");
+  EXPECT_EQ(call("grep", R"({"pattern": "foo\\nbar"})").output, "no matches\n");
+  EXPECT_EQ(call("grep", R"({"pattern": "(?s)foo.bar"})").output, "/work/a.txt:3:foo bar\n");
 }
 
 TEST_F(ToolsTest, GrepHonoursGitignoreAndSkipsGitAndBinaries) {
