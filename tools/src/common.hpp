@@ -32,6 +32,11 @@ struct Text {
 // The one exit of every tool: bound_output on success, the error otherwise.
 ToolResult finish(ToolOr<Text> r, const Limits& limits);
 
+// finish(tool(...)), with any exception turned into tool_failed: the public
+// tools never throw.
+ToolResult guarded(ToolOr<Text> (*tool)(const Scope&, const boost::json::object&, const Limits&),
+                   const Scope& scope, const boost::json::object& args, const Limits& limits);
+
 // Replaces `name` in `dir_fd` with `content` atomically: a temp file in the
 // same directory, fsync, renameat, fsync of the directory. `mode` for the
 // new file. Nothing is left behind on failure.

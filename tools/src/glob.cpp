@@ -108,6 +108,6 @@ ToolOr<Text> do_glob(const Scope& scope, const boost::json::object& args, const 
 
 }  // namespace
 
-ToolResult glob(const Scope& s, const boost::json::object& a, const Limits& l) { return finish(do_glob(s, a, l), l); }
+ToolResult glob(const Scope& s, const boost::json::object& a, const Limits& l) { return guarded(do_glob, s, a, l); }
 
 }  // namespace yoi::tools

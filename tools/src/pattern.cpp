@@ -79,7 +79,9 @@ bool segment_matches(std::string_view pat, std::string_view name) {
 
 PathPattern::PathPattern(std::string_view pattern) {
   for (std::string_view seg : split_segments(pattern)) {
-    // Consecutive `**` mean the same as one.
+    // `.` names nothing (paths here have no `.` segments); consecutive `**`
+    // mean the same as one.
+    if (seg == ".") continue;
     if (seg == "**" && !segments_.empty() && segments_.back() == "**") continue;
     segments_.emplace_back(seg);
   }

@@ -52,6 +52,15 @@ ToolResult finish(ToolOr<Text> r, const Limits& limits) {
   return out;
 }
 
+ToolResult guarded(ToolOr<Text> (*tool)(const Scope&, const boost::json::object&, const Limits&),
+                   const Scope& scope, const boost::json::object& args, const Limits& limits) {
+  try {
+    return finish(tool(scope, args, limits), limits);
+  } catch (const std::exception& e) {  // bad_alloc, at worst: still a result
+    return finish(tool_fail(ToolCode::tool_failed, fmt::format("internal error: {}", e.what())), limits);
+  }
+}
+
 ToolOr<void> atomic_replace(int dir_fd, const std::string& name, std::string_view content, unsigned mode,
                             std::string_view view_path) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -315,9 +324,9 @@ ToolOr<Text> do_edit(const Scope& scope, const boost::json::object& args, const 
 
 }  // namespace
 
-ToolResult read(const Scope& s, const boost::json::object& a, const Limits& l) { return finish(do_read(s, a, l), l); }
-ToolResult write(const Scope& s, const boost::json::object& a, const Limits& l) { return finish(do_write(s, a, l), l); }
-ToolResult edit(const Scope& s, const boost::json::object& a, const Limits& l) { return finish(do_edit(s, a, l), l); }
+ToolResult read(const Scope& s, const boost::json::object& a, const Limits& l) { return guarded(do_read, s, a, l); }
+ToolResult write(const Scope& s, const boost::json::object& a, const Limits& l) { return guarded(do_write, s, a, l); }
+ToolResult edit(const Scope& s, const boost::json::object& a, const Limits& l) { return guarded(do_edit, s, a, l); }
 
 ToolResult run(std::string_view name, const Scope& scope, const boost::json::object& args, const Limits& limits) {
   if (name == "read") return read(scope, args, limits);

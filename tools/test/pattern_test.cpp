@@ -25,6 +25,7 @@ TEST(PathPattern, DoubleStarSpansZeroOrMoreSegments) {
   EXPECT_TRUE(m("src/**/test/*.cpp", "src/a/b/test/a.cpp"));
   EXPECT_FALSE(m("src/**/test/*.cpp", "lib/a/test/a.cpp"));
   EXPECT_TRUE(m("**", "anything/at/all"));
+  EXPECT_TRUE(m("./src/**/*.cpp", "src/x/a.cpp"));
 }
 
 TEST(PathPattern, ClassesAndEscapes) {

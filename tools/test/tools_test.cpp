@@ -227,6 +227,15 @@ TEST_F(ToolsTest, GrepAnswersPathLineText) {
   EXPECT_EQ(none.output, "no matches\n");
 }
 
+TEST_F(ToolsTest, GrepCountsLinesExactlyAcrossChunks) {
+  std::string text;  // lines of 1..40 bytes, ~4 MB: several 1 MiB reads
+  for (int i = 1; i <= 200000; ++i) text += fmt::format("{}{}\n", std::string(static_cast<std::size_t>(i % 31), '.'), i);
+  put(home_ / "lines.txt", text);
+  EXPECT_EQ(call("grep", R"({"pattern": "^\\.*(7|123457|199999)$"})").output,
+            "/work/lines.txt:7:......." "7\n/work/lines.txt:123457:" + std::string(123457 % 31, '.') +
+                "123457\n/work/lines.txt:199999:" + std::string(199999 % 31, '.') + "199999\n");
+}
+
 TEST_F(ToolsTest, GrepMatchesNeverSpanLines) {
   put(home_ / "a.txt", "foo\nbar\nfoo bar\n");
   EXPECT_EQ(call("grep", R"({"pattern": "foo\\sbar"})").output, "/work/a.txt:3:foo bar\n");
