@@ -47,18 +47,25 @@ class Searcher {
   Searcher(const RE2& re, const Limits& limits, std::chrono::steady_clock::time_point deadline)
       : re_(re), limits_(limits), deadline_(deadline) {}
 
-  // Searches one open regular file; false when a bound stopped the search.
+  // Searches one open regular file up to the size it had when opened;
+  // false when a bound stopped the search.
   bool file(int fd, const std::string& view_path) {
     view_ = &view_path;
     lineno_ = 1;
     buf_.clear();
+    pending_ = {};
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return true;
+    auto left = static_cast<std::uint64_t>(st.st_size);
     bool skip_line = false, first = true;
     if (chunk_.empty()) chunk_.resize(kChunk);  // once per search, not per file
-    for (;;) {
+    while (left > 0) {
       if (std::chrono::steady_clock::now() > deadline_) return stop("stopped at the time limit");
-      ssize_t n = ::read(fd, chunk_.data(), chunk_.size());
+      settle();  // chunk_ is about to be reused
+      ssize_t n = ::read(fd, chunk_.data(), static_cast<std::size_t>(std::min<std::uint64_t>(chunk_.size(), left)));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // an I/O error ends this file only
+      left -= static_cast<std::uint64_t>(n);
       std::string_view got(chunk_.data(), static_cast<std::size_t>(n));
       if (first && looks_binary(got)) return true;  // binary: skipped
       first = false;
@@ -82,16 +89,18 @@ class Searcher {
         if (buf_.size() > kMaxLineScan) {
           buf_.resize(kMaxLineScan);
           if (!block(buf_)) return false;
+          settle();
           buf_.clear();
           skip_line = true;
         }
         continue;
       }
       if (!block(std::string_view(buf_).substr(0, last_nl + 1))) return false;
+      settle();  // before buf_ moves
       buf_.erase(0, last_nl + 1);
     }
     if (!buf_.empty() && !skip_line) return block(buf_);
-    return true;
+    return true;  // newlines still pending after the last match are never needed
   }
 
   bool stop(std::string why) {
@@ -113,12 +122,13 @@ class Searcher {
   // Complete lines (the last may lack '\n' at EOF). One RE2 search per
   // match rather than per line; never_nl keeps a match inside one line.
   bool block(std::string_view text) {
+    settle();
     std::size_t pos = 0;
     while (pos < text.size()) {
       re2::StringPiece m;
       if (!re_.Match(re2::StringPiece(text.data(), text.size()), pos, text.size(), RE2::UNANCHORED, &m, 1) ||
           static_cast<std::size_t>(m.data() - text.data()) >= text.size()) {
-        lineno_ += count_newlines(text.data() + pos, text.data() + text.size());
+        pending_ = text.substr(pos);  // counted only if a later match needs it
         return true;
       }
       auto at = static_cast<std::size_t>(m.data() - text.data());
@@ -133,6 +143,12 @@ class Searcher {
       pos = le + 1;
     }
     return true;
+  }
+
+  // Counts the newlines of the last block's unmatched tail into lineno_.
+  void settle() {
+    lineno_ += count_newlines(pending_.data(), pending_.data() + pending_.size());
+    pending_ = {};
   }
 
   bool emit(std::string_view line) {
@@ -155,6 +171,7 @@ class Searcher {
   const std::string* view_ = nullptr;
   std::string chunk_;  // read buffer
   std::string buf_;    // an incomplete last line carried to the next read
+  std::string_view pending_;  // the unmatched tail of the last block, not yet counted
   std::size_t lineno_ = 1, matches_ = 0;
   std::string note_;
   Text out_;
