@@ -40,9 +40,11 @@ inline tl::unexpected<ToolError> tool_fail(ToolCode code, std::string message) {
   return tl::unexpected<ToolError>(ToolError{code, std::move(message)});
 }
 
-// What a tool answers. `output` is valid UTF-8 and at most
+// What a tool answers. On success `output` is valid UTF-8 and at most
 // Limits::max_output_bytes (plus the elision marker); `truncated` says that
 // something was left out (elided bytes, or a bound on lines/matches/files).
+// On failure `ok` is false, `output` is empty and `error` says why (its
+// message valid UTF-8, at most 1 KiB, in-view paths only).
 struct ToolResult {
   bool ok = false;
   std::string output;
