@@ -172,3 +172,25 @@ for W in ("ws_runtime", "ws_backend"):
     put(W, "cursor_valid_2", b"\x48" + b"\x02\n" + frames((0x88, b"\x03\xe8")))
     put(W, "cursor_future", b"\x48" + b"\x07\n")
     put(W, "cursor_stopped", b"\x49" + b"\x01\n")
+
+# tools: byte 0 picks the tool (0 read, 1 write, 2 edit, 3 glob, 4 grep,
+# 5 the resolver; bit 7 asks the resolver for write); the rest is the
+# arguments object, or the path/pattern itself when it is not JSON.
+T = "tools"
+put(T, "read", b"\x00" + b'{"path": "notes.md", "offset": 2, "limit": 1}')
+put(T, "read_escape", b"\x00" + b"../outside/secret.txt")
+put(T, "read_link_out", b"\x00" + b"/work/out/secret.txt")
+put(T, "read_ws_link", b"\x00" + b"/workspaces/rw/secret-link")
+put(T, "write", b"\x01" + b'{"path": "/workspaces/rw/new/f.txt", "content": "x\\n"}')
+put(T, "write_ro", b"\x01" + b'{"path": "/workspaces/ro/readme.md", "content": "x"}')
+put(T, "edit", b"\x02" + b'{"path": "notes.md", "old_string": "beta", "new_string": "BETA"}')
+put(T, "edit_all", b"\x02" + b'{"path": "notes.md", "old_string": "a", "new_string": "", "replace_all": true}')
+put(T, "glob", b"\x03" + b'{"pattern": "**/*.cpp"}')
+put(T, "glob_stars", b"\x03" + b"**/**/**/*[a-z]?*")
+put(T, "grep", b"\x04" + b'{"pattern": "ret(urn)?", "case_insensitive": true, "glob": "*.cpp"}')
+put(T, "grep_patho", b"\x04" + b"(a*)*b")
+put(T, "grep_path_out", b"\x04" + b'{"pattern": ".", "path": "/work/out"}')
+put(T, "resolve", b"\x05" + b"/work/../workspaces/ro/./x")
+put(T, "resolve_write_ro", b"\x85" + b"/workspaces/ro/x")
+put(T, "resolve_nul", b"\x05" + b"a\x00b")
+put(T, "wrong_types", b"\x00" + b'{"path": 1, "limit": "x"}')
