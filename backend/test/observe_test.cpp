@@ -1195,8 +1195,9 @@ void expect_deleted_worker_never_serves_the_new_one(Backend& be, const std::stri
   ASSERT_TRUE(watcher.connect(events_ws(rid, "w1")).ok);
   auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
   ASSERT_TRUE(first);
-  if (run_count_of(*first) == 1 && status_of(*first) == "running")
+  if (run_count_of(*first) == 1 && status_of(*first) == "running") {
     ASSERT_TRUE(read_until(watcher, is_run_finished, 10s));
+  }
   ASSERT_TRUE(on_io<rt::WorkerDetail>(be, [&](auto cb) { be.registry.stop(rid, "w1", std::nullopt, cb); }));
   std::vector<Frame> seen;
   auto stopped = read_until(watcher, [](const Frame& f) { return f.type == "diagnostic"; }, 5s, &seen);
