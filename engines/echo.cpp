@@ -61,7 +61,7 @@ class EchoTurn final : public Turn, public std::enable_shared_from_this<EchoTurn
     u.output_tokens = (reply_.size() + 3) / 4;
     if (handlers_.on_usage) handlers_.on_usage(u);
     if (cancelled_) return;
-    handlers_.on_done(Result<void>{});
+    handlers_.on_done(TurnEnd{});
   }
 
  public:
@@ -98,7 +98,9 @@ class EchoEngine final : public Engine {
 
   std::string_view kind() const override { return "echo"; }
 
-  std::unique_ptr<Turn> start(std::vector<Message> conversation, TurnHandlers handlers) override {
+  using Engine::start;
+  std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> /*tools*/,
+                              TurnHandlers handlers) override {
     std::string input = conversation.empty() ? std::string() : conversation.back().content;
     std::uint64_t words = 0;
     for (const auto& m : conversation) words += (m.content.size() + 3) / 4;

@@ -488,13 +488,15 @@ asio::awaitable<void> run_turn(std::shared_ptr<TurnState> st) {
   }
   st->close_connection();
   if (st->cancelled) co_return;
+  // Tool calls are not assembled yet (issue 20): a turn ends with none.
+  Result<TurnEnd> end = result ? Result<TurnEnd>(TurnEnd{}) : Result<TurnEnd>(fail(result.error()));
   if (!result) {
     spdlog::warn("{} ({})", result.error().message, code_name(result.error().code));
   } else if (st->usage && st->handlers.on_usage) {
     st->handlers.on_usage(*st->usage);
     if (st->cancelled) co_return;
   }
-  if (st->handlers.on_done) st->handlers.on_done(std::move(result));
+  if (st->handlers.on_done) st->handlers.on_done(std::move(end));
 }
 
 class OpenAiTurn final : public Turn {
@@ -526,7 +528,9 @@ class OpenAiEngine final : public Engine {
   explicit OpenAiEngine(std::shared_ptr<const Shared> sh) : sh_(std::move(sh)) {}
   std::string_view kind() const override { return "openai"; }
 
-  std::unique_ptr<Turn> start(std::vector<Message> conversation, TurnHandlers handlers) override {
+  using Engine::start;
+  std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> /*tools*/,
+                              TurnHandlers handlers) override {
     auto st = std::make_shared<TurnState>(sh_, std::move(handlers), request_body(sh_->profile, conversation));
     asio::co_spawn(sh_->io, run_turn(st), [where = sh_->where()](std::exception_ptr e) {
       if (!e) return;

@@ -358,7 +358,8 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       self->add_event(*w, wire::event::usage(run_id, u.input_tokens, u.output_tokens));
       self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
-    h.on_done = [current](Result<void> r) {
+    // Tool calls are not executed yet (issue 20): a turn's end ends the run.
+    h.on_done = [current](Result<engines::TurnEnd> r) {
       auto [self, w] = current();
       if (!w) return;
       if (r)

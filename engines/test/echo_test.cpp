@@ -9,14 +9,14 @@ namespace {
 struct Collected {
   std::vector<std::string> deltas;
   std::optional<Usage> usage;
-  std::optional<Result<void>> done;
+  std::optional<Result<TurnEnd>> done;
 };
 
 TurnHandlers collect(Collected& c) {
   TurnHandlers h;
   h.on_delta = [&c](std::string_view d) { c.deltas.emplace_back(d); };
   h.on_usage = [&c](const Usage& u) { c.usage = u; };
-  h.on_done = [&c](Result<void> r) { c.done = r; };
+  h.on_done = [&c](Result<TurnEnd> r) { c.done = r; };
   return h;
 }
 

@@ -36,11 +36,11 @@ constexpr const char* kKey = "sk-CANARY-7f3a9c1e5b";
 struct TurnRun {
   std::vector<std::string> events;  // "delta:<text>", "usage:<in>/<out>", "done:<ok|code>"
   std::string text;
-  std::optional<Result<void>> done;
+  std::optional<Result<TurnEnd>> done;
   int handler_calls = 0;
 };
 
-std::string outcome_name(const Result<void>& r) { return r ? "ok" : std::string(code_name(r.error().code)); }
+std::string outcome_name(const Result<TurnEnd>& r) { return r ? "ok" : std::string(code_name(r.error().code)); }
 
 class OpenAiTest : public ::testing::Test {
  protected:
@@ -107,7 +107,7 @@ class OpenAiTest : public ::testing::Test {
       ++r.handler_calls;
       r.events.push_back(fmt::format("usage:{}/{}", u.input_tokens, u.output_tokens));
     };
-    h.on_done = [this, &r](Result<void> res) {
+    h.on_done = [this, &r](Result<TurnEnd> res) {
       ++r.handler_calls;
       r.events.push_back("done:" + outcome_name(res));
       if (!res) seen_events_.push_back(res.error().message);

@@ -24,9 +24,38 @@ class io_context;
 
 namespace yoi::engines {
 
+// A tool call as the model made it, complete: the engine has assembled
+// every streamed fragment. `arguments` is the JSON text the model sent,
+// unparsed: the runtime parses it (text that does not parse to an object is
+// an `invalid_arguments` result for the model, and the run goes on), and a
+// replayed conversation sends it back byte for byte (ARCHITECTURE §12).
+struct ToolCall {
+  std::string call_id;
+  std::string name;
+  std::string arguments;
+};
+
+// A tool offered to the model: its wire name (§12's table), a description
+// for the model, and the JSON Schema of its arguments (an object, as text).
+struct ToolSpec {
+  std::string name;
+  std::string description;
+  std::string parameters;
+};
+
+// One message of the conversation, oldest first. An assistant message
+// carries the tool calls its step made (its content may be empty); each call
+// is answered by a "tool" message right after it, in call order, carrying
+// the call's id, the tool's name and the bounded result text.
 struct Message {
-  std::string role;  // "user" | "assistant" (the engine adds "system" itself)
+  Message() = default;
+  Message(std::string role, std::string content) : role(std::move(role)), content(std::move(content)) {}
+
+  std::string role;  // "user" | "assistant" | "tool" (the engine adds "system" itself)
   std::string content;
+  std::vector<ToolCall> tool_calls;  // assistant
+  std::string tool_call_id;          // tool
+  std::string name;                  // tool
 };
 
 struct Usage {
@@ -34,12 +63,18 @@ struct Usage {
   std::uint64_t output_tokens = 0;
 };
 
+// How a turn ended: with the tool calls the model made, in its order (none:
+// the reply is final and the run is complete).
+struct TurnEnd {
+  std::vector<ToolCall> tool_calls;
+};
+
 struct TurnHandlers {
   std::function<void(std::string_view delta)> on_delta;
   std::function<void(const Usage&)> on_usage;
   // Exactly once, last, unless the turn was cancelled first. A failure is a
   // typed provider_* error whose message never contains a key or URL.
-  std::function<void(Result<void>)> on_done;
+  std::function<void(Result<TurnEnd>)> on_done;
 };
 
 // A turn in flight. cancel() tears down the turn's I/O at once; after it
@@ -54,8 +89,14 @@ class Engine {
  public:
   virtual ~Engine() = default;
   virtual std::string_view kind() const = 0;  // "echo", "openai"
-  // `conversation` is oldest first and ends with the new user message.
-  virtual std::unique_ptr<Turn> start(std::vector<Message> conversation, TurnHandlers handlers) = 0;
+  // `conversation` is oldest first and ends with the new user message or
+  // with the tool results of the previous step. `tools` are offered to the
+  // model (none: a plain chat turn).
+  virtual std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> tools,
+                                      TurnHandlers handlers) = 0;
+  std::unique_ptr<Turn> start(std::vector<Message> conversation, TurnHandlers handlers) {
+    return start(std::move(conversation), {}, std::move(handlers));
+  }
 };
 
 // A profile: what a Worker created with `profile = name` runs on. Parsed from
