@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "yoi/utf8.hpp"
+
 namespace yoi::tools {
 
 struct Bounded {
@@ -20,7 +22,7 @@ struct Bounded {
 Bounded bound_output(std::string_view text, std::size_t max_bytes);
 
 // True when `s` is well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF).
-bool valid_utf8(std::string_view s);
+using yoi::valid_utf8;
 
 // The longest prefix of `s` of at most `max_bytes` that does not end inside a
 // UTF-8 sequence (for per-line cuts; `s` may be invalid UTF-8).
