@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "yoi/clock.hpp"
+#include "yoi/engines/chat_stream.hpp"
 #include "yoi/engines/sse.hpp"
 #include "yoi/json.hpp"
 #include "yoi/log.hpp"
@@ -122,18 +123,25 @@ struct Outcome {
 };
 
 struct TurnState {
-  TurnState(std::shared_ptr<const Shared> s, TurnHandlers h, std::string b)
-      : sh(std::move(s)), handlers(std::move(h)), body(std::move(b)), resolver(sh->io), timer(sh->io) {}
+  TurnState(std::shared_ptr<const Shared> s, TurnHandlers h, Result<std::string> b)
+      : sh(std::move(s)),
+        handlers(std::move(h)),
+        body(b ? std::move(*b) : std::string()),
+        body_error(b ? std::nullopt : std::optional<Error>(b.error())),
+        resolver(sh->io),
+        timer(sh->io) {}
 
   std::shared_ptr<const Shared> sh;
   TurnHandlers handlers;
   const std::string body;  // the request JSON, reused by every attempt
+  const std::optional<Error> body_error;  // the request could not be built: no attempt
   tcp::resolver resolver;
   asio::steady_timer timer;  // retry backoff
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<asio::ssl::stream<beast::tcp_stream>> tls;
   std::array<char, 16384> chunk{};
   std::optional<Usage> usage;
+  TurnEnd end;  // the tool calls of a complete response
   unsigned generation = 0;  // attempt number, to ignore stale DNS timer wakeups
   bool dns_timed_out = false;
   bool cancelled = false;
@@ -164,47 +172,6 @@ std::optional<milliseconds> parse_retry_after(std::string_view v) {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
   if (ec != std::errc() || p != v.data() + v.size() || secs > 3600) return std::nullopt;
   return milliseconds(secs * 1000);
-}
-
-// Reads a non-negative integer field of a usage object; 0 when absent.
-std::uint64_t token_count(const bj::object& o, std::string_view key) {
-  auto it = o.find(key);
-  if (it == o.end()) return 0;
-  if (auto p = it->value().if_int64()) return *p > 0 ? static_cast<std::uint64_t>(*p) : 0;
-  if (auto p = it->value().if_uint64()) return *p;
-  return 0;
-}
-
-// Interprets one chat-completion chunk (streamed) or a whole completion
-// (`message` instead of `delta`). Returns an error to end the turn.
-std::optional<Error> apply_chunk(TurnState& st, const bj::object& o, bool whole, bool& finished,
-                                 const std::string& where) {
-  if (auto it = o.find("error"); it != o.end() && !it->value().is_null())
-    // The provider's own message may quote the request; it is not echoed.
-    return Error{Code::provider_error, where + ": provider reported an error in the response"};
-  if (auto it = o.find("usage"); it != o.end() && !it->value().is_null()) {
-    auto* u = it->value().if_object();
-    if (!u) return Error{Code::provider_bad_response, where + ": 'usage' is not an object"};
-    st.usage = Usage{token_count(*u, "prompt_tokens"), token_count(*u, "completion_tokens")};
-  }
-  auto it = o.find("choices");
-  if (it == o.end() || it->value().is_null()) return std::nullopt;
-  auto* choices = it->value().if_array();
-  if (!choices) return Error{Code::provider_bad_response, where + ": 'choices' is not an array"};
-  if (choices->empty()) return std::nullopt;
-  auto* choice = (*choices)[0].if_object();
-  if (!choice) return Error{Code::provider_bad_response, where + ": a choice is not an object"};
-  if (auto fr = choice->find("finish_reason"); fr != choice->end() && fr->value().is_string()) finished = true;
-  auto d = choice->find(whole ? "message" : "delta");
-  if (d == choice->end() || d->value().is_null()) return std::nullopt;
-  auto* delta = d->value().if_object();
-  if (!delta) return Error{Code::provider_bad_response, where + ": a choice's delta is not an object"};
-  auto c = delta->find("content");
-  if (c == delta->end() || c->value().is_null()) return std::nullopt;
-  auto* text = c->value().if_string();
-  if (!text) return Error{Code::provider_bad_response, where + ": delta content is not a string"};
-  if (!text->empty() && !st.cancelled && st.handlers.on_delta) st.handlers.on_delta(std::string_view(*text));
-  return std::nullopt;
 }
 
 // A malformed message, as opposed to the connection simply ending
@@ -274,7 +241,12 @@ std::optional<Outcome> header_outcome(const Shared& sh, const error_code& hec,
 class BodyReader {
  public:
   BodyReader(TurnState& st, bool whole_json)
-      : st_(st), sh_(*st.sh), where_(sh_.where()), whole_json_(whole_json), sse_(sh_.opts.max_event_bytes) {}
+      : st_(st),
+        sh_(*st.sh),
+        where_(sh_.where()),
+        whole_json_(whole_json),
+        sse_(sh_.opts.max_event_bytes),
+        decoder_(where_, sh_.opts.tool_calls) {}
 
   bool got_body() const { return got_body_; }
 
@@ -290,7 +262,7 @@ class BodyReader {
     if (!fed)
       return Outcome::fail_with(Code::provider_bad_response, where_ + ": malformed event stream: " + fed.error().message);
     if (stream_error_) return Outcome::fail_with(*stream_error_);
-    if (done_) return Outcome::of(Outcome::ok);
+    if (done_) return complete();
     return std::nullopt;
   }
 
@@ -314,39 +286,52 @@ class BodyReader {
   }
 
   // The body ended (`complete`: the whole HTTP message arrived).
-  Outcome end(bool complete) {
+  Outcome end(bool complete_message) {
     if (whole_json_) {
-      if (!complete) return Outcome::fail_with(Code::provider_error, where_ + ": connection lost mid-response");
-      auto v = json::parse(json_body_, sh_.opts.max_body_bytes);
-      if (!v || !v->is_object())
-        return Outcome::fail_with(Code::provider_bad_response, where_ + ": malformed JSON response");
-      if (auto e = apply_chunk(st_, v->as_object(), true, finished_, where_)) return Outcome::fail_with(*e);
+      if (!complete_message) return Outcome::fail_with(Code::provider_error, where_ + ": connection lost mid-response");
+      if (json_body_.size() > sh_.opts.max_body_bytes)
+        return Outcome::fail_with(Code::provider_bad_response,
+                                  fmt::format("{}: response exceeds {} bytes", where_, sh_.opts.max_body_bytes));
+      if (auto r = decoder_.chunk(json_body_, true, text_sink()); !r) return Outcome::fail_with(r.error());
       if (st_.cancelled) return Outcome::of(Outcome::cancelled);
-      return Outcome::of(Outcome::ok);
+      return complete();
     }
     // No [DONE]. A stream that reported its finish_reason and then closed
-    // cleanly is complete (some servers omit [DONE]); anything else was cut off.
+    // cleanly is complete (some servers omit [DONE]); anything else was cut
+    // off, possibly inside a tool call whose arguments are incomplete.
     sse_.finish();
-    if (finished_ && complete) return Outcome::of(Outcome::ok);
-    return Outcome::fail_with(Code::provider_error, where_ + ": the stream ended before it finished");
+    if (decoder_.finished() && complete_message) return complete();
+    return Outcome::fail_with(Code::provider_error,
+                              where_ + (decoder_.has_tool_calls() ? ": the stream ended inside a tool call"
+                                                                  : ": the stream ended before it finished"));
   }
 
  private:
+  // The response is whole: its tool calls and usage become the turn's.
+  Outcome complete() {
+    auto end = decoder_.finish();
+    if (!end) return Outcome::fail_with(end.error());
+    st_.end = std::move(*end);
+    st_.usage = decoder_.usage();
+    return Outcome::of(Outcome::ok);
+  }
+
+  ChatStreamDecoder::TextSink text_sink() {
+    return [this](std::string_view text) {
+      if (!st_.cancelled && st_.handlers.on_delta) st_.handlers.on_delta(text);
+    };
+  }
+
   bool on_event(const SseEvent& ev) {
     if (ev.data == "[DONE]") {
       done_ = true;
-      return false;
-    }
-    auto v = json::parse(ev.data, sh_.opts.max_event_bytes);
-    if (!v || !v->is_object()) {
-      stream_error_ = Error{Code::provider_bad_response, where_ + ": malformed JSON in the event stream"};
       return false;
     }
     if (ev.type == "error") {
       stream_error_ = Error{Code::provider_error, where_ + ": provider reported an error in the stream"};
       return false;
     }
-    stream_error_ = apply_chunk(st_, v->as_object(), false, finished_, where_);
+    if (auto r = decoder_.chunk(ev.data, false, text_sink()); !r) stream_error_ = r.error();
     return !stream_error_ && !st_.cancelled;
   }
 
@@ -355,8 +340,9 @@ class BodyReader {
   std::string where_;
   bool whole_json_;
   SseParser sse_;
+  ChatStreamDecoder decoder_;
   std::string json_body_;
-  bool got_body_ = false, done_ = false, finished_ = false;
+  bool got_body_ = false, done_ = false;
   std::optional<Error> stream_error_;
 };
 
@@ -480,7 +466,11 @@ asio::awaitable<void> run_turn(std::shared_ptr<TurnState> st) {
   if (st->cancelled) co_return;
   Result<void> result;
   try {
-    result = co_await run_attempts(st);
+    // (No co_await inside ?: — GCC miscompiles it.)
+    if (st->body_error)
+      result = fail(*st->body_error);
+    else
+      result = co_await run_attempts(st);
   } catch (const std::exception& e) {
     // Nothing here should throw (errors are values); a bug becomes `internal`.
     result = fail(Code::internal, st->sh->where() + ": unexpected failure");
@@ -488,8 +478,7 @@ asio::awaitable<void> run_turn(std::shared_ptr<TurnState> st) {
   }
   st->close_connection();
   if (st->cancelled) co_return;
-  // Tool calls are not assembled yet (issue 20): a turn ends with none.
-  Result<TurnEnd> end = result ? Result<TurnEnd>(TurnEnd{}) : Result<TurnEnd>(fail(result.error()));
+  Result<TurnEnd> end = result ? Result<TurnEnd>(std::move(st->end)) : Result<TurnEnd>(fail(result.error()));
   if (!result) {
     spdlog::warn("{} ({})", result.error().message, code_name(result.error().code));
   } else if (st->usage && st->handlers.on_usage) {
@@ -509,13 +498,60 @@ class OpenAiTurn final : public Turn {
   std::shared_ptr<TurnState> st_;
 };
 
-std::string request_body(const ProfileConfig& p, const std::vector<Message>& conversation) {
+// A message in the OpenAI form. An assistant message that called tools
+// carries them as `tool_calls` with the arguments text as the model sent it;
+// its content is null when it said nothing (the OpenAI reference form, which
+// llama.cpp, Ollama and vLLM all accept; an empty string is accepted too but
+// makes some Ollama model templates fall back from structured tool calls to
+// text markup on later turns). A tool result is `role: "tool"` with the
+// call's id; the tool's `name` is left out, since not every server accepts it
+// there and the id already names the call.
+bj::object wire_message(const Message& m) {
+  bj::object o{{"role", m.role}};
+  if (m.role == "tool") {
+    o["tool_call_id"] = m.tool_call_id;
+    o["content"] = m.content;
+    return o;
+  }
+  if (m.tool_calls.empty()) {
+    o["content"] = m.content;
+    return o;
+  }
+  if (m.content.empty())
+    o["content"] = nullptr;
+  else
+    o["content"] = m.content;
+  bj::array calls;
+  for (const auto& c : m.tool_calls)
+    calls.push_back(bj::object{{"id", c.call_id},
+                               {"type", "function"},
+                               {"function", bj::object{{"name", c.name}, {"arguments", c.arguments}}}});
+  o["tool_calls"] = std::move(calls);
+  return o;
+}
+
+Result<std::string> request_body(const Shared& sh, const std::vector<Message>& conversation,
+                                  const std::vector<ToolSpec>& tools) {
+  const ProfileConfig& p = sh.profile;
   bj::array messages;
   if (!p.system_prompt.empty()) messages.push_back(bj::object{{"role", "system"}, {"content", p.system_prompt}});
-  for (const auto& m : conversation) messages.push_back(bj::object{{"role", m.role}, {"content", m.content}});
+  for (const auto& m : conversation) messages.push_back(wire_message(m));
   bj::object req;
   req["model"] = p.model;
   req["messages"] = std::move(messages);
+  if (!tools.empty()) {
+    bj::array offered;
+    for (const auto& t : tools) {
+      // The schema is sent as an object, not as text.
+      auto schema = json::parse(t.parameters);
+      if (!schema || !schema->is_object())
+        return fail(Code::internal, fmt::format("{}: tool '{}' has no JSON Schema object", sh.where(), t.name));
+      offered.push_back(bj::object{
+          {"type", "function"},
+          {"function", bj::object{{"name", t.name}, {"description", t.description}, {"parameters", std::move(*schema)}}}});
+    }
+    req["tools"] = std::move(offered);
+  }
   req["stream"] = true;
   req["stream_options"] = bj::object{{"include_usage", true}};
   if (p.temperature) req["temperature"] = *p.temperature;
@@ -529,9 +565,9 @@ class OpenAiEngine final : public Engine {
   std::string_view kind() const override { return "openai"; }
 
   using Engine::start;
-  std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> /*tools*/,
+  std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> tools,
                               TurnHandlers handlers) override {
-    auto st = std::make_shared<TurnState>(sh_, std::move(handlers), request_body(sh_->profile, conversation));
+    auto st = std::make_shared<TurnState>(sh_, std::move(handlers), request_body(*sh_, conversation, tools));
     asio::co_spawn(sh_->io, run_turn(st), [where = sh_->where()](std::exception_ptr e) {
       if (!e) return;
       try {

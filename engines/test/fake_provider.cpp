@@ -69,6 +69,28 @@ std::string usage_chunk(int prompt_tokens, int completion_tokens) {
       prompt_tokens, completion_tokens, prompt_tokens + completion_tokens);
 }
 
+std::string tool_call_chunk(int index, std::optional<std::string> id, std::optional<std::string> name,
+                            std::optional<std::string> arguments) {
+  std::string frag = fmt::format(R"({{"index":{})", index);
+  if (id) frag += fmt::format(R"(,"id":"{}","type":"function")", json_escape(*id));
+  if (name || arguments) {
+    std::string fn;
+    if (name) fn += fmt::format(R"("name":"{}")", json_escape(*name));
+    if (arguments) fn += fmt::format(R"({}"arguments":"{}")", name ? "," : "", json_escape(*arguments));
+    frag += R"(,"function":{)" + fn + "}";
+  }
+  frag += "}";
+  return fmt::format(
+      R"({{"id":"chatcmpl-1","object":"chat.completion.chunk","model":"fake","choices":[{{"index":0,"delta":{{"tool_calls":[{}]}},"finish_reason":null}}]}})",
+      frag);
+}
+
+std::string finish_chunk(const std::string& reason) {
+  return fmt::format(
+      R"({{"id":"chatcmpl-1","object":"chat.completion.chunk","model":"fake","choices":[{{"index":0,"delta":{{}},"finish_reason":"{}"}}]}})",
+      reason);
+}
+
 FakeResponse FakeResponse::stream(const std::vector<std::string>& pieces, int prompt_tokens, int completion_tokens,
                                   std::chrono::milliseconds gap) {
   FakeResponse r;

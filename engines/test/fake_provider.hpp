@@ -64,6 +64,13 @@ struct FakeResponse {
 // One chat-completions chunk carrying `content` as its delta.
 std::string delta_chunk(const std::string& content);
 std::string usage_chunk(int prompt_tokens, int completion_tokens);
+// One chunk carrying one `tool_calls` fragment: `index` always, the other
+// parts only when given (strings are written byte for byte, escaped as JSON
+// requires, so a piece may end inside a UTF-8 sequence).
+std::string tool_call_chunk(int index, std::optional<std::string> id, std::optional<std::string> name,
+                            std::optional<std::string> arguments);
+// A chunk with an empty delta and this finish_reason.
+std::string finish_chunk(const std::string& reason);
 
 struct RecordedRequest {
   std::string method;

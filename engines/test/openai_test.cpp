@@ -142,6 +142,17 @@ class OpenAiTest : public ::testing::Test {
     return r;
   }
 
+  // As run(), offering `tools`.
+  TurnRun run_tools(Engine& e, std::vector<Message> conversation, std::vector<ToolSpec> tools,
+                    std::chrono::milliseconds deadline = 5s) {
+    TurnRun r;
+    auto turn = e.start(std::move(conversation), std::move(tools), handlers(r));
+    EXPECT_TRUE(drive([&] { return r.done.has_value(); }, deadline))
+        << "turn did not finish within " << deadline.count() << " ms";
+    for (auto& ev : r.events) seen_events_.push_back(ev);
+    return r;
+  }
+
   Code failure_code(const TurnRun& r) {
     EXPECT_TRUE(r.done.has_value());
     EXPECT_FALSE(r.done && r.done->has_value()) << "turn succeeded but a failure was expected";
@@ -688,6 +699,310 @@ TEST_F(OpenAiTest, InvalidProfilesAreConfigInvalidNamingTheProfileNotTheUrl) {
   auto p = profile();
   p.base_url = Secret("https://api.example.com/v1");
   EXPECT_TRUE(make_openai_engine(io_, p).has_value()) << "https with the system trust store";
+}
+
+
+// ---- tool calls (ARCHITECTURE §12) ----
+
+// "id|name|arguments" per call, in the order the turn ended with them.
+std::vector<std::string> calls_of(const TurnRun& r) {
+  std::vector<std::string> out;
+  if (!r.done || !r.done->has_value()) return out;
+  for (const auto& c : (*r.done)->tool_calls) out.push_back(c.call_id + "|" + c.name + "|" + c.arguments);
+  return out;
+}
+
+// A stream of `chunks` (each its own SSE event and HTTP chunk, a few ms
+// apart so they arrive in separate reads), then finish_reason, usage, [DONE].
+FakeResponse tool_stream(const std::vector<std::string>& chunks, const std::string& finish = "tool_calls") {
+  FakeResponse r;
+  for (const auto& c : chunks) {
+    r.body.push_back(FakeStep::data(c));
+    r.body.push_back(FakeStep::wait(2ms));
+  }
+  if (!finish.empty()) r.body.push_back(FakeStep::data(test::finish_chunk(finish)));
+  r.body.push_back(FakeStep::data(test::usage_chunk(9, 4)));
+  r.body.push_back(FakeStep::data("[DONE]"));
+  return r;
+}
+
+TEST_F(OpenAiTest, TwoToolCallsInOneTurnAreAssembledByIndexInIndexOrder) {
+  using test::tool_call_chunk;
+  // The fragments of the two calls interleave; the second index opens first.
+  fake_.enqueue(tool_stream({
+      tool_call_chunk(1, "call_b", "glob", std::string()),
+      tool_call_chunk(0, "call_a", "read", R"({"pa)"),
+      tool_call_chunk(1, std::nullopt, std::nullopt, R"({"pattern":)"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, R"(th":"notes.md"})"),
+      tool_call_chunk(1, std::nullopt, std::nullopt, R"("**/*.md"})"),
+  }));
+  auto e = engine(profile());
+  auto r = run(*e);
+  ASSERT_TRUE(r.done && r.done->has_value()) << r.events.back();
+  EXPECT_EQ(calls_of(r), (std::vector<std::string>{R"(call_a|read|{"path":"notes.md"})",
+                                                    R"(call_b|glob|{"pattern":"**/*.md"})"}));
+  EXPECT_EQ(r.events, (std::vector<std::string>{"usage:9/4", "done:ok"})) << "no text, usage before done";
+}
+
+TEST_F(OpenAiTest, ArgumentsSplitInsideUtf8SequencesAcrossChunksAreReassembledBytewise) {
+  using test::tool_call_chunk;
+  // The decoded pieces cut "é" (C3 A9) after its first byte and "😀"
+  // (F0 9F 98 80) after one and after three bytes.
+  fake_.enqueue(tool_stream({
+      tool_call_chunk(0, "c1", "write", "{\"content\":\"caf\xC3"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, "\xA9 \xF0"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, "\x9F\x98"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, "\x80\"}"),
+  }));
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(calls_of(r), (std::vector<std::string>{"c1|write|{\"content\":\"caf\xC3\xA9 \xF0\x9F\x98\x80\"}"}));
+}
+
+TEST_F(OpenAiTest, RawSseSplitInsideAUnicodeEscapeAndAMultibyteCharacterIsReassembled) {
+  // One event whose raw bytes arrive in separate HTTP chunks, cut inside the
+  // JSON escape "\u00e9" (in the arguments' JSON string, the model's "\\u00e9"
+  // stays an escape of the arguments text) and inside a raw "é".
+  const std::string event = test::tool_call_chunk(0, "c1", "write", "{\"a\":\"\\u00e9\",\"b\":\"\xC3\xA9\"}");
+  const auto esc = event.find("u00e9");
+  const auto raw = event.find("\xC3\xA9");
+  ASSERT_NE(esc, std::string::npos);
+  ASSERT_NE(raw, std::string::npos);
+  const std::string whole = "data: " + event + "\n\n";
+  const std::size_t cut1 = 6 + esc + 3, cut2 = 6 + raw + 1;  // "\u00|e9", "\xC3|\xA9"
+  FakeResponse resp;
+  resp.body = {FakeStep::text(whole.substr(0, cut1)), FakeStep::wait(5ms),
+               FakeStep::text(whole.substr(cut1, cut2 - cut1)), FakeStep::wait(5ms),
+               FakeStep::text(whole.substr(cut2)), FakeStep::data(test::finish_chunk("tool_calls")),
+               FakeStep::data("[DONE]")};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(calls_of(r), (std::vector<std::string>{"c1|write|{\"a\":\"\\u00e9\",\"b\":\"\xC3\xA9\"}"}));
+}
+
+TEST_F(OpenAiTest, ArgumentsSplitInsideAJsonEscapeAreReassembledUnparsed) {
+  using test::tool_call_chunk;
+  // The arguments text {"command":"say \"hi\"\n"} cut after each backslash.
+  fake_.enqueue(tool_stream({
+      tool_call_chunk(0, "c1", "bash", R"({"command":"say \)"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, R"("hi\)"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, R"("\)"),
+      tool_call_chunk(0, std::nullopt, std::nullopt, R"(n"})"),
+  }));
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(calls_of(r), (std::vector<std::string>{R"(c1|bash|{"command":"say \"hi\"\n"})"}));
+}
+
+TEST_F(OpenAiTest, ReplyTextSplitInsideAUtf8SequenceIsDeliveredWhole) {
+  FakeResponse resp = FakeResponse::stream({"caf\xC3", "\xA9!"}, 1, 2);
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:caf", "delta:\xC3\xA9!", "usage:1/2", "done:ok"}));
+}
+
+TEST_F(OpenAiTest, ReplyTextThatIsNotUtf8IsBadResponse) {
+  fake_.enqueue(FakeResponse::stream({"ok", "\xFF"}));
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, ReplyTextEndingInsideAUtf8SequenceIsBadResponse) {
+  fake_.enqueue(FakeResponse::stream({"caf\xC3"}));
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, ToolCallArgumentsThatAreNotUtf8AreBadResponse) {
+  fake_.enqueue(tool_stream({test::tool_call_chunk(0, "c1", "read", "{\"path\":\"\xC3\"}")}));
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, RequestOffersToolsAndReplaysAssistantToolCallsAndToolResults) {
+  fake_.enqueue(FakeResponse::stream({"done"}));
+  auto e = engine(profile());
+  Message called("assistant", "");
+  called.tool_calls = {{"call_1", "read", R"({"path":"a.md"})"}, {"call_2", "glob", R"({"pattern": "*"})"}};
+  Message result1("tool", "line 1");
+  result1.tool_call_id = "call_1";
+  result1.name = "read";
+  Message result2("tool", "{\"error\":\"not_found\"}");
+  result2.tool_call_id = "call_2";
+  result2.name = "glob";
+  Message said("assistant", "Let me look.");
+  said.tool_calls = {{"call_3", "grep", R"({"pattern":"x"})"}};
+  Message result3("tool", "");
+  result3.tool_call_id = "call_3";
+  result3.name = "grep";
+  std::vector<ToolSpec> tools = {
+      {"read", "Reads a file.", R"({"type":"object","properties":{"path":{"type":"string"}},"required":["path"]})"},
+      {"glob", "Finds files.", R"({"type":"object","properties":{}})"}};
+  auto r = run_tools(*e, {{"user", "look"}, called, result1, result2, said, result3}, tools);
+  ASSERT_TRUE(r.done && r.done->has_value());
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  // Arguments go back byte for byte as the model sent them (the space in
+  // call_2's stays); a tool-only assistant message has null content.
+  const bj::value expected = bj::parse(R"({
+    "model": "fake-model",
+    "messages": [
+      {"role": "system", "content": "You are terse."},
+      {"role": "user", "content": "look"},
+      {"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_1", "type": "function", "function": {"name": "read", "arguments": "{\"path\":\"a.md\"}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "glob", "arguments": "{\"pattern\": \"*\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "line 1"},
+      {"role": "tool", "tool_call_id": "call_2", "content": "{\"error\":\"not_found\"}"},
+      {"role": "assistant", "content": "Let me look.", "tool_calls": [
+        {"id": "call_3", "type": "function", "function": {"name": "grep", "arguments": "{\"pattern\":\"x\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_3", "content": ""}
+    ],
+    "tools": [
+      {"type": "function", "function": {"name": "read", "description": "Reads a file.",
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}},
+      {"type": "function", "function": {"name": "glob", "description": "Finds files.",
+        "parameters": {"type": "object", "properties": {}}}}
+    ],
+    "stream": true,
+    "stream_options": {"include_usage": true}
+  })");
+  EXPECT_EQ(bj::parse(reqs[0].body), expected) << reqs[0].body;
+}
+
+TEST_F(OpenAiTest, NoToolsOfferedSendsNoToolsKey) {
+  fake_.enqueue(FakeResponse::stream({"ok"}));
+  auto e = engine(profile());
+  auto r = run_tools(*e, {{"user", "hi"}}, {});
+  ASSERT_TRUE(r.done && r.done->has_value());
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_FALSE(bj::parse(reqs[0].body).as_object().contains("tools")) << reqs[0].body;
+}
+
+TEST_F(OpenAiTest, ToolWhoseSchemaIsNotAnObjectEndsTheTurnInternalWithoutARequest) {
+  auto e = engine(profile());
+  auto r = run_tools(*e, {{"user", "hi"}}, {{"read", "Reads.", "not json"}});
+  EXPECT_EQ(failure_code(r), Code::internal);
+  EXPECT_EQ(fake_.requests().size(), 0u);
+}
+
+TEST_F(OpenAiTest, FinishReasonStopAfterToolCallsStillEndsWithTheCalls) {
+  fake_.enqueue(tool_stream({test::tool_call_chunk(0, "c1", "read", R"({"path":"x"})")}, "stop"));
+  auto e = engine(profile());
+  EXPECT_EQ(calls_of(run(*e)), (std::vector<std::string>{R"(c1|read|{"path":"x"})"}));
+}
+
+TEST_F(OpenAiTest, DoneWithoutFinishReasonStillEndsWithTheCalls) {
+  fake_.enqueue(tool_stream({test::tool_call_chunk(0, "c1", "read", R"({"path":"x"})")}, ""));
+  auto e = engine(profile());
+  EXPECT_EQ(calls_of(run(*e)), (std::vector<std::string>{R"(c1|read|{"path":"x"})"}));
+}
+
+TEST_F(OpenAiTest, FinishReasonToolCallsThenCloseWithoutDoneIsComplete) {
+  FakeResponse resp;
+  resp.chunked = false;  // body ends when the server closes
+  resp.body = {FakeStep::data(test::tool_call_chunk(0, "c1", "read", R"({"path":"x"})")),
+               FakeStep::data(test::finish_chunk("tool_calls"))};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  EXPECT_EQ(calls_of(run(*e)), (std::vector<std::string>{R"(c1|read|{"path":"x"})"}));
+}
+
+TEST_F(OpenAiTest, TextAndToolCallsInTheSameTurnStreamTheTextThenEndWithTheCalls) {
+  fake_.enqueue(tool_stream({test::delta_chunk("Reading "), test::delta_chunk("it."),
+                             test::tool_call_chunk(0, "c1", "read", R"({"path":"x"})")}));
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"delta:Reading ", "delta:it.", "usage:9/4", "done:ok"}));
+  EXPECT_EQ(calls_of(r), (std::vector<std::string>{R"(c1|read|{"path":"x"})"}));
+}
+
+TEST_F(OpenAiTest, ToolCallWithoutIdGetsCallIndexAsItsId) {
+  fake_.enqueue(tool_stream({test::tool_call_chunk(0, std::nullopt, "read", R"({"path":"x"})"),
+                             test::tool_call_chunk(3, std::nullopt, "glob", R"({})")}));
+  auto e = engine(profile());
+  EXPECT_EQ(calls_of(run(*e)),
+            (std::vector<std::string>{R"(call_0|read|{"path":"x"})", R"(call_3|glob|{})"}));
+}
+
+TEST_F(OpenAiTest, ToolCallWithoutNameIsBadResponse) {
+  fake_.enqueue(tool_stream({test::tool_call_chunk(0, "c1", std::nullopt, R"({"path":"x"})")}));
+  auto e = engine(profile());
+  EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response);
+}
+
+TEST_F(OpenAiTest, WholeJsonAnswerWithToolCallsEndsWithThem) {
+  fake_.enqueue(FakeResponse::status_only(
+      200, R"({"choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[)"
+           R"({"id":"c1","type":"function","function":{"name":"read","arguments":"{\"path\":\"x\"}"}},)"
+           R"({"id":"c2","type":"function","function":{"name":"glob","arguments":"{}"}}]},)"
+           R"("finish_reason":"tool_calls"}],"usage":{"prompt_tokens":3,"completion_tokens":2}})"));
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(r.events, (std::vector<std::string>{"usage:3/2", "done:ok"}));
+  EXPECT_EQ(calls_of(r), (std::vector<std::string>{R"(c1|read|{"path":"x"})", R"(c2|glob|{})"}));
+}
+
+TEST_F(OpenAiTest, MoreToolCallsThanTheLimitIsBadResponse) {
+  std::vector<std::string> chunks;
+  for (int i = 0; i < 3; ++i) chunks.push_back(test::tool_call_chunk(i, fmt::format("c{}", i), "read", "{}"));
+  fake_.enqueue(tool_stream(chunks));
+  fake_.enqueue(tool_stream({chunks[0], chunks[1]}));
+  auto o = fast_retries();
+  o.tool_calls.max_calls = 2;
+  auto e = engine(profile(), o);
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_bad_response);
+  EXPECT_NE(r.done->error().message.find("more than 2 tool calls"), std::string::npos) << r.done->error().message;
+  EXPECT_EQ(calls_of(run(*e)).size(), 2u) << "exactly the limit is fine";
+}
+
+TEST_F(OpenAiTest, ArgumentsLongerThanTheLimitAreBadResponse) {
+  using test::tool_call_chunk;
+  fake_.enqueue(tool_stream({tool_call_chunk(0, "c1", "read", std::string(10, 'a')),
+                             tool_call_chunk(0, std::nullopt, std::nullopt, std::string(7, 'b'))}));
+  fake_.enqueue(tool_stream({tool_call_chunk(0, "c1", "read", std::string(10, 'a')),
+                             tool_call_chunk(0, std::nullopt, std::nullopt, std::string(6, 'b'))}));
+  auto o = fast_retries();
+  o.tool_calls.max_argument_bytes = 16;
+  auto e = engine(profile(), o);
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_bad_response);
+  EXPECT_NE(r.done->error().message.find("exceed 16 bytes"), std::string::npos) << r.done->error().message;
+  EXPECT_EQ(calls_of(run(*e)).size(), 1u) << "exactly the limit is fine";
+}
+
+TEST_F(OpenAiTest, StreamEndingInsideAToolCallIsProviderError) {
+  FakeResponse resp;
+  resp.body = {FakeStep::data(test::tool_call_chunk(0, "c1", "write", R"({"path":"x","content":"par)")),
+               FakeStep::wait(5ms), FakeStep::close_now()};
+  fake_.enqueue(resp);
+  auto e = engine(profile());
+  auto r = run(*e);
+  EXPECT_EQ(failure_code(r), Code::provider_error);
+  EXPECT_NE(r.done->error().message.find("inside a tool call"), std::string::npos) << r.done->error().message;
+}
+
+TEST_F(OpenAiTest, ToolCallFragmentOfTheWrongShapeIsBadResponse) {
+  fake_.enqueue(tool_stream({R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":7}}]}}]})"}));
+  fake_.enqueue(tool_stream({R"({"choices":[{"index":0,"delta":{"tool_calls":[{"index":-1,"id":"c"}]}}]})"}));
+  fake_.enqueue(tool_stream({R"({"choices":[{"index":0,"delta":{"tool_calls":{"index":0}}}]})"}));
+  auto e = engine(profile());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(failure_code(run(*e)), Code::provider_bad_response) << "case " << i;
+}
+
+TEST_F(OpenAiTest, FragmentsWithoutIndexContinueTheLastCallOrOpenANewOneOnANewId) {
+  // Servers that omit `index`: a new id opens the next call.
+  fake_.enqueue(tool_stream({
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"a","function":{"name":"read","arguments":"{\"pa"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"th\":1}"}}]}}]})",
+      R"({"choices":[{"index":0,"delta":{"tool_calls":[{"id":"b","function":{"name":"glob","arguments":"{}"}}]}}]})",
+  }));
+  auto e = engine(profile());
+  EXPECT_EQ(calls_of(run(*e)), (std::vector<std::string>{R"(a|read|{"path":1})", R"(b|glob|{})"}));
 }
 
 }  // namespace

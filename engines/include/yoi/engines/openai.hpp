@@ -15,7 +15,20 @@
 //   provider_timeout      no body byte within first_byte_timeout of sending
 //                         the request, or a gap longer than idle_timeout
 //   provider_bad_response malformed HTTP, SSE or JSON; an oversized event
-//                         or body
+//                         or body; a tool call without a name, more tool
+//                         calls or longer arguments than tool_calls allows,
+//                         text or arguments that are not UTF-8
+//   provider_error also   the stream ending inside a tool call
+//   internal              an offered tool whose parameters are not a JSON
+//                         Schema object (a caller bug; nothing is sent)
+//
+// Tools (ARCHITECTURE §12): offered tools go out as `tools` (function
+// specs with their schema); the conversation's assistant tool calls and
+// `tool` results are replayed in the OpenAI form; streamed `tool_calls`
+// are assembled by chat_stream.hpp and end the turn (TurnEnd) in index
+// order. finish_reason "tool_calls", or "stop" from servers that say so
+// after sending calls, both end a turn with its calls. Usage is reported per
+// turn (on_usage, before on_done); summing a run's steps is the caller's.
 
 #include <chrono>
 #include <cstddef>
@@ -24,6 +37,7 @@
 #include <optional>
 #include <string>
 
+#include "yoi/engines/chat_stream.hpp"
 #include "yoi/engines/engine.hpp"
 
 namespace yoi::engines {
@@ -40,6 +54,7 @@ struct OpenAiOptions {
   std::string extra_ca_pem;
   std::size_t max_event_bytes = 1 << 20;   // one SSE event
   std::size_t max_body_bytes = 64 << 20;   // one whole response
+  ToolCallLimits tool_calls;               // per turn (chat_stream.hpp)
 };
 
 // Validates the profile: config_invalid naming the profile for an empty
