@@ -140,6 +140,34 @@ put(S, "unterminated", b"\x03" + b"data: never ends")
 put(S, "no_data", b"\x04" + b"event: ping\n\n")
 put(S, "field_no_colon", b"\x07" + b"data\n\ndata:\n\n")
 
+# chat_stream: byte 0 seeds the slicing; then a provider's raw SSE stream of
+# chat-completion chunks (an event named "whole" is a non-streamed completion).
+C = "chat_stream"
+def chunk(delta, finish=None):
+    return b'data: {"choices":[{"index":0,"delta":' + delta + b',"finish_reason":' + \
+        (b'"' + finish + b'"' if finish else b'null') + b'}]}\n\n'
+def tc(index, rest):
+    return chunk(b'{"tool_calls":[{"index":' + str(index).encode() + rest + b'}]}')
+put(C, "text", b"\x05" + chunk(b'{"content":"Hi "}') + chunk(b'{"content":"caf\xc3') +
+    chunk(b'{"content":"\xa9"}', b"stop") + b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n'
+    b"data: [DONE]\n\n")
+put(C, "two_calls", b"\x09" + tc(0, b',"id":"a","type":"function","function":{"name":"read","arguments":"{\\"pa"}') +
+    tc(1, b',"id":"b","function":{"name":"glob","arguments":""}') +
+    tc(0, b',"function":{"arguments":"th\\":\\"x\\"}"}') + tc(1, b',"function":{"arguments":"{}"}') +
+    chunk(b"{}", b"tool_calls") + b"data: [DONE]\n\n")
+put(C, "split_utf8_args", b"\x13" + chunk(b'{"content":"ok","tool_calls":[{"index":0,"id":"c","function":{"name":"write","arguments":"{\\"t\\":\\"\xf0\x9f"}}]}') +
+    tc(0, b',"function":{"arguments":"\x98\x80\\\\"}"}') + tc(0, b',"function":{"arguments":"\\"}"}') +
+    chunk(b"{}", b"stop"))
+put(C, "no_index", b"\x21" + chunk(b'{"tool_calls":[{"id":"a","function":{"name":"read","arguments":"{}"}}]}') +
+    chunk(b'{"tool_calls":[{"id":"b","function":{"name":"grep","arguments":{"pattern":"x"}}}]}') +
+    b"data: [DONE]\n\n")
+put(C, "whole", b"\x02" + b'event: whole\ndata: {"choices":[{"message":{"content":null,"tool_calls":[{"id":"c",'
+    b'"function":{"name":"read","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}\n\n')
+put(C, "no_name", b"\x07" + tc(0, b',"id":"a","function":{"arguments":"{}"}') + b"data: [DONE]\n\n")
+put(C, "bounds", b"\x0b" + b"".join(tc(i, b',"function":{"name":"f","arguments":"' + b"x" * 100 + b'"}') for i in range(3)) +
+    tc(0, b',"function":{"arguments":"' + b"y" * 200 + b'"}') + b"data: [DONE]\n\n")
+put(C, "error", b"\x03" + chunk(b'{"content":"a"}') + b'data: {"error":{"message":"boom"}}\n\n')
+
 # ws_runtime / ws_backend: byte 0 flags (bits 0-1 path, 2 raw, 3 cursor,
 # 4 unmasked, 5 64-bit lengths, 6 valid cursor); then frames of
 # [header][len][payload].
