@@ -1,5 +1,7 @@
 #include "yoi/engines/chat_stream.hpp"
 
+#include <cstdint>
+
 #include <boost/json/parse.hpp>
 #include <fmt/format.h>
 
@@ -117,6 +119,7 @@ Result<void> ChatStreamDecoder::tool_fragment(const bj::value& fragment) {
     index = 0;
   } else if (!id.empty() && id != calls_[*last_index_].id) {
     // No index (some servers send each call whole): a new id is a new call.
+    if (calls_.rbegin()->first == INT64_MAX) return fail(bad("a tool call index is out of range"));
     index = calls_.rbegin()->first + 1;
   } else {
     index = *last_index_;
