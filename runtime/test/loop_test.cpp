@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "harness.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::rt::test {
 namespace {
@@ -269,6 +270,26 @@ TEST(RunLoop, DeleteRemovesTheWorkersHome) {
   ASSERT_TRUE(l.h.stop("w"));
   ASSERT_TRUE(l.h.remove("w"));
   EXPECT_TRUE(fs::is_empty(l.homes.path));
+}
+
+}  // namespace
+}  // namespace yoi::rt::test
+
+namespace yoi::rt::test {
+namespace {
+
+TEST(RunLoop, DetailShowsHomeAndMountsAsViewPathsNeverHostPaths) {
+  Loop l;
+  auto d = l.create("w");
+  ASSERT_TRUE(d);
+  auto text = boost::json::serialize(wire::to_json(*d));
+  auto o = boost::json::parse(text).as_object();
+  EXPECT_EQ(o.at("home"), "/work");
+  ASSERT_EQ(o.at("mounts").as_array().size(), 1u);
+  EXPECT_EQ(o.at("mounts").at(0).at("path"), "/workspaces/repo");
+  EXPECT_EQ(o.at("mounts").at(0).at("access"), "write");
+  EXPECT_EQ(text.find(l.repo.path.string()), std::string::npos) << text;
+  EXPECT_EQ(text.find(l.homes.path.string()), std::string::npos) << text;
 }
 
 }  // namespace
