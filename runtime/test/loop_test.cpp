@@ -364,3 +364,31 @@ TEST(RunLoop, RestartWhileAToolExecutesGivesTheCallAnInterruptedResult) {
 
 }  // namespace
 }  // namespace yoi::rt::test
+
+namespace yoi::rt::test {
+namespace {
+
+TEST(RunLoop, ToolOutputIsBoundedByMaxToolOutputBytes) {
+  TempDir homes;
+  RuntimeOptions o;
+  o.home_root = homes.path.string();
+  o.limits.max_tool_output_bytes = 1024;
+  Harness h(std::move(o));
+  ASSERT_TRUE(h.create_id("w"));
+  std::ofstream(fs::directory_iterator(homes.path)->path() / "big.txt") << std::string(200, 'x') + "\n" << [] {
+    std::string s;
+    for (int i = 0; i < 100; ++i) s += std::string(60, 'y') + "\n";
+    return s;
+  }();
+  ASSERT_TRUE(h.input("w", R"(/read {"path": "big.txt"})"));
+  ASSERT_TRUE(h.run_until([&] { return first(h.events("w"), "run_finished") != nullptr; }));
+  auto evs = h.events("w");
+  auto r = first(evs, "tool_result");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->at("ok"), true);
+  EXPECT_EQ(r->at("truncated"), true);
+  EXPECT_LE(r->at("output").as_string().size(), 1024u + 128u);
+}
+
+}  // namespace
+}  // namespace yoi::rt::test

@@ -100,6 +100,10 @@ TEST(Config, ProfileToolsAndMaxStepsAreCheckedAtLoad) {
   expect_error("[profiles.p]\n\ntools = [\"read\", \"rm\"]\n", "profiles.p.tools", 3);
   expect_error("[profiles.p]\ntools = [\"bash\"]\n", "profiles.p.tools", 2);
   expect_error("[profiles.p]\nmax_steps = 0\n", "profiles.p.max_steps", 2);
+  auto l = parse_config("[limits]\nmax_tool_output_bytes = 4096\n", "t.toml");
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_EQ(l->limits.max_tool_output_bytes, 4096u);
+  expect_error("[limits]\nmax_tool_output_bytes = 10\n", "limits.max_tool_output_bytes", 2);
 }
 
 TEST(Config, WorkspacesNeedAnExistingPathAndAKnownAccess) {

@@ -6,7 +6,7 @@
 //               heartbeat_interval_ms, shutdown_timeout_ms, token_file,
 //               allowed_hosts (["name", "name:port"]),
 //               fsync ("always"|"batch"|"none"), fsync_batch_interval_ms
-//   [limits]    the core's rt::Limits fields by name, plus max_body_bytes,
+//   [limits]    the core's rt::Limits fields by name (max_tool_output_bytes too), plus max_body_bytes,
 //               max_header_bytes, ws_max_message_bytes, request_timeout_ms,
 //               header_timeout_ms, keep_alive_timeout_ms
 //   [profiles.<name>]  engine, history_messages, echo_chunk_bytes, system_prompt_file,
