@@ -112,6 +112,18 @@ export type WorkerEvent =
       reason?: string;
     })
   | (EventBase & { type: "worker_stopped"; reason?: string })
+  | (EventBase & { type: "tool_call"; run_id: string; step: number; call_id: string; name: string; arguments: string })
+  | (EventBase & {
+      type: "tool_result";
+      run_id: string;
+      call_id: string;
+      name: string;
+      ok: boolean;
+      output: string;
+      truncated: boolean;
+      error?: { code: string; message: string };
+      duration_ms: number;
+    })
   // Unknown types are tolerated (the log may grow new ones) and only advance seq.
   | (EventBase & { type: "__unknown"; original: string });
 

@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   "usage",
   "run_finished",
   "worker_stopped",
+  "tool_call",
+  "tool_result",
 ] as const;
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
 
@@ -60,6 +62,12 @@ function decodeEvent(v: unknown): WorkerEvent | null {
       return runOk && isStr(e.result) ? (e as unknown as WorkerEvent) : null;
     case "worker_stopped":
       return e as unknown as WorkerEvent;
+    case "tool_call":
+      return runOk && isStr(e.call_id) && isStr(e.name) && isStr(e.arguments) ? (e as unknown as WorkerEvent) : null;
+    case "tool_result":
+      return runOk && isStr(e.call_id) && isStr(e.name) && typeof e.ok === "boolean" && isStr(e.output)
+        ? (e as unknown as WorkerEvent)
+        : null;
     default:
       return { type: "__unknown", original: e.type, seq: isSeq(e.seq) ? e.seq : 0 };
   }

@@ -238,6 +238,9 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
     }
     case "text_done":
       return { ...s, inFlight: { run_id: e.run_id, text: e.text } };
+    case "tool_call":
+    case "tool_result":
+      return s;  // tool cards: the console's part of issue 20
     case "usage":
       return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
     case "run_finished": {
