@@ -13,6 +13,7 @@
 #include "follow.hpp"
 #include "process.hpp"
 #include "screen.hpp"
+#include "tools_view.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/cli/transport.hpp"
 
@@ -251,6 +252,67 @@ TEST(CliUnit, Issue18DiagnosticsReadAsWordsAndRecoveryNeedsAnOutage) {
     EXPECT_EQ(t->find(fmt::format("({})", action)), std::string::npos) << *t;
     EXPECT_EQ(t->rfind("cursor_expired: the message; ", 0), 0u) << *t;
   }
+}
+
+// Tool calls and results (issue 20) as people read them: one line per call,
+// one per result, the output bounded and indented.
+bj::object obj_of(std::string_view text) { return bj::parse(text).as_object(); }
+
+TEST(CliUnit, ToolCallReadsAsArrowNameAndMainArgument) {
+  EXPECT_EQ(tool_call_text("read", bj::parse(R"({"path":"notes.md","limit":5})")), "→ read notes.md\n");
+  EXPECT_EQ(tool_call_text("grep", bj::parse(R"({"pattern":"TODO","path":"src"})")), "→ grep TODO\n");
+  EXPECT_EQ(tool_call_text("glob", bj::value(R"({"pattern":"**/*.md"})")), "→ glob **/*.md\n")
+      << "arguments as the model's JSON text";
+  EXPECT_EQ(tool_call_text("bash", bj::parse(R"({"command":"ls -la"})")), "→ bash ls -la\n");
+  EXPECT_EQ(tool_call_text("custom", bj::parse(R"({"n":1})")), "→ custom {\"n\":1}\n") << "no main argument";
+  EXPECT_EQ(tool_call_text("read", bj::parse("{}")), "→ read\n");
+  // One line, however long or multi-line the argument, and cut on a character.
+  EXPECT_EQ(tool_call_text("write", bj::parse(R"({"path":"a\nb"})")), "→ write a\\nb\n");
+  auto long_path = tool_call_text("read", bj::value{{"path", std::string(kToolLineChars - 1, 'x') + "\xc3\xa9tail"}});
+  EXPECT_EQ(long_path, "→ read " + std::string(kToolLineChars - 1, 'x') + "…\n");
+}
+
+TEST(CliUnit, ToolResultReadsAsOkWithBoundedIndentedOutput) {
+  auto r = ToolResultView::from_event(obj_of(
+      R"({"type":"tool_result","run_id":"r","call_id":"c1","name":"read","ok":true,"output":"1\tone\n2\ttwo","truncated":false,"duration_ms":3})"));
+  EXPECT_EQ(tool_result_text(r), "← read ok (2 lines, 3 ms)\n    1\tone\n    2\ttwo\n");
+  std::string many;
+  for (int i = 1; i <= 20; ++i) many += fmt::format("line {}\n", i);
+  auto block = tool_output_block(many);
+  EXPECT_EQ(block.rfind("    line 1\n", 0), 0u) << block;
+  EXPECT_NE(block.find("    line 6\n"), std::string::npos) << block;
+  EXPECT_EQ(block.find("line 7"), std::string::npos) << block;
+  EXPECT_NE(block.find("  … 14 more lines\n"), std::string::npos) << block;
+  EXPECT_EQ(tool_output_block("a\nb", 1), "    a\n  … 1 more line\n");
+  EXPECT_EQ(tool_output_block(""), "");
+  auto bash = ToolResultView::from_event(obj_of(
+      R"({"name":"bash","ok":true,"output":"","truncated":true,"exit_code":2,"duration_ms":40})"));
+  EXPECT_EQ(tool_result_text(bash), "← bash ok (0 lines, truncated, exit 2, 40 ms)\n");
+}
+
+TEST(CliUnit, FailedToolResultShowsItsErrorCodeFromEventOrTranscript) {
+  auto live = ToolResultView::from_event(obj_of(
+      R"({"name":"write","ok":false,"output":"","truncated":false,"error":{"code":"read_only","message":"/workspaces/ro is read-only"},"duration_ms":1})"));
+  EXPECT_EQ(tool_result_text(live), "← write failed: read_only: /workspaces/ro is read-only (1 ms)\n");
+  // The transcript's tool item: {call_id, name, ok, content}.
+  auto item = ToolResultView::from_item(
+      obj_of(R"({"role":"tool","run_id":"r","call_id":"c3","name":"write","ok":false,"content":"read_only: /workspaces/ro is read-only"})"));
+  EXPECT_EQ(tool_result_text(item), "← write failed: read_only: /workspaces/ro is read-only\n");
+  auto plain = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"read","ok":false,"content":"It broke: badly"})"));
+  EXPECT_EQ(tool_result_text(plain), "← read failed: tool_failed: It broke: badly\n");
+  auto ok_item = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"edit","ok":true,"content":"-a\n+b"})"));
+  EXPECT_EQ(tool_result_text(ok_item), "← edit ok (2 lines)\n    -a\n    +b\n");
+  EXPECT_EQ(tool_calls_text(obj_of(
+                R"({"role":"assistant","content":"","tool_calls":[{"call_id":"c1","name":"read","arguments":{"path":"a"}},{"call_id":"c2","name":"edit","arguments":"{\"path\":\"b\"}"}]})")),
+            "→ read a\n→ edit b\n");
+}
+
+// Tool text is model- and file-controlled: it goes through the one escaping
+// path like every reply (Screen), so an output cannot drive the terminal.
+TEST(CliUnit, ToolTextThroughPrintableCannotDriveTheTerminal) {
+  auto r = ToolResultView::from_event(obj_of(R"({"name":"read","ok":true,"output":"\u001b]0;pwned\u0007x\r"})"));
+  EXPECT_EQ(printable(tool_result_text(r)), "← read ok (1 line)\n    ^[]0;pwned^Gx^M\n");
+  EXPECT_EQ(printable(tool_call_text("read", bj::parse(R"({"path":"\u001b[2J"})"))), "→ read ^[[2J\n");
 }
 
 // ------------------------------------------------------------ usage and exit codes
