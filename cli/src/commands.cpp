@@ -399,7 +399,7 @@ class Renderer {
       const auto& fl = obj(f.obj, "in_flight");
       for (const auto& c : arr(fl, "calls"))
         if (str(obj(c), "state") == "awaiting_approval") out("… " + str(obj(c), "name") + " awaiting approval\n");
-      if (!fl.empty()) out(str(fl, "text"));
+      if (!fl.empty()) out(in_flight_step_text(fl, arr(f.obj, "transcript_tail")));
     } else if (f.type == "event") {
       const auto& e = obj(f.obj, "event");
       auto type = str(e, "type");
@@ -555,7 +555,7 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
         }
       }
       const auto& fl = obj(frame.obj, "in_flight");
-      if (str(fl, "run_id") == run_id) emit_text(str(fl, "text"));
+      if (str(fl, "run_id") == run_id) emit_text(in_flight_step_text(fl, arr(frame.obj, "transcript_tail")));
       continue;
     }
     if (frame.type == "diagnostic") {

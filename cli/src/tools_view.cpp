@@ -156,4 +156,19 @@ std::string tool_result_text(const ToolResultView& r) {
   return fmt::format("← {} ok{}\n", r.name, tail) + tool_output_block(r.output);
 }
 
+std::string in_flight_step_text(const bj::object& fl, const bj::array& tail) {
+  std::string text(json::str_or_empty(fl, "text"));
+  auto run_id = json::str_or_empty(fl, "run_id");
+  std::string before;
+  for (const auto& i : tail) {
+    if (!i.is_object()) continue;
+    const auto& o = i.as_object();
+    const auto* calls = o.if_contains("tool_calls");
+    if (json::str_or_empty(o, "run_id") == run_id && json::str_or_empty(o, "role") == "assistant" && calls &&
+        calls->is_array() && !calls->as_array().empty())
+      before += json::str_or_empty(o, "content");
+  }
+  return !before.empty() && text.starts_with(before) ? text.substr(before.size()) : text;
+}
+
 }  // namespace yoi::cli

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 namespace yoi::cli {
@@ -60,5 +61,10 @@ std::string tool_result_text(const ToolResultView& r);
 // The first `max_lines` lines of `output`, each indented by four spaces and
 // cut at kToolLineChars, then "  … N more lines" for the rest.
 std::string tool_output_block(std::string_view output, std::size_t max_lines = kToolOutputLines);
+
+// The current step's text of a snapshot's `in_flight`: its `text`, less the
+// earlier steps' texts of the same run when it starts with them (they are in
+// `transcript_tail` as the steps' items, already shown).
+std::string in_flight_step_text(const boost::json::object& in_flight, const boost::json::array& transcript_tail);
 
 }  // namespace yoi::cli

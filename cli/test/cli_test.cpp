@@ -307,6 +307,17 @@ TEST(CliUnit, FailedToolResultShowsItsErrorCodeFromEventOrTranscript) {
             "→ read a\n→ edit b\n");
 }
 
+TEST(CliUnit, InFlightStepTextDoesNotRepeatEarlierStepsOfTheRun) {
+  auto tail = bj::parse(R"([{"role":"user","content":"go","run_id":"r1"},
+    {"role":"assistant","content":"Let me look.","run_id":"r1","tool_calls":[{"call_id":"c1","name":"read","arguments":{}}]},
+    {"role":"tool","content":"x","run_id":"r1","call_id":"c1","name":"read","ok":true}])")
+                  .as_array();
+  EXPECT_EQ(in_flight_step_text(obj_of(R"({"run_id":"r1","text":"Let me look.Done","step":2})"), tail), "Done");
+  EXPECT_EQ(in_flight_step_text(obj_of(R"({"run_id":"r1","text":"Done","step":2})"), tail), "Done");
+  EXPECT_EQ(in_flight_step_text(obj_of(R"({"run_id":"r2","text":"Let me look.","step":1})"), tail), "Let me look.")
+      << "another run's steps are not its text";
+}
+
 // Tool text is model- and file-controlled: it goes through the one escaping
 // path like every reply (Screen), so an output cannot drive the terminal.
 TEST(CliUnit, ToolTextThroughPrintableCannotDriveTheTerminal) {

@@ -190,6 +190,11 @@ describe("tool calls: a reload builds the same view as the live events", () => {
     expect(back.cursor).toBe("c8");
   });
 
+  it("an in-flight part with the whole run's text does not show the earlier steps' text twice", () => {
+    const at12 = snap(12, [T.user, T.step1, T.c1, T.c2, T.step2, T.c3], { run_id: "r1", text: "Let me look.Done.", step: 3, calls: [] });
+    expect(shown(run(initialState(R, W), [at12]))).toEqual(shown(live(12)));
+  });
+
   it("a call awaiting approval in the snapshot shows as such", () => {
     const s = run(initialState(R, W), [
       snap(7, [T.user, T.step1], { run_id: "r1", text: "", step: 1, calls: [{ call_id: "c1", name: "read", arguments: readArgs, state: "awaiting_approval" }, { call_id: "c2", name: "edit", arguments: editArgs, state: "running" }] }),

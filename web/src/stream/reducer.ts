@@ -161,7 +161,7 @@ function applyFrame(s: ViewState, f: Frame): ViewState {
         ...s,
         worker: f.worker,
         items: tail,
-        inFlight: f.in_flight ? fromSnapshot(f.in_flight) : null,
+        inFlight: f.in_flight ? fromSnapshot(f.in_flight, tail) : null,
         seq: f.seq,
         cursor: f.cursor,
         connection: f.worker.status === "stopped" && s.connection === "ended" ? "ended" : resync ? "resynced" : "live",
@@ -236,10 +236,21 @@ export function normalizeInFlight(v: Pick<InFlight, "run_id" | "text"> & Partial
   return { ...newInFlight(v.run_id), ...v, calls: v.calls ?? [], callStep: v.callStep ?? null, output: v.output ?? {} };
 }
 
-function fromSnapshot(p: InFlightPart): InFlight {
+function fromSnapshot(p: InFlightPart, tail: TranscriptItem[]): InFlight {
   const calls = p.calls ?? [];
   // Unresolved calls mean the step's assistant item is in the tail already.
-  return { ...newInFlight(p.run_id), text: p.text, step: p.step, calls, callStep: calls.length > 0 ? (p.step ?? 0) : null };
+  return { ...newInFlight(p.run_id), text: stepText(p, tail), step: p.step, calls, callStep: calls.length > 0 ? (p.step ?? 0) : null };
+}
+
+// The current step's text. The in-flight part carries the reply so far; if a
+// runtime gives the whole run's text there, the earlier steps' texts (already
+// in the tail as their items) are not shown twice.
+export function stepText(p: InFlightPart, tail: TranscriptItem[]): string {
+  const before = tail
+    .filter((i) => i.run_id === p.run_id && i.role === "assistant" && i.tool_calls && i.tool_calls.length > 0)
+    .map((i) => i.content)
+    .join("");
+  return before !== "" && p.text.startsWith(before) ? p.text.slice(before.length) : p.text;
 }
 
 // The in-flight part of `run_id`: the current one, or a fresh one when the
