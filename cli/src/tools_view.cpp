@@ -73,7 +73,9 @@ ToolResultView ToolResultView::from_item(const bj::object& item) {
   ToolResultView r = from_event(item);  // the same field names where they overlap
   r.output = std::string(json::str_or_empty(item, "content"));
   if (!r.ok && !item.contains("error")) {
-    // "code: message", code in lowercase letters, digits and '_'.
+    // What the model read: "error: code: message" (or "code: message"), code
+    // in lowercase letters, digits and '_'.
+    if (r.output.starts_with("error: ")) r.output.erase(0, 7);
     auto colon = r.output.find(": ");
     bool code = colon != std::string::npos && colon > 0 && colon <= 64 &&
                 r.output.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == colon;

@@ -39,7 +39,8 @@ struct ToolResultView {
 
   static ToolResultView from_event(const boost::json::object& tool_result);
   // A transcript item has {call_id, name, ok, content}: a failure's typed
-  // error is its `error`, or the content's leading `code: message`.
+  // error is its `error`, or the content's leading `error: code: message`
+  // (what the model read; `code: message` too).
   static ToolResultView from_item(const boost::json::object& tool_item);
 };
 

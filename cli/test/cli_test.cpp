@@ -298,6 +298,9 @@ TEST(CliUnit, FailedToolResultShowsItsErrorCodeFromEventOrTranscript) {
   auto item = ToolResultView::from_item(
       obj_of(R"({"role":"tool","run_id":"r","call_id":"c3","name":"write","ok":false,"content":"read_only: /workspaces/ro is read-only"})"));
   EXPECT_EQ(tool_result_text(item), "← write failed: read_only: /workspaces/ro is read-only\n");
+  auto model_read = ToolResultView::from_item(obj_of(
+      R"({"role":"tool","name":"read","ok":false,"content":"error: not_found: no such file: /work/x"})"));
+  EXPECT_EQ(tool_result_text(model_read), "← read failed: not_found: no such file: /work/x\n");
   auto plain = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"read","ok":false,"content":"It broke: badly"})"));
   EXPECT_EQ(tool_result_text(plain), "← read failed: tool_failed: It broke: badly\n");
   auto ok_item = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"edit","ok":true,"content":"-a\n+b"})"));

@@ -58,11 +58,12 @@ export function prettyArgs(args: unknown): string {
 }
 
 // A failed result's typed error: the item's `error`, or, when the transcript
-// carries only the content, its leading `code: message`.
+// carries only the content (what the model read), its leading
+// `error: code: message` (or `code: message`).
 export function toolError(item: TranscriptItem): { code: string; message: string } | undefined {
   if (item.ok !== false) return undefined;
   if (item.error) return item.error;
-  const m = /^([a-z][a-z0-9_]{0,63}): ([\s\S]*)$/.exec(item.content);
+  const m = /^(?:error: )?([a-z][a-z0-9_]{0,63}): ([\s\S]*)$/.exec(item.content);
   return m ? { code: m[1], message: m[2] } : { code: "tool_failed", message: item.content };
 }
 

@@ -61,7 +61,7 @@ const T = {
   c1: { role: "tool", content: "1\thi", run_id: "r1", call_id: "c1", name: "read", ok: true },
   c2: { role: "tool", content: DIFF, run_id: "r1", call_id: "c2", name: "edit", ok: true },
   step2: { role: "assistant", content: "", run_id: "r1", tool_calls: [{ call_id: "c3", name: "write", arguments: writeArgs }] },
-  c3: { role: "tool", content: "read_only: /workspaces/ro is mounted read-only", run_id: "r1", call_id: "c3", name: "write", ok: false },
+  c3: { role: "tool", content: "error: read_only: /workspaces/ro is mounted read-only", run_id: "r1", call_id: "c3", name: "write", ok: false },
   reply: { role: "assistant", content: "Done.", run_id: "r1", result: "completed" },
 } satisfies Record<string, TranscriptItem>;
 
@@ -208,6 +208,10 @@ describe("tool calls: a reload builds the same view as the live events", () => {
     const e = transcriptEntries(s.items, s.inFlight);
     expect(e[0]).toMatchObject({ kind: "tool", card: { call_id: "c3", name: "write", status: "failed", errorCode: "read_only" } });
     expect(e).toHaveLength(2);
+    const plain = transcriptEntries([{ ...T.c3, content: "not_found: no such file" }], null)[0];
+    expect(plain).toMatchObject({ kind: "tool", card: { errorCode: "not_found", errorMessage: "no such file" } });
+    const untyped = transcriptEntries([{ ...T.c3, content: "It broke: badly" }], null)[0];
+    expect(untyped).toMatchObject({ kind: "tool", card: { errorCode: "tool_failed", errorMessage: "It broke: badly" } });
   });
 });
 
