@@ -50,6 +50,7 @@ constexpr std::array kRows{
     Row{Code::provider_bad_response, "provider_bad_response", 502},
     Row{Code::cancelled, "cancelled", 409},
     Row{Code::interrupted, "interrupted", 500},
+    Row{Code::max_steps_exceeded, "max_steps_exceeded", 500},
     Row{Code::config_invalid, "config_invalid", 500},
     Row{Code::store_corrupt, "store_corrupt", 500},
     Row{Code::store_io, "store_io", 500},

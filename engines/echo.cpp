@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <optional>
+
 #include "yoi/engines/engine.hpp"
 
 namespace yoi::engines {
@@ -61,11 +63,12 @@ class EchoTurn final : public Turn, public std::enable_shared_from_this<EchoTurn
     u.output_tokens = (reply_.size() + 3) / 4;
     if (handlers_.on_usage) handlers_.on_usage(u);
     if (cancelled_) return;
-    handlers_.on_done(TurnEnd{});
+    handlers_.on_done(std::move(end_));
   }
 
  public:
   std::uint64_t input_words_ = 0;
+  TurnEnd end_;  // the tool call the echo driver makes, if any
 
  private:
   boost::asio::io_context& io_;
@@ -91,6 +94,45 @@ class EchoHandle final : public Turn {
   std::shared_ptr<EchoTurn> turn_;
 };
 
+// The echo driver (ARCHITECTURE §12): a user message whose first line is
+// `/<tool> <json object>` calls that tool when it is offered. The text after
+// the name (to the end of the message) is the call's arguments, verbatim:
+// the runtime parses them, so malformed JSON reaches it as a model's would.
+std::optional<ToolCall> driven_call(std::string_view input, const std::vector<ToolSpec>& tools,
+                                    const std::vector<Message>& conversation) {
+  if (!input.starts_with('/')) return std::nullopt;
+  auto first_line = input.substr(0, input.find('\n'));
+  auto space = first_line.find(' ');
+  if (space == std::string_view::npos) return std::nullopt;
+  std::string_view name = first_line.substr(1, space - 1);
+  bool offered = false;
+  for (const auto& t : tools) offered = offered || t.name == name;
+  if (!offered) return std::nullopt;
+  std::string_view args = input.substr(space + 1);
+  while (!args.empty() && (args.front() == ' ' || args.front() == '\t')) args.remove_prefix(1);
+  while (!args.empty() && (args.back() == ' ' || args.back() == '\n' || args.back() == '\r')) args.remove_suffix(1);
+  // Unique within the run: one more than the calls made so far.
+  std::size_t made = 0;
+  for (const auto& m : conversation) made += m.tool_calls.size();
+  return ToolCall{"call_" + std::to_string(made + 1), std::string(name), std::string(args)};
+}
+
+// The reply after a tool result: one line, "<tool> ok: N lines" or
+// "<tool> failed: <code>" (the runtime gives a failed call's message the
+// form "error: <code>: <message>").
+std::string summary(const Message& result) {
+  constexpr std::string_view failed = "error: ";
+  if (result.content.starts_with(failed)) {
+    std::string_view rest(result.content);
+    rest.remove_prefix(failed.size());
+    return result.name + " failed: " + std::string(rest.substr(0, rest.find(':')));
+  }
+  std::size_t lines = 0;
+  for (char c : result.content) lines += c == '\n';
+  if (!result.content.empty() && result.content.back() != '\n') ++lines;
+  return result.name + " ok: " + std::to_string(lines) + (lines == 1 ? " line" : " lines");
+}
+
 class EchoEngine final : public Engine {
  public:
   EchoEngine(boost::asio::io_context& io, std::size_t chunk, std::chrono::milliseconds delay, std::size_t burst)
@@ -99,13 +141,22 @@ class EchoEngine final : public Engine {
   std::string_view kind() const override { return "echo"; }
 
   using Engine::start;
-  std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> /*tools*/,
+  std::unique_ptr<Turn> start(std::vector<Message> conversation, std::vector<ToolSpec> tools,
                               TurnHandlers handlers) override {
-    std::string input = conversation.empty() ? std::string() : conversation.back().content;
     std::uint64_t words = 0;
     for (const auto& m : conversation) words += (m.content.size() + 3) / 4;
-    auto turn = std::make_shared<EchoTurn>(io_, "echo: " + input, chunk_, delay_, burst_, std::move(handlers));
+    std::string reply;
+    TurnEnd end;
+    if (!conversation.empty() && conversation.back().role == "tool") {
+      reply = summary(conversation.back());
+    } else {
+      std::string input = conversation.empty() ? std::string() : conversation.back().content;
+      if (auto call = driven_call(input, tools, conversation)) end.tool_calls.push_back(std::move(*call));
+      else reply = "echo: " + input;
+    }
+    auto turn = std::make_shared<EchoTurn>(io_, std::move(reply), chunk_, delay_, burst_, std::move(handlers));
     turn->input_words_ = words;
+    turn->end_ = std::move(end);
     turn->begin();
     return std::make_unique<EchoHandle>(std::move(turn));
   }

@@ -1,12 +1,18 @@
 #include "yoi/runtime/runtime.hpp"
 
 #include <charconv>
+#include <cstdlib>
 #include <deque>
 #include <list>
 #include <map>
+#include <set>
+
+#include <filesystem>
+#include <system_error>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -15,6 +21,9 @@
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/wire.hpp"
+#include "yoi/tools/output.hpp"
+#include "yoi/tools/specs.hpp"
+#include "yoi/tools/tools.hpp"
 
 namespace yoi::rt {
 
@@ -57,6 +66,26 @@ struct FlightText {
   std::size_t head = 0;
   std::size_t published = 0;  // length observers may see
 
+  // The step and the tool calls, each with the seq from which observers
+  // may see it (and, for a call, the seq of its result).
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> steps;  // (seq, step)
+  struct Call {
+    ToolCallRef call;
+    std::uint64_t called = 0;
+    std::uint64_t resolved = UINT64_MAX;
+  };
+  std::vector<Call> calls;
+
+  // The in-flight view as of published seq `seq`.
+  InFlight view(std::uint64_t seq) const {
+    InFlight f{run_id, text.substr(0, published), 1, {}};
+    for (const auto& [at, step] : steps)
+      if (at <= seq) f.step = step;
+    for (const auto& c : calls)
+      if (c.called <= seq && seq < c.resolved) f.calls.push_back(InFlightCall{c.call, "running"});
+    return f;
+  }
+
   void publish_through(std::uint64_t seq) {
     while (head < marks.size() && marks[head].first <= seq) published = marks[head++].second;
     if (head == marks.size()) {
@@ -71,6 +100,17 @@ struct Run {
   std::uint64_t serial = 0;  // the worker's run_serial when it started
   std::unique_ptr<engines::Turn> turn;
   std::shared_ptr<FlightText> flight;
+  // The loop (ARCHITECTURE §12): step N is the N-th engine turn.
+  std::uint64_t step = 0;
+  std::size_t step_start = 0;   // where this step's text begins in flight->text
+  bool step_recorded = false;   // its text_done and assistant item are appended
+  std::vector<engines::Message> conversation;
+  std::vector<engines::ToolSpec> offered;
+  std::shared_ptr<const tools::Scope> scope;  // null: the view could not be opened
+  std::optional<tools::ToolError> scope_error;
+  std::vector<engines::ToolCall> calls;  // this step's, in order
+  std::size_t next_call = 0;             // the first without a result
+  std::uint64_t tool_token = 0;          // names the call on the pool
 };
 
 // What observers may see changes only when a commit is durable: the
@@ -114,6 +154,7 @@ struct WorkerState {
   Published pub;
   std::vector<PendingCommit> pending;  // oldest first; short (control commits only)
   std::deque<InputAccepted> recent_inputs;  // client_message_id dedupe window
+  std::filesystem::path home;  // host path of /work (never shown)
   std::shared_ptr<SubscriberList> subscribers;
 };
 
@@ -130,9 +171,86 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   std::vector<std::string> diagnostics;
   RuntimeStats stats;
   std::string scratch;  // add_delta's serialisation buffer (keeps its capacity)
+  std::filesystem::path home_root;
+  bool home_root_owned = false;  // a temporary root, removed with the runtime
+  // Tool calls run here, never on the io thread; results are posted back.
+  // Declared last: destroyed (stopped and joined) first.
+  boost::asio::thread_pool pool{2};
 
   Impl(boost::asio::io_context& io, RuntimeOptions o, std::unique_ptr<store::Store> s)
       : io(io), opts(std::move(o)), store(std::move(s)) {}
+
+  ~Impl() {
+    pool.stop();  // calls not started are dropped; one running finishes
+    pool.join();  // before the homes below are removed
+    std::error_code ec;
+    if (home_root_owned) std::filesystem::remove_all(home_root, ec);
+  }
+
+  // ---- homes (ARCHITECTURE §13) ----
+
+  // Named by the incarnation (random, minted at create), never by the id.
+  std::filesystem::path home_of(const WorkerRecord& rec) const {
+    return home_root / ("h-" + (rec.incarnation.empty() ? worker_tag(rec.worker_id) : rec.incarnation));
+  }
+
+  Result<void> open_home_root() {
+    std::error_code ec;
+    if (opts.home_root.empty()) {
+      auto base = std::filesystem::temp_directory_path(ec);
+      if (ec) return fail(Code::store_io, "no temporary directory for worker homes: " + ec.message());
+      std::string tmpl = (base / "yoi-homes-XXXXXX").string();
+      if (!::mkdtemp(tmpl.data())) return fail(Code::store_io, "cannot create a directory for worker homes");
+      home_root = tmpl;
+      home_root_owned = true;
+      return {};
+    }
+    home_root = opts.home_root;
+    std::filesystem::create_directories(home_root, ec);
+    if (ec) return fail(Code::store_io, "cannot create the homes directory: " + ec.message());
+    return {};
+  }
+
+  // At open: a home whose worker is gone (deleted, or never committed,
+  // when the process died in between) is removed; a live worker's missing
+  // home is made again.
+  void sweep_homes() {
+    std::set<std::string> live;
+    for (const auto& [id, w] : workers) live.insert(w->home.filename().string());
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(home_root, ec)) {
+      if (live.count(e.path().filename().string())) continue;
+      std::error_code rm;
+      std::filesystem::remove_all(e.path(), rm);
+      diagnostics.push_back("removed the home of a deleted worker");
+    }
+    for (const auto& [id, w] : workers) std::filesystem::create_directories(w->home, ec);
+  }
+
+  // Validates a create's workspace_refs against the configured workspaces
+  // (ARCHITECTURE §13): invalid_request naming the first bad one.
+  Result<void> check_workspace_refs(const bj::array& refs) const {
+    std::set<std::string, std::less<>> seen;
+    for (const auto& ref : refs) {
+      if (!ref.is_object()) return fail(Code::invalid_request, "workspace_refs: each entry must be an object {name, access}");
+      const auto& o = ref.get_object();
+      for (const auto& kv : o)
+        if (kv.key() != "name" && kv.key() != "access")
+          return fail(Code::invalid_request, fmt::format("workspace_refs: unknown field '{}'", tools::utf8_prefix(kv.key(), 64)));
+      auto name = yoi::json::str_or_empty(o, "name");
+      auto access = yoi::json::str_or_empty(o, "access");
+      auto ws = opts.workspaces.find(name);
+      if (ws == opts.workspaces.end())
+        return fail(Code::invalid_request, fmt::format("workspace_refs: unknown workspace '{}'", tools::utf8_prefix(name, 64)));
+      if (access != "read" && access != "write")
+        return fail(Code::invalid_request, fmt::format("workspace_refs: workspace '{}': access must be \"read\" or \"write\"", name));
+      if (access == "write" && ws->second.access != "write")
+        return fail(Code::invalid_request, fmt::format("workspace_refs: workspace '{}' is granted read-only", name));
+      if (!seen.insert(std::string(name)).second)
+        return fail(Code::invalid_request, fmt::format("workspace_refs: workspace '{}' is named twice", name));
+    }
+    return {};
+  }
 
   // The configured profile names for an "unknown profile" error, in order,
   // bounded (at most 20 names and about 200 characters, then "…") so the
@@ -295,6 +413,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     if (!log) return tl::unexpected(log.error());
     auto w = std::make_unique<WorkerState>();
     w->tag = worker_tag(rec.worker_id);
+    w->home = home_of(rec);
     w->history = worker_history(epoch, rec.incarnation);
     w->record = std::move(rec);
     w->pub.status = w->record.status;
@@ -304,44 +423,126 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     return w;
   }
 
-  // ---- runs ----
+  // ---- runs (ARCHITECTURE §12: a loop of steps) ----
 
-  void start_turn(WorkerState& w, const std::string& run_id, std::string content) {
-    const auto& profile = profiles.find(w.record.profile)->second;
-    auto engine = engines.find(w.record.profile)->second;
-    // History: the transcript before this input, bounded by the profile.
-    std::vector<engines::Message> conversation;
+  // The conversation before a new input: the last history_messages
+  // transcript items, the window's start moved forward past tool items
+  // whose assistant call fell outside it, and each assistant message
+  // keeping only the calls answered in the window — a call is never sent
+  // without its result.
+  std::vector<engines::Message> history(const WorkerState& w, const engines::ProfileConfig& profile) {
+    std::vector<engines::Message> out;
     std::uint64_t before = w.transcript_total - 1;  // the user item just added
     std::uint64_t readable = std::min(before, w.pub.transcript_total);
     std::uint64_t n = std::min<std::uint64_t>(readable, profile.history_messages);
-    if (n > 0) {
-      if (auto items = store->read_transcript(w.record.worker_id, readable - n, n)) {
-        for (const auto& rec : *items) {
-          auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
-          if (!v || !v->is_object()) continue;
-          const auto& o = v->get_object();
-          // A run cancelled or failed before any text leaves an empty reply
-          // item; an engine is not shown an empty assistant message.
-          if (yoi::json::str_or_empty(o, "role") == "assistant" && yoi::json::str_or_empty(o, "content").empty())
-            continue;
-          conversation.push_back(engines::Message{std::string(yoi::json::str_or_empty(o, "role")),
-                                                  std::string(yoi::json::str_or_empty(o, "content"))});
-        }
-      }
+    if (n == 0) return out;
+    auto items = store->read_transcript(w.record.worker_id, readable - n, n);
+    if (!items) return out;
+    std::vector<TranscriptItem> window;
+    for (const auto& rec : *items) {
+      auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
+      if (!v) continue;
+      auto page = wire::transcript_from_json(bj::value{{"items", bj::array{*v}}, {"total", 1}});
+      if (page && !page->items.empty()) window.push_back(std::move(page->items.front()));
     }
-    conversation.push_back(engines::Message{"user", std::move(content)});
+    std::size_t first = 0;
+    while (first < window.size() && window[first].role == "tool") ++first;
+    for (std::size_t i = first; i < window.size(); ++i) {
+      const auto& it = window[i];
+      if (it.role == "tool") {
+        out.push_back(tool_message(it.call_id, it.name, it.content));
+        continue;
+      }
+      engines::Message m{it.role, it.content};
+      for (const auto& c : it.tool_calls) {
+        bool answered = false;
+        for (std::size_t j = i + 1; j < window.size() && window[j].role == "tool" && !answered; ++j)
+          answered = window[j].call_id == c.call_id;
+        if (answered) m.tool_calls.push_back(engines::ToolCall{c.call_id, c.name, c.arguments});
+      }
+      // A run cancelled or failed before any text leaves an empty reply
+      // item; an engine is not shown an empty assistant message.
+      if (m.role == "assistant" && m.content.empty() && m.tool_calls.empty()) continue;
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
 
-    // The pointer is good while the worker lives (`life`); the run serial
-    // says whether this turn is still the current run.
+  static engines::Message tool_message(std::string call_id, std::string name, std::string content) {
+    engines::Message m{"tool", std::move(content)};
+    m.tool_call_id = std::move(call_id);
+    m.name = std::move(name);
+    return m;
+  }
+
+  // What the model reads of a result: the output, or "error: <code>: <message>".
+  static std::string model_text(const wire::ToolOutcome& r) {
+    if (r.ok) return r.output;
+    std::string s = "error: " + (r.error ? r.error->first + ": " + r.error->second : std::string("tool_failed"));
+    return r.output.empty() ? s : s + "\n" + r.output;
+  }
+
+  // The worker's view (ARCHITECTURE §13): its home at /work and its
+  // workspace_refs at /workspaces/NAME.
+  tools::ViewSpec view_of(const WorkerState& w) const {
+    tools::ViewSpec v;
+    v.home_host_path = w.home.string();
+    for (const auto& ref : w.record.workspace_refs) {
+      if (!ref.is_object()) continue;
+      std::string name(yoi::json::str_or_empty(ref.get_object(), "name"));
+      auto ws = opts.workspaces.find(name);
+      if (ws == opts.workspaces.end()) continue;
+      bool write = yoi::json::str_or_empty(ref.get_object(), "access") == "write" && ws->second.access == "write";
+      v.mounts.push_back(tools::MountSpec{name, ws->second.path, write ? tools::Access::write : tools::Access::read});
+    }
+    return v;
+  }
+
+  // Starts run `run_id` of `w` (its input is accepted): the first step.
+  void start_run(WorkerState& w, std::string content) {
+    const auto& profile = profiles.find(w.record.profile)->second;
+    Run& run = *w.run;
+    run.conversation = history(w, profile);
+    run.conversation.push_back(engines::Message{"user", std::move(content)});
+    for (const auto& name : profile.tools)
+      if (const auto* s = tools::find_spec(name))
+        run.offered.push_back(engines::ToolSpec{std::string(s->name), std::string(s->description),
+                                                std::string(s->parameters)});
+    if (!run.offered.empty()) {
+      auto scope = tools::Scope::open(view_of(w));
+      if (scope) run.scope = std::make_shared<const tools::Scope>(std::move(*scope));
+      else run.scope_error = scope.error();
+    }
+    ++stats.runs_started;
+    ++stats.runs_active;
+    next_step(w);
+  }
+
+  // A handle that finds the run again from a completion: empty once the
+  // runtime, the worker or this run is gone.
+  auto current_of(WorkerState& w) {
     std::weak_ptr<Impl> weak = weak_from_this();
     WorkerState* ws = &w;
     std::weak_ptr<const bool> life = w.life;
     std::uint64_t serial = w.run->serial;
-    auto current = [weak, ws, life, serial]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
+    return [weak, ws, life, serial]() -> std::pair<std::shared_ptr<Impl>, WorkerState*> {
       auto self = weak.lock();
       if (!self || life.expired() || !ws->run || ws->run->serial != serial) return {nullptr, nullptr};
       return {std::move(self), ws};
     };
+  }
+
+  void next_step(WorkerState& w) {
+    Run& run = *w.run;
+    ++run.step;
+    run.step_start = run.flight->text.size();
+    run.step_recorded = false;
+    run.calls.clear();
+    run.next_call = 0;
+    run.flight->steps.emplace_back(w.last_seq, run.step);
+    std::erase_if(run.flight->calls, [&](const FlightText::Call& c) { return c.resolved <= w.pub.seq; });
+    auto engine = engines.find(w.record.profile)->second;
+    auto current = current_of(w);
     engines::TurnHandlers h;
     h.on_delta = [current](std::string_view delta) {
       auto [self, w] = current();
@@ -352,46 +553,187 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       f.marks.emplace_back(seq, f.text.size());
       self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
-    h.on_usage = [current, run_id](const engines::Usage& u) {
+    h.on_usage = [current](const engines::Usage& u) {
       auto [self, w] = current();
       if (!w) return;
-      self->add_event(*w, wire::event::usage(run_id, u.input_tokens, u.output_tokens));
+      self->add_event(*w, wire::event::usage(w->run->run_id, u.input_tokens, u.output_tokens));
       self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
-    // Tool calls are not executed yet (issue 20): a turn's end ends the run.
     h.on_done = [current](Result<engines::TurnEnd> r) {
       auto [self, w] = current();
       if (!w) return;
-      if (r)
-        self->finish_run(*w, "completed", std::nullopt, std::nullopt, WorkerStatus::idle, nullptr);
-      else
-        self->finish_run(*w, "failed", r.error(), std::nullopt, WorkerStatus::idle, nullptr);
+      if (!r) return self->finish_run(*w, "failed", r.error(), std::nullopt, WorkerStatus::idle, nullptr);
+      if (r->tool_calls.empty())
+        return self->finish_run(*w, "completed", std::nullopt, std::nullopt, WorkerStatus::idle, nullptr);
+      self->end_step_with_calls(*w, std::move(r->tool_calls));
     };
-    ++stats.runs_started;
-    ++stats.runs_active;
-    w.run->turn = engine->start(std::move(conversation), std::move(h));
+    run.turn = engine->start(run.conversation, run.offered, std::move(h));
   }
 
-  // Closes the run in flight with `result`, keeping its partial reply, and
-  // moves the worker to `next` (idle, or stopped when stopping). Appends
-  // its events and commits.
+  // The step's text_done and, when it called tools, its assistant item.
+  void record_step(WorkerState& w, std::vector<ToolCallRef> calls, Publish& p) {
+    Run& run = *w.run;
+    if (run.step_recorded) return;
+    run.step_recorded = true;
+    std::string text = run.flight->text.substr(run.step_start);
+    add_event(w, wire::event::text_done(run.run_id, run.step, text));
+    if (calls.empty()) return;
+    TranscriptItem item;
+    item.seq = w.last_seq;
+    item.role = "assistant";
+    item.content = std::move(text);
+    item.run_id = run.run_id;
+    item.tool_calls = std::move(calls);
+    add_transcript(w, std::move(item));
+    ++p.transcript_added;
+  }
+
+  void end_step_with_calls(WorkerState& w, std::vector<engines::ToolCall> calls) {
+    Run& run = *w.run;
+    std::shared_ptr<engines::Turn> turn(std::move(run.turn));
+    boost::asio::post(io, [turn] {});  // our caller: destroy it on a later io turn
+    std::vector<ToolCallRef> refs;
+    for (const auto& c : calls) refs.push_back(ToolCallRef{c.call_id, c.name, c.arguments});
+    Publish p;
+    record_step(w, refs, p);
+    engines::Message said{"assistant", run.flight->text.substr(run.step_start)};
+    said.tool_calls = calls;
+    run.conversation.push_back(std::move(said));
+    w.record.pending_calls.clear();
+    for (const auto& c : refs) {
+      std::uint64_t seq = add_event(w, wire::event::tool_call(run.run_id, run.step, c));
+      run.flight->calls.push_back(FlightText::Call{c, seq});
+      w.record.pending_calls.push_back(PendingCall{c.call_id, c.name});
+    }
+    run.calls = std::move(calls);
+    run.next_call = 0;
+    commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), nullptr);
+    run_next_call(w);
+  }
+
+  // Executes the next call of the step on the pool (never on the io
+  // thread), or, when every call has its result, starts the next step.
+  void run_next_call(WorkerState& w) {
+    Run& run = *w.run;
+    const auto& profile = profiles.find(w.record.profile)->second;
+    if (run.next_call == run.calls.size()) {
+      if (run.step >= profile.max_steps)
+        return finish_run(w, "failed",
+                          Error{Code::max_steps_exceeded,
+                                fmt::format("the run reached its profile's max_steps ({})", profile.max_steps)},
+                          std::nullopt, WorkerStatus::idle, nullptr);
+      return next_step(w);
+    }
+    const auto& call = run.calls[run.next_call];
+    std::uint64_t token = ++run.tool_token;
+    auto current = current_of(w);
+    auto deliver = [current, token](wire::ToolOutcome outcome) {
+      auto [self, w] = current();
+      if (!w || w->run->tool_token != token) return;  // the run ended: dropped
+      self->on_tool_result(*w, std::move(outcome));
+    };
+    bool offered = false;
+    for (const auto& t : run.offered) offered = offered || t.name == call.name;
+    if (!offered) {
+      wire::ToolOutcome r;
+      r.error = std::pair{std::string(tools::code_name(tools::ToolCode::unknown_tool)),
+                          fmt::format("no tool '{}' is offered to this worker", tools::utf8_prefix(call.name, 64))};
+      return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
+    }
+    if (!run.scope) {
+      wire::ToolOutcome r;
+      r.error = std::pair{std::string(tools::code_name(run.scope_error->code)), run.scope_error->message};
+      return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
+    }
+    tools::Limits limits;
+    limits.max_output_bytes = opts.limits.max_tool_output_bytes;
+    boost::asio::post(pool, [this_io = &io, scope = run.scope, name = call.name, args = call.arguments, limits,
+                             deliver]() mutable {
+      auto started = std::chrono::steady_clock::now();
+      tools::ToolResult r;
+      // Arguments are the model's text: bounded, parsed here, an object.
+      auto parsed = yoi::json::parse(args, limits.max_file_bytes + 64 * 1024);
+      if (!parsed || !parsed->is_object()) {
+        r.error = tools::ToolError{tools::ToolCode::invalid_arguments,
+                                   parsed ? "arguments must be a JSON object"
+                                          : "arguments are not valid JSON: " + parsed.error().message};
+      } else {
+        r = tools::run(name, *scope, parsed->get_object(), limits);
+      }
+      wire::ToolOutcome out{r.ok, std::move(r.output), r.truncated, std::nullopt, 0};
+      if (r.error) out.error = std::pair{std::string(tools::code_name(r.error->code)), std::move(r.error->message)};
+      out.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - started).count());
+      boost::asio::post(*this_io, [deliver, out = std::move(out)]() mutable { deliver(std::move(out)); });
+    });
+  }
+
+  // Appends the result of the call being executed (or, closing a run, of an
+  // unresolved one): its tool_result event and its tool item.
+  void add_tool_result(WorkerState& w, const engines::ToolCall& call, const wire::ToolOutcome& r, Publish& p) {
+    Run& run = *w.run;
+    std::uint64_t seq = add_event(w, wire::event::tool_result(run.run_id, call.call_id, call.name, r));
+    for (auto& c : run.flight->calls)
+      if (c.call.call_id == call.call_id && c.resolved == UINT64_MAX) c.resolved = seq;
+    TranscriptItem item;
+    item.seq = seq;
+    item.role = "tool";
+    item.content = model_text(r);
+    item.run_id = run.run_id;
+    item.call_id = call.call_id;
+    item.name = call.name;
+    item.ok = r.ok;
+    run.conversation.push_back(tool_message(call.call_id, call.name, item.content));
+    add_transcript(w, std::move(item));
+    ++p.transcript_added;
+    if (!w.record.pending_calls.empty()) w.record.pending_calls.erase(w.record.pending_calls.begin());
+  }
+
+  void on_tool_result(WorkerState& w, wire::ToolOutcome r) {
+    Run& run = *w.run;
+    Publish p;
+    add_tool_result(w, run.calls[run.next_call++], r, p);
+    commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), nullptr);
+    run_next_call(w);
+  }
+
+  // Closes the run in flight with `result`, keeping its partial reply and
+  // the results already in, and moves the worker to `next` (idle, or
+  // stopped when stopping). A call without a result gets one (`cancelled`,
+  // or `interrupted` after a restart) so no call is left half-recorded; a
+  // tool still running on the pool finishes there and its result is
+  // dropped. Appends its events and commits.
   void finish_run(WorkerState& w, std::string_view result, std::optional<Error> error,
                   std::optional<std::string> reason, WorkerStatus next,
                   std::function<void(Result<void>)> then) {
     Publish p;
+    Run& live = *w.run;
+    if (live.turn) live.turn->cancel();
+    for (; live.next_call < live.calls.size(); ++live.next_call) {
+      bool restart = error && error->code == Code::interrupted;
+      auto code = restart ? tools::ToolCode::interrupted : tools::ToolCode::cancelled;
+      wire::ToolOutcome r;
+      r.error = std::pair{std::string(tools::code_name(code)),
+                          restart ? "the runtime restarted while the call was executing"
+                                  : fmt::format("the run was {} before the call finished", result)};
+      add_tool_result(w, live.calls[live.next_call], r, p);
+    }
+    ++live.tool_token;  // a result still on its way is dropped
+    w.record.pending_calls.clear();
+    bool had_text = !live.step_recorded;
+    std::string text = had_text ? live.flight->text.substr(live.step_start) : std::string();
+    record_step(w, {}, p);
+    std::uint64_t steps = live.step;
     std::shared_ptr<Run> run(std::move(w.run));
-    if (run->turn) run->turn->cancel();
     // The turn may be our caller (on_done): destroy it on a later io turn.
     boost::asio::post(io, [run] {});
-    const std::string& text = run->flight->text;
-    add_event(w, wire::event::text_done(run->run_id, text));
-    add_event(w, wire::event::run_finished(run->run_id, result, error, reason));
+    add_event(w, wire::event::run_finished(run->run_id, result, error, reason, steps));
     // Every run that ends leaves its reply item, empty or not, so a reader of
     // the transcript sees each input answered or marked cancelled / failed.
     TranscriptItem item;
     item.seq = w.last_seq;
     item.role = "assistant";
-    item.content = text;
+    item.content = std::move(text);
     item.run_id = run->run_id;
     item.result = std::string(result);
     item.error = std::move(error);
@@ -406,7 +748,6 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     else ++stats.runs_failed;
     commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), std::move(then));
   }
-
   std::string cursor(const WorkerState& w, std::uint64_t seq) const {
     return encode_cursor(w.history, w.tag, seq);
   }
@@ -421,7 +762,15 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     gone->log->context = nullptr;  // the store may still report it: ignored
     gone->life.reset();
     wake(*gone);
-    store->remove(gone->record.worker_id, std::move(done));
+    // The home goes after the store's delete: a crash in between leaves an
+    // orphan home, removed at the next open (sweep_homes).
+    store->remove(gone->record.worker_id, [home = gone->home, done = std::move(done)](Result<void> r) {
+      if (r) {
+        std::error_code ec;
+        std::filesystem::remove_all(home, ec);
+      }
+      done(std::move(r));
+    });
   }
 
   // The seq a cursor names, validated against this worker's log.
@@ -469,6 +818,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
     impl->profiles[p.name] = p;
   }
 
+  if (auto ok = impl->open_home_root(); !ok) return fail(ok.error());
   auto restored = impl->store->open();
   if (!restored) return fail(restored.error());
   impl->store->set_durable_listener([raw = impl.get()](store::Log& log, const Result<std::uint64_t>& r) {
@@ -503,6 +853,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
       ws.run->serial = ++ws.run_serial;
       ws.run->flight = std::make_shared<FlightText>();
       ws.run->flight->run_id = run_id;
+      // Calls of the step in flight that have no result: each gets an
+      // `interrupted` one (the step's text and calls are already recorded).
+      for (const auto& c : ws.record.pending_calls) ws.run->calls.push_back(engines::ToolCall{c.call_id, c.name, {}});
+      ws.run->step_recorded = !ws.run->calls.empty();
       ++impl->stats.runs_active;
       impl->diagnostics.push_back(
           fmt::format("worker '{}': run '{}' was interrupted by a restart", ws.record.worker_id, run_id));
@@ -510,6 +864,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
                        std::nullopt, WorkerStatus::idle, nullptr);
     }
   }
+  impl->sweep_homes();
   // Not logged here: whoever opens the runtime logs diagnostics() once, with
   // its own name (runtime_server::open_runtime).
   return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
@@ -550,6 +905,8 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
   if (!im.profiles.count(req.profile))
     return im.post_result(std::move(done), Result<WorkerDetail>(fail(
         Code::invalid_request, fmt::format("unknown profile '{}' (profiles: {})", req.profile, im.profile_list()))));
+  if (auto ok = im.check_workspace_refs(req.workspace_refs); !ok)
+    return im.post_result(std::move(done), Result<WorkerDetail>(fail(ok.error())));
   if (im.workers.size() >= im.opts.limits.max_workers)
     return im.post_result(std::move(done), Result<WorkerDetail>(fail(
         Code::limit_exceeded, fmt::format("this runtime holds its maximum of {} workers", im.opts.limits.max_workers))));
@@ -567,6 +924,12 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
   rec.mount_refs = std::move(req.mount_refs);
   rec.created_at_ms = rec.updated_at_ms = im.opts.clock->now_ms();
   rec.incarnation = im.opts.random->hex(8);
+  {
+    std::error_code ec;
+    std::filesystem::create_directories(im.home_of(rec), ec);
+    if (ec)
+      return im.post_result(std::move(done), Result<WorkerDetail>(fail(Code::store_io, "cannot create the worker's home: " + ec.message())));
+  }
   auto made = im.make_state(std::move(rec));
   if (!made) return im.post_result(std::move(done), Result<WorkerDetail>(fail(made.error())));
   auto& w = *im.workers.emplace(id, std::move(*made)).first->second;
@@ -669,7 +1032,7 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   });
   // Engine output is committed after the acceptance, in order, so observers
   // never see a delta before its input.
-  im.start_turn(w, run_id, std::move(req.content));
+  im.start_run(w, std::move(req.content));
 }
 
 void Runtime::cancel(std::string_view worker_id, std::optional<std::string> reason,
@@ -829,7 +1192,7 @@ Result<Snapshot> Runtime::snapshot(std::string_view worker_id) const {
   s.detail.record.status = w.pub.status;
   s.seq = w.pub.seq;
   s.cursor = im.cursor(w, s.seq);
-  if (w.pub.flight) s.in_flight = InFlight{w.pub.flight->run_id, w.pub.flight->text.substr(0, w.pub.flight->published)};
+  if (w.pub.flight) s.in_flight = w.pub.flight->view(w.pub.seq);
   std::uint64_t total = w.pub.transcript_total;
   std::uint64_t n = std::min<std::uint64_t>(total, im.opts.limits.snapshot_transcript_tail);
   if (n > 0) {

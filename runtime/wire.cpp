@@ -165,6 +165,14 @@ void put_record_fields(bj::object& o, const WorkerRecord& v) {
   o["run_count"] = v.run_count;
 }
 
+bj::array calls_to_json(const std::vector<ToolCallRef>& calls) {
+  bj::array out;
+  out.reserve(calls.size());
+  for (const auto& c : calls)
+    out.push_back(bj::object{{"call_id", c.call_id}, {"name", c.name}, {"arguments", c.arguments}});
+  return out;
+}
+
 Result<TranscriptItem> item_from(const bj::value& v) {
   if (!v.is_object()) return fail(Code::runtime_bad_response, "transcript item is not an object");
   const auto& o = v.get_object();
@@ -188,7 +196,19 @@ Result<TranscriptItem> item_from(const bj::value& v) {
     it.error = std::move(err);
   }
   if (auto t = o.find("time"); t != o.end() && t->value().is_int64()) it.time_ms = t->value().get_int64();
-  if (it.role != "user" && it.role != "assistant")
+  if (auto c = o.find("tool_calls"); c != o.end() && c->value().is_array()) {
+    for (const auto& call : c->value().get_array()) {
+      if (!call.is_object()) return fail(Code::runtime_bad_response, "transcript item has a malformed tool call");
+      const auto& co = call.get_object();
+      it.tool_calls.push_back(ToolCallRef{std::string(json::str_or_empty(co, "call_id")),
+                                          std::string(json::str_or_empty(co, "name")),
+                                          std::string(json::str_or_empty(co, "arguments"))});
+    }
+  }
+  it.call_id = std::string(json::str_or_empty(o, "call_id"));
+  it.name = std::string(json::str_or_empty(o, "name"));
+  if (auto k = o.find("ok"); k != o.end() && k->value().is_bool()) it.ok = k->value().get_bool();
+  if (it.role != "user" && it.role != "assistant" && it.role != "tool")
     return fail(Code::runtime_bad_response, "transcript item has an unknown role");
   return it;
 }
@@ -260,6 +280,12 @@ bj::object to_json(const TranscriptItem& v) {
   o["run_id"] = v.run_id;
   if (v.result) o["result"] = *v.result;
   if (v.error) o["error"] = bj::object{{"code", code_name(v.error->code)}, {"message", v.error->message}};
+  if (!v.tool_calls.empty()) o["tool_calls"] = calls_to_json(v.tool_calls);
+  if (v.role == "tool") {
+    o["call_id"] = v.call_id;
+    o["name"] = v.name;
+    o["ok"] = v.ok;
+  }
   o["time"] = v.time_ms;
   return o;
 }
@@ -320,12 +346,23 @@ bj::object record_to_json(const WorkerRecord& v) {
   bj::object o;
   put_record_fields(o, v);
   if (!v.incarnation.empty()) o["incarnation"] = v.incarnation;
+  if (!v.pending_calls.empty()) {
+    bj::array calls;
+    for (const auto& c : v.pending_calls) calls.push_back(bj::object{{"call_id", c.call_id}, {"name", c.name}});
+    o["pending_calls"] = std::move(calls);
+  }
   return o;
 }
 
 Result<WorkerRecord> record_from_json(const bj::object& o) {
   auto r = record_fields(o);
-  if (r) r->incarnation = std::string(json::str_or_empty(o, "incarnation"));
+  if (!r) return r;
+  r->incarnation = std::string(json::str_or_empty(o, "incarnation"));
+  if (auto it = o.find("pending_calls"); it != o.end() && it->value().is_array())
+    for (const auto& c : it->value().get_array())
+      if (c.is_object())
+        r->pending_calls.push_back(PendingCall{std::string(json::str_or_empty(c.get_object(), "call_id")),
+                                               std::string(json::str_or_empty(c.get_object(), "name"))});
   return r;
 }
 
@@ -586,6 +623,12 @@ std::string snapshot_frame(const Snapshot& s) {
     bj::object f;
     f["run_id"] = s.in_flight->run_id;
     f["text"] = s.in_flight->text;
+    f["step"] = s.in_flight->step;
+    bj::array calls;
+    for (const auto& c : s.in_flight->calls)
+      calls.push_back(bj::object{{"call_id", c.call.call_id}, {"name", c.call.name},
+                                 {"arguments", c.call.arguments}, {"state", c.state}});
+    f["calls"] = std::move(calls);
     o["in_flight"] = std::move(f);
   } else {
     o["in_flight"] = nullptr;

@@ -65,6 +65,8 @@ std::string_view event_type_name(EventType t) {
     case EventType::usage: return "usage";
     case EventType::run_finished: return "run_finished";
     case EventType::worker_stopped: return "worker_stopped";
+    case EventType::tool_call: return "tool_call";
+    case EventType::tool_result: return "tool_result";
   }
   return "unknown";
 }
@@ -105,8 +107,29 @@ EventBody run_started(std::string_view run_id, std::string_view profile) {
   return body(EventType::run_started, {{"run_id", run_id}, {"profile", profile}});
 }
 
-EventBody text_done(std::string_view run_id, std::string_view text) {
-  return body(EventType::text_done, {{"run_id", run_id}, {"text", text}});
+EventBody text_done(std::string_view run_id, std::uint64_t step, std::string_view text) {
+  return body(EventType::text_done, {{"run_id", run_id}, {"step", step}, {"text", text}});
+}
+
+EventBody tool_call(std::string_view run_id, std::uint64_t step, const ToolCallRef& call) {
+  return body(EventType::tool_call, {{"run_id", run_id},
+                                     {"step", step},
+                                     {"call_id", call.call_id},
+                                     {"name", call.name},
+                                     {"arguments", call.arguments}});
+}
+
+EventBody tool_result(std::string_view run_id, std::string_view call_id, std::string_view name,
+                      const ToolOutcome& r) {
+  auto b = body(EventType::tool_result, {{"run_id", run_id},
+                                         {"call_id", call_id},
+                                         {"name", name},
+                                         {"ok", r.ok},
+                                         {"output", r.output},
+                                         {"truncated", r.truncated}});
+  if (r.error) b.fields["error"] = bj::object{{"code", r.error->first}, {"message", r.error->second}};
+  b.fields["duration_ms"] = r.duration_ms;
+  return b;
 }
 
 EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64_t output_tokens) {
@@ -115,10 +138,11 @@ EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64
 }
 
 EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,
-                       const std::optional<std::string>& reason) {
+                       const std::optional<std::string>& reason, std::uint64_t steps) {
   auto b = body(EventType::run_finished, {{"run_id", run_id}, {"result", result}});
   if (error) b.fields["error"] = bj::object{{"code", code_name(error->code)}, {"message", error->message}};
   if (reason) b.fields["reason"] = *reason;
+  b.fields["steps"] = steps;
   return b;
 }
 

@@ -11,6 +11,7 @@
 #include "yoi/config_file.hpp"
 
 #include "yoi/ids.hpp"
+#include "yoi/tools/specs.hpp"
 
 namespace yoi::runtime_server {
 namespace {
@@ -66,6 +67,19 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, cons
       {"first_byte_timeout_ms", set::ms(first, 1)},
       {"idle_timeout_ms", set::ms(idle, 1)},
       {"max_retries", set::count(p.max_retries, 0)},
+      {"tools",
+       [&p](const toml::node& n) -> std::optional<std::string> {
+         std::vector<std::string> names;
+         if (auto e = set::strings(names)(n)) return e;
+         for (const auto& name : names) {
+           if (name == "bash") return "bash is not available yet (it comes with the sandbox, ARCHITECTURE §14)";
+           if (!tools::find_spec(name))
+             return fmt::format("unknown tool '{}' (tools: read, write, edit, glob, grep)", name);
+         }
+         p.tools = std::move(names);
+         return std::nullopt;
+       }},
+      {"max_steps", set::count(p.max_steps, 1)},
   };
   if (auto r = config::apply(file, **t, prefix, s); !r) return r;
   if (!prompt_file.empty()) {
@@ -121,7 +135,7 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
   };
   for (const auto& [key, node] : *root) {
     std::string k(key.str());
-    if (k == "profiles") continue;
+    if (k == "profiles" || k == "workspaces") continue;
     const Setters* setters = k == "runtime" ? &runtime : k == "limits" ? &limits : nullptr;
     if (!setters) return file.error(node, k, "is not a known key");
     auto t = config::subtable(file, node, k);
@@ -139,6 +153,27 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
       engines::ProfileConfig p;
       if (auto r = parse_profile(n, profile, file, p); !r) return fail(r.error());
       c.profiles.push_back(std::move(p));
+    }
+  }
+  if (auto* node = root->get("workspaces")) {
+    auto t = config::subtable(file, *node, "workspaces");
+    if (!t) return fail(t.error());
+    for (const auto& [name, ws] : **t) {
+      std::string n(name.str());
+      std::string prefix = "workspaces." + n;
+      if (!is_valid_id(n)) return file.error(ws, prefix, "is not a valid workspace name ([A-Za-z0-9_:-])");
+      auto wt = config::subtable(file, ws, prefix);
+      if (!wt) return fail(wt.error());
+      rt::WorkspaceConfig w;
+      Setters s{
+          {"path", set::path(w.path, file)},
+          {"access", set::one_of(w.access, {"read", "write"})},
+      };
+      if (auto r = config::apply(file, **wt, prefix, s); !r) return fail(r.error());
+      std::error_code ec;
+      if (w.path.empty() || !std::filesystem::is_directory(w.path, ec))
+        return file.error(ws, prefix + ".path", "must name an existing directory");
+      c.workspaces[n] = std::move(w);
     }
   }
   return c;

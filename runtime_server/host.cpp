@@ -1,6 +1,7 @@
 #include "yoi/runtime_server/host.hpp"
 
 #include <csignal>
+#include <filesystem>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -38,6 +39,10 @@ Result<std::unique_ptr<rt::Runtime>> open_runtime(boost::asio::io_context& io, R
   ro.limits = cfg.limits;
   ro.profiles = std::move(cfg.profiles);
   ro.default_profile = std::move(cfg.default_profile);
+  ro.workspaces = cfg.workspaces;
+  // Homes live with the data (fs); a memory store's runtime keeps them in a
+  // temporary directory removed at close.
+  if (cfg.store == "fs") ro.home_root = (std::filesystem::path(cfg.data_dir) / "homes").string();
   auto runtime = rt::Runtime::open(io, std::move(ro), std::move(st));
   if (!runtime) return fail(runtime.error());
   for (const auto& d : (*runtime)->diagnostics()) spdlog::warn("{}: restore: {}", who, d);

@@ -327,6 +327,13 @@ void worker_scenario(const Target& t, std::set<std::string>& events_seen) {
   EXPECT_EQ(idle->obj.at("seq").to_number<std::uint64_t>(), last_seq) << "a heartbeat names the last event";
   EXPECT_TRUE(events_seen.contains("event_run_finished_completed.json"));
 
+  // A tool run (the echo driver, ARCHITECTURE §12): tool_call, tool_result.
+  do_call("POST", w + "/input", R"({"content":"/write {\"path\": \"golden.txt\", \"content\": \"one\"}"})", 202);
+  ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "completed"); },
+                          "the tool run's events"));
+  EXPECT_TRUE(events_seen.contains("event_tool_call.json"));
+  EXPECT_TRUE(events_seen.contains("event_tool_result.json"));
+
   // A long run, cancelled at once.
   std::string long_input = R"({"content":")" + std::string(2000, 'x') + R"("})";
   auto run2 = bj::parse(do_call("POST", w + "/input", long_input, 202));

@@ -182,10 +182,12 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
       event::input_accepted("run-1", "hi", std::string("m-1")),
       event::run_started("run-1", "runtime_default"),
       EventBody{EventType::text_delta, bj::object{{"run_id", "run-1"}, {"delta", "x"}}},
-      event::text_done("run-1", "hello"),
+      event::text_done("run-1", 1, "hello"),
       event::usage("run-1", 3, 4),
-      event::run_finished("run-1", "failed", Error{Code::interrupted, "crash"}, std::string("why")),
+      event::run_finished("run-1", "failed", Error{Code::interrupted, "crash"}, std::string("why"), 1),
       event::worker_stopped(std::nullopt),
+      event::tool_call("run-1", 1, ToolCallRef{"call_1", "read", R"({"path":"a"})"}),
+      event::tool_result("run-1", "call_1", "read", ToolOutcome{false, "", false, std::pair{std::string("not_found"), std::string("no /work/a")}, 3}),
   };
   ASSERT_EQ(all.size(), std::size(kEventTypes)) << "a builder per type";
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -203,6 +205,14 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
   EXPECT_EQ(fin.at("error").at("code"), "interrupted");
   EXPECT_EQ(fin.at("reason"), "why");
   EXPECT_FALSE(obj(encode_event(all[8], 1, 0)).contains("reason"));
+  EXPECT_EQ(fin.at("steps"), 1);
+  auto call = obj(encode_event(all[9], 1, 0));
+  EXPECT_EQ(call.at("arguments"), R"({"path":"a"})") << "arguments stay the model's text";
+  EXPECT_EQ(call.at("step"), 1);
+  auto res = obj(encode_event(all[10], 1, 0));
+  EXPECT_EQ(res.at("error").at("code"), "not_found");
+  EXPECT_EQ(res.at("ok"), false);
+  EXPECT_EQ(res.at("duration_ms"), 3);
   EXPECT_FALSE(event_type_of(R"({"seq":1,"type":"status"})")) << "only the stored layout";
   EXPECT_FALSE(event_type_of(R"({"type":"no_such_type"})"));
 }
@@ -222,7 +232,7 @@ TEST(WireEvents, TextDeltaHotPathMatchesTheEncoder) {
 // the frame's layout changes, this fails instead of every frame silently
 // taking the slow path.
 TEST(WireEvents, ScanEventFrameRoundTripsTheFrameWriter) {
-  std::string stored = encode_event(event::text_done("run-1", "a \"quoted\" reply"), 12, 5);
+  std::string stored = encode_event(event::text_done("run-1", 1, "a \"quoted\" reply"), 12, 5);
   Event e{12, stored, "r1.epoch.tag.12"};
   auto frame = event_frame("rt-1", "w:1", e);
   auto v = scan_event_frame(frame);

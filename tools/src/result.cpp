@@ -10,6 +10,9 @@ std::string_view code_name(ToolCode code) {
     case ToolCode::read_only: return "read_only";
     case ToolCode::too_large: return "too_large";
     case ToolCode::tool_failed: return "tool_failed";
+    case ToolCode::unknown_tool: return "unknown_tool";
+    case ToolCode::cancelled: return "cancelled";
+    case ToolCode::interrupted: return "interrupted";
   }
   return "tool_failed";
 }

@@ -54,6 +54,7 @@ enum class Code {
   // runs
   cancelled,
   interrupted,
+  max_steps_exceeded,
   // process and storage
   config_invalid,
   store_corrupt,

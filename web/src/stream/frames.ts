@@ -20,11 +20,13 @@ export const EVENT_TYPES = [
   "usage",
   "run_finished",
   "worker_stopped",
+  "tool_call",
+  "tool_result",
 ] as const;
-// Agent-run events (ARCHITECTURE §12), applied by the console too. They join
-// EVENT_TYPES when their golden files land with the runtime's run loop.
-export const TOOL_EVENT_TYPES = ["tool_call", "tool_output", "tool_result"] as const;
-const KNOWN_EVENTS: ReadonlySet<string> = new Set([...EVENT_TYPES, ...TOOL_EVENT_TYPES]);
+// Applied by the console too, before the runtime sends them (bash's streamed
+// output, ARCHITECTURE §12): they join EVENT_TYPES with their golden files.
+export const PENDING_EVENT_TYPES = ["tool_output"] as const;
+const KNOWN_EVENTS: ReadonlySet<string> = new Set([...EVENT_TYPES, ...PENDING_EVENT_TYPES]);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -105,6 +105,10 @@ struct ProfileConfig {
   std::string name = "runtime_default";
   std::string engine = "echo";  // "echo" | "openai"
   std::size_t history_messages = 20;  // transcript items sent as context
+  // The tools offered (ARCHITECTURE §12; checked against the built-in list
+  // at config load) and the most steps (engine turns) a run may take.
+  std::vector<std::string> tools{"read", "write", "edit", "glob", "grep"};
+  std::size_t max_steps = 50;
 
   // echo
   std::size_t echo_chunk_bytes = 8;

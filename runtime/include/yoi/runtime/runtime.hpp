@@ -10,6 +10,7 @@
 // runs only once the store has made the change durable under its policy.
 // Observers (read_after, subscribe, snapshot) see only durable events.
 
+#include <map>
 #include <memory>
 #include <string_view>
 
@@ -33,6 +34,11 @@ struct RuntimeOptions {
   // is added under that name (echo unless set otherwise).
   std::vector<engines::ProfileConfig> profiles;
   engines::ProfileConfig default_profile;
+  std::map<std::string, WorkspaceConfig, std::less<>> workspaces;
+  // Where workers' homes live (one directory each, named by the worker's
+  // incarnation, never by its id). Empty: a temporary directory made at
+  // open and removed when the runtime is destroyed.
+  std::string home_root;
   Clock* clock = &Clock::system();
   Random* random = &Random::system();
 };

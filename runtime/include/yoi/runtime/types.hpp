@@ -43,6 +43,24 @@ struct CreateWorker {
   boost::json::array mount_refs;      // opaque, recorded
 };
 
+// A directory the runtime may lend to workers (ARCHITECTURE §13).
+struct WorkspaceConfig {
+  std::string path;               // absolute host path (never shown)
+  std::string access = "read";    // "read" | "write": the most it grants
+};
+
+// A tool call as the transcript and the snapshot show it (ARCHITECTURE §12).
+struct ToolCallRef {
+  std::string call_id;
+  std::string name;
+  std::string arguments;  // the model's JSON text, verbatim
+};
+
+struct PendingCall {
+  std::string call_id;
+  std::string name;
+};
+
 // The durable part of a worker (its state document).
 struct WorkerRecord {
   std::string worker_id;
@@ -58,6 +76,9 @@ struct WorkerRecord {
   std::int64_t updated_at_ms = 0;
   std::optional<std::string> current_run_id;  // set while running
   std::uint64_t run_count = 0;                // runs started, for run ids
+  // Tool calls of the step in flight that have no result yet (state
+  // document only): a restart gives each an `interrupted` result.
+  std::vector<PendingCall> pending_calls;
   // Random, minted at create: tells this worker from an earlier, deleted one
   // of the same id (its cursors carry it). In the state document only.
   std::string incarnation;
@@ -102,13 +123,17 @@ struct CancelResult {
 struct TranscriptItem {
   std::uint64_t index = 0;
   std::uint64_t seq = 0;  // the event that produced it
-  std::string role;       // "user" | "assistant"
-  std::string content;
+  std::string role;       // "user" | "assistant" | "tool"
+  std::string content;    // tool: the bounded output fed to the model
   std::string run_id;
   // assistant: "completed" | "cancelled" | "failed". Every run that ends
   // leaves one assistant item, even with empty content (issue 18).
   std::optional<std::string> result;
   std::optional<Error> error;  // assistant, failed: the run's error (as in its run_finished)
+  std::vector<ToolCallRef> tool_calls;  // assistant: the calls its step made
+  std::string call_id;                  // tool
+  std::string name;                     // tool
+  bool ok = false;                      // tool
   std::int64_t time_ms = 0;
 };
 
@@ -133,9 +158,16 @@ struct EventPage {
   std::uint64_t last_seq = 0;  // newest event in the log
 };
 
+struct InFlightCall {
+  ToolCallRef call;
+  std::string state = "running";  // "running" (| "awaiting_approval", issue 21)
+};
+
 struct InFlight {
   std::string run_id;
-  std::string text;  // reply so far
+  std::string text;  // reply so far (every step's text)
+  std::uint64_t step = 1;
+  std::vector<InFlightCall> calls;  // unresolved
 };
 
 struct Snapshot {
@@ -157,6 +189,7 @@ struct Limits {
   std::size_t retention_events = 100'000;  // per worker
   std::size_t retention_bytes = 64u << 20;  // per worker
   std::size_t dedupe_window = 256;          // client_message_ids remembered per worker
+  std::size_t max_tool_output_bytes = 32 * 1024;  // a tool result's output (head and tail kept)
 };
 
 struct RuntimeSummary {

@@ -11,18 +11,24 @@
 //   input_accepted  {"run_id", "content", "client_message_id"?}
 //   run_started     {"run_id", "profile"}
 //   text_delta      {"run_id", "delta"}
-//   text_done       {"run_id", "text"}
+//   text_done       {"run_id", "step", "text"}
+//   tool_call       {"run_id", "step", "call_id", "name", "arguments"}
+//   tool_result     {"run_id", "call_id", "name", "ok", "output", "truncated",
+//                    "error"?: {"code", "message"}, "duration_ms"}
 //   usage           {"run_id", "input_tokens", "output_tokens"}
 //   run_finished    {"run_id", "result": "completed"|"cancelled"|"failed",
-//                    "error"?: {"code", "message"}, "reason"?}
+//                    "error"?: {"code", "message"}, "reason"?, "steps"}
 //   worker_stopped  {"reason"?}
 //
 // Transcript items: {"index", "seq", "role", "content", "run_id",
-//   "result"? (assistant), "error"?: {"code", "message"} (assistant, failed), "time"}
+//   "result"? (assistant, the run's last), "error"?: {"code", "message"} (assistant, failed),
+//   "tool_calls"?: [{"call_id", "name", "arguments"}] (assistant, a step that called tools),
+//   "call_id", "name", "ok" (tool: content is the bounded output), "time"}
 //
 // Stream frames (one JSON text message each):
 //   {"type":"snapshot", "cursor", "seq", "runtime_id", "worker_id",
-//    "worker": <worker>, "transcript_tail": [<item>...], "in_flight": {"run_id","text"} | null}
+//    "worker": <worker>, "transcript_tail": [<item>...], "in_flight": {"run_id","text","step",
+//    "calls": [{"call_id","name","arguments","state"}]} | null}
 //   {"type":"event", "cursor", "seq", "runtime_id", "worker_id", "event": <event>}
 //   {"type":"diagnostic", "code", "message", "action": "resync"|"wait"|"retry"|"fatal"}
 //   {"type":"heartbeat", "cursor", "seq"}
@@ -31,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <boost/json/object.hpp>
 
@@ -85,11 +92,14 @@ enum class EventType : std::uint8_t {
   usage,
   run_finished,
   worker_stopped,
+  tool_call,
+  tool_result,
 };
 inline constexpr EventType kEventTypes[] = {
     EventType::worker_created, EventType::status,    EventType::input_accepted,
     EventType::run_started,    EventType::text_delta, EventType::text_done,
     EventType::usage,          EventType::run_finished, EventType::worker_stopped,
+    EventType::tool_call,      EventType::tool_result,
 };
 std::string_view event_type_name(EventType t);
 std::optional<EventType> event_type_from_name(std::string_view name);
@@ -102,17 +112,31 @@ struct EventBody {
   EventType type;
   bj::object fields;
 };
+
+// A tool call's result as tool_result carries it; `error` is {code, message}
+// of a failed call, a tool code (ARCHITECTURE §12).
+struct ToolOutcome {
+  bool ok = false;
+  std::string output;
+  bool truncated = false;
+  std::optional<std::pair<std::string, std::string>> error;
+  std::uint64_t duration_ms = 0;
+};
+
 namespace event {
 EventBody worker_created(const WorkerDetail& worker);
 EventBody status(WorkerStatus now, WorkerStatus previous);
 EventBody input_accepted(std::string_view run_id, std::string_view content,
                          const std::optional<std::string>& client_message_id);
 EventBody run_started(std::string_view run_id, std::string_view profile);
-EventBody text_done(std::string_view run_id, std::string_view text);
+EventBody text_done(std::string_view run_id, std::uint64_t step, std::string_view text);
+EventBody tool_call(std::string_view run_id, std::uint64_t step, const ToolCallRef& call);
+EventBody tool_result(std::string_view run_id, std::string_view call_id, std::string_view name,
+                      const ToolOutcome& outcome);
 EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64_t output_tokens);
 // result: "completed" | "cancelled" | "failed"
 EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,
-                       const std::optional<std::string>& reason);
+                       const std::optional<std::string>& reason, std::uint64_t steps);
 EventBody worker_stopped(const std::optional<std::string>& reason);
 }  // namespace event
 

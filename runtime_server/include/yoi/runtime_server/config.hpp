@@ -12,7 +12,9 @@
 //   [profiles.<name>]  engine, history_messages, echo_chunk_bytes, system_prompt_file,
 //               echo_chunk_delay_ms, base_url, model, api_key_env,
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
-//               first_byte_timeout_ms, idle_timeout_ms, max_retries
+//               first_byte_timeout_ms, idle_timeout_ms, max_retries,
+//               tools (["read","write","edit","glob","grep"], the default), max_steps
+//   [workspaces.<name>]  path (an existing directory), access ("read"|"write")
 //
 // Every error is config_invalid and names the key and the line; unknown keys
 // are errors. Provider keys are not in the file: a profile names the
@@ -20,6 +22,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -53,6 +56,7 @@ struct RuntimeConfig {
   std::chrono::milliseconds header_timeout{10'000};      // a request's first byte → end of its header
   std::chrono::milliseconds keep_alive_timeout{60'000};  // an idle connection, between requests
   std::vector<engines::ProfileConfig> profiles;
+  std::map<std::string, rt::WorkspaceConfig, std::less<>> workspaces;  // [workspaces.NAME]
   // runtime_default when `profiles` has none of that name (not from the file:
   // yoi-server's [embedded] echo_chunk_delay_ms sets it).
   engines::ProfileConfig default_profile;

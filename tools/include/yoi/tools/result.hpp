@@ -22,6 +22,10 @@ enum class ToolCode {
   read_only,           // a write under a read-only mount
   too_large,           // content or file above the configured bound
   tool_failed,         // an I/O error the model cannot fix by changing arguments
+  // decided by the runtime's run loop, not by a tool
+  unknown_tool,        // a tool that does not exist or is not offered to this worker
+  cancelled,           // the run ended (cancel, stop) before the call finished
+  interrupted,         // the runtime restarted while the call was executing
 };
 
 std::string_view code_name(ToolCode code);
