@@ -155,7 +155,8 @@ std::string tool_result_text(const ToolResultView& r) {
     auto message = r.error_message.empty() ? "" : ": " + clip(r.error_message, kToolLineChars * 2);
     return fmt::format("← {} failed: {}{}{}\n", r.name, r.error_code.empty() ? "tool_failed" : r.error_code, message, tail);
   }
-  return fmt::format("← {} ok{}\n", r.name, tail) + tool_output_block(r.output);
+  return fmt::format("← {} ok{}\n", r.name, tail) +
+         tool_output_block(r.output, r.name == "edit" ? kToolDiffLines : kToolOutputLines);
 }
 
 std::string in_flight_step_text(const bj::object& fl, const bj::array& tail) {

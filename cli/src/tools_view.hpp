@@ -23,6 +23,8 @@ namespace yoi::cli {
 
 // Lines of a result's output shown under it; the rest is counted.
 inline constexpr std::size_t kToolOutputLines = 6;
+// An edit's diff is what it says: more of it is shown.
+inline constexpr std::size_t kToolDiffLines = 12;
 // Characters of one output line or of a call's argument shown.
 inline constexpr std::size_t kToolLineChars = 160;
 
@@ -55,7 +57,8 @@ std::string tool_call_text(std::string_view name, const boost::json::value& argu
 // Every call of a transcript assistant item (its `tool_calls`), one line each.
 std::string tool_calls_text(const boost::json::object& assistant_item);
 
-// "← NAME ok (N lines, D ms)\n" plus the output's first lines, indented, or
+// "← NAME ok (N lines, D ms)\n" plus the output's first lines, indented
+// (kToolOutputLines; an edit's diff kToolDiffLines), or
 // "← NAME failed: CODE: MESSAGE (D ms)\n".
 std::string tool_result_text(const ToolResultView& r);
 

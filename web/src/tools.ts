@@ -122,7 +122,8 @@ export type DiffLineKind = "add" | "del" | "hunk" | "meta" | "ctx";
 
 // A unified diff (edit's output) line by line, for styling.
 export function diffLines(text: string): Array<{ kind: DiffLineKind; text: string }> {
-  return text.split("\n").map((line) => {
+  const body = text.endsWith("\n") ? text.slice(0, -1) : text; // no empty line after the last
+  return body.split("\n").map((line) => {
     const kind: DiffLineKind =
       line.startsWith("+++") || line.startsWith("---")
         ? "meta"

@@ -227,5 +227,6 @@ describe("tool card pieces", () => {
   it("an edit's diff is split into added, removed, hunk and header lines", () => {
     expect(diffLines(DIFF).map((l) => l.kind)).toEqual(["meta", "meta", "hunk", "del", "add"]);
     expect(diffLines(" same").map((l) => l.kind)).toEqual(["ctx"]);
+    expect(diffLines(`${DIFF}\n`)).toHaveLength(5);
   });
 });
