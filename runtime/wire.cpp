@@ -240,6 +240,17 @@ bj::object to_json(const WorkerDetail& v) {
   put_record_fields(o, v.record);
   o["last_seq"] = v.last_seq;
   o["transcript_total"] = v.transcript_total;
+  // The worker's view (ARCHITECTURE §13), as paths inside it: never a host path.
+  o["home"] = "/work";
+  bj::array mounts;
+  for (const auto& ref : v.record.workspace_refs) {
+    if (!ref.is_object()) continue;
+    auto name = json::str_or_empty(ref.get_object(), "name");
+    mounts.push_back(bj::object{{"name", name},
+                                {"path", "/workspaces/" + std::string(name)},
+                                {"access", json::str_or_empty(ref.get_object(), "access")}});
+  }
+  o["mounts"] = std::move(mounts);
   return o;
 }
 

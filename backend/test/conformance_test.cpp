@@ -257,6 +257,40 @@ TEST_P(Conformance, CancelAndStop) {
   EXPECT_EQ(in.error().code, Code::worker_stopped);
 }
 
+// A tool run (the echo driver, ARCHITECTURE §12): the same events and
+// transcript items through both sources.
+TEST_P(Conformance, ToolRunEventsAndTranscriptItems) {
+  ASSERT_TRUE(create("w1"));
+  ASSERT_TRUE(input("w1", R"(/write {"path": "a.txt", "content": "one\ntwo\n"})"));
+  wait_idle("w1");
+  auto all = events("w1", std::nullopt);
+  ASSERT_TRUE(all) << all.error().message;
+  std::vector<std::string> tool_events;
+  for (const auto& e : all->events) {
+    auto o = boost::json::parse(e.json).as_object();
+    std::string type(o.at("type").as_string());
+    if (type == "tool_call" || type == "tool_result") tool_events.push_back(type);
+    if (type == "tool_call") EXPECT_EQ(o.at("arguments"), R"({"path": "a.txt", "content": "one\ntwo\n"})");
+    if (type == "tool_result") EXPECT_EQ(o.at("ok"), true) << e.json;
+    if (type == "run_finished") EXPECT_EQ(o.at("steps"), 2) << e.json;
+  }
+  EXPECT_EQ(tool_events, (std::vector<std::string>{"tool_call", "tool_result"}));
+  auto t = await<rt::TranscriptPage>(io, [&](auto cb) { registry->transcript("rt1", "w1", 0, 10, cb); });
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_EQ(t->items.size(), 4u);
+  EXPECT_EQ(t->items[1].role, "assistant");
+  ASSERT_EQ(t->items[1].tool_calls.size(), 1u);
+  EXPECT_EQ(t->items[1].tool_calls[0].name, "write");
+  EXPECT_EQ(t->items[2].role, "tool");
+  EXPECT_EQ(t->items[2].call_id, t->items[1].tool_calls[0].call_id);
+  EXPECT_TRUE(t->items[2].ok);
+  EXPECT_EQ(t->items[3].content, "write ok: 1 line");
+  EXPECT_EQ(t->items[3].result, "completed");
+  auto d = detail("w1");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->transcript_total, 4u);
+}
+
 TEST_P(Conformance, EventsPageAndResume) {
   ASSERT_TRUE(create("w1"));
   ASSERT_TRUE(input("w1", "hey"));

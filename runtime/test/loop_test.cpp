@@ -9,6 +9,8 @@
 #include <boost/json/serialize.hpp>
 
 #include "harness.hpp"
+#include "yoi/runtime/wire.hpp"
+#include "yoi/store/fs_store.hpp"
 
 namespace yoi::rt::test {
 namespace {
@@ -269,6 +271,95 @@ TEST(RunLoop, DeleteRemovesTheWorkersHome) {
   ASSERT_TRUE(l.h.stop("w"));
   ASSERT_TRUE(l.h.remove("w"));
   EXPECT_TRUE(fs::is_empty(l.homes.path));
+}
+
+}  // namespace
+}  // namespace yoi::rt::test
+
+namespace yoi::rt::test {
+namespace {
+
+TEST(RunLoop, DetailShowsHomeAndMountsAsViewPathsNeverHostPaths) {
+  Loop l;
+  auto d = l.create("w");
+  ASSERT_TRUE(d);
+  auto text = boost::json::serialize(wire::to_json(*d));
+  auto o = boost::json::parse(text).as_object();
+  EXPECT_EQ(o.at("home"), "/work");
+  ASSERT_EQ(o.at("mounts").as_array().size(), 1u);
+  EXPECT_EQ(o.at("mounts").at(0).at("path"), "/workspaces/repo");
+  EXPECT_EQ(o.at("mounts").at(0).at("access"), "write");
+  EXPECT_EQ(text.find(l.repo.path.string()), std::string::npos) << text;
+  EXPECT_EQ(text.find(l.homes.path.string()), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace yoi::rt::test
+
+namespace yoi::rt::test {
+namespace {
+
+// The process stops while a tool executes (its tool_call durable, its
+// result never recorded): the next open gives that call an `interrupted`
+// result and ends the run failed `interrupted` — nothing half-recorded.
+TEST(RunLoop, RestartWhileAToolExecutesGivesTheCallAnInterruptedResult) {
+  TempDir data, homes, repo;
+  // Enough files that grep's walk outlasts the tool_call's commit.
+  for (int i = 0; i < 20000; ++i) std::ofstream(repo.path / ("f" + std::to_string(i) + ".txt")) << "x\n";
+  auto options = [&] {
+    RuntimeOptions o;
+    o.workspaces["repo"] = WorkspaceConfig{repo.path.string(), "read"};
+    o.home_root = homes.path.string();
+    return o;
+  };
+  auto fs_store = [&](boost::asio::io_context& io) {
+    store::FsOptions fo;
+    fo.dir = (data.path / "store").string();
+    fo.fsync = store::FsyncPolicy::none;
+    return store::make_fs_store(io, fo);
+  };
+  {
+    boost::asio::io_context io;
+    auto rt = Runtime::open(io, options(), fs_store(io));
+    ASSERT_TRUE(rt) << rt.error().message;
+    CreateWorker req;
+    req.worker_id = "w";
+    req.workspace_refs.push_back(bj::object{{"name", "repo"}, {"access", "read"}});
+    bool created = false, accepted = false;
+    (*rt)->create(req, [&](Result<WorkerDetail> r) { created = r.has_value(); });
+    ASSERT_TRUE(yoi::testing::run_until(io, [&] { return created; }, kDeadline));
+    (*rt)->input("w", Input{R"(/grep {"pattern": "never-matches-zz", "path": "/workspaces/repo"})", std::nullopt},
+                 [&](Result<InputAccepted> r) { accepted = r.has_value(); });
+    // The call is durable and shown in flight, state running.
+    ASSERT_TRUE(yoi::testing::run_until(io, [&] {
+      auto s = (*rt)->snapshot("w");
+      return accepted && s && s->in_flight && s->in_flight->calls.size() == 1;
+    }, kDeadline));
+    auto s = (*rt)->snapshot("w");
+    EXPECT_EQ(s->in_flight->calls[0].state, "running");
+    EXPECT_EQ(s->in_flight->calls[0].call.name, "grep");
+    // The process "dies": the io_context never runs the result.
+  }
+  boost::asio::io_context io;
+  auto rt = Runtime::open(io, options(), fs_store(io));
+  ASSERT_TRUE(rt) << rt.error().message;
+  ASSERT_TRUE(yoi::testing::run_until(io, [&] {
+    auto p = (*rt)->transcript("w", 0, 10);
+    return p && p->total == 4;
+  }, kDeadline));
+  auto page = (*rt)->transcript("w", 0, 10);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->items[1].tool_calls.size(), 1u);
+  EXPECT_EQ(page->items[2].role, "tool");
+  EXPECT_FALSE(page->items[2].ok);
+  EXPECT_TRUE(page->items[2].content.starts_with("error: interrupted")) << page->items[2].content;
+  EXPECT_EQ(page->items[3].result, "failed");
+  ASSERT_TRUE(page->items[3].error);
+  EXPECT_EQ(page->items[3].error->code, Code::interrupted);
+  auto d = (*rt)->detail("w");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->record.status, WorkerStatus::idle);
+  EXPECT_TRUE(d->record.pending_calls.empty());
 }
 
 }  // namespace

@@ -87,6 +87,32 @@ TEST(Config, ErrorsNameKeyAndLine) {
   expect_error("[runtime]\nid = \n", "", 2);  // syntax error: the line is named
 }
 
+TEST(Config, ProfileToolsAndMaxStepsAreCheckedAtLoad) {
+  auto c = parse_config("[profiles.p]\ntools = [\"read\", \"grep\"]\nmax_steps = 7\n", "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->profiles.size(), 1u);
+  EXPECT_EQ(c->profiles[0].tools, (std::vector<std::string>{"read", "grep"}));
+  EXPECT_EQ(c->profiles[0].max_steps, 7u);
+  auto d = parse_config("[profiles.p]\nengine = \"echo\"\n", "t.toml");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->profiles[0].tools.size(), 5u) << "default: every built-in file tool";
+  EXPECT_EQ(d->profiles[0].max_steps, 50u);
+  expect_error("[profiles.p]\n\ntools = [\"read\", \"rm\"]\n", "profiles.p.tools", 3);
+  expect_error("[profiles.p]\ntools = [\"bash\"]\n", "profiles.p.tools", 2);
+  expect_error("[profiles.p]\nmax_steps = 0\n", "profiles.p.max_steps", 2);
+}
+
+TEST(Config, WorkspacesNeedAnExistingPathAndAKnownAccess) {
+  auto dir = std::filesystem::temp_directory_path();
+  auto c = parse_config("[workspaces.repo]\npath = \"" + dir.string() + "\"\naccess = \"write\"\n", "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->workspaces.count("repo"), 1u);
+  EXPECT_EQ(c->workspaces.at("repo").access, "write");
+  expect_error("[workspaces.repo]\npath = \"/no/such/dir/yoi\"\n", "workspaces.repo.path", 1);
+  expect_error("[workspaces.repo]\npath = \"" + dir.string() + "\"\naccess = \"all\"\n", "workspaces.repo.access", 3);
+  expect_error("[workspaces.repo]\npath = \"" + dir.string() + "\"\ncolour = 1\n", "workspaces.repo.colour", 3);
+}
+
 TEST(Config, SystemPromptFromAFileBesideTheConfig) {
   auto dir = std::filesystem::temp_directory_path() / ("yoi-cfg-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);

@@ -284,6 +284,81 @@ TEST(RuntimeProcess, ResumeAcrossARestartWithTheFsStoreHasNoGap) {
   EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
 }
 
+// kill -9 in the middle of a tool run (its second step streaming, the
+// write's result recorded): the restarted runtime closes the run failed
+// `interrupted`, keeps the completed tool result and its item, and the
+// file the tool wrote and the worker's home survive.
+TEST(RuntimeProcess, KillNineMidToolRunThenRestartEndsTheRunInterruptedWithResultsKept) {
+  TempDir dir;
+  auto data = dir.path + "/data";
+  fs::create_directories(dir.path + "/repo");
+  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
+                                 "echo_chunk_delay_ms = 40\n[workspaces.repo]\npath = \"" + dir.path + "/repo\"\n"
+                                 "access = \"write\"\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--config", cfg});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  {
+    HttpClient http("127.0.0.1", port);
+    ASSERT_EQ(http.request("POST", "/v1/workers",
+                           R"({"worker_id":"w1","workspace_refs":[{"name":"repo","access":"write"}]})", auth()).status,
+              201);
+    WsClient ws("127.0.0.1", port);
+    ASSERT_TRUE(ws.connect("/v1/workers/w1/events/ws", auth()).ok);
+    ASSERT_EQ(str(bj::parse(*ws.read(10s)), "type"), "snapshot");
+    ASSERT_EQ(http.request("POST", "/v1/workers/w1/input",
+                           R"({"content":"/write {\"path\": \"/workspaces/repo/kept.txt\", \"content\": \"x\"}"})",
+                           auth()).status,
+              202);
+    bool result_seen = false;
+    for (;;) {
+      auto m = ws.read(10s);
+      ASSERT_TRUE(m) << "the run's events";
+      auto ev = bj::parse(*m).as_object().at("event");
+      auto type = str(ev, "type");
+      if (type == "tool_result") result_seen = true;
+      if (result_seen && type == "text_delta") break;  // step 2 is streaming
+    }
+  }
+  c->signal(SIGKILL);
+  c->wait_exit();
+  EXPECT_TRUE(fs::exists(dir.path + "/repo/kept.txt"));
+
+  auto c2 = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--config", cfg});
+  auto port2 = c2->wait_listening();
+  ASSERT_NE(port2, 0) << c2->stderr_text();
+  HttpClient http("127.0.0.1", port2);
+  auto d = bj::parse(http.request("GET", "/v1/workers/w1", {}, auth()).body);
+  EXPECT_EQ(str(d, "status"), "idle");
+  // The closing commit is written at open; it is readable once durable.
+  bj::value t;
+  for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(10ms)) {
+    t = bj::parse(http.request("GET", "/v1/workers/w1/transcript", {}, auth()).body);
+    if (num(t, "total") >= 4) break;
+  }
+  const auto& items = t.at("items").as_array();
+  ASSERT_EQ(items.size(), 4u) << bj::serialize(t);
+  EXPECT_EQ(str(items[1], "role"), "assistant");
+  EXPECT_EQ(items[1].at("tool_calls").as_array().size(), 1u);
+  EXPECT_EQ(str(items[2], "role"), "tool");
+  EXPECT_EQ(items[2].at("ok"), true);
+  EXPECT_EQ(str(items[3], "result"), "failed");
+  EXPECT_EQ(items[3].at("error").at("code"), "interrupted");
+  // The home is still there, and the restarted runtime still runs tools in it.
+  ASSERT_EQ(http.request("POST", "/v1/workers/w1/input", R"({"content":"/write {\"path\": \"h.txt\", \"content\": \"y\"}"})",
+                         auth()).status, 202);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         str(bj::parse(http.request("GET", "/v1/workers/w1", {}, auth()).body), "status") != "idle")
+    std::this_thread::sleep_for(20ms);
+  std::size_t homes = 0;
+  for (const auto& h : fs::directory_iterator(data + "/homes")) homes += fs::exists(h.path() / "h.txt");
+  EXPECT_EQ(homes, 1u);
+  c2->signal(SIGTERM);
+  EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
+}
+
 // A client that never reads while the worker streams 100,000 events: the
 // server's memory stays flat (the writer pulls from the log; nothing queues
 // per subscriber).
