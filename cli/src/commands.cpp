@@ -11,6 +11,7 @@
 #include <iostream>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <boost/json.hpp>
@@ -21,6 +22,7 @@
 #include "follow.hpp"
 #include "line_editor.hpp"
 #include "screen.hpp"
+#include "tools_view.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/cli/token.hpp"
 #include "yoi/ids.hpp"
@@ -315,9 +317,19 @@ CliResult<void> cmd_transcript(Context& c, const WorkerRef& w) {
   }
   for (const auto& i : items) {
     const auto& o = obj(i);
+    auto role = str(o, "role");
+    if (role == "tool") {
+      screen().text(tool_result_text(ToolResultView::from_item(o)));
+      continue;
+    }
     std::string content = str(o, "content");
-    screen().text(str(o, "role") + result_mark(o, " [", "]") + ":" + (content.empty() ? "" : " " + content));
-    screen().line_break();
+    // A step that only called tools has no text of its own: its calls say it.
+    bool calls_only = content.empty() && !arr(o, "tool_calls").empty() && str(o, "result").empty();
+    if (!calls_only) {
+      screen().text(role + result_mark(o, " [", "]") + ":" + (content.empty() ? "" : " " + content));
+      screen().line_break();
+    }
+    screen().text(tool_calls_text(o));
   }
   return {};
 }
@@ -373,15 +385,21 @@ class Renderer {
                                 str(f.obj, "worker_id"), str(w, "status", "?")));
       for (const auto& i : arr(f.obj, "transcript_tail")) {
         const auto& o = obj(i);
-        if (str(o, "role") == "user")
+        auto role = str(o, "role");
+        if (role == "user")
           out("> " + str(o, "content") + "\n");
+        else if (role == "tool")
+          out(tool_result_text(ToolResultView::from_item(o)));
         else {
           if (auto content = str(o, "content"); !content.empty()) out(content + "\n");
+          out(tool_calls_text(o));
           out(result_mark(o, "[", "]\n"));
         }
       }
       const auto& fl = obj(f.obj, "in_flight");
-      if (!fl.empty()) out(str(fl, "text"));
+      for (const auto& c : arr(fl, "calls"))
+        if (str(obj(c), "state") == "awaiting_approval") out("… " + str(obj(c), "name") + " awaiting approval\n");
+      if (!fl.empty()) out(in_flight_step_text(fl, arr(f.obj, "transcript_tail")));
     } else if (f.type == "event") {
       const auto& e = obj(f.obj, "event");
       auto type = str(e, "type");
@@ -392,6 +410,15 @@ class Renderer {
         out(str(e, "delta"));
       } else if (type == "text_done") {
         line_break();
+      } else if (type == "tool_call") {
+        line_break();
+        const auto* args = e.if_contains("arguments");
+        out(tool_call_text(str(e, "name"), args ? *args : bj::value()));
+      } else if (type == "tool_output") {
+        out(str(e, "delta"));
+      } else if (type == "tool_result") {
+        line_break();
+        out(tool_result_text(ToolResultView::from_event(e)));
       } else if (type == "run_finished") {
         line_break();
         auto r = str(e, "result");
@@ -468,7 +495,8 @@ std::optional<CliError> run_error(const std::string& result, const bj::object& e
 
 CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::string& run_id, bool json_lines,
                              const std::function<bool()>& interrupt, const std::function<void()>& on_interrupt) {
-  std::string printed;
+  std::string printed;  // the current step's text, as far as it is printed
+  std::set<std::string> calls_shown, results_shown;  // by call_id: each once, also across a resync
   bool interrupted = false;
   RunEnd end;
   auto emit_text = [&](const std::string& full) {
@@ -478,6 +506,18 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
       if (!json_lines) screen().text(rest);
       printed = full;
     }
+  };
+  // A step that ends with calls: its text is done, the next step's starts empty.
+  auto show_call = [&](const std::string& call_id, const std::string& name, const bj::value* args) {
+    printed.clear();
+    if (!calls_shown.insert(call_id).second || json_lines) return;
+    screen().line_break();
+    screen().text(tool_call_text(name, args ? *args : bj::value()));
+  };
+  auto show_result = [&](const std::string& call_id, const ToolResultView& r) {
+    if (!results_shown.insert(call_id).second || json_lines) return;
+    screen().line_break();
+    screen().text(tool_result_text(r));
   };
   for (;;) {
     if (!interrupted && interrupt && interrupt()) {
@@ -492,17 +532,30 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
     }
     const Frame& frame = **fr;
     if (frame.type == "snapshot") {
-      const auto& fl = obj(frame.obj, "in_flight");
-      if (str(fl, "run_id") == run_id) emit_text(str(fl, "text"));
+      // The run's steps so far (what this follower has not shown yet), then
+      // its reply item if it ended, else the in-flight step.
       for (const auto& i : arr(frame.obj, "transcript_tail")) {
         const auto& o = obj(i);
-        if (str(o, "run_id") == run_id && str(o, "role") == "assistant") {
+        if (str(o, "run_id") != run_id) continue;
+        auto role = str(o, "role");
+        if (role == "tool") {
+          show_result(str(o, "call_id"), ToolResultView::from_item(o));
+        } else if (role == "assistant" && !arr(o, "tool_calls").empty()) {
+          bool fresh = false;
+          for (const auto& c : arr(o, "tool_calls")) fresh = fresh || !calls_shown.contains(str(obj(c), "call_id"));
+          if (!fresh) continue;
+          emit_text(str(o, "content"));
+          for (const auto& c : arr(o, "tool_calls"))
+            show_call(str(obj(c), "call_id"), str(obj(c), "name"), obj(c).if_contains("arguments"));
+        } else if (role == "assistant") {
           emit_text(str(o, "content"));
           end.result = str(o, "result", "completed");
           end.error = run_error(end.result, obj(o, "error"), run_id);
           return end;
         }
       }
+      const auto& fl = obj(frame.obj, "in_flight");
+      if (str(fl, "run_id") == run_id) emit_text(in_flight_step_text(fl, arr(frame.obj, "transcript_tail")));
       continue;
     }
     if (frame.type == "diagnostic") {
@@ -529,6 +582,12 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
       if (!json_lines) screen().text(d);
     } else if (type == "text_done") {
       emit_text(str(e, "text"));
+    } else if (type == "tool_call") {
+      show_call(str(e, "call_id"), str(e, "name"), e.if_contains("arguments"));
+    } else if (type == "tool_output") {
+      if (!json_lines) screen().text(str(e, "delta"));
+    } else if (type == "tool_result") {
+      show_result(str(e, "call_id"), ToolResultView::from_event(e));
     } else if (type == "run_finished") {
       end.result = str(e, "result");
       end.error = run_error(end.result, obj(e, "error"), run_id);

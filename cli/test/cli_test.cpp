@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -13,6 +14,7 @@
 #include "follow.hpp"
 #include "process.hpp"
 #include "screen.hpp"
+#include "tools_view.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/cli/transport.hpp"
 
@@ -251,6 +253,85 @@ TEST(CliUnit, Issue18DiagnosticsReadAsWordsAndRecoveryNeedsAnOutage) {
     EXPECT_EQ(t->find(fmt::format("({})", action)), std::string::npos) << *t;
     EXPECT_EQ(t->rfind("cursor_expired: the message; ", 0), 0u) << *t;
   }
+}
+
+// Tool calls and results (issue 20) as people read them: one line per call,
+// one per result, the output bounded and indented.
+bj::object obj_of(std::string_view text) { return bj::parse(text).as_object(); }
+
+TEST(CliUnit, ToolCallReadsAsArrowNameAndMainArgument) {
+  EXPECT_EQ(tool_call_text("read", bj::parse(R"({"path":"notes.md","limit":5})")), "→ read notes.md\n");
+  EXPECT_EQ(tool_call_text("grep", bj::parse(R"({"pattern":"TODO","path":"src"})")), "→ grep TODO\n");
+  EXPECT_EQ(tool_call_text("glob", bj::value(R"({"pattern":"**/*.md"})")), "→ glob **/*.md\n")
+      << "arguments as the model's JSON text";
+  EXPECT_EQ(tool_call_text("bash", bj::parse(R"({"command":"ls -la"})")), "→ bash ls -la\n");
+  EXPECT_EQ(tool_call_text("custom", bj::parse(R"({"n":1})")), "→ custom {\"n\":1}\n") << "no main argument";
+  EXPECT_EQ(tool_call_text("read", bj::parse("{}")), "→ read\n");
+  // One line, however long or multi-line the argument, and cut on a character.
+  EXPECT_EQ(tool_call_text("write", bj::parse(R"({"path":"a\nb"})")), "→ write a\\nb\n");
+  auto long_path = tool_call_text("read", bj::value{{"path", std::string(kToolLineChars - 1, 'x') + "\xc3\xa9tail"}});
+  EXPECT_EQ(long_path, "→ read " + std::string(kToolLineChars - 1, 'x') + "…\n");
+}
+
+TEST(CliUnit, ToolResultReadsAsOkWithBoundedIndentedOutput) {
+  auto r = ToolResultView::from_event(obj_of(
+      R"({"type":"tool_result","run_id":"r","call_id":"c1","name":"read","ok":true,"output":"1\tone\n2\ttwo","truncated":false,"duration_ms":3})"));
+  EXPECT_EQ(tool_result_text(r), "← read ok (2 lines, 3 ms)\n    1\tone\n    2\ttwo\n");
+  std::string many;
+  for (int i = 1; i <= 20; ++i) many += fmt::format("line {}\n", i);
+  auto block = tool_output_block(many);
+  EXPECT_EQ(block.rfind("    line 1\n", 0), 0u) << block;
+  EXPECT_NE(block.find("    line 6\n"), std::string::npos) << block;
+  EXPECT_EQ(block.find("line 7"), std::string::npos) << block;
+  EXPECT_NE(block.find("  … 14 more lines\n"), std::string::npos) << block;
+  EXPECT_EQ(tool_output_block("a\nb", 1), "    a\n  … 1 more line\n");
+  EXPECT_EQ(tool_output_block(""), "");
+  auto bash = ToolResultView::from_event(obj_of(
+      R"({"name":"bash","ok":true,"output":"","truncated":true,"exit_code":2,"duration_ms":40})"));
+  EXPECT_EQ(tool_result_text(bash), "← bash ok (0 lines, truncated, exit 2, 40 ms)\n");
+}
+
+TEST(CliUnit, FailedToolResultShowsItsErrorCodeFromEventOrTranscript) {
+  auto live = ToolResultView::from_event(obj_of(
+      R"({"name":"write","ok":false,"output":"","truncated":false,"error":{"code":"read_only","message":"/workspaces/ro is read-only"},"duration_ms":1})"));
+  EXPECT_EQ(tool_result_text(live), "← write failed: read_only: /workspaces/ro is read-only (1 ms)\n");
+  // The transcript's tool item: {call_id, name, ok, content}.
+  auto item = ToolResultView::from_item(
+      obj_of(R"({"role":"tool","run_id":"r","call_id":"c3","name":"write","ok":false,"content":"read_only: /workspaces/ro is read-only"})"));
+  EXPECT_EQ(tool_result_text(item), "← write failed: read_only: /workspaces/ro is read-only\n");
+  auto model_read = ToolResultView::from_item(obj_of(
+      R"({"role":"tool","name":"read","ok":false,"content":"error: not_found: no such file: /work/x"})"));
+  EXPECT_EQ(tool_result_text(model_read), "← read failed: not_found: no such file: /work/x\n");
+  auto plain = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"read","ok":false,"content":"It broke: badly"})"));
+  EXPECT_EQ(tool_result_text(plain), "← read failed: tool_failed: It broke: badly\n");
+  auto ok_item = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"edit","ok":true,"content":"-a\n+b"})"));
+  EXPECT_EQ(tool_result_text(ok_item), "← edit ok (2 lines)\n    -a\n    +b\n");
+  std::string diff = "--- a\n+++ a\n@@ -1,10 +1,10 @@\n";
+  for (int i = 0; i < 10; ++i) diff += " ctx\n";
+  auto edit = ToolResultView::from_item(bj::value{{"role", "tool"}, {"name", "edit"}, {"ok", true}, {"content", diff}}.as_object());
+  EXPECT_NE(tool_result_text(edit).find("  … 1 more line\n"), std::string::npos) << "an edit shows 12 lines of its diff";
+  EXPECT_EQ(tool_calls_text(obj_of(
+                R"({"role":"assistant","content":"","tool_calls":[{"call_id":"c1","name":"read","arguments":{"path":"a"}},{"call_id":"c2","name":"edit","arguments":"{\"path\":\"b\"}"}]})")),
+            "→ read a\n→ edit b\n");
+}
+
+TEST(CliUnit, InFlightStepTextDoesNotRepeatEarlierStepsOfTheRun) {
+  auto tail = bj::parse(R"([{"role":"user","content":"go","run_id":"r1"},
+    {"role":"assistant","content":"Let me look.","run_id":"r1","tool_calls":[{"call_id":"c1","name":"read","arguments":{}}]},
+    {"role":"tool","content":"x","run_id":"r1","call_id":"c1","name":"read","ok":true}])")
+                  .as_array();
+  EXPECT_EQ(in_flight_step_text(obj_of(R"({"run_id":"r1","text":"Let me look.Done","step":2})"), tail), "Done");
+  EXPECT_EQ(in_flight_step_text(obj_of(R"({"run_id":"r1","text":"Done","step":2})"), tail), "Done");
+  EXPECT_EQ(in_flight_step_text(obj_of(R"({"run_id":"r2","text":"Let me look.","step":1})"), tail), "Let me look.")
+      << "another run's steps are not its text";
+}
+
+// Tool text is model- and file-controlled: it goes through the one escaping
+// path like every reply (Screen), so an output cannot drive the terminal.
+TEST(CliUnit, ToolTextThroughPrintableCannotDriveTheTerminal) {
+  auto r = ToolResultView::from_event(obj_of(R"({"name":"read","ok":true,"output":"\u001b]0;pwned\u0007x\r"})"));
+  EXPECT_EQ(printable(tool_result_text(r)), "← read ok (1 line)\n    ^[]0;pwned^Gx^M\n");
+  EXPECT_EQ(printable(tool_call_text("read", bj::parse(R"({"path":"\u001b[2J"})"))), "→ read ^[[2J\n");
 }
 
 // ------------------------------------------------------------ usage and exit codes
@@ -836,6 +917,84 @@ TEST_F(CliTest, Issue18RepliesAreShownWithControlsEscaped) {
   auto items = parse(tj.out).as_object().at("items").as_array();
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(s(items[1].as_object(), "content"), "echo: " + nasty) << "--json keeps the exact text";
+}
+
+// Issue 20: a tool run through the echo driver reads as calls and results in
+// send --wait, chat, transcript and attach (one escaping path); --json stays
+// the exact frames and items.
+TEST_F(CliTest, Issue20ToolRunsReadAsCallsAndResults) {
+  auto ref = create_worker(srv);
+  Child attach({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv));
+  for (int i = 0; i < 300 && attach.stderr_text().find("attached to") == std::string::npos; ++i)
+    std::this_thread::sleep_for(20ms);
+
+  const std::string write_msg = R"(/write {"path": "notes.md", "content": "one\ntwo\n"})";
+  auto w = yoi(srv, {"send", "--wait", ref, write_msg});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_EQ(w.out.rfind("→ write notes.md\n← write ok (", 0), 0u) << w.out;
+  EXPECT_TRUE(std::regex_search(w.out, std::regex("\n← write ok \\([^)]* ms\\)\n"))) << w.out;
+
+  auto r = yoi(srv, {"send", "--wait", ref, R"(/read {"path": "notes.md"})"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("→ read notes.md\n← read ok (2 lines, ", 0), 0u) << r.out;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("\n    [^\n]*one\n    [^\n]*two\n"))) << "indented output: " << r.out;
+
+  // A tool failure is a result: the run completes (exit 0) and says the code.
+  auto miss = yoi(srv, {"send", "--wait", ref, R"(/read {"path": "missing.md"})"});
+  ASSERT_EQ(miss.exit_code, 0) << miss.err;
+  EXPECT_EQ(miss.out.rfind("→ read missing.md\n← read failed: not_found: ", 0), 0u) << miss.out;
+
+  // Model- or file-controlled text goes through printable() here too.
+  auto nasty = yoi(srv, {"send", "--wait", ref, R"(/write {"path": "x\u001b[2J.md", "content": "a"})"});
+  ASSERT_EQ(nasty.exit_code, 0) << nasty.err;
+  EXPECT_EQ(nasty.out.rfind("→ write x^[[2J.md\n", 0), 0u) << nasty.out;
+  EXPECT_EQ(nasty.out.find('\x1b'), std::string::npos);
+
+  // chat (piped): the same lines.
+  auto chat = yoi(srv, {"chat", ref}, {}, std::string(R"(/glob {"pattern": "*.md"})") + "\n");
+  ASSERT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_NE(chat.out.find("→ glob *.md\n← glob ok ("), std::string::npos) << chat.out;
+
+  auto t = yoi(srv, {"transcript", ref});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("user: " + write_msg + "\n→ write notes.md\n← write ok"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("→ read missing.md\n← read failed: not_found: "), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find("assistant:\n→"), std::string::npos) << "a calls-only step prints no empty line: " << t.out;
+
+  // --json: the server's items, the arguments exactly as sent.
+  auto tj = yoi(srv, {"transcript", "--json", ref});
+  ASSERT_EQ(tj.exit_code, 0) << tj.err;
+  auto items = parse(tj.out).as_object().at("items").as_array();
+  ASSERT_GE(items.size(), 4u) << tj.out;
+  const auto& step = items[1].as_object();
+  EXPECT_EQ(s(step, "role"), "assistant");
+  const auto& call = step.at("tool_calls").as_array().at(0).as_object();
+  EXPECT_EQ(s(call, "name"), "write");
+  auto args = call.at("arguments");
+  if (args.is_string()) args = parse(std::string(args.as_string()));
+  EXPECT_EQ(s(args.as_object(), "content"), "one\ntwo\n");
+  EXPECT_EQ(s(items[2].as_object(), "role"), "tool");
+  EXPECT_EQ(s(items[2].as_object(), "call_id"), s(call, "call_id"));
+  EXPECT_EQ(tj.out.find("→"), std::string::npos);
+
+  auto wj = yoi(srv, {"send", "--wait", "--json", ref, R"(/read {"path": "notes.md"})"});
+  ASSERT_EQ(wj.exit_code, 0) << wj.err;
+  std::set<std::string> types;
+  for (const auto& f : json_lines(wj.out))
+    if (s(f, "type") == "event") types.insert(s(f.at("event").as_object(), "type"));
+  EXPECT_TRUE(types.contains("tool_call") && types.contains("tool_result")) << wj.out;
+  EXPECT_EQ(wj.out.find("→"), std::string::npos);
+
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  ASSERT_EQ(attach.wait_exit(15s), 0) << attach.stderr_text();
+  const auto a = attach.stdout_text();
+  EXPECT_NE(a.find("> " + write_msg + "\n→ write notes.md\n← write ok ("), std::string::npos) << a;
+  EXPECT_NE(a.find("→ read missing.md\n← read failed: not_found: "), std::string::npos) << a;
+
+  // Attached after the fact: the snapshot's tail reads the same way.
+  auto late = yoi(srv, {"attach", ref});
+  ASSERT_EQ(late.exit_code, 0) << late.err;
+  EXPECT_NE(late.out.find("→ read missing.md\n← read failed: not_found: "), std::string::npos) << late.out;
 }
 
 // Regression (issue 18, item 2): `yoi chat` stored arrow-key escape bytes as

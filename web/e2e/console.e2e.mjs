@@ -331,6 +331,62 @@ async function main() {
     console.log(`# reload happened ${midway ? "while the reply was streaming" : "after the reply had finished"}`);
   });
 
+  await check("issue 20: a tool run via the echo driver shows as cards — write ok, edit with its diff styled, a failed read with its code — and a reload mid-run recovers them", async () => {
+    const send = async (text) => {
+      await page.locator('[data-testid="composer"]:not([disabled])').waitFor();
+      await page.fill('[data-testid="composer"]', text);
+      await page.press('[data-testid="composer"]', "Enter");
+    };
+    const card = (tool, status) => page.locator(`[data-testid="tool-card"][data-tool="${tool}"]${status ? `[data-status="${status}"]` : ""}`);
+    await send('/write {"path": "notes.md", "content": "hello\\nworld\\n"}');
+    await card("write").waitFor();
+    // Reload as soon as the call is there: mid-run (the call running, or the
+    // summary streaming) or just after; either way the same cards come back.
+    const midway = await page.locator('[data-testid="in-flight"], [data-testid="tool-card"][data-status="running"]').count();
+    await page.reload();
+    await card("write", "ok").waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="composer"]:not([disabled])').waitFor({ timeout: 20_000 });
+    await page.waitForTimeout(300); // re-delivered events, if any, must not add a card
+    if ((await card("write").count()) !== 1) fail(`after the reload the write card shows ${await card("write").count()} times`);
+    const head = await card("write").locator('[data-testid="tool-toggle"]').innerText();
+    if (!head.includes("write") || !head.includes("notes.md") || !head.includes("ok")) fail(`the write card reads ${JSON.stringify(head)}`);
+    const texts = await transcriptTexts(page);
+    const users = texts.filter((t) => t.startsWith("user:/write"));
+    if (users.length !== 1) fail(`the tool message shows ${users.length} times: ${JSON.stringify(texts)}`);
+    const last = texts[texts.length - 1];
+    if (!last.startsWith("assistant:") || !last.includes("write")) fail(`no one-line summary after the call: ${JSON.stringify(texts)}`);
+    console.log(`# reload happened ${midway ? "while the tool run was in flight" : "after the tool run had finished"}`);
+
+    await send('/edit {"path": "notes.md", "old_string": "world", "new_string": "there"}');
+    await card("edit", "ok").waitFor({ timeout: 20_000 });
+    await card("edit").locator('[data-testid="tool-toggle"]').click();
+    await card("edit").locator('[data-testid="tool-args"]', { hasText: '"old_string": "world"' }).waitFor();
+    const diff = card("edit").locator('[data-testid="tool-diff"]');
+    await diff.waitFor();
+    const added = await diff.locator(".diff-add").allInnerTexts();
+    const removed = await diff.locator(".diff-del").allInnerTexts();
+    if (!added.some((l) => l.includes("+there")) || !removed.some((l) => l.includes("-world"))) {
+      fail(`the edit's diff is not styled by line: added ${JSON.stringify(added)}, removed ${JSON.stringify(removed)}`);
+    }
+    const colors = await diff.evaluate((el) => [".diff-add", ".diff-del"].map((c) => getComputedStyle(el.querySelector(c)).color));
+    if (colors[0] === colors[1]) fail(`added and removed lines look the same: ${colors}`);
+
+    await send('/read {"path": "missing.md"}');
+    await card("read", "failed").waitFor({ timeout: 20_000 });
+    const status = await card("read").locator('[data-testid="tool-status"]').innerText();
+    if (!status.includes("not_found")) fail(`the failed read shows ${JSON.stringify(status)}, not its error code`);
+    await page.locator('[data-testid="composer"]:not([disabled])').waitFor();
+    await shot("tool-cards");
+
+    // Narrow screen: the cards fit, nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(200);
+    const widths = await page.evaluate(() => ({ doc: document.documentElement.scrollWidth, main: document.querySelector(".main").scrollWidth }));
+    await shot("tool-cards-390");
+    await page.setViewportSize({ width: 1280, height: 820 });
+    if (widths.doc > 390 || widths.main > 390) fail(`with tool cards the worker page scrolls sideways at 390 px: ${JSON.stringify(widths)}`);
+  });
+
   await check("Escape cancels a run in flight (or the run was already over)", async () => {
     // A long input makes a long echo; whether it is still running when Escape
     // lands depends on the engine's chunk delay, so a run that finished first

@@ -55,16 +55,53 @@ export interface RuntimeSummary {
   [extra: string]: unknown;
 }
 
+// A tool call as the transcript and the events carry it (ARCHITECTURE §12).
+// `arguments` is a JSON object; a server that passes the model's text keeps
+// it a string, and the console shows what it can.
+export interface ToolCallItem {
+  call_id: string;
+  name: string;
+  arguments: unknown;
+}
+
+export interface ToolError {
+  code: string;
+  message: string;
+}
+
 export interface TranscriptItem {
   index?: number;
   seq?: number;
-  role: "user" | "assistant" | string;
+  role: "user" | "assistant" | "tool" | string;
   content: string;
   run_id: string;
   result?: "completed" | "cancelled" | "failed" | string;
   time?: number; // ms since the epoch
   // A failed run's error: from the server's item, or from run_finished live.
-  error?: { code: string; message: string };
+  // On a `tool` item: the tool's typed error, when the server (or the live
+  // tool_result) says it.
+  error?: ToolError;
+  // assistant: the calls this step made (§12).
+  tool_calls?: ToolCallItem[];
+  // tool: the result of one call.
+  call_id?: string;
+  name?: string;
+  ok?: boolean;
+  truncated?: boolean;
+  exit_code?: number;
+  duration_ms?: number;
+}
+
+// A call of the in-flight step that has no result yet (snapshot in_flight).
+export interface PendingCall extends ToolCallItem {
+  state: "running" | "awaiting_approval" | string;
+}
+
+export interface InFlightPart {
+  run_id: string;
+  text: string;
+  step?: number;
+  calls?: PendingCall[];
 }
 
 export interface TranscriptPage {
@@ -102,17 +139,9 @@ export type WorkerEvent =
   | (EventBase & { type: "input_accepted"; run_id: string; content: string; client_message_id?: string })
   | (EventBase & { type: "run_started"; run_id: string; profile?: string })
   | (EventBase & { type: "text_delta"; run_id: string; delta: string })
-  | (EventBase & { type: "text_done"; run_id: string; text: string })
-  | (EventBase & { type: "usage"; run_id: string; input_tokens: number; output_tokens: number })
-  | (EventBase & {
-      type: "run_finished";
-      run_id: string;
-      result: "completed" | "cancelled" | "failed" | string;
-      error?: { code: string; message: string };
-      reason?: string;
-    })
-  | (EventBase & { type: "worker_stopped"; reason?: string })
-  | (EventBase & { type: "tool_call"; run_id: string; step: number; call_id: string; name: string; arguments: string })
+  | (EventBase & { type: "text_done"; run_id: string; text: string; step?: number })
+  | (EventBase & { type: "tool_call"; run_id: string; step?: number; call_id: string; name: string; arguments: unknown })
+  | (EventBase & { type: "tool_output"; run_id: string; call_id: string; stream: "stdout" | "stderr" | string; delta: string })
   | (EventBase & {
       type: "tool_result";
       run_id: string;
@@ -120,10 +149,21 @@ export type WorkerEvent =
       name: string;
       ok: boolean;
       output: string;
-      truncated: boolean;
-      error?: { code: string; message: string };
-      duration_ms: number;
+      truncated?: boolean;
+      error?: ToolError;
+      exit_code?: number;
+      duration_ms?: number;
     })
+  | (EventBase & { type: "usage"; run_id: string; input_tokens: number; output_tokens: number })
+  | (EventBase & {
+      type: "run_finished";
+      run_id: string;
+      result: "completed" | "cancelled" | "failed" | string;
+      error?: { code: string; message: string };
+      reason?: string;
+      steps?: number;
+    })
+  | (EventBase & { type: "worker_stopped"; reason?: string })
   // Unknown types are tolerated (the log may grow new ones) and only advance seq.
   | (EventBase & { type: "__unknown"; original: string });
 
@@ -138,7 +178,7 @@ export interface SnapshotFrame {
   worker_id: string;
   worker: Worker;
   transcript_tail: TranscriptItem[];
-  in_flight: { run_id: string; text: string } | null;
+  in_flight: InFlightPart | null;
 }
 export interface EventFrame {
   type: "event";

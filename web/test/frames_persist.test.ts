@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { isParseFailure, parseFrame } from "../src/stream/frames";
 import { MAX_SAVED_BYTES, MAX_SAVED_ITEMS, MemoryStorage, restore, save, storageKey } from "../src/stream/persist";
-import { initialState, reduce, visibleText, type ViewState } from "../src/stream/reducer";
+import { initialState, normalizeInFlight, reduce, visibleText, type ViewState } from "../src/stream/reducer";
 import { backoffDelay, DEFAULT_BACKOFF } from "../src/stream/backoff";
 import { validToken, wsProtocols } from "../src/auth";
 
@@ -114,7 +114,7 @@ describe("persist", () => {
     expect(raw.length).toBeLessThanOrEqual(MAX_SAVED_BYTES);
     expect(restore(st, "r", "w").cursor).toBe("c2");
 
-    const huge = { ...streamed(), inFlight: { run_id: "r1", text: "y".repeat(MAX_SAVED_BYTES + 1) } };
+    const huge = { ...streamed(), inFlight: normalizeInFlight({ run_id: "r1", text: "y".repeat(MAX_SAVED_BYTES + 1) }) };
     save(st, huge);
     expect(st.getItem(storageKey("r", "w"))).toBeNull(); // resume from a snapshot instead
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PollingSocket, type EventsPage, type PollEnv, type PollError } from "../src/stream/poll";
-import { initialState, reduce, visibleText, type ViewState } from "../src/stream/reducer";
+import { initialState, normalizeInFlight, reduce, visibleText, type ViewState } from "../src/stream/reducer";
 import { isParseFailure, parseFrame } from "../src/stream/frames";
 
 const R = "rt";
@@ -117,7 +117,7 @@ describe("PollingSocket", () => {
   it("with a cursor: resumes after it, and idle polls keep the cursor fresh by heartbeat", async () => {
     const log = logOf(10);
     const h = harness(log);
-    h.state = { ...initialState(R, W), seq: 5, cursor: "c5", items: [{ role: "user", content: "hi", run_id: "r1" }], inFlight: { run_id: "r1", text: "ec" } };
+    h.state = { ...initialState(R, W), seq: 5, cursor: "c5", items: [{ role: "user", content: "hi", run_id: "r1" }], inFlight: normalizeInFlight({ run_id: "r1", text: "ec" }) };
     h.attach(new PollingSocket(R, W, "c5", h.env));
     await h.run(3);
     expect(h.requests[0]).toBe("c5");

@@ -62,7 +62,7 @@ describe("reducer", () => {
     let s = run(initialState(R, W), f(snap(1)));
     const frames = runFrames(2, "r1", "hello", ["ec", "ho: ", "hello"]);
     s = run(s, ...frames.slice(0, 4).map(f)); // up to the first delta
-    expect(s.inFlight).toEqual({ run_id: "r1", text: "ec" });
+    expect(s.inFlight).toMatchObject({ run_id: "r1", text: "ec", calls: [] });
     expect(isBusy(s)).toBe(true);
     expect(s.worker?.status).toBe("running");
     s = run(s, ...frames.slice(4).map(f));

@@ -2,7 +2,7 @@
 // shape of the contract is reported as a ParseFailure, never half-applied:
 // applying a malformed event would corrupt the view and the cursor with it.
 
-import type { DiagnosticAction, Frame, TranscriptItem, Worker, WorkerEvent } from "../types";
+import type { DiagnosticAction, Frame, InFlightPart, PendingCall, TranscriptItem, Worker, WorkerEvent } from "../types";
 
 export interface ParseFailure {
   error: string;
@@ -23,7 +23,10 @@ export const EVENT_TYPES = [
   "tool_call",
   "tool_result",
 ] as const;
-const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
+// Applied by the console too, before the runtime sends them (bash's streamed
+// output, ARCHITECTURE §12): they join EVENT_TYPES with their golden files.
+export const PENDING_EVENT_TYPES = ["tool_output"] as const;
+const KNOWN_EVENTS: ReadonlySet<string> = new Set([...EVENT_TYPES, ...PENDING_EVENT_TYPES]);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -63,14 +66,31 @@ function decodeEvent(v: unknown): WorkerEvent | null {
     case "worker_stopped":
       return e as unknown as WorkerEvent;
     case "tool_call":
-      return runOk && isStr(e.call_id) && isStr(e.name) && isStr(e.arguments) ? (e as unknown as WorkerEvent) : null;
+      return runOk && isStr(e.call_id) && isStr(e.name) ? (e as unknown as WorkerEvent) : null;
+    case "tool_output":
+      return runOk && isStr(e.call_id) && isStr(e.delta) ? (e as unknown as WorkerEvent) : null;
     case "tool_result":
-      return runOk && isStr(e.call_id) && isStr(e.name) && typeof e.ok === "boolean" && isStr(e.output)
-        ? (e as unknown as WorkerEvent)
+      return runOk && isStr(e.call_id) && isStr(e.name) && typeof e.ok === "boolean"
+        ? ({ ...e, output: isStr(e.output) ? e.output : "" } as unknown as WorkerEvent)
         : null;
     default:
       return { type: "__unknown", original: e.type, seq: isSeq(e.seq) ? e.seq : 0 };
   }
+}
+
+// The snapshot's in-flight part: the run, its step, the reply so far and the
+// calls without a result yet (§12). Calls without an id or a name are not shown.
+function decodeInFlight(inf: unknown): InFlightPart | null {
+  if (!isObj(inf) || !isStr(inf.run_id)) return null;
+  const out: InFlightPart = { run_id: inf.run_id, text: isStr(inf.text) ? inf.text : "" };
+  if (isSeq(inf.step)) out.step = inf.step;
+  const calls = Array.isArray(inf.calls) ? inf.calls : Array.isArray(inf.tool_calls) ? inf.tool_calls : null;
+  if (calls) {
+    out.calls = calls
+      .filter((c): c is Obj => isObj(c) && isStr(c.call_id) && isStr(c.name))
+      .map((c) => ({ call_id: c.call_id, name: c.name, arguments: c.arguments, state: isStr(c.state) ? c.state : "running" }) as PendingCall);
+  }
+  return out;
 }
 
 export function isKnownEventType(t: string): boolean {
@@ -90,8 +110,7 @@ export function parseFrame(text: string): Frame | ParseFailure {
       if (!isStr(v.cursor) || !isSeq(v.seq) || !isWorker(v.worker)) return { error: "snapshot frame is malformed" };
       const tail = Array.isArray(v.transcript_tail) ? v.transcript_tail : [];
       if (!tail.every(isItem)) return { error: "snapshot transcript_tail is malformed" };
-      const inf = v.in_flight;
-      const inFlight = isObj(inf) && isStr(inf.run_id) ? { run_id: inf.run_id, text: isStr(inf.text) ? inf.text : "" } : null;
+      const inFlight = decodeInFlight(v.in_flight);
       return {
         type: "snapshot",
         cursor: v.cursor,

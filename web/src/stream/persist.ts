@@ -10,7 +10,7 @@
 // from a snapshot, which is always correct.
 
 import type { TranscriptItem, Worker } from "../types";
-import { initialState, type ViewState } from "./reducer";
+import { initialState, normalizeInFlight, type InFlight, type ViewState } from "./reducer";
 
 export interface StorageLike {
   getItem(key: string): string | null;
@@ -28,7 +28,7 @@ interface Saved {
   seq: number;
   worker: Worker | null;
   items: TranscriptItem[];
-  inFlight: { run_id: string; text: string } | null;
+  inFlight: InFlight | null;
 }
 
 export function storageKey(runtimeId: string, workerId: string): string {
@@ -98,7 +98,7 @@ export function restore(storage: StorageLike, runtimeId: string, workerId: strin
       ...base,
       worker: rec.worker ?? null,
       items: rec.items,
-      inFlight: rec.inFlight ?? null,
+      inFlight: rec.inFlight && typeof rec.inFlight.run_id === "string" ? normalizeInFlight(rec.inFlight) : null,
       seq: rec.seq,
       cursor: rec.cursor,
     };

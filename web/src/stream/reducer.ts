@@ -14,7 +14,7 @@
 //   repeats nor skips text.
 
 import { CURSOR_CODES, NO_WORKER_CODES } from "../codes";
-import type { DiagnosticAction, Frame, TranscriptItem, Worker, WorkerEvent } from "../types";
+import type { DiagnosticAction, Frame, InFlightPart, PendingCall, TranscriptItem, Worker, WorkerEvent } from "../types";
 
 export type Connection =
   | "connecting" // first connection of this page to this worker
@@ -31,10 +31,25 @@ export interface Diagnostic {
   action: DiagnosticAction | "local";
 }
 
+// The run being generated (ARCHITECTURE §12): the current step's text so far
+// and the calls that have no result yet. The step's assistant item (its text
+// and tool calls) is already in `items` once the step called a tool, exactly
+// as the runtime's transcript has it, so a snapshot and the live events build
+// the same view.
 export interface InFlight {
   run_id: string;
   text: string;
+  step?: number;
+  calls: PendingCall[];
+  // The step whose assistant item holds the calls (further tool_call events of
+  // that step join it); null once the next step's text starts.
+  callStep: number | null;
+  // Streamed output of running calls (tool_output), bounded per call.
+  output: Record<string, string>;
 }
+
+// Bound on the streamed output kept per running call (the result replaces it).
+export const MAX_TOOL_OUTPUT_CHARS = 64 * 1024;
 
 export interface ViewState {
   runtimeId: string;
@@ -146,7 +161,7 @@ function applyFrame(s: ViewState, f: Frame): ViewState {
         ...s,
         worker: f.worker,
         items: tail,
-        inFlight: f.in_flight ? { run_id: f.in_flight.run_id, text: f.in_flight.text } : null,
+        inFlight: f.in_flight ? fromSnapshot(f.in_flight, tail) : null,
         seq: f.seq,
         cursor: f.cursor,
         connection: f.worker.status === "stopped" && s.connection === "ended" ? "ended" : resync ? "resynced" : "live",
@@ -212,6 +227,67 @@ function applyFrame(s: ViewState, f: Frame): ViewState {
   }
 }
 
+function newInFlight(run_id: string): InFlight {
+  return { run_id, text: "", calls: [], callStep: null, output: {} };
+}
+
+// An in-flight part saved by an older page (persist.ts) may lack the tool fields.
+export function normalizeInFlight(v: Pick<InFlight, "run_id" | "text"> & Partial<InFlight>): InFlight {
+  return { ...newInFlight(v.run_id), ...v, calls: v.calls ?? [], callStep: v.callStep ?? null, output: v.output ?? {} };
+}
+
+function fromSnapshot(p: InFlightPart, tail: TranscriptItem[]): InFlight {
+  const calls = p.calls ?? [];
+  // Unresolved calls mean the step's assistant item is in the tail already.
+  return { ...newInFlight(p.run_id), text: stepText(p, tail), step: p.step, calls, callStep: calls.length > 0 ? (p.step ?? 0) : null };
+}
+
+// The current step's text. The in-flight part carries the reply so far; if a
+// runtime gives the whole run's text there, the earlier steps' texts (already
+// in the tail as their items) are not shown twice.
+export function stepText(p: InFlightPart, tail: TranscriptItem[]): string {
+  const before = tail
+    .filter((i) => i.run_id === p.run_id && i.role === "assistant" && i.tool_calls && i.tool_calls.length > 0)
+    .map((i) => i.content)
+    .join("");
+  return before !== "" && p.text.startsWith(before) ? p.text.slice(before.length) : p.text;
+}
+
+// The in-flight part of `run_id`: the current one, or a fresh one when the
+// events of this run arrive without a run_started we saw.
+function runOf(s: ViewState, run_id: string): InFlight {
+  return s.inFlight && s.inFlight.run_id === run_id ? s.inFlight : newInFlight(run_id);
+}
+
+// A step ends with tool calls: its text and calls become one assistant item
+// (like the runtime's transcript); later calls of the same step join it.
+function applyToolCall(s: ViewState, e: Extract<WorkerEvent, { type: "tool_call" }>): ViewState {
+  const cur = runOf(s, e.run_id);
+  const step = e.step ?? cur.step ?? 0;
+  const call = { call_id: e.call_id, name: e.name, arguments: e.arguments };
+  const pending: PendingCall = { ...call, state: "running" };
+  let items = s.items;
+  const last = items.length - 1;
+  const open = cur.callStep === step && last >= 0 && items[last].run_id === e.run_id;
+  // The step's item is the last assistant item of this run (tool items may follow it).
+  let at = -1;
+  if (open) {
+    for (let i = last; i >= 0 && items[i].run_id === e.run_id; i--) {
+      if (items[i].role === "assistant" && items[i].tool_calls) {
+        at = i;
+        break;
+      }
+    }
+  }
+  if (at >= 0) {
+    items = items.slice();
+    items[at] = { ...items[at], tool_calls: [...(items[at].tool_calls ?? []), call] };
+  } else {
+    items = appendItem(items, { role: "assistant", content: cur.text, run_id: e.run_id, seq: e.seq, tool_calls: [call] }, s.worker);
+  }
+  return { ...s, items, inFlight: { ...cur, text: "", step, callStep: step, calls: [...cur.calls, pending] } };
+}
+
 function appendItem(items: TranscriptItem[], item: TranscriptItem, worker: Worker | null): TranscriptItem[] {
   const prev = items[items.length - 1];
   let index: number | undefined;
@@ -231,16 +307,38 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
     case "input_accepted":
       return { ...s, items: appendItem(s.items, { role: "user", content: e.content, run_id: e.run_id, seq: e.seq }, s.worker) };
     case "run_started":
-      return { ...s, inFlight: { run_id: e.run_id, text: "" } };
+      return { ...s, inFlight: newInFlight(e.run_id) };
     case "text_delta": {
-      const text = s.inFlight && s.inFlight.run_id === e.run_id ? s.inFlight.text + e.delta : e.delta;
-      return { ...s, inFlight: { run_id: e.run_id, text }, stats: { ...s.stats, deltas: s.stats.deltas + 1 } };
+      const cur = runOf(s, e.run_id);
+      // Text after a step's calls is the next step's.
+      return { ...s, inFlight: { ...cur, text: cur.text + e.delta, callStep: null }, stats: { ...s.stats, deltas: s.stats.deltas + 1 } };
     }
-    case "text_done":
-      return { ...s, inFlight: { run_id: e.run_id, text: e.text } };
+    case "text_done": {
+      const cur = runOf(s, e.run_id);
+      const sameStep = cur.callStep !== null && e.step !== undefined && e.step === cur.callStep;
+      return { ...s, inFlight: { ...cur, text: e.text, step: e.step ?? cur.step, callStep: sameStep ? cur.callStep : null } };
+    }
     case "tool_call":
-    case "tool_result":
-      return s;  // tool cards: the console's part of issue 20
+      return applyToolCall(s, e);
+    case "tool_output": {
+      const cur = s.inFlight;
+      if (!cur || cur.run_id !== e.run_id) return s;
+      const text = ((cur.output[e.call_id] ?? "") + e.delta).slice(-MAX_TOOL_OUTPUT_CHARS);
+      return { ...s, inFlight: { ...cur, output: { ...cur.output, [e.call_id]: text } } };
+    }
+    case "tool_result": {
+      const item: TranscriptItem = { role: "tool", content: e.output, run_id: e.run_id, seq: e.seq, call_id: e.call_id, name: e.name, ok: e.ok };
+      if (e.truncated !== undefined) item.truncated = e.truncated;
+      if (e.error) item.error = e.error;
+      if (e.exit_code !== undefined) item.exit_code = e.exit_code;
+      if (e.duration_ms !== undefined) item.duration_ms = e.duration_ms;
+      let inFlight = s.inFlight;
+      if (inFlight && inFlight.run_id === e.run_id) {
+        const { [e.call_id]: _done, ...output } = inFlight.output;
+        inFlight = { ...inFlight, calls: inFlight.calls.filter((c) => c.call_id !== e.call_id), output };
+      }
+      return { ...s, inFlight, items: appendItem(s.items, item, s.worker) };
+    }
     case "usage":
       return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
     case "run_finished": {

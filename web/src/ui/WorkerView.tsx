@@ -5,10 +5,12 @@ import { workersHref } from "../router";
 import { api, newClientMessageId, streamEnv } from "../services";
 import { WorkerStream } from "../stream/connection";
 import { isBusy, missingWorker, type Connection, type Diagnostic, type ViewState } from "../stream/reducer";
+import { transcriptEntries } from "../tools";
 import { resultMark } from "../transcript";
 import type { TranscriptItem } from "../types";
 import { ErrorBox, StatusPill } from "./common";
 import { DeleteWorkerButton } from "./DeleteWorker";
+import { ToolCard } from "./ToolCard";
 
 const CONN_LABEL: Record<Connection, string> = {
   connecting: "connecting",
@@ -278,7 +280,7 @@ function Transcript({ state, stream, onError }: { state: ViewState; stream: Work
   useLayoutEffect(() => {
     const el = ref.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [state.items.length, state.inFlight?.text, state.inFlight === null]);
+  }, [state.items, state.inFlight]);
 
   // The pane also shrinks (notices, errors below it): stay at the bottom then too.
   useEffect(() => {
@@ -337,10 +339,14 @@ function Transcript({ state, stream, onError }: { state: ViewState; stream: Work
             {state.connection === "connecting" ? "Loading…" : "No messages yet. Say something to start a run."}
           </div>
         )}
-        {state.items.map((it, i) => (
-          <Message key={`${it.index ?? "x"}-${it.seq ?? i}-${it.role}-${it.run_id}`} item={it} />
-        ))}
-        {state.inFlight && (
+        {transcriptEntries(state.items, state.inFlight).map((e, i) =>
+          e.kind === "tool" ? (
+            <ToolCard key={`tool-${e.card.call_id || i}`} card={e.card} />
+          ) : (
+            <Message key={`${e.item.index ?? "x"}-${e.item.seq ?? i}-${e.item.role}-${e.item.run_id}`} item={e.item} />
+          ),
+        )}
+        {state.inFlight && (state.inFlight.text !== "" || state.inFlight.calls.length === 0) && (
           <article class="msg msg-assistant msg-streaming" data-role="assistant" data-testid="in-flight" data-run={state.inFlight.run_id}>
             <header class="msg-head">
               <span class="msg-role">Worker</span>
