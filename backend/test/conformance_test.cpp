@@ -270,9 +270,15 @@ TEST_P(Conformance, ToolRunEventsAndTranscriptItems) {
     auto o = boost::json::parse(e.json).as_object();
     std::string type(o.at("type").as_string());
     if (type == "tool_call" || type == "tool_result") tool_events.push_back(type);
-    if (type == "tool_call") EXPECT_EQ(o.at("arguments"), R"({"path": "a.txt", "content": "one\ntwo\n"})");
-    if (type == "tool_result") EXPECT_EQ(o.at("ok"), true) << e.json;
-    if (type == "run_finished") EXPECT_EQ(o.at("steps"), 2) << e.json;
+    if (type == "tool_call") {
+      EXPECT_EQ(o.at("arguments"), R"({"path": "a.txt", "content": "one\ntwo\n"})");
+    }
+    if (type == "tool_result") {
+      EXPECT_EQ(o.at("ok"), true) << e.json;
+    }
+    if (type == "run_finished") {
+      EXPECT_EQ(o.at("steps"), 2) << e.json;
+    }
   }
   EXPECT_EQ(tool_events, (std::vector<std::string>{"tool_call", "tool_result"}));
   auto t = await<rt::TranscriptPage>(io, [&](auto cb) { registry->transcript("rt1", "w1", 0, 10, cb); });

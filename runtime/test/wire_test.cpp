@@ -162,7 +162,7 @@ TEST(Wire, FramesAreValidJsonWithTheirFields) {
   Snapshot s;
   s.detail.runtime_id = "rt";
   s.detail.record.worker_id = "w";
-  s.in_flight = InFlight{"run-1", "par"};
+  s.in_flight = InFlight{"run-1", "par", 1, {}};
   auto sf = bj::parse(snapshot_frame(s)).as_object();
   EXPECT_EQ(sf.at("type"), "snapshot");
   EXPECT_EQ(sf.at("in_flight").at("text"), "par");
