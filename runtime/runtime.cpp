@@ -812,7 +812,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
   for (const auto& p : impl->opts.profiles) {
     if (impl->profiles.count(p.name))
       return fail(Code::config_invalid, fmt::format("profile '{}' is defined twice", p.name));
-    auto engine = engines::make_engine(io, p);
+    auto engine = impl->opts.engine_factory ? impl->opts.engine_factory(io, p) : engines::make_engine(io, p);
     if (!engine) return fail(engine.error());
     impl->engines[p.name] = std::move(*engine);
     impl->profiles[p.name] = p;

@@ -10,6 +10,7 @@
 // runs only once the store has made the change durable under its policy.
 // Observers (read_after, subscribe, snapshot) see only durable events.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string_view>
@@ -41,6 +42,12 @@ struct RuntimeOptions {
   std::string home_root;
   Clock* clock = &Clock::system();
   Random* random = &Random::system();
+  // Tests only: when set, builds every profile's engine instead of
+  // engines::make_engine (e.g. a scripted engine that emits the tool calls a
+  // test needs, such as a call to a tool the profile does not offer, which
+  // the echo engine never makes). The servers never set it.
+  std::function<Result<std::shared_ptr<engines::Engine>>(boost::asio::io_context&, const engines::ProfileConfig&)>
+      engine_factory;
 };
 
 // An RAII registration of a wake-up callback; destroying it unsubscribes.
