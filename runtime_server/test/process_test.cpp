@@ -1,6 +1,7 @@
 // The real yoi-runtime binary as a child process: the listening line, the
 // listen policy, config errors, SIGTERM mid-stream, resume across a restart
-// with the fs store, and a stalled client while 100,000 events stream.
+// with the fs store, kill -9 mid tool run, escapes by the runtime's host paths, and a
+// stalled client while 100,000 events stream.
 #include <signal.h>
 #include <unistd.h>
 
@@ -357,6 +358,157 @@ TEST(RuntimeProcess, KillNineMidToolRunThenRestartEndsTheRunInterruptedWithResul
   EXPECT_EQ(homes, 1u);
   c2->signal(SIGTERM);
   EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
+}
+
+// Every event of w1 through GET …/events (pages of at most 1000).
+std::vector<bj::object> all_events(HttpClient& http, const std::string& worker) {
+  std::vector<bj::object> out;
+  std::string after;
+  for (;;) {
+    auto page = bj::parse(http.request("GET", "/v1/workers/" + worker + "/events?limit=1000&after=" + after, {}, auth()).body);
+    const auto& evs = page.at("events").as_array();
+    if (evs.empty()) break;
+    for (const auto& e : evs) out.push_back(e.at("event").as_object());
+    after = str(page, "cursor");
+  }
+  return out;
+}
+
+// kill -9 while a tool executes (grep walking a big tree; its tool_call
+// durable, its result not): the restarted runtime gives the call an
+// `interrupted` result and ends the run failed `interrupted`; every call in
+// the transcript is answered, exactly once.
+TEST(RuntimeProcess, KillNineWhileAToolExecutesThenRestartGivesTheCallAnInterruptedResult) {
+  TempDir dir;
+  auto data = dir.path + "/data";
+  auto repo = dir.path + "/repo";
+  for (int d = 0; d < 40; ++d) {
+    fs::create_directories(repo + "/d" + std::to_string(d));
+    for (int i = 0; i < 750; ++i)
+      std::ofstream(repo + "/d" + std::to_string(d) + "/f" + std::to_string(i) + ".txt") << "some line\nanother\n";
+  }
+  auto cfg = dir.file("rt.toml", "[workspaces.repo]\npath = \"" + repo + "\"\naccess = \"read\"\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--config", cfg});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  {
+    HttpClient http("127.0.0.1", port);
+    ASSERT_EQ(http.request("POST", "/v1/workers",
+                           R"({"worker_id":"w1","workspace_refs":[{"name":"repo","access":"read"}]})", auth()).status,
+              201);
+    WsClient ws("127.0.0.1", port);
+    ASSERT_TRUE(ws.connect("/v1/workers/w1/events/ws", auth()).ok);
+    ASSERT_EQ(str(bj::parse(*ws.read(10s)), "type"), "snapshot");
+    ASSERT_EQ(http.request("POST", "/v1/workers/w1/input",
+                           R"({"content":"/grep {\"pattern\": \"never-matches-zz\", \"path\": \"/workspaces/repo\"}"})",
+                           auth()).status,
+              202);
+    for (;;) {
+      auto m = ws.read(10s);
+      ASSERT_TRUE(m) << "the run's events";
+      auto type = str(bj::parse(*m).as_object().at("event"), "type");
+      ASSERT_NE(type, "tool_result") << "the tool finished before the kill: grow the tree";
+      if (type == "tool_call") break;  // durable; the grep is walking
+    }
+  }
+  c->signal(SIGKILL);
+  c->wait_exit();
+
+  auto c2 = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--config", cfg});
+  auto port2 = c2->wait_listening();
+  ASSERT_NE(port2, 0) << c2->stderr_text();
+  HttpClient http("127.0.0.1", port2);
+  EXPECT_EQ(str(bj::parse(http.request("GET", "/v1/workers/w1", {}, auth()).body), "status"), "idle");
+  bj::value t;
+  for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(10ms)) {
+    t = bj::parse(http.request("GET", "/v1/workers/w1/transcript", {}, auth()).body);
+    if (num(t, "total") >= 4) break;
+  }
+  const auto& items = t.at("items").as_array();
+  ASSERT_EQ(items.size(), 4u) << bj::serialize(t);
+  EXPECT_EQ(str(items[0], "role"), "user");
+  ASSERT_EQ(items[1].at("tool_calls").as_array().size(), 1u);
+  auto call_id = str(items[1].at("tool_calls").at(0), "call_id");
+  EXPECT_EQ(str(items[2], "role"), "tool");
+  EXPECT_EQ(str(items[2], "call_id"), call_id);
+  EXPECT_EQ(items[2].at("ok"), false);
+  EXPECT_TRUE(str(items[2], "content").starts_with("error: interrupted")) << bj::serialize(items[2]);
+  EXPECT_EQ(str(items[3], "result"), "failed");
+  EXPECT_EQ(items[3].at("error").at("code"), "interrupted");
+  // The events agree: one result for the call, interrupted, then the end.
+  auto evs = all_events(http, "w1");
+  std::vector<const bj::object*> results;
+  for (const auto& e : evs)
+    if (str(e, "type") == "tool_result") results.push_back(&e);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(str(*results[0], "call_id"), call_id);
+  EXPECT_EQ(results[0]->at("error").at("code"), "interrupted");
+  ASSERT_GE(evs.size(), 2u);
+  EXPECT_EQ(str(evs[evs.size() - 2], "type"), "run_finished");
+  EXPECT_EQ(evs[evs.size() - 2].at("error").at("code"), "interrupted");
+  EXPECT_EQ(str(evs.back(), "status"), "idle");
+  c2->signal(SIGTERM);
+  EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
+}
+
+// A worker names the runtime's own files by their real host paths — its
+// data directory, its token file, another worker's home — with every file
+// tool: each is `path_outside_scope`, and no result echoes the host path.
+TEST(RuntimeProcess, ToolsCannotReachTheDataDirTokenFileOrAnotherWorkersHomeByHostPath) {
+  TempDir dir;
+  auto data = dir.path + "/data";
+  auto token = dir.file("token", kToken + "\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token}, {});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  auto run = [&](const std::string& worker, const std::string& content) {
+    auto body = bj::serialize(bj::object{{"content", content}});
+    EXPECT_EQ(http.request("POST", "/v1/workers/" + worker + "/input", body, auth()).status, 202) << content;
+    for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;
+         std::this_thread::sleep_for(5ms)) {
+      auto evs = all_events(http, worker);
+      if (!evs.empty() && str(evs.back(), "type") == "status" && str(evs.back(), "status") == "idle") {
+        for (auto it = evs.rbegin(); it != evs.rend(); ++it)
+          if (str(*it, "type") == "tool_result") return *it;
+        ADD_FAILURE() << "no tool_result for " << content;
+        return bj::object{};
+      }
+    }
+    ADD_FAILURE() << "the run did not end within 10 s: " << content;
+    return bj::object{};
+  };
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"a"})", auth()).status, 201);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"b"})", auth()).status, 201);
+  ASSERT_EQ(run("b", R"(/write {"path": "secret.txt", "content": "b only"})").at("ok"), true);
+  std::string b_home;
+  for (const auto& h : fs::directory_iterator(data + "/homes"))
+    if (fs::exists(h.path() / "secret.txt")) b_home = h.path().string();
+  ASSERT_FALSE(b_home.empty());
+
+  for (const std::string& host : {data, data + "/homes", token, b_home, b_home + "/secret.txt"}) {
+    auto p = bj::serialize(bj::string(host));
+    for (const std::string& cmd : {"/read {\"path\": " + p + "}", "/write {\"path\": " + p + ", \"content\": \"x\"}",
+                                   "/edit {\"path\": " + p + ", \"old_string\": \"b\", \"new_string\": \"c\"}",
+                                   "/glob {\"pattern\": \"**\", \"path\": " + p + "}",
+                                   "/grep {\"pattern\": \".\", \"path\": " + p + "}"}) {
+      auto r = run("a", cmd);
+      ASSERT_TRUE(r.contains("ok")) << cmd;
+      EXPECT_EQ(r.at("ok"), false) << cmd;
+      EXPECT_EQ(r.at("error").at("code"), "path_outside_scope") << cmd << " → " << bj::serialize(r);
+      EXPECT_EQ(bj::serialize(r).find(dir.path), std::string::npos) << "a host path in a result: " << bj::serialize(r);
+    }
+  }
+  // Nothing changed: b's secret and the token file are as they were.
+  std::ifstream in(b_home + "/secret.txt");
+  std::string secret((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(secret, "b only");
+  std::ifstream tin(token);
+  std::string tok((std::istreambuf_iterator<char>(tin)), {});
+  EXPECT_EQ(tok, kToken + "\n");
+  c->signal(SIGTERM);
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
 }
 
 // A client that never reads while the worker streams 100,000 events: the
