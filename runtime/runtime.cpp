@@ -1,6 +1,7 @@
 #include "yoi/runtime/runtime.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 #include <deque>
 #include <list>
@@ -111,6 +112,9 @@ struct Run {
   std::vector<engines::ToolCall> calls;  // this step's, in order
   std::size_t next_call = 0;             // the first without a result
   std::uint64_t tool_token = 0;          // names the call on the pool
+  // When calls[next_call] was handed to the pool (a cancel's result for it
+  // reports how long it ran); unset while no call executes.
+  std::optional<std::chrono::steady_clock::time_point> executing_since;
 };
 
 // What observers may see changes only when a commit is durable: the
@@ -647,6 +651,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     }
     tools::Limits limits;
     limits.max_output_bytes = opts.limits.max_tool_output_bytes;
+    run.executing_since = std::chrono::steady_clock::now();
     boost::asio::post(pool, [this_io = &io, scope = run.scope, name = call.name, args = call.arguments, limits,
                              deliver]() mutable {
       auto started = std::chrono::steady_clock::now();
@@ -683,6 +688,8 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     item.call_id = call.call_id;
     item.name = call.name;
     item.ok = r.ok;
+    item.tool_error = r.error;
+    item.duration_ms = r.duration_ms;
     run.conversation.push_back(tool_message(call.call_id, call.name, item.content));
     add_transcript(w, std::move(item));
     ++p.transcript_added;
@@ -692,6 +699,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void on_tool_result(WorkerState& w, wire::ToolOutcome r) {
     Run& run = *w.run;
     Publish p;
+    run.executing_since.reset();
     add_tool_result(w, run.calls[run.next_call++], r, p);
     commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), nullptr);
     run_next_call(w);
@@ -716,6 +724,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       r.error = std::pair{std::string(tools::code_name(code)),
                           restart ? "the runtime restarted while the call was executing"
                                   : fmt::format("the run was {} before the call finished", result)};
+      if (live.executing_since) {  // the call on the pool: how long it ran until now
+        r.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - *live.executing_since).count());
+        live.executing_since.reset();
+      }
       add_tool_result(w, live.calls[live.next_call], r, p);
     }
     ++live.tool_token;  // a result still on its way is dropped

@@ -187,7 +187,10 @@ Result<TranscriptItem> item_from(const bj::value& v) {
   it.content = std::string(json::str_or_empty(o, "content"));
   it.run_id = std::string(json::str_or_empty(o, "run_id"));
   if (auto r = json::str_or_empty(o, "result"); !r.empty()) it.result = std::string(r);
-  if (auto e = o.find("error"); e != o.end() && e->value().is_object()) {
+  if (auto e = o.find("error"); e != o.end() && e->value().is_object() && it.role == "tool") {
+    const auto& eo = e->value().get_object();
+    it.tool_error = std::pair{std::string(json::str_or_empty(eo, "code")), std::string(json::str_or_empty(eo, "message"))};
+  } else if (e != o.end() && e->value().is_object()) {
     // A code this build does not know (a newer runtime) reads as runtime_error,
     // like a stream diagnostic's (backend/src/upstream_error.cpp).
     const auto& eo = e->value().get_object();
@@ -208,6 +211,11 @@ Result<TranscriptItem> item_from(const bj::value& v) {
   it.call_id = std::string(json::str_or_empty(o, "call_id"));
   it.name = std::string(json::str_or_empty(o, "name"));
   if (auto k = o.find("ok"); k != o.end() && k->value().is_bool()) it.ok = k->value().get_bool();
+  if (o.contains("duration_ms")) {
+    auto d = u64(o, "duration_ms", false);
+    if (!d) return fail(d.error());
+    it.duration_ms = *d;
+  }
   if (it.role != "user" && it.role != "assistant" && it.role != "tool")
     return fail(Code::runtime_bad_response, "transcript item has an unknown role");
   return it;
@@ -296,6 +304,8 @@ bj::object to_json(const TranscriptItem& v) {
     o["call_id"] = v.call_id;
     o["name"] = v.name;
     o["ok"] = v.ok;
+    if (v.tool_error) o["error"] = bj::object{{"code", v.tool_error->first}, {"message", v.tool_error->second}};
+    if (v.duration_ms) o["duration_ms"] = *v.duration_ms;
   }
   o["time"] = v.time_ms;
   return o;

@@ -72,8 +72,15 @@ ToolResultView ToolResultView::from_event(const bj::object& e) {
 ToolResultView ToolResultView::from_item(const bj::object& item) {
   ToolResultView r = from_event(item);  // the same field names where they overlap
   r.output = std::string(json::str_or_empty(item, "content"));
-  if (!r.ok && !item.contains("error")) {
-    // What the model read: "error: code: message" (or "code: message"), code
+  if (!r.ok && item.contains("error")) {
+    // The item's typed error, shown apart: the content is what the model
+    // read, that error's line first, then any output.
+    std::string head = "error: " + r.error_code + ": " + r.error_message;
+    if (r.output == head) r.output.clear();
+    else if (r.output.starts_with(head + "\n")) r.output.erase(0, head.size() + 1);
+  } else if (!r.ok) {
+    // An item stored before tool items kept their error: parse it out of
+    // what the model read, "error: code: message" (or "code: message"), code
     // in lowercase letters, digits and '_'.
     if (r.output.starts_with("error: ")) r.output.erase(0, 7);
     auto colon = r.output.find(": ");

@@ -302,6 +302,14 @@ TEST(CliUnit, FailedToolResultShowsItsErrorCodeFromEventOrTranscript) {
   auto model_read = ToolResultView::from_item(obj_of(
       R"({"role":"tool","name":"read","ok":false,"content":"error: not_found: no such file: /work/x"})"));
   EXPECT_EQ(tool_result_text(model_read), "← read failed: not_found: no such file: /work/x\n");
+  auto typed = ToolResultView::from_item(obj_of(
+      R"({"role":"tool","name":"read","ok":false,"content":"error: not_found: no such file: /work/x","error":{"code":"not_found","message":"no such file: /work/x"},"duration_ms":7})"));
+  EXPECT_EQ(typed.output, "") << "the model's error line is not output";
+  EXPECT_EQ(tool_result_text(typed), "← read failed: not_found: no such file: /work/x (7 ms)\n");
+  auto field_wins = ToolResultView::from_item(obj_of(
+      R"({"role":"tool","name":"read","ok":false,"content":"error: read_only: x\npartial","error":{"code":"read_only","message":"x"}})"));
+  EXPECT_EQ(field_wins.error_code, "read_only");
+  EXPECT_EQ(field_wins.output, "partial") << "output after the error line is kept";
   auto plain = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"read","ok":false,"content":"It broke: badly"})"));
   EXPECT_EQ(tool_result_text(plain), "← read failed: tool_failed: It broke: badly\n");
   auto ok_item = ToolResultView::from_item(obj_of(R"({"role":"tool","name":"edit","ok":true,"content":"-a\n+b"})"));

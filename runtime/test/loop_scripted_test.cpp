@@ -13,6 +13,7 @@
 #include "scripted_engine.hpp"
 #include "yoi/tools/scope.hpp"
 #include "yoi/tools/tools.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::rt::test {
 namespace {
@@ -115,6 +116,25 @@ TEST(RunLoopScripted, CallToAToolTheProfileDoesNotOfferIsAnUnknownToolResultAndT
   EXPECT_EQ(said.role, "tool");
   EXPECT_EQ(said.tool_call_id, "c1");
   EXPECT_TRUE(said.content.starts_with("error: unknown_tool")) << said.content;
+  // The tool item carries the typed error and the duration, on the wire too.
+  auto page = f.h->rt->transcript("w", 0, 10);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->items.size(), 4u);
+  const auto& item = page->items[2];
+  EXPECT_EQ(item.role, "tool");
+  ASSERT_TRUE(item.tool_error);
+  EXPECT_EQ(item.tool_error->first, "unknown_tool");
+  EXPECT_EQ(item.tool_error->second, "no tool 'write' is offered to this worker");
+  EXPECT_EQ(item.duration_ms, std::optional<std::uint64_t>(0));
+  auto wire = bj::parse(bj::serialize(wire::to_json(*page))).at("items").at(2).as_object();
+  EXPECT_EQ(wire.at("error").at("code"), "unknown_tool");
+  EXPECT_EQ(wire.at("error").at("message"), "no tool 'write' is offered to this worker");
+  EXPECT_EQ(wire.at("duration_ms"), 0);
+  auto back = wire::transcript_from_json(bj::parse(bj::serialize(wire::to_json(*page))));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->items[2].tool_error, item.tool_error) << "the wire form reads back";
+  EXPECT_EQ(back->items[2].duration_ms, item.duration_ms);
+  EXPECT_FALSE(back->items[2].error) << "a tool's code is not a run error";
 }
 
 TEST(RunLoopScripted, TwoCallsInOneTurnRunInOrderWithBothResultsBeforeTheNextStep) {
@@ -156,6 +176,16 @@ TEST(RunLoopScripted, TwoCallsInOneTurnRunInOrderWithBothResultsBeforeTheNextSte
   ASSERT_EQ(fin.size(), 1u);
   EXPECT_EQ(fin[0]->at("result"), "completed");
   EXPECT_EQ(fin[0]->at("steps"), 2);
+  // A successful call's item has its duration (as in its tool_result) and no error.
+  auto page = f.h->rt->transcript("w", 0, 10);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->items.size(), 5u);
+  for (std::size_t i : {2u, 3u}) {
+    EXPECT_EQ(page->items[i].role, "tool");
+    EXPECT_FALSE(page->items[i].tool_error);
+    ASSERT_TRUE(page->items[i].duration_ms);
+    EXPECT_EQ(*page->items[i].duration_ms, results[i - 2]->at("duration_ms").to_number<std::uint64_t>());
+  }
 }
 
 TEST(RunLoopScripted, EngineThatAlwaysCallsAToolEndsFailedMaxStepsExceededAfterMaxSteps) {
@@ -218,7 +248,14 @@ TEST(RunLoopScripted, CancelWhileAToolRunsOnThePoolEndsAtOnceAndDropsTheLateResu
   auto fin = all(evs, "run_finished");
   ASSERT_EQ(fin.size(), 1u);
   EXPECT_EQ(fin[0]->at("result"), "cancelled");
-  auto total = f.h->rt->transcript("w", 0, 100)->total;
+  auto page = f.h->rt->transcript("w", 0, 100);
+  ASSERT_TRUE(page);
+  auto total = page->total;
+  ASSERT_EQ(total, 4u);
+  ASSERT_TRUE(page->items[2].tool_error);
+  EXPECT_EQ(page->items[2].tool_error->first, "cancelled");
+  ASSERT_TRUE(page->items[2].duration_ms) << "how long it ran until the cancel";
+  EXPECT_EQ(*page->items[2].duration_ms, results[0]->at("duration_ms").to_number<std::uint64_t>());
 
   // Long after the grep has finished on the pool, nothing more was written.
   auto settle = std::chrono::duration_cast<std::chrono::milliseconds>(2 * grep_time) + 500ms;

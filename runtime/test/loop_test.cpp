@@ -353,6 +353,8 @@ TEST(RunLoop, RestartWhileAToolExecutesGivesTheCallAnInterruptedResult) {
   EXPECT_EQ(page->items[2].role, "tool");
   EXPECT_FALSE(page->items[2].ok);
   EXPECT_TRUE(page->items[2].content.starts_with("error: interrupted")) << page->items[2].content;
+  ASSERT_TRUE(page->items[2].tool_error);
+  EXPECT_EQ(page->items[2].tool_error->first, "interrupted");
   EXPECT_EQ(page->items[3].result, "failed");
   ASSERT_TRUE(page->items[3].error);
   EXPECT_EQ(page->items[3].error->code, Code::interrupted);

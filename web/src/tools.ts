@@ -67,6 +67,17 @@ export function toolError(item: TranscriptItem): { code: string; message: string
   return m ? { code: m[1], message: m[2] } : { code: "tool_failed", message: item.content };
 }
 
+// What the tool printed, without the error the card shows apart. A stored
+// failed item's content is what the model read: `error: code: message`, then
+// the output (if any) on the following lines; a live item's is the output.
+function resultOutput(item: TranscriptItem, err: { code: string; message: string } | undefined): string {
+  if (item.ok !== false || !err) return item.content;
+  if (!item.error) return ""; // only the model's text: it was all the error
+  const head = `error: ${err.code}: ${err.message}`;
+  if (item.content === head) return "";
+  return item.content.startsWith(head + "\n") ? item.content.slice(head.length + 1) : item.content;
+}
+
 function card(call: ToolCallItem, run_id: string, result: TranscriptItem | undefined, inFlight: InFlight | null): ToolCardModel {
   const c: ToolCardModel = {
     call_id: call.call_id,
@@ -85,7 +96,7 @@ function card(call: ToolCallItem, run_id: string, result: TranscriptItem | undef
       c.errorCode = err.code;
       c.errorMessage = err.message;
     }
-    c.output = result.ok === false && err && !result.error ? "" : result.content;
+    c.output = resultOutput(result, err);
     c.truncated = result.truncated === true;
     if (result.exit_code !== undefined) c.exitCode = result.exit_code;
     if (result.duration_ms !== undefined) c.durationMs = result.duration_ms;

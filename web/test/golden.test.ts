@@ -13,7 +13,8 @@ import { EVENT_TYPES, isKnownEventType, isParseFailure, parseFrame } from "../sr
 import { MemoryStorage } from "../src/stream/persist";
 import { PollingSocket, type EventsPage } from "../src/stream/poll";
 import { diagnosticStep, initialState, reduce, visibleText, type ViewState } from "../src/stream/reducer";
-import type { Frame, RuntimeSummary, WorkerList } from "../src/types";
+import { transcriptEntries } from "../src/tools";
+import type { Frame, RuntimeSummary, TranscriptItem, WorkerList } from "../src/types";
 
 type Json = any; // golden files are read as plain JSON
 const files = import.meta.glob("../../docs/golden/*.json", { eager: true, import: "default" }) as Record<string, Json>;
@@ -172,6 +173,18 @@ describe("golden frames through the reducer", () => {
     expect(s.seq).toBe(page.events[0].seq);
     expect(s.cursor).toBe(page.events[0].cursor);
     expect(s.worker?.worker_id).toBe(golden("event_worker_created.json").event.worker.worker_id);
+  });
+});
+
+describe("golden transcript pages through the tool cards", () => {
+  it("a failed call's tool item: its typed error and duration, not parsed out of its content", () => {
+    const page = concrete(golden("transcript_tool_page.json")) as { items: TranscriptItem[] };
+    const entries = transcriptEntries(page.items, null);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      kind: "tool",
+      card: { name: "read", mainArg: "/etc/passwd", status: "failed", errorCode: "path_outside_scope", output: "", durationMs: 1 },
+    });
   });
 });
 

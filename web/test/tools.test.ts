@@ -215,6 +215,28 @@ describe("tool calls: a reload builds the same view as the live events", () => {
   });
 });
 
+describe("tool items with their typed error and duration (stored since issue 20's follow-up)", () => {
+  // What the runtime's transcript holds now: the model's text as content,
+  // plus `error` and `duration_ms` as in the tool_result.
+  const stored = { ...T.c3, error: { code: "read_only", message: "/workspaces/ro is mounted read-only" }, duration_ms: 1 };
+
+  it("a reload shows the same cards as the live events, durations included", () => {
+    const items = [T.user, T.step1, { ...T.c1, duration_ms: 3 }, { ...T.c2, duration_ms: 5 }, T.step2, stored, T.reply];
+    const reloaded = run(initialState(R, W), [snap(15, items, null, "idle")]);
+    const cards = (s: ViewState) => transcriptEntries(s.items, s.inFlight).flatMap((e) => (e.kind === "tool" ? [e.card] : []));
+    expect(cards(reloaded)).toEqual(cards(live(15)));
+  });
+
+  it("the fields are used as they are; the model's error line is not shown as output", () => {
+    const card = (item: TranscriptItem) => (transcriptEntries([item], null)[0] as Extract<Entry, { kind: "tool" }>).card;
+    expect(card(stored)).toMatchObject({ status: "failed", errorCode: "read_only", errorMessage: "/workspaces/ro is mounted read-only", output: "", durationMs: 1 });
+    // The field wins over what the content seems to say.
+    expect(card({ ...stored, content: "error: not_found: nope" })).toMatchObject({ errorCode: "read_only", output: "error: not_found: nope" });
+    // Output after the error line (bash's, later) is kept.
+    expect(card({ ...stored, content: "error: read_only: /workspaces/ro is mounted read-only\npartial" }).output).toBe("partial");
+  });
+});
+
 describe("tool card pieces", () => {
   it("the main argument is path, pattern or command, from an object or JSON text", () => {
     expect(mainArg("write", { path: "a.md", content: "x" })).toBe("a.md");

@@ -134,6 +134,11 @@ struct TranscriptItem {
   std::string call_id;                  // tool
   std::string name;                     // tool
   bool ok = false;                      // tool
+  // tool, failed: the tool's error {code, message} (a §12 tool code, so a
+  // string, not a Code), on the wire as the item's `error`.
+  std::optional<std::pair<std::string, std::string>> tool_error;
+  // tool: how long the call ran (absent on items written before it was kept).
+  std::optional<std::uint64_t> duration_ms;
   std::int64_t time_ms = 0;
 };
 
