@@ -91,11 +91,13 @@ TEST(Wire, SummaryRoundTripsItsLimits) {
   s.limits.max_content_bytes = 16;
   s.limits.max_workers = 3;
   s.limits.retention_bytes = 1234;
+  s.limits.max_tool_output_bytes = 2048;
   auto back = summary_from_json(bj::value(to_json(s)));
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->limits.max_content_bytes, 16u);
   EXPECT_EQ(back->limits.max_workers, 3u);
   EXPECT_EQ(back->limits.retention_bytes, 1234u);
+  EXPECT_EQ(back->limits.max_tool_output_bytes, 2048u);
   auto odd = summary_from_json(bj::parse(R"({"runtime_id":"r","capabilities":[],
       "workers":{"total":-1},"limits":{"max_content_bytes":-5,"max_page":"x"}})"));
   ASSERT_TRUE(odd) << odd.error().message;

@@ -162,6 +162,18 @@ TEST(RuntimeApi, RuntimeSummaryListsCapabilities) {
     EXPECT_NE(std::find(caps.begin(), caps.end(), want), caps.end()) << want;
 }
 
+// A client (the console, a model-side tool) can know how much of a tool's
+// output it will see: the summary advertises the configured bound.
+TEST(RuntimeApi, RuntimeSummaryAdvertisesMaxToolOutputBytes) {
+  HarnessOptions o;
+  o.limits.max_tool_output_bytes = 4096;
+  Harness h(o);
+  Api api(h);
+  auto r = api.get("/v1/runtime");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(J(r).at("limits").at("max_tool_output_bytes"), 4096);
+}
+
 TEST(RuntimeApi, MetricsInPrometheusFormat) {
   Harness h;
   Api api(h);
