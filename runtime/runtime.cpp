@@ -112,6 +112,7 @@ struct Run {
   std::vector<engines::ToolCall> calls;  // this step's, in order
   std::size_t next_call = 0;             // the first without a result
   std::uint64_t tool_token = 0;          // names the call on the pool
+  engines::Usage usage;                  // summed over the run's steps
   // When calls[next_call] was handed to the pool (a cancel's result for it
   // reports how long it ran); unset while no call executes.
   std::optional<std::chrono::steady_clock::time_point> executing_since;
@@ -560,7 +561,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     h.on_usage = [current](const engines::Usage& u) {
       auto [self, w] = current();
       if (!w) return;
-      self->add_event(*w, wire::event::usage(w->run->run_id, u.input_tokens, u.output_tokens));
+      // Engines report a turn's usage; a run's is the sum over its steps.
+      Run& run = *w->run;
+      run.usage.input_tokens += u.input_tokens;
+      run.usage.output_tokens += u.output_tokens;
+      self->add_event(*w, wire::event::usage(run.run_id, run.step, run.usage.input_tokens, run.usage.output_tokens));
       self->commit(*w, std::nullopt, Publish{}, nullptr);
     };
     h.on_done = [current](Result<engines::TurnEnd> r) {

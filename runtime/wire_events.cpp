@@ -132,9 +132,11 @@ EventBody tool_result(std::string_view run_id, std::string_view call_id, std::st
   return b;
 }
 
-EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64_t output_tokens) {
-  return body(EventType::usage,
-              {{"run_id", run_id}, {"input_tokens", input_tokens}, {"output_tokens", output_tokens}});
+EventBody usage(std::string_view run_id, std::uint64_t step, std::uint64_t input_tokens, std::uint64_t output_tokens) {
+  return body(EventType::usage, {{"run_id", run_id},
+                                 {"step", step},
+                                 {"input_tokens", input_tokens},
+                                 {"output_tokens", output_tokens}});
 }
 
 EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,

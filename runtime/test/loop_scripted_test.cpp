@@ -269,5 +269,27 @@ TEST(RunLoopScripted, CancelWhileAToolRunsOnThePoolEndsAtOnceAndDropsTheLateResu
   EXPECT_TRUE(d->record.pending_calls.empty());
 }
 
+// Issue 20: "usage is summed over the run's steps". Each step's turn reports
+// its own usage; the run's usage events carry the running total, so the last
+// one is the whole run's (a reader showing the latest event shows the run).
+TEST(RunLoopScripted, UsageIsSummedOverTheRunsSteps) {
+  Fixture f([](std::size_t turn) {
+    if (turn == 0) {
+      return ScriptedTurn{"", {call("c1", "write", R"({"path": "u.txt", "content": "x"})")}, engines::Usage{100, 7}};
+    }
+    return ScriptedTurn{"done", {}, engines::Usage{130, 3}};
+  });
+  f.create("w");
+  auto evs = f.run("w", "go");
+  auto usage = all(evs, "usage");
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(usage[0]->at("step"), 1);
+  EXPECT_EQ(usage[0]->at("input_tokens"), 100);
+  EXPECT_EQ(usage[0]->at("output_tokens"), 7);
+  EXPECT_EQ(usage[1]->at("step"), 2);
+  EXPECT_EQ(usage[1]->at("input_tokens"), 230);
+  EXPECT_EQ(usage[1]->at("output_tokens"), 10);
+}
+
 }  // namespace
 }  // namespace yoi::rt::test

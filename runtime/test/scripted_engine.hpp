@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,8 +22,13 @@
 namespace yoi::rt::test {
 
 struct ScriptedTurn {
+  ScriptedTurn(std::string text = {}, std::vector<engines::ToolCall> calls = {},
+               std::optional<engines::Usage> usage = std::nullopt)
+      : text(std::move(text)), calls(std::move(calls)), usage(std::move(usage)) {}
+
   std::string text;
   std::vector<engines::ToolCall> calls;  // none: the reply is final
+  std::optional<engines::Usage> usage;   // reported before the turn ends
 };
 
 class ScriptedEngine : public engines::Engine {
@@ -44,6 +50,8 @@ class ScriptedEngine : public engines::Engine {
     boost::asio::post(io_, [alive, next = std::move(next), h = std::move(handlers)]() mutable {
       if (!*alive) return;
       if (!next.text.empty()) h.on_delta(next.text);
+      if (!*alive) return;
+      if (next.usage && h.on_usage) h.on_usage(*next.usage);
       if (!*alive) return;
       h.on_done(engines::TurnEnd{std::move(next.calls)});
     });

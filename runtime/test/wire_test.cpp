@@ -185,7 +185,7 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
       event::run_started("run-1", "runtime_default"),
       EventBody{EventType::text_delta, bj::object{{"run_id", "run-1"}, {"delta", "x"}}},
       event::text_done("run-1", 1, "hello"),
-      event::usage("run-1", 3, 4),
+      event::usage("run-1", 1, 3, 4),
       event::run_finished("run-1", "failed", Error{Code::interrupted, "crash"}, std::string("why"), 1),
       event::worker_stopped(std::nullopt),
       event::tool_call("run-1", 1, ToolCallRef{"call_1", "read", R"({"path":"a"})"}),

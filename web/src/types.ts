@@ -154,7 +154,7 @@ export type WorkerEvent =
       exit_code?: number;
       duration_ms?: number;
     })
-  | (EventBase & { type: "usage"; run_id: string; input_tokens: number; output_tokens: number })
+  | (EventBase & { type: "usage"; run_id: string; step?: number; input_tokens: number; output_tokens: number })
   | (EventBase & {
       type: "run_finished";
       run_id: string;

@@ -133,7 +133,8 @@ EventBody text_done(std::string_view run_id, std::uint64_t step, std::string_vie
 EventBody tool_call(std::string_view run_id, std::uint64_t step, const ToolCallRef& call);
 EventBody tool_result(std::string_view run_id, std::string_view call_id, std::string_view name,
                       const ToolOutcome& outcome);
-EventBody usage(std::string_view run_id, std::uint64_t input_tokens, std::uint64_t output_tokens);
+// The run's token usage so far, summed over its steps; `step` reported last.
+EventBody usage(std::string_view run_id, std::uint64_t step, std::uint64_t input_tokens, std::uint64_t output_tokens);
 // result: "completed" | "cancelled" | "failed"
 EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,
                        const std::optional<std::string>& reason, std::uint64_t steps);
