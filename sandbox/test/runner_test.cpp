@@ -86,18 +86,7 @@ class Runner : public ::testing::Test {
   }
 };
 
-// Host pids whose command line contains `marker` (a zombie has none).
-std::vector<int> processes_with(const std::string& marker) {
-  std::vector<int> pids;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    auto name = e.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmd.find(marker) != std::string::npos) pids.push_back(std::stoi(name));
-  }
-  return pids;
-}
+std::vector<int> processes_with(const std::string& marker) { return yoi::testing::pids_with_cmdline(marker); }
 
 bool wait_for(const std::function<bool()>& cond, std::chrono::milliseconds deadline) {
   auto end = std::chrono::steady_clock::now() + deadline;

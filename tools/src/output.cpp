@@ -19,6 +19,16 @@ std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) {
   return s.substr(0, cut);
 }
 
+std::size_t utf8_complete_prefix(std::string_view s) {
+  std::size_t i = s.size();
+  int back = 0;
+  while (i > 0 && back < 3 && is_continuation(s[i - 1])) --i, ++back;
+  if (i == 0) return s.size();
+  auto lead = static_cast<unsigned char>(s[i - 1]);
+  std::size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+  return s.size() - (i - 1) < need ? i - 1 : s.size();
+}
+
 std::string valid_utf8_copy(std::string_view text) {
   if (valid_utf8(text)) return std::string(text);
   std::string clean;

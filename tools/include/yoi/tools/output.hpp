@@ -26,6 +26,10 @@ Bounded bound_output(std::string_view text, std::size_t max_bytes);
 // byte becomes U+FFFD.
 std::string valid_utf8_copy(std::string_view bytes);
 
+// The length of `s` without a trailing UTF-8 sequence that is incomplete
+// (its remaining bytes may still arrive: a pipe read cuts anywhere).
+std::size_t utf8_complete_prefix(std::string_view s);
+
 // bound_output for a stream too long to hold (a command's output): keeps the
 // first and the last `max_bytes` and counts what falls between. finish()
 // answers what bound_output would for the whole stream (with the elided
