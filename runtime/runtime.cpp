@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/wire.hpp"
+#include "yoi/sandbox/sandbox.hpp"
 #include "yoi/tools/output.hpp"
 #include "yoi/tools/specs.hpp"
 #include "yoi/tools/tools.hpp"
@@ -96,6 +98,23 @@ struct FlightText {
   }
 };
 
+// A running bash call's output on its way to tool_output events
+// (ARCHITECTURE §12): bytes gather here and leave as one event per stream
+// run at kFlushBytes or kFlushDelay after the first byte, so a chatty
+// command costs few events, as a model's many small deltas cost few reads.
+// At most Limits::max_tool_stream_bytes per call are streamed (then one
+// marker); the rest is only counted (the result keeps head and tail).
+struct OutputStream {
+  static constexpr std::size_t kFlushBytes = 4096;
+  static constexpr std::size_t kMaxDelta = 16 * 1024;  // one event's delta, at most
+  static constexpr std::chrono::milliseconds kFlushDelay{25};
+  std::string call_id;
+  sandbox::Stream stream = sandbox::Stream::stdout_;
+  std::string pending;
+  std::uint64_t streamed = 0;
+  bool capped = false;
+};
+
 struct Run {
   std::string run_id;
   std::uint64_t serial = 0;  // the worker's run_serial when it started
@@ -116,6 +135,12 @@ struct Run {
   // When calls[next_call] was handed to the pool (a cancel's result for it
   // reports how long it ran); unset while no call executes.
   std::optional<std::chrono::steady_clock::time_point> executing_since;
+  // bash in flight (sandbox/): destroying the handle kills its process
+  // group, so a Run never outlives its command.
+  std::unique_ptr<sandbox::Handle> bash;
+  std::optional<OutputStream> output;
+  std::unique_ptr<boost::asio::steady_timer> flush_timer;  // armed while output waits
+  bool flush_armed = false;
 };
 
 // What observers may see changes only when a commit is durable: the
@@ -482,6 +507,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
 
   // What the model reads of a result: the output, or "error: <code>: <message>".
   static std::string model_text(const wire::ToolOutcome& r) {
+    if (r.exit_code) {  // bash: the model reads the status after the output
+      std::string s = r.output;
+      if (!s.empty() && s.back() != '\n') s += '\n';
+      return s + fmt::format("[exit code: {}]", *r.exit_code);
+    }
     if (r.ok) return r.output;
     std::string s = "error: " + (r.error ? r.error->first + ": " + r.error->second : std::string("tool_failed"));
     return r.output.empty() ? s : s + "\n" + r.output;
@@ -654,6 +684,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       r.error = std::pair{std::string(tools::code_name(run.scope_error->code)), run.scope_error->message};
       return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
     }
+    if (call.name == "bash") return run_bash(w, call, token, deliver);
     tools::Limits limits;
     limits.max_output_bytes = opts.limits.max_tool_output_bytes;
     run.executing_since = std::chrono::steady_clock::now();
@@ -670,12 +701,118 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       } else {
         r = tools::run(name, *scope, parsed->get_object(), limits);
       }
-      wire::ToolOutcome out{r.ok, std::move(r.output), r.truncated, std::nullopt, 0};
+      wire::ToolOutcome out{r.ok, std::move(r.output), r.truncated, std::nullopt, 0, std::nullopt};
       if (r.error) out.error = std::pair{std::string(tools::code_name(r.error->code)), std::move(r.error->message)};
       out.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - started).count());
       boost::asio::post(*this_io, [deliver, out = std::move(out)]() mutable { deliver(std::move(out)); });
     });
+  }
+
+  // bash (ARCHITECTURE §14): started on io by the sandbox runner (not the
+  // pool: nothing blocks); output becomes tool_output events, the outcome
+  // the call's result. A call that ends the run first (cancel, stop,
+  // shutdown) drops the handle, which kills the command.
+  template <class Deliver>
+  void run_bash(WorkerState& w, const engines::ToolCall& call, std::uint64_t token, Deliver deliver) {
+    Run& run = *w.run;
+    const auto& profile = profiles.find(w.record.profile)->second;
+    auto refuse = [&](tools::ToolError e) {
+      wire::ToolOutcome r;
+      r.error = std::pair{std::string(tools::code_name(e.code)), std::move(e.message)};
+      boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
+    };
+    auto parsed = yoi::json::parse(call.arguments, tools::kMaxBashCommandBytes + 64 * 1024);
+    if (!parsed || !parsed->is_object())
+      return refuse({tools::ToolCode::invalid_arguments,
+                     parsed ? "arguments must be a JSON object" : "arguments are not valid JSON: " + parsed.error().message});
+    auto args = tools::bash_arguments(parsed->get_object());
+    if (!args) return refuse(args.error());
+    sandbox::Command cmd;
+    cmd.command = std::move(args->command);
+    cmd.view = view_of(w);
+    cmd.timeout = std::min(std::chrono::milliseconds(args->timeout_ms.value_or(120'000)), profile.max_bash_timeout);
+    cmd.max_output_bytes = opts.limits.max_tool_output_bytes;
+    sandbox::Policy policy{profile.sandbox == "none" ? sandbox::Mode::none : sandbox::Mode::bwrap, profile.network,
+                           opts.bwrap_path, opts.sandbox_hidden};
+    run.output.emplace();
+    run.output->call_id = call.call_id;
+    run.executing_since = std::chrono::steady_clock::now();
+    auto current = current_of(w);
+    auto started = *run.executing_since;
+    run.bash = sandbox::run(
+        io, policy, std::move(cmd),
+        [current, token](sandbox::Stream s, std::string_view bytes) {
+          auto [self, w] = current();
+          if (!w || w->run->tool_token != token) return;
+          self->on_bash_output(*w, s, bytes);
+        },
+        [current, token, started, deliver](sandbox::Outcome o) {
+          auto [self, w] = current();
+          if (!w || w->run->tool_token != token) return;
+          self->flush_output(*w, true);
+          // Our caller is the handle's runner: drop it on a later io turn.
+          boost::asio::post(self->io, [h = std::shared_ptr<sandbox::Handle>(std::move(w->run->bash))] {});
+          w->run->output.reset();
+          wire::ToolOutcome r{!o.error, std::move(o.output), o.truncated, std::nullopt, 0, o.exit_code};
+          if (o.error) r.error = std::pair{std::string(tools::code_name(o.error->code)), std::move(o.error->message)};
+          r.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - started).count());
+          deliver(std::move(r));
+        });
+  }
+
+  void on_bash_output(WorkerState& w, sandbox::Stream s, std::string_view bytes) {
+    Run& run = *w.run;
+    auto& out = *run.output;
+    if (out.capped) return;
+    if (!out.pending.empty() && s != out.stream) flush_output(w, true);
+    out.stream = s;
+    std::size_t cap = opts.limits.max_tool_stream_bytes;
+    std::size_t room = cap - std::min<std::size_t>(cap, out.streamed + out.pending.size());
+    out.pending.append(bytes.substr(0, room));
+    if (bytes.size() > room) {
+      flush_output(w, true);
+      out.capped = true;
+      add_event(w, wire::event::tool_output(run.run_id, out.call_id, sandbox::stream_name(s),
+                                            fmt::format("\n… [output past {} bytes is not streamed; the result keeps "
+                                                        "its head and tail] …\n", cap)));
+      commit(w, std::nullopt, Publish{}, nullptr);
+      return;
+    }
+    if (out.pending.size() >= OutputStream::kFlushBytes) return flush_output(w, false);
+    if (run.flush_armed) return;
+    if (!run.flush_timer) run.flush_timer = std::make_unique<boost::asio::steady_timer>(io);
+    run.flush_armed = true;
+    run.flush_timer->expires_after(OutputStream::kFlushDelay);
+    run.flush_timer->async_wait([current = current_of(w)](boost::system::error_code ec) {
+      if (ec) return;
+      auto [self, w] = current();
+      if (!w || !w->run->output) return;
+      w->run->flush_armed = false;
+      self->flush_output(*w, true);
+    });
+  }
+
+  // Appends the pending output as tool_output events (each valid UTF-8;
+  // unless `all`, an incomplete sequence at the end waits for its rest).
+  void flush_output(WorkerState& w, bool all) {
+    Run& run = *w.run;
+    if (!run.output || run.output->pending.empty()) return;
+    auto& out = *run.output;
+    std::string_view pending = out.pending;
+    std::size_t take = all ? pending.size() : tools::utf8_complete_prefix(pending);
+    std::string_view rest = pending.substr(0, take);
+    while (!rest.empty()) {
+      auto piece = tools::utf8_prefix(rest, OutputStream::kMaxDelta);
+      if (piece.empty()) piece = rest.substr(0, std::min(rest.size(), OutputStream::kMaxDelta));
+      add_event(w, wire::event::tool_output(run.run_id, out.call_id, sandbox::stream_name(out.stream),
+                                            tools::valid_utf8_copy(piece)));
+      rest.remove_prefix(piece.size());
+    }
+    out.streamed += take;
+    out.pending.erase(0, take);
+    commit(w, std::nullopt, Publish{}, nullptr);
   }
 
   // Appends the result of the call being executed (or, closing a run, of an
@@ -722,6 +859,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     Publish p;
     Run& live = *w.run;
     if (live.turn) live.turn->cancel();
+    if (live.bash) {  // the command dies with the run (its process group)
+      flush_output(w, true);
+      live.bash.reset();
+      live.output.reset();
+    }
     for (; live.next_call < live.calls.size(); ++live.next_call) {
       bool restart = error && error->code == Code::interrupted;
       auto code = restart ? tools::ToolCode::interrupted : tools::ToolCode::cancelled;
@@ -812,8 +954,12 @@ Runtime::Runtime(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() {
   // Turns hold handlers that check liveness through a weak pointer; cancel
   // them so no engine I/O outlives the runtime.
-  for (auto& [id, w] : impl_->workers)
+  // A bash command in flight is killed with its process group (and pid
+  // namespace): no command outlives the runtime.
+  for (auto& [id, w] : impl_->workers) {
     if (w->run && w->run->turn) w->run->turn->cancel();
+    if (w->run) w->run->bash.reset();
+  }
 }
 
 Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, RuntimeOptions options,
@@ -844,6 +990,11 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
   });
   impl->epoch = restored->epoch;
   impl->diagnostics = restored->diagnostics;
+  for (const auto& p : impl->opts.profiles)
+    if (p.sandbox == "none" && std::find(p.tools.begin(), p.tools.end(), "bash") != p.tools.end())
+      impl->diagnostics.push_back(fmt::format(
+          "WARNING: profile '{}' has sandbox = \"none\": its bash commands run UNSANDBOXED, with this runtime's "
+          "user, files and network (ARCHITECTURE §14)", p.name));
   for (auto& rw : restored->workers) {
     auto doc = yoi::json::parse_object(rw.state, rw.state.size() + 1);
     if (!doc) return fail(Code::store_corrupt, fmt::format("worker '{}': state document: {}", rw.worker_id, doc.error().message));

@@ -67,6 +67,7 @@ std::string_view event_type_name(EventType t) {
     case EventType::worker_stopped: return "worker_stopped";
     case EventType::tool_call: return "tool_call";
     case EventType::tool_result: return "tool_result";
+    case EventType::tool_output: return "tool_output";
   }
   return "unknown";
 }
@@ -128,8 +129,14 @@ EventBody tool_result(std::string_view run_id, std::string_view call_id, std::st
                                          {"output", r.output},
                                          {"truncated", r.truncated}});
   if (r.error) b.fields["error"] = bj::object{{"code", r.error->first}, {"message", r.error->second}};
+  if (r.exit_code) b.fields["exit_code"] = *r.exit_code;
   b.fields["duration_ms"] = r.duration_ms;
   return b;
+}
+
+EventBody tool_output(std::string_view run_id, std::string_view call_id, std::string_view stream,
+                      std::string_view delta) {
+  return body(EventType::tool_output, {{"run_id", run_id}, {"call_id", call_id}, {"stream", stream}, {"delta", delta}});
 }
 
 EventBody usage(std::string_view run_id, std::uint64_t step, std::uint64_t input_tokens, std::uint64_t output_tokens) {

@@ -38,7 +38,7 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, cons
   if (!t) return fail(t.error());
   p.name = name;
   std::chrono::milliseconds chunk_delay{0}, connect{p.connect_timeout}, first{p.first_byte_timeout},
-      idle{p.idle_timeout};
+      idle{p.idle_timeout}, bash_timeout{p.max_bash_timeout};
   std::string prompt_file;
   Setters s{
       {"engine", set::one_of(p.engine, {"echo", "openai"})},
@@ -72,14 +72,16 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, cons
          std::vector<std::string> names;
          if (auto e = set::strings(names)(n)) return e;
          for (const auto& name : names) {
-           if (name == "bash") return "bash is not available yet (it comes with the sandbox, ARCHITECTURE §14)";
            if (!tools::find_spec(name))
-             return fmt::format("unknown tool '{}' (tools: read, write, edit, glob, grep)", name);
+             return fmt::format("unknown tool '{}' (tools: read, write, edit, glob, grep, bash)", name);
          }
          p.tools = std::move(names);
          return std::nullopt;
        }},
       {"max_steps", set::count(p.max_steps, 1)},
+      {"sandbox", set::one_of(p.sandbox, {"bwrap", "none"})},
+      {"network", set::boolean(p.network)},
+      {"max_bash_timeout_ms", set::ms(bash_timeout, 1)},
   };
   if (auto r = config::apply(file, **t, prefix, s); !r) return r;
   if (!prompt_file.empty()) {
@@ -90,6 +92,7 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, cons
   p.connect_timeout = connect;
   p.first_byte_timeout = first;
   p.idle_timeout = idle;
+  p.max_bash_timeout = bash_timeout;
   if (p.engine == "openai" && (p.base_url.empty() || p.model.empty()))
     return file.error(node, prefix, "(engine openai) needs base_url and model");
   return {};
@@ -127,6 +130,7 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
       {"retention_bytes", set::count(l.retention_bytes, 1)},
       {"dedupe_window", set::count(l.dedupe_window, 0)},
       {"max_tool_output_bytes", set::count(l.max_tool_output_bytes, 1024)},
+      {"max_tool_stream_bytes", set::count(l.max_tool_stream_bytes, 1024)},
       {"max_body_bytes", set::count(c.max_body_bytes, 1)},
       {"max_header_bytes", set::count(c.max_header_bytes, 1024)},
       {"ws_max_message_bytes", set::count(c.ws_max_message_bytes, 1)},
@@ -183,7 +187,9 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
 Result<RuntimeConfig> load_config(const std::string& path) {
   auto text = config::read(path);
   if (!text) return fail(text.error());
-  return parse_config(*text, path);
+  auto c = parse_config(*text, path);
+  if (c) c->hidden_paths.push_back(path);  // bash never reads its runtime's config
+  return c;
 }
 
 Result<void> resolve_api_keys(std::vector<engines::ProfileConfig>& profiles,

@@ -339,6 +339,11 @@ void worker_scenario(const Target& t, std::set<std::string>& events_seen) {
   ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "completed"); },
                           "the failed tool run's events"));
   expect_golden("transcript_tool_page.json", do_call("GET", w + "/transcript?start=7&limit=2", {}, 200));
+  // bash (ARCHITECTURE §14): its output streamed as tool_output.
+  do_call("POST", w + "/input", R"({"content":"/bash {\"command\": \"echo golden\"}"})", 202);
+  ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "completed"); },
+                          "the bash run's events"));
+  EXPECT_TRUE(events_seen.contains("event_tool_output.json"));
 
   // A long run, cancelled at once.
   std::string long_input = R"({"content":")" + std::string(2000, 'x') + R"("})";

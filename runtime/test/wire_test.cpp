@@ -189,7 +189,8 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
       event::run_finished("run-1", "failed", Error{Code::interrupted, "crash"}, std::string("why"), 1),
       event::worker_stopped(std::nullopt),
       event::tool_call("run-1", 1, ToolCallRef{"call_1", "read", R"({"path":"a"})"}),
-      event::tool_result("run-1", "call_1", "read", ToolOutcome{false, "", false, std::pair{std::string("not_found"), std::string("no /work/a")}, 3}),
+      event::tool_result("run-1", "call_1", "read", ToolOutcome{false, "", false, std::pair{std::string("not_found"), std::string("no /work/a")}, 3, std::nullopt}),
+      event::tool_output("run-1", "call_2", "stdout", "hello\n"),
   };
   ASSERT_EQ(all.size(), std::size(kEventTypes)) << "a builder per type";
   for (std::size_t i = 0; i < all.size(); ++i) {

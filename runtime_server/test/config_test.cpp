@@ -95,15 +95,33 @@ TEST(Config, ProfileToolsAndMaxStepsAreCheckedAtLoad) {
   EXPECT_EQ(c->profiles[0].max_steps, 7u);
   auto d = parse_config("[profiles.p]\nengine = \"echo\"\n", "t.toml");
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->profiles[0].tools.size(), 5u) << "default: every built-in file tool";
+  EXPECT_EQ(d->profiles[0].tools.size(), 6u) << "default: every built-in tool, bash too";
   EXPECT_EQ(d->profiles[0].max_steps, 50u);
   expect_error("[profiles.p]\n\ntools = [\"read\", \"rm\"]\n", "profiles.p.tools", 3);
-  expect_error("[profiles.p]\ntools = [\"bash\"]\n", "profiles.p.tools", 2);
   expect_error("[profiles.p]\nmax_steps = 0\n", "profiles.p.max_steps", 2);
   auto l = parse_config("[limits]\nmax_tool_output_bytes = 4096\n", "t.toml");
   ASSERT_TRUE(l) << l.error().message;
   EXPECT_EQ(l->limits.max_tool_output_bytes, 4096u);
   expect_error("[limits]\nmax_tool_output_bytes = 10\n", "limits.max_tool_output_bytes", 2);
+}
+
+TEST(Config, ProfileSandboxKeysAreCheckedAtLoad) {
+  auto d = parse_config("[profiles.p]\nengine = \"echo\"\n", "t.toml");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->profiles[0].sandbox, "bwrap");
+  EXPECT_FALSE(d->profiles[0].network);
+  EXPECT_EQ(d->profiles[0].max_bash_timeout, std::chrono::milliseconds(600'000));
+  auto c = parse_config("[profiles.p]\nsandbox = \"none\"\nnetwork = true\nmax_bash_timeout_ms = 5000\n", "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->profiles[0].sandbox, "none");
+  EXPECT_TRUE(c->profiles[0].network);
+  EXPECT_EQ(c->profiles[0].max_bash_timeout, std::chrono::milliseconds(5000));
+  expect_error("[profiles.p]\nsandbox = \"docker\"\n", "profiles.p.sandbox", 2);
+  expect_error("[profiles.p]\nnetwork = \"yes\"\n", "profiles.p.network", 2);
+  expect_error("[profiles.p]\nmax_bash_timeout_ms = 0\n", "profiles.p.max_bash_timeout_ms", 2);
+  auto l = parse_config("[limits]\nmax_tool_stream_bytes = 4096\n", "t.toml");
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_EQ(l->limits.max_tool_stream_bytes, 4096u);
 }
 
 TEST(Config, WorkspacesNeedAnExistingPathAndAKnownAccess) {

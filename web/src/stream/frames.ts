@@ -22,11 +22,9 @@ export const EVENT_TYPES = [
   "worker_stopped",
   "tool_call",
   "tool_result",
+  "tool_output",
 ] as const;
-// Applied by the console too, before the runtime sends them (bash's streamed
-// output, ARCHITECTURE §12): they join EVENT_TYPES with their golden files.
-export const PENDING_EVENT_TYPES = ["tool_output"] as const;
-const KNOWN_EVENTS: ReadonlySet<string> = new Set([...EVENT_TYPES, ...PENDING_EVENT_TYPES]);
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -40,6 +40,12 @@ struct RuntimeOptions {
   // incarnation, never by its id). Empty: a temporary directory made at
   // open and removed when the runtime is destroyed.
   std::string home_root;
+  // bash's sandbox (ARCHITECTURE §14): the bubblewrap binary (on PATH when
+  // not absolute) and host paths no command may see even where a system
+  // directory shown read-only contains them (the servers pass their data
+  // dir, config file and token file).
+  std::string bwrap_path = "bwrap";
+  std::vector<std::string> sandbox_hidden;
   Clock* clock = &Clock::system();
   Random* random = &Random::system();
   // Tests only: when set, builds every profile's engine instead of

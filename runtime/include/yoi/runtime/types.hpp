@@ -195,6 +195,7 @@ struct Limits {
   std::size_t retention_bytes = 64u << 20;  // per worker
   std::size_t dedupe_window = 256;          // client_message_ids remembered per worker
   std::size_t max_tool_output_bytes = 32 * 1024;  // a tool result's output (head and tail kept)
+  std::size_t max_tool_stream_bytes = 1 << 20;   // bash output streamed as tool_output, per call
 };
 
 struct RuntimeSummary {

@@ -13,8 +13,9 @@
 //   text_delta      {"run_id", "delta"}
 //   text_done       {"run_id", "step", "text"}
 //   tool_call       {"run_id", "step", "call_id", "name", "arguments"}
+//   tool_output     {"run_id", "call_id", "stream": "stdout"|"stderr", "delta"} (bash)
 //   tool_result     {"run_id", "call_id", "name", "ok", "output", "truncated",
-//                    "error"?: {"code", "message"}, "duration_ms"}
+//                    "error"?: {"code", "message"}, "exit_code"? (bash), "duration_ms"}
 //   usage           {"run_id", "input_tokens", "output_tokens"}
 //   run_finished    {"run_id", "result": "completed"|"cancelled"|"failed",
 //                    "error"?: {"code", "message"}, "reason"?, "steps"}
@@ -94,12 +95,13 @@ enum class EventType : std::uint8_t {
   worker_stopped,
   tool_call,
   tool_result,
+  tool_output,
 };
 inline constexpr EventType kEventTypes[] = {
     EventType::worker_created, EventType::status,    EventType::input_accepted,
     EventType::run_started,    EventType::text_delta, EventType::text_done,
     EventType::usage,          EventType::run_finished, EventType::worker_stopped,
-    EventType::tool_call,      EventType::tool_result,
+    EventType::tool_call,      EventType::tool_result,    EventType::tool_output,
 };
 std::string_view event_type_name(EventType t);
 std::optional<EventType> event_type_from_name(std::string_view name);
@@ -121,6 +123,7 @@ struct ToolOutcome {
   bool truncated = false;
   std::optional<std::pair<std::string, std::string>> error;
   std::uint64_t duration_ms = 0;
+  std::optional<int> exit_code;  // bash: the command ran to its end
 };
 
 namespace event {
@@ -133,6 +136,9 @@ EventBody text_done(std::string_view run_id, std::uint64_t step, std::string_vie
 EventBody tool_call(std::string_view run_id, std::uint64_t step, const ToolCallRef& call);
 EventBody tool_result(std::string_view run_id, std::string_view call_id, std::string_view name,
                       const ToolOutcome& outcome);
+// A piece of a running bash command's output (coalesced, valid UTF-8).
+EventBody tool_output(std::string_view run_id, std::string_view call_id, std::string_view stream,
+                      std::string_view delta);
 // The run's token usage so far, summed over its steps; `step` reported last.
 EventBody usage(std::string_view run_id, std::uint64_t step, std::uint64_t input_tokens, std::uint64_t output_tokens);
 // result: "completed" | "cancelled" | "failed"

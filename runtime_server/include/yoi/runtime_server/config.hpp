@@ -13,7 +13,8 @@
 //               echo_chunk_delay_ms, base_url, model, api_key_env,
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
 //               first_byte_timeout_ms, idle_timeout_ms, max_retries,
-//               tools (["read","write","edit","glob","grep"], the default), max_steps
+//               tools (["read","write","edit","glob","grep","bash"], the default), max_steps,
+//               sandbox ("bwrap"|"none"), network (bool), max_bash_timeout_ms
 //   [workspaces.<name>]  path (an existing directory), access ("read"|"write")
 //
 // Every error is config_invalid and names the key and the line; unknown keys
@@ -60,6 +61,9 @@ struct RuntimeConfig {
   // runtime_default when `profiles` has none of that name (not from the file:
   // yoi-server's [embedded] echo_chunk_delay_ms sets it).
   engines::ProfileConfig default_profile;
+  // Host paths bash never sees (ARCHITECTURE §14), besides data_dir and
+  // token_file, which open_runtime adds: load_config adds the config file.
+  std::vector<std::string> hidden_paths;
 };
 
 // Parses TOML text; `source` names the file in messages.
