@@ -639,24 +639,25 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   // its last step without their results: those come next).
   std::vector<engines::Message> run_conversation(const WorkerState& w, const engines::ProfileConfig& profile,
                                                  std::string_view run_id) {
+    // The run's items are the last ones: read back in pages until its user
+    // item (or another run's item: then the history starts there).
     constexpr std::uint64_t kPage = 64;
-    std::uint64_t end = w.transcript_total;
-    std::optional<std::uint64_t> start;
+    std::uint64_t end = w.transcript_total, start = w.transcript_total;
     std::vector<TranscriptItem> run_items;
-    while (end > 0 && !start) {
+    for (bool found = false; end > 0 && !found; end = end > kPage ? end - kPage : 0) {
       std::uint64_t from = end > kPage ? end - kPage : 0;
       auto items = read_items(w, from, end - from);
-      for (std::size_t i = items.size(); i-- > 0;) {
-        if (items[i].run_id != run_id) continue;
-        run_items.insert(run_items.begin(), items[i]);
-        if (items[i].role == "user") {
-          start = items[i].index;
+      for (std::size_t i = items.size(); i-- > 0 && !found;) {
+        if (items[i].run_id != run_id) {
+          found = true;
           break;
         }
+        start = items[i].index;
+        found = items[i].role == "user";
+        run_items.insert(run_items.begin(), std::move(items[i]));
       }
-      end = from;
     }
-    std::vector<engines::Message> out = history_before(w, profile, start.value_or(0));
+    std::vector<engines::Message> out = history_before(w, profile, start);
     for (const auto& it : run_items) {
       if (it.role == "tool") {
         out.push_back(tool_message(it.call_id, it.name, it.content));
