@@ -23,6 +23,8 @@ export const EVENT_TYPES = [
   "tool_call",
   "tool_result",
   "tool_output",
+  "approval_requested",
+  "approval_resolved",
 ] as const;
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
 
@@ -71,6 +73,10 @@ function decodeEvent(v: unknown): WorkerEvent | null {
       return runOk && isStr(e.call_id) && isStr(e.name) && typeof e.ok === "boolean"
         ? ({ ...e, output: isStr(e.output) ? e.output : "" } as unknown as WorkerEvent)
         : null;
+    case "approval_requested":
+      return runOk && isStr(e.call_id) && isStr(e.name) && isObj(e.rule) ? (e as unknown as WorkerEvent) : null;
+    case "approval_resolved":
+      return runOk && isStr(e.call_id) && isStr(e.decision) ? (e as unknown as WorkerEvent) : null;
     default:
       return { type: "__unknown", original: e.type, seq: isSeq(e.seq) ? e.seq : 0 };
   }

@@ -17,6 +17,7 @@
 
 #include "yoi/error.hpp"
 #include "yoi/secret.hpp"
+#include "yoi/tools/policy.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -115,6 +116,9 @@ struct ProfileConfig {
   std::string sandbox = "bwrap";
   bool network = false;
   std::chrono::milliseconds max_bash_timeout{600'000};
+  // Permission rules (ARCHITECTURE §15), in order; decided by the run loop
+  // with tools/policy.hpp. Engines ignore them.
+  std::vector<tools::Rule> permissions;
 
   // echo
   std::size_t echo_chunk_bytes = 8;
