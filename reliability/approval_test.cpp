@@ -59,6 +59,14 @@ TEST(ApprovalDurability, KillNineTheRuntimeWhileAwaitingThenApproveThroughYoiSer
     auto d = poll(http, auth, kWorker, [](const bj::value& v) { return status_is(v, "awaiting_approval"); });
     ASSERT_EQ(d.at("pending_approvals").as_array().size(), 1u) << d;
     EXPECT_EQ(d.at("pending_approvals").at(0).at("call_id"), "call_1");
+    // The kill comes once the park is durable: its events are readable
+    // (only durable events are). The detail's status alone may run ahead.
+    poll(http, auth, kWorker + "/events?limit=1000", [](const bj::value& v) {
+      if (!v.is_object() || !v.as_object().contains("events")) return false;
+      for (const auto& e : v.at("events").as_array())
+        if (status_is(e.at("event"), "awaiting_approval")) return true;
+      return false;
+    });
   }
 
   s.kill_runtime();
@@ -68,7 +76,7 @@ TEST(ApprovalDurability, KillNineTheRuntimeWhileAwaitingThenApproveThroughYoiSer
 
   HttpClient http("127.0.0.1", s.server_port());
   auto d = poll(http, auth, kWorker, [](const bj::value& v) { return status_is(v, "awaiting_approval"); });
-  ASSERT_EQ(d.at("pending_approvals").as_array().size(), 1u) << d;
+  ASSERT_EQ(d.at("pending_approvals").as_array().size(), 1u) << d << "\n" << s.logs();
   EXPECT_EQ(d.at("pending_approvals").at(0).at("call_id"), "call_1") << "the same pending call";
   EXPECT_EQ(http.request("POST", kWorker + "/input", R"({"content":"go on"})", auth).status, 409)
       << "new input is not consent, after a restart either";
