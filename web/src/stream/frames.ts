@@ -25,7 +25,8 @@ export const EVENT_TYPES = [
 ] as const;
 // Applied by the console too, before the runtime sends them (bash's streamed
 // output, ARCHITECTURE §12): they join EVENT_TYPES with their golden files.
-export const PENDING_EVENT_TYPES = ["tool_output"] as const;
+// The approval events (§15) likewise, until their golden files land.
+export const PENDING_EVENT_TYPES = ["tool_output", "approval_requested", "approval_resolved"] as const;
 const KNOWN_EVENTS: ReadonlySet<string> = new Set([...EVENT_TYPES, ...PENDING_EVENT_TYPES]);
 
 type Obj = Record<string, unknown>;
@@ -69,6 +70,10 @@ function decodeEvent(v: unknown): WorkerEvent | null {
       return runOk && isStr(e.call_id) && isStr(e.name) ? (e as unknown as WorkerEvent) : null;
     case "tool_output":
       return runOk && isStr(e.call_id) && isStr(e.delta) ? (e as unknown as WorkerEvent) : null;
+    case "approval_requested":
+      return runOk && isStr(e.call_id) && isStr(e.name) ? (e as unknown as WorkerEvent) : null;
+    case "approval_resolved":
+      return runOk && isStr(e.call_id) && isStr(e.decision) ? (e as unknown as WorkerEvent) : null;
     case "tool_result":
       return runOk && isStr(e.call_id) && isStr(e.name) && typeof e.ok === "boolean"
         ? ({ ...e, output: isStr(e.output) ? e.output : "" } as unknown as WorkerEvent)
