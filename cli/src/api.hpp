@@ -50,4 +50,15 @@ class Api {
 // /api/runtimes/{rid}/workers/{wid}
 std::string worker_path(const WorkerRef& w);
 
+// Answers a pending tool call (ARCHITECTURE §15):
+// POST …/approvals/{call_id} {"decision": "approve"|"deny", "reason"?, "remember"?}.
+// The one client call every way of answering goes through.
+struct ApprovalRequest {
+  bool approve = true;
+  std::string reason;  // deny only; "" = none
+  bool remember = false;
+};
+CliResult<boost::json::value> post_approval(Api& api, const WorkerRef& w, std::string_view call_id,
+                                            const ApprovalRequest& a);
+
 }  // namespace yoi::cli

@@ -342,6 +342,49 @@ TEST(CliUnit, ToolTextThroughPrintableCannotDriveTheTerminal) {
   EXPECT_EQ(printable(tool_call_text("read", bj::parse(R"({"path":"\u001b[2J"})"))), "→ read ^[[2J\n");
 }
 
+// Approvals (issue 21, ARCHITECTURE §15) as chat, attach and send --wait show them.
+TEST(CliUnit, ApprovalRequestAndResolutionReadAsOneLineEach) {
+  auto req = obj_of(
+      R"({"type":"approval_requested","run_id":"r1","call_id":"c1","name":"write","arguments":{"path":"a.txt","content":"x"},"rule":{"tool":"write","action":"ask"}})");
+  EXPECT_EQ(approval_request_text(req), "? write a.txt: waits for your approval (call c1)\n");
+  EXPECT_EQ(approval_request_text(obj_of(R"({"call_id":"c2","name":"bash","arguments":"{\"command\":\"make\\ntest\"}"})")),
+            "? bash make\\ntest: waits for your approval (call c2)\n")
+      << "a detail's pending entry; arguments as JSON text; one line";
+  EXPECT_EQ(approval_hint_text("rt/w", "c1"),
+            "    answer: yoi approve rt/w c1  (--deny [--reason TEXT] to refuse, --remember to always allow)\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"approved","remember":false})"), "write"),
+            "✓ write approved (call c1)\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"approved","remember":true})"), "write"),
+            "✓ write approved (call c1), always allowed from now on\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"denied","reason":"not that file"})")),
+            "✗ call denied (call c1): not that file\n");
+  // Model- and person-controlled text goes through the one escaping path.
+  EXPECT_EQ(printable(approval_request_text(obj_of(R"({"call_id":"c\u001b[2J","name":"bash","arguments":{"command":"\u001b]0;x\u0007"}})"))),
+            "? bash ^[]0;x^G: waits for your approval (call c^[[2J)\n");
+}
+
+TEST(CliUnit, ChatApprovalAnswersAreYesNoAlways) {
+  EXPECT_EQ(parse_approval_answer("y"), ApprovalAnswer::approve);
+  EXPECT_EQ(parse_approval_answer(" YES \r"), ApprovalAnswer::approve);
+  EXPECT_EQ(parse_approval_answer("n"), ApprovalAnswer::deny);
+  EXPECT_EQ(parse_approval_answer("No"), ApprovalAnswer::deny);
+  EXPECT_EQ(parse_approval_answer("a"), ApprovalAnswer::always);
+  EXPECT_EQ(parse_approval_answer("always"), ApprovalAnswer::always);
+  for (const char* other : {"", "  ", "yep", "ok", "/write {}", "ya"})
+    EXPECT_EQ(parse_approval_answer(other), ApprovalAnswer::unknown) << other << ": new input is never consent";
+}
+
+TEST(CliUnit, BashOutputStreamsIndentedUnderItsCallAndControlsShow) {
+  ToolOutputIndent in;
+  std::string out = in.feed("ok 1\nok");
+  out += in.feed(" 2\n\x1b[31mred\r\n");
+  EXPECT_EQ(out, "    ok 1\n    ok 2\n    \x1b[31mred\r\n");
+  EXPECT_FALSE(in.mid_line());
+  out = in.feed("partial");
+  EXPECT_TRUE(in.mid_line()) << "a line left open is ended before the result line";
+  EXPECT_EQ(printable("    \x1b[31mred\r\n"), "    ^[[31mred^M\n");
+}
+
 // ------------------------------------------------------------ usage and exit codes
 
 TEST(CliUsage, HelpAndUsageErrors) {
