@@ -163,7 +163,7 @@ describe("Api.approve", () => {
     expect(seen[0].method).toBe("POST");
     expect(seen[0].url).toBe("/api/runtimes/rt1/workers/w1/approvals/c%201");
     expect(JSON.parse(seen[0].body!)).toEqual({ decision: "deny", reason: "no" });
-    const err = await api.approve("rt1", "w1", "c 1", { decision: "approve", remember: true }).catch((e) => e);
+    const err = (await api.approve("rt1", "w1", "c 1", { decision: "approve", remember: true }).catch((e: unknown) => e)) as ApiError;
     expect(err).toBeInstanceOf(ApiError);
     expect([err.code, err.status]).toEqual(["approval_resolved", 409]);
     expect(JSON.parse(seen[1].body!)).toEqual({ decision: "approve", remember: true });
