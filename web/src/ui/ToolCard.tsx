@@ -108,6 +108,7 @@ export function ApprovalPanel({ card, onAnswer }: { card: ToolCardModel; onAnswe
           <input
             type="text"
             maxLength={2000}
+            autoFocus
             value={reason}
             data-testid="approval-reason"
             onInput={(e) => setReason((e.currentTarget as HTMLInputElement).value)}
