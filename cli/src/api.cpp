@@ -70,7 +70,7 @@ std::string worker_path(const WorkerRef& w) {
 CliResult<bj::value> post_approval(Api& api, const WorkerRef& w, std::string_view call_id, const ApprovalRequest& a) {
   bj::object body;
   body["decision"] = a.approve ? "approve" : "deny";
-  if (!a.approve && !a.reason.empty()) body["reason"] = a.reason;
+  if (!a.reason.empty()) body["reason"] = a.reason;
   if (a.remember) body["remember"] = true;
   return api.call("POST", worker_path(w) + "/approvals/" + query_escape(call_id), json::serialize(body));
 }

@@ -37,7 +37,7 @@ export interface PendingApproval {
   name: string;
   arguments: unknown;
   run_id?: string;
-  rule?: unknown; // the policy rule that said `ask`, as the server describes it
+  rule?: { tool: string; pattern?: string; action: string; source?: string }; // the rule that said `ask`
   requested_at?: number;
 }
 
@@ -75,7 +75,7 @@ export interface RuntimeSummary {
   epoch?: string;
   version?: string;
   store?: string;
-  workers?: Record<string, number>; // counts: total, idle, running, stopped
+  workers?: Record<string, number>; // counts: total, idle, running, awaiting_approval, stopped
   limits?: Record<string, number>;
   capabilities?: string[];
   profiles?: string[];
@@ -181,7 +181,15 @@ export type WorkerEvent =
       exit_code?: number;
       duration_ms?: number;
     })
-  | (EventBase & { type: "approval_requested"; run_id: string; call_id: string; name: string; arguments: unknown; rule?: unknown })
+  // arguments: the model's JSON text (as the runtime sends it) or an object.
+  | (EventBase & {
+      type: "approval_requested";
+      run_id: string;
+      call_id: string;
+      name: string;
+      arguments: unknown;
+      rule?: { tool: string; pattern?: string; action: string; source?: string };
+    })
   | (EventBase & { type: "approval_resolved"; run_id: string; call_id: string } & ApprovalResolution)
   | (EventBase & { type: "usage"; run_id: string; step?: number; input_tokens: number; output_tokens: number })
   | (EventBase & {
