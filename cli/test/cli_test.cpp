@@ -496,10 +496,10 @@ TEST_F(CliTest, Issue21AttachShowsTheRequestHowToAnswerAndTheResolution) {
   auto again = answer(srv, ref, call_id, {.approve = true, .reason = "", .remember = false});
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, "approval_resolved") << again.error().message;
-  att.write("\x03");
+  // Stopping the worker ends both streams normally.
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
   EXPECT_EQ(att.wait(10s), 0) << att.output();
-  later.write("\x03");
-  later.wait(10s);
+  EXPECT_EQ(later.wait(10s), 0) << later.output();
 }
 
 // send --wait only watches too: it names the call and how to answer it, and

@@ -741,17 +741,14 @@ async function remotePhase(context, pageErrors) {
 // Issue 21 (approvals, ARCHITECTURE §15) in the console, on a worker of its own.
 async function approvalChecks(page, shot) {
   const out = { workerHash: "" };
-  // Approvals need a runtime that offers them (capability workers.approve, §15).
+  // The embedded runtime offers approvals (capability workers.approve, §15).
   const caps = await page.evaluate(async () => {
     const t = sessionStorage.getItem("yoi.token");
     const r = await fetch("/api/runtimes", { headers: t ? { Authorization: `Bearer ${t}` } : {} });
     const body = await r.json();
     return (body.runtimes ?? []).find((x) => x.runtime_id === "local")?.capabilities ?? [];
   });
-  if (!caps.includes("workers.approve")) {
-    console.log(`# SKIP issue 21 approval checks: the local runtime does not offer workers.approve (capabilities ${JSON.stringify(caps)})`);
-    return out;
-  }
+  if (!caps.includes("workers.approve")) fail(`the local runtime does not offer workers.approve: ${JSON.stringify(caps)}`);
   const composer = '[data-testid="composer"]';
   const send = async (text) => {
     await page.locator(`${composer}:not([disabled])`).waitFor({ timeout: 20_000 });
