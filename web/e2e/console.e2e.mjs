@@ -852,6 +852,12 @@ async function approvalChecks(page, shot) {
     const asked = await page.evaluate(() => window.__asked);
     if (asked !== 0) fail(`the remembered call still asked (${asked} approval panels seen)`);
     if ((await cardOf("c.txt").count()) !== 2) fail(`expected two c.txt cards, got ${await cardOf("c.txt").count()}`);
+    // The worker's page lists what was always allowed (from its detail), also after a reload.
+    for (const when of ["live", "after a reload"]) {
+      if (when !== "live") await page.reload();
+      const rules = await page.locator('[data-testid="remembered-rules"]').innerText();
+      if (!/write \S*c\.txt/.test(rules)) fail(`${when}, the worker's always-allowed rules read ${JSON.stringify(rules)}`);
+    }
     await shot("approvals-answered");
   });
   return out;

@@ -27,6 +27,8 @@ export interface Worker {
   transcript_total?: number;
   // Calls parked on a person's decision (§15), while `awaiting_approval`.
   pending_approvals?: PendingApproval[];
+  // What a person chose to always allow (approve + remember), §15.
+  remembered_rules?: Array<{ tool: string; pattern?: string; action: string }>;
   [extra: string]: unknown;
 }
 

@@ -242,3 +242,14 @@ describe("diff preview of a pending write or edit", () => {
     expect(lines[lines.length - 1]).toMatch(/preview cut \(\d+ more lines\)/);
   });
 });
+
+describe("remembered rules", () => {
+  it("a fetched detail brings what was always allowed and nothing else", () => {
+    const s = run(start(), ASKING);
+    const next = reduce(s, { type: "detail", worker: { ...worker("idle"), remembered_rules: [{ tool: "write", pattern: "a.txt", action: "allow" }] } });
+    expect(next.worker?.remembered_rules).toEqual([{ tool: "write", pattern: "a.txt", action: "allow" }]);
+    expect(next.worker?.status).toBe("awaiting_approval"); // the stream owns the status
+    expect(pendingApprovals(next.worker).map((p) => p.call_id)).toEqual(["c1"]);
+    expect(reduce(s, { type: "detail", worker: { ...worker("idle"), worker_id: "other", remembered_rules: [] } })).toBe(s);
+  });
+});

@@ -95,7 +95,10 @@ export type Action =
   | { type: "earlier"; items: TranscriptItem[] } // an older transcript page
   | { type: "resync_local" } // a gap was seen: forget the cursor, reconnect for a snapshot
   | { type: "failed"; code: string; message: string } // the stream cannot continue (e.g. worker gone)
-  | { type: "transport"; transport: "ws" | "poll" };
+  | { type: "transport"; transport: "ws" | "poll" }
+  // The worker's detail fetched apart from the stream: only the fields no
+  // event carries are taken from it (what was always allowed, §15).
+  | { type: "detail"; worker: Worker };
 
 export function initialState(runtimeId: string, workerId: string): ViewState {
   return {
@@ -163,6 +166,9 @@ export function reduce(s: ViewState, a: Action): ViewState {
       return { ...s, connection: "failed", diagnostic: { code: a.code, message: a.message, action: "local" } };
     case "frame":
       return applyFrame(s, a.frame);
+    case "detail":
+      if (!s.worker || a.worker.worker_id !== s.workerId) return s;
+      return { ...s, worker: { ...s.worker, remembered_rules: a.worker.remembered_rules ?? [] } };
   }
 }
 

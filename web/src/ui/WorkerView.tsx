@@ -98,6 +98,22 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
     };
   }, [runtimeId, workerId]);
 
+  // What was always allowed lives in the detail, which no event carries:
+  // read it when the view opens and after each "always allow".
+  const remembered = state ? Object.values(state.resolutions).filter((r) => r.remember).length : 0;
+  const haveWorker = state?.worker != null;
+  useEffect(() => {
+    if (!haveWorker) return;
+    let live = true;
+    api.getWorker(runtimeId, workerId).then(
+      (w) => live && streamRef.current?.dispatch({ type: "detail", worker: w }),
+      () => {}, // the stream reports what is wrong with the worker
+    );
+    return () => {
+      live = false;
+    };
+  }, [runtimeId, workerId, remembered, haveWorker]);
+
   const title = state?.worker?.display_name || workerId;
   useEffect(() => {
     document.title = `${title} · yoi`;
@@ -246,6 +262,16 @@ function WorkerMeta({ state }: { state: ViewState }) {
       {w.profile && (
         <span>
           <span class="k">profile</span> {w.profile}
+        </span>
+      )}
+      {Array.isArray(w.remembered_rules) && w.remembered_rules.length > 0 && (
+        <span data-testid="remembered-rules" title="Calls a person chose to always allow for this worker">
+          <span class="k">always allowed</span>{" "}
+          {w.remembered_rules
+            .slice(0, 5)
+            .map((r) => `${r.tool}${r.pattern ? ` ${r.pattern}` : ""}`)
+            .join(", ")}
+          {w.remembered_rules.length > 5 ? ` and ${w.remembered_rules.length - 5} more` : ""}
         </span>
       )}
       {state.usage && (
