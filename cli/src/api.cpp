@@ -67,4 +67,12 @@ std::string worker_path(const WorkerRef& w) {
   return fmt::format("/api/runtimes/{}/workers/{}", w.runtime_id, w.worker_id);
 }
 
+CliResult<bj::value> post_approval(Api& api, const WorkerRef& w, std::string_view call_id, const ApprovalRequest& a) {
+  bj::object body;
+  body["decision"] = a.approve ? "approve" : "deny";
+  if (!a.reason.empty()) body["reason"] = a.reason;
+  if (a.remember) body["remember"] = true;
+  return api.call("POST", worker_path(w) + "/approvals/" + query_escape(call_id), json::serialize(body));
+}
+
 }  // namespace yoi::cli

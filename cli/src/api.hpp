@@ -50,4 +50,16 @@ class Api {
 // /api/runtimes/{rid}/workers/{wid}
 std::string worker_path(const WorkerRef& w);
 
+// Answers a pending tool call (ARCHITECTURE §15):
+// POST …/approvals/{call_id} {"decision": "approve"|"deny", "reason"?, "remember"?}.
+// The one client call every way of answering goes through (yoi approve,
+// chat's inline prompt). The call id is percent-encoded as one path segment.
+struct ApprovalRequest {
+  bool approve = true;
+  std::string reason;  // "" = none (told to the model with a denial)
+  bool remember = false;
+};
+CliResult<boost::json::value> post_approval(Api& api, const WorkerRef& w, std::string_view call_id,
+                                            const ApprovalRequest& a);
+
 }  // namespace yoi::cli

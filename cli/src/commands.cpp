@@ -1,7 +1,6 @@
 // The yoi commands. Each one is: parse → one or a few browser-API calls →
 // print (text for people, --json for programs). Errors travel as CliError and
 // are printed once, in run().
-#include <cctype>
 #include <poll.h>
 #include <unistd.h>
 
@@ -10,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -303,27 +303,10 @@ CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
   return {};
 }
 
-// A call id as one path segment: a model's ids are not ours to constrain,
-// so anything outside the unreserved set is percent-encoded.
-std::string pct_encode(std::string_view s) {
-  std::string out;
-  for (unsigned char ch : s) {
-    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') out += static_cast<char>(ch);
-    else out += fmt::format("%{:02X}", ch);
-  }
-  return out;
-}
-
-// Answers a call awaiting approval (ARCHITECTURE §15). The same answer twice
-// is fine; a different one to an answered call is approval_resolved (exit 1).
 CliResult<void> cmd_approve(Context& c, const WorkerRef& w, const std::string& call_id, bool deny,
                             const std::optional<std::string>& reason, bool remember) {
   if (deny && remember) return tl::unexpected(usage("--remember goes with an approval, not with --deny"));
-  bj::object body;
-  body["decision"] = deny ? "deny" : "approve";
-  if (reason) body["reason"] = *reason;
-  if (remember) body["remember"] = true;
-  auto v = c.api->call("POST", worker_path(w) + "/approvals/" + pct_encode(call_id), json::serialize(body));
+  auto v = post_approval(*c.api, w, call_id, {.approve = !deny, .reason = reason.value_or(""), .remember = remember});
   if (!v) return tl::unexpected(v.error());
   if (c.json()) return print_json(*v), CliResult<void>{};
   const auto& o = obj(*v);
@@ -423,9 +406,38 @@ CliResult<void> cmd_rm(Context& c, const WorkerRef& w) {
 
 void note_to_stderr(const std::string& s) { screen().note(s); }
 
+// Calls' tool names by call_id, so a resolution can name its tool; bounded.
+class CallNames {
+ public:
+  void add(const bj::object& e) {
+    if (names_.size() >= 1024) names_.clear();
+    names_[str(e, "call_id")] = str(e, "name");
+  }
+  std::string of(const std::string& call_id) const {
+    auto it = names_.find(call_id);
+    return it == names_.end() ? std::string() : it->second;
+  }
+
+ private:
+  std::map<std::string, std::string> names_;
+};
+
+// The pending approvals a snapshot's worker detail lists (§15).
+std::vector<bj::object> pending_approvals(const bj::object& snapshot) {
+  std::vector<bj::object> out;
+  for (const auto& p : arr(obj(snapshot, "worker"), "pending_approvals"))
+    if (p.is_object() && !str(p.as_object(), "call_id").empty()) out.push_back(p.as_object());
+  return out;
+}
+
+std::string ref_text(const WorkerRef& w) { return w.runtime_id + "/" + w.worker_id; }
+
 // Text rendering of a stream for `attach`: the conversation as it happens.
+// A call waiting for a person is shown with how to answer it (attach only
+// watches; `yoi approve` or `chat` answers).
 class Renderer {
  public:
+  explicit Renderer(std::string ref) : ref_(std::move(ref)) {}
   void frame(const Frame& f) {
     if (f.type == "snapshot") {
       const auto& w = obj(f.obj, "worker");
@@ -445,12 +457,16 @@ class Renderer {
         }
       }
       const auto& fl = obj(f.obj, "in_flight");
-      for (const auto& c : arr(fl, "calls"))
-        if (str(obj(c), "state") == "awaiting_approval") out("… " + str(obj(c), "name") + " awaiting approval\n");
+      auto pending = pending_approvals(f.obj);
+      for (const auto& p : pending) request(p);
+      if (pending.empty())  // a detail without the list: the in-flight calls still say it
+        for (const auto& c : arr(fl, "calls"))
+          if (str(obj(c), "state") == "awaiting_approval") request(obj(c));
       if (!fl.empty()) out(in_flight_step_text(fl, arr(f.obj, "transcript_tail")));
     } else if (f.type == "event") {
       const auto& e = obj(f.obj, "event");
       auto type = str(e, "type");
+      if (type != "tool_output") end_output();
       if (type == "input_accepted") {
         line_break();
         out("> " + str(e, "content") + "\n");
@@ -460,13 +476,21 @@ class Renderer {
         line_break();
       } else if (type == "tool_call") {
         line_break();
+        names_.add(e);
         const auto* args = e.if_contains("arguments");
         out(tool_call_text(str(e, "name"), args ? *args : bj::value()));
       } else if (type == "tool_output") {
-        out(str(e, "delta"));
+        out(indent_.feed(str(e, "delta")));
       } else if (type == "tool_result") {
         line_break();
         out(tool_result_text(ToolResultView::from_event(e)));
+      } else if (type == "approval_requested") {
+        line_break();
+        names_.add(e);
+        request(e);
+      } else if (type == "approval_resolved") {
+        line_break();
+        out(approval_resolved_text(e, names_.of(str(e, "call_id"))));
       } else if (type == "run_finished") {
         line_break();
         auto r = str(e, "result");
@@ -487,7 +511,19 @@ class Renderer {
 
  private:
   static void out(const std::string& s) { screen().text(s); }
+  void request(const bj::object& r) {
+    out(approval_request_text(r));
+    out(approval_hint_text(ref_, str(r, "call_id")));
+  }
+  // bash output left mid-line ends before anything else is printed.
+  void end_output() {
+    if (indent_.mid_line()) out("\n");
+    indent_.reset();
+  }
+  std::string ref_;
   DiagnosticWords words_;
+  CallNames names_;
+  ToolOutputIndent indent_;
 };
 
 // A fatal diagnostic as the command's result.
@@ -503,7 +539,7 @@ CliResult<void> cmd_attach(Context& c, const WorkerRef& w, const std::string& cu
   std::optional<std::string> start_cursor;
   if (!cursor.empty()) start_cursor = cursor;
   if (auto s = f.start(start_cursor, from_start); !s) return s;
-  Renderer r;
+  Renderer r(ref_text(w));
   for (;;) {
     auto fr = f.next(milliseconds(1000));
     if (!fr) return tl::unexpected(fr.error());
@@ -541,12 +577,40 @@ std::optional<CliError> run_error(const std::string& result, const bj::object& e
   return std::nullopt;
 }
 
-CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::string& run_id, bool json_lines,
-                             const std::function<bool()>& interrupt, const std::function<void()>& on_interrupt) {
+// A call of the run waits for a person (§15): `approval_requested`, or a
+// pending entry of a snapshot's detail. Shown once per call; `ask` (chat)
+// then answers it inline, otherwise the line says how to answer.
+// `ask` returns false when nobody is left to answer here (chat's input
+// ended): the follower stops, result "detached", the call stays pending.
+using AskApproval = std::function<bool(const bj::object& request)>;
+
+CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const WorkerRef& w, const std::string& run_id,
+                             bool json_lines, const std::function<bool()>& interrupt,
+                             const std::function<void()>& on_interrupt, const AskApproval& ask = {}) {
   std::string printed;  // the current step's text, as far as it is printed
-  std::set<std::string> calls_shown, results_shown;  // by call_id: each once, also across a resync
+  std::set<std::string> calls_shown, results_shown, asked;  // by call_id: each once, also across a resync
+  CallNames names;
+  ToolOutputIndent indent;
   bool interrupted = false;
   RunEnd end;
+  auto end_output = [&] {
+    if (indent.mid_line() && !json_lines) screen().text("\n");
+    indent.reset();
+  };
+  auto show_request = [&](const bj::object& r) {
+    names.add(r);
+    if (!asked.insert(str(r, "call_id")).second || json_lines) return true;
+    end_output();
+    screen().line_break();
+    screen().text(approval_request_text(r));
+    if (ask) return ask(r);
+    screen().text(approval_hint_text(ref_text(w), str(r, "call_id")));
+    return true;
+  };
+  auto detached = [&] {
+    end.result = "detached";
+    return end;
+  };
   auto emit_text = [&](const std::string& full) {
     // Resync: print what the stream has that we have not, once.
     if (full.size() > printed.size() && full.compare(0, printed.size(), printed) == 0) {
@@ -559,11 +623,13 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
   auto show_call = [&](const std::string& call_id, const std::string& name, const bj::value* args) {
     printed.clear();
     if (!calls_shown.insert(call_id).second || json_lines) return;
+    end_output();
     screen().line_break();
     screen().text(tool_call_text(name, args ? *args : bj::value()));
   };
   auto show_result = [&](const std::string& call_id, const ToolResultView& r) {
     if (!results_shown.insert(call_id).second || json_lines) return;
+    end_output();
     screen().line_break();
     screen().text(tool_result_text(r));
   };
@@ -604,6 +670,8 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
       }
       const auto& fl = obj(frame.obj, "in_flight");
       if (str(fl, "run_id") == run_id) emit_text(in_flight_step_text(fl, arr(frame.obj, "transcript_tail")));
+      for (const auto& p : pending_approvals(frame.obj))
+        if (str(p, "run_id", run_id) == run_id && !show_request(p)) return detached();
       continue;
     }
     if (frame.type == "diagnostic") {
@@ -633,10 +701,19 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
     } else if (type == "tool_call") {
       show_call(str(e, "call_id"), str(e, "name"), e.if_contains("arguments"));
     } else if (type == "tool_output") {
-      if (!json_lines) screen().text(str(e, "delta"));
+      if (!json_lines) screen().text(indent.feed(str(e, "delta")));
     } else if (type == "tool_result") {
       show_result(str(e, "call_id"), ToolResultView::from_event(e));
+    } else if (type == "approval_requested") {
+      if (!show_request(e)) return detached();
+    } else if (type == "approval_resolved") {
+      if (!json_lines) {
+        end_output();
+        screen().line_break();
+        screen().text(approval_resolved_text(e, names.of(str(e, "call_id"))));
+      }
     } else if (type == "run_finished") {
+      end_output();
       end.result = str(e, "result");
       end.error = run_error(end.result, obj(e, "error"), run_id);
       return end;
@@ -713,7 +790,7 @@ CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool 
   if (c.json()) print_json(*v);
   auto run_id = str(obj(*v), "run_id");
   DiagnosticWords words;
-  auto end = follow_run(f, words, run_id, c.json(), {}, {});
+  auto end = follow_run(f, words, w, run_id, c.json(), {}, {});
   // Ends the reply's line; a run that printed nothing prints no empty line.
   if (!c.json()) screen().line_break();
   if (!end) return tl::unexpected(end.error());
@@ -726,24 +803,33 @@ CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool 
 // served (pings, heartbeats) while the prompt waits.
 class LineReader {
  public:
-  enum class Got { line, eof, interrupted };
+  enum class Got { line, eof, interrupted, superseded };
+  // While a run waits at a prompt (chat's approval question), the stream's
+  // frames are kept for the run's follower instead of dropped, and a frame
+  // for which `stop` says true (the call answered elsewhere, the run ended)
+  // ends the prompt: superseded.
+  struct Keep {
+    std::vector<Frame> frames;
+    std::function<bool(const Frame&)> stop;
+  };
   LineReader() {
     if (::isatty(0)) editor_.emplace();
   }
   bool editing() const { return editor_.has_value(); }
 
-  Got read(const std::string& prompt, std::string& line, Follower& f, CliResult<void>& stream_error) {
+  Got read(const std::string& prompt, std::string& line, Follower& f, CliResult<void>& stream_error,
+           Keep* keep = nullptr) {
     if (editor_)
       editor_->start(prompt);
     else
       screen().text(prompt);
-    auto got = read_line(line, f, stream_error);
+    auto got = read_line(line, f, stream_error, keep);
     if (editor_) editor_->stop();
     return got;
   }
 
  private:
-  Got read_line(std::string& line, Follower& f, CliResult<void>& stream_error) {
+  Got read_line(std::string& line, Follower& f, CliResult<void>& stream_error, Keep* keep) {
     for (;;) {
       if (!editor_) {
         if (auto nl = buf_.find('\n'); nl != std::string::npos) {
@@ -790,6 +876,13 @@ class LineReader {
           return Got::eof;
         }
         if (!*fr) break;
+        if (keep) {
+          bool fatal = (*fr)->type == "diagnostic" && str((*fr)->obj, "action") == "fatal";
+          bool stop = fatal || (keep->stop && keep->stop(**fr));
+          keep->frames.push_back(std::move(**fr));
+          if (stop) return Got::superseded;
+          continue;
+        }
         if ((*fr)->type == "diagnostic" && str((*fr)->obj, "action") == "fatal") {
           stream_error = fatal_result(**fr);
           if (stream_error) stream_error = cli_fail(kExitServerError, "worker_stopped", "the worker was stopped");
@@ -803,6 +896,75 @@ class LineReader {
   std::string buf_;
   bool eof_ = false;
 };
+
+// chat's inline answer to a call waiting for a person (§15):
+// `[y]es / [n]o / [a]lways`, and for no an optional reason the model is
+// told. It answers through the approval route (post_approval), the same call
+// `yoi approve` makes; the run's approval_resolved then shows the decision.
+// Answered elsewhere or the run ended meanwhile: the question is dropped.
+// false: standard input ended; the call stays pending.
+bool ask_approval(Context& c, const WorkerRef& w, LineReader& reader, Follower& f, const std::string& run_id,
+                  const bj::object& request) {
+  auto call_id = str(request, "call_id");
+  auto settled = [&](const Frame& fr) {
+    if (fr.type == "snapshot") return true;  // resynced: the follower looks again
+    if (fr.type != "event") return false;
+    const auto& e = obj(fr.obj, "event");
+    auto type = str(e, "type");
+    return (type == "approval_resolved" && str(e, "call_id") == call_id) ||
+           (type == "run_finished" && str(e, "run_id") == run_id) || type == "worker_stopped";
+  };
+  // One prompt; nullopt when the question is over (answered elsewhere,
+  // Ctrl-C, end of input: `ended` then says so).
+  bool ended = false;
+  auto prompt = [&](const std::string& text) -> std::optional<std::string> {
+    LineReader::Keep keep{{}, settled};
+    std::string line;
+    CliResult<void> stream_error;
+    auto got = reader.read(text, line, f, stream_error, &keep);
+    f.requeue(std::move(keep.frames));
+    if (got == LineReader::Got::eof) ended = true;
+    if (got != LineReader::Got::line) {
+      screen().line_break();
+      return std::nullopt;
+    }
+    if (!reader.editing()) screen().text(line + "\n");  // piped: show the answer
+    return line;
+  };
+  for (;;) {
+    auto line = prompt("approve? [y]es / [n]o / [a]lways: ");
+    if (!line) break;
+    auto answer = parse_approval_answer(*line);
+    if (answer == ApprovalAnswer::unknown) {
+      screen().text("answer y (yes, run it), n (no, refuse it) or a (always allow it for this worker)\n");
+      continue;
+    }
+    ApprovalRequest a;
+    a.approve = answer != ApprovalAnswer::deny;
+    a.remember = answer == ApprovalAnswer::always;
+    if (!a.approve) {
+      auto reason = prompt("reason (optional, told to the model; Enter for none): ");
+      if (!reason && !ended) break;
+      if (reason) {
+        auto b = reason->find_first_not_of(" \t");
+        if (b != std::string::npos) a.reason = reason->substr(b, reason->find_last_not_of(" \t") - b + 1);
+      }
+    }
+    if (auto r = post_approval(*c.api, w, call_id, a); !r) {
+      // Not pending any more (answered elsewhere), not supported, or the
+      // server is gone: said, and the run's own events decide what follows.
+      print_error(r.error());
+      screen().text(approval_hint_text(ref_text(w), call_id));
+    }
+    return true;
+  }
+  if (ended) {
+    screen().note(fmt::format("standard input ended; call {} stays pending: yoi approve {} {}", call_id, ref_text(w),
+                              call_id));
+    return false;
+  }
+  return true;
+}
 
 CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
   if (c.json()) return tl::unexpected(usage("chat is interactive and has no --json output; use send --wait --json"));
@@ -847,14 +1009,16 @@ CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
     auto run_id = str(obj(*v), "run_id");
     g_interrupted = 0;
     auto end = follow_run(
-        f, words, run_id, false, [] { return g_interrupted != 0; },
+        f, words, w, run_id, false, [] { return g_interrupted != 0; },
         [&] {
           auto r = c.api->call("POST", worker_path(w) + "/cancel", "{}");
           if (!r) print_error(r.error());
-        });
+        },
+        [&](const bj::object& r) { return ask_approval(c, w, reader, f, run_id, r); });
     g_interrupted = 0;
     screen().line_break();
     if (!end) return tl::unexpected(end.error());
+    if (end->result == "detached") return {};
     if (end->result == "cancelled") screen().text("[cancelled]\n");
     if (end->result == "failed" && end->error)
       screen().text("[failed: " + end->error->code + ": " + end->error->message + "]\n");

@@ -107,6 +107,10 @@ bool Follower::accept(Frame& f) {
   return true;  // unknown frame types pass through; callers ignore them
 }
 
+void Follower::requeue(std::vector<Frame> frames) {
+  pending_.insert(pending_.begin(), std::make_move_iterator(frames.begin()), std::make_move_iterator(frames.end()));
+}
+
 void Follower::schedule_reconnect(std::string why) {
   if (ws_) ws_->close(milliseconds(100));
   ws_.reset();

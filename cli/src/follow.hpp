@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -59,6 +60,10 @@ class Follower {
   // reconnect in progress just looks like waiting). After a fatal diagnostic
   // it has been returned, finished() is true.
   CliResult<std::optional<Frame>> next(std::chrono::milliseconds wait);
+
+  // Gives back frames taken with next() but not handled (chat's approval
+  // prompt reads while the run goes on): next() returns them first, in order.
+  void requeue(std::vector<Frame> frames);
 
   bool finished() const { return finished_; }
   const std::optional<std::string>& cursor() const { return cursor_; }

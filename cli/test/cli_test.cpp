@@ -11,11 +11,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "api.hpp"
 #include "follow.hpp"
 #include "process.hpp"
 #include "screen.hpp"
 #include "tools_view.hpp"
 #include "yoi/cli/cli.hpp"
+#include "yoi/cli/token.hpp"
 #include "yoi/cli/transport.hpp"
 
 namespace yoi::cli::test {
@@ -347,6 +349,189 @@ TEST(CliUnit, ToolTextThroughPrintableCannotDriveTheTerminal) {
   auto r = ToolResultView::from_event(obj_of(R"({"name":"read","ok":true,"output":"\u001b]0;pwned\u0007x\r"})"));
   EXPECT_EQ(printable(tool_result_text(r)), "← read ok (1 line)\n    ^[]0;pwned^Gx^M\n");
   EXPECT_EQ(printable(tool_call_text("read", bj::parse(R"({"path":"\u001b[2J"})"))), "→ read ^[[2J\n");
+}
+
+// Approvals (issue 21, ARCHITECTURE §15) as chat, attach and send --wait show them.
+TEST(CliUnit, ApprovalRequestAndResolutionReadAsOneLineEach) {
+  auto req = obj_of(
+      R"({"type":"approval_requested","run_id":"r1","call_id":"c1","name":"write","arguments":{"path":"a.txt","content":"x"},"rule":{"tool":"write","action":"ask"}})");
+  EXPECT_EQ(approval_request_text(req), "? write a.txt: waits for your approval (call c1)\n");
+  EXPECT_EQ(approval_request_text(obj_of(R"({"call_id":"c2","name":"bash","arguments":"{\"command\":\"make\\ntest\"}"})")),
+            "? bash make\\ntest: waits for your approval (call c2)\n")
+      << "a detail's pending entry; arguments as JSON text; one line";
+  EXPECT_EQ(approval_hint_text("rt/w", "c1"),
+            "    answer: yoi approve rt/w c1  (--deny [--reason TEXT] to refuse, --remember to always allow)\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"approved","remember":false})"), "write"),
+            "✓ write approved (call c1)\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"approved","remember":true})"), "write"),
+            "✓ write approved (call c1), always allowed from now on\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"denied","reason":"not that file"})")),
+            "✗ call denied (call c1): not that file\n");
+  // Model- and person-controlled text goes through the one escaping path.
+  EXPECT_EQ(printable(approval_request_text(obj_of(R"({"call_id":"c\u001b[2J","name":"bash","arguments":{"command":"\u001b]0;x\u0007"}})"))),
+            "? bash ^[]0;x^G: waits for your approval (call c^[[2J)\n");
+}
+
+TEST(CliUnit, ChatApprovalAnswersAreYesNoAlways) {
+  EXPECT_EQ(parse_approval_answer("y"), ApprovalAnswer::approve);
+  EXPECT_EQ(parse_approval_answer(" YES \r"), ApprovalAnswer::approve);
+  EXPECT_EQ(parse_approval_answer("n"), ApprovalAnswer::deny);
+  EXPECT_EQ(parse_approval_answer("No"), ApprovalAnswer::deny);
+  EXPECT_EQ(parse_approval_answer("a"), ApprovalAnswer::always);
+  EXPECT_EQ(parse_approval_answer("always"), ApprovalAnswer::always);
+  for (const char* other : {"", "  ", "yep", "ok", "/write {}", "ya"})
+    EXPECT_EQ(parse_approval_answer(other), ApprovalAnswer::unknown) << other << ": new input is never consent";
+}
+
+TEST(CliUnit, BashOutputStreamsIndentedUnderItsCallAndControlsShow) {
+  ToolOutputIndent in;
+  std::string out = in.feed("ok 1\nok");
+  out += in.feed(" 2\n\x1b[31mred\r\n");
+  EXPECT_EQ(out, "    ok 1\n    ok 2\n    \x1b[31mred\r\n");
+  EXPECT_FALSE(in.mid_line());
+  out = in.feed("partial");
+  EXPECT_TRUE(in.mid_line()) << "a line left open is ended before the result line";
+  EXPECT_EQ(printable("    \x1b[31mred\r\n"), "    ^[[31mred^M\n");
+}
+
+
+// ------------------------------------------------------------ approvals (issue 21)
+
+// The server's local runtime offers approvals (capability workers.approve, §15).
+bool offers_approvals(const Server& srv) {
+  auto r = yoi(srv, {"--json", "runtimes"});
+  if (r.exit_code != 0) return false;
+  auto v = parse(r.out);
+  const auto* list = v.is_object() ? v.as_object().if_contains("runtimes") : nullptr;
+  if (!list || !list->is_array()) return false;
+  for (const auto& rt : list->as_array()) {
+    if (!rt.is_object() || s(rt.as_object(), "runtime_id") != "local") continue;
+    const auto* caps = rt.as_object().if_contains("capabilities");
+    if (caps && caps->is_array())
+      for (const auto& c : caps->as_array())
+        if (c.is_string() && c.as_string() == "workers.approve") return true;
+  }
+  return false;
+}
+
+// Answers a pending call the way every CLI path does (post_approval).
+CliResult<bj::value> answer(const Server& srv, const std::string& ref, const std::string& call_id, ApprovalRequest a) {
+  auto ep = parse_server_url(srv.url());
+  EXPECT_TRUE(ep);
+  auto dir = srv.dir() + "/data";
+  auto token = find_access_token("", [&](const char* k) -> const char* {
+    return std::string_view(k) == "YOI_DATA_DIR" ? dir.c_str() : nullptr;
+  });
+  EXPECT_TRUE(token);
+  HttpClient http(*ep, *token, std::chrono::milliseconds(10000));
+  Api api(http);
+  auto w = parse_worker_ref(ref);
+  EXPECT_TRUE(w);
+  return post_approval(api, *w, call_id, a);
+}
+
+std::size_t count_of(const std::string& hay, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// chat asks inline and answers through the approval route: yes runs the
+// call, no with a reason tells the model the reason, always allows the next
+// identical call without asking; an answer that is not y/n/a asks again.
+TEST_F(CliTest, Issue21ChatAsksYesNoAlwaysInline) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  std::string in = std::string(R"(/write {"path":"a.txt","content":"x"})") + "\n" + "sure\n" + "y\n" +
+                   R"(/write {"path":"b.txt","content":"y"})" + "\n" + "n\n" + "not b please\n" +
+                   R"(/write {"path":"c.txt","content":"z"})" + "\n" + "a\n" +
+                   R"(/write {"path":"c.txt","content":"z"})" + "\n";
+  auto chat = yoi(srv, {"chat", ref}, {}, in, 60s);
+  ASSERT_EQ(chat.exit_code, 0) << chat.err << chat.out;
+  const auto& out = chat.out;
+  EXPECT_EQ(count_of(out, "? write a.txt: waits for your approval (call "), 1u) << out;
+  EXPECT_NE(out.find("approve? [y]es / [n]o / [a]lways: sure\nanswer y (yes, run it)"), std::string::npos)
+      << "an answer that is not y/n/a is never consent: " << out;
+  EXPECT_NE(out.find("approve? [y]es / [n]o / [a]lways: y\n"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(✓ write approved \(call [^)]+\)\n← write ok)"))) << out;
+  EXPECT_NE(out.find("write ok: 1 line"), std::string::npos) << "the run went on: " << out;
+  EXPECT_NE(out.find("reason (optional, told to the model; Enter for none): not b please\n"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(✗ write denied \(call [^)]+\): not b please\n← write failed: denied)")))
+      << out;
+  EXPECT_NE(out.find("not b please", out.find("← write failed: denied") + 1), std::string::npos)
+      << "the model's summary names the reason: " << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(✓ write approved \(call [^)]+\), always allowed from now on)"))) << out;
+  EXPECT_EQ(count_of(out, "? write c.txt"), 1u) << "the remembered call runs without asking: " << out;
+  EXPECT_EQ(count_of(out, "← write ok"), 3u) << out;
+}
+
+// attach only watches: it shows the request, how to answer it (yoi approve),
+// and the resolution made elsewhere; a reconnect's snapshot shows what is
+// still pending from the worker detail.
+TEST_F(CliTest, Issue21AttachShowsTheRequestHowToAnswerAndTheResolution) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  Pty att({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv, {{"TERM", "dumb"}}));
+  auto at = att.expect("attached to", 15s);
+  ASSERT_TRUE(at) << att.output();
+  auto sent = yoi(srv, {"send", ref, R"(/write {"path":"a.txt","content":"x"})"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  at = att.expect("? write a.txt: waits for your approval (call ", 15s, *at);
+  ASSERT_TRUE(at) << att.output();
+  auto close = att.output().find(')', *at);
+  ASSERT_NE(close, std::string::npos);
+  auto call_id = att.output().substr(*at, close - *at);
+  at = att.expect("answer: yoi approve " + ref + " " + call_id, 15s, *at);
+  ASSERT_TRUE(at) << att.output();
+
+  // A second attach starts from the snapshot: the detail's pending call.
+  auto later = Pty({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv, {{"TERM", "dumb"}}));
+  EXPECT_TRUE(later.expect("? write a.txt: waits for your approval (call " + call_id + ")", 15s)) << later.output();
+
+  ASSERT_TRUE(answer(srv, ref, call_id, {.approve = false, .reason = "no thanks", .remember = false}));
+  at = att.expect("✗ write denied (call " + call_id + "): no thanks", 15s, *at);
+  ASSERT_TRUE(at) << att.output();
+  at = att.expect("← write failed: denied", 15s, *at);
+  EXPECT_TRUE(at) << att.output();
+  auto again = answer(srv, ref, call_id, {.approve = true, .reason = "", .remember = false});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "approval_resolved") << again.error().message;
+  // Stopping the worker ends both streams normally.
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  EXPECT_EQ(att.wait(10s), 0) << att.output();
+  EXPECT_EQ(later.wait(10s), 0) << later.output();
+}
+
+// send --wait only watches too: it names the call and how to answer it, and
+// its run completes once the call is answered elsewhere.
+TEST_F(CliTest, Issue21SendWaitShowsHowToAnswerAndCompletesAfterTheApproval) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  Pty send({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, R"(/write {"path":"w.txt","content":"x"})"},
+           yoi_env(srv, {{"TERM", "dumb"}}));
+  auto at = send.expect("? write w.txt: waits for your approval (call ", 15s);
+  ASSERT_TRUE(at) << send.output();
+  auto call_id = send.output().substr(*at, send.output().find(')', *at) - *at);
+  ASSERT_TRUE(send.expect("answer: yoi approve " + ref + " " + call_id, 15s, *at)) << send.output();
+  ASSERT_TRUE(answer(srv, ref, call_id, {.approve = true, .reason = "", .remember = false}));
+  EXPECT_TRUE(send.expect("write ok: 1 line", 15s, *at)) << send.output();
+  EXPECT_EQ(send.wait(15s), 0) << send.output();
+}
+
+// chat whose input ends at the question leaves the call pending (it can be
+// answered later) and exits 0 saying how.
+TEST_F(CliTest, Issue21ChatInputEndingAtTheQuestionLeavesTheCallPending) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  auto chat = yoi(srv, {"chat", ref}, {}, std::string(R"(/write {"path":"p.txt","content":"x"})") + "\n", 30s);
+  EXPECT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_NE(chat.err.find("stays pending: yoi approve " + ref + " "), std::string::npos) << chat.err;
+  auto show = yoi(srv, {"--json", "show", ref});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  auto w = parse(show.out).as_object();
+  EXPECT_EQ(s(w, "status"), "awaiting_approval") << show.out;
+  const auto* pending = w.if_contains("pending_approvals");
+  ASSERT_TRUE(pending && pending->is_array() && pending->as_array().size() == 1) << show.out;
 }
 
 // ------------------------------------------------------------ usage and exit codes

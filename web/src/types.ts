@@ -25,7 +25,36 @@ export interface Worker {
   run_count?: number;
   last_seq?: number;
   transcript_total?: number;
+  // Calls parked on a person's decision (§15), while `awaiting_approval`.
+  pending_approvals?: PendingApproval[];
+  // What a person chose to always allow (approve + remember), §15.
+  remembered_rules?: Array<{ tool: string; pattern?: string; action: string }>;
   [extra: string]: unknown;
+}
+
+// A tool call waiting for a person (ARCHITECTURE §15): the worker detail's
+// `pending_approvals` and the `approval_requested` event carry it.
+export interface PendingApproval {
+  call_id: string;
+  name: string;
+  arguments: unknown;
+  run_id?: string;
+  rule?: { tool: string; pattern?: string; action: string; source?: string }; // the rule that said `ask`
+  requested_at?: number;
+}
+
+export type ApprovalDecision = "approve" | "deny";
+// POST …/approvals/{call_id}
+export interface ApprovalBody {
+  decision: ApprovalDecision;
+  reason?: string;
+  remember?: boolean;
+}
+// What `approval_resolved` says about a call.
+export interface ApprovalResolution {
+  decision: "approved" | "denied" | string;
+  reason?: string;
+  remember?: boolean;
 }
 
 export interface WorkerList {
@@ -154,16 +183,17 @@ export type WorkerEvent =
       exit_code?: number;
       duration_ms?: number;
     })
-  | (EventBase & { type: "usage"; run_id: string; step?: number; input_tokens: number; output_tokens: number })
+  // arguments: the model's JSON text (as the runtime sends it) or an object.
   | (EventBase & {
       type: "approval_requested";
       run_id: string;
       call_id: string;
       name: string;
-      arguments: string;
-      rule: { tool: string; pattern?: string; action: string; source?: string };
+      arguments: unknown;
+      rule?: { tool: string; pattern?: string; action: string; source?: string };
     })
-  | (EventBase & { type: "approval_resolved"; run_id: string; call_id: string; decision: "approved" | "denied" | string; reason?: string; remember: boolean })
+  | (EventBase & { type: "approval_resolved"; run_id: string; call_id: string } & ApprovalResolution)
+  | (EventBase & { type: "usage"; run_id: string; step?: number; input_tokens: number; output_tokens: number })
   | (EventBase & {
       type: "run_finished";
       run_id: string;
