@@ -50,6 +50,8 @@ constexpr milliseconds kFrame{33};
 constexpr milliseconds kStreamBudget{20};
 // The worker list is fetched this often (statuses change without a key).
 constexpr milliseconds kCatalogEvery{1000};
+// How long "stream resumed" stays on the status line.
+constexpr milliseconds kGoodNewsFor{3000};
 
 // ------------------------------------------------------------ terminal restore
 //
@@ -361,6 +363,7 @@ class Tui {
       auto wake = dirty ? next_draw : now + milliseconds(1000);
       if (follower_) wake = std::min(wake, follower_->due());
       if (reopen_at_) wake = std::min(wake, *reopen_at_);
+      if (clear_note_at_) wake = std::min(wake, *clear_note_at_);
       int timeout = static_cast<int>(std::clamp<std::int64_t>(
           std::chrono::duration_cast<milliseconds>(wake - now).count(), 0, 1000));
       pollfd fds[4] = {{0, POLLIN, 0}, {sig.fd[0], POLLIN, 0}, {cat.fd[0], POLLIN, 0}, {-1, POLLIN, 0}};
@@ -392,6 +395,11 @@ class Tui {
         dirty = true;
       }
       if (follower_ && pump()) dirty = true;
+      if (clear_note_at_ && clock::now() >= *clear_note_at_) {
+        clear_note_at_.reset();
+        model_.stream_note("");
+        dirty = true;
+      }
       now = clock::now();
       if (now - last_draw >= milliseconds(1000)) dirty = true;  // "5s ago" keeps counting
       if (dirty && now >= next_draw) {
@@ -412,7 +420,11 @@ class Tui {
   void open(const WorkerRef& ref, bool again = false) {
     follower_.reset();
     if (!again) model_.select(ref);
-    follower_ = std::make_unique<Follower>(api_, ref, [this](const std::string& note) { model_.stream_note(note); });
+    follower_ = std::make_unique<Follower>(api_, ref, [this](const std::string& note) {
+      model_.stream_note(note);
+      // Good news is said for a moment; trouble stays until it is over.
+      clear_note_at_ = note == "stream resumed" ? std::optional(clock::now() + kGoodNewsFor) : std::nullopt;
+    });
     auto s = follower_->start(std::nullopt, false);
     if (!s) {
       follower_.reset();
@@ -518,6 +530,7 @@ class Tui {
   Model model_;
   std::unique_ptr<Follower> follower_;
   std::optional<clock::time_point> reopen_at_;
+  std::optional<clock::time_point> clear_note_at_;
   CatalogPoller* catalog_ = nullptr;
 };
 
