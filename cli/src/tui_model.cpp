@@ -414,7 +414,9 @@ void Model::on_event(const bj::object& e) {
 // ------------------------------------------------------------ catalog
 
 void Model::set_catalog(Catalog c) {
-  std::optional<WorkerRef> keep = highlighted();
+  // The highlight stays on its worker; before there was one, it goes to the
+  // worker that is open (yoi tui RUNTIME/WORKER).
+  std::optional<WorkerRef> keep = catalog_.workers.empty() ? console_.ref : highlighted();
   catalog_ = std::move(c);
   if (keep) {
     auto vis = visible_workers();

@@ -532,7 +532,7 @@ Grid render(const Model& m, int width, int height) {
         else if (m.approving())
           g.put(r, 1, "y approve · n deny · a always · Esc cancel run · Ctrl-C quit", Style::dim);
         else if (m.focus() == Model::Focus::composer)
-          g.put(r, 1, "Enter send · Alt-Enter newline · Esc cancel run · Tab list · ? keys · Ctrl-C quit",
+          g.put(r, 1, "Enter send · Alt-Enter newline · Esc cancel · Tab list · ? keys · Ctrl-C quit",
                 Style::dim);
         else
           g.put(r, 1, "↑↓ pick · Enter open · / filter · c create · s stop · d delete · Tab write · q quit",

@@ -252,6 +252,29 @@ TEST_F(Tui, ListFiltersAndAsksBeforeCreateStopDelete) {
   EXPECT_EQ(m.focus(), Model::Focus::composer);
 }
 
+TEST_F(Tui, OutageAndRecoveryShowOnTheStatusLine) {
+  auto m = opened();
+  m.apply(frame(R"({"type":"diagnostic","code":"runtime_unavailable","message":"runtime 'far' is unreachable","action":"wait"})"));
+  auto g = render(m, 80, 24);
+  EXPECT_NE(g.row_text(22).find("⚠ runtime_unavailable: runtime 'far' is unreachable; waiting"),
+            std::string::npos)
+      << text(g);
+  m.apply(frame(R"({"type":"diagnostic","code":"runtime_recovered","message":"back","action":"resync"})"));
+  EXPECT_EQ(render(m, 80, 24).row_text(22).find("⚠"), std::string::npos) << text(render(m, 80, 24));
+  m.stream_note("stream interrupted (the connection was lost); reconnecting in 0.2s");
+  EXPECT_NE(render(m, 80, 24).row_text(22).find("stream interrupted"), std::string::npos);
+}
+
+TEST_F(Tui, OpenedWorkerIsHighlightedOnceTheListArrives) {
+  auto m = opened();  // local/w1, before any catalog
+  Catalog c;
+  c.runtimes.push_back({"local", "Local", "embedded", "ready", ""});
+  c.workers.push_back({"local", "a0", "", "idle", "", 0});
+  c.workers.push_back({"local", "w1", "", "idle", "", 0});
+  m.set_catalog(c);
+  EXPECT_EQ(m.cursor(), 1);
+}
+
 TEST_F(Tui, CtrlCQuitsFromAnywhereAndQOnlyOutsideTheComposer) {
   auto m = opened();
   EXPECT_EQ(m.on_key(key_char('q')).kind, Action::none);  // typed into the composer
