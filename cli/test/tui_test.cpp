@@ -212,6 +212,56 @@ TEST_F(TuiTmux, ServerRestartMidStreamResumesWithoutDuplicatedText) {
       << tmux.pane();
 }
 
+TEST_F(TuiTmux, CreateStopAndDeleteAskFirst) {
+  ASSERT_TRUE(tmux.start(tui_command(srv, ""), 120, 30));
+  ASSERT_TRUE(tmux.wait_for("no workers (c creates one)")) << tmux.pane();
+  tmux.keys({"c"});
+  ASSERT_TRUE(tmux.wait_for("create a worker on local? (y/n)")) << tmux.pane();
+  tmux.keys({"n"});
+  ASSERT_TRUE(tmux.wait_for("not done")) << tmux.pane();
+  auto listed = [&] { return parse(yoi(srv, {"workers", "--json"}).out).as_object().at("workers").as_array(); };
+  EXPECT_TRUE(listed().empty());
+  tmux.keys({"c"});
+  ASSERT_TRUE(tmux.wait_for("create a worker on local? (y/n)")) << tmux.pane();
+  tmux.keys({"y"});
+  // Created, opened, composer focused: a message goes straight to it.
+  ASSERT_TRUE(tmux.wait_for("created local/")) << tmux.pane();
+  auto all = listed();
+  ASSERT_EQ(all.size(), 1u);
+  auto id = s(all[0].as_object(), "worker_id");
+  ASSERT_TRUE(tmux.wait_for("local/" + id + " · idle")) << tmux.pane();
+  tmux.type("first words");
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait_for("echo: first words")) << tmux.pane();
+  tmux.keys({"Tab", "s"});
+  ASSERT_TRUE(tmux.wait_for("stop local/" + id + " for good? (y/n)")) << tmux.pane();
+  tmux.keys({"y"});
+  ASSERT_TRUE(tmux.wait_for("[worker stopped]")) << tmux.pane();
+  EXPECT_EQ(s(listed()[0].as_object(), "status"), "stopped");
+  tmux.keys({"d"});
+  ASSERT_TRUE(tmux.wait_for("delete local/" + id + " and its history? (y/n)")) << tmux.pane();
+  tmux.keys({"y"});
+  ASSERT_TRUE(tmux.wait_for("deleted local/" + id)) << tmux.pane();
+  EXPECT_TRUE(listed().empty());
+  EXPECT_TRUE(tmux.wait_for("no workers (c creates one)")) << tmux.pane();
+}
+
+TEST_F(TuiTmux, EscCancelsTheRun) {
+  auto ref = create_worker(srv, "local", {"--id", "esc"});
+  ASSERT_TRUE(tmux.start(tui_command(srv, ref), 120, 30));
+  ASSERT_TRUE(tmux.wait_for("local/esc · idle")) << tmux.pane();
+  // 2000 bytes at 8 bytes per 40 ms: some 10 s of reply, cancelled early.
+  tmux.type(std::string(2000, 'k'));
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait_for("echo: kk")) << tmux.pane();
+  tmux.keys({"Escape"});
+  ASSERT_TRUE(tmux.wait_for("[cancelled]")) << tmux.pane();
+  ASSERT_TRUE(tmux.wait_for("local/esc · idle")) << tmux.pane();
+  auto it = items(ref);
+  ASSERT_EQ(it.size(), 2u);
+  EXPECT_EQ(s(it[1].as_object(), "result"), "cancelled");
+}
+
 // Ctrl-C, SIGTERM and a crash (SIGSEGV) all give the terminal back: the
 // alternate screen is left, the cursor shows, and the shell's own screen is
 // there again.
