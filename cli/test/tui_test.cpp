@@ -93,6 +93,18 @@ class TuiTmux : public ::testing::Test {
   Tmux tmux;
 };
 
+TEST(TuiUsage, NeedsATerminalAndHasNoJson) {
+  if (yoi_bin().empty()) GTEST_FAIL() << "the yoi binary is not built (YOI_BUILD_DIR)";
+  // stdin is not a terminal here: a usage error before anything is drawn.
+  auto r = run({yoi_bin(), "--server", "127.0.0.1:9", "tui"}, {{"YOI_ACCESS_TOKEN", ""}}, std::string(), 10s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("yoi tui needs a terminal"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "nothing is drawn";
+  r = run({yoi_bin(), "--server", "127.0.0.1:9", "tui", "not a worker"}, {{"YOI_ACCESS_TOKEN", ""}}, std::string(), 10s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("RUNTIME/WORKER"), std::string::npos) << r.err;
+}
+
 TEST_F(TuiTmux, PicksAWorkerSendsAMessageAndSeesTheReplyStream) {
   create_worker(srv, "local", {"--id", "alpha"});
   create_worker(srv, "local", {"--id", "beta"});
