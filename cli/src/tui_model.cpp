@@ -47,6 +47,20 @@ std::string mark_of(std::string_view result, const bj::object& error) {
   return std::string(result);
 }
 
+// Which rule asked: a name, or the rule itself {tool, pattern?, action}
+// ("write *.md ask"); "" when the event names none.
+std::string rule_text(const bj::object& o) {
+  const auto* r = o.if_contains("rule");
+  if (!r) return "";
+  if (r->is_string()) return std::string(r->as_string());
+  if (!r->is_object()) return "";
+  const auto& ro = r->as_object();
+  std::string out = str(ro, "tool");
+  if (auto p = str(ro, "pattern"); !p.empty()) out += " " + p;
+  if (auto a = str(ro, "action"); !a.empty()) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
 bool contains_folded(std::string_view hay, std::u32string_view needle) {
   auto h = utf32(hay);
   auto lower = [](char32_t c) { return c < 128 ? static_cast<char32_t>(std::tolower(static_cast<int>(c))) : c; };
@@ -299,7 +313,7 @@ void Model::on_snapshot(const bj::object& f) {
       if (!a.is_object()) continue;
       const auto& ao = a.as_object();
       auto name = str(ao, "name");
-      PendingApproval pa{str(ao, "call_id"), name, tool_main_arg(name, args_of(ao)), str(ao, "rule")};
+      PendingApproval pa{str(ao, "call_id"), name, tool_main_arg(name, args_of(ao)), rule_text(ao)};
       if (auto* t = find_tool(pa.call_id)) t->state = Entry::State::awaiting_approval;
       console_.pending.push_back(std::move(pa));
     }
@@ -370,9 +384,7 @@ void Model::on_event(const bj::object& e) {
     auto main = tool_main_arg(name, args_of(e));
     auto& t = tool_entry(str(e, "call_id"), name, main, run_id);
     t.state = Entry::State::awaiting_approval;
-    auto rule = e.if_contains("rule") && e.at("rule").is_string() ? str(e, "rule")
-                : e.if_contains("rule")                            ? json::serialize(e.at("rule"))
-                                                                   : std::string();
+    auto rule = rule_text(e);
     auto id = t.call_id;
     if (std::none_of(console_.pending.begin(), console_.pending.end(),
                      [&](const PendingApproval& p) { return p.call_id == id; }))

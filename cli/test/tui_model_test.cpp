@@ -188,6 +188,14 @@ TEST_F(Tui, ApprovalKeysAnswerThePendingCallAndTheComposerYields) {
   EXPECT_EQ(m.console().entries.back().state, Entry::State::denied);
 }
 
+TEST_F(Tui, ApprovalRuleReadsAsToolPatternAction) {
+  auto m = opened();
+  m.apply(event(1, ev(R"({"type":"approval_requested","run_id":"r1","call_id":"c2","name":"bash",
+                          "arguments":{"command":"rm -rf build"},"rule":{"tool":"bash","pattern":"rm *","action":"ask"}})")));
+  auto g = text(render(m, 80, 24));
+  EXPECT_NE(g.find("⚠ bash rm -rf build waits for approval (bash rm * ask)"), std::string::npos) << g;
+}
+
 TEST_F(Tui, SnapshotOfAParkedRunListsItsPendingApproval) {
   Model m;
   m.select({"local", "w1"});
