@@ -535,7 +535,7 @@ Grid render(const Model& m, int width, int height) {
           g.put(r, 1, "Enter send · Alt-Enter newline · Esc cancel · Tab list · ? keys · Ctrl-C quit",
                 Style::dim);
         else
-          g.put(r, 1, "↑↓ pick · Enter open · / filter · c create · s stop · d delete · Tab write · q quit",
+          g.put(r, 1, "↑↓ pick · Enter open · / filter · c new · s stop · d delete · Tab write · q quit",
                 Style::dim);
         break;
     }
