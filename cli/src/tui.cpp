@@ -116,6 +116,9 @@ class Terminal {
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     curs_set(0);
+    // The mouse is optional: a click picks a worker, the wheel scrolls.
+    mousemask(BUTTON1_CLICKED | BUTTON4_PRESSED | BUTTON5_PRESSED, nullptr);
+    mouseinterval(0);
     // Colours follow the terminal (its own background and foreground);
     // NO_COLOR (https://no-color.org): attributes only.
     const char* no_color = std::getenv("NO_COLOR");
@@ -192,13 +195,18 @@ class Terminal {
 };
 
 // Reads every key waiting on the terminal.
-std::optional<Key> read_key(bool& resized) {
+std::optional<Key> read_key(bool& resized, std::optional<MEVENT>& mouse) {
   wint_t ch = 0;
   int r = wget_wch(stdscr, &ch);
   if (r == ERR) return std::nullopt;
   if (r == KEY_CODE_YES) {
     switch (ch) {
       case KEY_RESIZE: resized = true; return Key{Key::character, 0};
+      case KEY_MOUSE: {
+        MEVENT me{};
+        if (getmouse(&me) == OK) mouse = me;
+        return Key{Key::character, 0};
+      }
       case KEY_UP: return key(Key::up);
       case KEY_DOWN: return key(Key::down);
       case KEY_LEFT: return key(Key::left);
@@ -373,8 +381,17 @@ class Tui {
       if (fds[1].revents & POLLIN) return {};  // SIGINT / SIGTERM / SIGHUP
       // Keys (also after EINTR: a resize arrives as KEY_RESIZE).
       bool resized = false;
-      while (auto k = read_key(resized)) {
+      std::optional<MEVENT> mouse;
+      while (auto k = read_key(resized, mouse)) {
         dirty = true;
+        if (mouse) {
+          if (mouse->bstate & BUTTON4_PRESSED) model_.wheel(3);
+          if (mouse->bstate & BUTTON5_PRESSED) model_.wheel(-3);
+          if ((mouse->bstate & BUTTON1_CLICKED) && mouse->x < last_.list_width && mouse->y >= 0 &&
+              mouse->y < static_cast<int>(last_.worker_at_row.size()))
+            act(model_.click_worker(last_.worker_at_row[static_cast<std::size_t>(mouse->y)]));
+          mouse.reset();
+        }
         if (k->kind == Key::character && k->ch == 0) continue;
         auto a = model_.on_key(*k);
         if (a.kind == Action::quit) return {};
@@ -406,7 +423,8 @@ class Tui {
         model_.set_now_ms(wall_ms());
         int h = 0, w = 0;
         getmaxyx(stdscr, h, w);
-        term.paint(render(model_, w, h));
+        last_ = render(model_, w, h);
+        term.paint(last_);
         dirty = false;
         last_draw = now;
         next_draw = now + kFrame;
@@ -532,6 +550,7 @@ class Tui {
   std::optional<clock::time_point> reopen_at_;
   std::optional<clock::time_point> clear_note_at_;
   CatalogPoller* catalog_ = nullptr;
+  Grid last_{1, 1};  // what is on the screen (where a click landed)
 };
 
 }  // namespace

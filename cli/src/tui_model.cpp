@@ -577,6 +577,16 @@ Action Model::key_normal(const Key& k) {
   return key_list(k);
 }
 
+Action Model::click_worker(int index) {
+  if (mode_ != Mode::normal) return {};
+  auto vis = visible_workers();
+  if (index < 0 || index >= static_cast<int>(vis.size())) return {};
+  cursor_ = index;
+  return key_list(key(Key::enter));
+}
+
+void Model::wheel(int lines) { scroll_ = std::max(0, scroll_ + lines); }
+
 Action Model::key_list(const Key& k) {
   auto vis = visible_workers();
   int n = static_cast<int>(vis.size());

@@ -130,6 +130,10 @@ class Model {
   void stream_note(std::string note) { console_.stream_note = std::move(note); }
   void flash(std::string text) { flash_ = std::move(text); }
   Action on_key(const Key& k);
+  // The mouse (optional): a click on a worker of the list opens it; the
+  // wheel scrolls the console by `lines` (positive: back in time).
+  Action click_worker(int visible_index);
+  void wheel(int lines);
   void set_now_ms(std::int64_t now) { now_ms_ = now; }
   void set_focus(Focus f) { focus_ = f; }
   void set_server(std::string s) { server_ = std::move(s); }

@@ -317,6 +317,7 @@ Grid render(const Model& m, int width, int height) {
   const int rc = left_w + 1;  // the console's first column
   const int rw = width - rc;
   for (int r = top; r <= bottom; ++r) g.at(r, left_w) = {U'│', Style::dim};
+  g.list_width = left_w;
 
   // ---- left pane: runtimes and their workers
   {
@@ -365,6 +366,7 @@ Grid render(const Model& m, int width, int height) {
     int offset = std::max(0, first_sel + 2 - rows);
     for (int r = 0; r < rows && offset + r < static_cast<int>(lines.size()); ++r) {
       const auto& l = lines[static_cast<std::size_t>(offset + r)];
+      g.worker_at_row[static_cast<std::size_t>(top + r)] = l.worker;
       bool sel = l.worker >= 0 && l.worker == m.cursor();
       Style st = sel ? Style::selected : l.style;
       if (sel) g.fill(top + r, 0, left_w, Style::selected);

@@ -283,6 +283,35 @@ TEST_F(Tui, OpenedWorkerIsHighlightedOnceTheListArrives) {
   EXPECT_EQ(m.cursor(), 1);
 }
 
+TEST_F(Tui, AClickOnAWorkerOpensItAndTheWheelScrolls) {
+  Model m;
+  Catalog c;
+  c.runtimes.push_back({"local", "Local", "embedded", "ready", ""});
+  c.workers.push_back({"local", "alpha", "", "idle", "", 0});
+  c.workers.push_back({"local", "beta", "", "idle", "", 0});
+  m.set_catalog(c);
+  auto g = render(m, 80, 24);
+  int row = -1;
+  for (int r = 0; r < g.height; ++r)
+    if (g.row_text(r).find("· beta") != std::string::npos) row = r;
+  ASSERT_GE(row, 0) << text(g);
+  ASSERT_EQ(g.worker_at_row[static_cast<std::size_t>(row)], 1);
+  EXPECT_GT(g.list_width, 0);
+  auto a = m.click_worker(g.worker_at_row[static_cast<std::size_t>(row)]);
+  EXPECT_EQ(a.kind, Action::open);
+  EXPECT_EQ(a.ref.worker_id, "beta");
+  EXPECT_EQ(m.click_worker(-1).kind, Action::none);  // a click on a runtime's line
+  for (int i = 0; i < 40; ++i)
+    m.apply(event(static_cast<std::uint64_t>(i + 1),
+                  bj::object{{"type", "input_accepted"}, {"run_id", "r"}, {"content", "line " + std::to_string(i)}}));
+  m.wheel(3);
+  auto t = text(render(m, 80, 24));
+  EXPECT_NE(t.find("3 newer lines"), std::string::npos) << t;
+  EXPECT_EQ(t.find("> line 39"), std::string::npos) << t;
+  m.wheel(-10);
+  EXPECT_EQ(m.scroll(), 0);
+}
+
 TEST_F(Tui, CtrlCQuitsFromAnywhereAndQOnlyOutsideTheComposer) {
   auto m = opened();
   EXPECT_EQ(m.on_key(key_char('q')).kind, Action::none);  // typed into the composer
