@@ -6,11 +6,13 @@
 #include "tui.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <clocale>
 #include <condition_variable>
@@ -19,9 +21,6 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
-
-#include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "follow.hpp"
 #include "tui_model.hpp"
@@ -72,7 +71,8 @@ void emergency_restore() {
   if (!g_curses_on) return;
   g_curses_on = 0;
   if (g_have_modes) ::tcsetattr(0, TCSANOW, &g_saved_modes);
-  if (g_leave_len) [[maybe_unused]] auto n = ::write(1, g_leave_seq, g_leave_len);
+  if (g_leave_len) [[maybe_unused]]
+    auto n = ::write(1, g_leave_seq, g_leave_len);
 }
 
 void on_crash(int sig) {
@@ -83,7 +83,8 @@ void on_crash(int sig) {
 
 void on_quit_signal(int sig) {
   unsigned char b = static_cast<unsigned char>(sig);
-  if (g_signal_pipe[1] >= 0) [[maybe_unused]] auto n = ::write(g_signal_pipe[1], &b, 1);
+  if (g_signal_pipe[1] >= 0) [[maybe_unused]]
+    auto n = ::write(g_signal_pipe[1], &b, 1);
 }
 
 void append_cap(const char* name) {
@@ -150,18 +151,30 @@ class Terminal {
   attr_t attr(Style s) const {
     auto c = [&](short pair, attr_t plain) -> attr_t { return color_ ? COLOR_PAIR(pair) : plain; };
     switch (s) {
-      case Style::normal: return A_NORMAL;
-      case Style::dim: return A_DIM;
-      case Style::bold: return A_BOLD;
-      case Style::bar: return A_REVERSE;
-      case Style::selected: return A_REVERSE | A_BOLD;
-      case Style::user: return c(p_user, A_NORMAL) | A_BOLD;
-      case Style::code: return c(p_code, A_NORMAL);
-      case Style::tool: return c(p_tool, A_NORMAL);
-      case Style::ok: return c(p_ok, A_NORMAL);
-      case Style::failed: return c(p_failed, A_BOLD);
-      case Style::waiting: return c(p_waiting, A_UNDERLINE) | A_BOLD;
-      case Style::notice: return c(p_notice, A_BOLD);
+      case Style::normal:
+        return A_NORMAL;
+      case Style::dim:
+        return A_DIM;
+      case Style::bold:
+        return A_BOLD;
+      case Style::bar:
+        return A_REVERSE;
+      case Style::selected:
+        return A_REVERSE | A_BOLD;
+      case Style::user:
+        return c(p_user, A_NORMAL) | A_BOLD;
+      case Style::code:
+        return c(p_code, A_NORMAL);
+      case Style::tool:
+        return c(p_tool, A_NORMAL);
+      case Style::ok:
+        return c(p_ok, A_NORMAL);
+      case Style::failed:
+        return c(p_failed, A_BOLD);
+      case Style::waiting:
+        return c(p_waiting, A_UNDERLINE) | A_BOLD;
+      case Style::notice:
+        return c(p_notice, A_BOLD);
     }
     return A_NORMAL;
   }
@@ -201,34 +214,54 @@ std::optional<Key> read_key(bool& resized, std::optional<MEVENT>& mouse) {
   if (r == ERR) return std::nullopt;
   if (r == KEY_CODE_YES) {
     switch (ch) {
-      case KEY_RESIZE: resized = true; return Key{Key::character, 0};
+      case KEY_RESIZE:
+        resized = true;
+        return Key{Key::character, 0};
       case KEY_MOUSE: {
         MEVENT me{};
         if (getmouse(&me) == OK) mouse = me;
         return Key{Key::character, 0};
       }
-      case KEY_UP: return key(Key::up);
-      case KEY_DOWN: return key(Key::down);
-      case KEY_LEFT: return key(Key::left);
-      case KEY_RIGHT: return key(Key::right);
-      case KEY_HOME: return key(Key::home);
-      case KEY_END: return key(Key::end);
-      case KEY_PPAGE: return key(Key::page_up);
-      case KEY_NPAGE: return key(Key::page_down);
-      case KEY_BACKSPACE: return key(Key::backspace);
-      case KEY_DC: return key(Key::del);
-      case KEY_ENTER: return key(Key::enter);
-      case KEY_BTAB: return key(Key::tab);
-      case KEY_F(1): return key(Key::f1);
-      default: return Key{Key::character, 0};
+      case KEY_UP:
+        return key(Key::up);
+      case KEY_DOWN:
+        return key(Key::down);
+      case KEY_LEFT:
+        return key(Key::left);
+      case KEY_RIGHT:
+        return key(Key::right);
+      case KEY_HOME:
+        return key(Key::home);
+      case KEY_END:
+        return key(Key::end);
+      case KEY_PPAGE:
+        return key(Key::page_up);
+      case KEY_NPAGE:
+        return key(Key::page_down);
+      case KEY_BACKSPACE:
+        return key(Key::backspace);
+      case KEY_DC:
+        return key(Key::del);
+      case KEY_ENTER:
+        return key(Key::enter);
+      case KEY_BTAB:
+        return key(Key::tab);
+      case KEY_F(1):
+        return key(Key::f1);
+      default:
+        return Key{Key::character, 0};
     }
   }
   switch (ch) {
-    case 13: return key(Key::enter);
-    case 10: return key(Key::alt_enter);  // Ctrl-J
-    case 9: return key(Key::tab);
+    case 13:
+      return key(Key::enter);
+    case 10:
+      return key(Key::alt_enter);  // Ctrl-J
+    case 9:
+      return key(Key::tab);
     case 8:
-    case 127: return key(Key::backspace);
+    case 127:
+      return key(Key::backspace);
     case 27: {
       // Esc alone, or Alt-<key> (the terminal sends Esc first).
       wint_t next = 0;
@@ -252,7 +285,8 @@ std::optional<Key> read_key(bool& resized, std::optional<MEVENT>& mouse) {
 class CatalogPoller {
  public:
   CatalogPoller(const HttpClient& like, int notify_fd)
-      : http_(like.endpoint(), like.token(), std::min<milliseconds>(like.timeout(), milliseconds(5000))),
+      : http_(like.endpoint(), like.token(),
+              std::min<milliseconds>(like.timeout(), milliseconds(5000))),
         api_(http_),
         notify_fd_(notify_fd),
         thread_([this] { loop(); }) {}
@@ -283,11 +317,13 @@ class CatalogPoller {
       lk.unlock();
       Catalog c;
       auto rts = api_.get("/api/runtimes");
-      auto ws = rts ? api_.get("/api/workers?limit=1000") : CliResult<bj::value>(tl::unexpected(rts.error()));
+      auto ws = rts ? api_.get("/api/workers?limit=1000")
+                    : CliResult<bj::value>(tl::unexpected(rts.error()));
       if (rts && ws)
         c = catalog_from(*rts, *ws);
       else
-        c.error = fmt::format("worker list: {}: {}", (rts ? ws : rts).error().code, (rts ? ws : rts).error().message);
+        c.error = fmt::format("worker list: {}: {}", (rts ? ws : rts).error().code,
+                              (rts ? ws : rts).error().message);
       lk.lock();
       latest_ = std::move(c);
       char b = 1;
@@ -324,7 +360,9 @@ struct Pipe {
 };
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // ------------------------------------------------------------ the loop
@@ -335,13 +373,15 @@ class Tui {
 
   CliResult<void> run(std::optional<WorkerRef> start) {
     Pipe sig, cat;
-    if (sig.fd[0] < 0 || cat.fd[0] < 0) return cli_fail(kExitUsage, "usage", "cannot create a pipe");
+    if (sig.fd[0] < 0 || cat.fd[0] < 0)
+      return cli_fail(kExitUsage, "usage", "cannot create a pipe");
     g_signal_pipe[0] = sig.fd[0];
     g_signal_pipe[1] = sig.fd[1];
     struct sigaction sa {};
     sa.sa_handler = on_quit_signal;
     sigemptyset(&sa.sa_mask);
-    struct sigaction old_int {}, old_term {}, old_hup {};
+    struct sigaction old_int {
+    }, old_term{}, old_hup{};
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGHUP, &sa, &old_hup);
@@ -374,7 +414,8 @@ class Tui {
       if (clear_note_at_) wake = std::min(wake, *clear_note_at_);
       int timeout = static_cast<int>(std::clamp<std::int64_t>(
           std::chrono::duration_cast<milliseconds>(wake - now).count(), 0, 1000));
-      pollfd fds[4] = {{0, POLLIN, 0}, {sig.fd[0], POLLIN, 0}, {cat.fd[0], POLLIN, 0}, {-1, POLLIN, 0}};
+      pollfd fds[4] = {
+          {0, POLLIN, 0}, {sig.fd[0], POLLIN, 0}, {cat.fd[0], POLLIN, 0}, {-1, POLLIN, 0}};
       if (follower_) fds[3].fd = follower_->wait_fd();
       int n = ::poll(fds, 4, timeout);
       if (n < 0 && errno != EINTR) return cli_fail(kExitUsage, "usage", "poll failed");
@@ -441,7 +482,8 @@ class Tui {
     follower_ = std::make_unique<Follower>(api_, ref, [this](const std::string& note) {
       model_.stream_note(note);
       // Good news is said for a moment; trouble stays until it is over.
-      clear_note_at_ = note == "stream resumed" ? std::optional(clock::now() + kGoodNewsFor) : std::nullopt;
+      clear_note_at_ =
+          note == "stream resumed" ? std::optional(clock::now() + kGoodNewsFor) : std::nullopt;
     });
     auto s = follower_->start(std::nullopt, false);
     if (!s) {
@@ -504,7 +546,9 @@ class Tui {
         if (a.remember) body["remember"] = true;
         auto r = api_.call("POST", worker_path(a.ref) + "/approvals/" + query_escape(a.call_id),
                            json::serialize(body));
-        report(r, a.kind == Action::deny ? "denied" : a.remember ? "approved; always allowed from now on" : "approved");
+        report(r, a.kind == Action::deny ? "denied"
+                  : a.remember           ? "approved; always allowed from now on"
+                                         : "approved");
         return;
       }
       case Action::create: {
@@ -512,7 +556,8 @@ class Tui {
         intent["kind"] = "assistant";
         bj::object body;
         body["intent"] = std::move(intent);
-        auto r = api_.call("POST", fmt::format("/api/runtimes/{}/workers", a.runtime_id), json::serialize(body));
+        auto r = api_.call("POST", fmt::format("/api/runtimes/{}/workers", a.runtime_id),
+                           json::serialize(body));
         report(r, "created");
         if (r && r->is_object()) {
           WorkerRef ref{std::string(json::str_or_empty(r->as_object(), "runtime_id")),

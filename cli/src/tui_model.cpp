@@ -1,9 +1,9 @@
 #include "tui_model.hpp"
 
-#include <algorithm>
-
-#include <boost/json.hpp>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
 
 #include "tools_view.hpp"
 #include "yoi/json.hpp"
@@ -14,7 +14,9 @@ namespace bj = boost::json;
 
 namespace {
 
-std::string str(const bj::object& o, std::string_view key) { return std::string(json::str_or_empty(o, key)); }
+std::string str(const bj::object& o, std::string_view key) {
+  return std::string(json::str_or_empty(o, key));
+}
 const bj::object& obj(const bj::object& o, std::string_view key) {
   static const bj::object empty;
   const auto* v = o.if_contains(key);
@@ -63,7 +65,9 @@ std::string rule_text(const bj::object& o) {
 
 bool contains_folded(std::string_view hay, std::u32string_view needle) {
   auto h = utf32(hay);
-  auto lower = [](char32_t c) { return c < 128 ? static_cast<char32_t>(std::tolower(static_cast<int>(c))) : c; };
+  auto lower = [](char32_t c) {
+    return c < 128 ? static_cast<char32_t>(std::tolower(static_cast<int>(c))) : c;
+  };
   auto it = std::search(h.begin(), h.end(), needle.begin(), needle.end(),
                         [&](char32_t a, char32_t b) { return lower(a) == lower(b); });
   return it != h.end();
@@ -76,7 +80,11 @@ std::u32string utf32(std::string_view s) {
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size();) {
     auto b = static_cast<unsigned char>(s[i]);
-    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    std::size_t len = b < 0x80         ? 1
+                      : (b >> 5) == 6  ? 2
+                      : (b >> 4) == 14 ? 3
+                      : (b >> 3) == 30 ? 4
+                                       : 0;
     if (len == 0 || i + len > s.size()) {
       out += U'\uFFFD';
       ++i;
@@ -129,16 +137,18 @@ Catalog catalog_from(const bj::value& runtimes, const bj::value& workers) {
     for (const auto& r : arr(runtimes.as_object(), "runtimes")) {
       if (!r.is_object()) continue;
       const auto& o = r.as_object();
-      RuntimeRow row{str(o, "runtime_id"), str(o, "display_name"), str(o, "kind"), str(o, "status"), {}};
-      if (const auto& d = obj(o, "diagnostic"); !d.empty()) row.note = str(d, "code") + ": " + str(d, "message");
+      RuntimeRow row{
+          str(o, "runtime_id"), str(o, "display_name"), str(o, "kind"), str(o, "status"), {}};
+      if (const auto& d = obj(o, "diagnostic"); !d.empty())
+        row.note = str(d, "code") + ": " + str(d, "message");
       c.runtimes.push_back(std::move(row));
     }
   if (workers.is_object()) {
     for (const auto& w : arr(workers.as_object(), "workers")) {
       if (!w.is_object()) continue;
       const auto& o = w.as_object();
-      c.workers.push_back({str(o, "runtime_id"), str(o, "worker_id"), str(o, "display_name"), str(o, "status"),
-                           str(o, "profile"), num(o, "updated_at")});
+      c.workers.push_back({str(o, "runtime_id"), str(o, "worker_id"), str(o, "display_name"),
+                           str(o, "status"), str(o, "profile"), num(o, "updated_at")});
     }
     // A runtime the workers list could not read says why.
     for (const auto& r : arr(workers.as_object(), "runtimes")) {
@@ -168,13 +178,16 @@ Catalog catalog_from(const bj::value& runtimes, const bj::value& workers) {
 // ------------------------------------------------------------ stream
 
 void Model::select(const WorkerRef& ref) {
-  if (console_.ref && console_.ref->runtime_id == ref.runtime_id && console_.ref->worker_id == ref.worker_id) return;
+  if (console_.ref && console_.ref->runtime_id == ref.runtime_id &&
+      console_.ref->worker_id == ref.worker_id)
+    return;
   console_ = Console{};
   console_.ref = ref;
   scroll_ = 0;
   auto vis = visible_workers();
   for (std::size_t i = 0; i < vis.size(); ++i)
-    if (vis[i]->runtime_id == ref.runtime_id && vis[i]->worker_id == ref.worker_id) cursor_ = static_cast<int>(i);
+    if (vis[i]->runtime_id == ref.runtime_id && vis[i]->worker_id == ref.worker_id)
+      cursor_ = static_cast<int>(i);
 }
 
 void Model::apply(const Frame& f) {
@@ -207,7 +220,8 @@ void Model::apply(const Frame& f) {
 void Model::add(Entry e) {
   console_.entries.push_back(std::move(e));
   if (console_.entries.size() > kMaxEntries)
-    console_.entries.erase(console_.entries.begin(), console_.entries.begin() + (console_.entries.size() - kMaxEntries));
+    console_.entries.erase(console_.entries.begin(),
+                           console_.entries.begin() + (console_.entries.size() - kMaxEntries));
 }
 
 Entry* Model::find_tool(const std::string& call_id) {
@@ -216,8 +230,8 @@ Entry* Model::find_tool(const std::string& call_id) {
   return nullptr;
 }
 
-Entry& Model::tool_entry(const std::string& call_id, const std::string& name, const std::string& main_arg,
-                         const std::string& run_id) {
+Entry& Model::tool_entry(const std::string& call_id, const std::string& name,
+                         const std::string& main_arg, const std::string& run_id) {
   if (auto* e = find_tool(call_id)) return *e;
   Entry e;
   e.kind = Entry::tool;
@@ -291,7 +305,8 @@ void Model::on_snapshot(const bj::object& f) {
       if (!c.is_object()) continue;
       const auto& co = c.as_object();
       auto name = str(co, "name");
-      auto& t = tool_entry(str(co, "call_id"), name, tool_main_arg(name, args_of(co)), console_.run_id);
+      auto& t =
+          tool_entry(str(co, "call_id"), name, tool_main_arg(name, args_of(co)), console_.run_id);
       if (t.main_arg.empty()) t.main_arg = tool_main_arg(name, args_of(co));
       if (str(co, "state") == "awaiting_approval") {
         t.state = Entry::State::awaiting_approval;
@@ -368,7 +383,9 @@ void Model::on_event(const bj::object& e) {
       t->output += json::str_or_empty(e, "delta");
       if (t->output.size() > kMaxToolOutputBytes) {
         auto cut = t->output.size() - kMaxToolOutputBytes;
-        while (cut < t->output.size() && (static_cast<unsigned char>(t->output[cut]) & 0xC0) == 0x80) ++cut;
+        while (cut < t->output.size() &&
+               (static_cast<unsigned char>(t->output[cut]) & 0xC0) == 0x80)
+          ++cut;
         t->output.erase(0, cut);
       }
     }
@@ -433,7 +450,8 @@ void Model::set_catalog(Catalog c) {
   if (keep) {
     auto vis = visible_workers();
     for (std::size_t i = 0; i < vis.size(); ++i)
-      if (vis[i]->runtime_id == keep->runtime_id && vis[i]->worker_id == keep->worker_id) cursor_ = static_cast<int>(i);
+      if (vis[i]->runtime_id == keep->runtime_id && vis[i]->worker_id == keep->worker_id)
+        cursor_ = static_cast<int>(i);
   }
   clamp_cursor();
 }
@@ -480,7 +498,8 @@ Action Model::on_key(const Key& k) {
       return {};
     case Mode::confirm: {
       mode_ = Mode::normal;
-      if (k.kind == Key::character && (k.ch == 'y' || k.ch == 'Y')) return std::exchange(confirm_action_, Action{});
+      if (k.kind == Key::character && (k.ch == 'y' || k.ch == 'Y'))
+        return std::exchange(confirm_action_, Action{});
       flash_ = "not done";
       return {};
     }
@@ -585,7 +604,9 @@ Action Model::click_worker(int index) {
   return key_list(key(Key::enter));
 }
 
-void Model::wheel(int lines) { scroll_ = std::max(0, scroll_ + lines); }
+void Model::wheel(int lines) {
+  scroll_ = std::max(0, scroll_ + lines);
+}
 
 Action Model::key_list(const Key& k) {
   auto vis = visible_workers();
@@ -623,7 +644,9 @@ Action Model::key_list(const Key& k) {
       mode_ = Mode::filter;
       return {};
     case 'c': {
-      std::string rid = sel ? sel->runtime_id : !catalog_.runtimes.empty() ? catalog_.runtimes.front().runtime_id : "";
+      std::string rid = sel                          ? sel->runtime_id
+                        : !catalog_.runtimes.empty() ? catalog_.runtimes.front().runtime_id
+                                                     : "";
       if (rid.empty()) {
         flash_ = "no runtime to create a worker on";
         return {};
@@ -634,11 +657,13 @@ Action Model::key_list(const Key& k) {
     }
     case 's':
       if (!sel) return {};
-      return ask(fmt::format("stop {}/{} for good? (y/n)", sel->runtime_id, sel->worker_id), Action{Action::stop, *sel});
+      return ask(fmt::format("stop {}/{} for good? (y/n)", sel->runtime_id, sel->worker_id),
+                 Action{Action::stop, *sel});
     case 'd':
       if (!sel) return {};
-      return ask(fmt::format("delete {}/{} and its history? (y/n)", sel->runtime_id, sel->worker_id),
-                 Action{Action::remove, *sel});
+      return ask(
+          fmt::format("delete {}/{} and its history? (y/n)", sel->runtime_id, sel->worker_id),
+          Action{Action::remove, *sel});
     case 'i':
       focus_ = Focus::composer;
       return {};
@@ -711,11 +736,16 @@ Action Model::key_composer(const Key& k) {
     }
     case Key::ctrl:
       switch (k.ch) {
-        case 'a': return key_composer(key(Key::home));
-        case 'e': return key_composer(key(Key::end));
-        case 'b': return key_composer(key(Key::left));
-        case 'f': return key_composer(key(Key::right));
-        case 'd': return key_composer(key(Key::del));
+        case 'a':
+          return key_composer(key(Key::home));
+        case 'e':
+          return key_composer(key(Key::end));
+        case 'b':
+          return key_composer(key(Key::left));
+        case 'f':
+          return key_composer(key(Key::right));
+        case 'd':
+          return key_composer(key(Key::del));
         case 'u':
           s.erase(0, pos_);
           pos_ = 0;

@@ -10,12 +10,11 @@
 //
 // Text from the server (replies, tool output, names) is kept raw here and
 // made printable only when it is drawn (screen.hpp's printable()).
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <boost/json/object.hpp>
 
 #include "follow.hpp"
 #include "yoi/cli/cli.hpp"
@@ -40,25 +39,31 @@ struct Key {
     page_down,
     tab,
     esc,
-    ctrl,       // Ctrl-<ch>, `ch` the lowercase letter
+    ctrl,  // Ctrl-<ch>, `ch` the lowercase letter
     f1,
   } kind = character;
   char32_t ch = 0;
 };
-inline Key key_char(char32_t c) { return Key{Key::character, c}; }
-inline Key key_ctrl(char c) { return Key{Key::ctrl, static_cast<char32_t>(c)}; }
-inline Key key(Key::Kind k) { return Key{k, 0}; }
+inline Key key_char(char32_t c) {
+  return Key{Key::character, c};
+}
+inline Key key_ctrl(char c) {
+  return Key{Key::ctrl, static_cast<char32_t>(c)};
+}
+inline Key key(Key::Kind k) {
+  return Key{k, 0};
+}
 
 // What the shell does for a key.
 struct Action {
   enum Kind { none, quit, open, send, cancel, approve, deny, create, stop, remove } kind = none;
   Action() = default;
   Action(Kind k, WorkerRef r = {}) : kind(k), ref(std::move(r)) {}
-  WorkerRef ref;            // open, send, cancel, approve, deny, stop, remove
-  std::string text;         // send: the message; deny: the reason
-  std::string call_id;      // approve, deny
-  bool remember = false;    // approve: always allow this tool and pattern
-  std::string runtime_id;   // create
+  WorkerRef ref;           // open, send, cancel, approve, deny, stop, remove
+  std::string text;        // send: the message; deny: the reason
+  std::string call_id;     // approve, deny
+  bool remember = false;   // approve: always allow this tool and pattern
+  std::string runtime_id;  // create
 };
 
 struct RuntimeRow {
@@ -162,8 +167,8 @@ class Model {
  private:
   void on_snapshot(const boost::json::object& f);
   void on_event(const boost::json::object& e);
-  Entry& tool_entry(const std::string& call_id, const std::string& name, const std::string& main_arg,
-                    const std::string& run_id);
+  Entry& tool_entry(const std::string& call_id, const std::string& name,
+                    const std::string& main_arg, const std::string& run_id);
   Entry* find_tool(const std::string& call_id);
   Entry* streaming_reply(const std::string& run_id);
   void add(Entry e);

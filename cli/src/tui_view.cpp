@@ -1,10 +1,9 @@
 #include "tui_view.hpp"
 
+#include <fmt/format.h>
 #include <wchar.h>
 
 #include <algorithm>
-
-#include <fmt/format.h>
 
 #include "screen.hpp"
 
@@ -31,7 +30,11 @@ std::string_view complete_utf8(std::string_view s) {
   for (std::size_t back = 1; back <= 3 && back <= s.size(); ++back) {
     auto b = static_cast<unsigned char>(s[s.size() - back]);
     if ((b & 0xC0) == 0x80) continue;  // a continuation byte: look further back
-    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 1;
+    std::size_t len = b < 0x80         ? 1
+                      : (b >> 5) == 6  ? 2
+                      : (b >> 4) == 14 ? 3
+                      : (b >> 3) == 30 ? 4
+                                       : 1;
     return len > back ? s.substr(0, s.size() - back) : s;
   }
   return s;
@@ -61,8 +64,8 @@ std::vector<std::u32string> split_lines(std::string_view raw, bool streaming) {
 }
 
 // Wraps one line to `width` columns; `first` / `rest` prefix the pieces.
-void wrap(std::u32string_view text, int width, std::u32string_view first, std::u32string_view rest, Style style,
-          std::vector<Line>& out) {
+void wrap(std::u32string_view text, int width, std::u32string_view first, std::u32string_view rest,
+          Style style, std::vector<Line>& out) {
   std::u32string cur(first);
   int col = 0;
   for (char32_t c : first) col += char_width(c);
@@ -83,14 +86,20 @@ void wrap(std::u32string_view text, int width, std::u32string_view first, std::u
   if (any || out.empty() || !cur.empty()) out.push_back({std::move(cur), style});
 }
 
-std::u32string u(std::string_view s) { return utf32(s); }
+std::u32string u(std::string_view s) {
+  return utf32(s);
+}
 
 const char* state_text(Entry::State s) {
   switch (s) {
-    case Entry::State::running: return "…";
-    case Entry::State::awaiting_approval: return "waiting for approval";
-    case Entry::State::denied: return "denied";
-    default: return "";
+    case Entry::State::running:
+      return "…";
+    case Entry::State::awaiting_approval:
+      return "waiting for approval";
+    case Entry::State::denied:
+      return "denied";
+    default:
+      return "";
   }
 }
 
@@ -138,9 +147,9 @@ std::vector<Line> entry_lines(const Entry& e, int width, bool expanded) {
                                   e.state == Entry::State::running
                               ? state_text(e.state)
                               : e.summary;
-      Style st = e.state == Entry::State::ok                  ? Style::ok
-                 : e.state == Entry::State::failed ||
-                           e.state == Entry::State::denied    ? Style::failed
+      Style st = e.state == Entry::State::ok ? Style::ok
+                 : e.state == Entry::State::failed || e.state == Entry::State::denied
+                     ? Style::failed
                  : e.state == Entry::State::awaiting_approval ? Style::waiting
                                                               : Style::tool;
       // One line: the call, then how it went, cut to fit; the line takes the
@@ -172,8 +181,10 @@ std::vector<Line> entry_lines(const Entry& e, int width, bool expanded) {
         }
         std::size_t to = std::min(lines.size(), from + max);
         if (from > 0) out.push_back({u(fmt::format("  │ … {} earlier lines", from)), Style::dim});
-        for (std::size_t i = from; i < to; ++i) wrap(lines[i], width, U"  │ ", U"  │ ", Style::dim, out);
-        if (to < lines.size()) out.push_back({u(fmt::format("  │ … {} more lines", lines.size() - to)), Style::dim});
+        for (std::size_t i = from; i < to; ++i)
+          wrap(lines[i], width, U"  │ ", U"  │ ", Style::dim, out);
+        if (to < lines.size())
+          out.push_back({u(fmt::format("  │ … {} more lines", lines.size() - to)), Style::dim});
       }
       break;
     }
@@ -225,7 +236,9 @@ const std::vector<std::pair<const char*, std::vector<Keys>>>& help_table() {
         {"Ctrl-A E U K W", "start, end, kill before, after, word"},
         {"?", "this help, when the composer is empty"}}},
       {"A call waiting for approval",
-       {{"y", "approve"}, {"n", "deny (asks for an optional reason)"}, {"a", "always allow this tool here"}}},
+       {{"y", "approve"},
+        {"n", "deny (asks for an optional reason)"},
+        {"a", "always allow this tool here"}}},
   };
   return t;
 }
@@ -235,7 +248,8 @@ void draw_help(Grid& g, int top, int bottom) {
   lines.push_back({"Keys (any key closes this)", Style::bold});
   for (const auto& [group, keys] : help_table()) {
     lines.push_back({group, Style::bold});
-    for (const auto& k : keys) lines.push_back({fmt::format("  {:<20} {}", k.keys, k.what), Style::normal});
+    for (const auto& k : keys)
+      lines.push_back({fmt::format("  {:<20} {}", k.keys, k.what), Style::normal});
   }
   int h = std::min(static_cast<int>(lines.size()) + 2, bottom - top + 1);
   int w = std::min(g.width - 2, 72);
@@ -255,8 +269,8 @@ void draw_help(Grid& g, int top, int bottom) {
   g.at(r0 + h - 1, c0) = {U'└', Style::dim};
   g.at(r0 + h - 1, c0 + w - 1) = {U'┘', Style::dim};
   for (int i = 0; i < h - 2 && i < static_cast<int>(lines.size()); ++i)
-    g.put(r0 + 1 + i, c0 + 2, lines[static_cast<std::size_t>(i)].first, lines[static_cast<std::size_t>(i)].second,
-          c0 + w - 1);
+    g.put(r0 + 1 + i, c0 + 2, lines[static_cast<std::size_t>(i)].first,
+          lines[static_cast<std::size_t>(i)].second, c0 + w - 1);
 }
 
 }  // namespace
@@ -300,7 +314,9 @@ std::string Grid::row_text(int row) const {
 Grid render(const Model& m, int width, int height) {
   Grid g(std::max(1, width), std::max(1, height));
   if (width < kMinWidth || height < kMinHeight) {
-    g.put(0, 0, fmt::format("terminal too small ({}x{}); yoi tui needs {}x{}", width, height, kMinWidth, kMinHeight),
+    g.put(0, 0,
+          fmt::format("terminal too small ({}x{}); yoi tui needs {}x{}", width, height, kMinWidth,
+                      kMinHeight),
           Style::notice);
     return g;
   }
@@ -332,7 +348,8 @@ Grid render(const Model& m, int width, int height) {
     std::vector<std::string> rids;
     for (const auto& r : m.catalog().runtimes) rids.push_back(r.runtime_id);
     for (const auto* w : vis)
-      if (std::find(rids.begin(), rids.end(), w->runtime_id) == rids.end()) rids.push_back(w->runtime_id);
+      if (std::find(rids.begin(), rids.end(), w->runtime_id) == rids.end())
+        rids.push_back(w->runtime_id);
     for (const auto& rid : rids) {
       const RuntimeRow* rt = nullptr;
       for (const auto& r : m.catalog().runtimes)
@@ -342,10 +359,12 @@ Grid render(const Model& m, int width, int height) {
       for (std::size_t i = 0; i < vis.size(); ++i) {
         const auto& w = *vis[i];
         if (w.runtime_id != rid) continue;
-        lines.push_back({std::string(marker(w.status)) + " " + w.worker_id, w.waiting() ? Style::waiting : Style::normal,
-                         static_cast<int>(i), w.status == "awaiting_approval" ? "approval?" : w.status});
+        lines.push_back({std::string(marker(w.status)) + " " + w.worker_id,
+                         w.waiting() ? Style::waiting : Style::normal, static_cast<int>(i),
+                         w.status == "awaiting_approval" ? "approval?" : w.status});
         std::string sub = "  " + (w.profile.empty() ? std::string("-") : w.profile);
-        if (!w.display_name.empty() && w.display_name != w.worker_id) sub = "  " + w.display_name + " ·" + sub.substr(1);
+        if (!w.display_name.empty() && w.display_name != w.worker_id)
+          sub = "  " + w.display_name + " ·" + sub.substr(1);
         lines.push_back({sub, Style::dim, static_cast<int>(i), ago(m.now_ms(), w.updated_ms)});
       }
     }
@@ -353,7 +372,8 @@ Grid render(const Model& m, int width, int height) {
     if (m.catalog().workers.empty() && m.catalog().runtimes.empty() && m.catalog().error.empty())
       lines.push_back({"loading…", Style::dim});
     else if (vis.empty())
-      lines.push_back({m.filter().empty() ? "no workers (c creates one)" : "no worker matches", Style::dim});
+      lines.push_back(
+          {m.filter().empty() ? "no workers (c creates one)" : "no worker matches", Style::dim});
     bool filtering = m.mode() == Model::Mode::filter || !m.filter().empty();
     int rows = bottom - top + 1 - (filtering ? 1 : 0);
     // Keep the highlighted worker in view.
@@ -380,7 +400,8 @@ Grid render(const Model& m, int width, int height) {
       }
       auto text = u(printable(l.text));
       int end = g.put(top + r, 0, text, st, text_end);
-      if (end == text_end && static_cast<int>(text.size()) > text_end) g.at(top + r, text_end - 1) = {U'…', st};
+      if (end == text_end && static_cast<int>(text.size()) > text_end)
+        g.at(top + r, text_end - 1) = {U'…', st};
     }
     if (filtering) {
       int r = bottom;
@@ -393,7 +414,8 @@ Grid render(const Model& m, int width, int height) {
   {
     if (con.ref)
       g.put(top, rc + 1,
-            u(printable(con.ref->runtime_id + "/" + con.ref->worker_id) + (con.status.empty() ? "" : " · " + con.status)),
+            u(printable(con.ref->runtime_id + "/" + con.ref->worker_id) +
+              (con.status.empty() ? "" : " · " + con.status)),
             Style::bold);
     else
       g.put(top, rc + 1, "no worker open: pick one in the list, Enter opens it", Style::dim);
@@ -405,9 +427,11 @@ Grid render(const Model& m, int width, int height) {
     if (m.approving()) {
       const auto& p = con.pending.front();
       std::string what = p.name + (p.main_arg.empty() ? "" : " " + p.main_arg);
-      wrap(u(printable("⚠ " + what + " waits for approval" + (p.rule.empty() ? "" : " (" + p.rule + ")"))), rw - 1, U"",
-           U"  ", Style::waiting, comp);
-      std::string more = con.pending.size() > 1 ? fmt::format(" · {} more waiting", con.pending.size() - 1) : "";
+      wrap(u(printable("⚠ " + what + " waits for approval" +
+                       (p.rule.empty() ? "" : " (" + p.rule + ")"))),
+           rw - 1, U"", U"  ", Style::waiting, comp);
+      std::string more =
+          con.pending.size() > 1 ? fmt::format(" · {} more waiting", con.pending.size() - 1) : "";
       wrap(u("y approve · n deny · a always allow" + more), rw - 1, U"", U"", Style::waiting, comp);
     } else {
       const auto& s = m.composer();
@@ -432,7 +456,8 @@ Grid render(const Model& m, int width, int height) {
           push();
           continue;
         }
-        auto shown = c < 0x20 || c == 0x7F ? u(printable(utf8(std::u32string(1, c)))) : std::u32string(1, c);
+        auto shown =
+            c < 0x20 || c == 0x7F ? u(printable(utf8(std::u32string(1, c)))) : std::u32string(1, c);
         int w = 0;
         for (char32_t x : shown) w += char_width(x);
         if (col + w > rw - 1) {
@@ -451,7 +476,9 @@ Grid render(const Model& m, int width, int height) {
     }
     int comp_rows = std::min(kComposerRows, static_cast<int>(comp.size()));
     int comp_first = 0;  // the first composer line shown
-    if (static_cast<int>(comp.size()) > comp_rows) comp_first = std::clamp(cur_line - comp_rows + 1, 0, static_cast<int>(comp.size()) - comp_rows);
+    if (static_cast<int>(comp.size()) > comp_rows)
+      comp_first =
+          std::clamp(cur_line - comp_rows + 1, 0, static_cast<int>(comp.size()) - comp_rows);
     int comp_top = bottom - comp_rows + 1;
     for (int c = rc; c < width; ++c) g.at(comp_top - 1, c) = {U'─', Style::dim};
     for (int i = 0; i < comp_rows; ++i) {
@@ -495,14 +522,17 @@ Grid render(const Model& m, int width, int height) {
     g.fill(r, 0, width, Style::bar);
     std::string s;
     if (con.ref) {
-      s = con.ref->runtime_id + "/" + con.ref->worker_id + " · " + (con.status.empty() ? "connecting…" : con.status);
+      s = con.ref->runtime_id + "/" + con.ref->worker_id + " · " +
+          (con.status.empty() ? "connecting…" : con.status);
       if (!con.run_id.empty()) s += " · run " + con.run_id;
-      if (con.have_usage) s += fmt::format(" · tokens {} in / {} out", con.input_tokens, con.output_tokens);
+      if (con.have_usage)
+        s += fmt::format(" · tokens {} in / {} out", con.input_tokens, con.output_tokens);
     } else {
       s = fmt::format("{} workers", m.catalog().workers.size());
     }
     int c = g.put(r, 1, u(printable(s)), Style::bar);
-    if (!con.stream_note.empty()) g.put(r, c + 1, u("⚠ " + printable(con.stream_note)), Style::notice);
+    if (!con.stream_note.empty())
+      g.put(r, c + 1, u("⚠ " + printable(con.stream_note)), Style::notice);
   }
   // ---- bottom line
   {
@@ -534,10 +564,12 @@ Grid render(const Model& m, int width, int height) {
         else if (m.approving())
           g.put(r, 1, "y approve · n deny · a always · Esc cancel run · Ctrl-C quit", Style::dim);
         else if (m.focus() == Model::Focus::composer)
-          g.put(r, 1, "Enter send · Alt-Enter newline · Esc cancel · Tab list · ? keys · Ctrl-C quit",
+          g.put(r, 1,
+                "Enter send · Alt-Enter newline · Esc cancel · Tab list · ? keys · Ctrl-C quit",
                 Style::dim);
         else
-          g.put(r, 1, "↑↓ pick · Enter open · / filter · c new · s stop · d delete · Tab write · q quit",
+          g.put(r, 1,
+                "↑↓ pick · Enter open · / filter · c new · s stop · d delete · Tab write · q quit",
                 Style::dim);
         break;
     }

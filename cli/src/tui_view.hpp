@@ -32,8 +32,8 @@ enum class Style : std::uint8_t {
   tool,      // a tool entry
   ok,
   failed,
-  waiting,   // a call or a worker waiting for a person
-  notice,    // the stream's trouble, flashes
+  waiting,  // a call or a worker waiting for a person
+  notice,   // the stream's trouble, flashes
 };
 
 struct Cell {
@@ -45,12 +45,17 @@ struct Grid {
   int width = 0, height = 0;
   std::vector<Cell> cells;
   int cursor_row = -1, cursor_col = -1;  // where the terminal cursor shows; -1: hidden
-  int list_width = 0;                     // the worker list's columns (a click left of it picks)
-  std::vector<int> worker_at_row;         // per row: the visible worker drawn there, or -1
+  int list_width = 0;                    // the worker list's columns (a click left of it picks)
+  std::vector<int> worker_at_row;        // per row: the visible worker drawn there, or -1
   Grid(int w, int h)
-      : width(w), height(h), cells(static_cast<std::size_t>(w * h)), worker_at_row(static_cast<std::size_t>(h), -1) {}
+      : width(w),
+        height(h),
+        cells(static_cast<std::size_t>(w * h)),
+        worker_at_row(static_cast<std::size_t>(h), -1) {}
   Cell& at(int row, int col) { return cells[static_cast<std::size_t>(row * width + col)]; }
-  const Cell& at(int row, int col) const { return cells[static_cast<std::size_t>(row * width + col)]; }
+  const Cell& at(int row, int col) const {
+    return cells[static_cast<std::size_t>(row * width + col)];
+  }
   // Writes `text` (already printable, one line) from `col`, clipped at
   // `max_col` (exclusive; -1: the width); the column after it.
   int put(int row, int col, std::u32string_view text, Style style, int max_col = -1);

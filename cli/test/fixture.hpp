@@ -2,8 +2,11 @@
 // The CLI tests' fixtures: a real yoi-server (embedded runtime, fs store) on
 // 127.0.0.1:0, and `yoi` run against it with the token found as a user's
 // `yoi` finds it. Shared by cli_test.cpp and tui_test.cpp.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -13,10 +16,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
-#include <fmt/format.h>
-#include <gtest/gtest.h>
-
 #include "process.hpp"
 
 namespace yoi::cli::test {
@@ -25,7 +24,6 @@ namespace bj = boost::json;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-
 class Server {
  public:
   // `extra_config` is appended to the TOML file.
@@ -33,9 +31,11 @@ class Server {
   explicit Server(std::string extra_config = {}, std::map<std::string, std::string> env = {},
                   int echo_delay_ms = 40)
       : dir_(make_temp_dir()), env_(std::move(env)) {
-    write_file(dir_ + "/server.toml", fmt::format("[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = {}\n",
-                                                  echo_delay_ms) +
-                                          extra_config);
+    write_file(
+        dir_ + "/server.toml",
+        fmt::format("[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = {}\n",
+                    echo_delay_ms) +
+            extra_config);
   }
   ~Server() {
     child_.reset();
@@ -47,12 +47,13 @@ class Server {
     auto bin = binary("yoi-server");
     if (bin.empty()) return ::testing::AssertionFailure() << "yoi-server is not built";
     child_ = std::make_unique<Child>(
-        std::vector<std::string>{bin, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir", dir_ + "/data",
-                                 "--config", dir_ + "/server.toml", "--web-dir", dir_ + "/no-web",
-                                 "--log-level", "warn"},
+        std::vector<std::string>{bin, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
+                                 dir_ + "/data", "--config", dir_ + "/server.toml", "--web-dir",
+                                 dir_ + "/no-web", "--log-level", "warn"},
         env_);
     auto line = child_->wait_line("yoi-server listening on http://", 15s);
-    if (!line) return ::testing::AssertionFailure() << "yoi-server did not start: " << child_->stderr_text();
+    if (!line)
+      return ::testing::AssertionFailure() << "yoi-server did not start: " << child_->stderr_text();
     std::smatch m;
     if (!std::regex_search(*line, m, std::regex("http://([0-9.]+):([0-9]+)")))
       return ::testing::AssertionFailure() << "unexpected line: " << *line;
@@ -98,12 +99,15 @@ class Server {
   int port_ = 0;
 };
 
-inline std::string yoi_bin() { return binary("yoi"); }
+inline std::string yoi_bin() {
+  return binary("yoi");
+}
 
 // The environment of a `yoi` talking to `s`: `env`, then no token or server
 // from the test's own environment, and the token the server made on first
 // start found as a user's `yoi` finds it ($YOI_DATA_DIR/access-token).
-inline std::map<std::string, std::string> yoi_env(const Server& s, std::map<std::string, std::string> env = {}) {
+inline std::map<std::string, std::string> yoi_env(const Server& s,
+                                                  std::map<std::string, std::string> env = {}) {
   env.emplace("YOI_ACCESS_TOKEN", "");
   env.emplace("YOI_SERVER", "");
   env.emplace("YOI_DATA_DIR", s.dir() + "/data");
@@ -111,8 +115,10 @@ inline std::map<std::string, std::string> yoi_env(const Server& s, std::map<std:
 }
 
 // Runs `yoi --server URL args...`.
-inline Run yoi(const Server& s, std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
-        const std::optional<std::string>& in = std::nullopt, std::chrono::milliseconds deadline = 20s) {
+inline Run yoi(const Server& s, std::vector<std::string> args,
+               const std::map<std::string, std::string>& env = {},
+               const std::optional<std::string>& in = std::nullopt,
+               std::chrono::milliseconds deadline = 20s) {
   std::vector<std::string> argv{yoi_bin(), "--server", s.url()};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run(argv, yoi_env(s, env), in, deadline);
@@ -152,7 +158,8 @@ inline std::string s(const bj::object& o, std::string_view k) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
-inline std::string create_worker(const Server& srv, const std::string& runtime = "local", std::vector<std::string> extra = {}) {
+inline std::string create_worker(const Server& srv, const std::string& runtime = "local",
+                                 std::vector<std::string> extra = {}) {
   std::vector<std::string> args{"create", "--runtime", runtime};
   args.insert(args.end(), extra.begin(), extra.end());
   auto r = yoi(srv, args);

@@ -1,11 +1,12 @@
 // `yoi tui`'s model and picture without a terminal: frames in, keys in,
 // actions and a grid of cells out.
-#include <clocale>
+#include "tui_model.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 
-#include "tui_model.hpp"
+#include <boost/json.hpp>
+#include <clocale>
+
 #include "tui_view.hpp"
 #include "yoi/json.hpp"
 
@@ -37,14 +38,18 @@ Frame event(std::uint64_t seq, const bj::object& e) {
   return f;
 }
 
-bj::object ev(std::string_view json_text) { return bj::parse(json_text).as_object(); }
+bj::object ev(std::string_view json_text) {
+  return bj::parse(json_text).as_object();
+}
 
 Frame snapshot(std::string_view status, std::string_view tail, std::string_view in_flight = "null",
                std::string_view extra_worker = "") {
-  return frame(std::string(R"({"type":"snapshot","cursor":"c0","seq":0,"runtime_id":"local","worker_id":"w1",)") +
-               R"("worker":{"runtime_id":"local","worker_id":"w1","status":")" + std::string(status) + "\"" +
-               std::string(extra_worker) + R"(},"transcript_tail":)" + std::string(tail) +
-               R"(,"in_flight":)" + std::string(in_flight) + "}");
+  return frame(
+      std::string(
+          R"({"type":"snapshot","cursor":"c0","seq":0,"runtime_id":"local","worker_id":"w1",)") +
+      R"("worker":{"runtime_id":"local","worker_id":"w1","status":")" + std::string(status) + "\"" +
+      std::string(extra_worker) + R"(},"transcript_tail":)" + std::string(tail) +
+      R"(,"in_flight":)" + std::string(in_flight) + "}");
 }
 
 // The grid as text, one line per row.
@@ -140,7 +145,9 @@ TEST_F(Tui, ToolCallIsOneLineThatExpandsAndBashOutputStreamsUnderIt) {
   auto m = opened();
   m.apply(event(1, ev(R"({"type":"tool_call","run_id":"r1","step":1,"call_id":"c1","name":"bash",
                           "arguments":"{\"command\":\"seq 3\"}"})")));
-  m.apply(event(2, ev(R"({"type":"tool_output","run_id":"r1","call_id":"c1","stream":"stdout","delta":"1\n2\n"})")));
+  m.apply(event(
+      2,
+      ev(R"({"type":"tool_output","run_id":"r1","call_id":"c1","stream":"stdout","delta":"1\n2\n"})")));
   auto g = text(render(m, 80, 24));
   EXPECT_NE(g.find("→ bash seq 3  …"), std::string::npos) << g;
   EXPECT_NE(g.find("  │ 1\n"), std::string::npos) << g;  // streaming under its entry
@@ -149,7 +156,8 @@ TEST_F(Tui, ToolCallIsOneLineThatExpandsAndBashOutputStreamsUnderIt) {
                           "output":"1\n2\n3\n","truncated":false,"exit_code":0,"duration_ms":4})")));
   g = text(render(m, 80, 24));
   EXPECT_NE(g.find("→ bash seq 3  ok (3 lines, exit 0, 4 ms)"), std::string::npos) << g;
-  EXPECT_EQ(g.find("  │ 3"), std::string::npos) << "a finished call is one line until expanded:\n" << g;
+  EXPECT_EQ(g.find("  │ 3"), std::string::npos) << "a finished call is one line until expanded:\n"
+                                                << g;
   m.on_key(key_ctrl('o'));
   g = text(render(m, 80, 24));
   EXPECT_NE(g.find("  │ 3\n"), std::string::npos) << g;
@@ -183,7 +191,9 @@ TEST_F(Tui, ApprovalKeysAnswerThePendingCallAndTheComposerYields) {
   EXPECT_EQ(a.kind, Action::deny);
   EXPECT_EQ(a.call_id, "c1");
   EXPECT_EQ(a.text, "not now");
-  m.apply(event(4, ev(R"({"type":"approval_resolved","run_id":"r1","call_id":"c1","decision":"denied","remember":false})")));
+  m.apply(event(
+      4,
+      ev(R"({"type":"approval_resolved","run_id":"r1","call_id":"c1","decision":"denied","remember":false})")));
   EXPECT_FALSE(m.approving());
   EXPECT_EQ(m.console().entries.back().state, Entry::State::denied);
 }
@@ -193,7 +203,8 @@ TEST_F(Tui, ApprovalRuleReadsAsToolPatternAction) {
   m.apply(event(1, ev(R"({"type":"approval_requested","run_id":"r1","call_id":"c2","name":"bash",
                           "arguments":{"command":"rm -rf build"},"rule":{"tool":"bash","pattern":"rm *","action":"ask"}})")));
   auto g = text(render(m, 80, 24));
-  EXPECT_NE(g.find("⚠ bash rm -rf build waits for approval (bash rm * ask)"), std::string::npos) << g;
+  EXPECT_NE(g.find("⚠ bash rm -rf build waits for approval (bash rm * ask)"), std::string::npos)
+      << g;
 }
 
 TEST_F(Tui, SnapshotOfAParkedRunListsItsPendingApproval) {
@@ -262,12 +273,14 @@ TEST_F(Tui, ListFiltersAndAsksBeforeCreateStopDelete) {
 
 TEST_F(Tui, OutageAndRecoveryShowOnTheStatusLine) {
   auto m = opened();
-  m.apply(frame(R"({"type":"diagnostic","code":"runtime_unavailable","message":"runtime 'far' is unreachable","action":"wait"})"));
+  m.apply(frame(
+      R"({"type":"diagnostic","code":"runtime_unavailable","message":"runtime 'far' is unreachable","action":"wait"})"));
   auto g = render(m, 80, 24);
   EXPECT_NE(g.row_text(22).find("⚠ runtime_unavailable: runtime 'far' is unreachable; waiting"),
             std::string::npos)
       << text(g);
-  m.apply(frame(R"({"type":"diagnostic","code":"runtime_recovered","message":"back","action":"resync"})"));
+  m.apply(frame(
+      R"({"type":"diagnostic","code":"runtime_recovered","message":"back","action":"resync"})"));
   EXPECT_EQ(render(m, 80, 24).row_text(22).find("⚠"), std::string::npos) << text(render(m, 80, 24));
   m.stream_note("stream interrupted (the connection was lost); reconnecting in 0.2s");
   EXPECT_NE(render(m, 80, 24).row_text(22).find("stream interrupted"), std::string::npos);
@@ -303,7 +316,9 @@ TEST_F(Tui, AClickOnAWorkerOpensItAndTheWheelScrolls) {
   EXPECT_EQ(m.click_worker(-1).kind, Action::none);  // a click on a runtime's line
   for (int i = 0; i < 40; ++i)
     m.apply(event(static_cast<std::uint64_t>(i + 1),
-                  bj::object{{"type", "input_accepted"}, {"run_id", "r"}, {"content", "line " + std::to_string(i)}}));
+                  bj::object{{"type", "input_accepted"},
+                             {"run_id", "r"},
+                             {"content", "line " + std::to_string(i)}}));
   m.wheel(3);
   auto t = text(render(m, 80, 24));
   EXPECT_NE(t.find("3 newer lines"), std::string::npos) << t;
@@ -336,7 +351,8 @@ TEST_F(Tui, FitsIn80x24AndMarksWorkersWaitingForAPerson) {
   Model m;
   Catalog c;
   c.runtimes.push_back({"local", "Local", "embedded", "ready", ""});
-  c.runtimes.push_back({"far", "Far", "remote", "unavailable", "runtime_unreachable: connection refused"});
+  c.runtimes.push_back(
+      {"far", "Far", "remote", "unavailable", "runtime_unreachable: connection refused"});
   c.workers.push_back({"local", "alpha", "", "idle", "runtime_default", 1000});
   c.workers.push_back({"local", "beta", "", "awaiting_approval", "coder", 1000});
   m.set_catalog(c);
@@ -357,7 +373,9 @@ TEST_F(Tui, FitsIn80x24AndMarksWorkersWaitingForAPerson) {
 
 TEST_F(Tui, ControlCharactersFromTheModelAreShownNotObeyed) {
   auto m = opened();
-  m.apply(event(1, ev(R"({"type":"text_delta","run_id":"r1","delta":"evil \u001b[2J\u001b]0;title\u0007 \u202e done"})")));
+  m.apply(event(
+      1,
+      ev(R"({"type":"text_delta","run_id":"r1","delta":"evil \u001b[2J\u001b]0;title\u0007 \u202e done"})")));
   auto g = render(m, 80, 24);
   for (const auto& cell : g.cells) {
     EXPECT_FALSE(cell.ch != 0 && cell.ch < 0x20) << "a control character reached the grid";
@@ -369,7 +387,9 @@ TEST_F(Tui, ControlCharactersFromTheModelAreShownNotObeyed) {
 
 TEST_F(Tui, CodeBlocksAreSetApart) {
   auto m = opened();
-  m.apply(event(1, ev(R"({"type":"text_done","run_id":"r1","step":1,"text":"Run:\n```python\nprint(1)\n```\nDone."})")));
+  m.apply(event(
+      1,
+      ev(R"({"type":"text_done","run_id":"r1","step":1,"text":"Run:\n```python\nprint(1)\n```\nDone."})")));
   auto g = render(m, 80, 24);
   auto t = text(g);
   EXPECT_NE(t.find("┌── python"), std::string::npos) << t;

@@ -34,8 +34,8 @@ class Tmux {
   }
   // A detached session of `width`×`height` running `shell_command`.
   ::testing::AssertionResult start(const std::string& shell_command, int width, int height) {
-    auto r = cmd({"-f", "/dev/null", "new-session", "-d", "-x", std::to_string(width), "-y", std::to_string(height),
-                  shell_command});
+    auto r = cmd({"-f", "/dev/null", "new-session", "-d", "-x", std::to_string(width), "-y",
+                  std::to_string(height), shell_command});
     if (r.exit_code != 0) return ::testing::AssertionFailure() << "tmux new-session: " << r.err;
     return ::testing::AssertionSuccess();
   }
@@ -45,7 +45,9 @@ class Tmux {
     EXPECT_EQ(cmd(args).exit_code, 0);
   }
   // Text typed literally (no key names).
-  void type(const std::string& text) { EXPECT_EQ(cmd({"send-keys", "-t", "0", "-l", text}).exit_code, 0); }
+  void type(const std::string& text) {
+    EXPECT_EQ(cmd({"send-keys", "-t", "0", "-l", text}).exit_code, 0);
+  }
   std::string pane() { return cmd({"capture-pane", "-p", "-t", "0"}).out; }
   std::string pane_with_escapes() { return cmd({"capture-pane", "-p", "-e", "-t", "0"}).out; }
   std::string format(const std::string& f) {
@@ -54,13 +56,15 @@ class Tmux {
     return out;
   }
   // Polls the pane until `ok` holds; false on the deadline.
-  bool wait(const std::function<bool(const std::string&)>& ok, std::chrono::milliseconds deadline = 15s) {
+  bool wait(const std::function<bool(const std::string&)>& ok,
+            std::chrono::milliseconds deadline = 15s) {
     for (auto end = clock::now() + deadline; clock::now() < end; std::this_thread::sleep_for(40ms))
       if (ok(pane())) return true;
     return false;
   }
   bool wait_for(const std::string& needle, std::chrono::milliseconds deadline = 15s) {
-    return wait([&](const std::string& p) { return p.find(needle) != std::string::npos; }, deadline);
+    return wait([&](const std::string& p) { return p.find(needle) != std::string::npos; },
+                deadline);
   }
   const std::string& dir() const { return dir_; }
 
@@ -70,12 +74,17 @@ class Tmux {
 
 // The shell command that runs `yoi tui ARGS` against `srv`, in a UTF-8
 // locale, with the token found the way a user's yoi finds it.
-std::string tui_command(const Server& srv, const std::string& args, const std::string& extra_env = "") {
-  return fmt::format("env LANG=C.UTF-8 LC_ALL=C.UTF-8 YOI_ACCESS_TOKEN= YOI_DATA_DIR={}/data {} {} --server {} tui {}",
-                     srv.dir(), extra_env, yoi_bin(), srv.url(), args);
+std::string tui_command(const Server& srv, const std::string& args,
+                        const std::string& extra_env = "") {
+  return fmt::format(
+      "env LANG=C.UTF-8 LC_ALL=C.UTF-8 YOI_ACCESS_TOKEN= YOI_DATA_DIR={}/data {} {} --server {} "
+      "tui {}",
+      srv.dir(), extra_env, yoi_bin(), srv.url(), args);
 }
 
-std::size_t count_char(const std::string& s, char c) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), c)); }
+std::size_t count_char(const std::string& s, char c) {
+  return static_cast<std::size_t>(std::count(s.begin(), s.end(), c));
+}
 
 class TuiTmux : public ::testing::Test {
  protected:
@@ -96,11 +105,13 @@ class TuiTmux : public ::testing::Test {
 TEST(TuiUsage, NeedsATerminalAndHasNoJson) {
   if (yoi_bin().empty()) GTEST_FAIL() << "the yoi binary is not built (YOI_BUILD_DIR)";
   // stdin is not a terminal here: a usage error before anything is drawn.
-  auto r = run({yoi_bin(), "--server", "127.0.0.1:9", "tui"}, {{"YOI_ACCESS_TOKEN", ""}}, std::string(), 10s);
+  auto r = run({yoi_bin(), "--server", "127.0.0.1:9", "tui"}, {{"YOI_ACCESS_TOKEN", ""}},
+               std::string(), 10s);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("yoi tui needs a terminal"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "nothing is drawn";
-  r = run({yoi_bin(), "--server", "127.0.0.1:9", "tui", "not a worker"}, {{"YOI_ACCESS_TOKEN", ""}}, std::string(), 10s);
+  r = run({yoi_bin(), "--server", "127.0.0.1:9", "tui", "not a worker"}, {{"YOI_ACCESS_TOKEN", ""}},
+          std::string(), 10s);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("RUNTIME/WORKER"), std::string::npos) << r.err;
 }
@@ -123,14 +134,17 @@ TEST_F(TuiTmux, PicksAWorkerSendsAMessageAndSeesTheReplyStream) {
   tmux.type(msg);
   tmux.keys({"Enter"});
   bool partial = false;
-  auto full = [](const std::string& p) { return count_char(p, 'z') >= 240; };  // message + whole reply
+  auto full = [](const std::string& p) {
+    return count_char(p, 'z') >= 240;
+  };  // message + whole reply
   ASSERT_TRUE(tmux.wait([&](const std::string& p) {
     if (p.find("echo: hello from the tui") != std::string::npos && !full(p)) partial = true;
     return full(p);
   })) << tmux.pane();
   EXPECT_TRUE(partial) << "the reply was never seen in part: it did not stream";
   bj::array it;
-  for (auto end = clock::now() + 15s; clock::now() < end && it.size() < 2; std::this_thread::sleep_for(50ms))
+  for (auto end = clock::now() + 15s; clock::now() < end && it.size() < 2;
+       std::this_thread::sleep_for(50ms))
     it = items("local/beta");
   ASSERT_EQ(it.size(), 2u);
   EXPECT_EQ(s(it[0].as_object(), "content"), msg);
@@ -147,7 +161,8 @@ TEST_F(TuiTmux, RunsAToolThroughTheEchoDriver) {
   ASSERT_TRUE(tmux.wait_for("→ glob *  ok")) << tmux.pane();
   // The run ends with the echo engine's summary; the worker is idle again.
   ASSERT_TRUE(tmux.wait([](const std::string& p) {
-    return p.find("glob ok: ") != std::string::npos && p.find("tools · idle · tokens") != std::string::npos;
+    return p.find("glob ok: ") != std::string::npos &&
+           p.find("tools · idle · tokens") != std::string::npos;
   })) << tmux.pane();
   tmux.type(R"(/read {"path":"missing.md"})");
   tmux.keys({"Enter"});
@@ -195,7 +210,8 @@ TEST_F(TuiTmux, ServerRestartMidStreamResumesWithoutDuplicatedText) {
   ASSERT_TRUE(srv.restart());
   // The status line says what happened, then the stream resumes by cursor.
   ASSERT_TRUE(tmux.wait([&](const std::string& p) {
-    return p.find("stream interrupted") != std::string::npos || p.find("stream resumed") != std::string::npos;
+    return p.find("stream interrupted") != std::string::npos ||
+           p.find("stream resumed") != std::string::npos;
   })) << tmux.pane();
   // The restart interrupted the run: its end is shown once the stream is back.
   ASSERT_TRUE(tmux.wait_for("[failed: interrupted", 20s)) << tmux.pane();
@@ -214,7 +230,8 @@ TEST_F(TuiTmux, ServerRestartMidStreamResumesWithoutDuplicatedText) {
   for (const auto& f : json_lines(log.out)) {
     if (s(f, "type") != "event") continue;
     const auto& e = f.at("event").as_object();
-    if (s(e, "type") == "text_delta" && s(e, "run_id") == "run-1" && seqs.insert(f.at("seq").to_number<std::int64_t>()).second)
+    if (s(e, "type") == "text_delta" && s(e, "run_id") == "run-1" &&
+        seqs.insert(f.at("seq").to_number<std::int64_t>()).second)
       logged += count_char(s(e, "delta"), 'Q');
   }
   ASSERT_GT(logged, 0u);
@@ -231,7 +248,9 @@ TEST_F(TuiTmux, CreateStopAndDeleteAskFirst) {
   ASSERT_TRUE(tmux.wait_for("create a worker on local? (y/n)")) << tmux.pane();
   tmux.keys({"n"});
   ASSERT_TRUE(tmux.wait_for("not done")) << tmux.pane();
-  auto listed = [&] { return parse(yoi(srv, {"workers", "--json"}).out).as_object().at("workers").as_array(); };
+  auto listed = [&] {
+    return parse(yoi(srv, {"workers", "--json"}).out).as_object().at("workers").as_array();
+  };
   EXPECT_TRUE(listed().empty());
   tmux.keys({"c"});
   ASSERT_TRUE(tmux.wait_for("create a worker on local? (y/n)")) << tmux.pane();
@@ -292,11 +311,15 @@ TEST_F(TuiTmux, QuitRestoresTheTerminal) {
     return r.out.substr(0, r.out.find('\n'));
   };
   auto restored = [&](const std::string& tag, const std::string& code) {
-    if (!tmux.wait_for(tag + "=" + code)) return ::testing::AssertionFailure() << "no exit line:\n" << tmux.pane();
-    if (tmux.format("#{alternate_on}") != "0") return ::testing::AssertionFailure() << "still on the alternate screen";
-    if (tmux.format("#{cursor_flag}") != "1") return ::testing::AssertionFailure() << "the cursor is hidden";
+    if (!tmux.wait_for(tag + "=" + code))
+      return ::testing::AssertionFailure() << "no exit line:\n" << tmux.pane();
+    if (tmux.format("#{alternate_on}") != "0")
+      return ::testing::AssertionFailure() << "still on the alternate screen";
+    if (tmux.format("#{cursor_flag}") != "1")
+      return ::testing::AssertionFailure() << "the cursor is hidden";
     auto p = tmux.pane();
-    if (p.find("yoi tui ·") != std::string::npos) return ::testing::AssertionFailure() << "the TUI is still drawn:\n" << p;
+    if (p.find("yoi tui ·") != std::string::npos)
+      return ::testing::AssertionFailure() << "the TUI is still drawn:\n" << p;
     if (p.find("prompt$ env LANG") == std::string::npos)
       return ::testing::AssertionFailure() << "the shell's screen is not back:\n" << p;
     return ::testing::AssertionSuccess();
@@ -326,8 +349,9 @@ TEST_F(TuiTmux, NoColorLeavesColoursOut) {
   ASSERT_TRUE(tmux.wait_for("echo: some text")) << tmux.pane();
   auto coloured = tmux.pane_with_escapes();
   tmux.keys({"C-c"});
-  ASSERT_TRUE(tmux.wait([&](const std::string&) { return tmux.cmd({"has-session"}).exit_code != 0; }))
-      << "Ctrl-C ends the TUI (and the pane)";
+  ASSERT_TRUE(tmux.wait([&](const std::string&) {
+    return tmux.cmd({"has-session"}).exit_code != 0;
+  })) << "Ctrl-C ends the TUI (and the pane)";
   ASSERT_TRUE(tmux.start(tui_command(srv, ref, "TERM=xterm-256color NO_COLOR=1"), 120, 30));
   ASSERT_TRUE(tmux.wait_for("echo: some text")) << tmux.pane();
   auto plain = tmux.pane_with_escapes();
