@@ -371,7 +371,7 @@ Grid render(const Model& m, int width, int height) {
     if (!m.catalog().error.empty()) lines.push_back({m.catalog().error, Style::notice});
     if (m.catalog().workers.empty() && m.catalog().runtimes.empty() && m.catalog().error.empty())
       lines.push_back({"loading…", Style::dim});
-    else if (vis.empty())
+    else if (vis.empty() && m.catalog().error.empty())
       lines.push_back(
           {m.filter().empty() ? "no workers (c creates one)" : "no worker matches", Style::dim});
     bool filtering = m.mode() == Model::Mode::filter || !m.filter().empty();
