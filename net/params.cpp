@@ -51,7 +51,7 @@ Result<rt::ListWorkers> list_query(const Request& req, std::size_t default_limit
   if (auto st = req.query_param("status")) {
     rt::WorkerStatus s;
     if (!rt::status_from_name(*st, s))
-      return fail(Code::invalid_request, "status must be idle, running or stopped");
+      return fail(Code::invalid_request, "status must be idle, running, awaiting_approval or stopped");
     q.status = s;
   }
   return q;
@@ -73,6 +73,16 @@ Result<rt::Input> input_body(const Request& req, std::size_t max_body, const rt:
 
 Result<std::optional<std::string>> reason_body(const Request& req, std::size_t max_body) {
   return json::parse_object(req.body, max_body, true).and_then(rt::wire::reason_from_json);
+}
+
+Result<rt::ApprovalDecision> approval_body(const Request& req, std::size_t max_body) {
+  return json::parse_object(req.body, max_body, false).and_then(rt::wire::approval_decision_from_json);
+}
+
+Result<std::string> call_id_param(const Request& req) {
+  std::string id(req.param("call_id"));
+  if (id.empty() || id.size() > 256) return fail(Code::invalid_request, "call_id must be 1-256 bytes");
+  return id;
 }
 
 Response error_response(const Error& e, const Reply& about) {

@@ -74,6 +74,9 @@ struct FlightText {
     ToolCallRef call;
     std::uint64_t called = 0;
     std::uint64_t resolved = UINT64_MAX;
+    // Awaiting a person's decision from `asked` until `answered` (§15).
+    std::uint64_t asked = UINT64_MAX;
+    std::uint64_t answered = UINT64_MAX;
   };
   std::vector<Call> calls;
 
@@ -83,7 +86,8 @@ struct FlightText {
     for (const auto& [at, step] : steps)
       if (at <= seq) f.step = step;
     for (const auto& c : calls)
-      if (c.called <= seq && seq < c.resolved) f.calls.push_back(InFlightCall{c.call, "running"});
+      if (c.called <= seq && seq < c.resolved)
+        f.calls.push_back(InFlightCall{c.call, c.asked <= seq && seq < c.answered ? "awaiting_approval" : "running"});
     return f;
   }
 
@@ -436,20 +440,31 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   // keeping only the calls answered in the window — a call is never sent
   // without its result.
   std::vector<engines::Message> history(const WorkerState& w, const engines::ProfileConfig& profile) {
-    std::vector<engines::Message> out;
     std::uint64_t before = w.transcript_total - 1;  // the user item just added
-    std::uint64_t readable = std::min(before, w.pub.transcript_total);
-    std::uint64_t n = std::min<std::uint64_t>(readable, profile.history_messages);
-    if (n == 0) return out;
-    auto items = store->read_transcript(w.record.worker_id, readable - n, n);
+    return history_before(w, profile, std::min(before, w.pub.transcript_total));
+  }
+
+  // Transcript items [start, start + n) as stored (unreadable ones skipped).
+  std::vector<TranscriptItem> read_items(const WorkerState& w, std::uint64_t start, std::uint64_t n) const {
+    std::vector<TranscriptItem> out;
+    auto items = store->read_transcript(w.record.worker_id, start, n);
     if (!items) return out;
-    std::vector<TranscriptItem> window;
     for (const auto& rec : *items) {
       auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
       if (!v) continue;
       auto page = wire::transcript_from_json(bj::value{{"items", bj::array{*v}}, {"total", 1}});
-      if (page && !page->items.empty()) window.push_back(std::move(page->items.front()));
+      if (page && !page->items.empty()) out.push_back(std::move(page->items.front()));
     }
+    return out;
+  }
+
+  // The history window that ends before transcript item `end`.
+  std::vector<engines::Message> history_before(const WorkerState& w, const engines::ProfileConfig& profile,
+                                               std::uint64_t end) {
+    std::vector<engines::Message> out;
+    std::uint64_t n = std::min<std::uint64_t>(end, profile.history_messages);
+    if (n == 0) return out;
+    std::vector<TranscriptItem> window = read_items(w, end - n, n);
     std::size_t first = 0;
     while (first < window.size() && window[first].role == "tool") ++first;
     for (std::size_t i = first; i < window.size(); ++i) {
@@ -509,6 +524,15 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     Run& run = *w.run;
     run.conversation = history(w, profile);
     run.conversation.push_back(engines::Message{"user", std::move(content)});
+    offer_tools(w, profile);
+    ++stats.runs_started;
+    ++stats.runs_active;
+    next_step(w);
+  }
+
+  // The profile's tools and the worker's view for the run in flight.
+  void offer_tools(WorkerState& w, const engines::ProfileConfig& profile) {
+    Run& run = *w.run;
     for (const auto& name : profile.tools)
       if (const auto* s = tools::find_spec(name))
         run.offered.push_back(engines::ToolSpec{std::string(s->name), std::string(s->description),
@@ -518,9 +542,131 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       if (scope) run.scope = std::make_shared<const tools::Scope>(std::move(*scope));
       else run.scope_error = scope.error();
     }
-    ++stats.runs_started;
+  }
+
+  // ---- approvals (ARCHITECTURE §15) ----
+
+  // `ask`: the run waits for a person, holding no thread and no engine turn
+  // (the step's turn is over): the worker is awaiting_approval until the
+  // approval route answers, or a cancel or stop denies the call.
+  void park(WorkerState& w, const tools::Decision& d) {
+    Run& run = *w.run;
+    const auto& call = run.calls[run.next_call];
+    PendingApproval a;
+    a.run_id = run.run_id;
+    a.call_id = call.call_id;
+    a.name = call.name;
+    a.arguments = call.arguments;
+    a.requested_at_ms = opts.clock->now_ms();
+    a.rule = tools::rule_to_json(d.rule);
+    a.rule["source"] = tools::source_name(d.source);
+    Publish p;
+    std::uint64_t seq = add_event(w, wire::event::approval_requested(a));
+    for (auto& c : run.flight->calls)
+      if (c.call.call_id == call.call_id && c.resolved == UINT64_MAX) c.asked = seq;
+    w.record.pending_approvals.push_back(std::move(a));
+    set_status(w, p, WorkerStatus::awaiting_approval);
+    ++stats.approvals_requested;
+    commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), nullptr);
+  }
+
+  // Takes pending approval `index` out with outcome `out`: its
+  // approval_resolved event, the record of the answer, and the rule a
+  // "remember" adds. The caller commits.
+  void resolve(WorkerState& w, std::size_t index, const ApprovalOutcome& out) {
+    auto& pending = w.record.pending_approvals;
+    PendingApproval a = std::move(pending[index]);
+    pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(index));
+    std::uint64_t seq = add_event(w, wire::event::approval_resolved(out));
+    if (w.run)
+      for (auto& c : w.run->flight->calls)
+        if (c.call.call_id == out.call_id && c.answered == UINT64_MAX) c.answered = seq;
+    auto& resolved = w.record.resolved_approvals;
+    resolved.push_back(out);
+    if (resolved.size() > opts.limits.max_resolved_approvals) resolved.erase(resolved.begin());
+    if (out.remember) {
+      auto args = yoi::json::parse_object(a.arguments, 1u << 20);
+      std::string arg = args ? tools::main_argument(a.name, *args) : std::string();
+      tools::Rule rule{a.name, tools::exact_pattern(a.name, arg), tools::Action::allow};
+      auto& rules = w.record.remembered_rules;
+      if (std::find(rules.begin(), rules.end(), rule) == rules.end()) {
+        rules.push_back(std::move(rule));
+        if (rules.size() > opts.limits.max_remembered_rules) rules.erase(rules.begin());
+      }
+    }
+    if (out.decision == "approved") ++stats.approvals_approved;
+    else ++stats.approvals_denied;
+    stats.approval_wait_ms += static_cast<std::uint64_t>(std::max<std::int64_t>(0, opts.clock->now_ms() - a.requested_at_ms));
+  }
+
+  static wire::ToolOutcome denied_outcome(const std::optional<std::string>& reason) {
+    wire::ToolOutcome r;
+    r.error = std::pair{std::string(tools::code_name(tools::ToolCode::denied)),
+                        reason ? "a person denied this call: " + *reason : std::string("a person denied this call")};
+    return r;
+  }
+
+  // After a restart: the run parked on an approval is rebuilt — its step's
+  // calls without a result, the conversation from the transcript (the
+  // history before its input, then its own items) — and waits again.
+  void resume_parked(WorkerState& w) {
+    const auto& profile = profiles.find(w.record.profile)->second;
+    std::string run_id = w.record.current_run_id.value_or("unknown");
+    w.run = std::make_unique<Run>();
+    Run& run = *w.run;
+    run.run_id = run_id;
+    run.serial = ++w.run_serial;
+    run.flight = std::make_shared<FlightText>();
+    run.flight->run_id = run_id;
+    run.step = std::max<std::uint64_t>(w.record.run_step, 1);
+    run.step_recorded = true;
+    run.flight->steps.emplace_back(0, run.step);
+    for (const auto& c : w.record.pending_calls) {
+      run.calls.push_back(engines::ToolCall{c.call_id, c.name, c.arguments});
+      FlightText::Call fc{ToolCallRef{c.call_id, c.name, c.arguments}, 0};
+      for (const auto& a : w.record.pending_approvals)
+        if (a.call_id == c.call_id) fc.asked = 0;
+      run.flight->calls.push_back(std::move(fc));
+    }
+    w.pub.flight = run.flight;
+    run.conversation = run_conversation(w, profile, run_id);
+    offer_tools(w, profile);
     ++stats.runs_active;
-    next_step(w);
+  }
+
+  // The conversation of run `run_id` so far, from the transcript: the
+  // history before its user item, then every item of the run (the calls of
+  // its last step without their results: those come next).
+  std::vector<engines::Message> run_conversation(const WorkerState& w, const engines::ProfileConfig& profile,
+                                                 std::string_view run_id) {
+    constexpr std::uint64_t kPage = 64;
+    std::uint64_t end = w.transcript_total;
+    std::optional<std::uint64_t> start;
+    std::vector<TranscriptItem> run_items;
+    while (end > 0 && !start) {
+      std::uint64_t from = end > kPage ? end - kPage : 0;
+      auto items = read_items(w, from, end - from);
+      for (std::size_t i = items.size(); i-- > 0;) {
+        if (items[i].run_id != run_id) continue;
+        run_items.insert(run_items.begin(), items[i]);
+        if (items[i].role == "user") {
+          start = items[i].index;
+          break;
+        }
+      }
+      end = from;
+    }
+    std::vector<engines::Message> out = history_before(w, profile, start.value_or(0));
+    for (const auto& it : run_items) {
+      if (it.role == "tool") {
+        out.push_back(tool_message(it.call_id, it.name, it.content));
+        continue;
+      }
+      engines::Message m{it.role, it.content};
+      for (const auto& c : it.tool_calls) m.tool_calls.push_back(engines::ToolCall{c.call_id, c.name, c.arguments});
+      out.push_back(std::move(m));
+    }
+    return out;
   }
 
   // A handle that finds the run again from a completion: empty once the
@@ -540,6 +686,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void next_step(WorkerState& w) {
     Run& run = *w.run;
     ++run.step;
+    w.record.run_step = run.step;
     run.step_start = run.flight->text.size();
     run.step_recorded = false;
     run.calls.clear();
@@ -612,7 +759,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     for (const auto& c : refs) {
       std::uint64_t seq = add_event(w, wire::event::tool_call(run.run_id, run.step, c));
       run.flight->calls.push_back(FlightText::Call{c, seq});
-      w.record.pending_calls.push_back(PendingCall{c.call_id, c.name});
+      w.record.pending_calls.push_back(PendingCall{c.call_id, c.name, c.arguments});
     }
     run.calls = std::move(calls);
     run.next_call = 0;
@@ -654,6 +801,41 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       r.error = std::pair{std::string(tools::code_name(run.scope_error->code)), run.scope_error->message};
       return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
     }
+    // The policy (ARCHITECTURE §15). Arguments that are not an object are
+    // left to the tool, which refuses them without acting.
+    auto args = yoi::json::parse_object(call.arguments, 1u << 20);
+    if (args) {
+      auto d = tools::decide(w.record.remembered_rules, profile.permissions, call.name,
+                             tools::main_argument(call.name, *args));
+      if (d.action == tools::Action::deny) {
+        wire::ToolOutcome r;
+        r.error = std::pair{std::string(tools::code_name(tools::ToolCode::denied)),
+                            fmt::format("the worker's permissions deny this call ({} rule: {})",
+                                        tools::source_name(d.source), describe(d.rule))};
+        return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
+      }
+      if (d.action == tools::Action::ask) return park(w, d);
+    }
+    execute(w);
+  }
+
+  static std::string describe(const tools::Rule& r) {
+    return fmt::format("{}{}{} {}", r.tool, r.pattern ? " " : "", r.pattern ? tools::utf8_prefix(*r.pattern, 200) : "",
+                       tools::action_name(r.action));
+  }
+
+  // Hands calls[next_call] to the pool (never run on the io thread); its
+  // result comes back through on_tool_result.
+  void execute(WorkerState& w) {
+    Run& run = *w.run;
+    const auto& call = run.calls[run.next_call];
+    std::uint64_t token = ++run.tool_token;
+    auto current = current_of(w);
+    auto deliver = [current, token](wire::ToolOutcome outcome) {
+      auto [self, w] = current();
+      if (!w || w->run->tool_token != token) return;  // the run ended: dropped
+      self->on_tool_result(*w, std::move(outcome));
+    };
     tools::Limits limits;
     limits.max_output_bytes = opts.limits.max_tool_output_bytes;
     run.executing_since = std::chrono::steady_clock::now();
@@ -722,6 +904,14 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     Publish p;
     Run& live = *w.run;
     if (live.turn) live.turn->cancel();
+    // Cancel and stop deny every call waiting for a person (§15).
+    std::set<std::string> denied;
+    std::optional<std::string> why = reason ? reason : std::optional<std::string>(fmt::format("the run was {}", result));
+    while (!w.record.pending_approvals.empty()) {
+      const auto& a = w.record.pending_approvals.front();
+      denied.insert(a.call_id);
+      resolve(w, 0, ApprovalOutcome{a.run_id, a.call_id, "denied", why, false});
+    }
     for (; live.next_call < live.calls.size(); ++live.next_call) {
       bool restart = error && error->code == Code::interrupted;
       auto code = restart ? tools::ToolCode::interrupted : tools::ToolCode::cancelled;
@@ -729,6 +919,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       r.error = std::pair{std::string(tools::code_name(code)),
                           restart ? "the runtime restarted while the call was executing"
                                   : fmt::format("the run was {} before the call finished", result)};
+      if (denied.count(live.calls[live.next_call].call_id)) r = denied_outcome(why);
       if (live.executing_since) {  // the call on the pool: how long it ran until now
         r.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - *live.executing_since).count());
@@ -738,6 +929,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     }
     ++live.tool_token;  // a result still on its way is dropped
     w.record.pending_calls.clear();
+    w.record.run_step = 0;
     bool had_text = !live.step_recorded;
     std::string text = had_text ? live.flight->text.substr(live.step_start) : std::string();
     record_step(w, {}, p);
@@ -880,6 +1072,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
           fmt::format("worker '{}': run '{}' was interrupted by a restart", ws.record.worker_id, run_id));
       impl->finish_run(ws, "failed", Error{Code::interrupted, "the runtime restarted during the run"},
                        std::nullopt, WorkerStatus::idle, nullptr);
+    } else if (ws.record.status == WorkerStatus::awaiting_approval) {
+      // A parked run survives: it waits for its approval again (§15).
+      impl->resume_parked(ws);
     }
   }
   impl->sweep_homes();
@@ -900,7 +1095,7 @@ RuntimeSummary Runtime::summary() const {
   s.epoch = impl_->epoch;
   s.version = impl_->opts.version;
   s.store = std::string(impl_->store->kind());
-  s.worker_counts = {{"total", 0}, {"idle", 0}, {"running", 0}, {"stopped", 0}};
+  s.worker_counts = {{"total", 0}, {"idle", 0}, {"running", 0}, {"awaiting_approval", 0}, {"stopped", 0}};
   for (const auto& [id, w] : impl_->workers) {
     ++s.worker_counts["total"];
     ++s.worker_counts[std::string(status_name(w->record.status))];
@@ -1007,9 +1202,14 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   if (w.record.status == WorkerStatus::stopped)
     return im.post_result(std::move(done), Result<InputAccepted>(fail(
         Code::worker_stopped, fmt::format("worker '{}' is stopped", worker_id))));
+  // New input is never consent: a parked run waits for the approval route.
   if (w.run)
     return im.post_result(std::move(done), Result<InputAccepted>(fail(
-        Code::worker_busy, fmt::format("worker '{}' is running '{}'", worker_id, w.run->run_id))));
+        Code::worker_busy,
+        w.record.status == WorkerStatus::awaiting_approval
+            ? fmt::format("worker '{}' is awaiting approval in '{}'; answer it or cancel the run", worker_id,
+                          w.run->run_id)
+            : fmt::format("worker '{}' is running '{}'", worker_id, w.run->run_id))));
   if (req.content.empty())
     return im.post_result(std::move(done), Result<InputAccepted>(fail(Code::invalid_request, "content must not be empty")));
   if (req.content.size() > im.opts.limits.max_content_bytes)
@@ -1023,6 +1223,7 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   w.run->flight = std::make_shared<FlightText>();
   w.run->flight->run_id = run_id;
   w.record.current_run_id = run_id;
+  w.record.resolved_approvals.clear();  // answers are remembered for the current run only
 
   Publish p;
   std::uint64_t seq = im.add_event(w, wire::event::input_accepted(run_id, req.content, req.client_message_id));
@@ -1129,6 +1330,46 @@ void Runtime::remove(std::string_view worker_id, Callback<void> done) {
       return done(fail(Code::worker_not_found, fmt::format("worker '{}' not found", id)));
     self->erase(it, std::move(done));
   });
+}
+
+void Runtime::approve(std::string_view worker_id, std::string_view call_id, ApprovalDecision d,
+                      Callback<ApprovalOutcome> done) {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return im.post_result(std::move(done), Result<ApprovalOutcome>(fail(found.error())));
+  auto& w = **found;
+  std::string decision = d.approve ? "approved" : "denied";
+  auto& pending = w.record.pending_approvals;
+  auto it = std::find_if(pending.begin(), pending.end(), [&](const PendingApproval& a) { return a.call_id == call_id; });
+  if (it == pending.end()) {
+    for (const auto& o : w.record.resolved_approvals) {
+      if (o.call_id != call_id) continue;
+      if (o.decision != decision)
+        return im.post_result(std::move(done), Result<ApprovalOutcome>(fail(
+            Code::approval_resolved, fmt::format("call '{}' was already {}", tools::utf8_prefix(call_id, 120), o.decision))));
+      // The same answer again: the first one's outcome, once it is durable.
+      return im.when_published(w, [o, done = std::move(done)](Result<void> r) {
+        if (!r) return done(fail(r.error()));
+        done(o);
+      });
+    }
+    return im.post_result(std::move(done), Result<ApprovalOutcome>(fail(
+        Code::approval_not_found,
+        fmt::format("worker '{}' has no call '{}' awaiting approval", worker_id, tools::utf8_prefix(call_id, 120)))));
+  }
+  ApprovalOutcome out{it->run_id, it->call_id, decision, d.reason, d.approve && d.remember};
+  Publish p;
+  im.resolve(w, static_cast<std::size_t>(it - pending.begin()), out);
+  im.set_status(w, p, WorkerStatus::running);
+  im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p),
+            [out, done = std::move(done)](Result<void> r) {
+              if (!r) return done(fail(r.error()));
+              done(out);
+            });
+  // The parked call is the next of its step: it runs, or the model reads
+  // that it was denied (with the reason), and the run goes on.
+  if (d.approve) im.execute(w);
+  else im.on_tool_result(w, Impl::denied_outcome(d.reason));
 }
 
 Result<TranscriptPage> Runtime::transcript(std::string_view worker_id, std::uint64_t start,

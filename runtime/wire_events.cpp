@@ -67,6 +67,8 @@ std::string_view event_type_name(EventType t) {
     case EventType::worker_stopped: return "worker_stopped";
     case EventType::tool_call: return "tool_call";
     case EventType::tool_result: return "tool_result";
+    case EventType::approval_requested: return "approval_requested";
+    case EventType::approval_resolved: return "approval_resolved";
   }
   return "unknown";
 }
@@ -152,6 +154,18 @@ EventBody worker_stopped(const std::optional<std::string>& reason) {
   auto b = body(EventType::worker_stopped, {});
   if (reason) b.fields["reason"] = *reason;
   return b;
+}
+
+EventBody approval_requested(const PendingApproval& a) {
+  return body(EventType::approval_requested, {{"run_id", a.run_id},
+                                              {"call_id", a.call_id},
+                                              {"name", a.name},
+                                              {"arguments", a.arguments},
+                                              {"rule", a.rule}});
+}
+
+EventBody approval_resolved(const ApprovalOutcome& a) {
+  return EventBody{EventType::approval_resolved, to_json(a)};
 }
 
 }  // namespace event

@@ -11,6 +11,7 @@
 #include "yoi/config_file.hpp"
 
 #include "yoi/ids.hpp"
+#include "yoi/tools/policy.hpp"
 #include "yoi/tools/specs.hpp"
 
 namespace yoi::runtime_server {
@@ -29,6 +30,48 @@ Result<void> read_prompt_file(const std::string& path, std::string& prompt) {
   if (text.size() > 256 * 1024) return fail(Code::config_invalid, "the file is larger than 256 KiB");
   prompt = std::move(text);
   return {};
+}
+
+// `[[profiles.NAME.permissions]]` (ARCHITECTURE §15): an array of tables
+// {tool, pattern?, action}, in order. A bad entry is named by its position
+// and its own line.
+std::optional<std::string> permission_rules(const toml::node& n, std::vector<tools::Rule>& out) {
+  const auto* arr = n.as_array();
+  if (!arr) return "must be an array of tables ([[profiles.NAME.permissions]])";
+  std::vector<tools::Rule> rules;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    const auto& e = *arr->get(i);
+    auto where = [&](std::string_view why) {
+      return fmt::format("entry {} (line {}): {}", i + 1, e.source().begin.line, why);
+    };
+    const auto* t = e.as_table();
+    if (!t) return where("must be a table with tool, pattern and action");
+    tools::Rule r;
+    bool has_tool = false, has_action = false;
+    for (const auto& [key, v] : *t) {
+      std::string k(key.str());
+      if (k == "tool" && v.is_string()) {
+        r.tool = *v.value<std::string>();
+        has_tool = true;
+      } else if (k == "pattern" && v.is_string()) {
+        r.pattern = *v.value<std::string>();
+      } else if (k == "action" && v.is_string()) {
+        auto a = tools::action_from_name(*v.value<std::string>());
+        if (!a) return where(fmt::format("action '{}' is not allow, ask or deny", *v.value<std::string>()));
+        r.action = *a;
+        has_action = true;
+      } else if (k == "tool" || k == "pattern" || k == "action") {
+        return where(fmt::format("{} must be a string", k));
+      } else {
+        return where(fmt::format("'{}' is not a known key (tool, pattern, action)", k));
+      }
+    }
+    if (!has_tool || !has_action) return where("needs a tool and an action");
+    if (auto bad = tools::check_rule(r)) return where(*bad);
+    rules.push_back(std::move(r));
+  }
+  out = std::move(rules);
+  return std::nullopt;
 }
 
 Result<void> parse_profile(const std::string& name, const toml::node& node, const File& file,
@@ -80,6 +123,7 @@ Result<void> parse_profile(const std::string& name, const toml::node& node, cons
          return std::nullopt;
        }},
       {"max_steps", set::count(p.max_steps, 1)},
+      {"permissions", [&p](const toml::node& n) { return permission_rules(n, p.permissions); }},
   };
   if (auto r = config::apply(file, **t, prefix, s); !r) return r;
   if (!prompt_file.empty()) {

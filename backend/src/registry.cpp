@@ -32,6 +32,7 @@ std::string_view capability_name(Op op) {
     case Op::events: return "workers.events";
     case Op::events_ws: return "workers.events.ws";
     case Op::remove: return "workers.delete";
+    case Op::approve: return "workers.approve";
   }
   return "";
 }
@@ -232,6 +233,14 @@ void RuntimeRegistry::remove(std::string runtime_id, std::string worker_id, Call
   auto failed = [done](Error e) { done(fail(std::move(e))); };
   if (Source* s = route(ApiOp::remove, runtime_id, worker_id, principal, failed))
     s->remove(std::move(worker_id), std::move(done));
+}
+
+void RuntimeRegistry::approve(std::string runtime_id, std::string worker_id, std::string call_id,
+                              rt::ApprovalDecision decision, Callback<rt::ApprovalOutcome> done,
+                              std::string_view principal) {
+  auto failed = [done](Error e) { done(fail(std::move(e))); };
+  if (Source* s = route(ApiOp::approve, runtime_id, worker_id, principal, failed))
+    s->approve(std::move(worker_id), std::move(call_id), std::move(decision), after_write(*s, std::move(done)));
 }
 
 void RuntimeRegistry::transcript(std::string runtime_id, std::string worker_id,

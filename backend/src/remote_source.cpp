@@ -283,6 +283,18 @@ class RemoteSource final : public Source {
          });
   }
 
+  void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
+               Callback<rt::ApprovalOutcome> done) override {
+    with(Op::approve, "POST", core_->worker_path(worker_id, "/approvals/" + pct(call_id)),
+         json::serialize(rt::wire::to_json(decision)),
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto a = rt::wire::approval_from_json(*v);
+           if (!a) return done(bad(c));
+           done(std::move(a));
+         });
+  }
+
   void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                   Callback<rt::TranscriptPage> done) override {
     with(Op::transcript, "GET",

@@ -187,6 +187,7 @@ struct FakeRuntime {
   int cancel_calls = 0;
   int detail_calls = 0;
   int delete_calls = 0;
+  int approve_calls = 0;
   std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
@@ -201,6 +202,10 @@ struct FakeRuntime {
     r.add("POST", "/v1/workers/{id}/cancel", [this](const net::Request&, net::Respond respond) {
       ++cancel_calls;
       respond(net::Response::json(200, bj::object{{"cancelled", false}, {"status", "idle"}}));
+    });
+    r.add("POST", "/v1/workers/{id}/approvals/{call_id}", [this](const net::Request&, net::Respond respond) {
+      ++approve_calls;
+      respond(net::Response::error(Error{Code::not_found, "no such route"}));
     });
     r.add("DELETE", "/v1/workers/{id}", [this](const net::Request&, net::Respond respond) {
       ++delete_calls;
@@ -274,6 +279,22 @@ TEST(DeleteWorker, RuntimeWithoutTheCapabilityIs501Unsupported) {
   EXPECT_EQ(r.error().code, Code::unsupported);
   EXPECT_EQ(http_status(r.error().code), 501);
   EXPECT_EQ(fake.delete_calls, 0) << "an unlisted operation is never called";
+}
+
+// Approvals (ARCHITECTURE §15) through a runtime that does not list
+// workers.approve: 501 unsupported, and the runtime is never called.
+TEST(Approvals, RuntimeWithoutTheCapabilityIs501Unsupported) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.detail", "workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto r = await<rt::ApprovalOutcome>(f.io, [&](auto cb) {
+    f.registry.approve("fake", "w1", "call_1", rt::ApprovalDecision{true, std::nullopt, false}, cb);
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::unsupported);
+  EXPECT_EQ(http_status(r.error().code), 501);
+  EXPECT_EQ(fake.approve_calls, 0) << "an unlisted operation is never called";
 }
 
 }  // namespace

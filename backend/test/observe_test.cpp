@@ -205,6 +205,9 @@ class FirstSnapshotFails final : public Source {
     s_->stop(std::move(w), std::move(why), std::move(done));
   }
   void remove(std::string w, Callback<void> done) override { s_->remove(std::move(w), std::move(done)); }
+  void approve(std::string w, std::string call, rt::ApprovalDecision d, Callback<rt::ApprovalOutcome> done) override {
+    s_->approve(std::move(w), std::move(call), std::move(d), std::move(done));
+  }
   void transcript(std::string w, std::uint64_t start, std::size_t limit, Callback<rt::TranscriptPage> done) override {
     s_->transcript(std::move(w), start, limit, std::move(done));
   }

@@ -1,6 +1,7 @@
 // The yoi commands. Each one is: parse → one or a few browser-API calls →
 // print (text for people, --json for programs). Errors travel as CliError and
 // are printed once, in run().
+#include <cctype>
 #include <poll.h>
 #include <unistd.h>
 
@@ -283,6 +284,53 @@ CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
       {"messages", str(o, "transcript_total", "0")}, {"last seq", str(o, "last_seq", "0")},
       {"created", time_text(o, "created_at")},      {"updated", time_text(o, "updated_at")}};
   print_table(std::move(rows));
+  // Calls waiting for a person (ARCHITECTURE §15), and what was always allowed.
+  if (const auto* pending = o.if_contains("pending_approvals"); pending && pending->is_array() && !pending->get_array().empty()) {
+    screen().text("\npending approvals (answer with 'yoi approve " + w.runtime_id + "/" + w.worker_id + " CALL_ID'):\n");
+    std::vector<std::vector<std::string>> calls;
+    for (const auto& a : pending->get_array()) {
+      const auto& ao = obj(a);
+      calls.push_back({str(ao, "call_id"), str(ao, "name"), str(ao, "arguments"), time_text(ao, "requested_at")});
+    }
+    print_table(std::move(calls));
+  }
+  if (const auto* rules = o.if_contains("remembered_rules"); rules && rules->is_array() && !rules->get_array().empty()) {
+    screen().text("\nalways allowed:\n");
+    std::vector<std::vector<std::string>> rows2;
+    for (const auto& r : rules->get_array())
+      rows2.push_back({str(obj(r), "tool"), str(obj(r), "pattern", "*"), str(obj(r), "action")});
+    print_table(std::move(rows2));
+  }
+  return {};
+}
+
+// A call id as one path segment: a model's ids are not ours to constrain,
+// so anything outside the unreserved set is percent-encoded.
+std::string pct_encode(std::string_view s) {
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') out += static_cast<char>(ch);
+    else out += fmt::format("%{:02X}", ch);
+  }
+  return out;
+}
+
+// Answers a call awaiting approval (ARCHITECTURE §15). The same answer twice
+// is fine; a different one to an answered call is approval_resolved (exit 1).
+CliResult<void> cmd_approve(Context& c, const WorkerRef& w, const std::string& call_id, bool deny,
+                            const std::optional<std::string>& reason, bool remember) {
+  if (deny && remember) return tl::unexpected(usage("--remember goes with an approval, not with --deny"));
+  bj::object body;
+  body["decision"] = deny ? "deny" : "approve";
+  if (reason) body["reason"] = *reason;
+  if (remember) body["remember"] = true;
+  auto v = c.api->call("POST", worker_path(w) + "/approvals/" + pct_encode(call_id), json::serialize(body));
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  const auto& o = obj(*v);
+  screen().text(fmt::format("{} {}{}{}\n", str(o, "decision"), str(o, "call_id"),
+                            str(o, "remember") == "true" ? " (always allowed from now on)" : "",
+                            str(o, "reason").empty() ? "" : ": " + str(o, "reason")));
   return {};
 }
 
@@ -819,6 +867,10 @@ struct Parsed {
   bool wait = false;            // send
   std::string cursor;           // attach
   bool from_start = false;      // attach
+  std::string call_id;          // approve
+  bool deny = false;            // approve
+  std::optional<std::string> reason;  // approve
+  bool remember = false;        // approve
 };
 
 // One subcommand: its help, its own options, and what runs once it is parsed.
@@ -835,8 +887,17 @@ struct Command {
 void add_workers_options(CLI::App& s, Parsed& p) {
   s.add_option("-r,--runtime", p.runtime, "only this runtime's workers")->type_name("RUNTIME");
   s.add_option("--status", p.status, "only workers in this status")
-      ->check(CLI::IsMember({"idle", "running", "stopped"}))
-      ->type_name("idle|running|stopped");
+      ->check(CLI::IsMember({"idle", "running", "awaiting_approval", "stopped"}))
+      ->type_name("idle|running|awaiting_approval|stopped");
+}
+
+void add_approve_options(CLI::App& s, Parsed& p) {
+  s.add_option("call_id", p.call_id, "the call awaiting approval (see 'yoi show')")
+      ->required()
+      ->type_name("CALL_ID");
+  s.add_flag("--deny", p.deny, "refuse the call (the model is told, with --reason)");
+  s.add_option("--reason", p.reason, "why; shown to the model when denying")->type_name("TEXT");
+  s.add_flag("--remember", p.remember, "always allow this tool with this exact command or path for this worker");
 }
 
 void add_create_options(CLI::App& s, Parsed& p) {
@@ -924,6 +985,14 @@ const Command kCommands[] = {
      false, add_tui_options, [](Context& c, const Parsed& p, const WorkerRef*) { return run_tui_command(c, p); }},
     {"transcript", "Print a worker's whole transcript", "", true, nullptr,
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_transcript(c, *w); }},
+    {"approve", "Answer a tool call awaiting approval (approve, or --deny)",
+     "The worker's pending calls and their CALL_IDs are listed by 'yoi show'. Answering the\n"
+     "same call twice the same way is fine; the other way is approval_resolved (exit 1); a\n"
+     "call not pending is approval_not_found (exit 1).",
+     true, add_approve_options,
+     [](Context& c, const Parsed& p, const WorkerRef* w) {
+       return cmd_approve(c, *w, p.call_id, p.deny, p.reason, p.remember);
+     }},
     {"cancel", "Cancel a worker's run in flight", "", true, nullptr,
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_cancel(c, *w); }},
     {"stop", "Stop a worker for good", "", true, nullptr,

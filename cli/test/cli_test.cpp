@@ -381,6 +381,63 @@ TEST_F(CliTest, CreateShowWorkersTranscriptCancelStop) {
   EXPECT_EQ(late.err.rfind("worker_stopped: ", 0), 0u) << late.err;
 }
 
+// Issue 21: a write that asks parks the worker; `yoi workers --status
+// awaiting_approval` finds it, `yoi show` lists the pending call, `yoi
+// approve` answers it (--remember, --deny --reason), and the typed errors of
+// a second or unknown answer are exit 1.
+TEST_F(CliTest, Issue21ApproveAnswersAPendingCall) {
+  auto ref = create_worker(srv);
+  auto wait_for = [&](const std::vector<std::string>& args, const std::string& needle) {
+    for (int i = 0; i < 300; ++i) {
+      if (yoi(srv, args).out.find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(30ms);
+    }
+    return false;
+  };
+  ASSERT_EQ(yoi(srv, {"send", ref, R"(/write {"path": "plan.txt", "content": "p"})"}).exit_code, 0);
+  ASSERT_TRUE(wait_for({"workers", "--status", "awaiting_approval"}, ref)) << "listed by the status filter";
+  auto show = yoi(srv, {"show", ref});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("awaiting_approval"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("pending approvals"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("call_1"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("plan.txt"), std::string::npos) << show.out;
+  EXPECT_EQ(yoi(srv, {"workers", "--status", "idle"}).out.find(ref), std::string::npos);
+
+  auto busy = yoi(srv, {"send", ref, "yes"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_TRUE(has_line(busy.err, "worker_busy: ")) << busy.err;
+
+  auto ok = yoi(srv, {"approve", ref, "call_1", "--remember"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "approved call_1 (always allowed from now on)\n");
+  auto again = yoi(srv, {"approve", "--json", ref, "call_1"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(s(parse(again.out).as_object(), "decision"), "approved") << "the same answer again is fine";
+  auto other = yoi(srv, {"approve", ref, "call_1", "--deny"});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_TRUE(has_line(other.err, "approval_resolved: ")) << other.err;
+  auto none = yoi(srv, {"approve", ref, "call_9"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(has_line(none.err, "approval_not_found: ")) << none.err;
+  EXPECT_EQ(yoi(srv, {"approve", ref, "call_1", "--deny", "--remember"}).exit_code, 2) << "a usage error";
+  ASSERT_TRUE(wait_for({"show", ref}, "idle"));
+  EXPECT_NE(yoi(srv, {"show", ref}).out.find("/work/plan.txt"), std::string::npos) << "the remembered rule is shown";
+
+  // Denied with a reason: the model reads it.
+  ASSERT_EQ(yoi(srv, {"send", ref, R"(/write {"path": "other.txt", "content": "o"})"}).exit_code, 0);
+  ASSERT_TRUE(wait_for({"show", ref}, "awaiting_approval"));
+  auto pending = parse(yoi(srv, {"show", "--json", ref}).out).as_object().at("pending_approvals").as_array();
+  ASSERT_EQ(pending.size(), 1u);
+  const std::string call = s(pending[0].as_object(), "call_id");
+  auto no = yoi(srv, {"approve", ref, call, "--deny", "--reason", "not this one"});
+  ASSERT_EQ(no.exit_code, 0) << no.err;
+  EXPECT_EQ(no.out, "denied " + call + ": not this one\n");
+  ASSERT_TRUE(wait_for({"show", ref}, "idle"));
+  auto t = yoi(srv, {"transcript", ref});
+  EXPECT_NE(t.out.find("not this one"), std::string::npos) << t.out;
+}
+
 TEST_F(CliTest, TypedErrorsAreExitOne) {
   struct Case {
     std::vector<std::string> args;

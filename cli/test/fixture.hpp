@@ -31,11 +31,18 @@ class Server {
   explicit Server(std::string extra_config = {}, std::map<std::string, std::string> env = {},
                   int echo_delay_ms = 40)
       : dir_(make_temp_dir()), env_(std::move(env)) {
-    write_file(
-        dir_ + "/server.toml",
-        fmt::format("[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = {}\n",
-                    echo_delay_ms) +
-            extra_config);
+    // The embedded runtime's profile: writes of *.md run without asking
+    // (ARCHITECTURE §15: writes ask by default); any other write asks.
+    write_file(dir_ + "/rt.toml",
+               fmt::format("[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_delay_ms = {}\n"
+                           "[[profiles.runtime_default.permissions]]\ntool = \"write\"\n"
+                           "pattern = \"*.md\"\naction = \"allow\"\n",
+                           echo_delay_ms));
+    write_file(dir_ + "/server.toml",
+               fmt::format("[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = {}\n"
+                           "runtime_config = \"{}\"\n",
+                           echo_delay_ms, dir_ + "/rt.toml") +
+                   extra_config);
   }
   ~Server() {
     child_.reset();

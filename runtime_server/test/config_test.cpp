@@ -194,3 +194,44 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolder) {
 
 }  // namespace
 }  // namespace yoi::runtime_server
+
+namespace yoi::runtime_server {
+namespace {
+
+// [[profiles.NAME.permissions]] (ARCHITECTURE §15): rules in file order; an
+// unknown tool or action names the entry and its line.
+TEST(Config, ProfilePermissionsAreParsedInOrderAndChecked) {
+  auto c = parse_config(
+      "[profiles.p]\nengine = \"echo\"\n"
+      "[[profiles.p.permissions]]\ntool = \"write\"\npattern = \"src/**\"\naction = \"allow\"\n"
+      "[[profiles.p.permissions]]\ntool = \"bash\"\naction = \"deny\"\n",
+      "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->profiles.size(), 1u);
+  ASSERT_EQ(c->profiles[0].permissions.size(), 2u);
+  EXPECT_EQ(c->profiles[0].permissions[0], (tools::Rule{"write", "src/**", tools::Action::allow}));
+  EXPECT_EQ(c->profiles[0].permissions[1], (tools::Rule{"bash", std::nullopt, tools::Action::deny}));
+
+  auto bad_tool = parse_config("[profiles.p]\n[[profiles.p.permissions]]\ntool = \"rm\"\naction = \"allow\"\n", "t.toml");
+  ASSERT_FALSE(bad_tool);
+  EXPECT_EQ(bad_tool.error().code, Code::config_invalid);
+  EXPECT_NE(bad_tool.error().message.find("profiles.p.permissions"), std::string::npos) << bad_tool.error().message;
+  EXPECT_NE(bad_tool.error().message.find("unknown tool 'rm'"), std::string::npos) << bad_tool.error().message;
+  EXPECT_NE(bad_tool.error().message.find("line 2"), std::string::npos) << bad_tool.error().message;
+
+  auto bad_action = parse_config(
+      "[profiles.p]\n[[profiles.p.permissions]]\ntool = \"write\"\naction = \"allow\"\n"
+      "[[profiles.p.permissions]]\ntool = \"write\"\naction = \"maybe\"\n",
+      "t.toml");
+  ASSERT_FALSE(bad_action);
+  EXPECT_NE(bad_action.error().message.find("entry 2 (line 5)"), std::string::npos) << bad_action.error().message;
+  EXPECT_NE(bad_action.error().message.find("'maybe'"), std::string::npos) << bad_action.error().message;
+
+  auto bad_key = parse_config("[profiles.p]\n[[profiles.p.permissions]]\ntool = \"write\"\naction = \"ask\"\nwhen = 1\n", "t.toml");
+  ASSERT_FALSE(bad_key);
+  EXPECT_NE(bad_key.error().message.find("'when'"), std::string::npos) << bad_key.error().message;
+  EXPECT_FALSE(parse_config("[profiles.p]\npermissions = \"all\"\n", "t.toml"));
+}
+
+}  // namespace
+}  // namespace yoi::runtime_server

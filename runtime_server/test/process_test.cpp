@@ -27,6 +27,11 @@ using net::test::HttpClient;
 using net::test::WsClient;
 
 const std::string kToken = "proc-secret-token";
+// A runtime_default profile's rules that let write and edit run without
+// asking (ARCHITECTURE §15), for tests about tools rather than approvals.
+constexpr std::string_view kAllowWrites =
+    "[[profiles.runtime_default.permissions]]\ntool = \"write\"\naction = \"allow\"\n"
+    "[[profiles.runtime_default.permissions]]\ntool = \"edit\"\naction = \"allow\"\n";
 
 struct TempDir {
   TempDir() {
@@ -295,7 +300,7 @@ TEST(RuntimeProcess, KillNineMidToolRunThenRestartEndsTheRunInterruptedWithResul
   fs::create_directories(dir.path + "/repo");
   auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
                                  "echo_chunk_delay_ms = 40\n[workspaces.repo]\npath = \"" + dir.path + "/repo\"\n"
-                                 "access = \"write\"\n");
+                                 "access = \"write\"\n" + std::string(kAllowWrites));
   auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--config", cfg});
   auto port = c->wait_listening();
   ASSERT_NE(port, 0) << c->stderr_text();
@@ -459,7 +464,9 @@ TEST(RuntimeProcess, ToolsCannotReachTheDataDirTokenFileOrAnotherWorkersHomeByHo
   TempDir dir;
   auto data = dir.path + "/data";
   auto token = dir.file("token", kToken + "\n");
-  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token}, {});
+  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\n" + std::string(kAllowWrites));
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token, "--config", cfg},
+                 {});
   auto port = c->wait_listening();
   ASSERT_NE(port, 0) << c->stderr_text();
   HttpClient http("127.0.0.1", port);

@@ -13,6 +13,7 @@ std::string_view code_name(ToolCode code) {
     case ToolCode::unknown_tool: return "unknown_tool";
     case ToolCode::cancelled: return "cancelled";
     case ToolCode::interrupted: return "interrupted";
+    case ToolCode::denied: return "denied";
   }
   return "tool_failed";
 }

@@ -173,9 +173,14 @@ async function main() {
   // closed port, so a run on it fails (provider_unreachable).
   const rtConfig = join(mkdtempSync(join(tmpdir(), "yoi-e2e-rt-")), "runtime.toml");
   cleanups.push(() => rmSync(dirname(rtConfig), { recursive: true, force: true }));
+  // The echo profile lets the tool-card check's write and edit of notes.md
+  // run without asking (writes ask by default, ARCHITECTURE §15).
   writeFileSync(
     rtConfig,
-    `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
+    '[profiles.runtime_default]\nengine = "echo"\necho_chunk_delay_ms = 15\n' +
+      '[[profiles.runtime_default.permissions]]\ntool = "write"\npattern = "notes.md"\naction = "allow"\n' +
+      '[[profiles.runtime_default.permissions]]\ntool = "edit"\npattern = "notes.md"\naction = "allow"\n' +
+      `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
       "max_retries = 0\nconnect_timeout_ms = 2000\n",
   );
   const { base, login } = await startServer({ embeddedToml: `runtime_config = "${rtConfig}"\n` });

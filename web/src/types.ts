@@ -2,7 +2,7 @@
 // Field names are the contract. Everything the server may add is optional here,
 // and the console renders what is present.
 
-export type WorkerStatus = "idle" | "running" | "stopped";
+export type WorkerStatus = "idle" | "running" | "awaiting_approval" | "stopped";
 
 export interface Intent {
   kind: "assistant" | "task" | "role" | string;
@@ -48,7 +48,7 @@ export interface RuntimeSummary {
   epoch?: string;
   version?: string;
   store?: string;
-  workers?: Record<string, number>; // counts: total, idle, running, stopped
+  workers?: Record<string, number>; // counts: total, idle, running, awaiting_approval, stopped
   limits?: Record<string, number>;
   capabilities?: string[];
   profiles?: string[];
@@ -155,6 +155,15 @@ export type WorkerEvent =
       duration_ms?: number;
     })
   | (EventBase & { type: "usage"; run_id: string; step?: number; input_tokens: number; output_tokens: number })
+  | (EventBase & {
+      type: "approval_requested";
+      run_id: string;
+      call_id: string;
+      name: string;
+      arguments: string;
+      rule: { tool: string; pattern?: string; action: string; source?: string };
+    })
+  | (EventBase & { type: "approval_resolved"; run_id: string; call_id: string; decision: "approved" | "denied" | string; reason?: string; remember: boolean })
   | (EventBase & {
       type: "run_finished";
       run_id: string;

@@ -339,6 +339,15 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
       }
       return { ...s, inFlight, items: appendItem(s.items, item, s.worker) };
     }
+    case "approval_requested":
+    case "approval_resolved": {
+      // The call's state (ARCHITECTURE §15); the worker's own status
+      // follows in a status event.
+      const cur = s.inFlight;
+      if (!cur || cur.run_id !== e.run_id) return s;
+      const state = e.type === "approval_requested" ? "awaiting_approval" : "running";
+      return { ...s, inFlight: { ...cur, calls: cur.calls.map((c) => (c.call_id === e.call_id ? { ...c, state } : c)) } };
+    }
     case "usage":
       return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
     case "run_finished": {

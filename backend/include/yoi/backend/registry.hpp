@@ -84,6 +84,10 @@ class RuntimeRegistry {
   // (backend/OBSERVE.md, "Deleted workers").
   void remove(std::string runtime_id, std::string worker_id, Callback<void> done,
               std::string_view principal = "browser");
+  // Answers a call awaiting approval: one call to the owning source.
+  void approve(std::string runtime_id, std::string worker_id, std::string call_id,
+               rt::ApprovalDecision decision, Callback<rt::ApprovalOutcome> done,
+               std::string_view principal = "browser");
   void transcript(std::string runtime_id, std::string worker_id, std::uint64_t start,
                   std::size_t limit, Callback<rt::TranscriptPage> done,
                   std::string_view principal = "browser");

@@ -134,7 +134,7 @@ class EventStream {
 };
 
 // Operations, also the capability names of ARCHITECTURE §6 (wire names).
-enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove };
+enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove, approve };
 std::string_view capability_name(Op op);
 
 class Source {
@@ -169,6 +169,11 @@ class Source {
   // Deletes a stopped worker (ARCHITECTURE §17). worker_not_stopped,
   // worker_not_found; unsupported when a remote runtime lacks workers.delete.
   virtual void remove(std::string worker_id, Callback<void> done) = 0;
+  // Answers a call awaiting approval (ARCHITECTURE §15). approval_not_found,
+  // approval_resolved, worker_not_found; unsupported when a remote runtime
+  // lacks workers.approve.
+  virtual void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
+                       Callback<rt::ApprovalOutcome> done) = 0;
   virtual void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                           Callback<rt::TranscriptPage> done) = 0;
   // Events strictly after `after` (absent: from the oldest retained event).

@@ -17,6 +17,7 @@
 
 #include "yoi/error.hpp"
 #include "yoi/secret.hpp"
+#include "yoi/tools/policy.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -109,6 +110,9 @@ struct ProfileConfig {
   // at config load) and the most steps (engine turns) a run may take.
   std::vector<std::string> tools{"read", "write", "edit", "glob", "grep"};
   std::size_t max_steps = 50;
+  // Permission rules (ARCHITECTURE §15), in order; decided by the run loop
+  // with tools/policy.hpp. Engines ignore them.
+  std::vector<tools::Rule> permissions;
 
   // echo
   std::size_t echo_chunk_bytes = 8;

@@ -14,6 +14,8 @@
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
 //               first_byte_timeout_ms, idle_timeout_ms, max_retries,
 //               tools (["read","write","edit","glob","grep"], the default), max_steps
+//   [[profiles.<name>.permissions]]  tool, pattern?, action ("allow"|"ask"|"deny"):
+//               the profile's permission rules in order (ARCHITECTURE §15)
 //   [workspaces.<name>]  path (an existing directory), access ("read"|"write")
 //
 // Every error is config_invalid and names the key and the line; unknown keys

@@ -26,6 +26,7 @@ enum class ToolCode {
   unknown_tool,        // a tool that does not exist or is not offered to this worker
   cancelled,           // the run ended (cancel, stop) before the call finished
   interrupted,         // the runtime restarted while the call was executing
+  denied,              // the permission policy or a person refused the call (§15)
 };
 
 std::string_view code_name(ToolCode code);
