@@ -241,6 +241,72 @@ TEST_F(TuiTmux, ServerRestartMidStreamResumesWithoutDuplicatedText) {
       << tmux.pane();
 }
 
+// ARCHITECTURE §15: a write outside *.md asks (the fixture's profile); the
+// TUI answers with single keys — y approves, n denies with a reason, a
+// always allows that tool and pattern.
+TEST_F(TuiTmux, ApprovesAPendingCallWithSingleKeys) {
+  auto ref = create_worker(srv, "local", {"--id", "ask"});
+  ASSERT_TRUE(tmux.start(tui_command(srv, ref), 120, 30));
+  ASSERT_TRUE(tmux.wait_for("local/ask · idle")) << tmux.pane();
+  auto idle = [&] { return tmux.wait_for("ask · idle · tokens"); };
+
+  tmux.type(R"(/write {"path":"a.txt","content":"one"})");
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait_for("⚠ write a.txt waits for approval")) << tmux.pane();
+  // The list marks the worker that waits for a person.
+  ASSERT_TRUE(tmux.wait_for("! ask")) << tmux.pane();
+  tmux.keys({"y"});
+  ASSERT_TRUE(tmux.wait_for("→ write a.txt  ok")) << tmux.pane();
+  ASSERT_TRUE(idle()) << tmux.pane();
+
+  tmux.type(R"(/write {"path":"b.txt","content":"two"})");
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait_for("⚠ write b.txt waits for approval")) << tmux.pane();
+  tmux.keys({"n"});
+  ASSERT_TRUE(tmux.wait_for("deny; reason")) << tmux.pane();
+  tmux.type("not that one");
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait_for("→ write b.txt  failed: denied")) << tmux.pane();
+  ASSERT_TRUE(idle()) << tmux.pane();
+
+  tmux.type(R"(/write {"path":"c.txt","content":"three"})");
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait_for("⚠ write c.txt waits for approval")) << tmux.pane();
+  tmux.keys({"a"});
+  ASSERT_TRUE(tmux.wait_for("→ write c.txt  ok")) << tmux.pane();
+  ASSERT_TRUE(idle()) << tmux.pane();
+  // Always allowed: the same write again runs without asking.
+  tmux.type(R"(/write {"path":"c.txt","content":"four"})");
+  tmux.keys({"Enter"});
+  ASSERT_TRUE(tmux.wait([](const std::string& p) {
+    std::size_t n = 0;
+    for (auto at = p.find("→ write c.txt  ok"); at != std::string::npos; at = p.find("→ write c.txt  ok", at + 1)) ++n;
+    return n == 2;
+  })) << tmux.pane();
+
+  // The log says the same: three requests, answered approved, denied with the
+  // reason typed, approved with remember.
+  ASSERT_TRUE(idle()) << tmux.pane();
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  auto log = yoi(srv, {"attach", "--from-start", "--json", ref});
+  ASSERT_EQ(log.exit_code, 0) << log.err;
+  std::vector<bj::object> resolved;
+  std::size_t requested = 0;
+  for (const auto& f : json_lines(log.out)) {
+    if (s(f, "type") != "event") continue;
+    const auto& e = f.at("event").as_object();
+    if (s(e, "type") == "approval_requested") ++requested;
+    if (s(e, "type") == "approval_resolved") resolved.push_back(e);
+  }
+  EXPECT_EQ(requested, 3u);
+  ASSERT_EQ(resolved.size(), 3u);
+  EXPECT_EQ(s(resolved[0], "decision"), "approved");
+  EXPECT_EQ(s(resolved[1], "decision"), "denied");
+  EXPECT_EQ(s(resolved[1], "reason"), "not that one");
+  EXPECT_EQ(s(resolved[2], "decision"), "approved");
+  EXPECT_TRUE(resolved[2].at("remember").as_bool());
+}
+
 TEST_F(TuiTmux, CreateStopAndDeleteAskFirst) {
   ASSERT_TRUE(tmux.start(tui_command(srv, ""), 120, 30));
   ASSERT_TRUE(tmux.wait_for("no workers (c creates one)")) << tmux.pane();
