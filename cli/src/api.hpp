@@ -41,6 +41,10 @@ class Api {
   CliResult<boost::json::value> call(std::string_view method, std::string_view target,
                                      std::string_view body = {});
   CliResult<boost::json::value> get(std::string_view target) { return call("GET", target); }
+  // POST …/input with a fresh client_message_id. Text that is not UTF-8 is
+  // a usage error before anything is sent (the server could only say its
+  // JSON body is invalid).
+  CliResult<boost::json::value> send_input(const WorkerRef& w, const std::string& text);
   HttpClient& http() { return http_; }
 
  private:

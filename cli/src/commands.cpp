@@ -24,6 +24,7 @@
 #include "line_editor.hpp"
 #include "screen.hpp"
 #include "tools_view.hpp"
+#include "tui.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/cli/token.hpp"
 #include "yoi/ids.hpp"
@@ -731,21 +732,9 @@ CliResult<void> await_position(Follower& f, milliseconds timeout) {
   return {};
 }
 
-std::string new_message_id() {
-  static std::mt19937_64 rng(std::random_device{}() ^
-                             static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  return fmt::format("cli-{:016x}", rng());
-}
-
-// Every message a worker gets passes here. Text that is not UTF-8 is refused
-// before it is sent: the server could only say its JSON body is invalid.
+// Every message a worker gets passes Api::send_input (UTF-8 checked there).
 CliResult<bj::value> post_input(Context& c, const WorkerRef& w, const std::string& text) {
-  if (auto at = invalid_utf8_at(text))
-    return tl::unexpected(usage(fmt::format("the message is not valid UTF-8 (byte {} of {})", *at + 1, text.size())));
-  bj::object body;
-  body["content"] = text;
-  body["client_message_id"] = new_message_id();
-  return c.api->call("POST", worker_path(w) + "/input", json::serialize(body));
+  return c.api->send_input(w, text);
 }
 
 CliResult<std::string> read_all_stdin() {
@@ -1101,6 +1090,21 @@ void add_send_options(CLI::App& s, Parsed& p) {
       ->type_name("TEXT");
 }
 
+void add_tui_options(CLI::App& s, Parsed& p) {
+  s.add_option("worker", p.ref_text, "open this worker with the composer focused")->type_name("RUNTIME/WORKER");
+}
+
+CliResult<void> run_tui_command(Context& c, const Parsed& p) {
+  std::optional<WorkerRef> start;
+  if (!p.ref_text.empty()) {
+    auto w = ref_arg(p.ref_text);
+    if (!w) return tl::unexpected(w.error());
+    start = *w;
+  }
+  if (c.json()) return tl::unexpected(usage("tui is interactive and has no --json output"));
+  return run_tui(*c.api, start);
+}
+
 void add_attach_options(CLI::App& s, Parsed& p) {
   s.add_option("--cursor", p.cursor, "resume after this cursor (from a previous --json run)")
       ->type_name("CURSOR");
@@ -1139,6 +1143,10 @@ const Command kCommands[] = {
      "Type a line and press Enter to send it; the reply streams back. Ctrl-C cancels the reply\n"
      "in flight; Ctrl-C at the prompt or Ctrl-D quits.",
      true, nullptr, [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_chat(c, *w); }},
+    {"tui", "A full-screen console: every worker, live, with single keys",
+     "Left: runtimes and their workers; right: the selected worker's console and a composer.\n"
+     "Press ? inside for every key. Ctrl-C quits; NO_COLOR turns colours off.",
+     false, add_tui_options, [](Context& c, const Parsed& p, const WorkerRef*) { return run_tui_command(c, p); }},
     {"transcript", "Print a worker's whole transcript", "", true, nullptr,
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_transcript(c, *w); }},
     {"approve", "Answer a tool call awaiting approval (approve, or --deny)",

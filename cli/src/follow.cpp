@@ -285,6 +285,15 @@ CliResult<void> Follower::start(std::optional<std::string> cursor, bool from_sta
   return {};
 }
 
+clock::time_point Follower::due() const {
+  auto now = clock::now();
+  if (!pending_.empty()) return now;
+  if (finished_) return now + std::chrono::hours(1);
+  if (polling_) return next_poll_;
+  if (!ws_) return retry_at_;
+  return now + milliseconds(500);  // the WebSocket's pings and idle timer
+}
+
 CliResult<std::optional<Frame>> Follower::next(milliseconds wait) {
   auto deadline = clock::now() + wait;
   auto remaining = [&] {

@@ -64,6 +64,11 @@ class Follower {
   // Gives back frames taken with next() but not handled (chat's approval
   // prompt reads while the run goes on): next() returns them first, in order.
   void requeue(std::vector<Frame> frames);
+  // For an event loop that poll()s: the socket to watch (-1: none now — a
+  // reconnect or a poll is due by a timer), and when next(0) next has work
+  // even if nothing arrives (a reconnect, a poll, the connection's pings).
+  int wait_fd() { return ws_ ? ws_->native_handle() : -1; }
+  std::chrono::steady_clock::time_point due() const;
 
   bool finished() const { return finished_; }
   const std::optional<std::string>& cursor() const { return cursor_; }

@@ -148,7 +148,7 @@ std::string tool_output_block(std::string_view output, std::size_t max_lines) {
   return out;
 }
 
-std::string tool_result_text(const ToolResultView& r) {
+std::string tool_result_summary(const ToolResultView& r) {
   std::string facts;
   auto add = [&](const std::string& f) { facts += (facts.empty() ? "" : ", ") + f; };
   if (r.ok) {
@@ -161,10 +161,15 @@ std::string tool_result_text(const ToolResultView& r) {
   auto tail = facts.empty() ? std::string() : " (" + facts + ")";
   if (!r.ok) {
     auto message = r.error_message.empty() ? "" : ": " + clip(r.error_message, kToolLineChars * 2);
-    return fmt::format("← {} failed: {}{}{}\n", r.name, r.error_code.empty() ? "tool_failed" : r.error_code, message, tail);
+    return fmt::format("failed: {}{}{}", r.error_code.empty() ? "tool_failed" : r.error_code, message, tail);
   }
-  return fmt::format("← {} ok{}\n", r.name, tail) +
-         tool_output_block(r.output, r.name == "edit" ? kToolDiffLines : kToolOutputLines);
+  return "ok" + tail;
+}
+
+std::string tool_result_text(const ToolResultView& r) {
+  auto head = fmt::format("← {} {}\n", r.name, tool_result_summary(r));
+  if (!r.ok) return head;
+  return head + tool_output_block(r.output, r.name == "edit" ? kToolDiffLines : kToolOutputLines);
 }
 
 std::string approval_request_text(const bj::object& request) {

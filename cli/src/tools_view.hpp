@@ -57,6 +57,10 @@ std::string tool_call_text(std::string_view name, const boost::json::value& argu
 // Every call of a transcript assistant item (its `tool_calls`), one line each.
 std::string tool_calls_text(const boost::json::object& assistant_item);
 
+// "ok (N lines, D ms)" or "failed: CODE: MESSAGE (D ms)": a result in one
+// line, without the tool's name (the TUI's one-line entries).
+std::string tool_result_summary(const ToolResultView& r);
+
 // "← NAME ok (N lines, D ms)\n" plus the output's first lines, indented
 // (kToolOutputLines; an edit's diff kToolDiffLines), or
 // "← NAME failed: CODE: MESSAGE (D ms)\n".
