@@ -266,9 +266,6 @@ class RemoteSource final : public Source {
   // An input carries a client_message_id (the backend makes one when the
   // client gave none): the runtime answers a second copy with the first
   // acceptance, so the pool may retry it on a fresh connection (issue 22).
-  // An input carries a client_message_id (the backend makes one when the
-  // client gave none): the runtime answers a second copy with the first
-  // acceptance, so the pool may retry it on a fresh connection (issue 22).
   // The hot path (issue 22): the runtime's reply passes on as text, only its
   // runtime_id rewritten (relabel.hpp); a reply the scan declines is decoded
   // the slow way, which decides whether it is an error.
