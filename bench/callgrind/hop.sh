@@ -22,14 +22,14 @@ run() {
   YOI_RUNTIME_TOKEN=tok-123456789 "$B/apps/yoi-runtime/yoi-runtime" --listen 127.0.0.1:0 --config "$d/rt.toml" \
     --log-level warn > "$d/rt.out" 2> "$d/rt.err" &
   rp=$!
-  for _ in $(seq 100); do grep -q listening "$d/rt.out" && break; sleep 0.1; done
+  for _ in $(seq 100); do grep -qs listening "$d/rt.out" && break; sleep 0.1; done
   rport=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$d/rt.out")
   printf '[embedded]\nenabled = false\n[[runtimes]]\nid = "rt"\nbase_url = "http://127.0.0.1:%s"\ntoken_file = "%s"\nprobe_interval_ms = 0\n' \
     "$rport" "$d/tok" > "$d/s.toml"
   valgrind --tool=callgrind --callgrind-out-file="$d/cg.out" "$B/apps/yoi-server/yoi-server" --listen 127.0.0.1:0 \
     --config "$d/s.toml" --data-dir "$d/data" --no-auth --log-level warn > "$d/s.out" 2> "$d/s.err" &
   sp=$!
-  for _ in $(seq 600); do grep -q listening "$d/s.out" && break; sleep 0.1; done
+  for _ in $(seq 600); do grep -qs listening "$d/s.out" && break; sleep 0.1; done
   sport=$(sed -n 's/.*127.0.0.1:\([0-9]*\).*/\1/p' "$d/s.out")
   local api=http://127.0.0.1:$sport/api/runtimes/rt/workers
   curl -sf -X POST -H 'Content-Type: application/json' -d '{"worker_id":"w"}' "$api" > /dev/null
