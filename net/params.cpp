@@ -90,7 +90,9 @@ Response error_response(const Error& e, const Reply& about) {
   auto& inner = body["error"].as_object();
   if (is_valid_id(about.runtime_id)) inner["runtime_id"] = about.runtime_id;
   if (is_valid_id(about.worker_id)) inner["worker_id"] = about.worker_id;
-  return Response::json(http_status(e.code), body);
+  auto r = Response::json(http_status(e.code), body);
+  if (int s = retry_after_seconds(e.code)) r.headers.emplace_back("Retry-After", std::to_string(s));
+  return r;
 }
 
 Response json_response(int status, const boost::json::object& body) {

@@ -275,10 +275,15 @@ void create_worker(Api& api, const Request& req, Respond respond) {
                       net::replier<rt::WorkerDetail>(std::move(respond), how));
 }
 
+// The text as the source made it (a remote runtime's reply, relabelled).
+struct AsIs {
+  std::string operator()(const std::string& text) const { return text; }
+};
+
 void worker_detail(Api& api, const Request& req, Respond respond) {
   auto how = about(req);
-  api.registry.detail(how.runtime_id, how.worker_id,
-                      net::replier<rt::WorkerDetail>(std::move(respond), how));
+  api.registry.detail_text(how.runtime_id, how.worker_id,
+                           net::replier<std::string>(std::move(respond), how, AsIs{}));
 }
 
 void send_input(Api& api, const Request& req, Respond respond) {

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "yoi/ids.hpp"
+#include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend {
 
@@ -18,6 +20,13 @@ std::string_view health_name(Health h) {
     case Health::unknown: return "unknown";
   }
   return "unknown";
+}
+
+void Source::detail_text(std::string worker_id, Callback<std::string> done) {
+  detail(std::move(worker_id), [done = std::move(done)](Result<rt::WorkerDetail> d) {
+    if (!d) return done(fail(d.error()));
+    done(json::serialize(rt::wire::to_json(*d)));
+  });
 }
 
 std::string_view capability_name(Op op) {
@@ -203,6 +212,13 @@ void RuntimeRegistry::detail(std::string runtime_id, std::string worker_id,
   auto failed = [done](Error e) { done(fail(std::move(e))); };
   if (Source* s = route(ApiOp::detail, runtime_id, worker_id, principal, failed))
     s->detail(std::move(worker_id), std::move(done));
+}
+
+void RuntimeRegistry::detail_text(std::string runtime_id, std::string worker_id,
+                                  Callback<std::string> done, std::string_view principal) {
+  auto failed = [done](Error e) { done(fail(std::move(e))); };
+  if (Source* s = route(ApiOp::detail, runtime_id, worker_id, principal, failed))
+    s->detail_text(std::move(worker_id), std::move(done));
 }
 
 void RuntimeRegistry::input(std::string runtime_id, std::string worker_id, rt::Input request,

@@ -48,6 +48,8 @@ Error no_reply(http::Failure kind) {
       return {Code::runtime_bad_response, "the runtime's reply was not valid HTTP"};
     case http::Failure::cancelled:
       return {Code::shutting_down, "the backend is shutting down"};
+    case http::Failure::busy:
+      return {Code::runtime_busy, "too many requests are waiting for the runtime; try again shortly"};
   }
   return {Code::runtime_unreachable, "the runtime could not be reached"};
 }

@@ -47,6 +47,7 @@ enum class Code {
   runtime_error,
   runtime_bad_response,
   runtime_timeout,
+  runtime_busy,  // too many requests queued for one runtime (503 + Retry-After)
   // model providers (engines)
   provider_unreachable,
   provider_auth_failed,
@@ -87,5 +88,8 @@ std::string_view code_name(Code code);
 bool code_from_name(std::string_view name, Code& out);
 // The one table from code to HTTP status (ARCHITECTURE §7).
 int http_status(Code code);
+// Seconds a client should wait before trying again (the Retry-After header
+// of the answer), from the same table; 0 when the code does not say.
+int retry_after_seconds(Code code);
 
 }  // namespace yoi

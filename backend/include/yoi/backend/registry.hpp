@@ -74,6 +74,9 @@ class RuntimeRegistry {
               std::string_view principal = "browser");
   void detail(std::string runtime_id, std::string worker_id, Callback<rt::WorkerDetail> done,
               std::string_view principal = "browser");
+  // detail() as the browser's JSON text (Source::detail_text).
+  void detail_text(std::string runtime_id, std::string worker_id, Callback<std::string> done,
+                   std::string_view principal = "browser");
   void input(std::string runtime_id, std::string worker_id, rt::Input request,
              Callback<rt::InputAccepted> done, std::string_view principal = "browser");
   void cancel(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,

@@ -160,6 +160,11 @@ class Source {
   virtual void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) = 0;
   virtual void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) = 0;
   virtual void detail(std::string worker_id, Callback<rt::WorkerDetail> done) = 0;
+  // detail() as the JSON text a browser gets (runtime_id the registry's),
+  // for GET of a worker, the hot path. The default encodes detail()'s value;
+  // the remote source passes the runtime's reply on with that one field
+  // rewritten, without a DOM (issue 22).
+  virtual void detail_text(std::string worker_id, Callback<std::string> done);
   virtual void input(std::string worker_id, rt::Input request,
                      Callback<rt::InputAccepted> done) = 0;
   virtual void cancel(std::string worker_id, std::optional<std::string> reason,
