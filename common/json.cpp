@@ -143,4 +143,16 @@ std::string_view str_or_empty(const bj::object& o, std::string_view key) {
   return it->value().get_string();
 }
 
+const bj::object& obj_or_empty(const bj::object& o, std::string_view key) {
+  static const bj::object empty;
+  const auto* v = o.if_contains(key);
+  return v && v->is_object() ? v->get_object() : empty;
+}
+
+const bj::array& arr_or_empty(const bj::object& o, std::string_view key) {
+  static const bj::array empty;
+  const auto* v = o.if_contains(key);
+  return v && v->is_array() ? v->get_array() : empty;
+}
+
 }  // namespace yoi::json

@@ -84,16 +84,8 @@ const bj::object& obj(const bj::value& v) {
   static const bj::object empty;
   return v.is_object() ? v.as_object() : empty;
 }
-const bj::object& obj(const bj::object& o, std::string_view key) {
-  static const bj::object empty;
-  const auto* v = o.if_contains(key);
-  return v && v->is_object() ? v->as_object() : empty;
-}
-const bj::array& arr(const bj::object& o, std::string_view key) {
-  static const bj::array empty;
-  const auto* v = o.if_contains(key);
-  return v && v->is_array() ? v->as_array() : empty;
-}
+const bj::object& obj(const bj::object& o, std::string_view key) { return json::obj_or_empty(o, key); }
+const bj::array& arr(const bj::object& o, std::string_view key) { return json::arr_or_empty(o, key); }
 
 std::string time_text(const bj::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);

@@ -17,16 +17,8 @@ namespace {
 std::string str(const bj::object& o, std::string_view key) {
   return std::string(json::str_or_empty(o, key));
 }
-const bj::object& obj(const bj::object& o, std::string_view key) {
-  static const bj::object empty;
-  const auto* v = o.if_contains(key);
-  return v && v->is_object() ? v->as_object() : empty;
-}
-const bj::array& arr(const bj::object& o, std::string_view key) {
-  static const bj::array empty;
-  const auto* v = o.if_contains(key);
-  return v && v->is_array() ? v->as_array() : empty;
-}
+const bj::object& obj(const bj::object& o, std::string_view key) { return json::obj_or_empty(o, key); }
+const bj::array& arr(const bj::object& o, std::string_view key) { return json::arr_or_empty(o, key); }
 std::int64_t num(const bj::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   if (v && v->is_int64()) return v->as_int64();

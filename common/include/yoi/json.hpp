@@ -53,5 +53,9 @@ bj::object error_body(const Error& e);
 // Reads a string field that is known to be present (already validated); ""
 // otherwise. For projections of trusted internal records.
 std::string_view str_or_empty(const bj::object& o, std::string_view key);
+// The same for an object or an array field: an empty one when absent or of
+// another type.
+const bj::object& obj_or_empty(const bj::object& o, std::string_view key);
+const bj::array& arr_or_empty(const bj::object& o, std::string_view key);
 
 }  // namespace yoi::json
