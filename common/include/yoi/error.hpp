@@ -29,6 +29,8 @@ enum class Code {
   worker_busy,
   worker_stopped,
   worker_not_stopped,  // delete of a worker that is not stopped (§17)
+  bundle_missing,          // create names a config bundle the runtime lacks (§16)
+  bundle_digest_mismatch,  // a bundle that does not hash to its digest (§16)
   limit_exceeded,  // a configured capacity limit (workers per runtime, ...)
   unsupported,
   // cursors and streams (diagnostic vocabulary, ARCHITECTURE §5)
