@@ -165,7 +165,7 @@ Result<Bundle> parse_bundle(std::string_view want, const bj::value& body) {
     if (kv.key() != "digest" && kv.key() != "profiles")
       return fail(Code::invalid_request, fmt::format("'{}' is not a known key of a bundle", std::string_view(kv.key())));
   if (auto* d = o.if_contains("digest"); d && (!d->is_string() || d->get_string() != want))
-    return fail(Code::invalid_request, "the body's 'digest' is not the digest it was sent for");
+    return fail(Code::bundle_digest_mismatch, "the body's 'digest' is not the digest it was sent for");
   auto* p = o.if_contains("profiles");
   if (!p || !p->is_object()) return fail(Code::invalid_request, "a bundle needs 'profiles', an object");
   if (p->get_object().empty()) return fail(Code::invalid_request, "a bundle needs at least one profile");

@@ -283,6 +283,25 @@ class RemoteSource final : public Source {
          });
   }
 
+  void put_bundle(std::string digest, boost::json::object body, Callback<rt::BundlePut> done) override {
+    with(Op::bundles, "PUT", "/v1/bundles/" + digest, bj::serialize(body),
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto r = rt::wire::bundle_put_from_json(*v);
+           if (!r) return done(bad(c));
+           done(std::move(r));
+         });
+  }
+
+  void bundles(Callback<std::vector<rt::BundleInfo>> done) override {
+    with(Op::bundles, "GET", "/v1/bundles", {}, [c = core_, done = std::move(done)](Result<bj::value> v) {
+      if (!v) return done(fail(v.error()));
+      auto r = rt::wire::bundles_from_json(*v);
+      if (!r) return done(bad(c));
+      done(std::move(r));
+    });
+  }
+
   void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                   Callback<rt::TranscriptPage> done) override {
     with(Op::transcript, "GET",

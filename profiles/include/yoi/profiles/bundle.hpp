@@ -37,8 +37,8 @@ struct Bundle {
 
 // Reads a bundle body `{"digest"?, "profiles": {...}}` sent for `digest`.
 // invalid_request: not that shape, no profiles, a bad profile (naming it
-// and its key, profiles::from_json), a body digest other than `digest`;
-// bundle_digest_mismatch: the profiles do not hash to `digest`.
+// and its key, profiles::from_json); bundle_digest_mismatch: the profiles
+// do not hash to `digest`, or the body's "digest" is another.
 Result<Bundle> parse_bundle(std::string_view digest, const boost::json::value& body);
 
 // The bundle's wire body: {"digest", "profiles"}.
