@@ -908,12 +908,12 @@ void add_attach_options(CLI::App& s, Parsed& p) {
 const Command kCommands[] = {
     {"runtimes", "List the runtimes and their health", "", false, nullptr,
      [](Context& c, const Parsed&, const WorkerRef*) { return cmd_runtimes(c); }},
-    {"profiles", "List yoi-server's profiles (for 'yoi create --profile')", "", false, nullptr,
-     [](Context& c, const Parsed&, const WorkerRef*) { return cmd_profiles(c); }},
     {"workers", "List workers, of every runtime or of one", "", false, add_workers_options,
      [](Context& c, const Parsed& p, const WorkerRef*) {
        return cmd_workers(c, p.runtime, p.status);
      }},
+    {"profiles", "List yoi-server's profiles (for 'yoi create --profile')", "", false, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef*) { return cmd_profiles(c); }},
     {"create", "Create a worker; prints RUNTIME/WORKER", "", false, add_create_options,
      [](Context& c, const Parsed& p, const WorkerRef*) { return cmd_create(c, p.create); }},
     {"show", "Show a worker's details", "", true, nullptr,

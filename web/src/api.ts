@@ -12,6 +12,7 @@ import type {
   CreateWorkerBody,
   InputAccepted,
   RuntimeSummary,
+  ServerProfile,
   TranscriptPage,
   Worker,
   WorkerList,
@@ -52,6 +53,9 @@ export class Api {
 
   listRuntimes(): Promise<{ runtimes: RuntimeSummary[] }> {
     return this.call("GET", "/api/runtimes");
+  }
+  listProfiles(): Promise<{ profiles: ServerProfile[] }> {
+    return this.call("GET", "/api/profiles");
   }
   listWorkers(after?: string): Promise<WorkerList> {
     return this.call("GET", `/api/workers${after ? `?after=${enc(after)}` : ""}`);
