@@ -10,6 +10,7 @@ struct Row {
   Code code;
   std::string_view name;
   int status;
+  int retry_after = 0;  // seconds; 0: no Retry-After
 };
 
 // The registry: wire name and HTTP status of every code, in one place.
@@ -31,6 +32,8 @@ constexpr std::array kRows{
     Row{Code::worker_not_stopped, "worker_not_stopped", 409},
     Row{Code::bundle_missing, "bundle_missing", 409},
     Row{Code::bundle_digest_mismatch, "bundle_digest_mismatch", 400},
+    Row{Code::approval_not_found, "approval_not_found", 404},
+    Row{Code::approval_resolved, "approval_resolved", 409},
     Row{Code::limit_exceeded, "limit_exceeded", 429},
     Row{Code::unsupported, "unsupported", 501},
     Row{Code::cursor_invalid, "cursor_invalid", 400},
@@ -45,6 +48,7 @@ constexpr std::array kRows{
     Row{Code::runtime_error, "runtime_error", 502},
     Row{Code::runtime_bad_response, "runtime_bad_response", 502},
     Row{Code::runtime_timeout, "runtime_timeout", 504},
+    Row{Code::runtime_busy, "runtime_busy", 503, 1},
     Row{Code::provider_unreachable, "provider_unreachable", 502},
     Row{Code::provider_auth_failed, "provider_auth_failed", 502},
     Row{Code::provider_error, "provider_error", 502},
@@ -80,5 +84,7 @@ bool code_from_name(std::string_view name, Code& out) {
 }
 
 int http_status(Code code) { return row(code).status; }
+
+int retry_after_seconds(Code code) { return row(code).retry_after; }
 
 }  // namespace yoi

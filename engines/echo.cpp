@@ -119,13 +119,20 @@ std::optional<ToolCall> driven_call(std::string_view input, const std::vector<To
 
 // The reply after a tool result: one line, "<tool> ok: N lines" or
 // "<tool> failed: <code>" (the runtime gives a failed call's message the
-// form "error: <code>: <message>").
+// form "error: <code>: <message>"). A call a person denied also says their
+// message's first line (it carries the reason, §15), so the reason can be
+// seen reaching the model with no model.
 std::string summary(const Message& result) {
   constexpr std::string_view failed = "error: ";
   if (result.content.starts_with(failed)) {
     std::string_view rest(result.content);
     rest.remove_prefix(failed.size());
-    return result.name + " failed: " + std::string(rest.substr(0, rest.find(':')));
+    auto code = rest.substr(0, rest.find(':'));
+    if (code == "denied" && rest.size() > code.size() + 2) {
+      auto message = rest.substr(code.size() + 2);
+      return result.name + " failed: denied: " + std::string(message.substr(0, std::min<std::size_t>(message.find('\n'), 500)));
+    }
+    return result.name + " failed: " + std::string(code);
   }
   std::size_t lines = 0;
   for (char c : result.content) lines += c == '\n';

@@ -51,7 +51,7 @@ Result<rt::ListWorkers> list_query(const Request& req, std::size_t default_limit
   if (auto st = req.query_param("status")) {
     rt::WorkerStatus s;
     if (!rt::status_from_name(*st, s))
-      return fail(Code::invalid_request, "status must be idle, running or stopped");
+      return fail(Code::invalid_request, "status must be idle, running, awaiting_approval or stopped");
     q.status = s;
   }
   return q;
@@ -75,12 +75,24 @@ Result<std::optional<std::string>> reason_body(const Request& req, std::size_t m
   return json::parse_object(req.body, max_body, true).and_then(rt::wire::reason_from_json);
 }
 
+Result<rt::ApprovalDecision> approval_body(const Request& req, std::size_t max_body) {
+  return json::parse_object(req.body, max_body, false).and_then(rt::wire::approval_decision_from_json);
+}
+
+Result<std::string> call_id_param(const Request& req) {
+  std::string id(req.param("call_id"));
+  if (id.empty() || id.size() > 256) return fail(Code::invalid_request, "call_id must be 1-256 bytes");
+  return id;
+}
+
 Response error_response(const Error& e, const Reply& about) {
   auto body = json::error_body(e);
   auto& inner = body["error"].as_object();
   if (is_valid_id(about.runtime_id)) inner["runtime_id"] = about.runtime_id;
   if (is_valid_id(about.worker_id)) inner["worker_id"] = about.worker_id;
-  return Response::json(http_status(e.code), body);
+  auto r = Response::json(http_status(e.code), body);
+  if (int s = retry_after_seconds(e.code)) r.headers.emplace_back("Retry-After", std::to_string(s));
+  return r;
 }
 
 Response json_response(int status, const boost::json::object& body) {

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "yoi/ids.hpp"
+#include "yoi/tools/policy.hpp"
 #include "yoi/tools/specs.hpp"
 
 namespace yoi::profiles {
@@ -87,6 +88,59 @@ Set strings(std::vector<std::string>& out) {
   };
 }
 
+Set boolean(bool& out) {
+  return [&out](const bj::value& v) -> std::optional<std::string> {
+    if (!v.is_bool()) return "must be true or false";
+    out = v.get_bool();
+    return std::nullopt;
+  };
+}
+
+// `permissions` (ARCHITECTURE §15): rules in order, each {tool, pattern?,
+// action}. `bad_entry` names the entry at fault (0-based) so each front-end
+// can point at it (TOML: the entry's own line).
+Set permission_rules(std::vector<tools::Rule>& out, std::optional<std::size_t>& bad_entry) {
+  return [&out, &bad_entry](const bj::value& v) -> std::optional<std::string> {
+    if (!v.is_array()) return "must be an array of rules {tool, pattern?, action} ([[profiles.NAME.permissions]])";
+    std::vector<tools::Rule> rules;
+    const auto& arr = v.get_array();
+    for (std::size_t i = 0; i < arr.size(); ++i) {
+      auto why = [&]() -> std::optional<std::string> {
+        if (!arr[i].is_object()) return "must be a table with tool, pattern and action";
+        tools::Rule r;
+        bool has_tool = false, has_action = false;
+        for (const auto& [k, e] : arr[i].get_object()) {
+          bool known = k == "tool" || k == "pattern" || k == "action";
+          if (!known) return fmt::format("'{}' is not a known key (tool, pattern, action)", std::string_view(k));
+          if (!e.is_string()) return fmt::format("{} must be a string", std::string_view(k));
+          std::string s(e.get_string());
+          if (k == "tool") {
+            r.tool = std::move(s);
+            has_tool = true;
+          } else if (k == "pattern") {
+            r.pattern = std::move(s);
+          } else {
+            auto a = tools::action_from_name(s);
+            if (!a) return fmt::format("action '{}' is not allow, ask or deny", s);
+            r.action = *a;
+            has_action = true;
+          }
+        }
+        if (!has_tool || !has_action) return "needs a tool and an action";
+        if (auto bad = tools::check_rule(r)) return *bad;
+        rules.push_back(std::move(r));
+        return std::nullopt;
+      }();
+      if (why) {
+        bad_entry = i;
+        return why;
+      }
+    }
+    out = std::move(rules);
+    return std::nullopt;
+  };
+}
+
 // The secrets rule (header): these keys never hold a value outside a
 // runtime's own config.
 constexpr std::string_view kInlineKey =
@@ -95,12 +149,17 @@ constexpr std::string_view kInlineKey =
 constexpr std::string_view kInlineUrl =
     "is not allowed here: a provider's base URL is private to each runtime's host; name an environment variable "
     "there with base_url_env";
+// Running bash unsandboxed is the runtime host's operator's choice alone:
+// yoi-server's config and bundles may not turn the sandbox off there.
+constexpr std::string_view kNoSandbox =
+    "= \"none\" is allowed only in a runtime's own config: running bash unsandboxed is its host's choice";
 
 }  // namespace
 
 std::optional<Problem> apply(const bj::object& body, Origin origin, engines::ProfileConfig& p) {
   std::string base_url;
   bool has_base_url = false;
+  std::optional<std::size_t> bad_entry;
   std::map<std::string, Set, std::less<>> keys{
       {"engine", one_of(p.engine, {"echo", "openai"})},
       {"description", string(p.description)},
@@ -135,30 +194,34 @@ std::optional<Problem> apply(const bj::object& body, Origin origin, engines::Pro
          std::vector<std::string> names;
          if (auto e = strings(names)(v)) return e;
          for (const auto& name : names) {
-           if (name == "bash") return "bash is not available yet (it comes with the sandbox, ARCHITECTURE §14)";
            if (!tools::find_spec(name))
-             return fmt::format("unknown tool '{}' (tools: read, write, edit, glob, grep)", name);
+             return fmt::format("unknown tool '{}' (tools: read, write, edit, glob, grep, bash)", name);
          }
          p.tools = std::move(names);
          return std::nullopt;
        }},
       {"max_steps", count(p.max_steps, 1)},
+      {"sandbox", one_of(p.sandbox, {"bwrap", "none"})},
+      {"network", boolean(p.network)},
+      {"max_bash_timeout_ms", ms(p.max_bash_timeout, 1)},
+      {"permissions", permission_rules(p.permissions, bad_entry)},
   };
   for (const auto& [key, value] : body) {
-    if (key == "api_key") return Problem{"api_key", std::string(kInlineKey)};
+    if (key == "api_key") return Problem{"api_key", std::string(kInlineKey), {}};
     if (key == "base_url") {
-      if (origin != Origin::runtime_config) return Problem{"base_url", std::string(kInlineUrl)};
+      if (origin != Origin::runtime_config) return Problem{"base_url", std::string(kInlineUrl), {}};
       has_base_url = true;
     }
     auto it = keys.find(std::string_view(key));
-    if (it == keys.end()) return Problem{std::string(key), "is not a known key"};
-    if (auto why = it->second(value)) return Problem{std::string(key), std::move(*why)};
+    if (it == keys.end()) return Problem{std::string(key), "is not a known key", {}};
+    if (auto why = it->second(value)) return Problem{std::string(key), std::move(*why), bad_entry};
   }
-  if (has_base_url && !p.base_url_env.empty()) return Problem{"base_url_env", "cannot be set with base_url; give one"};
+  if (p.sandbox == "none" && origin != Origin::runtime_config) return Problem{"sandbox", std::string(kNoSandbox), {}};
+  if (has_base_url && !p.base_url_env.empty()) return Problem{"base_url_env", "cannot be set with base_url; give one", {}};
   if (has_base_url) p.base_url = Secret(std::move(base_url));
   if (p.engine == "openai" && ((!has_base_url && p.base_url_env.empty()) || p.model.empty()))
     return Problem{"", origin == Origin::runtime_config ? "(engine openai) needs base_url (or base_url_env) and model"
-                                                        : "(engine openai) needs base_url_env and model"};
+                                                        : "(engine openai) needs base_url_env and model", {}};
   return std::nullopt;
 }
 
@@ -234,10 +297,16 @@ Result<Parsed> from_toml(const std::string& name, const toml::node& node, const 
   }
   out.profile.name = name;
   if (auto problem = apply(out.body, origin, out.profile)) {
-    // The line of the key's own node (its first segment), or the table's.
+    // The line of the key's own node, or the table's; a bad entry of a list
+    // (permissions) is named by its position and its own line.
     const toml::node* at = &node;
-    auto top = problem->key.substr(0, problem->key.find('.'));
-    if (auto* n = (*t)->get(top)) at = n;
+    if (auto* n = (*t)->get(problem->key)) at = n;
+    if (problem->entry) {
+      if (auto* arr = at->as_array(); arr && *problem->entry < arr->size()) at = arr->get(*problem->entry);
+      return file.error(*at, key_name(name, problem->key),
+                        fmt::format("entry {} (line {}): {}", *problem->entry + 1, at->source().begin.line,
+                                    problem->why));
+    }
     return file.error(*at, key_name(name, problem->key), problem->why);
   }
   return out;
@@ -250,7 +319,10 @@ Result<engines::ProfileConfig> from_json(const std::string& name, const bj::valu
   engines::ProfileConfig p;
   p.name = name;
   if (auto problem = apply(body.get_object(), Origin::bundle, p))
-    return fail(Code::invalid_request, fmt::format("'{}' {}", key_name(name, problem->key), problem->why));
+    return fail(Code::invalid_request,
+                problem->entry ? fmt::format("'{}' entry {}: {}", key_name(name, problem->key), *problem->entry + 1,
+                                             problem->why)
+                               : fmt::format("'{}' {}", key_name(name, problem->key), problem->why));
   return p;
 }
 

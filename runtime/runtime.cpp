@@ -13,6 +13,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
@@ -24,6 +25,7 @@
 #include "yoi/profiles/bundle.hpp"
 #include "yoi/profiles/profile.hpp"
 #include "yoi/runtime/wire.hpp"
+#include "yoi/sandbox/sandbox.hpp"
 #include "yoi/tools/output.hpp"
 #include "yoi/tools/specs.hpp"
 #include "yoi/tools/tools.hpp"
@@ -76,6 +78,9 @@ struct FlightText {
     ToolCallRef call;
     std::uint64_t called = 0;
     std::uint64_t resolved = UINT64_MAX;
+    // Awaiting a person's decision from `asked` until `answered` (§15).
+    std::uint64_t asked = UINT64_MAX;
+    std::uint64_t answered = UINT64_MAX;
   };
   std::vector<Call> calls;
 
@@ -85,7 +90,8 @@ struct FlightText {
     for (const auto& [at, step] : steps)
       if (at <= seq) f.step = step;
     for (const auto& c : calls)
-      if (c.called <= seq && seq < c.resolved) f.calls.push_back(InFlightCall{c.call, "running"});
+      if (c.called <= seq && seq < c.resolved)
+        f.calls.push_back(InFlightCall{c.call, c.asked <= seq && seq < c.answered ? "awaiting_approval" : "running"});
     return f;
   }
 
@@ -96,6 +102,23 @@ struct FlightText {
       head = 0;
     }
   }
+};
+
+// A running bash call's output on its way to tool_output events
+// (ARCHITECTURE §12): bytes gather here and leave as one event per stream
+// run at kFlushBytes or kFlushDelay after the first byte, so a chatty
+// command costs few events, as a model's many small deltas cost few reads.
+// At most Limits::max_tool_stream_bytes per call are streamed (then one
+// marker); the rest is only counted (the result keeps head and tail).
+struct OutputStream {
+  static constexpr std::size_t kFlushBytes = 4096;
+  static constexpr std::size_t kMaxDelta = 16 * 1024;  // one event's delta, at most
+  static constexpr std::chrono::milliseconds kFlushDelay{25};
+  std::string call_id;
+  sandbox::Stream stream = sandbox::Stream::stdout_;
+  std::string pending;
+  std::uint64_t streamed = 0;
+  bool capped = false;
 };
 
 struct Run {
@@ -118,6 +141,12 @@ struct Run {
   // When calls[next_call] was handed to the pool (a cancel's result for it
   // reports how long it ran); unset while no call executes.
   std::optional<std::chrono::steady_clock::time_point> executing_since;
+  // bash in flight (sandbox/): destroying the handle kills its process
+  // group, so a Run never outlives its command.
+  std::unique_ptr<sandbox::Handle> bash;
+  std::optional<OutputStream> output;
+  std::unique_ptr<boost::asio::steady_timer> flush_timer;  // armed while output waits
+  bool flush_armed = false;
 };
 
 // What observers may see changes only when a commit is durable: the
@@ -512,20 +541,31 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   // keeping only the calls answered in the window — a call is never sent
   // without its result.
   std::vector<engines::Message> history(const WorkerState& w, const engines::ProfileConfig& profile) {
-    std::vector<engines::Message> out;
     std::uint64_t before = w.transcript_total - 1;  // the user item just added
-    std::uint64_t readable = std::min(before, w.pub.transcript_total);
-    std::uint64_t n = std::min<std::uint64_t>(readable, profile.history_messages);
-    if (n == 0) return out;
-    auto items = store->read_transcript(w.record.worker_id, readable - n, n);
+    return history_before(w, profile, std::min(before, w.pub.transcript_total));
+  }
+
+  // Transcript items [start, start + n) as stored (unreadable ones skipped).
+  std::vector<TranscriptItem> read_items(const WorkerState& w, std::uint64_t start, std::uint64_t n) const {
+    std::vector<TranscriptItem> out;
+    auto items = store->read_transcript(w.record.worker_id, start, n);
     if (!items) return out;
-    std::vector<TranscriptItem> window;
     for (const auto& rec : *items) {
       auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
       if (!v) continue;
       auto page = wire::transcript_from_json(bj::value{{"items", bj::array{*v}}, {"total", 1}});
-      if (page && !page->items.empty()) window.push_back(std::move(page->items.front()));
+      if (page && !page->items.empty()) out.push_back(std::move(page->items.front()));
     }
+    return out;
+  }
+
+  // The history window that ends before transcript item `end`.
+  std::vector<engines::Message> history_before(const WorkerState& w, const engines::ProfileConfig& profile,
+                                               std::uint64_t end) {
+    std::vector<engines::Message> out;
+    std::uint64_t n = std::min<std::uint64_t>(end, profile.history_messages);
+    if (n == 0) return out;
+    std::vector<TranscriptItem> window = read_items(w, end - n, n);
     std::size_t first = 0;
     while (first < window.size() && window[first].role == "tool") ++first;
     for (std::size_t i = first; i < window.size(); ++i) {
@@ -558,6 +598,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
 
   // What the model reads of a result: the output, or "error: <code>: <message>".
   static std::string model_text(const wire::ToolOutcome& r) {
+    if (r.exit_code) {  // bash: the model reads the status after the output
+      std::string s = r.output;
+      if (!s.empty() && s.back() != '\n') s += '\n';
+      return s + fmt::format("[exit code: {}]", *r.exit_code);
+    }
     if (r.ok) return r.output;
     std::string s = "error: " + (r.error ? r.error->first + ": " + r.error->second : std::string("tool_failed"));
     return r.output.empty() ? s : s + "\n" + r.output;
@@ -585,6 +630,15 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     Run& run = *w.run;
     run.conversation = history(w, profile);
     run.conversation.push_back(engines::Message{"user", std::move(content)});
+    offer_tools(w, profile);
+    ++stats.runs_started;
+    ++stats.runs_active;
+    next_step(w);
+  }
+
+  // The profile's tools and the worker's view for the run in flight.
+  void offer_tools(WorkerState& w, const engines::ProfileConfig& profile) {
+    Run& run = *w.run;
     for (const auto& name : profile.tools)
       if (const auto* s = tools::find_spec(name))
         run.offered.push_back(engines::ToolSpec{std::string(s->name), std::string(s->description),
@@ -594,9 +648,132 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       if (scope) run.scope = std::make_shared<const tools::Scope>(std::move(*scope));
       else run.scope_error = scope.error();
     }
-    ++stats.runs_started;
+  }
+
+  // ---- approvals (ARCHITECTURE §15) ----
+
+  // `ask`: the run waits for a person, holding no thread and no engine turn
+  // (the step's turn is over): the worker is awaiting_approval until the
+  // approval route answers, or a cancel or stop denies the call.
+  void park(WorkerState& w, const tools::Decision& d) {
+    Run& run = *w.run;
+    const auto& call = run.calls[run.next_call];
+    PendingApproval a;
+    a.run_id = run.run_id;
+    a.call_id = call.call_id;
+    a.name = call.name;
+    a.arguments = call.arguments;
+    a.requested_at_ms = opts.clock->now_ms();
+    a.rule = tools::rule_to_json(d.rule);
+    a.rule["source"] = tools::source_name(d.source);
+    Publish p;
+    std::uint64_t seq = add_event(w, wire::event::approval_requested(a));
+    for (auto& c : run.flight->calls)
+      if (c.call.call_id == call.call_id && c.resolved == UINT64_MAX) c.asked = seq;
+    w.record.pending_approvals.push_back(std::move(a));
+    set_status(w, p, WorkerStatus::awaiting_approval);
+    ++stats.approvals_requested;
+    commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p), nullptr);
+  }
+
+  // Takes pending approval `index` out with outcome `out`: its
+  // approval_resolved event, the record of the answer, and the rule a
+  // "remember" adds. The caller commits.
+  void resolve(WorkerState& w, std::size_t index, const ApprovalOutcome& out) {
+    auto& pending = w.record.pending_approvals;
+    PendingApproval a = std::move(pending[index]);
+    pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(index));
+    std::uint64_t seq = add_event(w, wire::event::approval_resolved(out));
+    if (w.run)
+      for (auto& c : w.run->flight->calls)
+        if (c.call.call_id == out.call_id && c.answered == UINT64_MAX) c.answered = seq;
+    auto& resolved = w.record.resolved_approvals;
+    resolved.push_back(out);
+    if (resolved.size() > opts.limits.max_resolved_approvals) resolved.erase(resolved.begin());
+    if (out.remember) {
+      auto args = yoi::json::parse_object(a.arguments, 1u << 20);
+      std::string arg = args ? tools::main_argument(a.name, *args) : std::string();
+      tools::Rule rule{a.name, tools::exact_pattern(a.name, arg), tools::Action::allow};
+      auto& rules = w.record.remembered_rules;
+      if (std::find(rules.begin(), rules.end(), rule) == rules.end()) {
+        rules.push_back(std::move(rule));
+        if (rules.size() > opts.limits.max_remembered_rules) rules.erase(rules.begin());
+      }
+    }
+    if (out.decision == "approved") ++stats.approvals_approved;
+    else ++stats.approvals_denied;
+    stats.approval_wait_ms += static_cast<std::uint64_t>(std::max<std::int64_t>(0, opts.clock->now_ms() - a.requested_at_ms));
+  }
+
+  static wire::ToolOutcome denied_outcome(const std::optional<std::string>& reason) {
+    wire::ToolOutcome r;
+    r.error = std::pair{std::string(tools::code_name(tools::ToolCode::denied)),
+                        reason ? "a person denied this call: " + *reason : std::string("a person denied this call")};
+    return r;
+  }
+
+  // After a restart: the run parked on an approval is rebuilt — its step's
+  // calls without a result, the conversation from the transcript (the
+  // history before its input, then its own items) — and waits again.
+  void resume_parked(WorkerState& w) {
+    const auto& profile = profiles.find(profile_key(w.record))->second;
+    std::string run_id = w.record.current_run_id.value_or("unknown");
+    w.run = std::make_unique<Run>();
+    Run& run = *w.run;
+    run.run_id = run_id;
+    run.serial = ++w.run_serial;
+    run.flight = std::make_shared<FlightText>();
+    run.flight->run_id = run_id;
+    run.step = std::max<std::uint64_t>(w.record.run_step, 1);
+    run.step_recorded = true;
+    run.flight->steps.emplace_back(0, run.step);
+    for (const auto& c : w.record.pending_calls) {
+      run.calls.push_back(engines::ToolCall{c.call_id, c.name, c.arguments});
+      FlightText::Call fc{ToolCallRef{c.call_id, c.name, c.arguments}, 0};
+      for (const auto& a : w.record.pending_approvals)
+        if (a.call_id == c.call_id) fc.asked = 0;
+      run.flight->calls.push_back(std::move(fc));
+    }
+    w.pub.flight = run.flight;
+    run.conversation = run_conversation(w, profile, run_id);
+    offer_tools(w, profile);
     ++stats.runs_active;
-    next_step(w);
+  }
+
+  // The conversation of run `run_id` so far, from the transcript: the
+  // history before its user item, then every item of the run (the calls of
+  // its last step without their results: those come next).
+  std::vector<engines::Message> run_conversation(const WorkerState& w, const engines::ProfileConfig& profile,
+                                                 std::string_view run_id) {
+    // The run's items are the last ones: read back in pages until its user
+    // item (or another run's item: then the history starts there).
+    constexpr std::uint64_t kPage = 64;
+    std::uint64_t end = w.transcript_total, start = w.transcript_total;
+    std::vector<TranscriptItem> run_items;
+    for (bool found = false; end > 0 && !found; end = end > kPage ? end - kPage : 0) {
+      std::uint64_t from = end > kPage ? end - kPage : 0;
+      auto items = read_items(w, from, end - from);
+      for (std::size_t i = items.size(); i-- > 0 && !found;) {
+        if (items[i].run_id != run_id) {
+          found = true;
+          break;
+        }
+        start = items[i].index;
+        found = items[i].role == "user";
+        run_items.insert(run_items.begin(), std::move(items[i]));
+      }
+    }
+    std::vector<engines::Message> out = history_before(w, profile, start);
+    for (const auto& it : run_items) {
+      if (it.role == "tool") {
+        out.push_back(tool_message(it.call_id, it.name, it.content));
+        continue;
+      }
+      engines::Message m{it.role, it.content};
+      for (const auto& c : it.tool_calls) m.tool_calls.push_back(engines::ToolCall{c.call_id, c.name, c.arguments});
+      out.push_back(std::move(m));
+    }
+    return out;
   }
 
   // A handle that finds the run again from a completion: empty once the
@@ -616,6 +793,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void next_step(WorkerState& w) {
     Run& run = *w.run;
     ++run.step;
+    w.record.run_step = run.step;
     run.step_start = run.flight->text.size();
     run.step_recorded = false;
     run.calls.clear();
@@ -688,7 +866,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     for (const auto& c : refs) {
       std::uint64_t seq = add_event(w, wire::event::tool_call(run.run_id, run.step, c));
       run.flight->calls.push_back(FlightText::Call{c, seq});
-      w.record.pending_calls.push_back(PendingCall{c.call_id, c.name});
+      w.record.pending_calls.push_back(PendingCall{c.call_id, c.name, c.arguments});
     }
     run.calls = std::move(calls);
     run.next_call = 0;
@@ -730,6 +908,42 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       r.error = std::pair{std::string(tools::code_name(run.scope_error->code)), run.scope_error->message};
       return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
     }
+    // The policy (ARCHITECTURE §15). Arguments that are not an object are
+    // left to the tool, which refuses them without acting.
+    auto args = yoi::json::parse_object(call.arguments, 1u << 20);
+    if (args) {
+      auto d = tools::decide(w.record.remembered_rules, profile.permissions, call.name,
+                             tools::main_argument(call.name, *args));
+      if (d.action == tools::Action::deny) {
+        wire::ToolOutcome r;
+        r.error = std::pair{std::string(tools::code_name(tools::ToolCode::denied)),
+                            fmt::format("the worker's permissions deny this call ({} rule: {})",
+                                        tools::source_name(d.source), describe(d.rule))};
+        return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
+      }
+      if (d.action == tools::Action::ask) return park(w, d);
+    }
+    execute(w);
+  }
+
+  static std::string describe(const tools::Rule& r) {
+    return fmt::format("{}{}{} {}", r.tool, r.pattern ? " " : "", r.pattern ? tools::utf8_prefix(*r.pattern, 200) : "",
+                       tools::action_name(r.action));
+  }
+
+  // Hands calls[next_call] to the pool (never run on the io thread); its
+  // result comes back through on_tool_result.
+  void execute(WorkerState& w) {
+    Run& run = *w.run;
+    const auto& call = run.calls[run.next_call];
+    std::uint64_t token = ++run.tool_token;
+    auto current = current_of(w);
+    auto deliver = [current, token](wire::ToolOutcome outcome) {
+      auto [self, w] = current();
+      if (!w || w->run->tool_token != token) return;  // the run ended: dropped
+      self->on_tool_result(*w, std::move(outcome));
+    };
+    if (call.name == "bash") return run_bash(w, call, token, deliver);
     tools::Limits limits;
     limits.max_output_bytes = opts.limits.max_tool_output_bytes;
     run.executing_since = std::chrono::steady_clock::now();
@@ -746,12 +960,118 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       } else {
         r = tools::run(name, *scope, parsed->get_object(), limits);
       }
-      wire::ToolOutcome out{r.ok, std::move(r.output), r.truncated, std::nullopt, 0};
+      wire::ToolOutcome out{r.ok, std::move(r.output), r.truncated, std::nullopt, 0, std::nullopt};
       if (r.error) out.error = std::pair{std::string(tools::code_name(r.error->code)), std::move(r.error->message)};
       out.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - started).count());
       boost::asio::post(*this_io, [deliver, out = std::move(out)]() mutable { deliver(std::move(out)); });
     });
+  }
+
+  // bash (ARCHITECTURE §14): started on io by the sandbox runner (not the
+  // pool: nothing blocks); output becomes tool_output events, the outcome
+  // the call's result. A call that ends the run first (cancel, stop,
+  // shutdown) drops the handle, which kills the command.
+  template <class Deliver>
+  void run_bash(WorkerState& w, const engines::ToolCall& call, std::uint64_t token, Deliver deliver) {
+    Run& run = *w.run;
+    const auto& profile = profiles.find(profile_key(w.record))->second;
+    auto refuse = [&](tools::ToolError e) {
+      wire::ToolOutcome r;
+      r.error = std::pair{std::string(tools::code_name(e.code)), std::move(e.message)};
+      boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
+    };
+    auto parsed = yoi::json::parse(call.arguments, tools::kMaxBashCommandBytes + 64 * 1024);
+    if (!parsed || !parsed->is_object())
+      return refuse({tools::ToolCode::invalid_arguments,
+                     parsed ? "arguments must be a JSON object" : "arguments are not valid JSON: " + parsed.error().message});
+    auto args = tools::bash_arguments(parsed->get_object());
+    if (!args) return refuse(args.error());
+    sandbox::Command cmd;
+    cmd.command = std::move(args->command);
+    cmd.view = view_of(w);
+    cmd.timeout = std::min(std::chrono::milliseconds(args->timeout_ms.value_or(120'000)), profile.max_bash_timeout);
+    cmd.max_output_bytes = opts.limits.max_tool_output_bytes;
+    sandbox::Policy policy{profile.sandbox == "none" ? sandbox::Mode::none : sandbox::Mode::bwrap, profile.network,
+                           opts.bwrap_path, opts.sandbox_hidden};
+    run.output.emplace();
+    run.output->call_id = call.call_id;
+    run.executing_since = std::chrono::steady_clock::now();
+    auto current = current_of(w);
+    auto started = *run.executing_since;
+    run.bash = sandbox::run(
+        io, policy, std::move(cmd),
+        [current, token](sandbox::Stream s, std::string_view bytes) {
+          auto [self, w] = current();
+          if (!w || w->run->tool_token != token) return;
+          self->on_bash_output(*w, s, bytes);
+        },
+        [current, token, started, deliver](sandbox::Outcome o) {
+          auto [self, w] = current();
+          if (!w || w->run->tool_token != token) return;
+          self->flush_output(*w, true);
+          // Our caller is the handle's runner: drop it on a later io turn.
+          boost::asio::post(self->io, [h = std::shared_ptr<sandbox::Handle>(std::move(w->run->bash))] {});
+          w->run->output.reset();
+          wire::ToolOutcome r{!o.error, std::move(o.output), o.truncated, std::nullopt, 0, o.exit_code};
+          if (o.error) r.error = std::pair{std::string(tools::code_name(o.error->code)), std::move(o.error->message)};
+          r.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::steady_clock::now() - started).count());
+          deliver(std::move(r));
+        });
+  }
+
+  void on_bash_output(WorkerState& w, sandbox::Stream s, std::string_view bytes) {
+    Run& run = *w.run;
+    auto& out = *run.output;
+    if (out.capped) return;
+    if (!out.pending.empty() && s != out.stream) flush_output(w, true);
+    out.stream = s;
+    std::size_t cap = opts.limits.max_tool_stream_bytes;
+    std::size_t room = cap - std::min<std::size_t>(cap, out.streamed + out.pending.size());
+    out.pending.append(bytes.substr(0, room));
+    if (bytes.size() > room) {
+      flush_output(w, true);
+      out.capped = true;
+      add_event(w, wire::event::tool_output(run.run_id, out.call_id, sandbox::stream_name(s),
+                                            fmt::format("\n… [output past {} bytes is not streamed; the result keeps "
+                                                        "its head and tail] …\n", cap)));
+      commit(w, std::nullopt, Publish{}, nullptr);
+      return;
+    }
+    if (out.pending.size() >= OutputStream::kFlushBytes) return flush_output(w, false);
+    if (run.flush_armed) return;
+    if (!run.flush_timer) run.flush_timer = std::make_unique<boost::asio::steady_timer>(io);
+    run.flush_armed = true;
+    run.flush_timer->expires_after(OutputStream::kFlushDelay);
+    run.flush_timer->async_wait([current = current_of(w)](boost::system::error_code ec) {
+      if (ec) return;
+      auto [self, w] = current();
+      if (!w || !w->run->output) return;
+      w->run->flush_armed = false;
+      self->flush_output(*w, true);
+    });
+  }
+
+  // Appends the pending output as tool_output events (each valid UTF-8;
+  // unless `all`, an incomplete sequence at the end waits for its rest).
+  void flush_output(WorkerState& w, bool all) {
+    Run& run = *w.run;
+    if (!run.output || run.output->pending.empty()) return;
+    auto& out = *run.output;
+    std::string_view pending = out.pending;
+    std::size_t take = all ? pending.size() : tools::utf8_complete_prefix(pending);
+    std::string_view rest = pending.substr(0, take);
+    while (!rest.empty()) {
+      auto piece = tools::utf8_prefix(rest, OutputStream::kMaxDelta);
+      if (piece.empty()) piece = rest.substr(0, std::min(rest.size(), OutputStream::kMaxDelta));
+      add_event(w, wire::event::tool_output(run.run_id, out.call_id, sandbox::stream_name(out.stream),
+                                            tools::valid_utf8_copy(piece)));
+      rest.remove_prefix(piece.size());
+    }
+    out.streamed += take;
+    out.pending.erase(0, take);
+    commit(w, std::nullopt, Publish{}, nullptr);
   }
 
   // Appends the result of the call being executed (or, closing a run, of an
@@ -798,6 +1118,19 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     Publish p;
     Run& live = *w.run;
     if (live.turn) live.turn->cancel();
+    if (live.bash) {  // the command dies with the run (its process group)
+      flush_output(w, true);
+      live.bash.reset();
+      live.output.reset();
+    }
+    // Cancel and stop deny every call waiting for a person (§15).
+    std::set<std::string> denied;
+    std::optional<std::string> why = reason ? reason : std::optional<std::string>(fmt::format("the run was {}", result));
+    while (!w.record.pending_approvals.empty()) {
+      const auto& a = w.record.pending_approvals.front();
+      denied.insert(a.call_id);
+      resolve(w, 0, ApprovalOutcome{a.run_id, a.call_id, "denied", why, false});
+    }
     for (; live.next_call < live.calls.size(); ++live.next_call) {
       bool restart = error && error->code == Code::interrupted;
       auto code = restart ? tools::ToolCode::interrupted : tools::ToolCode::cancelled;
@@ -805,6 +1138,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       r.error = std::pair{std::string(tools::code_name(code)),
                           restart ? "the runtime restarted while the call was executing"
                                   : fmt::format("the run was {} before the call finished", result)};
+      if (denied.count(live.calls[live.next_call].call_id)) r = denied_outcome(why);
       if (live.executing_since) {  // the call on the pool: how long it ran until now
         r.duration_ms = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - *live.executing_since).count());
@@ -814,6 +1148,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     }
     ++live.tool_token;  // a result still on its way is dropped
     w.record.pending_calls.clear();
+    w.record.run_step = 0;
     bool had_text = !live.step_recorded;
     std::string text = had_text ? live.flight->text.substr(live.step_start) : std::string();
     record_step(w, {}, p);
@@ -888,8 +1223,12 @@ Runtime::Runtime(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() {
   // Turns hold handlers that check liveness through a weak pointer; cancel
   // them so no engine I/O outlives the runtime.
-  for (auto& [id, w] : impl_->workers)
+  // A bash command in flight is killed with its process group (and pid
+  // namespace): no command outlives the runtime.
+  for (auto& [id, w] : impl_->workers) {
     if (w->run && w->run->turn) w->run->turn->cancel();
+    if (w->run) w->run->bash.reset();
+  }
 }
 
 Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, RuntimeOptions options,
@@ -929,6 +1268,11 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
     }
     impl->bundles[sb.digest] = Impl::HeldBundle{std::move(*b), ++impl->bundle_order};
   }
+  for (const auto& p : impl->opts.profiles)
+    if (p.sandbox == "none" && std::find(p.tools.begin(), p.tools.end(), "bash") != p.tools.end())
+      impl->diagnostics.push_back(fmt::format(
+          "WARNING: profile '{}' has sandbox = \"none\": its bash commands run UNSANDBOXED, with this runtime's "
+          "user, files and network (ARCHITECTURE §14)", p.name));
   for (auto& rw : restored->workers) {
     auto doc = yoi::json::parse_object(rw.state, rw.state.size() + 1);
     if (!doc) return fail(Code::store_corrupt, fmt::format("worker '{}': state document: {}", rw.worker_id, doc.error().message));
@@ -972,6 +1316,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
           fmt::format("worker '{}': run '{}' was interrupted by a restart", ws.record.worker_id, run_id));
       impl->finish_run(ws, "failed", Error{Code::interrupted, "the runtime restarted during the run"},
                        std::nullopt, WorkerStatus::idle, nullptr);
+    } else if (ws.record.status == WorkerStatus::awaiting_approval) {
+      // A parked run survives: it waits for its approval again (§15).
+      impl->resume_parked(ws);
     }
   }
   impl->sweep_homes();
@@ -992,7 +1339,7 @@ RuntimeSummary Runtime::summary() const {
   s.epoch = impl_->epoch;
   s.version = impl_->opts.version;
   s.store = std::string(impl_->store->kind());
-  s.worker_counts = {{"total", 0}, {"idle", 0}, {"running", 0}, {"stopped", 0}};
+  s.worker_counts = {{"total", 0}, {"idle", 0}, {"running", 0}, {"awaiting_approval", 0}, {"stopped", 0}};
   for (const auto& [id, w] : impl_->workers) {
     ++s.worker_counts["total"];
     ++s.worker_counts[std::string(status_name(w->record.status))];
@@ -1157,9 +1504,14 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   if (w.record.status == WorkerStatus::stopped)
     return im.post_result(std::move(done), Result<InputAccepted>(fail(
         Code::worker_stopped, fmt::format("worker '{}' is stopped", worker_id))));
+  // New input is never consent: a parked run waits for the approval route.
   if (w.run)
     return im.post_result(std::move(done), Result<InputAccepted>(fail(
-        Code::worker_busy, fmt::format("worker '{}' is running '{}'", worker_id, w.run->run_id))));
+        Code::worker_busy,
+        w.record.status == WorkerStatus::awaiting_approval
+            ? fmt::format("worker '{}' is awaiting approval in '{}'; answer it or cancel the run", worker_id,
+                          w.run->run_id)
+            : fmt::format("worker '{}' is running '{}'", worker_id, w.run->run_id))));
   if (req.content.empty())
     return im.post_result(std::move(done), Result<InputAccepted>(fail(Code::invalid_request, "content must not be empty")));
   if (req.content.size() > im.opts.limits.max_content_bytes)
@@ -1173,6 +1525,7 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   w.run->flight = std::make_shared<FlightText>();
   w.run->flight->run_id = run_id;
   w.record.current_run_id = run_id;
+  w.record.resolved_approvals.clear();  // answers are remembered for the current run only
 
   Publish p;
   std::uint64_t seq = im.add_event(w, wire::event::input_accepted(run_id, req.content, req.client_message_id));
@@ -1279,6 +1632,46 @@ void Runtime::remove(std::string_view worker_id, Callback<void> done) {
       return done(fail(Code::worker_not_found, fmt::format("worker '{}' not found", id)));
     self->erase(it, std::move(done));
   });
+}
+
+void Runtime::approve(std::string_view worker_id, std::string_view call_id, ApprovalDecision d,
+                      Callback<ApprovalOutcome> done) {
+  auto& im = *impl_;
+  auto found = im.lookup(worker_id);
+  if (!found) return im.post_result(std::move(done), Result<ApprovalOutcome>(fail(found.error())));
+  auto& w = **found;
+  std::string decision = d.approve ? "approved" : "denied";
+  auto& pending = w.record.pending_approvals;
+  auto it = std::find_if(pending.begin(), pending.end(), [&](const PendingApproval& a) { return a.call_id == call_id; });
+  if (it == pending.end()) {
+    for (const auto& o : w.record.resolved_approvals) {
+      if (o.call_id != call_id) continue;
+      if (o.decision != decision)
+        return im.post_result(std::move(done), Result<ApprovalOutcome>(fail(
+            Code::approval_resolved, fmt::format("call '{}' was already {}", tools::utf8_prefix(call_id, 120), o.decision))));
+      // The same answer again: the first one's outcome, once it is durable.
+      return im.when_published(w, [o, done = std::move(done)](Result<void> r) {
+        if (!r) return done(fail(r.error()));
+        done(o);
+      });
+    }
+    return im.post_result(std::move(done), Result<ApprovalOutcome>(fail(
+        Code::approval_not_found,
+        fmt::format("worker '{}' has no call '{}' awaiting approval", worker_id, tools::utf8_prefix(call_id, 120)))));
+  }
+  ApprovalOutcome out{it->run_id, it->call_id, decision, d.reason, d.approve && d.remember};
+  Publish p;
+  im.resolve(w, static_cast<std::size_t>(it - pending.begin()), out);
+  im.set_status(w, p, WorkerStatus::running);
+  im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p),
+            [out, done = std::move(done)](Result<void> r) {
+              if (!r) return done(fail(r.error()));
+              done(out);
+            });
+  // The parked call is the next of its step: it runs, or the model reads
+  // that it was denied (with the reason), and the run goes on.
+  if (d.approve) im.execute(w);
+  else im.on_tool_result(w, Impl::denied_outcome(d.reason));
 }
 
 Result<TranscriptPage> Runtime::transcript(std::string_view worker_id, std::uint64_t start,

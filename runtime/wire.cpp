@@ -13,13 +13,14 @@ std::string_view status_name(WorkerStatus s) {
   switch (s) {
     case WorkerStatus::idle: return "idle";
     case WorkerStatus::running: return "running";
+    case WorkerStatus::awaiting_approval: return "awaiting_approval";
     case WorkerStatus::stopped: return "stopped";
   }
   return "idle";
 }
 
 bool status_from_name(std::string_view name, WorkerStatus& out) {
-  for (auto s : {WorkerStatus::idle, WorkerStatus::running, WorkerStatus::stopped})
+  for (auto s : {WorkerStatus::idle, WorkerStatus::running, WorkerStatus::awaiting_approval, WorkerStatus::stopped})
     if (status_name(s) == name) {
       out = s;
       return true;
@@ -147,6 +148,33 @@ Result<WorkerRecord> record_fields(const bj::object& o) {
   r.updated_at_ms = updated->value_or(0);
   r.current_run_id = *run_id;
   r.run_count = static_cast<std::uint64_t>(runs->value_or(0));
+  if (auto it = o.find("pending_approvals"); it != o.end() && it->value().is_array()) {
+    for (const auto& a : it->value().get_array()) {
+      if (!a.is_object()) return fail(Code::invalid_request, "pending_approvals: each entry must be an object");
+      const auto& ao = a.get_object();
+      PendingApproval pa;
+      pa.run_id = std::string(json::str_or_empty(ao, "run_id"));
+      pa.call_id = std::string(json::str_or_empty(ao, "call_id"));
+      pa.name = std::string(json::str_or_empty(ao, "name"));
+      pa.arguments = std::string(json::str_or_empty(ao, "arguments"));
+      if (auto t = ao.if_contains("requested_at"); t && t->is_int64()) pa.requested_at_ms = t->get_int64();
+      if (auto ru = ao.if_contains("rule"); ru && ru->is_object()) pa.rule = ru->get_object();
+      r.pending_approvals.push_back(std::move(pa));
+    }
+  }
+  if (auto it = o.find("remembered_rules"); it != o.end() && it->value().is_array()) {
+    for (const auto& a : it->value().get_array()) {
+      if (!a.is_object()) return fail(Code::invalid_request, "remembered_rules: each entry must be an object");
+      const auto& ao = a.get_object();
+      tools::Rule rule;
+      rule.tool = std::string(json::str_or_empty(ao, "tool"));
+      if (auto pt = ao.if_contains("pattern"); pt && pt->is_string()) rule.pattern = std::string(pt->get_string());
+      auto action = tools::action_from_name(json::str_or_empty(ao, "action"));
+      if (!action) return fail(Code::invalid_request, "remembered_rules: unknown action");
+      rule.action = *action;
+      r.remembered_rules.push_back(std::move(rule));
+    }
+  }
   return r;
 }
 
@@ -164,6 +192,18 @@ void put_record_fields(bj::object& o, const WorkerRecord& v) {
   o["updated_at"] = v.updated_at_ms;
   if (v.current_run_id) o["current_run_id"] = *v.current_run_id;
   o["run_count"] = v.run_count;
+  bj::array pending;
+  for (const auto& a : v.pending_approvals)
+    pending.push_back(bj::object{{"run_id", a.run_id},
+                                 {"call_id", a.call_id},
+                                 {"name", a.name},
+                                 {"arguments", a.arguments},
+                                 {"requested_at", a.requested_at_ms},
+                                 {"rule", a.rule}});
+  o["pending_approvals"] = std::move(pending);
+  bj::array rules;
+  for (const auto& r : v.remembered_rules) rules.push_back(tools::rule_to_json(r));
+  o["remembered_rules"] = std::move(rules);
 }
 
 bj::array calls_to_json(const std::vector<ToolCallRef>& calls) {
@@ -393,8 +433,15 @@ bj::object record_to_json(const WorkerRecord& v) {
   if (!v.incarnation.empty()) o["incarnation"] = v.incarnation;
   if (!v.pending_calls.empty()) {
     bj::array calls;
-    for (const auto& c : v.pending_calls) calls.push_back(bj::object{{"call_id", c.call_id}, {"name", c.name}});
+    for (const auto& c : v.pending_calls)
+      calls.push_back(bj::object{{"call_id", c.call_id}, {"name", c.name}, {"arguments", c.arguments}});
     o["pending_calls"] = std::move(calls);
+  }
+  if (v.run_step) o["run_step"] = v.run_step;
+  if (!v.resolved_approvals.empty()) {
+    bj::array resolved;
+    for (const auto& a : v.resolved_approvals) resolved.push_back(to_json(a));
+    o["resolved_approvals"] = std::move(resolved);
   }
   return o;
 }
@@ -407,7 +454,19 @@ Result<WorkerRecord> record_from_json(const bj::object& o) {
     for (const auto& c : it->value().get_array())
       if (c.is_object())
         r->pending_calls.push_back(PendingCall{std::string(json::str_or_empty(c.get_object(), "call_id")),
-                                               std::string(json::str_or_empty(c.get_object(), "name"))});
+                                               std::string(json::str_or_empty(c.get_object(), "name")),
+                                               std::string(json::str_or_empty(c.get_object(), "arguments"))});
+  if (auto it = o.find("run_step"); it != o.end()) {
+    auto step = u64(o, "run_step", false);
+    if (!step) return fail(Code::invalid_request, "run_step must be a count");
+    r->run_step = *step;
+  }
+  if (auto it = o.find("resolved_approvals"); it != o.end() && it->value().is_array())
+    for (const auto& a : it->value().get_array()) {
+      auto outcome = approval_from_json(a);
+      if (!outcome) return fail(Code::invalid_request, "resolved_approvals: " + outcome.error().message);
+      r->resolved_approvals.push_back(std::move(*outcome));
+    }
   return r;
 }
 
@@ -431,7 +490,46 @@ bj::object to_json(const Input& v) {
   return o;
 }
 
+bj::object to_json(const ApprovalOutcome& v) {
+  bj::object o;
+  o["run_id"] = v.run_id;
+  o["call_id"] = v.call_id;
+  o["decision"] = v.decision;
+  if (v.reason) o["reason"] = *v.reason;
+  o["remember"] = v.remember;
+  return o;
+}
+
+bj::object to_json(const ApprovalDecision& v) {
+  bj::object o;
+  o["decision"] = v.approve ? "approve" : "deny";
+  if (v.reason) o["reason"] = *v.reason;
+  if (v.remember) o["remember"] = true;
+  return o;
+}
+
 // ---- request decoding ----
+
+Result<ApprovalDecision> approval_decision_from_json(const bj::object& body) {
+  if (auto k = json::only_keys(body, {"decision", "reason", "remember"}, "approval request"); !k)
+    return fail(k.error());
+  ApprovalDecision d;
+  auto decision = json::req_string(body, "decision");
+  if (!decision) return fail(decision.error());
+  if (*decision != "approve" && *decision != "deny")
+    return fail(Code::invalid_request, "decision must be \"approve\" or \"deny\"");
+  d.approve = *decision == "approve";
+  auto reason = opt_string(body, "reason");
+  if (!reason) return fail(reason.error());
+  if (*reason && (*reason)->size() > 1024) return fail(Code::invalid_request, "reason is limited to 1024 bytes");
+  d.reason = *reason;
+  if (auto r = body.if_contains("remember")) {
+    if (!r->is_bool()) return fail(Code::invalid_request, "remember must be true or false");
+    d.remember = r->get_bool();
+  }
+  if (d.remember && !d.approve) return fail(Code::invalid_request, "remember goes with approve only");
+  return d;
+}
 
 Result<CreateWorker> create_from_json(const bj::object& body, const Limits& limits) {
   if (auto k = json::only_keys(body,
@@ -630,6 +728,20 @@ Result<std::vector<BundleInfo>> bundles_from_json(const bj::value& v) {
     out.push_back(std::move(*b));
   }
   return out;
+}
+
+Result<ApprovalOutcome> approval_from_json(const bj::value& v) {
+  auto o = object_of(v);
+  if (!o) return fail(o.error());
+  ApprovalOutcome a;
+  a.run_id = std::string(json::str_or_empty(**o, "run_id"));
+  a.call_id = std::string(json::str_or_empty(**o, "call_id"));
+  a.decision = std::string(json::str_or_empty(**o, "decision"));
+  if (a.call_id.empty() || (a.decision != "approved" && a.decision != "denied"))
+    return fail(Code::runtime_bad_response, "runtime reply is not an approval outcome");
+  if (auto r = (*o)->if_contains("reason"); r && r->is_string()) a.reason = std::string(r->get_string());
+  if (auto r = (*o)->if_contains("remember"); r && r->is_bool()) a.remember = r->get_bool();
+  return a;
 }
 
 Result<TranscriptPage> transcript_from_json(const bj::value& v) {

@@ -67,6 +67,9 @@ std::string_view event_type_name(EventType t) {
     case EventType::worker_stopped: return "worker_stopped";
     case EventType::tool_call: return "tool_call";
     case EventType::tool_result: return "tool_result";
+    case EventType::tool_output: return "tool_output";
+    case EventType::approval_requested: return "approval_requested";
+    case EventType::approval_resolved: return "approval_resolved";
   }
   return "unknown";
 }
@@ -128,8 +131,14 @@ EventBody tool_result(std::string_view run_id, std::string_view call_id, std::st
                                          {"output", r.output},
                                          {"truncated", r.truncated}});
   if (r.error) b.fields["error"] = bj::object{{"code", r.error->first}, {"message", r.error->second}};
+  if (r.exit_code) b.fields["exit_code"] = *r.exit_code;
   b.fields["duration_ms"] = r.duration_ms;
   return b;
+}
+
+EventBody tool_output(std::string_view run_id, std::string_view call_id, std::string_view stream,
+                      std::string_view delta) {
+  return body(EventType::tool_output, {{"run_id", run_id}, {"call_id", call_id}, {"stream", stream}, {"delta", delta}});
 }
 
 EventBody usage(std::string_view run_id, std::uint64_t step, std::uint64_t input_tokens, std::uint64_t output_tokens) {
@@ -152,6 +161,18 @@ EventBody worker_stopped(const std::optional<std::string>& reason) {
   auto b = body(EventType::worker_stopped, {});
   if (reason) b.fields["reason"] = *reason;
   return b;
+}
+
+EventBody approval_requested(const PendingApproval& a) {
+  return body(EventType::approval_requested, {{"run_id", a.run_id},
+                                              {"call_id", a.call_id},
+                                              {"name", a.name},
+                                              {"arguments", a.arguments},
+                                              {"rule", a.rule}});
+}
+
+EventBody approval_resolved(const ApprovalOutcome& a) {
+  return EventBody{EventType::approval_resolved, to_json(a)};
 }
 
 }  // namespace event

@@ -52,6 +52,7 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
       {"retention_bytes", set::count(l.retention_bytes, 1)},
       {"dedupe_window", set::count(l.dedupe_window, 0)},
       {"max_tool_output_bytes", set::count(l.max_tool_output_bytes, 1024)},
+      {"max_tool_stream_bytes", set::count(l.max_tool_stream_bytes, 1024)},
       {"max_body_bytes", set::count(c.max_body_bytes, 1)},
       {"max_header_bytes", set::count(c.max_header_bytes, 1024)},
       {"ws_max_message_bytes", set::count(c.ws_max_message_bytes, 1)},
@@ -106,7 +107,9 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
 Result<RuntimeConfig> load_config(const std::string& path) {
   auto text = config::read(path);
   if (!text) return fail(text.error());
-  return parse_config(*text, path);
+  auto c = parse_config(*text, path);
+  if (c) c->hidden_paths.push_back(path);  // bash never reads its runtime's config
+  return c;
 }
 
 Result<void> resolve_api_keys(std::vector<engines::ProfileConfig>& profiles,

@@ -40,6 +40,9 @@ Result<std::unique_ptr<rt::Runtime>> open_runtime(boost::asio::io_context& io, R
   ro.profiles = std::move(cfg.profiles);
   ro.default_profile = std::move(cfg.default_profile);
   ro.workspaces = cfg.workspaces;
+  ro.sandbox_hidden = cfg.hidden_paths;
+  for (const auto* p : {&cfg.data_dir, &cfg.token_file})
+    if (!p->empty()) ro.sandbox_hidden.push_back(*p);
   // Homes live with the data (fs); a memory store's runtime keeps them in a
   // temporary directory removed at close.
   if (cfg.store == "fs") ro.home_root = (std::filesystem::path(cfg.data_dir) / "homes").string();

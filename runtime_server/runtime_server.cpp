@@ -212,9 +212,14 @@ class RunTap {
  public:
   explicit RunTap(rt::Runtime& rt) : rt_(rt), last_(rt.stats()) {}
 
-  void scan(net::Counter& events, net::Family<net::Counter>& finished) {
+  void scan(net::Counter& events, net::Family<net::Counter>& finished, net::Family<net::Counter>& approvals,
+            net::Counter& approval_wait) {
     const rt::RuntimeStats& now = rt_.stats();
     events.inc(static_cast<double>(now.events_appended - last_.events_appended));
+    approvals.with({"requested"}).inc(static_cast<double>(now.approvals_requested - last_.approvals_requested));
+    approvals.with({"approved"}).inc(static_cast<double>(now.approvals_approved - last_.approvals_approved));
+    approvals.with({"denied"}).inc(static_cast<double>(now.approvals_denied - last_.approvals_denied));
+    approval_wait.inc(static_cast<double>(now.approval_wait_ms - last_.approval_wait_ms) / 1000.0);
     finished.with({"completed"}).inc(static_cast<double>(now.runs_completed - last_.runs_completed));
     finished.with({"cancelled"}).inc(static_cast<double>(now.runs_cancelled - last_.runs_cancelled));
     finished.with({"failed"}).inc(static_cast<double>(now.runs_failed - last_.runs_failed));
@@ -315,6 +320,19 @@ void stop_worker(Server& s, const Request& req, Respond respond) {
   s.rt.stop(*id, std::move(*reason), net::replier<rt::WorkerDetail>(std::move(respond)));
 }
 
+// A person's answer to a call awaiting approval (ARCHITECTURE §15): 200
+// with the outcome (the same again for the same answer), 404
+// approval_not_found, 409 approval_resolved.
+void approve_call(Server& s, const Request& req, Respond respond) {
+  auto id = worker_id_of(req);
+  if (!id) return respond(net::error_response(id.error()));
+  auto call = net::call_id_param(req);
+  if (!call) return respond(net::error_response(call.error()));
+  auto decision = net::approval_body(req, s.settings.max_body_bytes);
+  if (!decision) return respond(net::error_response(decision.error()));
+  s.rt.approve(*id, *call, std::move(*decision), net::replier<rt::ApprovalOutcome>(std::move(respond)));
+}
+
 // Deletes a stopped worker (ARCHITECTURE §17): 204, or 409 worker_not_stopped.
 void delete_worker(Server& s, const Request& req, Respond respond) {
   auto id = worker_id_of(req);
@@ -382,6 +400,7 @@ net::Router RuntimeServer::Impl::routes() {
   r.add("POST", "/v1/workers/{id}/input", h(send_input));
   r.add("POST", "/v1/workers/{id}/cancel", h(cancel_run));
   r.add("POST", "/v1/workers/{id}/stop", h(stop_worker));
+  r.add("POST", "/v1/workers/{id}/approvals/{call_id}", h(approve_call));
   r.add("GET", "/v1/workers/{id}/transcript", h(read_transcript));
   r.add("GET", "/v1/workers/{id}/events", h(read_events));
   r.add("GET", "/v1/bundles", h(list_bundles));
@@ -400,11 +419,16 @@ RuntimeServer::RuntimeServer(boost::asio::io_context& io, rt::Runtime& runtime, 
   auto& active = im.metrics.gauge("yoi_runtime_runs_active", "Runs in flight (workers running)").get();
   auto& workers = im.metrics.gauge("yoi_runtime_workers", "Workers by status", {"status"});
   for (auto r : {"completed", "cancelled", "failed"}) finished.with({r});
-  im.metrics.on_collect([&im, &events, &finished, &active, &workers] {
+  auto& approvals = im.metrics.counter("yoi_runtime_approvals_total",
+                                       "Tool-call approvals since start: requested, approved, denied", {"event"});
+  for (auto e : {"requested", "approved", "denied"}) approvals.with({e});
+  auto& approval_wait = im.metrics.counter("yoi_runtime_approval_wait_seconds_total",
+                                           "Time answered calls waited for a person since start").get();
+  im.metrics.on_collect([&im, &events, &finished, &active, &workers, &approvals, &approval_wait] {
     auto s = im.rt.summary();
     for (const auto& [k, v] : s.worker_counts) workers.with({k}).set(static_cast<double>(v));
     active.set(static_cast<double>(im.rt.stats().runs_active));
-    im.tap.scan(events, finished);
+    im.tap.scan(events, finished, approvals, approval_wait);
   });
 
   net::ServerOptions o;

@@ -302,10 +302,15 @@ void list_profiles(Api& api, const Request&, Respond respond) {
   respond(net::json_response(200, o));
 }
 
+// The text as the source made it (a remote runtime's reply, relabelled).
+struct AsIs {
+  std::string operator()(const std::string& text) const { return text; }
+};
+
 void worker_detail(Api& api, const Request& req, Respond respond) {
   auto how = about(req);
-  api.registry.detail(how.runtime_id, how.worker_id,
-                      net::replier<rt::WorkerDetail>(std::move(respond), how));
+  api.registry.detail_text(how.runtime_id, how.worker_id,
+                           net::replier<std::string>(std::move(respond), how, AsIs{}));
 }
 
 void send_input(Api& api, const Request& req, Respond respond) {
@@ -330,6 +335,17 @@ void stop_worker(Api& api, const Request& req, Respond respond) {
   if (!reason) return respond(net::error_response(reason.error(), how));
   api.registry.stop(how.runtime_id, how.worker_id, std::move(*reason),
                     net::replier<rt::WorkerDetail>(std::move(respond), how));
+}
+
+// Answers a call awaiting approval (ARCHITECTURE §15): 200 with the outcome.
+void approve_call(Api& api, const Request& req, Respond respond) {
+  auto how = about(req);
+  auto call = net::call_id_param(req);
+  if (!call) return respond(net::error_response(call.error(), how));
+  auto decision = net::approval_body(req, api.opts.max_body_bytes);
+  if (!decision) return respond(net::error_response(decision.error(), how));
+  api.registry.approve(how.runtime_id, how.worker_id, std::move(*call), std::move(*decision),
+                       net::replier<rt::ApprovalOutcome>(std::move(respond), how));
 }
 
 // Deletes a stopped worker (ARCHITECTURE §17): 204 No Content.
@@ -409,6 +425,7 @@ void BrowserApi::add_routes(net::Router& r) {
   r.add("POST", "/api/runtimes/{rid}/workers/{wid}/input", h(send_input));
   r.add("POST", "/api/runtimes/{rid}/workers/{wid}/cancel", h(cancel_run));
   r.add("POST", "/api/runtimes/{rid}/workers/{wid}/stop", h(stop_worker));
+  r.add("POST", "/api/runtimes/{rid}/workers/{wid}/approvals/{call_id}", h(approve_call));
   r.add("GET", "/api/runtimes/{rid}/workers/{wid}/transcript", h(read_transcript));
   r.add("GET", "/api/runtimes/{rid}/workers/{wid}/events", h(read_events));
   // The console's files need no token (the page asks for it itself). Last,

@@ -85,6 +85,9 @@ struct Settings {
   Secret access_token;
   bool print_login_url = false;  // the token is the data dir's, made or kept by us
   net::RequestPolicy policy;
+  // What the embedded runtime's bash never sees (ARCHITECTURE §14): our
+  // config file, data dir (access token, embedded store) and token file.
+  std::vector<std::string> hidden_paths;
 };
 
 // The access token (app.hpp): explicit sources first, then the data dir's
@@ -93,6 +96,7 @@ Result<void> resolve_access_token(const AppFlags& flags, Settings& st) {
   auto access_token_file = flags.access_token_file ? flags.access_token_file : st.cfg.access_token_file;
   if (flags.no_auth) return {};
   if (access_token_file) {
+    st.hidden_paths.push_back(*access_token_file);
     auto t = config::read_token_file(*access_token_file, "access_token_file");
     if (!t) return fail(t.error());
     st.access_token = std::move(*t);
@@ -117,6 +121,7 @@ Result<Settings> settings_of(const AppFlags& flags) {
     auto c = load_config(*flags.config);
     if (!c) return fail(c.error());
     st.cfg = std::move(*c);
+    st.hidden_paths.push_back(*flags.config);
   }
   auto& cfg = st.cfg;
   auto hp = net::parse_host_port(flags.listen.value_or(cfg.listen.value_or("127.0.0.1:8787")));
@@ -152,6 +157,8 @@ Result<std::unique_ptr<rt::Runtime>> add_runtimes(boost::asio::io_context& io, S
   if (e.enabled) {
     auto rc = embedded_config(e, st.data_dir);
     if (!rc) return fail(rc.error());
+    rc->hidden_paths.insert(rc->hidden_paths.end(), st.hidden_paths.begin(), st.hidden_paths.end());
+    rc->hidden_paths.push_back(st.data_dir.string());
     auto r = runtime_server::open_runtime(io, std::move(*rc), "embedded runtime",
                                           [](const char* n) { return std::getenv(n); });
     if (!r) return fail(r.error());

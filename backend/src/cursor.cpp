@@ -98,28 +98,95 @@ struct Scratch {
 
 CursorCodec::CursorCodec(Secret key) : keyed_(std::make_shared<const Keyed>(key.expose())) {}
 
+namespace {
+
+// The MAC's message: length-prefixed fields, so no two tuples share one.
+// Everything but the seq is the prefix a Minter absorbs once.
+void append_prefix(std::string& msg, std::string_view runtime_id, std::string_view worker_id,
+                   std::string_view epoch) {
+  fmt::format_to(std::back_inserter(msg), "b1|{}|{}|{}|{}|{}|{}|", runtime_id.size(), runtime_id,
+                 worker_id.size(), worker_id, epoch.size(), epoch);
+}
+
+void append_seq(std::string& out, std::uint64_t seq) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
+  out.append(digits, end);
+}
+
+// HMAC's two finals: `inner` already holds the key pad and the message.
+std::string finish_mac(EVP_MD_CTX* inner, const EVP_MD_CTX* outer) {
+  unsigned char in_digest[EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(inner, in_digest, &len);
+  EVP_MD_CTX_copy_ex(inner, outer);
+  EVP_DigestUpdate(inner, in_digest, len);
+  EVP_DigestFinal_ex(inner, out, &len);
+  return std::string(reinterpret_cast<const char*>(out), kMacBytes);
+}
+
+std::string cursor_text(std::string_view epoch_b64, std::uint64_t seq, std::string_view mac) {
+  std::string out;
+  out.reserve(8 + epoch_b64.size() + 20 + 24);
+  out += "b1.";
+  out += epoch_b64;
+  out += '.';
+  append_seq(out, seq);
+  out += '.';
+  out += b64url(mac);
+  return out;
+}
+
+}  // namespace
+
 std::string CursorCodec::mac(std::string_view runtime_id, std::string_view worker_id,
                              std::string_view epoch, std::uint64_t seq) const {
-  // Length-prefixed fields, so no two tuples share a message.
-  fmt::memory_buffer msg;
-  fmt::format_to(std::back_inserter(msg), "b1|{}|{}|{}|{}|{}|{}|{}", runtime_id.size(), runtime_id,
-                 worker_id.size(), worker_id, epoch.size(), epoch, seq);
+  std::string msg;
+  append_prefix(msg, runtime_id, worker_id, epoch);
+  append_seq(msg, seq);
   thread_local Scratch scratch;
-  unsigned char inner[EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
   EVP_MD_CTX_copy_ex(scratch.ctx, keyed_->inner);
   EVP_DigestUpdate(scratch.ctx, msg.data(), msg.size());
-  EVP_DigestFinal_ex(scratch.ctx, inner, &len);
-  EVP_MD_CTX_copy_ex(scratch.ctx, keyed_->outer);
-  EVP_DigestUpdate(scratch.ctx, inner, len);
-  EVP_DigestFinal_ex(scratch.ctx, out, &len);
-  return std::string(reinterpret_cast<const char*>(out), kMacBytes);
+  return finish_mac(scratch.ctx, keyed_->outer);
 }
 
 std::string CursorCodec::encode(std::string_view runtime_id, std::string_view worker_id,
                                 const Position& pos) const {
-  return fmt::format("b1.{}.{}.{}", b64url(pos.epoch), pos.seq,
-                     b64url(mac(runtime_id, worker_id, pos.epoch, pos.seq)));
+  return cursor_text(b64url(pos.epoch), pos.seq, mac(runtime_id, worker_id, pos.epoch, pos.seq));
+}
+
+struct CursorCodec::Minter::State {
+  std::shared_ptr<const Keyed> keyed;  // its outer state
+  EVP_MD_CTX* inner = EVP_MD_CTX_new();  // the inner state with the prefix absorbed
+  std::string epoch;
+  std::string epoch_b64;
+  ~State() { EVP_MD_CTX_free(inner); }
+};
+
+CursorCodec::Minter CursorCodec::minter(std::string_view runtime_id, std::string_view worker_id,
+                                        std::string_view epoch) const {
+  auto st = std::make_shared<Minter::State>();
+  st->keyed = keyed_;
+  st->epoch = std::string(epoch);
+  st->epoch_b64 = b64url(epoch);
+  std::string prefix;
+  append_prefix(prefix, runtime_id, worker_id, epoch);
+  EVP_MD_CTX_copy_ex(st->inner, keyed_->inner);
+  EVP_DigestUpdate(st->inner, prefix.data(), prefix.size());
+  Minter m;
+  m.state_ = std::move(st);
+  return m;
+}
+
+const std::string& CursorCodec::Minter::epoch() const { return state_->epoch; }
+
+std::string CursorCodec::Minter::operator()(std::uint64_t seq) const {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
+  thread_local Scratch scratch;
+  EVP_MD_CTX_copy_ex(scratch.ctx, state_->inner);
+  EVP_DigestUpdate(scratch.ctx, digits, static_cast<std::size_t>(end - digits));
+  return cursor_text(state_->epoch_b64, seq, finish_mac(scratch.ctx, state_->keyed->outer));
 }
 
 Result<Position> CursorCodec::decode(std::string_view runtime_id, std::string_view worker_id,

@@ -81,6 +81,11 @@ class EmbeddedSource final : public Source {
     post_result(std::move(done), Result<std::vector<rt::BundleInfo>>(rt_.bundles()));
   }
 
+  void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
+               Callback<rt::ApprovalOutcome> done) override {
+    rt_.approve(worker_id, call_id, std::move(decision), std::move(done));
+  }
+
   void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                   Callback<rt::TranscriptPage> done) override {
     post_result(std::move(done), rt_.transcript(worker_id, start, limit));

@@ -1,5 +1,8 @@
 #include "yoi/backend/http_client.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <deque>
 #include <optional>
 #include <variant>
@@ -40,6 +43,7 @@ std::string_view failure_name(Failure f) {
     case Failure::too_large: return "too_large";
     case Failure::protocol: return "protocol";
     case Failure::cancelled: return "cancelled";
+    case Failure::busy: return "busy";
   }
   return "unknown";
 }
@@ -94,19 +98,31 @@ bool is_timeout(const boost::system::error_code& ec) {
   return ec == beast::error::timeout || ec == asio::error::timed_out;
 }
 
+// True when an idle pooled connection is still open: nothing has arrived on
+// it (no FIN, no RST, no stray bytes). One non-blocking peek, no wait.
+bool still_open(Conn& c) {
+  char b;
+  auto n = ::recv(c.lowest().socket().native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 class ClientImpl final : public Client, public std::enable_shared_from_this<ClientImpl> {
  public:
   ClientImpl(asio::io_context& io, Endpoint ep, ClientOptions opts)
       : io_(io), ep_(std::move(ep)), opts_(std::move(opts)), ssl_ctx_(ssl::context::tls_client) {
+    if (opts_.max_connections == 0) opts_.max_connections = 1;
     if (ep_.tls && !tls::configure_client(ssl_ctx_, opts_.ca_file))
       spdlog::warn("http client: could not load trust anchors for a runtime");
   }
 
   void request(Request req, std::function<void(Outcome)> done) override {
-    if (closed_) {
-      asio::post(io_, [done = std::move(done)] { done(tl::unexpected(terr(Failure::cancelled, "closed"))); });
-      return;
-    }
+    auto refuse = [&](Failure f, std::string_view step) {
+      asio::post(io_, [done = std::move(done), e = terr(f, step)] { done(tl::unexpected(e)); });
+    };
+    if (closed_) return refuse(Failure::cancelled, "closed");
+    // Every connection busy and the queue full: say so now, send nothing.
+    if (idle_.empty() && busy_ >= opts_.max_connections && waiters_.size() >= opts_.max_queued)
+      return refuse(Failure::busy, "queue");
     auto self = shared_from_this();
     auto req_ptr = std::make_shared<Request>(std::move(req));
     asio::co_spawn(
@@ -131,27 +147,112 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
   void close() override {
     closed_ = true;
     idle_.clear();
+    for (auto& w : waiters_) w->timer.cancel();  // they wake, see closed_, answer cancelled
   }
   std::size_t idle_connections() const override { return idle_.size(); }
   std::size_t connections_opened() const override { return opened_; }
+  std::size_t queued() const override { return waiters_.size(); }
 
  private:
   using clock = std::chrono::steady_clock;
 
+  // A request waiting for a connection: woken (timer cancelled) by release()
+  // with a connection, or with a free slot to open one (conn null).
+  struct Waiter {
+    explicit Waiter(asio::io_context& io) : timer(io) {}
+    asio::steady_timer timer;
+    bool granted = false;
+    std::unique_ptr<Conn> conn;
+  };
+
+  // One slot of max_connections, held from acquire() to release(): whoever
+  // holds it owns a busy connection (or the right to open one). The guard
+  // gives the slot back on every path out of run(), exceptions included.
+  struct Slot {
+    ClientImpl* client = nullptr;
+    ~Slot() {
+      if (client) client->release(nullptr);
+    }
+    void release(std::unique_ptr<Conn> conn) {
+      auto* c = std::exchange(client, nullptr);
+      if (c) c->release(std::move(conn));
+    }
+  };
+
+  // A pooled connection that is still open, if any (stale ones are dropped:
+  // a restarted runtime closed them all), else null.
+  std::unique_ptr<Conn> take_idle() {
+    while (!idle_.empty()) {
+      auto c = std::move(idle_.back());
+      idle_.pop_back();
+      if (still_open(*c)) {
+        c->reused = true;
+        return c;
+      }
+    }
+    return nullptr;
+  }
+
+  // A slot, and a pooled connection when one is open (null: open one).
+  asio::awaitable<tl::expected<std::unique_ptr<Conn>, TransportError>> acquire(clock::time_point deadline) {
+    if (auto c = take_idle()) {
+      ++busy_;
+      co_return c;
+    }
+    if (busy_ < opts_.max_connections) {
+      ++busy_;
+      co_return nullptr;
+    }
+    if (waiters_.size() >= opts_.max_queued) co_return tl::unexpected(terr(Failure::busy, "queue"));
+    auto w = std::make_shared<Waiter>(io_);
+    w->timer.expires_at(deadline);
+    waiters_.push_back(w);
+    co_await w->timer.async_wait(use_tuple);
+    if (!w->granted) {
+      std::erase(waiters_, w);
+      if (closed_) co_return tl::unexpected(terr(Failure::cancelled, "closed"));
+      co_return tl::unexpected(terr(Failure::timeout, "queue"));
+    }
+    if (closed_ || clock::now() >= deadline) {
+      release(std::move(w->conn));  // pass the slot on
+      co_return tl::unexpected(closed_ ? terr(Failure::cancelled, "closed") : terr(Failure::timeout, "queue"));
+    }
+    if (w->conn && !still_open(*w->conn)) w->conn.reset();
+    if (w->conn) w->conn->reused = true;
+    co_return std::move(w->conn);
+  }
+
+  // Gives a slot back with its connection (null: lost or not reusable): to
+  // the first waiter, else the connection to the pool.
+  void release(std::unique_ptr<Conn> conn) {
+    if (conn) conn->lowest().expires_never();
+    if (!waiters_.empty()) {
+      auto w = std::move(waiters_.front());
+      waiters_.pop_front();
+      w->granted = true;
+      w->conn = std::move(conn);
+      w->timer.cancel();
+      return;  // the slot passes on: busy_ unchanged
+    }
+    --busy_;
+    if (conn && !closed_ && idle_.size() < opts_.max_idle) idle_.push_back(std::move(conn));
+  }
+
+  static bool repeatable(const Request& r) { return r.repeatable || r.method == "GET" || r.method == "HEAD"; }
+
   asio::awaitable<Outcome> run(std::shared_ptr<Request> req) {
     const auto deadline = clock::now() + opts_.timeout;
-    // A reused connection may have been closed by the server while idle; if
-    // it fails before any reply byte, try once more on a fresh connection.
-    // The other idle ones date from the same server and are as suspect (a
-    // restarted runtime closed them all): the retry never takes one.
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      std::unique_ptr<Conn> conn;
-      if (attempt > 0) idle_.clear();
-      if (!idle_.empty()) {
-        conn = std::move(idle_.back());
-        idle_.pop_back();
-        conn->reused = true;
-      } else {
+    auto got = co_await acquire(deadline);
+    if (!got) co_return tl::unexpected(got.error());
+    Slot slot{this};
+    std::unique_ptr<Conn> conn = std::move(*got);
+    // A reused connection may have been closed by the server while the
+    // request was on its way; if it fails before any reply byte, a request
+    // that is safe to repeat goes once more on a fresh connection. The other
+    // idle ones date from the same server and are as suspect (a restarted
+    // runtime closed them all): the retry never takes one.
+    for (int attempt = 0;; ++attempt) {
+      if (!conn) {
         auto c = co_await open(deadline);
         if (!c) co_return tl::unexpected(c.error());
         conn = std::move(*c);
@@ -159,14 +260,15 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
       bool retryable = false;
       bool keep = false;
       auto out = co_await exchange(*conn, *req, deadline, retryable, keep);
-      if (!out && retryable && conn->reused && attempt == 0 && clock::now() < deadline) continue;
-      if (out && keep && !closed_ && idle_.size() < opts_.max_idle) {
-        conn->lowest().expires_never();
-        idle_.push_back(std::move(conn));
+      if (!out && retryable && conn->reused && attempt == 0 && repeatable(*req) && !closed_ &&
+          clock::now() < deadline) {
+        conn.reset();
+        idle_.clear();
+        continue;
       }
+      slot.release(out && keep && !closed_ ? std::move(conn) : nullptr);
       co_return out;
     }
-    co_return tl::unexpected(terr(Failure::unreachable, "read"));
   }
 
   asio::awaitable<tl::expected<std::unique_ptr<Conn>, TransportError>> open(clock::time_point deadline) {
@@ -285,6 +387,8 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
   ClientOptions opts_;
   ssl::context ssl_ctx_;
   std::deque<std::unique_ptr<Conn>> idle_;
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+  std::size_t busy_ = 0;  // slots held: connections in use or being opened
   std::size_t opened_ = 0;
   bool closed_ = false;
 };

@@ -14,6 +14,7 @@ std::string_view api_op_name(ApiOp op) {
     case ApiOp::cancel: return "cancel";
     case ApiOp::stop: return "stop";
     case ApiOp::remove: return "remove";
+    case ApiOp::approve: return "approve";
     case ApiOp::transcript: return "transcript";
     case ApiOp::events: return "events";
     case ApiOp::stream: return "stream";

@@ -10,6 +10,8 @@
 
 #include "yoi/ids.hpp"
 #include "yoi/profiles/bundle.hpp"
+#include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend {
 
@@ -27,6 +29,13 @@ std::string_view health_name(Health h) {
   return "unknown";
 }
 
+void Source::detail_text(std::string worker_id, Callback<std::string> done) {
+  detail(std::move(worker_id), [done = std::move(done)](Result<rt::WorkerDetail> d) {
+    if (!d) return done(fail(d.error()));
+    done(json::serialize(rt::wire::to_json(*d)));
+  });
+}
+
 std::string_view capability_name(Op op) {
   switch (op) {
     case Op::create: return "workers.create";
@@ -40,6 +49,7 @@ std::string_view capability_name(Op op) {
     case Op::events_ws: return "workers.events.ws";
     case Op::remove: return "workers.delete";
     case Op::bundles: return "bundles";
+    case Op::approve: return "workers.approve";
   }
   return "";
 }
@@ -261,6 +271,13 @@ void RuntimeRegistry::detail(std::string runtime_id, std::string worker_id,
     s->detail(std::move(worker_id), std::move(done));
 }
 
+void RuntimeRegistry::detail_text(std::string runtime_id, std::string worker_id,
+                                  Callback<std::string> done, std::string_view principal) {
+  auto failed = [done](Error e) { done(fail(std::move(e))); };
+  if (Source* s = route(ApiOp::detail, runtime_id, worker_id, principal, failed))
+    s->detail_text(std::move(worker_id), std::move(done));
+}
+
 void RuntimeRegistry::input(std::string runtime_id, std::string worker_id, rt::Input request,
                             Callback<rt::InputAccepted> done, std::string_view principal) {
   auto failed = [done](Error e) { done(fail(std::move(e))); };
@@ -289,6 +306,14 @@ void RuntimeRegistry::remove(std::string runtime_id, std::string worker_id, Call
   auto failed = [done](Error e) { done(fail(std::move(e))); };
   if (Source* s = route(ApiOp::remove, runtime_id, worker_id, principal, failed))
     s->remove(std::move(worker_id), std::move(done));
+}
+
+void RuntimeRegistry::approve(std::string runtime_id, std::string worker_id, std::string call_id,
+                              rt::ApprovalDecision decision, Callback<rt::ApprovalOutcome> done,
+                              std::string_view principal) {
+  auto failed = [done](Error e) { done(fail(std::move(e))); };
+  if (Source* s = route(ApiOp::approve, runtime_id, worker_id, principal, failed))
+    s->approve(std::move(worker_id), std::move(call_id), std::move(decision), after_write(*s, std::move(done)));
 }
 
 void RuntimeRegistry::transcript(std::string runtime_id, std::string worker_id,

@@ -3,6 +3,7 @@
 // registry's runtime id, as worker details do (the conformance suite holds
 // both sources to it).
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,13 @@ inline void relabel_event_json(std::string& event_json, std::string_view runtime
   relabel_event(v->as_object(), runtime_id);
   event_json = json::serialize(*v);
 }
+
+// A worker detail as a runtime sent it, relabelled without a DOM (issue 22):
+// `text` must be one well-formed JSON object (json::parse's depth bound)
+// whose top-level "runtime_id" is present once, as a plain string. That one
+// value becomes `runtime_id` (a valid id: nothing to escape); when it
+// already is, the bytes are copied as they are. Any other text: nullopt, and
+// the caller decodes it the slow way, which decides what is an error.
+std::optional<std::string> relabel_detail_text(std::string_view text, std::string_view runtime_id);
 
 }  // namespace yoi::backend::detail

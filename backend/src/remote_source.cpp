@@ -65,34 +65,46 @@ struct Core : std::enable_shared_from_this<Core> {
   Core(asio::io_context& io, RemoteConfig c, http::Endpoint ep, std::shared_ptr<http::Client> cl)
       : io(io), cfg(std::move(c)), endpoint(std::move(ep)), client(std::move(cl)), probe_timer(io) {}
 
-  // One HTTP call; `done` gets the 2xx body parsed as JSON, or the error
-  // upstream::map_failure makes of what went wrong.
-  void call(std::string method, std::string target, std::string body,
-            std::function<void(Result<bj::value>)> done) {
+  // One HTTP call; `done` gets a 2xx reply as it came, or the error
+  // upstream::map_failure makes of what went wrong (health updated).
+  // `repeatable`: safe to send twice (http_client.hpp; a GET always is).
+  void call_raw(std::string method, std::string target, std::string body,
+                std::function<void(Result<http::Response>)> done, bool repeatable = false) {
     http::Request req;
     req.method = std::move(method);
     req.target = std::move(target);
     req.body = std::move(body);
     req.bearer = &cfg.token;
+    req.repeatable = repeatable;
     client->request(std::move(req), [self = shared_from_this(), done = std::move(done)](http::Outcome out) {
       Error e;
       if (!out) {
         e = upstream::map_failure(upstream::NoReply{out.error().kind});
       } else if (out->status < 200 || out->status >= 300) {
         e = upstream::map_failure(upstream::Reply{out->status, out->body});
-      } else if (out->status == 204) {
-        // No Content (delete): success with nothing to decode.
-        self->observe(std::nullopt);
-        return done(bj::value{});
-      } else if (auto v = json::parse(out->body, 16u << 20)) {
-        self->observe(std::nullopt);
-        return done(std::move(*v));
       } else {
-        e = upstream::map_failure(upstream::Undecodable{"reply"});
+        self->observe(std::nullopt);
+        return done(std::move(*out));
       }
       self->observe(e);
       done(fail(std::move(e)));
     });
+  }
+
+  // call_raw with the 2xx body parsed as JSON.
+  void call(std::string method, std::string target, std::string body,
+            std::function<void(Result<bj::value>)> done, bool repeatable = false) {
+    call_raw(std::move(method), std::move(target), std::move(body),
+             [self = shared_from_this(), done = std::move(done)](Result<http::Response> out) {
+               if (!out) return done(fail(out.error()));
+               // No Content (delete): success with nothing to decode.
+               if (out->status == 204) return done(bj::value{});
+               if (auto v = json::parse(out->body, 16u << 20)) return done(std::move(*v));
+               Error e = upstream::map_failure(upstream::Undecodable{"reply"});
+               self->observe(e);
+               done(fail(std::move(e)));
+             },
+             repeatable);
   }
 
   // Updates health from the outcome of any call.
@@ -224,9 +236,13 @@ class RemoteSource final : public Source {
     return core_->summary->limits;
   }
 
+  // A create names its worker (the backend picks an id when the client gave
+  // none, in the runtime's own form), so sending it twice cannot make two
+  // workers: the pool may retry it on a fresh connection (issue 22).
   void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) override {
+    if (!request.worker_id) request.worker_id = "w-" + Random::system().hex(6);
     auto body = json::serialize(rt::wire::to_json(request));
-    with(Op::create, "POST", "/v1/workers", std::move(body), decode_detail(std::move(done)));
+    with(Op::create, "POST", "/v1/workers", std::move(body), decode_detail(std::move(done)), true);
   }
 
   void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) override {
@@ -247,7 +263,30 @@ class RemoteSource final : public Source {
     with(Op::detail, "GET", core_->worker_path(worker_id), {}, decode_detail(std::move(done)));
   }
 
+  // An input carries a client_message_id (the backend makes one when the
+  // client gave none): the runtime answers a second copy with the first
+  // acceptance, so the pool may retry it on a fresh connection (issue 22).
+  // The hot path (issue 22): the runtime's reply passes on as text, only its
+  // runtime_id rewritten (relabel.hpp); a reply the scan declines is decoded
+  // the slow way, which decides whether it is an error.
+  void detail_text(std::string worker_id, Callback<std::string> done) override {
+    core_->require(Op::detail, [c = core_, wid = std::move(worker_id), done = std::move(done)](Result<void> ok) mutable {
+      if (!ok) return done(fail(ok.error()));
+      c->call_raw("GET", c->worker_path(wid), {}, [c, done = std::move(done)](Result<http::Response> out) {
+        if (!out) return done(fail(out.error()));
+        if (auto text = detail::relabel_detail_text(out->body, c->cfg.id)) return done(std::move(*text));
+        auto v = json::parse(out->body, 16u << 20);
+        Result<rt::WorkerDetail> d = fail(Code::runtime_bad_response, "undecodable");
+        if (v) d = rt::wire::detail_from_json(*v);
+        if (!d) return done(bad(c));
+        c->relabel(*d);
+        done(json::serialize(rt::wire::to_json(*d)));
+      });
+    });
+  }
+
   void input(std::string worker_id, rt::Input request, Callback<rt::InputAccepted> done) override {
+    if (!request.client_message_id) request.client_message_id = "srv-" + Random::system().hex(8);
     auto body = json::serialize(rt::wire::to_json(request));
     with(Op::input, "POST", core_->worker_path(worker_id, "/input"), std::move(body),
          [c = core_, done = std::move(done)](Result<bj::value> v) {
@@ -255,7 +294,8 @@ class RemoteSource final : public Source {
            auto a = rt::wire::accepted_from_json(*v);
            if (!a) return done(bad(c));
            done(std::move(a));
-         });
+         },
+         true);
   }
 
   void cancel(std::string worker_id, std::optional<std::string> reason,
@@ -283,14 +323,17 @@ class RemoteSource final : public Source {
          });
   }
 
+  // Repeatable: a bundle is named by its digest, so a second PUT stores nothing.
   void put_bundle(std::string digest, boost::json::object body, Callback<rt::BundlePut> done) override {
-    with(Op::bundles, "PUT", "/v1/bundles/" + digest, bj::serialize(body),
-         [c = core_, done = std::move(done)](Result<bj::value> v) {
-           if (!v) return done(fail(v.error()));
-           auto r = rt::wire::bundle_put_from_json(*v);
-           if (!r) return done(bad(c));
-           done(std::move(r));
-         });
+    with(
+        Op::bundles, "PUT", "/v1/bundles/" + digest, bj::serialize(body),
+        [c = core_, done = std::move(done)](Result<bj::value> v) {
+          if (!v) return done(fail(v.error()));
+          auto r = rt::wire::bundle_put_from_json(*v);
+          if (!r) return done(bad(c));
+          done(std::move(r));
+        },
+        true);
   }
 
   void bundles(Callback<std::vector<rt::BundleInfo>> done) override {
@@ -300,6 +343,18 @@ class RemoteSource final : public Source {
       if (!r) return done(bad(c));
       done(std::move(r));
     });
+  }
+
+  void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
+               Callback<rt::ApprovalOutcome> done) override {
+    with(Op::approve, "POST", core_->worker_path(worker_id, "/approvals/" + pct(call_id)),
+         json::serialize(rt::wire::to_json(decision)),
+         [c = core_, done = std::move(done)](Result<bj::value> v) {
+           if (!v) return done(fail(v.error()));
+           auto a = rt::wire::approval_from_json(*v);
+           if (!a) return done(bad(c));
+           done(std::move(a));
+         });
   }
 
   void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
@@ -405,11 +460,12 @@ class RemoteSource final : public Source {
   }
 
   // Capability check, then exactly one call.
-  void with(Op op, std::string method, std::string target, std::string body, Callback<bj::value> done) {
+  void with(Op op, std::string method, std::string target, std::string body, Callback<bj::value> done,
+            bool repeatable = false) {
     core_->require(op, [c = core_, method = std::move(method), target = std::move(target),
-                        body = std::move(body), done = std::move(done)](Result<void> ok) mutable {
+                        body = std::move(body), done = std::move(done), repeatable](Result<void> ok) mutable {
       if (!ok) return done(fail(ok.error()));
-      c->call(std::move(method), std::move(target), std::move(body), std::move(done));
+      c->call(std::move(method), std::move(target), std::move(body), std::move(done), repeatable);
     });
   }
 
@@ -424,6 +480,8 @@ Result<std::unique_ptr<Source>> make_remote_source(asio::io_context& io, RemoteC
   opts.timeout = config.timeout;
   opts.connect_timeout = config.connect_timeout;
   opts.max_idle = config.max_idle_connections;
+  opts.max_connections = config.max_connections;
+  opts.max_queued = config.max_queued;
   opts.ca_file = config.ca_file;
   auto client = http::Client::make(io, config.base_url, opts);
   if (!client)

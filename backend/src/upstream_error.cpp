@@ -24,6 +24,8 @@ bool passes_through(Code c) {
     case Code::worker_not_stopped:
     case Code::bundle_missing:
     case Code::bundle_digest_mismatch:
+    case Code::approval_not_found:
+    case Code::approval_resolved:
     case Code::limit_exceeded:
     case Code::cursor_invalid:
     case Code::cursor_expired:
@@ -48,6 +50,8 @@ Error no_reply(http::Failure kind) {
       return {Code::runtime_bad_response, "the runtime's reply was not valid HTTP"};
     case http::Failure::cancelled:
       return {Code::shutting_down, "the backend is shutting down"};
+    case http::Failure::busy:
+      return {Code::runtime_busy, "too many requests are waiting for the runtime; try again shortly"};
   }
   return {Code::runtime_unreachable, "the runtime could not be reached"};
 }

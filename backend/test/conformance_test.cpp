@@ -27,6 +27,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
       engines::ProfileConfig p;
       p.echo_chunk_bytes = 1;
       p.echo_chunk_delay = std::chrono::milliseconds(20);
+      p.permissions = {tools::Rule{"write", "a.txt", tools::Action::allow}};  // other writes ask (§15)
       o.profiles.push_back(p);
       auto r = rt::Runtime::open(io, std::move(o), store::make_memory_store(io, {}));
       ASSERT_TRUE(r) << r.error().message;
@@ -34,6 +35,7 @@ class Conformance : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(registry->add(make_embedded_source(io, *runtime, "rt1", "Runtime one")));
     } else {
       proc.token = "conformance-token";
+      proc.extra_toml = "[[profiles.runtime_default.permissions]]\ntool = \"write\"\npattern = \"a.txt\"\naction = \"allow\"\n";
       ASSERT_TRUE(proc.start());
       RemoteConfig rc;
       rc.id = "rt1";
@@ -79,17 +81,23 @@ class Conformance : public ::testing::TestWithParam<std::string> {
   Result<SourceEventPage> events(const std::string& wid, std::optional<Position> after, std::size_t limit = 100) {
     return await<SourceEventPage>(io, [&](auto cb) { registry->events("rt1", wid, after, limit, cb); });
   }
+  Result<rt::ApprovalOutcome> approve(const std::string& wid, const std::string& call, bool yes,
+                                      std::optional<std::string> reason = {}, bool remember = false) {
+    rt::ApprovalDecision d{yes, std::move(reason), remember};
+    return await<rt::ApprovalOutcome>(io, [&](auto cb) { registry->approve("rt1", wid, call, d, cb); });
+  }
   // Waits until the worker is idle again (its run finished).
-  void wait_idle(const std::string& wid) {
+  void wait_idle(const std::string& wid) { wait_status(wid, rt::WorkerStatus::idle); }
+  void wait_status(const std::string& wid, rt::WorkerStatus status) {
     auto end = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < end) {
       auto d = detail(wid);
       ASSERT_TRUE(d) << d.error().message;
-      if (d->record.status == rt::WorkerStatus::idle) return;
+      if (d->record.status == status) return;
       io.restart();
       io.run_for(20ms);
     }
-    FAIL() << "worker " << wid << " did not become idle";
+    FAIL() << "worker " << wid << " did not become " << rt::status_name(status);
   }
 
   boost::asio::io_context io;
@@ -295,6 +303,76 @@ TEST_P(Conformance, ToolRunEventsAndTranscriptItems) {
   auto d = detail("w1");
   ASSERT_TRUE(d);
   EXPECT_EQ(d->transcript_total, 4u);
+}
+
+// Approvals (ARCHITECTURE §15) through both sources: a write that asks
+// parks the worker; approve with remember runs it and keeps the rule; deny
+// with a reason reaches the model; input while awaiting is worker_busy; the
+// same answer twice is idempotent, another one approval_resolved, an
+// unknown call approval_not_found.
+TEST_P(Conformance, ApprovalsApproveDenyAndRemember) {
+  ASSERT_TRUE(create("w1"));
+  const std::string write_b = R"(/write {"path": "b.txt", "content": "b"})";
+  ASSERT_TRUE(input("w1", write_b));
+  wait_status("w1", rt::WorkerStatus::awaiting_approval);
+  auto d = detail("w1");
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->record.pending_approvals.size(), 1u);
+  const auto call = d->record.pending_approvals[0].call_id;
+  EXPECT_EQ(d->record.pending_approvals[0].name, "write");
+  auto busy = input("w1", "yes");
+  ASSERT_FALSE(busy);
+  EXPECT_EQ(busy.error().code, Code::worker_busy);
+  auto missing = approve("w1", "no-such-call", true);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Code::approval_not_found);
+  auto ok = approve("w1", call, true, std::nullopt, true);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->decision, "approved");
+  EXPECT_TRUE(ok->remember);
+  auto again = approve("w1", call, true, std::nullopt, true);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->decision, "approved");
+  auto other = approve("w1", call, false);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, Code::approval_resolved);
+  wait_idle("w1");
+  d = detail("w1");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->record.remembered_rules.size(), 1u);
+  EXPECT_EQ(d->record.remembered_rules[0].pattern, std::optional<std::string>("/work/b.txt"));
+
+  // Remembered: the same write runs without asking.
+  ASSERT_TRUE(input("w1", write_b));
+  wait_idle("w1");
+  // Another path asks; denied with a reason, which the model reads.
+  ASSERT_TRUE(input("w1", R"(/write {"path": "c.txt", "content": "c"})"));
+  wait_status("w1", rt::WorkerStatus::awaiting_approval);
+  d = detail("w1");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->record.pending_approvals.size(), 1u);
+  auto no = approve("w1", d->record.pending_approvals[0].call_id, false, std::string("not c"));
+  ASSERT_TRUE(no) << no.error().message;
+  EXPECT_EQ(no->decision, "denied");
+  wait_idle("w1");
+
+  auto all = events("w1", std::nullopt, 1000);
+  ASSERT_TRUE(all) << all.error().message;
+  std::vector<std::string> seen;
+  for (const auto& e : all->events) {
+    auto o = boost::json::parse(e.json).as_object();
+    std::string type(o.at("type").as_string());
+    if (type == "approval_requested" || type == "approval_resolved") seen.push_back(type);
+    if (type == "tool_result") seen.push_back(o.at("ok").as_bool() ? "ok" : std::string(o.at("error").at("code").as_string()));
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"approval_requested", "approval_resolved", "ok", "ok", "approval_requested",
+                                            "approval_resolved", "denied"}));
+  auto t = await<rt::TranscriptPage>(io, [&](auto cb) { registry->transcript("rt1", "w1", 0, 100, cb); });
+  ASSERT_TRUE(t) << t.error().message;
+  bool reason_seen = false;
+  for (const auto& item : t->items)
+    reason_seen = reason_seen || (item.role == "tool" && item.content.find("not c") != std::string::npos);
+  EXPECT_TRUE(reason_seen) << "the reason is in the result the model reads";
 }
 
 TEST_P(Conformance, EventsPageAndResume) {

@@ -11,6 +11,7 @@
 #include "yoi/backend/embedded_source.hpp"
 #include "yoi/backend/registry.hpp"
 #include "yoi/backend/remote_source.hpp"
+#include "yoi/ids.hpp"
 #include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
 #include "yoi/runtime/runtime.hpp"
@@ -27,7 +28,8 @@ struct Fixture {
   RuntimeRegistry registry{io};
 
   void add_remote(std::string id, std::string url, std::string token,
-                  std::chrono::milliseconds timeout = 2s) {
+                  std::chrono::milliseconds timeout = 2s,
+                  const std::function<void(RemoteConfig&)>& tweak = {}) {
     RemoteConfig rc;
     rc.id = std::move(id);
     rc.base_url = Secret(std::move(url));
@@ -35,6 +37,7 @@ struct Fixture {
     rc.timeout = timeout;
     rc.connect_timeout = 1s;
     rc.probe_interval = 0ms;
+    if (tweak) tweak(rc);
     auto s = make_remote_source(io, std::move(rc));
     ASSERT_TRUE(s) << s.error().message;
     ASSERT_TRUE(registry.add(std::move(*s)));
@@ -46,6 +49,14 @@ struct Fixture {
   }
   Result<rt::WorkerDetail> detail(const std::string& rid, const std::string& wid) {
     return await<rt::WorkerDetail>(io, [&](auto cb) { registry.detail(rid, wid, cb); });
+  }
+  Result<rt::InputAccepted> input(const std::string& rid, const std::string& wid, std::string text) {
+    rt::Input in;
+    in.content = std::move(text);
+    return await<rt::InputAccepted>(io, [&](auto cb) { registry.input(rid, wid, in, cb); });
+  }
+  Result<rt::CancelResult> cancel(const std::string& rid, const std::string& wid) {
+    return await<rt::CancelResult>(io, [&](auto cb) { registry.cancel(rid, wid, std::nullopt, cb); });
   }
   std::vector<RuntimeInfo> runtimes() {
     auto r = await<std::vector<RuntimeInfo>>(io, [&](auto cb) { registry.list_runtimes(cb); });
@@ -156,6 +167,101 @@ TEST(Faults, RestartedRuntimeWorksAgainWithoutRestartingTheBackend) {
   EXPECT_EQ(infos[0].health, Health::ready);
 }
 
+// ---- self-healing after a restart (issue 22; the web_e2e flake: "the first
+// input after a restart answers runtime_unreachable"). The backend has a
+// pooled keep-alive connection to the runtime; the runtime is killed and
+// started again on its port, which closes that connection from its side; the
+// next request of each kind must reach the new runtime. A second backend
+// (its own pool) makes the worker on the new runtime, so the first backend's
+// next request is the one that meets the stale connection.
+struct RestartedRuntime {
+  Fixture f;
+  Fixture other;
+  RuntimeProc rp;
+  RestartedRuntime() {
+    rp.token = "t0k";
+    EXPECT_TRUE(rp.start());
+    f.add_remote("remote", rp.base_url(), rp.token);
+    EXPECT_TRUE(f.create("remote", "before"));  // a pooled connection now
+    const auto port = rp.port;
+    rp.kill();
+    EXPECT_TRUE(rp.start(port));
+    EXPECT_EQ(rp.port, port);
+    other.add_remote("remote", rp.base_url(), rp.token);
+  }
+  void worker_on_the_new_runtime(std::string wid) { ASSERT_TRUE(other.create("remote", std::move(wid))); }
+};
+
+TEST(SelfHealing, TheFirstGetAfterARuntimeRestartAnswers) {
+  RestartedRuntime r;
+  r.worker_on_the_new_runtime("w1");
+  auto d = r.f.detail("remote", "w1");
+  ASSERT_TRUE(d) << code_name(d.error().code) << ": " << d.error().message;
+  EXPECT_EQ(d->record.worker_id, "w1");
+}
+
+TEST(SelfHealing, TheFirstInputAfterARuntimeRestartAnswers) {
+  RestartedRuntime r;
+  r.worker_on_the_new_runtime("w1");
+  auto a = r.f.input("remote", "w1", "hello again");
+  ASSERT_TRUE(a) << code_name(a.error().code) << ": " << a.error().message;
+  EXPECT_FALSE(a->duplicate);
+  // The backend gave the input a client_message_id (the client gave none):
+  // what makes it safe to send twice.
+  ASSERT_TRUE(a->client_message_id);
+  EXPECT_FALSE(a->client_message_id->empty());
+}
+
+TEST(SelfHealing, TheFirstCreateAfterARuntimeRestartAnswers) {
+  RestartedRuntime r;
+  rt::CreateWorker c;  // no worker_id: the backend picks one
+  auto d = await<rt::WorkerDetail>(r.f.io, [&](auto cb) { r.f.registry.create("remote", c, cb); });
+  ASSERT_TRUE(d) << code_name(d.error().code) << ": " << d.error().message;
+  EXPECT_TRUE(is_valid_id(d->record.worker_id));
+  EXPECT_EQ(d->record.worker_id.rfind("w-", 0), 0u) << d->record.worker_id;
+}
+
+// A cancel is never sent twice, so it must not meet the stale connection at
+// all: the pool checks a connection before it sends on it.
+TEST(SelfHealing, TheFirstCancelAfterARuntimeRestartAnswers) {
+  RestartedRuntime r;
+  r.worker_on_the_new_runtime("w1");
+  auto c = r.f.cancel("remote", "w1");
+  ASSERT_TRUE(c) << code_name(c.error().code) << ": " << c.error().message;
+}
+
+// The queue bound (issue 22) against a real, hung (SIGSTOPped) runtime: one
+// connection, one waiting request; the third is runtime_busy at once, the
+// other two time out at their deadline.
+TEST(SelfHealing, RequestsOverTheQueueBoundAreRuntimeBusyAtOnce) {
+  Fixture f;
+  RuntimeProc rp;
+  rp.token = "t0k";
+  ASSERT_TRUE(rp.start());
+  f.add_remote("remote", rp.base_url(), rp.token, 1000ms, [](RemoteConfig& rc) {
+    rc.max_connections = 1;
+    rc.max_queued = 1;
+  });
+  ASSERT_TRUE(f.create("remote", "w1"));
+  rp.proc->signal(SIGSTOP);
+  std::vector<std::optional<Result<rt::WorkerDetail>>> outs(3);
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    f.registry.detail("remote", "w1", [&outs, i](Result<rt::WorkerDetail> d) { outs[i] = std::move(d); });
+  ASSERT_TRUE(yoi::testing::run_until(f.io, [&] { return outs[2].has_value(); }, 5s));
+  auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  ASSERT_FALSE(*outs[2]);
+  EXPECT_EQ(outs[2]->error().code, Code::runtime_busy);
+  EXPECT_EQ(http_status(outs[2]->error().code), 503);
+  EXPECT_LT(busy_ms.count(), 500) << "busy is said at once, not at the deadline";
+  ASSERT_TRUE(yoi::testing::run_until(f.io, [&] { return outs[0] && outs[1]; }, 5s));
+  for (int i : {0, 1}) {
+    ASSERT_FALSE(*outs[i]) << i;
+    EXPECT_EQ(outs[i]->error().code, Code::runtime_timeout) << i;
+  }
+  rp.proc->signal(SIGCONT);
+}
+
 TEST(Faults, WrongTokenIsRuntimeAuthFailed) {
   Fixture f;
   RuntimeProc rp;
@@ -187,6 +293,7 @@ struct FakeRuntime {
   int cancel_calls = 0;
   int detail_calls = 0;
   int delete_calls = 0;
+  int approve_calls = 0;
   std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
@@ -201,6 +308,10 @@ struct FakeRuntime {
     r.add("POST", "/v1/workers/{id}/cancel", [this](const net::Request&, net::Respond respond) {
       ++cancel_calls;
       respond(net::Response::json(200, bj::object{{"cancelled", false}, {"status", "idle"}}));
+    });
+    r.add("POST", "/v1/workers/{id}/approvals/{call_id}", [this](const net::Request&, net::Respond respond) {
+      ++approve_calls;
+      respond(net::Response::error(Error{Code::not_found, "no such route"}));
     });
     r.add("DELETE", "/v1/workers/{id}", [this](const net::Request&, net::Respond respond) {
       ++delete_calls;
@@ -274,6 +385,22 @@ TEST(DeleteWorker, RuntimeWithoutTheCapabilityIs501Unsupported) {
   EXPECT_EQ(r.error().code, Code::unsupported);
   EXPECT_EQ(http_status(r.error().code), 501);
   EXPECT_EQ(fake.delete_calls, 0) << "an unlisted operation is never called";
+}
+
+// Approvals (ARCHITECTURE §15) through a runtime that does not list
+// workers.approve: 501 unsupported, and the runtime is never called.
+TEST(Approvals, RuntimeWithoutTheCapabilityIs501Unsupported) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.detail", "workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto r = await<rt::ApprovalOutcome>(f.io, [&](auto cb) {
+    f.registry.approve("fake", "w1", "call_1", rt::ApprovalDecision{true, std::nullopt, false}, cb);
+  });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::unsupported);
+  EXPECT_EQ(http_status(r.error().code), 501);
+  EXPECT_EQ(fake.approve_calls, 0) << "an unlisted operation is never called";
 }
 
 }  // namespace

@@ -327,10 +327,22 @@ void worker_scenario(const Target& t, std::set<std::string>& events_seen) {
   EXPECT_EQ(idle->obj.at("seq").to_number<std::uint64_t>(), last_seq) << "a heartbeat names the last event";
   EXPECT_TRUE(events_seen.contains("event_run_finished_completed.json"));
 
-  // A tool run (the echo driver, ARCHITECTURE §12): tool_call, tool_result.
+  // A tool run (the echo driver, ARCHITECTURE §12): tool_call; the write
+  // asks by default (§15): approval_requested, the worker awaiting with its
+  // pending approval, the answer, approval_resolved, then tool_result.
   do_call("POST", w + "/input", R"({"content":"/write {\"path\": \"golden.txt\", \"content\": \"one\"}"})", 202);
+  ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "approval_requested"); },
+                          "the write's approval request"));
+  expect_golden("worker_awaiting_approval.json", do_call("GET", w, {}, 200));
+  expect_golden("approval_answer.json", do_call("POST", w + "/approvals/call_1", text_of("approval_body.json"), 200));
+  EXPECT_EQ(bj::parse(do_call("POST", w + "/approvals/call_1", text_of("approval_body.json"), 200)),
+            bj::parse(do_call("POST", w + "/approvals/call_1", text_of("approval_body.json"), 200)))
+      << "the same answer again is the same outcome";
+  do_call("POST", w + "/approvals/call_1", R"({"decision":"deny"})", golden_status("approval_resolved"));
+  do_call("POST", w + "/approvals/call_9", R"({"decision":"deny"})", golden_status("approval_not_found"));
   ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "completed"); },
                           "the tool run's events"));
+  EXPECT_TRUE(events_seen.contains("event_approval_resolved.json"));
   EXPECT_TRUE(events_seen.contains("event_tool_call.json"));
   EXPECT_TRUE(events_seen.contains("event_tool_result.json"));
   // A failed call (outside the view): its step's assistant item with the
@@ -339,6 +351,11 @@ void worker_scenario(const Target& t, std::set<std::string>& events_seen) {
   ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "completed"); },
                           "the failed tool run's events"));
   expect_golden("transcript_tool_page.json", do_call("GET", w + "/transcript?start=7&limit=2", {}, 200));
+  // bash (ARCHITECTURE §14): its output streamed as tool_output.
+  do_call("POST", w + "/input", R"({"content":"/bash {\"command\": \"echo golden\"}"})", 202);
+  ASSERT_TRUE(watch_until(ws, events_seen, [](const Frame& f) { return is_event(f, "run_finished", "completed"); },
+                          "the bash run's events"));
+  EXPECT_TRUE(events_seen.contains("event_tool_output.json"));
 
   // A long run, cancelled at once.
   std::string long_input = R"({"content":")" + std::string(2000, 'x') + R"("})";

@@ -1,6 +1,13 @@
 // The HTTP client of yoi-runtime (src/http_client.cpp) against small real servers.
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
 #include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -134,6 +141,305 @@ TEST(HttpClient, ARestartedRuntimeLeavingSeveralStalePooledConnectionsStillAnswe
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->body, "back");
   EXPECT_EQ((*c)->connections_opened(), 4u) << "three stale, one fresh";
+}
+
+// ---------------------------------------------------------------- retries (issue 22)
+// A fake upstream: a tiny HTTP/1.1 server on 127.0.0.1:0 (blocking sockets,
+// a thread per connection) whose misbehaviour is scripted per request. It
+// records the request line of every request it read, answered or not, so a
+// test can tell whether the client sent something twice.
+class FakeUpstream {
+ public:
+  // What to do with the n-th request (0-based) read on one connection.
+  enum class Then { answer, close_silently, close_after_a_byte };
+  struct Script {
+    std::function<Then(int n_on_conn)> on_request = [](int) { return Then::answer; };
+    // Closes a connection that sat idle this long after an answer (0: never).
+    std::chrono::milliseconds idle_close{0};
+  };
+
+  explicit FakeUpstream(Script script) : script_(std::move(script)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~FakeUpstream() {
+    stop_ = true;
+    acceptor_.join();
+    for (auto& t : conns_) t.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+  int accepted() const { return accepted_; }
+
+ private:
+  // Waits until `fd` is readable, `ms` passed (false) or the fake stops.
+  bool readable(int fd, std::chrono::milliseconds ms) {
+    auto until = std::chrono::steady_clock::now() + ms;
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) return true;
+      if (ms.count() > 0 && std::chrono::steady_clock::now() >= until) return false;
+    }
+    return false;
+  }
+  void accept_loop() {
+    while (!stop_) {
+      if (!readable(fd_, 0ms)) continue;
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      ++accepted_;
+      conns_.emplace_back([this, c] { serve(c); });
+    }
+  }
+  // One request: its head (to the blank line) and a Content-Length body.
+  bool read_request(int c, std::string& buf, std::string& line) {
+    std::size_t end;
+    while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
+      if (!readable(c, script_.idle_close)) return false;
+      char tmp[4096];
+      auto n = ::recv(c, tmp, sizeof tmp, 0);
+      if (n <= 0) return false;
+      buf.append(tmp, static_cast<std::size_t>(n));
+    }
+    std::size_t body = 0;
+    auto cl = buf.find("Content-Length: ");
+    if (cl != std::string::npos && cl < end) body = std::stoul(buf.substr(cl + 16));
+    while (buf.size() < end + 4 + body) {
+      char tmp[4096];
+      auto n = ::recv(c, tmp, sizeof tmp, 0);
+      if (n <= 0) return false;
+      buf.append(tmp, static_cast<std::size_t>(n));
+    }
+    line = buf.substr(0, buf.find("\r\n"));
+    buf.erase(0, end + 4 + body);
+    return true;
+  }
+  void serve(int c) {
+    std::string buf, line;
+    for (int n = 0; read_request(c, buf, line); ++n) {
+      {
+        std::lock_guard lock(mu_);
+        seen_.push_back(line);
+      }
+      auto then = script_.on_request(n);
+      if (then == Then::close_silently) break;
+      if (then == Then::close_after_a_byte) {
+        (void)!::send(c, "H", 1, MSG_NOSIGNAL);
+        break;
+      }
+      std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
+      (void)!::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
+    ::close(c);
+  }
+
+  Script script_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;  // joined at the end (only the acceptor adds)
+  std::mutex mu_;
+  std::vector<std::string> seen_;
+};
+
+// Answers the first request of each connection; reads the second and closes
+// without a byte of reply: the server closing a pooled connection just as
+// the client's request arrives.
+FakeUpstream::Script drops_the_second_request() {
+  FakeUpstream::Script s;
+  s.on_request = [](int n) { return n == 0 ? FakeUpstream::Then::answer : FakeUpstream::Then::close_silently; };
+  return s;
+}
+
+http::Request post(std::string target, bool repeatable) {
+  http::Request r;
+  r.method = "POST";
+  r.target = std::move(target);
+  r.body = "{}";
+  r.repeatable = repeatable;
+  return r;
+}
+
+TEST(HttpClientRetry, AGetOnAPooledConnectionClosedUnderItIsRetriedOnAFreshOne) {
+  FakeUpstream up(drops_the_second_request());
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, get("/x")));
+  auto res = call(io, **c, get("/x"));
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(up.seen().size(), 3u) << "answered, dropped, answered on the fresh connection";
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+}
+
+TEST(HttpClientRetry, ARepeatablePostOnAPooledConnectionClosedUnderItIsRetried) {
+  FakeUpstream up(drops_the_second_request());
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, post("/v1/workers/w/input", true)));
+  auto res = call(io, **c, post("/v1/workers/w/input", true));
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(up.seen(), std::vector<std::string>(3, "POST /v1/workers/w/input HTTP/1.1"));
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+}
+
+// cancel, stop, delete: the server may have acted on the first copy.
+TEST(HttpClientRetry, APostNotMarkedRepeatableIsNeverSentTwice) {
+  FakeUpstream up(drops_the_second_request());
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, post("/v1/workers/w/cancel", false)));
+  http::TransportError err;
+  auto res = call(io, **c, post("/v1/workers/w/cancel", false), &err);
+  ASSERT_FALSE(res);
+  EXPECT_EQ(err.kind, http::Failure::unreachable);
+  EXPECT_EQ(up.seen().size(), 2u) << "the dropped cancel was not sent again";
+  EXPECT_EQ((*c)->connections_opened(), 1u);
+}
+
+TEST(HttpClientRetry, ADeleteIsNeverSentTwice) {
+  FakeUpstream up(drops_the_second_request());
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  http::Request del;
+  del.method = "DELETE";
+  del.target = "/v1/workers/w";
+  ASSERT_TRUE(call(io, **c, del));
+  EXPECT_FALSE(call(io, **c, del));
+  EXPECT_EQ(up.seen().size(), 2u);
+  EXPECT_EQ((*c)->connections_opened(), 1u);
+}
+
+TEST(HttpClientRetry, AGetIsNotRetriedOnceAByteOfTheReplyArrived) {
+  FakeUpstream::Script s;
+  s.on_request = [](int n) {
+    return n == 0 ? FakeUpstream::Then::answer : FakeUpstream::Then::close_after_a_byte;
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, get("/x")));
+  EXPECT_FALSE(call(io, **c, get("/x")));
+  EXPECT_EQ(up.seen().size(), 2u);
+  EXPECT_EQ((*c)->connections_opened(), 1u);
+}
+
+TEST(HttpClientRetry, AGetFailingOnAFreshConnectionIsNotRetried) {
+  FakeUpstream::Script s;
+  s.on_request = [](int) { return FakeUpstream::Then::close_silently; };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  http::TransportError err;
+  EXPECT_FALSE(call(io, **c, get("/x"), &err));
+  EXPECT_EQ(err.kind, http::Failure::unreachable);
+  EXPECT_EQ(up.seen().size(), 1u);
+  EXPECT_EQ((*c)->connections_opened(), 1u);
+}
+
+// The upstream closes keep-alive connections idle for 50 ms (as servers and
+// proxies do): the pool notices before sending, so even a request that is
+// never retried (a cancel) goes out once, on a fresh connection, and works.
+TEST(HttpClientRetry, APooledConnectionTheServerClosedWhileIdleIsNeverUsed) {
+  FakeUpstream::Script s;
+  s.idle_close = 50ms;
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, post("/v1/workers/w/cancel", false)));
+  ASSERT_EQ((*c)->idle_connections(), 1u);
+  std::this_thread::sleep_for(300ms);  // the server closes it meanwhile
+  auto res = call(io, **c, post("/v1/workers/w/cancel", false));
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(up.seen().size(), 2u);
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+}
+
+// ---------------------------------------------------------------- the queue bound
+// With every connection busy, requests wait in a bounded queue; past the
+// bound a request fails at once with `busy` and is never sent.
+TEST(HttpClientQueue, OverTheBoundARequestIsBusyAtOnceAndNothingIsSent) {
+  net::Router r;
+  int arrived = 0;
+  std::vector<net::Respond> held;
+  std::mutex mu;
+  r.add("GET", "/x", [&](const net::Request&, net::Respond respond) {
+    std::lock_guard lock(mu);
+    ++arrived;
+    held.push_back(std::move(respond));
+  });
+  ServerThread st(std::move(r));
+  boost::asio::io_context io;
+  http::ClientOptions o;
+  o.max_connections = 1;
+  o.max_queued = 2;
+  auto c = http::Client::make(io, Secret(st.url()), o);
+  std::vector<std::optional<http::Outcome>> outs(4);
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    (*c)->request(get("/x"), [&outs, i](http::Outcome o) { outs[i] = std::move(o); });
+  ASSERT_TRUE(yoi::testing::run_until(io, [&] { return outs[3].has_value(); }, 5s));
+  ASSERT_FALSE(*outs[3]);
+  EXPECT_EQ(outs[3]->error().kind, http::Failure::busy);
+  EXPECT_EQ((*c)->queued(), 2u);
+  EXPECT_FALSE(outs[0] || outs[1] || outs[2]);
+  // The one connection serves the queue in order as answers come.
+  for (int answered = 0; answered < 3; ++answered) {
+    ASSERT_TRUE(yoi::testing::run_until(io, [&] {
+      std::lock_guard lock(mu);
+      return held.size() == 1u;
+    }, 5s)) << "request " << answered << " did not arrive";
+    {
+      std::lock_guard lock(mu);
+      boost::asio::post(st.io, [h = std::move(held.front())] { h(net::Response::text(200, "ok")); });
+      held.clear();
+    }
+    ASSERT_TRUE(yoi::testing::run_until(io, [&] { return outs[answered].has_value(); }, 5s));
+    EXPECT_TRUE(*outs[answered]) << answered;
+  }
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(arrived, 3);
+  }
+  EXPECT_EQ((*c)->connections_opened(), 1u);
+}
+
+// A queued request keeps its own deadline: a hung runtime answers nobody,
+// and each waiting request times out at its deadline, not later.
+TEST(HttpClientQueue, QueuedRequestsTimeOutAtTheirDeadline) {
+  boost::asio::io_context lio;
+  boost::asio::ip::tcp::acceptor acc(lio, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto port = acc.local_endpoint().port();
+  boost::asio::io_context io;
+  http::ClientOptions o;
+  o.timeout = 300ms;
+  o.max_connections = 1;
+  auto c = http::Client::make(io, Secret("http://127.0.0.1:" + std::to_string(port)), o);
+  std::vector<std::optional<http::Outcome>> outs(3);
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::size_t i = 0; i < outs.size(); ++i)
+    (*c)->request(get("/x"), [&outs, i](http::Outcome o) { outs[i] = std::move(o); });
+  ASSERT_TRUE(yoi::testing::run_until(io, [&] { return outs[0] && outs[1] && outs[2]; }, 5s));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  for (auto& out : outs) {
+    ASSERT_FALSE(*out);
+    EXPECT_EQ(out->error().kind, http::Failure::timeout);
+  }
+  EXPECT_LE(ms, 700);
+  EXPECT_EQ((*c)->queued(), 0u);
 }
 
 TEST(HttpClient, AcceptsButNeverAnswersIsATimeoutAtTheDeadline) {

@@ -209,6 +209,9 @@ class FirstSnapshotFails final : public Source {
     s_->put_bundle(std::move(d), std::move(b), std::move(done));
   }
   void bundles(Callback<std::vector<rt::BundleInfo>> done) override { s_->bundles(std::move(done)); }
+  void approve(std::string w, std::string call, rt::ApprovalDecision d, Callback<rt::ApprovalOutcome> done) override {
+    s_->approve(std::move(w), std::move(call), std::move(d), std::move(done));
+  }
   void transcript(std::string w, std::uint64_t start, std::size_t limit, Callback<rt::TranscriptPage> done) override {
     s_->transcript(std::move(w), start, limit, std::move(done));
   }

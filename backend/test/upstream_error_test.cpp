@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "yoi/net/params.hpp"
+
 #include <string>
 
 #include "upstream_error.hpp"
@@ -49,6 +51,18 @@ TEST(UpstreamError, OversizedOrInvalidHttpIsRuntimeBadResponse) {
 
 TEST(UpstreamError, CancelledByTheBackendIsShuttingDown) {
   EXPECT_EQ(map_failure(NoReply{http::Failure::cancelled}).code, Code::shutting_down);
+}
+
+TEST(UpstreamError, AFullQueueForTheRuntimeIsRuntimeBusy) {
+  auto e = map_failure(NoReply{http::Failure::busy});
+  EXPECT_EQ(e.code, Code::runtime_busy);
+  EXPECT_EQ(http_status(e.code), 503);
+  EXPECT_FALSE(runtime_down(e.code)) << "a busy runtime is there: streams do not wait on it";
+  // The answer says when to come back (the one error table), other errors do not.
+  auto busy = net::error_response(e, net::Reply(200, "rt"));
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(busy.headers, (net::Fields{{"Retry-After", "1"}}));
+  EXPECT_TRUE(net::error_response(map_failure(NoReply{http::Failure::timeout})).headers.empty());
 }
 
 TEST(UpstreamError, Http401Or403IsRuntimeAuthFailed) {

@@ -1,8 +1,12 @@
 #include "api.hpp"
 
+#include <chrono>
+#include <random>
+
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "screen.hpp"
 #include "yoi/json.hpp"
 
 namespace yoi::cli {
@@ -63,8 +67,34 @@ CliResult<bj::value> Api::call(std::string_view method, std::string_view target,
   return std::move(*v);
 }
 
+namespace {
+std::string new_message_id() {
+  static std::mt19937_64 rng(std::random_device{}() ^
+                             static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  return fmt::format("cli-{:016x}", rng());
+}
+}  // namespace
+
+CliResult<bj::value> Api::send_input(const WorkerRef& w, const std::string& text) {
+  if (auto at = invalid_utf8_at(text))
+    return cli_fail(kExitUsage, "usage",
+                    fmt::format("the message is not valid UTF-8 (byte {} of {})", *at + 1, text.size()));
+  bj::object body;
+  body["content"] = text;
+  body["client_message_id"] = new_message_id();
+  return call("POST", worker_path(w) + "/input", json::serialize(body));
+}
+
 std::string worker_path(const WorkerRef& w) {
   return fmt::format("/api/runtimes/{}/workers/{}", w.runtime_id, w.worker_id);
+}
+
+CliResult<bj::value> post_approval(Api& api, const WorkerRef& w, std::string_view call_id, const ApprovalRequest& a) {
+  bj::object body;
+  body["decision"] = a.approve ? "approve" : "deny";
+  if (!a.reason.empty()) body["reason"] = a.reason;
+  if (a.remember) body["remember"] = true;
+  return api.call("POST", worker_path(w) + "/approvals/" + query_escape(call_id), json::serialize(body));
 }
 
 }  // namespace yoi::cli

@@ -41,6 +41,10 @@ class Api {
   CliResult<boost::json::value> call(std::string_view method, std::string_view target,
                                      std::string_view body = {});
   CliResult<boost::json::value> get(std::string_view target) { return call("GET", target); }
+  // POST …/input with a fresh client_message_id. Text that is not UTF-8 is
+  // a usage error before anything is sent (the server could only say its
+  // JSON body is invalid).
+  CliResult<boost::json::value> send_input(const WorkerRef& w, const std::string& text);
   HttpClient& http() { return http_; }
 
  private:
@@ -49,5 +53,17 @@ class Api {
 
 // /api/runtimes/{rid}/workers/{wid}
 std::string worker_path(const WorkerRef& w);
+
+// Answers a pending tool call (ARCHITECTURE §15):
+// POST …/approvals/{call_id} {"decision": "approve"|"deny", "reason"?, "remember"?}.
+// The one client call every way of answering goes through (yoi approve,
+// chat's inline prompt). The call id is percent-encoded as one path segment.
+struct ApprovalRequest {
+  bool approve = true;
+  std::string reason;  // "" = none (told to the model with a denial)
+  bool remember = false;
+};
+CliResult<boost::json::value> post_approval(Api& api, const WorkerRef& w, std::string_view call_id,
+                                            const ApprovalRequest& a);
 
 }  // namespace yoi::cli

@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <random>
 #include <set>
@@ -23,6 +24,7 @@
 #include "line_editor.hpp"
 #include "screen.hpp"
 #include "tools_view.hpp"
+#include "tui.hpp"
 #include "yoi/cli/cli.hpp"
 #include "yoi/cli/token.hpp"
 #include "yoi/ids.hpp"
@@ -302,6 +304,36 @@ CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
       {"messages", str(o, "transcript_total", "0")}, {"last seq", str(o, "last_seq", "0")},
       {"created", time_text(o, "created_at")},      {"updated", time_text(o, "updated_at")}};
   print_table(std::move(rows));
+  // Calls waiting for a person (ARCHITECTURE §15), and what was always allowed.
+  if (const auto* pending = o.if_contains("pending_approvals"); pending && pending->is_array() && !pending->get_array().empty()) {
+    screen().text("\npending approvals (answer with 'yoi approve " + w.runtime_id + "/" + w.worker_id + " CALL_ID'):\n");
+    std::vector<std::vector<std::string>> calls;
+    for (const auto& a : pending->get_array()) {
+      const auto& ao = obj(a);
+      calls.push_back({str(ao, "call_id"), str(ao, "name"), str(ao, "arguments"), time_text(ao, "requested_at")});
+    }
+    print_table(std::move(calls));
+  }
+  if (const auto* rules = o.if_contains("remembered_rules"); rules && rules->is_array() && !rules->get_array().empty()) {
+    screen().text("\nalways allowed:\n");
+    std::vector<std::vector<std::string>> rows2;
+    for (const auto& r : rules->get_array())
+      rows2.push_back({str(obj(r), "tool"), str(obj(r), "pattern", "*"), str(obj(r), "action")});
+    print_table(std::move(rows2));
+  }
+  return {};
+}
+
+CliResult<void> cmd_approve(Context& c, const WorkerRef& w, const std::string& call_id, bool deny,
+                            const std::optional<std::string>& reason, bool remember) {
+  if (deny && remember) return tl::unexpected(usage("--remember goes with an approval, not with --deny"));
+  auto v = post_approval(*c.api, w, call_id, {.approve = !deny, .reason = reason.value_or(""), .remember = remember});
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  const auto& o = obj(*v);
+  screen().text(fmt::format("{} {}{}{}\n", str(o, "decision"), str(o, "call_id"),
+                            str(o, "remember") == "true" ? " (always allowed from now on)" : "",
+                            str(o, "reason").empty() ? "" : ": " + str(o, "reason")));
   return {};
 }
 
@@ -395,9 +427,38 @@ CliResult<void> cmd_rm(Context& c, const WorkerRef& w) {
 
 void note_to_stderr(const std::string& s) { screen().note(s); }
 
+// Calls' tool names by call_id, so a resolution can name its tool; bounded.
+class CallNames {
+ public:
+  void add(const bj::object& e) {
+    if (names_.size() >= 1024) names_.clear();
+    names_[str(e, "call_id")] = str(e, "name");
+  }
+  std::string of(const std::string& call_id) const {
+    auto it = names_.find(call_id);
+    return it == names_.end() ? std::string() : it->second;
+  }
+
+ private:
+  std::map<std::string, std::string> names_;
+};
+
+// The pending approvals a snapshot's worker detail lists (§15).
+std::vector<bj::object> pending_approvals(const bj::object& snapshot) {
+  std::vector<bj::object> out;
+  for (const auto& p : arr(obj(snapshot, "worker"), "pending_approvals"))
+    if (p.is_object() && !str(p.as_object(), "call_id").empty()) out.push_back(p.as_object());
+  return out;
+}
+
+std::string ref_text(const WorkerRef& w) { return w.runtime_id + "/" + w.worker_id; }
+
 // Text rendering of a stream for `attach`: the conversation as it happens.
+// A call waiting for a person is shown with how to answer it (attach only
+// watches; `yoi approve` or `chat` answers).
 class Renderer {
  public:
+  explicit Renderer(std::string ref) : ref_(std::move(ref)) {}
   void frame(const Frame& f) {
     if (f.type == "snapshot") {
       const auto& w = obj(f.obj, "worker");
@@ -417,12 +478,16 @@ class Renderer {
         }
       }
       const auto& fl = obj(f.obj, "in_flight");
-      for (const auto& c : arr(fl, "calls"))
-        if (str(obj(c), "state") == "awaiting_approval") out("… " + str(obj(c), "name") + " awaiting approval\n");
+      auto pending = pending_approvals(f.obj);
+      for (const auto& p : pending) request(p);
+      if (pending.empty())  // a detail without the list: the in-flight calls still say it
+        for (const auto& c : arr(fl, "calls"))
+          if (str(obj(c), "state") == "awaiting_approval") request(obj(c));
       if (!fl.empty()) out(in_flight_step_text(fl, arr(f.obj, "transcript_tail")));
     } else if (f.type == "event") {
       const auto& e = obj(f.obj, "event");
       auto type = str(e, "type");
+      if (type != "tool_output") end_output();
       if (type == "input_accepted") {
         line_break();
         out("> " + str(e, "content") + "\n");
@@ -432,13 +497,21 @@ class Renderer {
         line_break();
       } else if (type == "tool_call") {
         line_break();
+        names_.add(e);
         const auto* args = e.if_contains("arguments");
         out(tool_call_text(str(e, "name"), args ? *args : bj::value()));
       } else if (type == "tool_output") {
-        out(str(e, "delta"));
+        out(indent_.feed(str(e, "delta")));
       } else if (type == "tool_result") {
         line_break();
         out(tool_result_text(ToolResultView::from_event(e)));
+      } else if (type == "approval_requested") {
+        line_break();
+        names_.add(e);
+        request(e);
+      } else if (type == "approval_resolved") {
+        line_break();
+        out(approval_resolved_text(e, names_.of(str(e, "call_id"))));
       } else if (type == "run_finished") {
         line_break();
         auto r = str(e, "result");
@@ -459,7 +532,19 @@ class Renderer {
 
  private:
   static void out(const std::string& s) { screen().text(s); }
+  void request(const bj::object& r) {
+    out(approval_request_text(r));
+    out(approval_hint_text(ref_, str(r, "call_id")));
+  }
+  // bash output left mid-line ends before anything else is printed.
+  void end_output() {
+    if (indent_.mid_line()) out("\n");
+    indent_.reset();
+  }
+  std::string ref_;
   DiagnosticWords words_;
+  CallNames names_;
+  ToolOutputIndent indent_;
 };
 
 // A fatal diagnostic as the command's result.
@@ -475,7 +560,7 @@ CliResult<void> cmd_attach(Context& c, const WorkerRef& w, const std::string& cu
   std::optional<std::string> start_cursor;
   if (!cursor.empty()) start_cursor = cursor;
   if (auto s = f.start(start_cursor, from_start); !s) return s;
-  Renderer r;
+  Renderer r(ref_text(w));
   for (;;) {
     auto fr = f.next(milliseconds(1000));
     if (!fr) return tl::unexpected(fr.error());
@@ -513,12 +598,40 @@ std::optional<CliError> run_error(const std::string& result, const bj::object& e
   return std::nullopt;
 }
 
-CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::string& run_id, bool json_lines,
-                             const std::function<bool()>& interrupt, const std::function<void()>& on_interrupt) {
+// A call of the run waits for a person (§15): `approval_requested`, or a
+// pending entry of a snapshot's detail. Shown once per call; `ask` (chat)
+// then answers it inline, otherwise the line says how to answer.
+// `ask` returns false when nobody is left to answer here (chat's input
+// ended): the follower stops, result "detached", the call stays pending.
+using AskApproval = std::function<bool(const bj::object& request)>;
+
+CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const WorkerRef& w, const std::string& run_id,
+                             bool json_lines, const std::function<bool()>& interrupt,
+                             const std::function<void()>& on_interrupt, const AskApproval& ask = {}) {
   std::string printed;  // the current step's text, as far as it is printed
-  std::set<std::string> calls_shown, results_shown;  // by call_id: each once, also across a resync
+  std::set<std::string> calls_shown, results_shown, asked;  // by call_id: each once, also across a resync
+  CallNames names;
+  ToolOutputIndent indent;
   bool interrupted = false;
   RunEnd end;
+  auto end_output = [&] {
+    if (indent.mid_line() && !json_lines) screen().text("\n");
+    indent.reset();
+  };
+  auto show_request = [&](const bj::object& r) {
+    names.add(r);
+    if (!asked.insert(str(r, "call_id")).second || json_lines) return true;
+    end_output();
+    screen().line_break();
+    screen().text(approval_request_text(r));
+    if (ask) return ask(r);
+    screen().text(approval_hint_text(ref_text(w), str(r, "call_id")));
+    return true;
+  };
+  auto detached = [&] {
+    end.result = "detached";
+    return end;
+  };
   auto emit_text = [&](const std::string& full) {
     // Resync: print what the stream has that we have not, once.
     if (full.size() > printed.size() && full.compare(0, printed.size(), printed) == 0) {
@@ -531,11 +644,13 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
   auto show_call = [&](const std::string& call_id, const std::string& name, const bj::value* args) {
     printed.clear();
     if (!calls_shown.insert(call_id).second || json_lines) return;
+    end_output();
     screen().line_break();
     screen().text(tool_call_text(name, args ? *args : bj::value()));
   };
   auto show_result = [&](const std::string& call_id, const ToolResultView& r) {
     if (!results_shown.insert(call_id).second || json_lines) return;
+    end_output();
     screen().line_break();
     screen().text(tool_result_text(r));
   };
@@ -576,6 +691,8 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
       }
       const auto& fl = obj(frame.obj, "in_flight");
       if (str(fl, "run_id") == run_id) emit_text(in_flight_step_text(fl, arr(frame.obj, "transcript_tail")));
+      for (const auto& p : pending_approvals(frame.obj))
+        if (str(p, "run_id", run_id) == run_id && !show_request(p)) return detached();
       continue;
     }
     if (frame.type == "diagnostic") {
@@ -605,10 +722,19 @@ CliResult<RunEnd> follow_run(Follower& f, DiagnosticWords& words, const std::str
     } else if (type == "tool_call") {
       show_call(str(e, "call_id"), str(e, "name"), e.if_contains("arguments"));
     } else if (type == "tool_output") {
-      if (!json_lines) screen().text(str(e, "delta"));
+      if (!json_lines) screen().text(indent.feed(str(e, "delta")));
     } else if (type == "tool_result") {
       show_result(str(e, "call_id"), ToolResultView::from_event(e));
+    } else if (type == "approval_requested") {
+      if (!show_request(e)) return detached();
+    } else if (type == "approval_resolved") {
+      if (!json_lines) {
+        end_output();
+        screen().line_break();
+        screen().text(approval_resolved_text(e, names.of(str(e, "call_id"))));
+      }
     } else if (type == "run_finished") {
+      end_output();
       end.result = str(e, "result");
       end.error = run_error(end.result, obj(e, "error"), run_id);
       return end;
@@ -626,21 +752,9 @@ CliResult<void> await_position(Follower& f, milliseconds timeout) {
   return {};
 }
 
-std::string new_message_id() {
-  static std::mt19937_64 rng(std::random_device{}() ^
-                             static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
-  return fmt::format("cli-{:016x}", rng());
-}
-
-// Every message a worker gets passes here. Text that is not UTF-8 is refused
-// before it is sent: the server could only say its JSON body is invalid.
+// Every message a worker gets passes Api::send_input (UTF-8 checked there).
 CliResult<bj::value> post_input(Context& c, const WorkerRef& w, const std::string& text) {
-  if (auto at = invalid_utf8_at(text))
-    return tl::unexpected(usage(fmt::format("the message is not valid UTF-8 (byte {} of {})", *at + 1, text.size())));
-  bj::object body;
-  body["content"] = text;
-  body["client_message_id"] = new_message_id();
-  return c.api->call("POST", worker_path(w) + "/input", json::serialize(body));
+  return c.api->send_input(w, text);
 }
 
 CliResult<std::string> read_all_stdin() {
@@ -685,7 +799,7 @@ CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool 
   if (c.json()) print_json(*v);
   auto run_id = str(obj(*v), "run_id");
   DiagnosticWords words;
-  auto end = follow_run(f, words, run_id, c.json(), {}, {});
+  auto end = follow_run(f, words, w, run_id, c.json(), {}, {});
   // Ends the reply's line; a run that printed nothing prints no empty line.
   if (!c.json()) screen().line_break();
   if (!end) return tl::unexpected(end.error());
@@ -698,24 +812,33 @@ CliResult<void> cmd_send(Context& c, const WorkerRef& w, std::string text, bool 
 // served (pings, heartbeats) while the prompt waits.
 class LineReader {
  public:
-  enum class Got { line, eof, interrupted };
+  enum class Got { line, eof, interrupted, superseded };
+  // While a run waits at a prompt (chat's approval question), the stream's
+  // frames are kept for the run's follower instead of dropped, and a frame
+  // for which `stop` says true (the call answered elsewhere, the run ended)
+  // ends the prompt: superseded.
+  struct Keep {
+    std::vector<Frame> frames;
+    std::function<bool(const Frame&)> stop;
+  };
   LineReader() {
     if (::isatty(0)) editor_.emplace();
   }
   bool editing() const { return editor_.has_value(); }
 
-  Got read(const std::string& prompt, std::string& line, Follower& f, CliResult<void>& stream_error) {
+  Got read(const std::string& prompt, std::string& line, Follower& f, CliResult<void>& stream_error,
+           Keep* keep = nullptr) {
     if (editor_)
       editor_->start(prompt);
     else
       screen().text(prompt);
-    auto got = read_line(line, f, stream_error);
+    auto got = read_line(line, f, stream_error, keep);
     if (editor_) editor_->stop();
     return got;
   }
 
  private:
-  Got read_line(std::string& line, Follower& f, CliResult<void>& stream_error) {
+  Got read_line(std::string& line, Follower& f, CliResult<void>& stream_error, Keep* keep) {
     for (;;) {
       if (!editor_) {
         if (auto nl = buf_.find('\n'); nl != std::string::npos) {
@@ -762,6 +885,13 @@ class LineReader {
           return Got::eof;
         }
         if (!*fr) break;
+        if (keep) {
+          bool fatal = (*fr)->type == "diagnostic" && str((*fr)->obj, "action") == "fatal";
+          bool stop = fatal || (keep->stop && keep->stop(**fr));
+          keep->frames.push_back(std::move(**fr));
+          if (stop) return Got::superseded;
+          continue;
+        }
         if ((*fr)->type == "diagnostic" && str((*fr)->obj, "action") == "fatal") {
           stream_error = fatal_result(**fr);
           if (stream_error) stream_error = cli_fail(kExitServerError, "worker_stopped", "the worker was stopped");
@@ -775,6 +905,75 @@ class LineReader {
   std::string buf_;
   bool eof_ = false;
 };
+
+// chat's inline answer to a call waiting for a person (§15):
+// `[y]es / [n]o / [a]lways`, and for no an optional reason the model is
+// told. It answers through the approval route (post_approval), the same call
+// `yoi approve` makes; the run's approval_resolved then shows the decision.
+// Answered elsewhere or the run ended meanwhile: the question is dropped.
+// false: standard input ended; the call stays pending.
+bool ask_approval(Context& c, const WorkerRef& w, LineReader& reader, Follower& f, const std::string& run_id,
+                  const bj::object& request) {
+  auto call_id = str(request, "call_id");
+  auto settled = [&](const Frame& fr) {
+    if (fr.type == "snapshot") return true;  // resynced: the follower looks again
+    if (fr.type != "event") return false;
+    const auto& e = obj(fr.obj, "event");
+    auto type = str(e, "type");
+    return (type == "approval_resolved" && str(e, "call_id") == call_id) ||
+           (type == "run_finished" && str(e, "run_id") == run_id) || type == "worker_stopped";
+  };
+  // One prompt; nullopt when the question is over (answered elsewhere,
+  // Ctrl-C, end of input: `ended` then says so).
+  bool ended = false;
+  auto prompt = [&](const std::string& text) -> std::optional<std::string> {
+    LineReader::Keep keep{{}, settled};
+    std::string line;
+    CliResult<void> stream_error;
+    auto got = reader.read(text, line, f, stream_error, &keep);
+    f.requeue(std::move(keep.frames));
+    if (got == LineReader::Got::eof) ended = true;
+    if (got != LineReader::Got::line) {
+      screen().line_break();
+      return std::nullopt;
+    }
+    if (!reader.editing()) screen().text(line + "\n");  // piped: show the answer
+    return line;
+  };
+  for (;;) {
+    auto line = prompt("approve? [y]es / [n]o / [a]lways: ");
+    if (!line) break;
+    auto answer = parse_approval_answer(*line);
+    if (answer == ApprovalAnswer::unknown) {
+      screen().text("answer y (yes, run it), n (no, refuse it) or a (always allow it for this worker)\n");
+      continue;
+    }
+    ApprovalRequest a;
+    a.approve = answer != ApprovalAnswer::deny;
+    a.remember = answer == ApprovalAnswer::always;
+    if (!a.approve) {
+      auto reason = prompt("reason (optional, told to the model; Enter for none): ");
+      if (!reason && !ended) break;
+      if (reason) {
+        auto b = reason->find_first_not_of(" \t");
+        if (b != std::string::npos) a.reason = reason->substr(b, reason->find_last_not_of(" \t") - b + 1);
+      }
+    }
+    if (auto r = post_approval(*c.api, w, call_id, a); !r) {
+      // Not pending any more (answered elsewhere), not supported, or the
+      // server is gone: said, and the run's own events decide what follows.
+      print_error(r.error());
+      screen().text(approval_hint_text(ref_text(w), call_id));
+    }
+    return true;
+  }
+  if (ended) {
+    screen().note(fmt::format("standard input ended; call {} stays pending: yoi approve {} {}", call_id, ref_text(w),
+                              call_id));
+    return false;
+  }
+  return true;
+}
 
 CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
   if (c.json()) return tl::unexpected(usage("chat is interactive and has no --json output; use send --wait --json"));
@@ -819,14 +1018,16 @@ CliResult<void> cmd_chat(Context& c, const WorkerRef& w) {
     auto run_id = str(obj(*v), "run_id");
     g_interrupted = 0;
     auto end = follow_run(
-        f, words, run_id, false, [] { return g_interrupted != 0; },
+        f, words, w, run_id, false, [] { return g_interrupted != 0; },
         [&] {
           auto r = c.api->call("POST", worker_path(w) + "/cancel", "{}");
           if (!r) print_error(r.error());
-        });
+        },
+        [&](const bj::object& r) { return ask_approval(c, w, reader, f, run_id, r); });
     g_interrupted = 0;
     screen().line_break();
     if (!end) return tl::unexpected(end.error());
+    if (end->result == "detached") return {};
     if (end->result == "cancelled") screen().text("[cancelled]\n");
     if (end->result == "failed" && end->error)
       screen().text("[failed: " + end->error->code + ": " + end->error->message + "]\n");
@@ -850,6 +1051,10 @@ struct Parsed {
   bool wait = false;            // send
   std::string cursor;           // attach
   bool from_start = false;      // attach
+  std::string call_id;          // approve
+  bool deny = false;            // approve
+  std::optional<std::string> reason;  // approve
+  bool remember = false;        // approve
 };
 
 // One subcommand: its help, its own options, and what runs once it is parsed.
@@ -866,8 +1071,17 @@ struct Command {
 void add_workers_options(CLI::App& s, Parsed& p) {
   s.add_option("-r,--runtime", p.runtime, "only this runtime's workers")->type_name("RUNTIME");
   s.add_option("--status", p.status, "only workers in this status")
-      ->check(CLI::IsMember({"idle", "running", "stopped"}))
-      ->type_name("idle|running|stopped");
+      ->check(CLI::IsMember({"idle", "running", "awaiting_approval", "stopped"}))
+      ->type_name("idle|running|awaiting_approval|stopped");
+}
+
+void add_approve_options(CLI::App& s, Parsed& p) {
+  s.add_option("call_id", p.call_id, "the call awaiting approval (see 'yoi show')")
+      ->required()
+      ->type_name("CALL_ID");
+  s.add_flag("--deny", p.deny, "refuse the call (the model is told, with --reason)");
+  s.add_option("--reason", p.reason, "why; shown to the model when denying")->type_name("TEXT");
+  s.add_flag("--remember", p.remember, "always allow this tool with this exact command or path for this worker");
 }
 
 void add_create_options(CLI::App& s, Parsed& p) {
@@ -896,6 +1110,21 @@ void add_send_options(CLI::App& s, Parsed& p) {
   // worker already, so the text comes after it.
   s.add_option("text", p.text, "the message; '-' or absent: read it from standard input")
       ->type_name("TEXT");
+}
+
+void add_tui_options(CLI::App& s, Parsed& p) {
+  s.add_option("worker", p.ref_text, "open this worker with the composer focused")->type_name("RUNTIME/WORKER");
+}
+
+CliResult<void> run_tui_command(Context& c, const Parsed& p) {
+  std::optional<WorkerRef> start;
+  if (!p.ref_text.empty()) {
+    auto w = ref_arg(p.ref_text);
+    if (!w) return tl::unexpected(w.error());
+    start = *w;
+  }
+  if (c.json()) return tl::unexpected(usage("tui is interactive and has no --json output"));
+  return run_tui(*c.api, start);
 }
 
 void add_attach_options(CLI::App& s, Parsed& p) {
@@ -938,8 +1167,20 @@ const Command kCommands[] = {
      "Type a line and press Enter to send it; the reply streams back. Ctrl-C cancels the reply\n"
      "in flight; Ctrl-C at the prompt or Ctrl-D quits.",
      true, nullptr, [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_chat(c, *w); }},
+    {"tui", "A full-screen console: every worker, live, with single keys",
+     "Left: runtimes and their workers; right: the selected worker's console and a composer.\n"
+     "Press ? inside for every key. Ctrl-C quits; NO_COLOR turns colours off.",
+     false, add_tui_options, [](Context& c, const Parsed& p, const WorkerRef*) { return run_tui_command(c, p); }},
     {"transcript", "Print a worker's whole transcript", "", true, nullptr,
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_transcript(c, *w); }},
+    {"approve", "Answer a tool call awaiting approval (approve, or --deny)",
+     "The worker's pending calls and their CALL_IDs are listed by 'yoi show'. Answering the\n"
+     "same call twice the same way is fine; the other way is approval_resolved (exit 1); a\n"
+     "call not pending is approval_not_found (exit 1).",
+     true, add_approve_options,
+     [](Context& c, const Parsed& p, const WorkerRef* w) {
+       return cmd_approve(c, *w, p.call_id, p.deny, p.reason, p.remember);
+     }},
     {"cancel", "Cancel a worker's run in flight", "", true, nullptr,
      [](Context& c, const Parsed&, const WorkerRef* w) { return cmd_cancel(c, *w); }},
     {"stop", "Stop a worker for good", "", true, nullptr,

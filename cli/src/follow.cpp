@@ -107,6 +107,10 @@ bool Follower::accept(Frame& f) {
   return true;  // unknown frame types pass through; callers ignore them
 }
 
+void Follower::requeue(std::vector<Frame> frames) {
+  pending_.insert(pending_.begin(), std::make_move_iterator(frames.begin()), std::make_move_iterator(frames.end()));
+}
+
 void Follower::schedule_reconnect(std::string why) {
   if (ws_) ws_->close(milliseconds(100));
   ws_.reset();
@@ -279,6 +283,15 @@ CliResult<void> Follower::start(std::optional<std::string> cursor, bool from_sta
     ever_connected_ = true;
   }
   return {};
+}
+
+clock::time_point Follower::due() const {
+  auto now = clock::now();
+  if (!pending_.empty()) return now;
+  if (finished_) return now + std::chrono::hours(1);
+  if (polling_) return next_poll_;
+  if (!ws_) return retry_at_;
+  return now + milliseconds(500);  // the WebSocket's pings and idle timer
 }
 
 CliResult<std::optional<Frame>> Follower::next(milliseconds wait) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -59,6 +60,15 @@ class Follower {
   // reconnect in progress just looks like waiting). After a fatal diagnostic
   // it has been returned, finished() is true.
   CliResult<std::optional<Frame>> next(std::chrono::milliseconds wait);
+
+  // Gives back frames taken with next() but not handled (chat's approval
+  // prompt reads while the run goes on): next() returns them first, in order.
+  void requeue(std::vector<Frame> frames);
+  // For an event loop that poll()s: the socket to watch (-1: none now — a
+  // reconnect or a poll is due by a timer), and when next(0) next has work
+  // even if nothing arrives (a reconnect, a poll, the connection's pings).
+  int wait_fd() { return ws_ ? ws_->native_handle() : -1; }
+  std::chrono::steady_clock::time_point due() const;
 
   bool finished() const { return finished_; }
   const std::optional<std::string>& cursor() const { return cursor_; }

@@ -1,6 +1,7 @@
 #include "tools_view.hpp"
 
 #include <array>
+#include <cctype>
 
 #include <boost/json.hpp>
 #include <fmt/format.h>
@@ -147,7 +148,7 @@ std::string tool_output_block(std::string_view output, std::size_t max_lines) {
   return out;
 }
 
-std::string tool_result_text(const ToolResultView& r) {
+std::string tool_result_summary(const ToolResultView& r) {
   std::string facts;
   auto add = [&](const std::string& f) { facts += (facts.empty() ? "" : ", ") + f; };
   if (r.ok) {
@@ -160,10 +161,65 @@ std::string tool_result_text(const ToolResultView& r) {
   auto tail = facts.empty() ? std::string() : " (" + facts + ")";
   if (!r.ok) {
     auto message = r.error_message.empty() ? "" : ": " + clip(r.error_message, kToolLineChars * 2);
-    return fmt::format("← {} failed: {}{}{}\n", r.name, r.error_code.empty() ? "tool_failed" : r.error_code, message, tail);
+    return fmt::format("failed: {}{}{}", r.error_code.empty() ? "tool_failed" : r.error_code, message, tail);
   }
-  return fmt::format("← {} ok{}\n", r.name, tail) +
-         tool_output_block(r.output, r.name == "edit" ? kToolDiffLines : kToolOutputLines);
+  return "ok" + tail;
+}
+
+std::string tool_result_text(const ToolResultView& r) {
+  auto head = fmt::format("← {} {}\n", r.name, tool_result_summary(r));
+  if (!r.ok) return head;
+  return head + tool_output_block(r.output, r.name == "edit" ? kToolDiffLines : kToolOutputLines);
+}
+
+std::string approval_request_text(const bj::object& request) {
+  const auto* args = request.if_contains("arguments");
+  auto call = tool_call_text(json::str_or_empty(request, "name"), args ? *args : bj::value());
+  // "→ NAME ARG\n" → "? NAME ARG: waits …": one line, same main argument.
+  call.erase(0, std::string_view("→ ").size());
+  call.pop_back();
+  return fmt::format("? {}: waits for your approval (call {})\n", call,
+                     clip(json::str_or_empty(request, "call_id"), kToolLineChars));
+}
+
+std::string approval_hint_text(std::string_view worker_ref, std::string_view call_id) {
+  return fmt::format("    answer: yoi approve {} {}  (--deny [--reason TEXT] to refuse, --remember to always allow)\n",
+                     worker_ref, clip(call_id, kToolLineChars));
+}
+
+std::string approval_resolved_text(const bj::object& e, std::string_view name) {
+  auto decision = json::str_or_empty(e, "decision");
+  auto reason = json::str_or_empty(e, "reason");
+  bool approved = decision == "approved";
+  std::string tool = name.empty() ? std::string("call") : std::string(name);
+  std::string out = fmt::format("{} {} {} (call {})", approved ? "✓" : "✗", tool, decision.empty() ? "resolved" : decision,
+                                clip(json::str_or_empty(e, "call_id"), kToolLineChars));
+  if (bool_field(e, "remember")) out += ", always allowed from now on";
+  if (!reason.empty()) out += ": " + clip(reason, kToolLineChars * 2);
+  return out + "\n";
+}
+
+ApprovalAnswer parse_approval_answer(std::string_view line) {
+  auto b = line.find_first_not_of(" \t\r");
+  if (b == std::string_view::npos) return ApprovalAnswer::unknown;
+  auto e = line.find_last_not_of(" \t\r");
+  std::string w;
+  for (char ch : line.substr(b, e - b + 1)) w += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (w == "y" || w == "yes") return ApprovalAnswer::approve;
+  if (w == "n" || w == "no") return ApprovalAnswer::deny;
+  if (w == "a" || w == "always") return ApprovalAnswer::always;
+  return ApprovalAnswer::unknown;
+}
+
+std::string ToolOutputIndent::feed(std::string_view delta) {
+  std::string out;
+  out.reserve(delta.size() + 8);
+  for (char ch : delta) {
+    if (!mid_line_) out += "    ";
+    out += ch;
+    mid_line_ = ch != '\n';
+  }
+  return out;
 }
 
 std::string in_flight_step_text(const bj::object& fl, const bj::array& tail) {

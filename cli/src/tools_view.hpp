@@ -57,6 +57,10 @@ std::string tool_call_text(std::string_view name, const boost::json::value& argu
 // Every call of a transcript assistant item (its `tool_calls`), one line each.
 std::string tool_calls_text(const boost::json::object& assistant_item);
 
+// "ok (N lines, D ms)" or "failed: CODE: MESSAGE (D ms)": a result in one
+// line, without the tool's name (the TUI's one-line entries).
+std::string tool_result_summary(const ToolResultView& r);
+
 // "← NAME ok (N lines, D ms)\n" plus the output's first lines, indented
 // (kToolOutputLines; an edit's diff kToolDiffLines), or
 // "← NAME failed: CODE: MESSAGE (D ms)\n".
@@ -65,6 +69,38 @@ std::string tool_result_text(const ToolResultView& r);
 // The first `max_lines` lines of `output`, each indented by four spaces and
 // cut at kToolLineChars, then "  … N more lines" for the rest.
 std::string tool_output_block(std::string_view output, std::size_t max_lines = kToolOutputLines);
+
+// ---- approvals (ARCHITECTURE §15)
+//
+//   ? write a.txt: waits for your approval (call c1)
+//       answer: yoi approve rt/w c1  (--deny [--reason TEXT] to refuse, --remember to always allow)
+//   ✓ write approved (call c1), always allowed from now on
+//   ✗ write denied (call c1): not that file
+
+// "? NAME MAIN-ARG: waits for your approval (call ID)\n" from an
+// `approval_requested` event or a detail's `pending_approvals` entry.
+std::string approval_request_text(const boost::json::object& request);
+// How to answer it from another shell: `yoi approve REF CALL_ID …`.
+std::string approval_hint_text(std::string_view worker_ref, std::string_view call_id);
+// From an `approval_resolved` event; `name` is the call's tool when known.
+std::string approval_resolved_text(const boost::json::object& resolved, std::string_view name = {});
+
+// chat's inline answer: y/yes, n/no, a/always (any case, spaces around).
+enum class ApprovalAnswer { approve, deny, always, unknown };
+ApprovalAnswer parse_approval_answer(std::string_view line);
+
+// bash's streamed output (tool_output deltas) under its call line: every line
+// indented like a result's output. The caller makes it printable (Screen).
+class ToolOutputIndent {
+ public:
+  std::string feed(std::string_view delta);
+  // Before the next line that is not output: true when a line was left open.
+  bool mid_line() const { return mid_line_; }
+  void reset() { mid_line_ = false; }
+
+ private:
+  bool mid_line_ = false;
+};
 
 // The current step's text of a snapshot's `in_flight`: its `text`, less the
 // earlier steps' texts of the same run when it starts with them (they are in

@@ -313,6 +313,11 @@ WsConnection::Next WsConnection::next(std::string& out, std::chrono::millisecond
 
 const std::string& WsConnection::close_reason() const { return impl_->reason; }
 
+int WsConnection::native_handle() {
+  auto& sock = beast::get_lowest_layer(impl_->ws).socket();
+  return sock.is_open() ? sock.native_handle() : -1;
+}
+
 void WsConnection::close(std::chrono::milliseconds grace) {
   Impl& s = *impl_;
   if (!s.closed) {

@@ -12,11 +12,14 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "api.hpp"
+#include "fixture.hpp"
 #include "follow.hpp"
 #include "process.hpp"
 #include "screen.hpp"
 #include "tools_view.hpp"
 #include "yoi/cli/cli.hpp"
+#include "yoi/cli/token.hpp"
 #include "yoi/cli/transport.hpp"
 
 namespace yoi::cli::test {
@@ -26,144 +29,7 @@ namespace bj = boost::json;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-// ------------------------------------------------------------ fixtures
-
-class Server {
- public:
-  // `extra_config` is appended to the TOML file.
-  // `echo_delay_ms` is the embedded echo engine's delay before each chunk.
-  explicit Server(std::string extra_config = {}, std::map<std::string, std::string> env = {},
-                  int echo_delay_ms = 40)
-      : dir_(make_temp_dir()), env_(std::move(env)) {
-    write_file(dir_ + "/server.toml", fmt::format("[embedded]\nstore = \"fs\"\nfsync = \"batch\"\necho_chunk_delay_ms = {}\n",
-                                                  echo_delay_ms) +
-                                          extra_config);
-  }
-  ~Server() {
-    child_.reset();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  // Starts on `port` (0: any); false with the reason on failure.
-  ::testing::AssertionResult start(int port = 0) {
-    auto bin = binary("yoi-server");
-    if (bin.empty()) return ::testing::AssertionFailure() << "yoi-server is not built";
-    child_ = std::make_unique<Child>(
-        std::vector<std::string>{bin, "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir", dir_ + "/data",
-                                 "--config", dir_ + "/server.toml", "--web-dir", dir_ + "/no-web",
-                                 "--log-level", "warn"},
-        env_);
-    auto line = child_->wait_line("yoi-server listening on http://", 15s);
-    if (!line) return ::testing::AssertionFailure() << "yoi-server did not start: " << child_->stderr_text();
-    std::smatch m;
-    if (!std::regex_search(*line, m, std::regex("http://([0-9.]+):([0-9]+)")))
-      return ::testing::AssertionFailure() << "unexpected line: " << *line;
-    url_ = "http://" + m[1].str() + ":" + m[2].str();
-    port_ = std::stoi(m[2].str());
-    return ::testing::AssertionSuccess();
-  }
-  void stop() {
-    if (child_) {
-      // 143: SIGTERM landed before yoi-server installed its handler (it
-      // does so after printing the ready line) — still a clean stop here.
-      int code = child_->stop(SIGTERM, 15s);
-      EXPECT_TRUE(code == 0 || code == 143) << code << ": " << child_->stderr_text();
-    }
-    child_.reset();
-  }
-  // SIGKILL: a crash, nothing flushed or closed.
-  void kill() {
-    if (child_) child_->kill();
-    child_.reset();
-  }
-  // What this run of yoi-server logged so far.
-  std::string log() const { return child_ ? child_->stderr_text() : std::string(); }
-  ::testing::AssertionResult restart() {
-    stop();
-    // The port may linger briefly; retry the bind for a while.
-    for (int i = 0; i < 50; ++i) {
-      auto r = start(port_);
-      if (r) return r;
-      std::this_thread::sleep_for(100ms);
-    }
-    return ::testing::AssertionFailure() << "could not restart on port " << port_;
-  }
-  const std::string& url() const { return url_; }
-  const std::string& dir() const { return dir_; }
-  int port() const { return port_; }
-
- private:
-  std::string dir_;
-  std::map<std::string, std::string> env_;
-  std::unique_ptr<Child> child_;
-  std::string url_;
-  int port_ = 0;
-};
-
-std::string yoi_bin() { return binary("yoi"); }
-
-// The environment of a `yoi` talking to `s`: `env`, then no token or server
-// from the test's own environment, and the token the server made on first
-// start found as a user's `yoi` finds it ($YOI_DATA_DIR/access-token).
-std::map<std::string, std::string> yoi_env(const Server& s, std::map<std::string, std::string> env = {}) {
-  env.emplace("YOI_ACCESS_TOKEN", "");
-  env.emplace("YOI_SERVER", "");
-  env.emplace("YOI_DATA_DIR", s.dir() + "/data");
-  return env;
-}
-
-// Runs `yoi --server URL args...`.
-Run yoi(const Server& s, std::vector<std::string> args, const std::map<std::string, std::string>& env = {},
-        const std::optional<std::string>& in = std::nullopt, std::chrono::milliseconds deadline = 20s) {
-  std::vector<std::string> argv{yoi_bin(), "--server", s.url()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = run(argv, yoi_env(s, env), in, deadline);
-  EXPECT_FALSE(r.timed_out) << "yoi timed out: " << args[0];
-  return r;
-}
-
-bj::value parse(const std::string& text) {
-  boost::system::error_code ec;
-  auto v = bj::parse(text, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << text;
-  return v;
-}
-
-std::vector<bj::object> json_lines(const std::string& text) {
-  std::vector<bj::object> out;
-  std::size_t at = 0;
-  while (at < text.size()) {
-    auto nl = text.find('\n', at);
-    if (nl == std::string::npos) nl = text.size();
-    auto line = text.substr(at, nl - at);
-    at = nl + 1;
-    if (line.empty()) continue;
-    auto v = parse(line);
-    if (v.is_object()) out.push_back(v.as_object());
-  }
-  return out;
-}
-
-// stderr has a line starting with `prefix` (notes may precede the error).
-bool has_line(const std::string& err, const std::string& prefix) {
-  return err.rfind(prefix, 0) == 0 || err.find("\n" + prefix) != std::string::npos;
-}
-
-std::string s(const bj::object& o, std::string_view k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::string create_worker(const Server& srv, const std::string& runtime = "local", std::vector<std::string> extra = {}) {
-  std::vector<std::string> args{"create", "--runtime", runtime};
-  args.insert(args.end(), extra.begin(), extra.end());
-  auto r = yoi(srv, args);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  auto ref = r.out;
-  while (!ref.empty() && ref.back() == '\n') ref.pop_back();
-  EXPECT_EQ(ref.rfind(runtime + "/", 0), 0u) << ref;
-  return ref;
-}
+// The fixtures (Server, yoi(), create_worker, …) are in fixture.hpp.
 
 class CliTest : public ::testing::Test {
  protected:
@@ -343,6 +209,189 @@ TEST(CliUnit, ToolTextThroughPrintableCannotDriveTheTerminal) {
   EXPECT_EQ(printable(tool_call_text("read", bj::parse(R"({"path":"\u001b[2J"})"))), "→ read ^[[2J\n");
 }
 
+// Approvals (issue 21, ARCHITECTURE §15) as chat, attach and send --wait show them.
+TEST(CliUnit, ApprovalRequestAndResolutionReadAsOneLineEach) {
+  auto req = obj_of(
+      R"({"type":"approval_requested","run_id":"r1","call_id":"c1","name":"write","arguments":{"path":"a.txt","content":"x"},"rule":{"tool":"write","action":"ask"}})");
+  EXPECT_EQ(approval_request_text(req), "? write a.txt: waits for your approval (call c1)\n");
+  EXPECT_EQ(approval_request_text(obj_of(R"({"call_id":"c2","name":"bash","arguments":"{\"command\":\"make\\ntest\"}"})")),
+            "? bash make\\ntest: waits for your approval (call c2)\n")
+      << "a detail's pending entry; arguments as JSON text; one line";
+  EXPECT_EQ(approval_hint_text("rt/w", "c1"),
+            "    answer: yoi approve rt/w c1  (--deny [--reason TEXT] to refuse, --remember to always allow)\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"approved","remember":false})"), "write"),
+            "✓ write approved (call c1)\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"approved","remember":true})"), "write"),
+            "✓ write approved (call c1), always allowed from now on\n");
+  EXPECT_EQ(approval_resolved_text(obj_of(R"({"call_id":"c1","decision":"denied","reason":"not that file"})")),
+            "✗ call denied (call c1): not that file\n");
+  // Model- and person-controlled text goes through the one escaping path.
+  EXPECT_EQ(printable(approval_request_text(obj_of(R"({"call_id":"c\u001b[2J","name":"bash","arguments":{"command":"\u001b]0;x\u0007"}})"))),
+            "? bash ^[]0;x^G: waits for your approval (call c^[[2J)\n");
+}
+
+TEST(CliUnit, ChatApprovalAnswersAreYesNoAlways) {
+  EXPECT_EQ(parse_approval_answer("y"), ApprovalAnswer::approve);
+  EXPECT_EQ(parse_approval_answer(" YES \r"), ApprovalAnswer::approve);
+  EXPECT_EQ(parse_approval_answer("n"), ApprovalAnswer::deny);
+  EXPECT_EQ(parse_approval_answer("No"), ApprovalAnswer::deny);
+  EXPECT_EQ(parse_approval_answer("a"), ApprovalAnswer::always);
+  EXPECT_EQ(parse_approval_answer("always"), ApprovalAnswer::always);
+  for (const char* other : {"", "  ", "yep", "ok", "/write {}", "ya"})
+    EXPECT_EQ(parse_approval_answer(other), ApprovalAnswer::unknown) << other << ": new input is never consent";
+}
+
+TEST(CliUnit, BashOutputStreamsIndentedUnderItsCallAndControlsShow) {
+  ToolOutputIndent in;
+  std::string out = in.feed("ok 1\nok");
+  out += in.feed(" 2\n\x1b[31mred\r\n");
+  EXPECT_EQ(out, "    ok 1\n    ok 2\n    \x1b[31mred\r\n");
+  EXPECT_FALSE(in.mid_line());
+  out = in.feed("partial");
+  EXPECT_TRUE(in.mid_line()) << "a line left open is ended before the result line";
+  EXPECT_EQ(printable("    \x1b[31mred\r\n"), "    ^[[31mred^M\n");
+}
+
+
+// ------------------------------------------------------------ approvals (issue 21)
+
+// The server's local runtime offers approvals (capability workers.approve, §15).
+bool offers_approvals(const Server& srv) {
+  auto r = yoi(srv, {"--json", "runtimes"});
+  if (r.exit_code != 0) return false;
+  auto v = parse(r.out);
+  const auto* list = v.is_object() ? v.as_object().if_contains("runtimes") : nullptr;
+  if (!list || !list->is_array()) return false;
+  for (const auto& rt : list->as_array()) {
+    if (!rt.is_object() || s(rt.as_object(), "runtime_id") != "local") continue;
+    const auto* caps = rt.as_object().if_contains("capabilities");
+    if (caps && caps->is_array())
+      for (const auto& c : caps->as_array())
+        if (c.is_string() && c.as_string() == "workers.approve") return true;
+  }
+  return false;
+}
+
+// Answers a pending call the way every CLI path does (post_approval).
+CliResult<bj::value> answer(const Server& srv, const std::string& ref, const std::string& call_id, ApprovalRequest a) {
+  auto ep = parse_server_url(srv.url());
+  EXPECT_TRUE(ep);
+  auto dir = srv.dir() + "/data";
+  auto token = find_access_token("", [&](const char* k) -> const char* {
+    return std::string_view(k) == "YOI_DATA_DIR" ? dir.c_str() : nullptr;
+  });
+  EXPECT_TRUE(token);
+  HttpClient http(*ep, *token, std::chrono::milliseconds(10000));
+  Api api(http);
+  auto w = parse_worker_ref(ref);
+  EXPECT_TRUE(w);
+  return post_approval(api, *w, call_id, a);
+}
+
+std::size_t count_of(const std::string& hay, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// chat asks inline and answers through the approval route: yes runs the
+// call, no with a reason tells the model the reason, always allows the next
+// identical call without asking; an answer that is not y/n/a asks again.
+TEST_F(CliTest, Issue21ChatAsksYesNoAlwaysInline) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  std::string in = std::string(R"(/write {"path":"a.txt","content":"x"})") + "\n" + "sure\n" + "y\n" +
+                   R"(/write {"path":"b.txt","content":"y"})" + "\n" + "n\n" + "not b please\n" +
+                   R"(/write {"path":"c.txt","content":"z"})" + "\n" + "a\n" +
+                   R"(/write {"path":"c.txt","content":"z"})" + "\n";
+  auto chat = yoi(srv, {"chat", ref}, {}, in, 60s);
+  ASSERT_EQ(chat.exit_code, 0) << chat.err << chat.out;
+  const auto& out = chat.out;
+  EXPECT_EQ(count_of(out, "? write a.txt: waits for your approval (call "), 1u) << out;
+  EXPECT_NE(out.find("approve? [y]es / [n]o / [a]lways: sure\nanswer y (yes, run it)"), std::string::npos)
+      << "an answer that is not y/n/a is never consent: " << out;
+  EXPECT_NE(out.find("approve? [y]es / [n]o / [a]lways: y\n"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(✓ write approved \(call [^)]+\)\n← write ok)"))) << out;
+  EXPECT_NE(out.find("write ok: 1 line"), std::string::npos) << "the run went on: " << out;
+  EXPECT_NE(out.find("reason (optional, told to the model; Enter for none): not b please\n"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(✗ write denied \(call [^)]+\): not b please\n← write failed: denied)")))
+      << out;
+  EXPECT_NE(out.find("not b please", out.find("← write failed: denied") + 1), std::string::npos)
+      << "the model's summary names the reason: " << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(✓ write approved \(call [^)]+\), always allowed from now on)"))) << out;
+  EXPECT_EQ(count_of(out, "? write c.txt"), 1u) << "the remembered call runs without asking: " << out;
+  EXPECT_EQ(count_of(out, "← write ok"), 3u) << out;
+}
+
+// attach only watches: it shows the request, how to answer it (yoi approve),
+// and the resolution made elsewhere; a reconnect's snapshot shows what is
+// still pending from the worker detail.
+TEST_F(CliTest, Issue21AttachShowsTheRequestHowToAnswerAndTheResolution) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  Pty att({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv, {{"TERM", "dumb"}}));
+  auto at = att.expect("attached to", 15s);
+  ASSERT_TRUE(at) << att.output();
+  auto sent = yoi(srv, {"send", ref, R"(/write {"path":"a.txt","content":"x"})"});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  at = att.expect("? write a.txt: waits for your approval (call ", 15s, *at);
+  ASSERT_TRUE(at) << att.output();
+  auto close = att.output().find(')', *at);
+  ASSERT_NE(close, std::string::npos);
+  auto call_id = att.output().substr(*at, close - *at);
+  at = att.expect("answer: yoi approve " + ref + " " + call_id, 15s, *at);
+  ASSERT_TRUE(at) << att.output();
+
+  // A second attach starts from the snapshot: the detail's pending call.
+  auto later = Pty({yoi_bin(), "--server", srv.url(), "attach", ref}, yoi_env(srv, {{"TERM", "dumb"}}));
+  EXPECT_TRUE(later.expect("? write a.txt: waits for your approval (call " + call_id + ")", 15s)) << later.output();
+
+  ASSERT_TRUE(answer(srv, ref, call_id, {.approve = false, .reason = "no thanks", .remember = false}));
+  at = att.expect("✗ write denied (call " + call_id + "): no thanks", 15s, *at);
+  ASSERT_TRUE(at) << att.output();
+  at = att.expect("← write failed: denied", 15s, *at);
+  EXPECT_TRUE(at) << att.output();
+  auto again = answer(srv, ref, call_id, {.approve = true, .reason = "", .remember = false});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, "approval_resolved") << again.error().message;
+  // Stopping the worker ends both streams normally.
+  ASSERT_EQ(yoi(srv, {"stop", ref}).exit_code, 0);
+  EXPECT_EQ(att.wait(10s), 0) << att.output();
+  EXPECT_EQ(later.wait(10s), 0) << later.output();
+}
+
+// send --wait only watches too: it names the call and how to answer it, and
+// its run completes once the call is answered elsewhere.
+TEST_F(CliTest, Issue21SendWaitShowsHowToAnswerAndCompletesAfterTheApproval) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  Pty send({yoi_bin(), "--server", srv.url(), "send", "--wait", ref, R"(/write {"path":"w.txt","content":"x"})"},
+           yoi_env(srv, {{"TERM", "dumb"}}));
+  auto at = send.expect("? write w.txt: waits for your approval (call ", 15s);
+  ASSERT_TRUE(at) << send.output();
+  auto call_id = send.output().substr(*at, send.output().find(')', *at) - *at);
+  ASSERT_TRUE(send.expect("answer: yoi approve " + ref + " " + call_id, 15s, *at)) << send.output();
+  ASSERT_TRUE(answer(srv, ref, call_id, {.approve = true, .reason = "", .remember = false}));
+  EXPECT_TRUE(send.expect("write ok: 1 line", 15s, *at)) << send.output();
+  EXPECT_EQ(send.wait(15s), 0) << send.output();
+}
+
+// chat whose input ends at the question leaves the call pending (it can be
+// answered later) and exits 0 saying how.
+TEST_F(CliTest, Issue21ChatInputEndingAtTheQuestionLeavesTheCallPending) {
+  if (!offers_approvals(srv)) GTEST_SKIP() << "the local runtime does not offer workers.approve";
+  auto ref = create_worker(srv);
+  auto chat = yoi(srv, {"chat", ref}, {}, std::string(R"(/write {"path":"p.txt","content":"x"})") + "\n", 30s);
+  EXPECT_EQ(chat.exit_code, 0) << chat.err;
+  EXPECT_NE(chat.err.find("stays pending: yoi approve " + ref + " "), std::string::npos) << chat.err;
+  auto show = yoi(srv, {"--json", "show", ref});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  auto w = parse(show.out).as_object();
+  EXPECT_EQ(s(w, "status"), "awaiting_approval") << show.out;
+  const auto* pending = w.if_contains("pending_approvals");
+  ASSERT_TRUE(pending && pending->is_array() && pending->as_array().size() == 1) << show.out;
+}
+
 // ------------------------------------------------------------ usage and exit codes
 
 TEST(CliUsage, HelpAndUsageErrors) {
@@ -516,6 +565,63 @@ TEST_F(CliTest, CreateShowWorkersTranscriptCancelStop) {
   auto late = yoi(srv, {"send", ref, "anyone?"});
   EXPECT_EQ(late.exit_code, 1);
   EXPECT_EQ(late.err.rfind("worker_stopped: ", 0), 0u) << late.err;
+}
+
+// Issue 21: a write that asks parks the worker; `yoi workers --status
+// awaiting_approval` finds it, `yoi show` lists the pending call, `yoi
+// approve` answers it (--remember, --deny --reason), and the typed errors of
+// a second or unknown answer are exit 1.
+TEST_F(CliTest, Issue21ApproveAnswersAPendingCall) {
+  auto ref = create_worker(srv);
+  auto wait_for = [&](const std::vector<std::string>& args, const std::string& needle) {
+    for (int i = 0; i < 300; ++i) {
+      if (yoi(srv, args).out.find(needle) != std::string::npos) return true;
+      std::this_thread::sleep_for(30ms);
+    }
+    return false;
+  };
+  ASSERT_EQ(yoi(srv, {"send", ref, R"(/write {"path": "plan.txt", "content": "p"})"}).exit_code, 0);
+  ASSERT_TRUE(wait_for({"workers", "--status", "awaiting_approval"}, ref)) << "listed by the status filter";
+  auto show = yoi(srv, {"show", ref});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("awaiting_approval"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("pending approvals"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("call_1"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("plan.txt"), std::string::npos) << show.out;
+  EXPECT_EQ(yoi(srv, {"workers", "--status", "idle"}).out.find(ref), std::string::npos);
+
+  auto busy = yoi(srv, {"send", ref, "yes"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_TRUE(has_line(busy.err, "worker_busy: ")) << busy.err;
+
+  auto ok = yoi(srv, {"approve", ref, "call_1", "--remember"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "approved call_1 (always allowed from now on)\n");
+  auto again = yoi(srv, {"approve", "--json", ref, "call_1"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(s(parse(again.out).as_object(), "decision"), "approved") << "the same answer again is fine";
+  auto other = yoi(srv, {"approve", ref, "call_1", "--deny"});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_TRUE(has_line(other.err, "approval_resolved: ")) << other.err;
+  auto none = yoi(srv, {"approve", ref, "call_9"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(has_line(none.err, "approval_not_found: ")) << none.err;
+  EXPECT_EQ(yoi(srv, {"approve", ref, "call_1", "--deny", "--remember"}).exit_code, 2) << "a usage error";
+  ASSERT_TRUE(wait_for({"show", ref}, "idle"));
+  EXPECT_NE(yoi(srv, {"show", ref}).out.find("/work/plan.txt"), std::string::npos) << "the remembered rule is shown";
+
+  // Denied with a reason: the model reads it.
+  ASSERT_EQ(yoi(srv, {"send", ref, R"(/write {"path": "other.txt", "content": "o"})"}).exit_code, 0);
+  ASSERT_TRUE(wait_for({"show", ref}, "awaiting_approval"));
+  auto pending = parse(yoi(srv, {"show", "--json", ref}).out).as_object().at("pending_approvals").as_array();
+  ASSERT_EQ(pending.size(), 1u);
+  const std::string call = s(pending[0].as_object(), "call_id");
+  auto no = yoi(srv, {"approve", ref, call, "--deny", "--reason", "not this one"});
+  ASSERT_EQ(no.exit_code, 0) << no.err;
+  EXPECT_EQ(no.out, "denied " + call + ": not this one\n");
+  ASSERT_TRUE(wait_for({"show", ref}, "idle"));
+  auto t = yoi(srv, {"transcript", ref});
+  EXPECT_NE(t.out.find("not this one"), std::string::npos) << t.out;
 }
 
 TEST_F(CliTest, TypedErrorsAreExitOne) {

@@ -26,8 +26,16 @@ TEST(Error, NamesRoundTripAndStatusesFollowTheTable) {
   EXPECT_EQ(http_status(Code::runtime_error), 502);
   EXPECT_EQ(http_status(Code::runtime_bad_response), 502);
   EXPECT_EQ(http_status(Code::runtime_timeout), 504);
+  EXPECT_EQ(http_status(Code::runtime_busy), 503);
   Code out{};
   EXPECT_FALSE(code_from_name("no_such_code", out));
+}
+
+// runtime_busy tells the client when to come back; nothing else does yet.
+TEST(Error, RetryAfterComesFromTheTable) {
+  EXPECT_EQ(retry_after_seconds(Code::runtime_busy), 1);
+  EXPECT_EQ(retry_after_seconds(Code::runtime_timeout), 0);
+  EXPECT_EQ(retry_after_seconds(Code::worker_busy), 0);
 }
 
 }  // namespace

@@ -38,6 +38,28 @@ TEST(Echo, StreamsTheReplyInChunksThenUsageThenDone) {
   EXPECT_GT(c.usage->output_tokens, 0u);
 }
 
+// Issue 21: the reason a person gave for denying a call reaches the model;
+// the echo engine's one-line summary shows it (other failures: the code only).
+TEST(Echo, SummaryOfADeniedCallShowsTheReason) {
+  boost::asio::io_context io;
+  auto e = make_echo_engine(io, 64, std::chrono::milliseconds(0));
+  auto reply = [&](std::string content) {
+    Message tool("tool", std::move(content));
+    tool.name = "write";
+    tool.tool_call_id = "call_1";
+    Collected c;
+    auto turn = e->start({{"user", "/write {}"}, tool}, collect(c));
+    io.restart();
+    io.run_for(std::chrono::seconds(5));
+    std::string all;
+    for (auto& d : c.deltas) all += d;
+    return all;
+  };
+  EXPECT_EQ(reply("error: denied: denied by a person: not b please\nmore"), "write failed: denied: denied by a person: not b please");
+  EXPECT_EQ(reply("error: read_only: /workspaces/ro is read-only"), "write failed: read_only");
+  EXPECT_EQ(reply("error: denied"), "write failed: denied");
+}
+
 // Without a delay, each io turn emits `burst` chunks (one post per burst).
 TEST(Echo, NoDelayEmitsABurstOfChunksPerIoTurn) {
   for (std::size_t burst : {std::size_t(1), std::size_t(4)}) {

@@ -168,6 +168,54 @@ TEST_F(OpenAiRuntimeTest, RunStreamsDeltasThenUsageAndKeepsTheReplyInTheTranscri
   EXPECT_EQ(items[1].result, std::optional<std::string>("completed"));
 }
 
+// Issue 21: a model's write asks (the default policy); the run parks with no
+// request to the provider in flight, and once approved the tool runs and
+// the next request carries the call and its result.
+TEST_F(OpenAiRuntimeTest, AWriteCallAsksAndRunsOnceApproved) {
+  FakeResponse call;
+  for (const auto& c : {test::tool_call_chunk(0, "call_w", "write", R"({"path":"note.md",)"),
+                        test::tool_call_chunk(0, std::nullopt, std::nullopt, R"("content":"hi"})")})
+    call.body.push_back(FakeStep::data(c));
+  call.body.push_back(FakeStep::data(test::finish_chunk("tool_calls")));
+  call.body.push_back(FakeStep::data("[DONE]"));
+  fake_.enqueue(std::move(call));
+  fake_.enqueue(FakeResponse::stream({"written"}));
+  create("w1");
+  input("w1", "write a note");
+  ASSERT_TRUE(run_until([&] {
+    auto snap = rt_->snapshot("w1");
+    return snap && snap->detail.record.status == rt::WorkerStatus::awaiting_approval;
+  })) << "the write did not ask";
+  auto d = rt_->detail("w1");
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->record.pending_approvals.size(), 1u);
+  EXPECT_EQ(d->record.pending_approvals[0].call_id, "call_w");
+  EXPECT_EQ(d->record.pending_approvals[0].arguments, R"({"path":"note.md","content":"hi"})");
+  io_.restart();
+  io_.run_for(100ms);
+  EXPECT_EQ(fake_.requests().size(), 1u) << "nothing is asked of the model while the call waits";
+
+  auto out = wait<rt::ApprovalOutcome>([&](auto cb) {
+    rt_->approve("w1", "call_w", rt::ApprovalDecision{true, std::nullopt, false}, std::move(cb));
+  });
+  ASSERT_TRUE(out) << out.error().message;
+  ASSERT_TRUE(wait_idle("w1"));
+  auto items = transcript("w1");
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[2].role, "tool");
+  EXPECT_TRUE(items[2].ok) << items[2].content;
+  EXPECT_EQ(items[3].content, "written");
+  auto reqs = fake_.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  auto body = bj::parse(reqs[1].body).as_object();
+  const auto& msgs = body.at("messages").as_array();
+  const auto& last = msgs.back().as_object();
+  EXPECT_EQ(last.at("role"), "tool");
+  EXPECT_EQ(last.at("tool_call_id"), "call_w");
+  const auto& asked = msgs[msgs.size() - 2].as_object();
+  EXPECT_EQ(asked.at("tool_calls").at(0).at("id"), "call_w");
+}
+
 TEST_F(OpenAiRuntimeTest, HistoryIsBoundedAndSentWithTheSystemPrompt) {
   fake_.enqueue(FakeResponse::stream({"one"}));
   fake_.enqueue(FakeResponse::stream({"two"}));

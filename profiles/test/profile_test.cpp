@@ -94,6 +94,52 @@ TEST(Profiles, JsonErrorsNameTheProfileAndKey) {
   EXPECT_FALSE(from_json("p", bj::parse("[]")));
 }
 
+// The bash keys and permission rules (ARCHITECTURE §14, §15) through both
+// front-ends: a bundle's profile carries them as its TOML source wrote them,
+// and a bad rule is named by its entry (in TOML also by its line).
+TEST(Profiles, SandboxKeysAndPermissionsTravelInABundle) {
+  auto t = toml_profile(
+      "[profiles.p]\nengine = \"echo\"\ntools = [\"read\", \"bash\"]\nnetwork = true\nmax_bash_timeout_ms = 5000\n"
+      "[[profiles.p.permissions]]\ntool = \"write\"\npattern = \"src/**\"\naction = \"allow\"\n"
+      "[[profiles.p.permissions]]\ntool = \"bash\"\naction = \"deny\"\n",
+      Origin::server_config);
+  ASSERT_TRUE(t) << t.error().message;
+  auto j = from_json("p", t->body);
+  ASSERT_TRUE(j) << j.error().message;
+  for (const auto* p : {&t->profile, &*j}) {
+    EXPECT_EQ(p->sandbox, "bwrap");
+    EXPECT_TRUE(p->network);
+    EXPECT_EQ(p->max_bash_timeout, std::chrono::milliseconds(5000));
+    ASSERT_EQ(p->permissions.size(), 2u);
+    EXPECT_EQ(p->permissions[0], (tools::Rule{"write", "src/**", tools::Action::allow}));
+    EXPECT_EQ(p->permissions[1], (tools::Rule{"bash", std::nullopt, tools::Action::deny}));
+  }
+
+  auto bad = from_json("p", bj::parse(R"({"permissions": [{"tool": "read", "action": "allow"},
+                                                         {"tool": "read", "action": "maybe"}]})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Code::invalid_request);
+  EXPECT_NE(bad.error().message.find("'profiles.p.permissions' entry 2: action 'maybe'"), std::string::npos)
+      << bad.error().message;
+  auto bad_toml = toml_profile("[profiles.p]\n\n[[profiles.p.permissions]]\ntool = \"rm\"\naction = \"allow\"\n",
+                               Origin::runtime_config);
+  ASSERT_FALSE(bad_toml);
+  EXPECT_NE(bad_toml.error().message.find("t.toml:3: 'profiles.p.permissions' entry 1 (line 3): unknown tool 'rm'"),
+            std::string::npos)
+      << bad_toml.error().message;
+
+  // Unsandboxed bash is the runtime host's own choice.
+  const char* none = "[profiles.p]\nengine = \"echo\"\nsandbox = \"none\"\n";
+  auto own = toml_profile(none, Origin::runtime_config);
+  ASSERT_TRUE(own) << own.error().message;
+  EXPECT_EQ(own->profile.sandbox, "none");
+  auto server = toml_profile(none, Origin::server_config);
+  ASSERT_FALSE(server);
+  EXPECT_NE(server.error().message.find("t.toml:3: 'profiles.p.sandbox'"), std::string::npos) << server.error().message;
+  EXPECT_FALSE(from_json("p", bj::parse(R"({"sandbox": "none"})")));
+  EXPECT_FALSE(from_json("p", bj::parse(R"({"network": "yes"})")));
+}
+
 TEST(Profiles, ResolveEnvFillsKeyAndUrlFromTheHost) {
   engines::ProfileConfig p;
   p.name = "p";

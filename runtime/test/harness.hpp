@@ -63,6 +63,12 @@ struct Harness {
   Result<WorkerDetail> stop(const std::string& id) {
     return wait<WorkerDetail>([&](auto cb) { rt->stop(id, std::string("test"), std::move(cb)); });
   }
+  Result<ApprovalOutcome> approve(const std::string& id, const std::string& call_id, bool yes,
+                                  std::optional<std::string> reason = std::nullopt, bool remember = false) {
+    return wait<ApprovalOutcome>([&](auto cb) {
+      rt->approve(id, call_id, ApprovalDecision{yes, reason, remember}, std::move(cb));
+    });
+  }
   Result<void> remove(const std::string& id) {
     return wait<void>([&](auto cb) { rt->remove(id, std::move(cb)); });
   }
@@ -94,6 +100,12 @@ inline std::vector<std::string> types_of(const std::vector<boost::json::object>&
   std::vector<std::string> out;
   for (const auto& e : evs) out.emplace_back(e.at("type").as_string());
   return out;
+}
+
+// Rules that let write and edit run without asking (ARCHITECTURE §15), for
+// tests about the tools rather than approvals.
+inline std::vector<tools::Rule> allow_file_writes() {
+  return {tools::Rule{"write", std::nullopt, tools::Action::allow}, tools::Rule{"edit", std::nullopt, tools::Action::allow}};
 }
 
 inline RuntimeOptions slow_echo(std::chrono::milliseconds delay, std::size_t chunk = 2) {

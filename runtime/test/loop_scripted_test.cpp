@@ -50,6 +50,7 @@ struct Fixture {
     engines::ProfileConfig p;
     p.tools = std::move(tools);
     p.max_steps = max_steps;
+    p.permissions = allow_file_writes();  // approvals have their own tests (approval_test.cpp)
     o.profiles.push_back(p);
     o.home_root = homes.path.string();
     o.workspaces["repo"] = WorkspaceConfig{repo.path.string(), "read"};

@@ -51,6 +51,7 @@ struct Loop {
     p.max_steps = max_steps;
     p.echo_chunk_delay = delay;
     p.echo_chunk_bytes = 2;
+    p.permissions = allow_file_writes();  // these tests are about the tools, not approvals
     o.profiles.push_back(p);
     o.workspaces["repo"] = WorkspaceConfig{repo.string(), std::move(grant)};
     o.home_root = homes.string();

@@ -1,4 +1,5 @@
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include "yoi/json.hpp"
@@ -189,7 +190,11 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
       event::run_finished("run-1", "failed", Error{Code::interrupted, "crash"}, std::string("why"), 1),
       event::worker_stopped(std::nullopt),
       event::tool_call("run-1", 1, ToolCallRef{"call_1", "read", R"({"path":"a"})"}),
-      event::tool_result("run-1", "call_1", "read", ToolOutcome{false, "", false, std::pair{std::string("not_found"), std::string("no /work/a")}, 3}),
+      event::tool_result("run-1", "call_1", "read", ToolOutcome{false, "", false, std::pair{std::string("not_found"), std::string("no /work/a")}, 3, std::nullopt}),
+      event::tool_output("run-1", "call_2", "stdout", "hello\n"),
+      event::approval_requested(PendingApproval{"run-1", "call_2", "write", R"({"path":"a"})", 5,
+                                                bj::object{{"tool", "write"}, {"action", "ask"}, {"source", "default"}}}),
+      event::approval_resolved(ApprovalOutcome{"run-1", "call_2", "denied", std::string("no"), false}),
   };
   ASSERT_EQ(all.size(), std::size(kEventTypes)) << "a builder per type";
   for (std::size_t i = 0; i < all.size(); ++i) {
@@ -203,6 +208,14 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
     EXPECT_EQ(o.at("seq").to_number<int>(), 9);
     EXPECT_EQ(o.at("time").to_number<std::int64_t>(), 1700000000000);
   }
+  auto asked = obj(encode_event(all[11], 1, 0));
+  EXPECT_EQ(asked.at("call_id"), "call_2");
+  EXPECT_EQ(asked.at("rule").at("source"), "default");
+  EXPECT_FALSE(asked.contains("requested_at")) << "the detail's field, not the event's";
+  auto answered = obj(encode_event(all[12], 1, 0));
+  EXPECT_EQ(answered.at("decision"), "denied");
+  EXPECT_EQ(answered.at("reason"), "no");
+  EXPECT_EQ(answered.at("remember"), false);
   auto fin = obj(encode_event(all[7], 1, 0));
   EXPECT_EQ(fin.at("error").at("code"), "interrupted");
   EXPECT_EQ(fin.at("reason"), "why");
@@ -250,6 +263,61 @@ TEST(WireEvents, ScanEventFrameRoundTripsTheFrameWriter) {
   EXPECT_FALSE(scan_event_frame(event_frame("rt", "w", Event{1, R"({"a":)", "c"}))) << "event not JSON";
   EXPECT_FALSE(scan_event_frame(frame.substr(0, frame.size() - 1)));
   EXPECT_FALSE(scan_event_frame(R"({"cursor":"c","type":"event","seq":1,"runtime_id":"r","worker_id":"w","event":{}})"));
+}
+
+// A parked run's state document (ARCHITECTURE §15) reads back whole: the
+// pending approvals and remembered rules (also in the detail, which the
+// remote source decodes), and the pending calls with their arguments, the
+// step and the answers given (state document only).
+TEST(Wire, ApprovalStateRoundTripsThroughTheRecordAndTheDetail) {
+  WorkerRecord r;
+  r.worker_id = "w";
+  r.status = WorkerStatus::awaiting_approval;
+  r.current_run_id = "run-2";
+  r.run_step = 3;
+  r.pending_calls.push_back(PendingCall{"c1", "write", R"({"path":"a"})"});
+  r.pending_approvals.push_back(PendingApproval{"run-2", "c1", "write", R"({"path":"a"})", 42,
+                                                bj::object{{"tool", "write"}, {"action", "ask"}, {"source", "default"}}});
+  r.remembered_rules.push_back(tools::Rule{"bash", "npm test", tools::Action::allow});
+  r.resolved_approvals.push_back(ApprovalOutcome{"run-2", "c0", "denied", std::string("no"), false});
+  auto back = record_from_json(obj(boost::json::serialize(record_to_json(r))));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->status, WorkerStatus::awaiting_approval);
+  EXPECT_EQ(back->run_step, 3u);
+  ASSERT_EQ(back->pending_calls.size(), 1u);
+  EXPECT_EQ(back->pending_calls[0].arguments, R"({"path":"a"})");
+  ASSERT_EQ(back->pending_approvals.size(), 1u);
+  EXPECT_EQ(back->pending_approvals[0].requested_at_ms, 42);
+  EXPECT_EQ(back->pending_approvals[0].rule.at("source"), "default");
+  EXPECT_EQ(back->remembered_rules, r.remembered_rules);
+  ASSERT_EQ(back->resolved_approvals.size(), 1u);
+  EXPECT_EQ(back->resolved_approvals[0].reason, std::optional<std::string>("no"));
+
+  WorkerDetail d{"rt", r, 9, 4};
+  auto wire = to_json(d);
+  EXPECT_FALSE(wire.contains("resolved_approvals")) << "state document only";
+  EXPECT_FALSE(wire.contains("pending_calls"));
+  auto detail = detail_from_json(bj::value(wire));
+  ASSERT_TRUE(detail) << detail.error().message;
+  EXPECT_EQ(detail->record.pending_approvals.size(), 1u);
+  EXPECT_EQ(detail->record.remembered_rules, r.remembered_rules);
+}
+
+TEST(Wire, ApprovalBodiesAreValidated) {
+  auto ok = approval_decision_from_json(obj(R"({"decision":"deny","reason":"why"})"));
+  ASSERT_TRUE(ok);
+  EXPECT_FALSE(ok->approve);
+  EXPECT_EQ(ok->reason, std::optional<std::string>("why"));
+  EXPECT_TRUE(approval_decision_from_json(obj(R"({"decision":"approve","remember":true})"))->remember);
+  for (const char* bad : {R"({})", R"({"decision":"yes"})", R"({"decision":"approve","remember":"yes"})",
+                          R"({"decision":"approve","extra":1})", R"({"decision":"deny","remember":true})",
+                          R"({"decision":1})"}) {
+    auto r = approval_decision_from_json(obj(bad));
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, Code::invalid_request) << bad;
+  }
+  std::string long_reason(1025, 'x');
+  EXPECT_FALSE(approval_decision_from_json(obj(R"({"decision":"deny","reason":")" + long_reason + R"("})")));
 }
 
 }  // namespace

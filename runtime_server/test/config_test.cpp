@@ -95,15 +95,33 @@ TEST(Config, ProfileToolsAndMaxStepsAreCheckedAtLoad) {
   EXPECT_EQ(c->profiles[0].max_steps, 7u);
   auto d = parse_config("[profiles.p]\nengine = \"echo\"\n", "t.toml");
   ASSERT_TRUE(d);
-  EXPECT_EQ(d->profiles[0].tools.size(), 5u) << "default: every built-in file tool";
+  EXPECT_EQ(d->profiles[0].tools.size(), 6u) << "default: every built-in tool, bash too";
   EXPECT_EQ(d->profiles[0].max_steps, 50u);
   expect_error("[profiles.p]\n\ntools = [\"read\", \"rm\"]\n", "profiles.p.tools", 3);
-  expect_error("[profiles.p]\ntools = [\"bash\"]\n", "profiles.p.tools", 2);
   expect_error("[profiles.p]\nmax_steps = 0\n", "profiles.p.max_steps", 2);
   auto l = parse_config("[limits]\nmax_tool_output_bytes = 4096\n", "t.toml");
   ASSERT_TRUE(l) << l.error().message;
   EXPECT_EQ(l->limits.max_tool_output_bytes, 4096u);
   expect_error("[limits]\nmax_tool_output_bytes = 10\n", "limits.max_tool_output_bytes", 2);
+}
+
+TEST(Config, ProfileSandboxKeysAreCheckedAtLoad) {
+  auto d = parse_config("[profiles.p]\nengine = \"echo\"\n", "t.toml");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->profiles[0].sandbox, "bwrap");
+  EXPECT_FALSE(d->profiles[0].network);
+  EXPECT_EQ(d->profiles[0].max_bash_timeout, std::chrono::milliseconds(600'000));
+  auto c = parse_config("[profiles.p]\nsandbox = \"none\"\nnetwork = true\nmax_bash_timeout_ms = 5000\n", "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->profiles[0].sandbox, "none");
+  EXPECT_TRUE(c->profiles[0].network);
+  EXPECT_EQ(c->profiles[0].max_bash_timeout, std::chrono::milliseconds(5000));
+  expect_error("[profiles.p]\nsandbox = \"docker\"\n", "profiles.p.sandbox", 2);
+  expect_error("[profiles.p]\nnetwork = \"yes\"\n", "profiles.p.network", 2);
+  expect_error("[profiles.p]\nmax_bash_timeout_ms = 0\n", "profiles.p.max_bash_timeout_ms", 2);
+  auto l = parse_config("[limits]\nmax_tool_stream_bytes = 4096\n", "t.toml");
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_EQ(l->limits.max_tool_stream_bytes, 4096u);
 }
 
 TEST(Config, WorkspacesNeedAnExistingPathAndAKnownAccess) {
@@ -190,6 +208,47 @@ TEST(Config, RelativePathsResolveAgainstTheConfigFilesFolder) {
   EXPECT_EQ(c->token_file, "/etc/yoi/rt.token");
   auto abs = parse_config("[runtime]\ndata_dir = \"/var/yoi\"\n", "/etc/yoi/runtime.toml");
   EXPECT_EQ(abs->data_dir, "/var/yoi");
+}
+
+}  // namespace
+}  // namespace yoi::runtime_server
+
+namespace yoi::runtime_server {
+namespace {
+
+// [[profiles.NAME.permissions]] (ARCHITECTURE §15): rules in file order; an
+// unknown tool or action names the entry and its line.
+TEST(Config, ProfilePermissionsAreParsedInOrderAndChecked) {
+  auto c = parse_config(
+      "[profiles.p]\nengine = \"echo\"\n"
+      "[[profiles.p.permissions]]\ntool = \"write\"\npattern = \"src/**\"\naction = \"allow\"\n"
+      "[[profiles.p.permissions]]\ntool = \"bash\"\naction = \"deny\"\n",
+      "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->profiles.size(), 1u);
+  ASSERT_EQ(c->profiles[0].permissions.size(), 2u);
+  EXPECT_EQ(c->profiles[0].permissions[0], (tools::Rule{"write", "src/**", tools::Action::allow}));
+  EXPECT_EQ(c->profiles[0].permissions[1], (tools::Rule{"bash", std::nullopt, tools::Action::deny}));
+
+  auto bad_tool = parse_config("[profiles.p]\n[[profiles.p.permissions]]\ntool = \"rm\"\naction = \"allow\"\n", "t.toml");
+  ASSERT_FALSE(bad_tool);
+  EXPECT_EQ(bad_tool.error().code, Code::config_invalid);
+  EXPECT_NE(bad_tool.error().message.find("profiles.p.permissions"), std::string::npos) << bad_tool.error().message;
+  EXPECT_NE(bad_tool.error().message.find("unknown tool 'rm'"), std::string::npos) << bad_tool.error().message;
+  EXPECT_NE(bad_tool.error().message.find("line 2"), std::string::npos) << bad_tool.error().message;
+
+  auto bad_action = parse_config(
+      "[profiles.p]\n[[profiles.p.permissions]]\ntool = \"write\"\naction = \"allow\"\n"
+      "[[profiles.p.permissions]]\ntool = \"write\"\naction = \"maybe\"\n",
+      "t.toml");
+  ASSERT_FALSE(bad_action);
+  EXPECT_NE(bad_action.error().message.find("entry 2 (line 5)"), std::string::npos) << bad_action.error().message;
+  EXPECT_NE(bad_action.error().message.find("'maybe'"), std::string::npos) << bad_action.error().message;
+
+  auto bad_key = parse_config("[profiles.p]\n[[profiles.p.permissions]]\ntool = \"write\"\naction = \"ask\"\nwhen = 1\n", "t.toml");
+  ASSERT_FALSE(bad_key);
+  EXPECT_NE(bad_key.error().message.find("'when'"), std::string::npos) << bad_key.error().message;
+  EXPECT_FALSE(parse_config("[profiles.p]\npermissions = \"all\"\n", "t.toml"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include <boost/json/parse.hpp>
@@ -28,6 +29,11 @@ using net::test::HttpClient;
 using net::test::WsClient;
 
 const std::string kToken = "proc-secret-token";
+// A runtime_default profile's rules that let write and edit run without
+// asking (ARCHITECTURE §15), for tests about tools rather than approvals.
+constexpr std::string_view kAllowWrites =
+    "[[profiles.runtime_default.permissions]]\ntool = \"write\"\naction = \"allow\"\n"
+    "[[profiles.runtime_default.permissions]]\ntool = \"edit\"\naction = \"allow\"\n";
 
 struct TempDir {
   TempDir() {
@@ -296,7 +302,7 @@ TEST(RuntimeProcess, KillNineMidToolRunThenRestartEndsTheRunInterruptedWithResul
   fs::create_directories(dir.path + "/repo");
   auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
                                  "echo_chunk_delay_ms = 40\n[workspaces.repo]\npath = \"" + dir.path + "/repo\"\n"
-                                 "access = \"write\"\n");
+                                 "access = \"write\"\n" + std::string(kAllowWrites));
   auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--config", cfg});
   auto port = c->wait_listening();
   ASSERT_NE(port, 0) << c->stderr_text();
@@ -532,30 +538,37 @@ TEST(RuntimeProcess, KillNineWhileAToolExecutesThenRestartGivesTheCallAnInterrup
 // A worker names the runtime's own files by their real host paths — its
 // data directory, its token file, another worker's home — with every file
 // tool: each is `path_outside_scope`, and no result echoes the host path.
+// Sends `content` to `worker` and waits for the run to end: its last
+// tool_result (an empty object, and a failure, when there is none).
+bj::object run_tool(HttpClient& http, const std::string& worker, const std::string& content,
+                    std::chrono::milliseconds deadline = 10s) {
+  auto body = bj::serialize(bj::object{{"content", content}});
+  EXPECT_EQ(http.request("POST", "/v1/workers/" + worker + "/input", body, auth()).status, 202) << content;
+  for (auto end = std::chrono::steady_clock::now() + deadline; std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(5ms)) {
+    auto evs = all_events(http, worker);
+    if (!evs.empty() && str(evs.back(), "type") == "status" && str(evs.back(), "status") == "idle") {
+      for (auto it = evs.rbegin(); it != evs.rend(); ++it)
+        if (str(*it, "type") == "tool_result") return *it;
+      ADD_FAILURE() << "no tool_result for " << content;
+      return bj::object{};
+    }
+  }
+  ADD_FAILURE() << "the run did not end in time: " << content;
+  return bj::object{};
+}
+
 TEST(RuntimeProcess, ToolsCannotReachTheDataDirTokenFileOrAnotherWorkersHomeByHostPath) {
   TempDir dir;
   auto data = dir.path + "/data";
   auto token = dir.file("token", kToken + "\n");
-  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token}, {});
+  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\n" + std::string(kAllowWrites));
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token, "--config", cfg},
+                 {});
   auto port = c->wait_listening();
   ASSERT_NE(port, 0) << c->stderr_text();
   HttpClient http("127.0.0.1", port);
-  auto run = [&](const std::string& worker, const std::string& content) {
-    auto body = bj::serialize(bj::object{{"content", content}});
-    EXPECT_EQ(http.request("POST", "/v1/workers/" + worker + "/input", body, auth()).status, 202) << content;
-    for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;
-         std::this_thread::sleep_for(5ms)) {
-      auto evs = all_events(http, worker);
-      if (!evs.empty() && str(evs.back(), "type") == "status" && str(evs.back(), "status") == "idle") {
-        for (auto it = evs.rbegin(); it != evs.rend(); ++it)
-          if (str(*it, "type") == "tool_result") return *it;
-        ADD_FAILURE() << "no tool_result for " << content;
-        return bj::object{};
-      }
-    }
-    ADD_FAILURE() << "the run did not end within 10 s: " << content;
-    return bj::object{};
-  };
+  auto run = [&](const std::string& worker, const std::string& content) { return run_tool(http, worker, content); };
   ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"a"})", auth()).status, 201);
   ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"b"})", auth()).status, 201);
   ASSERT_EQ(run("b", R"(/write {"path": "secret.txt", "content": "b only"})").at("ok"), true);
@@ -647,6 +660,119 @@ TEST(RuntimeProcessSlow, StalledClientKeepsServerMemoryFlat) {
             << " KiB -> max " << rss_max / 1024 << " KiB with a stalled client\n";
   c->signal(SIGTERM);
   EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
+}
+
+// ---- bash in its sandbox, through the real process (ARCHITECTURE §14) ----
+
+// The runtime's data dir, token file and config live where the sandbox
+// shows the system read-only (/usr/local/share), so only the runtime's
+// hidden list keeps them out of sight; in /tmp they would vanish behind the
+// sandbox's private /tmp and prove nothing.
+struct VisibleDir : TempDir {
+  VisibleDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    char t[] = "/usr/local/share/yoi-sandbox-proc-XXXXXX";
+    path = mkdtemp(t);
+  }
+};
+
+std::string bash_input(const std::string& command) {
+  return "/bash " + bj::serialize(bj::object{{"command", command}});
+}
+
+std::string output_of(const bj::object& r) { return r.contains("output") ? std::string(r.at("output").as_string()) : ""; }
+
+TEST(RuntimeProcessSandbox, EscapeBashCannotReadTheTokenConfigDataDirOrAnotherWorkersHome) {
+  VisibleDir dir;
+  auto data = dir.path + "/data";
+  auto token = dir.file("token", kToken + "\n");
+  auto cfg = dir.file("rt.toml", "# config-marker-7f3a\n[profiles.runtime_default]\nengine = \"echo\"\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token,
+                  "--config", cfg}, {});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"a"})", auth()).status, 201);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"b"})", auth()).status, 201);
+  ASSERT_EQ(run_tool(http, "b", bash_input("echo b-only-secret > secret.txt")).at("exit_code"), 0);
+  std::string b_home;
+  for (const auto& h : fs::directory_iterator(data + "/homes"))
+    if (fs::exists(h.path() / "secret.txt")) b_home = h.path().string();
+  ASSERT_FALSE(b_home.empty());
+
+  for (const std::string& cmd : std::vector<std::string>{"cat " + token, "cat " + cfg, "ls -laR " + data, "cat " + b_home + "/secret.txt",
+                                 "ls -la " + dir.path, "env", "cat /proc/1/environ | tr '\\0' '\\n'",
+                                 "grep -rs b-only-secret / --exclude-dir=proc --exclude-dir=sys --exclude-dir=usr"}) {
+    auto r = run_tool(http, "a", bash_input(cmd), 30s);
+    auto out = output_of(r);
+    EXPECT_EQ(out.find(kToken), std::string::npos) << cmd << " → " << out;
+    EXPECT_EQ(out.find("config-marker-7f3a"), std::string::npos) << cmd << " → " << out;
+    EXPECT_EQ(out.find("b-only-secret"), std::string::npos) << cmd << " → " << out;
+    if (cmd.find("secret.txt") == std::string::npos) {  // a listing of b's home would name it
+      EXPECT_EQ(out.find("secret.txt"), std::string::npos) << cmd << " → " << out;
+    }
+  }
+  c->signal(SIGTERM);
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
+}
+
+// Without `network = true` a command reaches no address, the runtime's own
+// port included; with it, it shares the host's network and so reaches the
+// loopback (where the runtime still wants its token, which no command can
+// read).
+TEST(RuntimeProcessSandbox, EscapeBashCannotConnectToTheRuntimesPortWithoutNetwork) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\n"
+                                 "[profiles.net]\nengine = \"echo\"\nnetwork = true\n");
+  auto c = start({"--listen", "127.0.0.1:0", "--config", cfg});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  HttpClient http("127.0.0.1", port);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"off"})", auth()).status, 201);
+  ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"on","profile":"net"})", auth()).status, 201);
+  auto probe = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+               " && printf 'GET /v1/runtime HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -c 12 <&3";
+  auto off = run_tool(http, "off", bash_input(probe));
+  EXPECT_NE(off.at("exit_code"), 0) << output_of(off);
+  EXPECT_EQ(output_of(off).find("HTTP/"), std::string::npos) << output_of(off);
+  auto any = run_tool(http, "off", bash_input("exec 3<>/dev/tcp/1.1.1.1/53"));
+  EXPECT_NE(any.at("exit_code"), 0) << "no route anywhere: " << output_of(any);
+  auto on = run_tool(http, "on", bash_input(probe));
+  ASSERT_TRUE(on.contains("output")) << bj::serialize(on);
+  EXPECT_NE(output_of(on).find(" 401"), std::string::npos) << bj::serialize(on) << "network = true reaches the loopback, "
+                                                                      "and the runtime wants its token: "
+                                                                   << output_of(on);
+  c->signal(SIGTERM);
+  EXPECT_EQ(c->wait_exit(), std::optional<int>(0));
+}
+
+// No process outlives the runtime: SIGTERM (an orderly shutdown) and
+// SIGKILL (bwrap's --die-with-parent) each take a command's children, one
+// of which ignores SIGTERM.
+TEST(RuntimeProcessSandbox, NoCommandProcessOutlivesTheRuntimeOnSigtermOrSigkill) {
+  for (int sig : {SIGTERM, SIGKILL}) {
+    auto c = start({"--listen", "127.0.0.1:0"});
+    auto port = c->wait_listening();
+    ASSERT_NE(port, 0) << c->stderr_text();
+    HttpClient http("127.0.0.1", port);
+    ASSERT_EQ(http.request("POST", "/v1/workers", R"({"worker_id":"w"})", auth()).status, 201);
+    auto marker = "yoi-proc-mark-" + std::to_string(::getpid()) + "-" + std::to_string(sig);
+    auto body = bj::serialize(bj::object{
+        {"content", bash_input("(trap '' TERM; exec -a " + marker + " sleep 1000) & wait")}});
+    ASSERT_EQ(http.request("POST", "/v1/workers/w/input", body, auth()).status, 202);
+    auto until = [&](const std::function<bool()>& cond) {
+      for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end;
+           std::this_thread::sleep_for(20ms))
+        if (cond()) return true;
+      return false;
+    };
+    ASSERT_TRUE(until([&] { return yoi::testing::pids_with_cmdline(marker).size() == 1; })) << "never started";
+    c->signal(sig);
+    c->wait_exit();
+    EXPECT_TRUE(until([&] { return yoi::testing::pids_with_cmdline(marker).empty(); }))
+        << "a command's process outlived the runtime (signal " << sig << ")";
+  }
 }
 
 }  // namespace

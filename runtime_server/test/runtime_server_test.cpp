@@ -158,7 +158,7 @@ TEST(RuntimeApi, RuntimeSummaryListsCapabilities) {
   for (auto& c : v.at("capabilities").as_array()) caps.emplace_back(c.as_string());
   for (auto want : {"workers.create", "workers.list", "workers.detail", "workers.input", "workers.cancel",
                     "workers.stop", "workers.transcript", "workers.events", "workers.events.ws",
-                    "workers.delete", "bundles"})
+                    "workers.delete", "workers.approve", "bundles"})
     EXPECT_NE(std::find(caps.begin(), caps.end(), want), caps.end()) << want;
 }
 
@@ -193,6 +193,48 @@ TEST(RuntimeApi, MetricsInPrometheusFormat) {
   EXPECT_NE(r.body.find("yoi_runtime_streams_open 0"), std::string::npos);
   EXPECT_NE(r.body.find("yoi_runtime_events_appended_total "), std::string::npos);
   EXPECT_EQ(r.body.find("yoi_runtime_events_appended_total 0\n"), std::string::npos);
+}
+
+// Issue 21: the approval route over a real socket — a parked write, the
+// typed answers (400 body, 404, 200, 200 again, 409), the worker_busy
+// refusal of input, the counters in /metrics.
+TEST(RuntimeApi, ApprovalRouteAnswersTypedAndCountsInMetrics) {
+  Harness h;
+  Api api(h);
+  api.create("a1");
+  ASSERT_EQ(api.input("a1", R"(/write {"path": "x.txt", "content": "x"})").status, 202);
+  api.wait_idle("a1");
+  auto d = api.get("/v1/workers/a1");
+  ASSERT_EQ(str(J(d), "status"), "awaiting_approval") << d.body;
+  EXPECT_EQ(str(J(d).at("pending_approvals").at(0).as_object(), "call_id"), "call_1");
+  EXPECT_EQ(api.input("a1", "yes").status, 409);
+  for (const char* bad : {R"({"decision":"maybe"})", R"({"decision":"approve","x":1})", "[]", "not json"}) {
+    auto r = api.post("/v1/workers/a1/approvals/call_1", bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_EQ(str(J(r).at("error").as_object(), "code"), "invalid_request") << r.body;
+  }
+  auto big = api.post("/v1/workers/a1/approvals/call_1",
+                      R"({"decision":"deny","reason":")" + std::string(2u << 20, 'x') + R"("})");
+  EXPECT_EQ(big.status, 413) << "the body limit holds";
+  EXPECT_EQ(str(J(api.get("/v1/workers/a1")), "status"), "awaiting_approval") << "bad answers change nothing";
+  auto missing = api.post("/v1/workers/a1/approvals/call_9", R"({"decision":"approve"})");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(str(J(missing).at("error").as_object(), "code"), "approval_not_found");
+  EXPECT_EQ(api.post("/v1/workers/nobody/approvals/call_1", R"({"decision":"approve"})").status, 404);
+  auto ok = api.post("/v1/workers/a1/approvals/call_1", R"({"decision":"approve"})");
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(str(J(ok), "decision"), "approved");
+  EXPECT_EQ(api.post("/v1/workers/a1/approvals/call_1", R"({"decision":"approve"})").body, ok.body);
+  auto other = api.post("/v1/workers/a1/approvals/call_1", R"({"decision":"deny"})");
+  EXPECT_EQ(other.status, 409);
+  EXPECT_EQ(str(J(other).at("error").as_object(), "code"), "approval_resolved");
+  api.wait_idle("a1");
+  auto m = api.get("/metrics");
+  EXPECT_NE(m.body.find("yoi_runtime_approvals_total{event=\"requested\"} 1"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("yoi_runtime_approvals_total{event=\"approved\"} 1"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("yoi_runtime_approvals_total{event=\"denied\"} 0"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("yoi_runtime_approval_wait_seconds_total "), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("yoi_runtime_workers{status=\"awaiting_approval\"} 0"), std::string::npos) << m.body;
 }
 
 // ---- workers ----

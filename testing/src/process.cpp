@@ -346,4 +346,17 @@ RunResult run(const std::vector<std::string>& argv, const Env& env, const std::o
   return r;
 }
 
+std::vector<int> pids_with_cmdline(std::string_view marker) {
+  std::vector<int> pids;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    auto name = e.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (std::string_view(cmd.c_str()) == marker) pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
 }  // namespace yoi::testing

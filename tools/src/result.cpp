@@ -10,9 +10,12 @@ std::string_view code_name(ToolCode code) {
     case ToolCode::read_only: return "read_only";
     case ToolCode::too_large: return "too_large";
     case ToolCode::tool_failed: return "tool_failed";
+    case ToolCode::tool_timeout: return "tool_timeout";
+    case ToolCode::sandbox_unavailable: return "sandbox_unavailable";
     case ToolCode::unknown_tool: return "unknown_tool";
     case ToolCode::cancelled: return "cancelled";
     case ToolCode::interrupted: return "interrupted";
+    case ToolCode::denied: return "denied";
   }
   return "tool_failed";
 }

@@ -25,6 +25,11 @@ constexpr Spec kSpecs[] = {
      R"({"type":"object","properties":{"pattern":{"type":"string"},"path":{"type":"string"},)"
      R"("glob":{"type":"string"},"case_insensitive":{"type":"boolean"}},)"
      R"("required":["pattern"],"additionalProperties":false})"},
+    {"bash",
+     "Run a shell command (bash -c) in a sandbox with cwd /work; the workspaces are under /workspaces. Answers its "
+     "output (stdout and stderr) and exit code. timeout_ms defaults to 120000.",
+     R"({"type":"object","properties":{"command":{"type":"string"},"timeout_ms":{"type":"integer","minimum":1}},)"
+     R"("required":["command"],"additionalProperties":false})"},
 };
 
 }  // namespace

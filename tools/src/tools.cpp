@@ -339,3 +339,22 @@ ToolResult run(std::string_view name, const Scope& scope, const boost::json::obj
 }
 
 }  // namespace yoi::tools
+
+namespace yoi::tools {
+
+ToolOr<BashArguments> bash_arguments(const boost::json::object& args) {
+  if (auto ok = detail::only_keys(args, {"command", "timeout_ms"}); !ok) return tl::unexpected(ok.error());
+  auto command = detail::req_string(args, "command");
+  if (!command) return tl::unexpected(command.error());
+  if (command->empty()) return tool_fail(ToolCode::invalid_arguments, "command: must not be empty");
+  if (command->size() > kMaxBashCommandBytes)
+    return tool_fail(ToolCode::invalid_arguments, fmt::format("command: longer than {} bytes", kMaxBashCommandBytes));
+  if (command->find('\0') != std::string::npos)
+    return tool_fail(ToolCode::invalid_arguments, "command: must not contain a NUL byte");
+  auto timeout = detail::opt_int(args, "timeout_ms");
+  if (!timeout) return tl::unexpected(timeout.error());
+  if (*timeout && **timeout < 1) return tool_fail(ToolCode::invalid_arguments, "timeout_ms: must be at least 1");
+  return BashArguments{std::move(*command), *timeout};
+}
+
+}  // namespace yoi::tools

@@ -54,5 +54,42 @@ TEST(Utf8, PrefixStopsBeforeAPartialSequence) {
   EXPECT_EQ(utf8_prefix("abc", 2), "ab");
 }
 
+// A stream fed in pieces answers what bound_output answers for the whole
+// text, whatever the piece size; a stream too long to hold keeps the same
+// head and tail and counts everything between.
+TEST(OutputCapture, MatchesBoundOutputOfTheWholeStream) {
+  std::string text = std::string(5000, 'h') + "é€😀" + std::string(90000, 'm') + std::string(5000, 't');
+  for (std::size_t piece : {1u, 7u, 4096u, 200000u})
+    for (std::size_t max : {1000u, 3000u, 120000u}) {
+      OutputCapture c(max);
+      for (std::size_t i = 0; i < text.size(); i += piece) c.append(std::string_view(text).substr(i, piece));
+      EXPECT_EQ(c.total(), text.size());
+      auto want = bound_output(text, max);
+      auto got = c.finish();
+      EXPECT_EQ(got.text, want.text) << "piece " << piece << " max " << max;
+      EXPECT_EQ(got.truncated, want.truncated);
+    }
+}
+
+TEST(OutputCapture, HoldsAtMostAFewTimesItsBoundForAnyStream) {
+  OutputCapture c(1024);
+  std::string chunk(65536, 'x');
+  for (int i = 0; i < 2000; ++i) c.append(chunk);  // 128 MiB
+  c.append("the end\n");
+  auto b = c.finish();
+  EXPECT_TRUE(b.truncated);
+  EXPECT_LE(b.text.size(), 1024u + 64u);
+  EXPECT_TRUE(b.text.ends_with("the end\n"));
+  EXPECT_NE(b.text.find("bytes elided"), std::string::npos);
+}
+
+TEST(Utf8, CompletePrefixHoldsBackAnUnfinishedSequence) {
+  EXPECT_EQ(utf8_complete_prefix("abc"), 3u);
+  EXPECT_EQ(utf8_complete_prefix("ab\xE2\x82"), 2u);        // € missing its last byte
+  EXPECT_EQ(utf8_complete_prefix("ab\xE2\x82\xAC"), 5u);    // € whole
+  EXPECT_EQ(utf8_complete_prefix("\xF0\x9F\x98"), 0u);      // 😀 missing one
+  EXPECT_EQ(utf8_complete_prefix("a\x80"), 2u);               // a stray continuation: not held
+}
+
 }  // namespace
 }  // namespace yoi::tools

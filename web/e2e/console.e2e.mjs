@@ -173,12 +173,17 @@ async function main() {
   // closed port, so a run on it fails (provider_unreachable).
   const rtConfig = join(mkdtempSync(join(tmpdir(), "yoi-e2e-rt-")), "runtime.toml");
   cleanups.push(() => rmSync(dirname(rtConfig), { recursive: true, force: true }));
-  // It also lends a workspace; yoi-server has a profile of its own (issue 23).
+  // The echo profile lets the tool-card check's write and edit of notes.md
+  // run without asking (writes ask by default, ARCHITECTURE §15). The runtime
+  // also lends a workspace; yoi-server has a profile of its own (issue 23).
   const lentDir = mkdtempSync(join(tmpdir(), "yoi-e2e-lent-"));
   cleanups.push(() => rmSync(lentDir, { recursive: true, force: true }));
   writeFileSync(
     rtConfig,
-    `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
+    '[profiles.runtime_default]\nengine = "echo"\necho_chunk_delay_ms = 15\n' +
+      '[[profiles.runtime_default.permissions]]\ntool = "write"\npattern = "notes.md"\naction = "allow"\n' +
+      '[[profiles.runtime_default.permissions]]\ntool = "edit"\npattern = "notes.md"\naction = "allow"\n' +
+      `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
       "max_retries = 0\nconnect_timeout_ms = 2000\n" +
       `[workspaces.lent]\npath = "${lentDir}"\naccess = "read"\n`,
   );
@@ -393,6 +398,11 @@ async function main() {
     await page.setViewportSize({ width: 1280, height: 820 });
     if (widths.doc > 390 || widths.main > 390) fail(`with tool cards the worker page scrolls sideways at 390 px: ${JSON.stringify(widths)}`);
   });
+
+  // Issue 21: a call that asks (write asks by default) is a card in the
+  // transcript answered by a person; nothing else approves it.
+  const approvals = await approvalChecks(page, shot);
+  if (approvals.workerHash) await page.goto(`${base}/${workerHash}`);
 
   await check("Escape cancels a run in flight (or the run was already over)", async () => {
     // A long input makes a long echo; whether it is still running when Escape
@@ -756,6 +766,131 @@ async function remotePhase(context, pageErrors) {
     await page.screenshot({ path: join(outDir, "remote-recovered.png") });
   });
   await page.close();
+}
+
+// Issue 21 (approvals, ARCHITECTURE §15) in the console, on a worker of its own.
+async function approvalChecks(page, shot) {
+  const out = { workerHash: "" };
+  // The embedded runtime offers approvals (capability workers.approve, §15).
+  const caps = await page.evaluate(async () => {
+    const t = sessionStorage.getItem("yoi.token");
+    const r = await fetch("/api/runtimes", { headers: t ? { Authorization: `Bearer ${t}` } : {} });
+    const body = await r.json();
+    return (body.runtimes ?? []).find((x) => x.runtime_id === "local")?.capabilities ?? [];
+  });
+  if (!caps.includes("workers.approve")) fail(`the local runtime does not offer workers.approve: ${JSON.stringify(caps)}`);
+  const composer = '[data-testid="composer"]';
+  const send = async (text) => {
+    await page.locator(`${composer}:not([disabled])`).waitFor({ timeout: 20_000 });
+    await page.fill(composer, text);
+    await page.press(composer, "Enter");
+  };
+  const cardOf = (path) => page.locator('[data-testid="tool-card"][data-tool="write"]', { has: page.locator(".tool-arg", { hasText: path }) });
+  const waiting = (path) => cardOf(path).and(page.locator('[data-status="awaiting_approval"]'));
+  const lastReply = () => page.locator('[data-testid="transcript"] .msg-assistant:not([data-testid="in-flight"]) [data-testid="assistant-text"]').last();
+
+  await check("issue 21: a write that asks is a card with its path, a diff preview and Approve / Deny / Always allow; the composer waits with a hint", async () => {
+    await page.click('[data-testid="nav-workers"]');
+    await page.click('[data-testid="new-worker"]');
+    await page.fill('[data-testid="create-name"]', "e2e approvals");
+    await page.click('[data-testid="create-submit"]');
+    await page.waitForURL(/#\/w\//);
+    out.workerHash = new URL(page.url()).hash;
+    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await send('/write {"path":"a.txt","content":"x"}');
+    const card = waiting("a.txt");
+    await card.waitFor({ timeout: 20_000 });
+    const panel = card.locator('[data-testid="approval"]');
+    await panel.waitFor();
+    if (!(await panel.locator('[data-testid="approval-main"]').innerText()).includes("a.txt")) fail("the card does not name the path");
+    const added = await panel.locator('[data-testid="approval-diff"] .diff-add').allInnerTexts();
+    if (!added.some((l) => l.trim() === "+x")) fail(`the diff preview lacks the new content: ${JSON.stringify(added)}`);
+    for (const id of ["approve", "deny", "always-allow"]) await panel.locator(`[data-testid="${id}"]:not([disabled])`).waitFor();
+    await page.locator('.wv-actions .pill[data-status="awaiting_approval"]').waitFor();
+    await page.locator(`${composer}[disabled]`).waitFor();
+    await page.locator('[data-testid="composer-awaiting"]').waitFor();
+    await shot("approval-card");
+  });
+
+  await check("issue 21: the workers list and the sidebar mark the waiting worker; the status filter offers awaiting approval", async () => {
+    // The sidebar reloads every 5 s.
+    await page.locator('.sidebar [data-testid="approval-badge"][aria-label="Waiting for your approval"]').waitFor({ timeout: 12_000 });
+    await page.click('[data-testid="nav-workers"]');
+    await page.click('[data-testid="filter-status-awaiting_approval"]');
+    const row = page.locator('[data-testid="workers-table"] tr', { hasText: "e2e approvals" });
+    await row.locator('[data-testid="approval-badge"]').waitFor();
+    const statuses = await page.locator('[data-testid="workers-table"] [data-col="status"] .pill').evaluateAll((els) => els.map((e) => e.getAttribute("data-status")));
+    if (statuses.length === 0 || statuses.some((st) => st !== "awaiting_approval")) fail(`the filter shows ${JSON.stringify(statuses)}`);
+    await page.goto(`${new URL(page.url()).origin}/${out.workerHash}`);
+  });
+
+  await check("issue 21: the card survives a reload, from the saved view and from the server's detail alone", async () => {
+    await page.reload();
+    await waiting("a.txt").locator('[data-testid="approval"]').waitFor({ timeout: 20_000 });
+    // Forget the saved view: the pending approval comes from the snapshot's detail.
+    await page.evaluate(() => {
+      for (const k of Object.keys(sessionStorage)) if (k.startsWith("yoi.stream.")) sessionStorage.removeItem(k);
+    });
+    await page.reload();
+    await waiting("a.txt").locator('[data-testid="approval"]').waitFor({ timeout: 20_000 });
+    await page.locator(`${composer}[disabled]`).waitFor();
+  });
+
+  await check("issue 21: approve from the card runs the write and the card says Approved", async () => {
+    await waiting("a.txt").locator('[data-testid="approve"]').click();
+    await cardOf("a.txt").and(page.locator('[data-status="ok"]')).waitFor({ timeout: 20_000 });
+    const decision = await cardOf("a.txt").locator('[data-testid="approval-decision"]').innerText();
+    if (!decision.startsWith("Approved")) fail(`the answered card reads ${JSON.stringify(decision)}`);
+    await page.locator(`${composer}:not([disabled])`).waitFor({ timeout: 20_000 });
+    const reply = await lastReply().innerText();
+    if (!reply.includes("write ok")) fail(`the run did not go on after the approval: ${JSON.stringify(reply)}`);
+  });
+
+  await check("issue 21: deny with a reason: the card is denied and the reason reaches the model", async () => {
+    await send('/write {"path":"b.txt","content":"y"}');
+    const card = waiting("b.txt");
+    await card.locator('[data-testid="deny"]').click();
+    await card.locator('[data-testid="approval-reason"]').fill("not b please");
+    await card.locator('[data-testid="deny-confirm"]').click();
+    await cardOf("b.txt").and(page.locator('[data-status="failed"]')).waitFor({ timeout: 20_000 });
+    const status = await cardOf("b.txt").locator('[data-testid="tool-status"]').innerText();
+    if (!status.includes("denied")) fail(`the denied card shows ${JSON.stringify(status)}`);
+    const decision = await cardOf("b.txt").locator('[data-testid="approval-decision"]').innerText();
+    if (!decision.includes("Denied") || !decision.includes("not b please")) fail(`the decision reads ${JSON.stringify(decision)}`);
+    await page.locator(`${composer}:not([disabled])`).waitFor({ timeout: 20_000 });
+    const reply = await lastReply().innerText();
+    if (!reply.includes("denied") || !reply.includes("not b please")) fail(`the model was not told the reason: ${JSON.stringify(reply)}`);
+  });
+
+  await check("issue 21: always allow approves and the next identical call runs without a card asking", async () => {
+    await send('/write {"path":"c.txt","content":"z"}');
+    await waiting("c.txt").locator('[data-testid="always-allow"]').click();
+    await cardOf("c.txt").and(page.locator('[data-status="ok"]')).waitFor({ timeout: 20_000 });
+    const decision = await cardOf("c.txt").locator('[data-testid="approval-decision"]').innerText();
+    if (!decision.includes("always allowed")) fail(`the decision reads ${JSON.stringify(decision)}`);
+    await page.locator(`${composer}:not([disabled])`).waitFor({ timeout: 20_000 });
+    // Record every approval panel that appears from now on.
+    await page.evaluate(() => {
+      window.__asked = 0;
+      new MutationObserver(() => {
+        if (document.querySelector('[data-testid="approval"]')) window.__asked++;
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await send('/write {"path":"c.txt","content":"z"}');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="tool-card"][data-tool="write"][data-status="ok"]').length >= 3, null, { timeout: 20_000 });
+    await page.locator(`${composer}:not([disabled])`).waitFor({ timeout: 20_000 });
+    const asked = await page.evaluate(() => window.__asked);
+    if (asked !== 0) fail(`the remembered call still asked (${asked} approval panels seen)`);
+    if ((await cardOf("c.txt").count()) !== 2) fail(`expected two c.txt cards, got ${await cardOf("c.txt").count()}`);
+    // The worker's page lists what was always allowed (from its detail), also after a reload.
+    for (const when of ["live", "after a reload"]) {
+      if (when !== "live") await page.reload();
+      const rules = await page.locator('[data-testid="remembered-rules"]').innerText();
+      if (!/write \S*c\.txt/.test(rules)) fail(`${when}, the worker's always-allowed rules read ${JSON.stringify(rules)}`);
+    }
+    await shot("approvals-answered");
+  });
+  return out;
 }
 
 // Fails unless none of these data-testids is on the page.

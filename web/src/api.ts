@@ -8,6 +8,7 @@
 // token is only ever sent in the Authorization header.
 
 import type {
+  ApprovalBody,
   CancelResult,
   CreateWorkerBody,
   InputAccepted,
@@ -77,6 +78,11 @@ export class Api {
   }
   stop(rid: string, wid: string): Promise<unknown> {
     return this.call("POST", `${workerPath(rid, wid)}/stop`, {});
+  }
+  // Answers a pending tool call (§15): 404 approval_not_found when it is not
+  // pending, 409 approval_resolved for a different answer to a resolved one.
+  approve(rid: string, wid: string, callId: string, body: ApprovalBody): Promise<unknown> {
+    return this.call("POST", `${workerPath(rid, wid)}/approvals/${enc(callId)}`, body);
   }
   // A stopped worker only (409 worker_not_stopped otherwise); 204 No Content.
   deleteWorker(rid: string, wid: string): Promise<unknown> {

@@ -2,7 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { listAllWorkers } from "./api";
 import { useRoute, workerHref, workersHref } from "./router";
 import { api, setAskHandler, tokens } from "./services";
-import { StatusPill, useLoad } from "./ui/common";
+import { ApprovalBadge, StatusPill, useLoad } from "./ui/common";
 import { RuntimesView } from "./ui/RuntimesView";
 import { TokenDialog } from "./ui/TokenDialog";
 import { WorkersView } from "./ui/WorkersView";
@@ -42,13 +42,16 @@ export function App() {
   );
 }
 
+const waits = (w: { status: string }) => (w.status === "awaiting_approval" ? 1 : 0);
+
 function Sidebar({ route, hasToken, onForget }: { route: ReturnType<typeof useRoute>; hasToken: boolean; onForget: () => void }) {
   const current = route.name === "worker" ? `${route.runtimeId}/${route.workerId}` : "";
   // Reload on navigation too, so a worker just created shows up at once.
   const { data } = useLoad(() => listAllWorkers(api, 2), [route.name, current], 5000);
   const recent = (data?.workers ?? [])
     .filter((w) => w.status !== "stopped")
-    .sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0))
+    // Workers that wait for a person first, then the most recently active.
+    .sort((a, b) => waits(b) - waits(a) || (b.updated_at ?? 0) - (a.updated_at ?? 0))
     .slice(0, 12);
   return (
     <aside class="sidebar">
@@ -74,6 +77,7 @@ function Sidebar({ route, hasToken, onForget }: { route: ReturnType<typeof useRo
               title={`${w.runtime_id} / ${w.worker_id}`}
             >
               <span class="side-name">{w.display_name || w.worker_id}</span>
+              <ApprovalBadge status={w.status} />
               <StatusPill status={w.status} />
             </a>
           ))}

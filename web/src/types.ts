@@ -2,7 +2,7 @@
 // Field names are the contract. Everything the server may add is optional here,
 // and the console renders what is present.
 
-export type WorkerStatus = "idle" | "running" | "stopped";
+export type WorkerStatus = "idle" | "running" | "awaiting_approval" | "stopped";
 
 export interface Intent {
   kind: "assistant" | "task" | "role" | string;
@@ -25,7 +25,36 @@ export interface Worker {
   run_count?: number;
   last_seq?: number;
   transcript_total?: number;
+  // Calls parked on a person's decision (§15), while `awaiting_approval`.
+  pending_approvals?: PendingApproval[];
+  // What a person chose to always allow (approve + remember), §15.
+  remembered_rules?: Array<{ tool: string; pattern?: string; action: string }>;
   [extra: string]: unknown;
+}
+
+// A tool call waiting for a person (ARCHITECTURE §15): the worker detail's
+// `pending_approvals` and the `approval_requested` event carry it.
+export interface PendingApproval {
+  call_id: string;
+  name: string;
+  arguments: unknown;
+  run_id?: string;
+  rule?: { tool: string; pattern?: string; action: string; source?: string }; // the rule that said `ask`
+  requested_at?: number;
+}
+
+export type ApprovalDecision = "approve" | "deny";
+// POST …/approvals/{call_id}
+export interface ApprovalBody {
+  decision: ApprovalDecision;
+  reason?: string;
+  remember?: boolean;
+}
+// What `approval_resolved` says about a call.
+export interface ApprovalResolution {
+  decision: "approved" | "denied" | string;
+  reason?: string;
+  remember?: boolean;
 }
 
 export interface WorkerList {
@@ -48,7 +77,7 @@ export interface RuntimeSummary {
   epoch?: string;
   version?: string;
   store?: string;
-  workers?: Record<string, number>; // counts: total, idle, running, stopped
+  workers?: Record<string, number>; // counts: total, idle, running, awaiting_approval, stopped
   limits?: Record<string, number>;
   capabilities?: string[];
   profiles?: string[];
@@ -166,6 +195,16 @@ export type WorkerEvent =
       exit_code?: number;
       duration_ms?: number;
     })
+  // arguments: the model's JSON text (as the runtime sends it) or an object.
+  | (EventBase & {
+      type: "approval_requested";
+      run_id: string;
+      call_id: string;
+      name: string;
+      arguments: unknown;
+      rule?: { tool: string; pattern?: string; action: string; source?: string };
+    })
+  | (EventBase & { type: "approval_resolved"; run_id: string; call_id: string } & ApprovalResolution)
   | (EventBase & { type: "usage"; run_id: string; step?: number; input_tokens: number; output_tokens: number })
   | (EventBase & {
       type: "run_finished";

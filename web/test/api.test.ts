@@ -151,3 +151,21 @@ describe("Api", () => {
     expect(all.runtimes?.[2].error?.code).toBe("runtime_unreachable");
   });
 });
+
+describe("Api.approve", () => {
+  it("posts the decision to the call's approval route and surfaces approval_resolved as a typed error", async () => {
+    const { f, seen } = fakeFetch([
+      [200, { call_id: "c 1", decision: "denied" }],
+      [409, { error: { code: "approval_resolved", message: "already approved" } }],
+    ]);
+    const api = new Api({ tokens: new TokenStore(new MemoryStorage()), fetch: f });
+    await api.approve("rt1", "w1", "c 1", { decision: "deny", reason: "no" });
+    expect(seen[0].method).toBe("POST");
+    expect(seen[0].url).toBe("/api/runtimes/rt1/workers/w1/approvals/c%201");
+    expect(JSON.parse(seen[0].body!)).toEqual({ decision: "deny", reason: "no" });
+    const err = (await api.approve("rt1", "w1", "c 1", { decision: "approve", remember: true }).catch((e: unknown) => e)) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
+    expect([err.code, err.status]).toEqual(["approval_resolved", 409]);
+    expect(JSON.parse(seen[1].body!)).toEqual({ decision: "approve", remember: true });
+  });
+});

@@ -243,7 +243,7 @@ describe("golden runtime rows through normalizeRuntime", () => {
     expect(r).toMatchObject({ runtime_id: "local", display_name: g.display_name, kind: "embedded", status: "ready", store: g.store });
     expect(r.reachability).toEqual({ label: "reachable", tone: "ok" });
     expect(r.worker_counts).toEqual(g.workers);
-    expect(Object.keys(r.worker_counts).sort()).toEqual(["idle", "running", "stopped", "total"]);
+    expect(Object.keys(r.worker_counts).sort()).toEqual(["awaiting_approval", "idle", "running", "stopped", "total"]);
     expect(r.capabilities).toEqual(g.capabilities);
     expect(r.profiles).toEqual(g.profiles);
     expect(r.version).toBe(g.version);

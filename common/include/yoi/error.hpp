@@ -31,6 +31,8 @@ enum class Code {
   worker_not_stopped,  // delete of a worker that is not stopped (§17)
   bundle_missing,          // create names a config bundle the runtime lacks (§16)
   bundle_digest_mismatch,  // a bundle that does not hash to its digest (§16)
+  approval_not_found,  // an approval for a call that is not pending (§15)
+  approval_resolved,   // a different answer to a call already resolved (§15)
   limit_exceeded,  // a configured capacity limit (workers per runtime, ...)
   unsupported,
   // cursors and streams (diagnostic vocabulary, ARCHITECTURE §5)
@@ -47,6 +49,7 @@ enum class Code {
   runtime_error,
   runtime_bad_response,
   runtime_timeout,
+  runtime_busy,  // too many requests queued for one runtime (503 + Retry-After)
   // model providers (engines)
   provider_unreachable,
   provider_auth_failed,
@@ -87,5 +90,8 @@ std::string_view code_name(Code code);
 bool code_from_name(std::string_view name, Code& out);
 // The one table from code to HTTP status (ARCHITECTURE §7).
 int http_status(Code code);
+// Seconds a client should wait before trying again (the Retry-After header
+// of the answer), from the same table; 0 when the code does not say.
+int retry_after_seconds(Code code);
 
 }  // namespace yoi

@@ -22,11 +22,11 @@ export const EVENT_TYPES = [
   "worker_stopped",
   "tool_call",
   "tool_result",
+  "tool_output",
+  "approval_requested",
+  "approval_resolved",
 ] as const;
-// Applied by the console too, before the runtime sends them (bash's streamed
-// output, ARCHITECTURE §12): they join EVENT_TYPES with their golden files.
-export const PENDING_EVENT_TYPES = ["tool_output"] as const;
-const KNOWN_EVENTS: ReadonlySet<string> = new Set([...EVENT_TYPES, ...PENDING_EVENT_TYPES]);
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -73,6 +73,10 @@ function decodeEvent(v: unknown): WorkerEvent | null {
       return runOk && isStr(e.call_id) && isStr(e.name) && typeof e.ok === "boolean"
         ? ({ ...e, output: isStr(e.output) ? e.output : "" } as unknown as WorkerEvent)
         : null;
+    case "approval_requested":
+      return runOk && isStr(e.call_id) && isStr(e.name) && isObj(e.rule) ? (e as unknown as WorkerEvent) : null;
+    case "approval_resolved":
+      return runOk && isStr(e.call_id) && isStr(e.decision) ? (e as unknown as WorkerEvent) : null;
     default:
       return { type: "__unknown", original: e.type, seq: isSeq(e.seq) ? e.seq : 0 };
   }

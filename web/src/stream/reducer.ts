@@ -14,7 +14,17 @@
 //   repeats nor skips text.
 
 import { CURSOR_CODES, NO_WORKER_CODES } from "../codes";
-import type { DiagnosticAction, Frame, InFlightPart, PendingCall, TranscriptItem, Worker, WorkerEvent } from "../types";
+import type {
+  ApprovalResolution,
+  DiagnosticAction,
+  Frame,
+  InFlightPart,
+  PendingApproval,
+  PendingCall,
+  TranscriptItem,
+  Worker,
+  WorkerEvent,
+} from "../types";
 
 export type Connection =
   | "connecting" // first connection of this page to this worker
@@ -65,6 +75,10 @@ export interface ViewState {
   resumedWithCursor: boolean; // this socket was opened with a cursor
   needsResync: boolean; // a gap was seen: reconnect without a cursor
   usage: { run_id: string; input_tokens: number; output_tokens: number } | null;
+  // How this page saw approvals resolved (approval_resolved), by call id, so
+  // an answered card says what was decided. The pending ones live in
+  // worker.pending_approvals (the detail carries them: a reload keeps them).
+  resolutions: Record<string, ApprovalResolution>;
   transport: "ws" | "poll"; // poll: the REST events fallback
   stats: { duplicates: number; deltas: number; snapshots: number; gaps: number; badFrames: number };
 }
@@ -81,7 +95,10 @@ export type Action =
   | { type: "earlier"; items: TranscriptItem[] } // an older transcript page
   | { type: "resync_local" } // a gap was seen: forget the cursor, reconnect for a snapshot
   | { type: "failed"; code: string; message: string } // the stream cannot continue (e.g. worker gone)
-  | { type: "transport"; transport: "ws" | "poll" };
+  | { type: "transport"; transport: "ws" | "poll" }
+  // The worker's detail fetched apart from the stream: only the fields no
+  // event carries are taken from it (what was always allowed, §15).
+  | { type: "detail"; worker: Worker };
 
 export function initialState(runtimeId: string, workerId: string): ViewState {
   return {
@@ -98,6 +115,7 @@ export function initialState(runtimeId: string, workerId: string): ViewState {
     resumedWithCursor: false,
     needsResync: false,
     usage: null,
+    resolutions: {},
     transport: "ws",
     stats: { duplicates: 0, deltas: 0, snapshots: 0, gaps: 0, badFrames: 0 },
   };
@@ -148,6 +166,9 @@ export function reduce(s: ViewState, a: Action): ViewState {
       return { ...s, connection: "failed", diagnostic: { code: a.code, message: a.message, action: "local" } };
     case "frame":
       return applyFrame(s, a.frame);
+    case "detail":
+      if (!s.worker || a.worker.worker_id !== s.workerId) return s;
+      return { ...s, worker: { ...s.worker, remembered_rules: a.worker.remembered_rules ?? [] } };
   }
 }
 
@@ -339,6 +360,10 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
       }
       return { ...s, inFlight, items: appendItem(s.items, item, s.worker) };
     }
+    case "approval_requested":
+      return applyApprovalRequested(s, e);
+    case "approval_resolved":
+      return applyApprovalResolved(s, e);
     case "usage":
       return { ...s, usage: { run_id: e.run_id, input_tokens: e.input_tokens ?? 0, output_tokens: e.output_tokens ?? 0 } };
     case "run_finished": {
@@ -349,13 +374,55 @@ function applyEvent(s: ViewState, e: WorkerEvent): ViewState {
       // item only, so the view shows it once.
       const item: TranscriptItem = { role: "assistant", content: text, run_id: e.run_id, result: e.result, seq: e.seq };
       if (e.error) item.error = e.error;
-      return { ...s, inFlight: null, items: appendItem(s.items, item, s.worker) };
+      // A run that ends leaves nothing to approve (cancel and stop deny every pending call).
+      return { ...s, inFlight: null, worker: withoutPending(s.worker, e.run_id), items: appendItem(s.items, item, s.worker) };
     }
     case "worker_stopped":
-      return { ...s, inFlight: null, worker: s.worker ? { ...s.worker, status: "stopped" } : s.worker };
+      return { ...s, inFlight: null, worker: s.worker ? { ...withoutPending(s.worker, null)!, status: "stopped" } : s.worker };
     case "__unknown":
       return s;
   }
+}
+
+// Bound on pending approvals and remembered resolutions held per view.
+export const MAX_APPROVALS = 256;
+
+// The worker's pending approvals: the well-formed entries of its detail.
+export function pendingApprovals(w: Worker | null): PendingApproval[] {
+  const list = w?.pending_approvals;
+  if (!Array.isArray(list)) return [];
+  return list.filter((p): p is PendingApproval => typeof p === "object" && p !== null && typeof p.call_id === "string" && typeof p.name === "string");
+}
+
+// Pending approvals of every run but `run_id` (null: of none).
+function withoutPending(w: Worker | null, run_id: string | null): Worker | null {
+  if (!w || pendingApprovals(w).length === 0) return w;
+  return { ...w, pending_approvals: run_id === null ? [] : pendingApprovals(w).filter((p) => p.run_id !== undefined && p.run_id !== run_id) };
+}
+
+function setCallState(cur: InFlight | null, call_id: string, state: PendingCall["state"]): InFlight | null {
+  if (!cur || !cur.calls.some((c) => c.call_id === call_id)) return cur;
+  return { ...cur, calls: cur.calls.map((c) => (c.call_id === call_id ? { ...c, state } : c)) };
+}
+
+function applyApprovalRequested(s: ViewState, e: Extract<WorkerEvent, { type: "approval_requested" }>): ViewState {
+  const p: PendingApproval = { call_id: e.call_id, name: e.name, arguments: e.arguments, run_id: e.run_id };
+  if (e.rule !== undefined) p.rule = e.rule;
+  if (e.time !== undefined) p.requested_at = e.time;
+  const list = pendingApprovals(s.worker).filter((x) => x.call_id !== e.call_id);
+  const worker = s.worker ? { ...s.worker, pending_approvals: list.concat(p).slice(-MAX_APPROVALS) } : s.worker;
+  const { [e.call_id]: _old, ...resolutions } = s.resolutions;
+  return { ...s, worker, resolutions, inFlight: setCallState(s.inFlight, e.call_id, "awaiting_approval") };
+}
+
+function applyApprovalResolved(s: ViewState, e: Extract<WorkerEvent, { type: "approval_resolved" }>): ViewState {
+  const r: ApprovalResolution = { decision: e.decision, remember: e.remember === true };
+  if (typeof e.reason === "string" && e.reason !== "") r.reason = e.reason;
+  const worker = s.worker ? { ...s.worker, pending_approvals: pendingApprovals(s.worker).filter((x) => x.call_id !== e.call_id) } : s.worker;
+  const keys = Object.keys(s.resolutions);
+  const kept = keys.length >= MAX_APPROVALS ? Object.fromEntries(keys.slice(1 - MAX_APPROVALS).map((k) => [k, s.resolutions[k]])) : s.resolutions;
+  // Approved: the tool runs now; denied: its `denied` result follows.
+  return { ...s, worker, resolutions: { ...kept, [e.call_id]: r }, inFlight: setCallState(s.inFlight, e.call_id, "running") };
 }
 
 // Older transcript items (from GET …/transcript) go before the first item we
@@ -386,5 +453,11 @@ export function missingWorker(s: ViewState): Diagnostic | null {
 }
 
 export function isBusy(s: ViewState): boolean {
-  return s.inFlight !== null || s.worker?.status === "running";
+  return s.inFlight !== null || s.worker?.status === "running" || isAwaitingApproval(s);
+}
+
+// The run is parked on a person's decision: input would be 409 worker_busy
+// (new input is never consent, §15); only the approval cards answer.
+export function isAwaitingApproval(s: ViewState): boolean {
+  return s.worker?.status === "awaiting_approval" || pendingApprovals(s.worker).length > 0;
 }

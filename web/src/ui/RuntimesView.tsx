@@ -58,6 +58,7 @@ export function RuntimesView() {
                   <a href={workersHref(r.runtime_id)}>{counts.total === undefined ? "view workers" : `${counts.total} total`}</a>
                   {counts.running ? ` · ${counts.running} running` : ""}
                   {counts.idle ? ` · ${counts.idle} idle` : ""}
+                  {counts.awaiting_approval ? ` · ${counts.awaiting_approval} awaiting approval` : ""}
                   {counts.stopped ? ` · ${counts.stopped} stopped` : ""}
                 </dd>
                 {r.profiles.length > 0 && (

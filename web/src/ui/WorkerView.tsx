@@ -4,13 +4,13 @@ import { NO_WORKER_CODES } from "../codes";
 import { workersHref } from "../router";
 import { api, newClientMessageId, streamEnv } from "../services";
 import { WorkerStream } from "../stream/connection";
-import { isBusy, missingWorker, type Connection, type Diagnostic, type ViewState } from "../stream/reducer";
+import { isAwaitingApproval, isBusy, missingWorker, pendingApprovals, type Connection, type Diagnostic, type ViewState } from "../stream/reducer";
 import { transcriptEntries } from "../tools";
 import { resultMark } from "../transcript";
 import type { TranscriptItem } from "../types";
 import { ErrorBox, StatusPill } from "./common";
 import { DeleteWorkerButton } from "./DeleteWorker";
-import { ToolCard } from "./ToolCard";
+import { ToolCard, type AnswerApproval } from "./ToolCard";
 
 const CONN_LABEL: Record<Connection, string> = {
   connecting: "connecting",
@@ -98,6 +98,22 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
     };
   }, [runtimeId, workerId]);
 
+  // What was always allowed lives in the detail, which no event carries:
+  // read it when the view opens and after each "always allow".
+  const remembered = state ? Object.values(state.resolutions).filter((r) => r.remember).length : 0;
+  const haveWorker = state?.worker != null;
+  useEffect(() => {
+    if (!haveWorker) return;
+    let live = true;
+    api.getWorker(runtimeId, workerId).then(
+      (w) => live && streamRef.current?.dispatch({ type: "detail", worker: w }),
+      () => {}, // the stream reports what is wrong with the worker
+    );
+    return () => {
+      live = false;
+    };
+  }, [runtimeId, workerId, remembered, haveWorker]);
+
   const title = state?.worker?.display_name || workerId;
   useEffect(() => {
     document.title = `${title} · yoi`;
@@ -114,6 +130,14 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
   const w = state.worker;
   const stopped = w?.status === "stopped";
   const busy = isBusy(state);
+  const awaiting = isAwaitingApproval(state);
+
+  // The card's answer; the stream's approval_resolved then updates the view.
+  const answer: AnswerApproval = async (callId, body) => {
+    const r = await api.approve(runtimeId, workerId, callId, body);
+    streamRef.current?.poke();
+    return r;
+  };
 
   const cancel = async () => {
     setActionError(null);
@@ -177,7 +201,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
           <code>{state.diagnostic.code}</code> {state.diagnostic.message}
         </div>
       )}
-      <Transcript state={state} stream={streamRef.current} onError={setActionError} />
+      <Transcript state={state} stream={streamRef.current} onError={setActionError} onAnswer={answer} />
       <div class="wv-foot">
         <ErrorBox error={actionError} onDismiss={() => setActionError(null)} />
         {notice && !actionError && (
@@ -190,6 +214,7 @@ export function WorkerView({ runtimeId, workerId }: { runtimeId: string; workerI
           workerId={workerId}
           appliedSeq={state.seq}
           busy={busy}
+          awaiting={awaiting}
           stopped={stopped}
           onCancel={cancel}
           onError={setActionError}
@@ -239,6 +264,16 @@ function WorkerMeta({ state }: { state: ViewState }) {
           <span class="k">profile</span> {w.profile}
         </span>
       )}
+      {Array.isArray(w.remembered_rules) && w.remembered_rules.length > 0 && (
+        <span data-testid="remembered-rules" title="Calls a person chose to always allow for this worker">
+          <span class="k">always allowed</span>{" "}
+          {w.remembered_rules
+            .slice(0, 5)
+            .map((r) => `${r.tool}${r.pattern ? ` ${r.pattern}` : ""}`)
+            .join(", ")}
+          {w.remembered_rules.length > 5 ? ` and ${w.remembered_rules.length - 5} more` : ""}
+        </span>
+      )}
       {state.usage && (
         <span title={`run ${state.usage.run_id}`}>
           <span class="k">last run</span> {state.usage.input_tokens} in · {state.usage.output_tokens} out tokens
@@ -272,7 +307,17 @@ function StopButton({ onStop }: { onStop: () => void }) {
   );
 }
 
-function Transcript({ state, stream, onError }: { state: ViewState; stream: WorkerStream | null; onError: (e: ApiError) => void }) {
+function Transcript({
+  state,
+  stream,
+  onError,
+  onAnswer,
+}: {
+  state: ViewState;
+  stream: WorkerStream | null;
+  onError: (e: ApiError) => void;
+  onAnswer: AnswerApproval;
+}) {
   const ref = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const [loadingEarlier, setLoadingEarlier] = useState(false);
@@ -339,9 +384,9 @@ function Transcript({ state, stream, onError }: { state: ViewState; stream: Work
             {state.connection === "connecting" ? "Loading…" : "No messages yet. Say something to start a run."}
           </div>
         )}
-        {transcriptEntries(state.items, state.inFlight).map((e, i) =>
+        {transcriptEntries(state.items, state.inFlight, { pending: pendingApprovals(state.worker), resolutions: state.resolutions }).map((e, i) =>
           e.kind === "tool" ? (
-            <ToolCard key={`tool-${e.card.call_id || i}`} card={e.card} />
+            <ToolCard key={`tool-${e.card.call_id || i}`} card={e.card} onAnswer={onAnswer} />
           ) : (
             <Message key={`${e.item.index ?? "x"}-${e.item.seq ?? i}-${e.item.role}-${e.item.run_id}`} item={e.item} />
           ),
@@ -368,12 +413,13 @@ function Composer(props: {
   workerId: string;
   appliedSeq: number;
   busy: boolean;
+  awaiting: boolean;
   stopped: boolean;
   onCancel: () => void;
   onError: (e: ApiError) => void;
   onSent: () => void;
 }) {
-  const { runtimeId, workerId, busy, stopped } = props;
+  const { runtimeId, workerId, busy, awaiting, stopped } = props;
   const [text, setText] = useState("");
   const [sending, setSending] = useState(false);
   // A message that failed to send keeps its client_message_id, so sending it
@@ -397,17 +443,19 @@ function Composer(props: {
   const disabled = busy || stopped || sending || waitSeq !== null;
 
   // Escape cancels the run wherever the focus is (the textarea is disabled
-  // while a run is in flight, so it cannot receive the key itself).
+  // while a run is in flight, so it cannot receive the key itself). Not while
+  // the run waits for a person: cancel would deny every pending call, which
+  // only the Cancel button (or the card's Deny) may do.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === "Escape" && busy && !stopped) {
+      if (e.key === "Escape" && busy && !awaiting && !stopped) {
         e.preventDefault();
         props.onCancel();
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [busy, stopped, props.onCancel]);
+  }, [busy, awaiting, stopped, props.onCancel]);
 
   useEffect(() => {
     if (!disabled) area.current?.focus();
@@ -434,7 +482,9 @@ function Composer(props: {
 
   const placeholder = stopped
     ? "This worker is stopped."
-    : busy
+    : awaiting
+      ? "Waiting for your approval — answer the card above"
+      : busy
       ? "Worker is busy — Esc cancels the run"
       : "Message the worker — Enter sends, Shift+Enter for a new line";
 
@@ -463,7 +513,11 @@ function Composer(props: {
       />
       <div class="composer-bar">
         <span class="hint">
-          {busy ? (
+          {awaiting ? (
+            <span class="awaiting" data-testid="composer-awaiting">
+              A tool call waits for your approval: answer it on its card. Input is refused until then (new input is never consent).
+            </span>
+          ) : busy ? (
             <span class="busy">
               <span class="spinner" /> Running — <kbd>Esc</kbd> cancels
             </span>

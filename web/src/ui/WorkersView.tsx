@@ -4,9 +4,9 @@ import { workerHref, workersHref } from "../router";
 import { normalizeRuntime } from "../runtimes";
 import { api } from "../services";
 import type { CreateWorkerBody, RuntimeSummary, ServerProfile } from "../types";
-import { Empty, ErrorBox, StatusPill, relTime, useLoad } from "./common";
+import { ApprovalBadge, Empty, ErrorBox, StatusPill, relTime, statusLabel, useLoad } from "./common";
 
-const STATUSES = ["idle", "running", "stopped"];
+const STATUSES = ["idle", "running", "awaiting_approval", "stopped"];
 
 export function WorkersView({ runtime, status }: { runtime?: string; status?: string }) {
   const workers = useLoad(() => listAllWorkers(api), [], 4000);
@@ -67,7 +67,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
         <div class="seg" role="group" aria-label="Status">
           {["", ...STATUSES].map((s) => (
             <a class={`seg-item ${(status ?? "") === s ? "on" : ""}`} href={workersHref(runtime, s || undefined)} data-testid={`filter-status-${s || "all"}`}>
-              {s || "all"}
+              {s ? statusLabel(s) : "all"}
             </a>
           ))}
         </div>
@@ -117,6 +117,7 @@ export function WorkersView({ runtime, status }: { runtime?: string; status?: st
                 </td>
                 <td class="c-status" data-col="status">
                   <StatusPill status={w.status} />
+                  <ApprovalBadge status={w.status} />
                 </td>
                 <td class="c-intent">{w.intent?.kind ?? "—"}</td>
                 <td class="c-profile mono">{w.profile ?? "—"}</td>

@@ -21,18 +21,35 @@ const STATUS_TONE: Record<string, string> = {
   idle: "ok",
   ready: "ok",
   running: "busy",
+  awaiting_approval: "ask",
   stopped: "muted",
   unavailable: "bad",
   unreachable: "bad",
   degraded: "warn",
 };
 
+// How a status reads (the wire value stays in data-status).
+export function statusLabel(status: string): string {
+  return status === "awaiting_approval" ? "awaiting approval" : status;
+}
+
 export function StatusPill({ status }: { status: string | undefined }) {
   const s = status ?? "unknown";
   return (
     <span class={`pill tone-${STATUS_TONE[s] ?? "warn"}`} data-status={s}>
       <span class="dot" />
-      {s}
+      {statusLabel(s)}
+    </span>
+  );
+}
+
+// A worker that waits for a person: a badge that stays visible where the
+// status pill is only a dot (the sidebar), with an accessible name.
+export function ApprovalBadge({ status }: { status: string | undefined }) {
+  if (status !== "awaiting_approval") return null;
+  return (
+    <span class="badge-approval" role="img" aria-label="Waiting for your approval" title="Waiting for your approval" data-testid="approval-badge">
+      !
     </span>
   );
 }

@@ -2,9 +2,21 @@
 // A small async HTTP/1.1 client on Boost.Beast for talking to yoi-runtime
 // processes (remote source, benchmarks). Asio/Beast stay in the .cpp.
 //
-// - keep-alive: up to `max_idle` idle connections per client are reused; a
-//   reused connection that turns out closed before any reply byte is retried
-//   once on a fresh one (the server never saw the request).
+// - keep-alive: at most `max_connections` connections per client (one
+//   runtime); up to `max_idle` of them wait in the pool between requests.
+//   More requests than connections wait in a queue of at most `max_queued`
+//   (in order, each under its own deadline); past it a request fails at once
+//   with `busy` (runtime_busy, 503 + Retry-After).
+// - self-healing (issue 22): a pooled connection the server has closed
+//   (its FIN or RST already here) is never used: each one is checked with a
+//   non-blocking peek when taken from the pool. A reused connection that
+//   fails before any byte of the reply (the server closed it while the
+//   request was on its way) is retried once on a fresh connection, but only
+//   for a request that is safe to send twice: a GET, or one the caller marks
+//   `repeatable` (an input with a client_message_id, a create with a
+//   worker_id: the runtime dedupes them). Nothing else is ever sent twice: not
+//   after a byte of the reply, not a failure on a fresh connection, not a
+//   cancel, stop or delete.
 // - one deadline per request (`timeout`, covering DNS, connect, TLS, write
 //   and read); DNS + connect additionally bounded by `connect_timeout`. DNS is
 //   raced against a timer (tcp_stream timeouts do not cover it).
@@ -41,6 +53,8 @@ struct Request {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   const Secret* bearer = nullptr;  // Authorization: Bearer <token>, if set and non-empty
+  // Safe to send twice (the server dedupes it); GET always is.
+  bool repeatable = false;
 };
 
 struct Response {
@@ -52,7 +66,8 @@ struct Response {
 // Transport outcomes that are not an HTTP response. `step` names where it
 // happened ("resolve", "connect", "tls", "write", "read"); there is no raw
 // error text on purpose.
-enum class Failure { unreachable, timeout, tls, too_large, protocol, cancelled };
+// `busy`: the client's queue of waiting requests was full (nothing sent).
+enum class Failure { unreachable, timeout, tls, too_large, protocol, cancelled, busy };
 std::string_view failure_name(Failure f);
 
 struct TransportError {
@@ -75,6 +90,8 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{10'000};
   std::chrono::milliseconds connect_timeout{3'000};
   std::size_t max_idle = 8;
+  std::size_t max_connections = 8;  // open at once (busy + idle)
+  std::size_t max_queued = 256;     // requests waiting for a connection
   std::size_t max_response_bytes = 8u << 20;
   std::string ca_file;
 };
@@ -93,6 +110,8 @@ class Client {
   // Observability for tests and metrics.
   virtual std::size_t idle_connections() const = 0;
   virtual std::size_t connections_opened() const = 0;
+  // Requests waiting for a connection now.
+  virtual std::size_t queued() const = 0;
 };
 
 }  // namespace yoi::backend::http

@@ -26,6 +26,7 @@ enum class ApiOp {
   cancel,
   stop,
   remove,  // deleting a worker
+  approve,  // answering a call awaiting approval
   transcript,
   events,  // polling page
   stream,  // opening an event stream

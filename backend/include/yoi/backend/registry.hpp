@@ -100,6 +100,9 @@ class RuntimeRegistry {
   const ServerProfiles* server_profiles() const { return server_profiles_.get(); }
   void detail(std::string runtime_id, std::string worker_id, Callback<rt::WorkerDetail> done,
               std::string_view principal = "browser");
+  // detail() as the browser's JSON text (Source::detail_text).
+  void detail_text(std::string runtime_id, std::string worker_id, Callback<std::string> done,
+                   std::string_view principal = "browser");
   void input(std::string runtime_id, std::string worker_id, rt::Input request,
              Callback<rt::InputAccepted> done, std::string_view principal = "browser");
   void cancel(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,
@@ -110,6 +113,10 @@ class RuntimeRegistry {
   // (backend/OBSERVE.md, "Deleted workers").
   void remove(std::string runtime_id, std::string worker_id, Callback<void> done,
               std::string_view principal = "browser");
+  // Answers a call awaiting approval: one call to the owning source.
+  void approve(std::string runtime_id, std::string worker_id, std::string call_id,
+               rt::ApprovalDecision decision, Callback<rt::ApprovalOutcome> done,
+               std::string_view principal = "browser");
   void transcript(std::string runtime_id, std::string worker_id, std::uint64_t start,
                   std::size_t limit, Callback<rt::TranscriptPage> done,
                   std::string_view principal = "browser");

@@ -34,6 +34,8 @@ struct RemoteConfig {
   std::chrono::milliseconds connect_timeout{3'000};  // DNS + connect
   std::chrono::milliseconds probe_interval{5'000};   // 0: no background probe
   std::size_t max_idle_connections = 8;
+  std::size_t max_connections = 8;  // open to this runtime at once
+  std::size_t max_queued = 256;     // requests waiting for one; more: runtime_busy
   std::string ca_file;  // extra trust anchors for https (tests, private CAs)
 };
 

@@ -134,7 +134,7 @@ class EventStream {
 };
 
 // Operations, also the capability names of ARCHITECTURE §6 (wire names).
-enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove, bundles };
+enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove, approve, bundles };
 std::string_view capability_name(Op op);
 
 class Source {
@@ -160,6 +160,11 @@ class Source {
   virtual void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) = 0;
   virtual void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) = 0;
   virtual void detail(std::string worker_id, Callback<rt::WorkerDetail> done) = 0;
+  // detail() as the JSON text a browser gets (runtime_id the registry's),
+  // for GET of a worker, the hot path. The default encodes detail()'s value;
+  // the remote source passes the runtime's reply on with that one field
+  // rewritten, without a DOM (issue 22).
+  virtual void detail_text(std::string worker_id, Callback<std::string> done);
   virtual void input(std::string worker_id, rt::Input request,
                      Callback<rt::InputAccepted> done) = 0;
   virtual void cancel(std::string worker_id, std::optional<std::string> reason,
@@ -169,6 +174,11 @@ class Source {
   // Deletes a stopped worker (ARCHITECTURE §17). worker_not_stopped,
   // worker_not_found; unsupported when a remote runtime lacks workers.delete.
   virtual void remove(std::string worker_id, Callback<void> done) = 0;
+  // Answers a call awaiting approval (ARCHITECTURE §15). approval_not_found,
+  // approval_resolved, worker_not_found; unsupported when a remote runtime
+  // lacks workers.approve.
+  virtual void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
+                       Callback<rt::ApprovalOutcome> done) = 0;
   virtual void transcript(std::string worker_id, std::uint64_t start, std::size_t limit,
                           Callback<rt::TranscriptPage> done) = 0;
   // Events strictly after `after` (absent: from the oldest retained event).

@@ -93,6 +93,10 @@ class WsConnection {
   // close_reason(). Once closed, always closed.
   Next next(std::string& out, std::chrono::milliseconds wait);
   const std::string& close_reason() const;
+  // The socket, for a caller's poll(): readable means next() has work. The
+  // connection's timers (pings, idle timeout) run only inside next(), so a
+  // caller calls it at least every second or so even when nothing arrives.
+  int native_handle();
   // Best-effort close handshake, bounded by `grace`.
   void close(std::chrono::milliseconds grace = std::chrono::milliseconds(500));
 

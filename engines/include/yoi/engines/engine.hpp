@@ -17,6 +17,7 @@
 
 #include "yoi/error.hpp"
 #include "yoi/secret.hpp"
+#include "yoi/tools/policy.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -110,8 +111,17 @@ struct ProfileConfig {
   std::size_t history_messages = 20;  // transcript items sent as context
   // The tools offered (ARCHITECTURE §12; checked against the built-in list
   // at config load) and the most steps (engine turns) a run may take.
-  std::vector<std::string> tools{"read", "write", "edit", "glob", "grep"};
+  std::vector<std::string> tools{"read", "write", "edit", "glob", "grep", "bash"};
   std::size_t max_steps = 50;
+  // bash (ARCHITECTURE §14): the sandbox ("bwrap", or "none": bash runs
+  // unsandboxed, logged loudly at start), whether it has a network, and the
+  // most a call's timeout_ms may ask (larger asks are lowered to it).
+  std::string sandbox = "bwrap";
+  bool network = false;
+  std::chrono::milliseconds max_bash_timeout{600'000};
+  // Permission rules (ARCHITECTURE §15), in order; decided by the run loop
+  // with tools/policy.hpp. Engines ignore them.
+  std::vector<tools::Rule> permissions;
 
   // echo
   std::size_t echo_chunk_bytes = 8;

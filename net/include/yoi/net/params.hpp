@@ -56,6 +56,12 @@ Result<rt::CreateWorker> create_body(const Request& req, std::size_t max_body,
 Result<rt::Input> input_body(const Request& req, std::size_t max_body, const rt::Limits& limits);
 // cancel and stop: {"reason"?} or an empty body.
 Result<std::optional<std::string>> reason_body(const Request& req, std::size_t max_body);
+// An approval (ARCHITECTURE §15): {"decision": "approve"|"deny", "reason"?,
+// "remember"?}.
+Result<rt::ApprovalDecision> approval_body(const Request& req, std::size_t max_body);
+// The call an approval route names ({call_id}): 1-256 bytes (a model's call
+// ids are not ours to constrain further), else invalid_request.
+Result<std::string> call_id_param(const Request& req);
 
 // ---- answers ----
 

@@ -16,7 +16,8 @@
 // `api_key` is an error everywhere. A provider's base URL is private to the
 // runtime's host: a runtime's own config may write `base_url`; yoi-server's
 // config and bundles only name a variable (`base_url_env`), resolved on the
-// runtime's host when the engine is built.
+// runtime's host when the engine is built. Likewise only a runtime's own
+// config may write `sandbox = "none"` (bash unsandboxed on its host, §14).
 //
 // Adding a key: one entry in the core's table (profile.cpp) and, if it has
 // a setting, a field of engines::ProfileConfig.
@@ -36,11 +37,14 @@ namespace yoi::profiles {
 // Who wrote the profile: decides where a base URL may be written inline.
 enum class Origin { runtime_config, server_config, bundle };
 
-// The first problem found: the key inside the profile ("engine",
-// "permissions.1.tool") and why, worded to follow the quoted key.
+// The first problem found: the key inside the profile ("engine") and why,
+// worded to follow the quoted key. For a list of entries (`permissions`),
+// the 0-based entry at fault: the front-ends name it ("entry 2", and in
+// TOML its line).
 struct Problem {
   std::string key;
   std::string why;
+  std::optional<std::size_t> entry;
 };
 
 // The core: applies every key of `body` to `p` (whose defaults stand for

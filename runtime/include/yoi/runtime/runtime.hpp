@@ -52,6 +52,12 @@ struct RuntimeOptions {
   // incarnation, never by its id). Empty: a temporary directory made at
   // open and removed when the runtime is destroyed.
   std::string home_root;
+  // bash's sandbox (ARCHITECTURE §14): the bubblewrap binary (on PATH when
+  // not absolute) and host paths no command may see even where a system
+  // directory shown read-only contains them (the servers pass their data
+  // dir, config file and token file).
+  std::string bwrap_path = "bwrap";
+  std::vector<std::string> sandbox_hidden;
   Clock* clock = &Clock::system();
   Random* random = &Random::system();
   // Tests only: when set, builds every profile's engine instead of
@@ -87,6 +93,12 @@ struct RuntimeStats {
   std::uint64_t runs_completed = 0;
   std::uint64_t runs_cancelled = 0;
   std::uint64_t runs_failed = 0;
+  // Approvals (ARCHITECTURE §15): asked, answered, and the time calls
+  // waited for a person (summed over the answered ones, milliseconds).
+  std::uint64_t approvals_requested = 0;
+  std::uint64_t approvals_approved = 0;
+  std::uint64_t approvals_denied = 0;
+  std::uint64_t approval_wait_ms = 0;
 };
 
 class Runtime {
@@ -126,7 +138,16 @@ class Runtime {
   // oversized content). A repeated client_message_id answers the first
   // acceptance (duplicate = true) and starts nothing.
   void input(std::string_view worker_id, Input request, Callback<InputAccepted> done);
+  // Answers the call `call_id` parked on a person's decision (ARCHITECTURE
+  // §15): approval_resolved, then the call runs or the model is told it was
+  // denied (with the reason); `remember` adds an allow rule for the call's
+  // tool and exact main argument to the worker. approval_not_found (no such
+  // call pending), approval_resolved (answered otherwise before; the same
+  // answer again answers the first outcome), worker_not_found.
+  void approve(std::string_view worker_id, std::string_view call_id, ApprovalDecision decision,
+               Callback<ApprovalOutcome> done);
   // Aborts the run in flight, keeping the partial reply. Idempotent.
+  // A parked run's pending calls are denied first.
   void cancel(std::string_view worker_id, std::optional<std::string> reason,
               Callback<CancelResult> done);
   // Ends the worker for good, cancelling its run first. Idempotent.
@@ -155,7 +176,8 @@ class Runtime {
   Result<Subscription> subscribe(std::string_view worker_id, std::function<void()> on_append);
 
   // Makes everything durable (graceful shutdown). Runs in flight are left
-  // to be closed as `interrupted` on the next open.
+  // to be closed as `interrupted` on the next open; a run parked on an
+  // approval waits again after the next open.
   void flush(Callback<void> done);
 
   std::string cursor_for(std::string_view worker_id, std::uint64_t seq) const;

@@ -15,13 +15,15 @@
 #include <boost/json/value.hpp>
 
 #include "yoi/error.hpp"
+#include "yoi/tools/policy.hpp"
 
 namespace yoi::rt {
 
 template <class T>
 using Callback = std::function<void(Result<T>)>;
 
-enum class WorkerStatus { idle, running, stopped };
+// awaiting_approval: a run is parked on a person's decision (ARCHITECTURE §15).
+enum class WorkerStatus { idle, running, awaiting_approval, stopped };
 std::string_view status_name(WorkerStatus s);
 bool status_from_name(std::string_view name, WorkerStatus& out);
 
@@ -59,6 +61,35 @@ struct ToolCallRef {
 struct PendingCall {
   std::string call_id;
   std::string name;
+  std::string arguments;  // kept so a run parked on an approval can go on after a restart
+};
+
+// A call parked on a person's decision (ARCHITECTURE §15), as the worker
+// detail lists it under `pending_approvals`.
+struct PendingApproval {
+  std::string run_id;
+  std::string call_id;
+  std::string name;
+  std::string arguments;  // the model's JSON text, verbatim
+  std::int64_t requested_at_ms = 0;
+  boost::json::object rule;  // the rule that asked: {"tool", "pattern"?, "action", "source"}
+};
+
+// A person's answer to an approval.
+struct ApprovalDecision {
+  bool approve = false;
+  std::optional<std::string> reason;
+  bool remember = false;
+};
+
+// What an approval came to (the route's answer, and the record that makes
+// the same answer twice idempotent).
+struct ApprovalOutcome {
+  std::string run_id;
+  std::string call_id;
+  std::string decision;  // "approved" | "denied"
+  std::optional<std::string> reason;
+  bool remember = false;
 };
 
 // The durable part of a worker (its state document).
@@ -79,6 +110,18 @@ struct WorkerRecord {
   // Tool calls of the step in flight that have no result yet (state
   // document only): a restart gives each an `interrupted` result.
   std::vector<PendingCall> pending_calls;
+  // The run's current step (state document only): a parked run goes on
+  // from it after a restart.
+  std::uint64_t run_step = 0;
+  // Calls waiting for a person (ARCHITECTURE §15); shown in the detail.
+  std::vector<PendingApproval> pending_approvals;
+  // Allow rules a person added with "always allow"; shown in the detail,
+  // tried before the profile's rules.
+  std::vector<tools::Rule> remembered_rules;
+  // The answers given in the current (or last) run, so the same answer
+  // twice is idempotent and a different one is approval_resolved. Bounded;
+  // state document only.
+  std::vector<ApprovalOutcome> resolved_approvals;
   // Random, minted at create: tells this worker from an earlier, deleted one
   // of the same id (its cursors carry it). In the state document only.
   std::string incarnation;
@@ -165,7 +208,7 @@ struct EventPage {
 
 struct InFlightCall {
   ToolCallRef call;
-  std::string state = "running";  // "running" (| "awaiting_approval", issue 21)
+  std::string state = "running";  // "running" | "awaiting_approval"
 };
 
 struct InFlight {
@@ -195,6 +238,9 @@ struct Limits {
   std::size_t retention_bytes = 64u << 20;  // per worker
   std::size_t dedupe_window = 256;          // client_message_ids remembered per worker
   std::size_t max_tool_output_bytes = 32 * 1024;  // a tool result's output (head and tail kept)
+  std::size_t max_tool_stream_bytes = 1 << 20;   // bash output streamed as tool_output, per call
+  std::size_t max_remembered_rules = 256;  // per worker; the oldest goes first
+  std::size_t max_resolved_approvals = 64;  // per worker, for idempotent answers
 };
 
 struct RuntimeSummary {
@@ -204,7 +250,7 @@ struct RuntimeSummary {
   std::string version;
   std::string status = "ready";
   std::string store;  // "memory" | "fs"
-  std::map<std::string, std::size_t> worker_counts;  // "total", "idle", "running", "stopped"
+  std::map<std::string, std::size_t> worker_counts;  // "total", "idle", "running", "awaiting_approval", "stopped"
   Limits limits;
   std::vector<std::string> capabilities;
   std::vector<std::string> profiles;
@@ -231,7 +277,7 @@ inline const std::vector<std::string>& all_capabilities() {
   static const std::vector<std::string> caps{
       "workers.create", "workers.list",       "workers.detail",    "workers.input",
       "workers.cancel", "workers.stop",       "workers.transcript", "workers.events",
-      "workers.events.ws", "workers.delete", "bundles"};
+      "workers.events.ws", "workers.delete", "workers.approve", "bundles"};
   return caps;
 }
 

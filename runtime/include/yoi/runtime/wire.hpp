@@ -13,12 +13,17 @@
 //   text_delta      {"run_id", "delta"}
 //   text_done       {"run_id", "step", "text"}
 //   tool_call       {"run_id", "step", "call_id", "name", "arguments"}
+//   tool_output     {"run_id", "call_id", "stream": "stdout"|"stderr", "delta"} (bash)
 //   tool_result     {"run_id", "call_id", "name", "ok", "output", "truncated",
-//                    "error"?: {"code", "message"}, "duration_ms"}
+//                    "error"?: {"code", "message"}, "exit_code"? (bash), "duration_ms"}
 //   usage           {"run_id", "input_tokens", "output_tokens"}
 //   run_finished    {"run_id", "result": "completed"|"cancelled"|"failed",
 //                    "error"?: {"code", "message"}, "reason"?, "steps"}
 //   worker_stopped  {"reason"?}
+//   approval_requested {"run_id", "call_id", "name", "arguments",
+//                       "rule": {"tool", "pattern"?, "action", "source"}}
+//   approval_resolved  {"run_id", "call_id", "decision": "approved"|"denied",
+//                       "reason"?, "remember"}
 //
 // Transcript items: {"index", "seq", "role", "content", "run_id",
 //   "result"? (assistant, the run's last), "error"?: {"code", "message"} (assistant, failed),
@@ -56,6 +61,8 @@ bj::object to_json(const CancelResult& v);  // {"cancelled", "run_id"?, "status"
 bj::object to_json(const TranscriptItem& v);
 bj::object to_json(const TranscriptPage& v);  // {"items": [...], "total", "next"?}
 bj::object to_json(const RuntimeSummary& v);  // {"runtime_id", "display_name", "epoch", ...}
+bj::object to_json(const ApprovalOutcome& v);  // {"run_id", "call_id", "decision", "reason"?, "remember"}
+bj::object to_json(const ApprovalDecision& v);  // the request, for the remote client
 // {"events": [{"cursor","seq","event"}...], "cursor", "last_seq"}
 bj::object to_json(const EventPage& v);
 bj::object to_json(const BundleInfo& v);  // {"digest", "profiles": [names], "workers"}
@@ -71,6 +78,8 @@ Result<CreateWorker> create_from_json(const bj::object& body, const Limits& limi
 Result<Input> input_from_json(const bj::object& body, const Limits& limits);
 // cancel / stop: {"reason"?} or {}.
 Result<std::optional<std::string>> reason_from_json(const bj::object& body);
+// approvals: {"decision": "approve"|"deny", "reason"?, "remember"?}
+Result<ApprovalDecision> approval_decision_from_json(const bj::object& body);
 bj::object to_json(const CreateWorker& v);  // for the remote client
 bj::object to_json(const Input& v);
 
@@ -83,6 +92,7 @@ Result<TranscriptPage> transcript_from_json(const bj::value& v);
 Result<RuntimeSummary> summary_from_json(const bj::value& v);
 Result<BundlePut> bundle_put_from_json(const bj::value& v);
 Result<std::vector<BundleInfo>> bundles_from_json(const bj::value& v);
+Result<ApprovalOutcome> approval_from_json(const bj::value& v);
 
 // ---- events: one type enum, one builder per type (ARCHITECTURE §5) ----
 // The core appends events only through these; readers ask event_type_of
@@ -99,12 +109,16 @@ enum class EventType : std::uint8_t {
   worker_stopped,
   tool_call,
   tool_result,
+  tool_output,
+  approval_requested,
+  approval_resolved,
 };
 inline constexpr EventType kEventTypes[] = {
     EventType::worker_created, EventType::status,    EventType::input_accepted,
     EventType::run_started,    EventType::text_delta, EventType::text_done,
     EventType::usage,          EventType::run_finished, EventType::worker_stopped,
-    EventType::tool_call,      EventType::tool_result,
+    EventType::tool_call,      EventType::tool_result,    EventType::tool_output,
+    EventType::approval_requested, EventType::approval_resolved,
 };
 std::string_view event_type_name(EventType t);
 std::optional<EventType> event_type_from_name(std::string_view name);
@@ -126,6 +140,7 @@ struct ToolOutcome {
   bool truncated = false;
   std::optional<std::pair<std::string, std::string>> error;
   std::uint64_t duration_ms = 0;
+  std::optional<int> exit_code;  // bash: the command ran to its end
 };
 
 namespace event {
@@ -138,12 +153,17 @@ EventBody text_done(std::string_view run_id, std::uint64_t step, std::string_vie
 EventBody tool_call(std::string_view run_id, std::uint64_t step, const ToolCallRef& call);
 EventBody tool_result(std::string_view run_id, std::string_view call_id, std::string_view name,
                       const ToolOutcome& outcome);
+// A piece of a running bash command's output (coalesced, valid UTF-8).
+EventBody tool_output(std::string_view run_id, std::string_view call_id, std::string_view stream,
+                      std::string_view delta);
 // The run's token usage so far, summed over its steps; `step` reported last.
 EventBody usage(std::string_view run_id, std::uint64_t step, std::uint64_t input_tokens, std::uint64_t output_tokens);
 // result: "completed" | "cancelled" | "failed"
 EventBody run_finished(std::string_view run_id, std::string_view result, const std::optional<Error>& error,
                        const std::optional<std::string>& reason, std::uint64_t steps);
 EventBody worker_stopped(const std::optional<std::string>& reason);
+EventBody approval_requested(const PendingApproval& a);
+EventBody approval_resolved(const ApprovalOutcome& a);
 }  // namespace event
 
 // The stored form: {"type", "seq", "time", ...fields}.

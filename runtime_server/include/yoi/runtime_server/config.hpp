@@ -13,7 +13,10 @@
 //               echo_chunk_delay_ms, base_url (or base_url_env), model, api_key_env,
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
 //               first_byte_timeout_ms, idle_timeout_ms, max_retries,
-//               tools (["read","write","edit","glob","grep"], the default), max_steps
+//               tools (["read","write","edit","glob","grep","bash"], the default), max_steps,
+//               sandbox ("bwrap"|"none"), network (bool), max_bash_timeout_ms
+//   [[profiles.<name>.permissions]]  tool, pattern?, action ("allow"|"ask"|"deny"):
+//               the profile's permission rules in order (ARCHITECTURE §15)
 //               (keys and rules: yoi/profiles/profile.hpp, shared with yoi-server and bundles)
 //   [workspaces.<name>]  path (an existing directory), access ("read"|"write")
 //
@@ -61,6 +64,9 @@ struct RuntimeConfig {
   // runtime_default when `profiles` has none of that name (not from the file:
   // yoi-server's [embedded] echo_chunk_delay_ms sets it).
   engines::ProfileConfig default_profile;
+  // Host paths bash never sees (ARCHITECTURE §14), besides data_dir and
+  // token_file, which open_runtime adds: load_config adds the config file.
+  std::vector<std::string> hidden_paths;
 };
 
 // Parses TOML text; `source` names the file in messages.

@@ -95,6 +95,11 @@ class Process {
 // 0 / -1 when the process is gone.
 std::size_t rss_bytes(pid_t pid);
 int open_fds(pid_t pid);
+// Host pids of live processes whose argv[0] is `marker` (a zombie has no
+// command line): how a test sees that no process of a command survives
+// (start them with `exec -a MARKER ...`; the shells that launch them carry
+// the marker further along their command lines, not as argv[0]).
+std::vector<int> pids_with_cmdline(std::string_view marker);
 
 // Runs argv[0] to completion with a deadline (killed then: timed_out, exit
 // code -1), stdin fed with `stdin_text` (small inputs: one pipe buffer).

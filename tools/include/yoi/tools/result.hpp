@@ -13,8 +13,8 @@
 
 namespace yoi::tools {
 
-// The file tools' share of §12's tool error codes (tool_timeout, denied and
-// sandbox_unavailable belong to bash and approvals). Wire names by code_name.
+// §12's tool error codes (denied belongs to approvals). Wire names by
+// code_name.
 enum class ToolCode {
   invalid_arguments,   // malformed or wrong-typed arguments, binary file, ...
   not_found,           // no such file, or edit's old_string absent
@@ -22,10 +22,14 @@ enum class ToolCode {
   read_only,           // a write under a read-only mount
   too_large,           // content or file above the configured bound
   tool_failed,         // an I/O error the model cannot fix by changing arguments
+  // bash (sandbox/, ARCHITECTURE §14)
+  tool_timeout,        // the command ran past its timeout_ms and was killed
+  sandbox_unavailable, // bubblewrap is missing or could not set the sandbox up
   // decided by the runtime's run loop, not by a tool
   unknown_tool,        // a tool that does not exist or is not offered to this worker
   cancelled,           // the run ended (cancel, stop) before the call finished
   interrupted,         // the runtime restarted while the call was executing
+  denied,              // the permission policy or a person refused the call (§15)
 };
 
 std::string_view code_name(ToolCode code);

@@ -13,7 +13,7 @@ struct Spec {
   std::string_view parameters;  // JSON Schema of the arguments object
 };
 
-// read, write, edit, glob, grep (the default tool set of a profile).
+// read, write, edit, glob, grep, bash (the default tool set of a profile).
 std::span<const Spec> builtin_specs();
 const Spec* find_spec(std::string_view name);
 

@@ -11,6 +11,9 @@
 // Arguments are checked strictly: a missing field, a wrong type or an
 // unknown key is invalid_arguments naming the field.
 
+#include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/object.hpp>
@@ -42,5 +45,14 @@ ToolResult grep(const Scope& scope, const boost::json::object& args, const Limit
 // Dispatch by wire name; an unknown name is invalid_arguments.
 ToolResult run(std::string_view name, const Scope& scope, const boost::json::object& args,
                const Limits& limits = {});
+
+// bash's arguments (§12: `command`, `timeout_ms`?), checked like the file
+// tools'; the command runs in sandbox/ (yoi_sandbox), not here.
+inline constexpr std::size_t kMaxBashCommandBytes = 64 * 1024;
+struct BashArguments {
+  std::string command;                    // non-empty, no NUL, at most 64 KiB
+  std::optional<std::int64_t> timeout_ms;  // at least 1 when given
+};
+ToolOr<BashArguments> bash_arguments(const boost::json::object& args);
 
 }  // namespace yoi::tools

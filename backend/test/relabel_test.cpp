@@ -1,0 +1,53 @@
+// relabel_detail_text (src/relabel.hpp): a worker detail relabelled without
+// a DOM, or declined so the slow path decides (issue 22).
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "relabel.hpp"
+
+namespace yoi::backend::detail {
+namespace {
+
+TEST(RelabelDetailText, RewritesTheTopLevelRuntimeIdAndNothingElse) {
+  const std::string in =
+      R"({"runtime_id":"upstream","worker_id":"w1","status":"idle","worker":{"runtime_id":"upstream"},"n":[1,{"runtime_id":"x"}]})";
+  auto out = relabel_detail_text(in, "box-1");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out,
+            R"({"runtime_id":"box-1","worker_id":"w1","status":"idle","worker":{"runtime_id":"upstream"},"n":[1,{"runtime_id":"x"}]})");
+  // What a DOM would make of it: the same value with the one field changed.
+  auto want = boost::json::parse(in).as_object();
+  want["runtime_id"] = "box-1";
+  EXPECT_EQ(boost::json::parse(*out), boost::json::value(want));
+}
+
+TEST(RelabelDetailText, CopiesTheBytesWhenTheIdsMatch) {
+  const std::string in = R"({ "worker_id" : "w1", "runtime_id" : "rt" , "x": "y\u00e9" })";
+  auto out = relabel_detail_text(in, "rt");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(*out, in);
+}
+
+TEST(RelabelDetailText, DeclinesWhatItCannotRewriteInPlace) {
+  for (std::string bad : {
+           std::string(""),
+           std::string("[]"),
+           std::string(R"( {"runtime_id":"rt"})"),         // leading space: not the runtime's form
+           std::string(R"({"worker_id":"w1"})"),           // no runtime_id
+           std::string(R"({"runtime_id":"a","runtime_id":"b"})"),  // twice: which one would a browser read?
+           std::string(R"({"runtime_id":7})"),             // not a string
+           std::string(R"({"runtime_id":{"id":"a"}})"),    // not a string
+           std::string(R"({"runtime_id":"a\"b"})"),        // escaped: not a slice of the input
+           std::string(R"({"runtime\u005fid":"a"})"),      // escaped key
+           std::string(R"({"runtime_id":"a"} trailing)"),  // not one document
+           std::string(R"({"runtime_id":"a")"),            // cut short
+           std::string("{\"runtime_id\":\"a\",\"d\":") + std::string(40, '[') + std::string(40, ']') + "}",  // too deep
+       }) {
+    EXPECT_FALSE(relabel_detail_text(bad, "box-1")) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace yoi::backend::detail
