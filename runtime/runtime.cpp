@@ -874,6 +874,27 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     run_next_call(w);
   }
 
+  // A new token for calls[next_call] and the function that hands its
+  // result to on_tool_result — unless the run ended or moved on first.
+  auto deliverer(WorkerState& w) {
+    std::uint64_t token = ++w.run->tool_token;
+    auto deliver = [current = current_of(w), token](wire::ToolOutcome outcome) {
+      auto [self, w] = current();
+      if (!w || w->run->tool_token != token) return;  // the run ended: dropped
+      self->on_tool_result(*w, std::move(outcome));
+    };
+    return std::pair{token, std::move(deliver)};
+  }
+
+  // A call's result known before anything runs: delivered on a later io turn
+  // (never from inside the caller).
+  template <class Deliver>
+  void refuse_later(Deliver deliver, tools::ToolError e) {
+    wire::ToolOutcome r;
+    r.error = std::pair{std::string(tools::code_name(e.code)), std::move(e.message)};
+    boost::asio::post(io, [deliver = std::move(deliver), r = std::move(r)]() mutable { deliver(std::move(r)); });
+  }
+
   // Executes the next call of the step on the pool (never on the io
   // thread), or, when every call has its result, starts the next step.
   void run_next_call(WorkerState& w) {
@@ -888,39 +909,23 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       return next_step(w);
     }
     const auto& call = run.calls[run.next_call];
-    std::uint64_t token = ++run.tool_token;
-    auto current = current_of(w);
-    auto deliver = [current, token](wire::ToolOutcome outcome) {
-      auto [self, w] = current();
-      if (!w || w->run->tool_token != token) return;  // the run ended: dropped
-      self->on_tool_result(*w, std::move(outcome));
-    };
+    auto [token, deliver] = deliverer(w);
+    auto refuse = [&, deliver = deliver](tools::ToolError e) { refuse_later(deliver, std::move(e)); };
     bool offered = false;
     for (const auto& t : run.offered) offered = offered || t.name == call.name;
-    if (!offered) {
-      wire::ToolOutcome r;
-      r.error = std::pair{std::string(tools::code_name(tools::ToolCode::unknown_tool)),
-                          fmt::format("no tool '{}' is offered to this worker", tools::utf8_prefix(call.name, 64))};
-      return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
-    }
-    if (!run.scope) {
-      wire::ToolOutcome r;
-      r.error = std::pair{std::string(tools::code_name(run.scope_error->code)), run.scope_error->message};
-      return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
-    }
+    if (!offered)
+      return refuse({tools::ToolCode::unknown_tool,
+                     fmt::format("no tool '{}' is offered to this worker", tools::utf8_prefix(call.name, 64))});
+    if (!run.scope) return refuse(*run.scope_error);
     // The policy (ARCHITECTURE §15). Arguments that are not an object are
     // left to the tool, which refuses them without acting.
     auto args = yoi::json::parse_object(call.arguments, 1u << 20);
     if (args) {
       auto d = tools::decide(w.record.remembered_rules, profile.permissions, call.name,
                              tools::main_argument(call.name, *args));
-      if (d.action == tools::Action::deny) {
-        wire::ToolOutcome r;
-        r.error = std::pair{std::string(tools::code_name(tools::ToolCode::denied)),
-                            fmt::format("the worker's permissions deny this call ({} rule: {})",
-                                        tools::source_name(d.source), describe(d.rule))};
-        return boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
-      }
+      if (d.action == tools::Action::deny)
+        return refuse({tools::ToolCode::denied, fmt::format("the worker's permissions deny this call ({} rule: {})",
+                                                            tools::source_name(d.source), describe(d.rule))});
       if (d.action == tools::Action::ask) return park(w, d);
     }
     execute(w);
@@ -936,13 +941,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void execute(WorkerState& w) {
     Run& run = *w.run;
     const auto& call = run.calls[run.next_call];
-    std::uint64_t token = ++run.tool_token;
-    auto current = current_of(w);
-    auto deliver = [current, token](wire::ToolOutcome outcome) {
-      auto [self, w] = current();
-      if (!w || w->run->tool_token != token) return;  // the run ended: dropped
-      self->on_tool_result(*w, std::move(outcome));
-    };
+    auto [token, deliver] = deliverer(w);
     if (call.name == "bash") return run_bash(w, call, token, deliver);
     tools::Limits limits;
     limits.max_output_bytes = opts.limits.max_tool_output_bytes;
@@ -976,11 +975,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void run_bash(WorkerState& w, const engines::ToolCall& call, std::uint64_t token, Deliver deliver) {
     Run& run = *w.run;
     const auto& profile = profiles.find(profile_key(w.record))->second;
-    auto refuse = [&](tools::ToolError e) {
-      wire::ToolOutcome r;
-      r.error = std::pair{std::string(tools::code_name(e.code)), std::move(e.message)};
-      boost::asio::post(io, [deliver, r = std::move(r)]() mutable { deliver(std::move(r)); });
-    };
+    auto refuse = [&](tools::ToolError e) { refuse_later(deliver, std::move(e)); };
     auto parsed = yoi::json::parse(call.arguments, tools::kMaxBashCommandBytes + 64 * 1024);
     if (!parsed || !parsed->is_object())
       return refuse({tools::ToolCode::invalid_arguments,

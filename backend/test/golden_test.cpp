@@ -385,8 +385,11 @@ void worker_scenario(const Target& t, std::set<std::string>& events_seen) {
   EXPECT_EQ(r.status, golden_status(err.at("error").at("code").as_string())) << r.body;
 }
 
+// The write asks (the default); the scenario's one bash command is allowed
+// by a rule, so its run shows tool_output without an approval in between.
 constexpr std::string_view kEchoProfile =
-    "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 4\necho_chunk_delay_ms = 10\n";
+    "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 4\necho_chunk_delay_ms = 10\n"
+    "[[profiles.runtime_default.permissions]]\ntool = \"bash\"\npattern = \"echo *\"\naction = \"allow\"\n";
 
 TEST(Golden, TheBrowserApiSendsWhatDocsGoldenSays) {
   TmpDir dir;

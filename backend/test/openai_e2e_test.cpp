@@ -168,7 +168,8 @@ TEST(OpenAiEndToEnd, AToolRunThatEditsAFileAndReadsItBackCompletesThroughYoiServ
   std::filesystem::create_directories(dir.path / "src");
   dir.file("src/n\xc3\xb6tes.md", "# Notes\nh\xc3\xa9llo world\n");
   dir.file("rt.toml", "[profiles.gpt]\nengine = \"openai\"\nbase_url = \"" + fake.base_url() +
-                          "\"\nmodel = \"m\"\napi_key_env = \"YOI_E2E_KEY\"\n\n[workspaces.src]\npath = \"" +
+                          "\"\nmodel = \"m\"\napi_key_env = \"YOI_E2E_KEY\"\n"
+                          "[[profiles.gpt.permissions]]\ntool = \"edit\"\naction = \"allow\"\n\n[workspaces.src]\npath = \"" +
                           (dir.path / "src").string() + "\"\naccess = \"write\"\n");
   auto cfg = dir.file("s.toml", "[embedded]\nstore = \"memory\"\nruntime_config = \"rt.toml\"\n");
   Proc server({server_binary(), "--no-auth", "--listen", "127.0.0.1:0", "--config", cfg, "--data-dir",

@@ -10,6 +10,7 @@
 
 #include "harness.hpp"
 #include "yoi/testing/process.hpp"
+#include "yoi/tools/policy.hpp"
 
 namespace yoi::rt::test {
 namespace {
@@ -36,6 +37,8 @@ RuntimeOptions bash_options(const Homes& homes, std::chrono::milliseconds max_ti
   RuntimeOptions o;
   engines::ProfileConfig p;
   p.max_bash_timeout = max_timeout;
+  // These tests are about the sandbox, not approvals: bash runs unasked.
+  p.permissions.push_back(tools::Rule{"bash", std::nullopt, tools::Action::allow});
   o.profiles.push_back(p);
   o.home_root = homes.path.string();
   return o;

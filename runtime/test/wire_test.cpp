@@ -208,11 +208,11 @@ TEST(WireEvents, EveryBuilderNamesItsTypeFirst) {
     EXPECT_EQ(o.at("seq").to_number<int>(), 9);
     EXPECT_EQ(o.at("time").to_number<std::int64_t>(), 1700000000000);
   }
-  auto asked = obj(encode_event(all[11], 1, 0));
+  auto asked = obj(encode_event(all[12], 1, 0));
   EXPECT_EQ(asked.at("call_id"), "call_2");
   EXPECT_EQ(asked.at("rule").at("source"), "default");
   EXPECT_FALSE(asked.contains("requested_at")) << "the detail's field, not the event's";
-  auto answered = obj(encode_event(all[12], 1, 0));
+  auto answered = obj(encode_event(all[13], 1, 0));
   EXPECT_EQ(answered.at("decision"), "denied");
   EXPECT_EQ(answered.at("reason"), "no");
   EXPECT_EQ(answered.at("remember"), false);

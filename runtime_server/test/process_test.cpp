@@ -10,6 +10,7 @@
 #include <functional>
 #include <thread>
 
+#include <fmt/format.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
@@ -34,6 +35,10 @@ const std::string kToken = "proc-secret-token";
 constexpr std::string_view kAllowWrites =
     "[[profiles.runtime_default.permissions]]\ntool = \"write\"\naction = \"allow\"\n"
     "[[profiles.runtime_default.permissions]]\ntool = \"edit\"\naction = \"allow\"\n";
+// The sandbox tests are about bwrap, not approvals: bash runs unasked.
+std::string allow_bash(std::string_view profile) {
+  return fmt::format("[[profiles.{}.permissions]]\ntool = \"bash\"\naction = \"allow\"\n", profile);
+}
 
 struct TempDir {
   TempDir() {
@@ -687,7 +692,8 @@ TEST(RuntimeProcessSandbox, EscapeBashCannotReadTheTokenConfigDataDirOrAnotherWo
   VisibleDir dir;
   auto data = dir.path + "/data";
   auto token = dir.file("token", kToken + "\n");
-  auto cfg = dir.file("rt.toml", "# config-marker-7f3a\n[profiles.runtime_default]\nengine = \"echo\"\n");
+  auto cfg = dir.file("rt.toml", "# config-marker-7f3a\n[profiles.runtime_default]\nengine = \"echo\"\n" +
+                                     allow_bash("runtime_default"));
   auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data, "--token-file", token,
                   "--config", cfg}, {});
   auto port = c->wait_listening();
@@ -723,8 +729,8 @@ TEST(RuntimeProcessSandbox, EscapeBashCannotReadTheTokenConfigDataDirOrAnotherWo
 // read).
 TEST(RuntimeProcessSandbox, EscapeBashCannotConnectToTheRuntimesPortWithoutNetwork) {
   TempDir dir;
-  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\n"
-                                 "[profiles.net]\nengine = \"echo\"\nnetwork = true\n");
+  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\n" + allow_bash("runtime_default") +
+                                     "[profiles.net]\nengine = \"echo\"\nnetwork = true\n" + allow_bash("net"));
   auto c = start({"--listen", "127.0.0.1:0", "--config", cfg});
   auto port = c->wait_listening();
   ASSERT_NE(port, 0) << c->stderr_text();
@@ -751,8 +757,10 @@ TEST(RuntimeProcessSandbox, EscapeBashCannotConnectToTheRuntimesPortWithoutNetwo
 // SIGKILL (bwrap's --die-with-parent) each take a command's children, one
 // of which ignores SIGTERM.
 TEST(RuntimeProcessSandbox, NoCommandProcessOutlivesTheRuntimeOnSigtermOrSigkill) {
+  TempDir dir;
+  auto cfg = dir.file("rt.toml", "[profiles.runtime_default]\nengine = \"echo\"\n" + allow_bash("runtime_default"));
   for (int sig : {SIGTERM, SIGKILL}) {
-    auto c = start({"--listen", "127.0.0.1:0"});
+    auto c = start({"--listen", "127.0.0.1:0", "--config", cfg});
     auto port = c->wait_listening();
     ASSERT_NE(port, 0) << c->stderr_text();
     HttpClient http("127.0.0.1", port);
