@@ -30,6 +30,8 @@ constexpr std::array kRows{
     Row{Code::worker_busy, "worker_busy", 409},
     Row{Code::worker_stopped, "worker_stopped", 409},
     Row{Code::worker_not_stopped, "worker_not_stopped", 409},
+    Row{Code::bundle_missing, "bundle_missing", 409},
+    Row{Code::bundle_digest_mismatch, "bundle_digest_mismatch", 400},
     Row{Code::approval_not_found, "approval_not_found", 404},
     Row{Code::approval_resolved, "approval_resolved", 409},
     Row{Code::limit_exceeded, "limit_exceeded", 429},

@@ -22,6 +22,8 @@
 #include "yoi/runtime/cursor.hpp"
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
+#include "yoi/profiles/bundle.hpp"
+#include "yoi/profiles/profile.hpp"
 #include "yoi/runtime/wire.hpp"
 #include "yoi/sandbox/sandbox.hpp"
 #include "yoi/tools/output.hpp"
@@ -201,7 +203,19 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   std::string epoch;
   std::map<std::string, std::unique_ptr<WorkerState>, std::less<>> workers;
   std::map<std::string, std::shared_ptr<engines::Engine>, std::less<>> engines;
+  // By name for the runtime's own profiles; by "DIGEST/NAME" for a config
+  // bundle's (a '/' is never in a profile name), built at first use.
   std::map<std::string, engines::ProfileConfig, std::less<>> profiles;
+  // Config bundles held (ARCHITECTURE §16), with their put order for GC,
+  // and the puts in flight (a second put of the same digest waits for the
+  // first: stored once).
+  struct HeldBundle {
+    profiles::Bundle bundle;
+    std::uint64_t order = 0;
+  };
+  std::map<std::string, HeldBundle, std::less<>> bundles;
+  std::map<std::string, std::vector<Callback<BundlePut>>, std::less<>> bundle_puts;
+  std::uint64_t bundle_order = 0;
   std::vector<std::string> diagnostics;
   RuntimeStats stats;
   std::string scratch;  // add_delta's serialisation buffer (keeps its capacity)
@@ -219,6 +233,67 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     pool.join();  // before the homes below are removed
     std::error_code ec;
     if (home_root_owned) std::filesystem::remove_all(home_root, ec);
+  }
+
+  // ---- config bundles (ARCHITECTURE §16) ----
+
+  static std::string_view bundle_digest_of(const WorkerRecord& rec) {
+    const auto* o = rec.config_bundle.if_object();
+    const auto* d = o ? o->if_contains("digest") : nullptr;
+    return d && d->is_string() ? std::string_view(d->get_string()) : std::string_view();
+  }
+
+  // The key of a worker's profile (and engine) in `profiles` / `engines`.
+  static std::string profile_key(const WorkerRecord& rec) {
+    auto digest = bundle_digest_of(rec);
+    return digest.empty() ? rec.profile : fmt::format("{}/{}", digest, rec.profile);
+  }
+
+  // Makes profile `name` of held bundle `digest` usable: resolves the
+  // variables it names on this host and builds its engine, once.
+  // bundle_missing, invalid_request (no such profile, an unset variable).
+  Result<void> use_bundle_profile(std::string_view digest, std::string_view name) {
+    auto key = fmt::format("{}/{}", digest, name);
+    if (profiles.count(key)) return {};
+    auto held = bundles.find(digest);
+    if (held == bundles.end())
+      return fail(Code::bundle_missing, fmt::format("this runtime does not hold config bundle {}", digest));
+    auto p = held->second.bundle.parsed.find(name);
+    if (p == held->second.bundle.parsed.end())
+      return fail(Code::invalid_request, fmt::format("config bundle {}… has no profile '{}'", digest.substr(0, 12), name));
+    auto profile = p->second;
+    if (auto r = profiles::resolve_env(profile, opts.getenv, false); !r) return fail(Code::invalid_request, r.error().message);
+    auto engine = opts.engine_factory ? opts.engine_factory(io, profile) : engines::make_engine(io, profile);
+    if (!engine) return fail(Code::invalid_request, fmt::format("profile '{}' cannot run here: {}", name, engine.error().message));
+    engines[key] = std::move(*engine);
+    profiles[key] = std::move(profile);
+    return {};
+  }
+
+  BundleInfo bundle_info(const HeldBundle& h) const {
+    BundleInfo info{h.bundle.digest, {}, 0};
+    for (const auto& [name, p] : h.bundle.parsed) info.profiles.push_back(name);
+    for (const auto& [id, w] : workers) info.workers += bundle_digest_of(w->record) == h.bundle.digest;
+    return info;
+  }
+
+  // Garbage collection (RuntimeOptions::max_bundles): drops unused bundles,
+  // oldest put first, until one more fits. False when every one is in use.
+  bool make_room_for_bundle() {
+    while (bundles.size() + bundle_puts.size() > opts.max_bundles) {
+      const HeldBundle* oldest = nullptr;
+      for (const auto& [d, h] : bundles)
+        if (bundle_info(h).workers == 0 && (!oldest || h.order < oldest->order)) oldest = &h;
+      if (!oldest) return false;
+      std::string digest = oldest->bundle.digest;
+      std::erase_if(profiles, [&](const auto& kv) { return kv.first.starts_with(digest + "/"); });
+      std::erase_if(engines, [&](const auto& kv) { return kv.first.starts_with(digest + "/"); });
+      bundles.erase(digest);
+      store->drop_bundle(digest, [digest](Result<void> r) {
+        if (!r) spdlog::warn("config bundle {}: dropping its file failed: {}", digest, r.error().message);
+      });
+    }
+    return true;
   }
 
   // ---- homes (ARCHITECTURE §13) ----
@@ -294,6 +369,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     std::string out;
     std::size_t n = 0;
     for (const auto& [name, p] : profiles) {
+      if (name.find('/') != std::string::npos) continue;  // a bundle's
       std::string next = (n ? ", " : "") + name;
       if (n == kMaxNames || out.size() + next.size() > kMaxChars) return out + (n ? ", …" : "…");
       out += next;
@@ -550,7 +626,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
 
   // Starts run `run_id` of `w` (its input is accepted): the first step.
   void start_run(WorkerState& w, std::string content) {
-    const auto& profile = profiles.find(w.record.profile)->second;
+    const auto& profile = profiles.find(profile_key(w.record))->second;
     Run& run = *w.run;
     run.conversation = history(w, profile);
     run.conversation.push_back(engines::Message{"user", std::move(content)});
@@ -640,7 +716,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   // calls without a result, the conversation from the transcript (the
   // history before its input, then its own items) — and waits again.
   void resume_parked(WorkerState& w) {
-    const auto& profile = profiles.find(w.record.profile)->second;
+    const auto& profile = profiles.find(profile_key(w.record))->second;
     std::string run_id = w.record.current_run_id.value_or("unknown");
     w.run = std::make_unique<Run>();
     Run& run = *w.run;
@@ -724,7 +800,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     run.next_call = 0;
     run.flight->steps.emplace_back(w.last_seq, run.step);
     std::erase_if(run.flight->calls, [&](const FlightText::Call& c) { return c.resolved <= w.pub.seq; });
-    auto engine = engines.find(w.record.profile)->second;
+    auto engine = engines.find(profile_key(w.record))->second;
     auto current = current_of(w);
     engines::TurnHandlers h;
     h.on_delta = [current](std::string_view delta) {
@@ -823,7 +899,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   // thread), or, when every call has its result, starts the next step.
   void run_next_call(WorkerState& w) {
     Run& run = *w.run;
-    const auto& profile = profiles.find(w.record.profile)->second;
+    const auto& profile = profiles.find(profile_key(w.record))->second;
     if (run.next_call == run.calls.size()) {
       if (run.step >= profile.max_steps)
         return finish_run(w, "failed",
@@ -898,7 +974,7 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   template <class Deliver>
   void run_bash(WorkerState& w, const engines::ToolCall& call, std::uint64_t token, Deliver deliver) {
     Run& run = *w.run;
-    const auto& profile = profiles.find(w.record.profile)->second;
+    const auto& profile = profiles.find(profile_key(w.record))->second;
     auto refuse = [&](tools::ToolError e) { refuse_later(deliver, std::move(e)); };
     auto parsed = yoi::json::parse(call.arguments, tools::kMaxBashCommandBytes + 64 * 1024);
     if (!parsed || !parsed->is_object())
@@ -1178,6 +1254,15 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
   });
   impl->epoch = restored->epoch;
   impl->diagnostics = restored->diagnostics;
+  for (auto& sb : restored->bundles) {
+    auto body = yoi::json::parse(sb.json, sb.json.size() + 1);
+    auto b = body ? profiles::parse_bundle(sb.digest, *body) : Result<profiles::Bundle>(fail(body.error()));
+    if (!b) {
+      impl->diagnostics.push_back(fmt::format("config bundle {}: not loaded: {}", sb.digest, b.error().message));
+      continue;
+    }
+    impl->bundles[sb.digest] = Impl::HeldBundle{std::move(*b), ++impl->bundle_order};
+  }
   for (const auto& p : impl->opts.profiles)
     if (p.sandbox == "none" && std::find(p.tools.begin(), p.tools.end(), "bash") != p.tools.end())
       impl->diagnostics.push_back(fmt::format(
@@ -1190,7 +1275,14 @@ Result<std::unique_ptr<Runtime>> Runtime::open(boost::asio::io_context& io, Runt
     if (!rec) return fail(Code::store_corrupt, fmt::format("worker '{}': state document: {}", rw.worker_id, rec.error().message));
     if (rec->worker_id != rw.worker_id)
       return fail(Code::store_corrupt, fmt::format("worker '{}': state names another worker", rw.worker_id));
-    if (!impl->profiles.count(rec->profile)) {
+    if (auto digest = Impl::bundle_digest_of(*rec); !digest.empty()) {
+      // Pinned to a bundle's profile: the same one after a restart.
+      if (auto r = impl->use_bundle_profile(digest, rec->profile); !r) {
+        impl->diagnostics.push_back(fmt::format("worker '{}': {}; using runtime_default", rw.worker_id, r.error().message));
+        rec->config_bundle = nullptr;
+        rec->profile = "runtime_default";
+      }
+    } else if (!impl->profiles.count(rec->profile)) {
       impl->diagnostics.push_back(fmt::format(
           "worker '{}': profile '{}' is no longer configured; using runtime_default", rw.worker_id, rec->profile));
       rec->profile = "runtime_default";
@@ -1249,8 +1341,62 @@ RuntimeSummary Runtime::summary() const {
   }
   s.limits = impl_->opts.limits;
   s.capabilities = all_capabilities();
-  for (const auto& [name, p] : impl_->profiles) s.profiles.push_back(name);
+  for (const auto& [name, p] : impl_->profiles)
+    if (name.find('/') == std::string::npos) s.profiles.push_back(name);  // not a bundle's
+  for (const auto& [digest, held] : impl_->bundles) s.bundles.push_back(digest);
+  for (const auto& [name, ws] : impl_->opts.workspaces) s.workspaces[name] = ws.access;
   return s;
+}
+
+void Runtime::put_bundle(std::string_view digest, const boost::json::value& body, Callback<BundlePut> done) {
+  auto& im = *impl_;
+  auto b = profiles::parse_bundle(digest, body);
+  if (!b) return im.post_result(std::move(done), Result<BundlePut>(fail(b.error())));
+  if (auto held = im.bundles.find(digest); held != im.bundles.end())
+    return im.post_result(std::move(done), Result<BundlePut>(BundlePut{false, im.bundle_info(held->second)}));
+  if (auto flight = im.bundle_puts.find(digest); flight != im.bundle_puts.end()) {
+    flight->second.push_back(std::move(done));
+    return;
+  }
+  auto text = boost::json::serialize(profiles::to_json(*b));
+  if (text.size() > im.opts.max_bundle_bytes)
+    return im.post_result(std::move(done), Result<BundlePut>(fail(
+        Code::payload_too_large, fmt::format("a config bundle is limited to {} bytes", im.opts.max_bundle_bytes))));
+  im.bundle_puts[std::string(digest)];  // counts toward max_bundles while in flight
+  if (!im.make_room_for_bundle()) {
+    im.bundle_puts.erase(std::string(digest));
+    return im.post_result(std::move(done), Result<BundlePut>(fail(
+        Code::limit_exceeded,
+        fmt::format("this runtime holds its maximum of {} config bundles, all in use", im.opts.max_bundles))));
+  }
+  im.bundle_puts[std::string(digest)].push_back(std::move(done));
+  std::weak_ptr<Impl> weak = impl_;
+  im.store->put_bundle(std::string(digest), std::move(text),
+                       [weak, digest = std::string(digest), b = std::make_shared<profiles::Bundle>(std::move(*b))](
+                           Result<void> r) mutable {
+                         auto self = weak.lock();
+                         if (!self) return;
+                         auto waiting = std::move(self->bundle_puts[digest]);
+                         self->bundle_puts.erase(digest);
+                         Result<BundlePut> out = fail(Code::store_io, "the bundle could not be stored");
+                         if (r) {
+                           auto& held = self->bundles[digest] = Impl::HeldBundle{std::move(*b), ++self->bundle_order};
+                           out = BundlePut{true, self->bundle_info(held)};
+                         } else {
+                           spdlog::error("config bundle {}: {}", digest, r.error().message);
+                         }
+                         for (std::size_t i = 0; i < waiting.size(); ++i) {
+                           auto each = out;
+                           if (each && i > 0) each->created = false;  // stored once, by the first
+                           waiting[i](std::move(each));
+                         }
+                       });
+}
+
+std::vector<BundleInfo> Runtime::bundles() const {
+  std::vector<BundleInfo> out;
+  for (const auto& [d, h] : impl_->bundles) out.push_back(impl_->bundle_info(h));
+  return out;
 }
 
 void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
@@ -1262,7 +1408,11 @@ void Runtime::create(CreateWorker req, Callback<WorkerDetail> done) {
       return im.post_result(std::move(done), Result<WorkerDetail>(fail(
           Code::worker_exists, fmt::format("worker '{}' already exists", *req.worker_id))));
   }
-  if (!im.profiles.count(req.profile))
+  if (!req.config_bundle.is_null()) {
+    const auto& digest = req.config_bundle.as_object().at("digest").as_string();
+    if (auto r = im.use_bundle_profile(digest, req.profile); !r)
+      return im.post_result(std::move(done), Result<WorkerDetail>(fail(r.error())));
+  } else if (!im.profiles.count(req.profile))
     return im.post_result(std::move(done), Result<WorkerDetail>(fail(
         Code::invalid_request, fmt::format("unknown profile '{}' (profiles: {})", req.profile, im.profile_list()))));
   if (auto ok = im.check_workspace_refs(req.workspace_refs); !ok)

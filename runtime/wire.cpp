@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "yoi/ids.hpp"
+#include "yoi/profiles/bundle.hpp"
 #include "yoi/json.hpp"
 
 namespace yoi::rt {
@@ -330,6 +331,24 @@ bj::object to_json(const CancelResult& v) {
   return o;
 }
 
+bj::object to_json(const BundleInfo& v) {
+  bj::array names;
+  for (const auto& n : v.profiles) names.emplace_back(n);
+  return bj::object{{"digest", v.digest}, {"profiles", std::move(names)}, {"workers", v.workers}};
+}
+
+bj::object to_json(const BundlePut& v) {
+  auto o = to_json(v.bundle);
+  o["created"] = v.created;
+  return o;
+}
+
+bj::object to_json(const std::vector<BundleInfo>& v) {
+  bj::array items;
+  for (const auto& b : v) items.emplace_back(to_json(b));
+  return bj::object{{"bundles", std::move(items)}};
+}
+
 bj::object to_json(const TranscriptItem& v) {
   bj::object o;
   o["index"] = v.index;
@@ -383,6 +402,10 @@ bj::object to_json(const RuntimeSummary& v) {
   o["limits"] = std::move(limits);
   o["capabilities"] = string_array(v.capabilities);
   o["profiles"] = string_array(v.profiles);
+  o["bundles"] = string_array(v.bundles);
+  bj::array ws;
+  for (const auto& [name, access] : v.workspaces) ws.push_back(bj::object{{"name", name}, {"access", access}});
+  o["workspaces"] = std::move(ws);
   return o;
 }
 
@@ -542,10 +565,14 @@ Result<CreateWorker> create_from_json(const bj::object& body, const Limits& limi
       return fail(Code::invalid_request, "profile must be a profile name of the runtime");
     c.profile = **profile;
   }
-  if (auto it = body.find("config_bundle"); it != body.end()) {
-    if (!it->value().is_null() && !it->value().is_string() && !it->value().is_object())
-      return fail(Code::invalid_request, "config_bundle must be a string or an object");
-    c.config_bundle = it->value();
+  if (auto it = body.find("config_bundle"); it != body.end() && !it->value().is_null()) {
+    // {"digest"}: the profile is resolved from that bundle (ARCHITECTURE §16).
+    const auto* o = it->value().if_object();
+    const auto* d = o ? o->if_contains("digest") : nullptr;
+    if (!d || !d->is_string() || o->size() != 1 || !profiles::is_valid_digest(d->get_string()))
+      return fail(Code::invalid_request, "config_bundle must be {\"digest\": <64 lowercase hex digits>}");
+    if (!*profile) return fail(Code::invalid_request, "config_bundle needs 'profile': a profile of that bundle");
+    c.config_bundle = bj::object{{"digest", d->get_string()}};
   }
   auto caps = opt_array(body, "capabilities");
   if (!caps) return fail(caps.error());
@@ -665,6 +692,44 @@ Result<CancelResult> cancel_from_json(const bj::value& v) {
   return c;
 }
 
+namespace {
+Result<BundleInfo> bundle_info_from(const bj::value& v) {
+  auto o = object_of(v);
+  if (!o) return fail(o.error());
+  BundleInfo b;
+  b.digest = std::string(json::str_or_empty(**o, "digest"));
+  if (!profiles::is_valid_digest(b.digest)) return fail(Code::runtime_bad_response, "runtime reply lacks a bundle digest");
+  if (auto* names = (*o)->if_contains("profiles"); names && names->is_array())
+    for (const auto& n : names->get_array())
+      if (n.is_string()) b.profiles.emplace_back(n.get_string());
+  if (auto* w = (*o)->if_contains("workers"); w && w->is_uint64()) b.workers = w->get_uint64();
+  if (auto* w = (*o)->if_contains("workers"); w && w->is_int64() && w->get_int64() >= 0)
+    b.workers = static_cast<std::size_t>(w->get_int64());
+  return b;
+}
+}  // namespace
+
+Result<BundlePut> bundle_put_from_json(const bj::value& v) {
+  auto b = bundle_info_from(v);
+  if (!b) return fail(b.error());
+  const auto* c = v.as_object().if_contains("created");
+  return BundlePut{c && c->is_bool() && c->get_bool(), std::move(*b)};
+}
+
+Result<std::vector<BundleInfo>> bundles_from_json(const bj::value& v) {
+  auto o = object_of(v);
+  if (!o) return fail(o.error());
+  const auto* items = (*o)->if_contains("bundles");
+  if (!items || !items->is_array()) return fail(Code::runtime_bad_response, "runtime reply lacks 'bundles'");
+  std::vector<BundleInfo> out;
+  for (const auto& item : items->get_array()) {
+    auto b = bundle_info_from(item);
+    if (!b) return fail(b.error());
+    out.push_back(std::move(*b));
+  }
+  return out;
+}
+
 Result<ApprovalOutcome> approval_from_json(const bj::value& v) {
   auto o = object_of(v);
   if (!o) return fail(o.error());
@@ -737,6 +802,13 @@ Result<RuntimeSummary> summary_from_json(const bj::value& v) {
   s.capabilities = std::move(*list);
   if (auto p = as_bad(opt_array(**o, "profiles")); p && *p)
     if (auto names = strings_from(**p, "profiles")) s.profiles = std::move(*names);
+  if (auto b = as_bad(opt_array(**o, "bundles")); b && *b)
+    if (auto digests = strings_from(**b, "bundles")) s.bundles = std::move(*digests);
+  if (auto w = as_bad(opt_array(**o, "workspaces")); w && *w)
+    for (const auto& item : **w)
+      if (item.is_object())
+        if (auto name = json::str_or_empty(item.get_object(), "name"); !name.empty())
+          s.workspaces[std::string(name)] = std::string(json::str_or_empty(item.get_object(), "access"));
   return s;
 }
 

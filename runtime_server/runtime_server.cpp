@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "yoi/ids.hpp"
+#include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
 #include "yoi/net/metrics.hpp"
 #include "yoi/net/params.hpp"
@@ -370,6 +371,20 @@ net::WsDecision observe_events(Server& s, const Request& req) {
   return accept;
 }
 
+// Config bundles (ARCHITECTURE §16): 201 stored, 200 already held.
+void put_bundle(Server& s, const Request& req, Respond respond) {
+  auto body = json::parse(req.body, s.settings.max_body_bytes);
+  if (!body) return respond(net::error_response(body.error()));
+  auto put = [respond = std::move(respond)](Result<rt::BundlePut> r) {
+    net::reply(respond, r, net::Reply{r && r->created ? 201 : 200});
+  };
+  s.rt.put_bundle(req.param("digest"), *body, std::move(put));
+}
+
+void list_bundles(Server& s, const Request&, Respond respond) {
+  respond(net::json_response(200, rt::wire::to_json(s.rt.bundles())));
+}
+
 }  // namespace
 
 net::Router RuntimeServer::Impl::routes() {
@@ -388,6 +403,8 @@ net::Router RuntimeServer::Impl::routes() {
   r.add("POST", "/v1/workers/{id}/approvals/{call_id}", h(approve_call));
   r.add("GET", "/v1/workers/{id}/transcript", h(read_transcript));
   r.add("GET", "/v1/workers/{id}/events", h(read_events));
+  r.add("GET", "/v1/bundles", h(list_bundles));
+  r.add("PUT", "/v1/bundles/{digest}", h(put_bundle));
   r.websocket("/v1/workers/{id}/events/ws",
               [this](const Request& req) { return observe_events(*this, req); });
   return r;

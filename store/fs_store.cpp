@@ -293,6 +293,8 @@ class FsStoreImpl final : public FsStore {
                                                         std::size_t limit) override;
   void flush(Done done) override;
   void remove(std::string_view worker_id, Done done) override;
+  void put_bundle(const std::string& digest, std::string json, Done done) override;
+  void drop_bundle(const std::string& digest, Done done) override;
 
  protected:
   void defer(std::function<void()> fn) override { asio::post(io_, std::move(fn)); }
@@ -300,6 +302,9 @@ class FsStoreImpl final : public FsStore {
  private:
   // --- open / restore ---
   Result<void> open_root(Restored& out);
+  Result<void> restore_bundles(Restored& out);
+  static constexpr std::size_t kMaxBundleFile = 8u << 20;
+  std::string bundles_dir_;
   Result<RestoredWorker> restore_worker(const std::string& name, std::vector<std::string>& diags);
   Result<void> restore_events(WorkerModel& w, std::uint64_t through_seq, bool has_state_meta,
                               std::vector<std::string>& diags);
@@ -417,9 +422,56 @@ Result<Restored> FsStoreImpl::open() {
   std::sort(out.workers.begin(), out.workers.end(),
             [](const auto& a, const auto& b) { return a.worker_id < b.worker_id; });
 
+  if (auto r = restore_bundles(out); !r) return tl::unexpected(r.error());
+
   opened_ = true;
   writer_ = std::thread([this] { writer_loop(); });
   return out;
+}
+
+// Bundles: one file each, <dir>/bundles/<digest>.json, replaced atomically.
+// A leftover .tmp is a put cut short by a crash: never acknowledged, removed.
+Result<void> FsStoreImpl::restore_bundles(Restored& out) {
+  bundles_dir_ = options_.dir + "/bundles";
+  if (::mkdir(bundles_dir_.c_str(), 0755) != 0 && errno != EEXIST)
+    return tl::unexpected(io_error("create directory", bundles_dir_, errno));
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(bundles_dir_, ec)) names.push_back(e.path().filename());
+  if (ec) return fail(Code::store_io, fmt::format("list {}: {}", bundles_dir_, ec.message()));
+  std::sort(names.begin(), names.end());
+  for (const auto& name : names) {
+    std::string path = bundles_dir_ + "/" + name;
+    if (name.ends_with(".tmp")) {
+      std::remove(path.c_str());
+      out.diagnostics.push_back(fmt::format("removed unfinished bundle file {}", path));
+      continue;
+    }
+    if (!name.ends_with(".json")) continue;
+    auto text = read_small_file(path, kMaxBundleFile);
+    if (!text) return tl::unexpected(text.error());
+    out.bundles.push_back({name.substr(0, name.size() - 5), std::move(*text)});
+  }
+  return {};
+}
+
+void FsStoreImpl::put_bundle(const std::string& digest, std::string json, Done done) {
+  // Off the io thread: the write and its two fsyncs block.
+  asio::post(pool_, [this, path = bundles_dir_ + "/" + digest + ".json", json = std::move(json),
+                     done = std::move(done)]() mutable {
+    auto r = replace_file(path, json, true);
+    asio::post(io_, [done = std::move(done), r = std::move(r)] { done(r); });
+  });
+}
+
+void FsStoreImpl::drop_bundle(const std::string& digest, Done done) {
+  asio::post(pool_, [this, digest, done = std::move(done)]() mutable {
+    Result<void> r;
+    std::string path = bundles_dir_ + "/" + digest + ".json";
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) r = tl::unexpected(io_error("remove", path, errno));
+    else r = sync_dir(bundles_dir_);
+    asio::post(io_, [done = std::move(done), r = std::move(r)] { done(r); });
+  });
 }
 
 Result<void> FsStoreImpl::open_root(Restored& out) {

@@ -270,9 +270,36 @@ void create_worker(Api& api, const Request& req, Respond respond) {
   auto how = about(req, 201);
   auto create = net::create_body(req, api.opts.max_body_bytes, api.limits_of(how.runtime_id));
   if (!create) return respond(net::error_response(create.error(), how));
+  // Bundles are yoi-server's to name (ARCHITECTURE §16): a person picks a
+  // profile, the registry adds the reference.
+  if (!create->config_bundle.is_null())
+    return respond(net::error_response(
+        Error{Code::invalid_request, "config_bundle is set by yoi-server: name one of its profiles (GET /api/profiles)"},
+        how));
   how.worker_id = create->worker_id.value_or("");
   api.registry.create(how.runtime_id, std::move(*create),
                       net::replier<rt::WorkerDetail>(std::move(respond), how));
+}
+
+// yoi-server's own profiles, as a person picks one: name, engine, model,
+// tools, description. Never a base URL or an environment variable's name.
+void list_profiles(Api& api, const Request&, Respond respond) {
+  bj::array items;
+  const auto* sp = api.registry.server_profiles();
+  if (sp)
+    for (const auto& p : sp->profiles) {
+      bj::array tools;
+      for (const auto& t : p.tools) tools.emplace_back(t);
+      items.push_back(bj::object{{"name", p.name},
+                                 {"engine", p.engine},
+                                 {"model", p.model},
+                                 {"tools", std::move(tools)},
+                                 {"max_steps", p.max_steps},
+                                 {"description", p.description}});
+    }
+  bj::object o{{"profiles", std::move(items)}};
+  if (sp) o["digest"] = sp->digest;
+  respond(net::json_response(200, o));
 }
 
 // The text as the source made it (a remote runtime's reply, relabelled).
@@ -388,6 +415,7 @@ void BrowserApi::add_routes(net::Router& r) {
   net::add_healthz(r);
   net::add_metrics(r, impl_->metrics);
   r.add("GET", "/api/runtimes", h(list_runtimes));
+  r.add("GET", "/api/profiles", h(list_profiles));
   r.add("GET", "/api/runtimes/{rid}", h(runtime_detail));
   r.add("GET", "/api/workers", h(list_all_workers));
   r.add("GET", "/api/runtimes/{rid}/workers", h(list_workers));

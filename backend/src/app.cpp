@@ -204,6 +204,8 @@ int run_server(const AppFlags& flags) {
 
   boost::asio::io_context io;
   RuntimeRegistry registry(io);
+  if (!st->cfg.profiles.empty())
+    registry.set_server_profiles(make_server_profiles(st->cfg.profiles, st->cfg.profile_bodies));
   ObservationHub observe(io, registry, cursors, st->cfg.observe);
   auto runtime = add_runtimes(io, *st, registry);
   if (!runtime) {

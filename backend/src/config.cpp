@@ -12,6 +12,7 @@
 
 #include "yoi/backend/http_client.hpp"
 #include "yoi/ids.hpp"
+#include "yoi/profiles/profile.hpp"
 
 namespace yoi::backend {
 namespace {
@@ -139,6 +140,17 @@ Result<ServerConfig> parse_config(std::string_view text, std::string_view name) 
         auto rc = parse_runtime(file, *item.as_table(), ids);
         if (!rc) return fail(rc.error());
         cfg.runtimes.push_back(std::move(*rc));
+      }
+    } else if (key == "profiles") {
+      // yoi-server's own profiles (ARCHITECTURE §16): the rules of a
+      // runtime's, with no secret written inline (profiles::Origin).
+      auto t = config::subtable(file, node, key);
+      if (!t) return fail(t.error());
+      for (const auto& [name, table] : **t) {
+        auto p = profiles::from_toml(std::string(name.str()), table, file, profiles::Origin::server_config);
+        if (!p) return fail(p.error());
+        cfg.profile_bodies[name.str()] = std::move(p->body);
+        cfg.profiles.push_back(std::move(p->profile));
       }
     } else if (key == "embedded" || key == "observe" || key == "limits" || key == "server") {
       auto t = config::subtable(file, node, key);

@@ -72,6 +72,15 @@ class EmbeddedSource final : public Source {
     rt_.remove(worker_id, std::move(done));
   }
 
+  // The same route into the runtime as a remote runtime's PUT, no side door.
+  void put_bundle(std::string digest, boost::json::object body, Callback<rt::BundlePut> done) override {
+    rt_.put_bundle(digest, body, std::move(done));
+  }
+
+  void bundles(Callback<std::vector<rt::BundleInfo>> done) override {
+    post_result(std::move(done), Result<std::vector<rt::BundleInfo>>(rt_.bundles()));
+  }
+
   void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
                Callback<rt::ApprovalOutcome> done) override {
     rt_.approve(worker_id, call_id, std::move(decision), std::move(done));

@@ -4,11 +4,18 @@
 #include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include <boost/json.hpp>
+
 #include "yoi/ids.hpp"
+#include "yoi/profiles/bundle.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend {
+
+namespace bj = boost::json;
 
 std::string_view health_name(Health h) {
   switch (h) {
@@ -41,6 +48,7 @@ std::string_view capability_name(Op op) {
     case Op::events: return "workers.events";
     case Op::events_ws: return "workers.events.ws";
     case Op::remove: return "workers.delete";
+    case Op::bundles: return "bundles";
     case Op::approve: return "workers.approve";
   }
   return "";
@@ -203,8 +211,57 @@ void RuntimeRegistry::create(std::string runtime_id, rt::CreateWorker request,
       return;
     }
   }
-  if (Source* s = route(ApiOp::create, runtime_id, wid, principal, failed))
-    s->create(std::move(request), after_write(*s, std::move(done)));
+  Source* s = route(ApiOp::create, runtime_id, wid, principal, failed);
+  if (!s) return;
+  if (server_profiles_ && request.config_bundle.is_null() && server_profiles_->has(request.profile)) {
+    request.config_bundle = bj::object{{"digest", server_profiles_->digest}};
+    auto go = [this, s, request = std::move(request), done = after_write(*s, std::move(done))](Result<void> r) mutable {
+      if (!r) return done(fail(r.error()));
+      create_from_bundle(*s, std::move(request), false, std::move(done));
+    };
+    if (pushed_.contains(std::pair(s->id(), server_profiles_->digest))) return go({});
+    return push_bundle(*s, std::move(go));
+  }
+  s->create(std::move(request), after_write(*s, std::move(done)));
+}
+
+void RuntimeRegistry::push_bundle(Source& s, std::function<void(Result<void>)> done) {
+  auto profiles = server_profiles_;
+  s.put_bundle(profiles->digest, profiles->bundle,
+               [this, &s, profiles, done = std::move(done)](Result<rt::BundlePut> r) {
+                 if (r) pushed_.emplace(s.id(), profiles->digest);
+                 done(r ? Result<void>{} : Result<void>(fail(r.error())));
+               });
+}
+
+void RuntimeRegistry::create_from_bundle(Source& s, rt::CreateWorker request, bool retried,
+                                         Callback<rt::WorkerDetail> done) {
+  auto again = request;
+  s.create(std::move(request), [this, &s, again = std::move(again), retried,
+                                done = std::move(done)](Result<rt::WorkerDetail> r) mutable {
+    if (r || r.error().code != Code::bundle_missing || retried) return done(std::move(r));
+    // The runtime lost the bundle (a wiped store, a memory store restarted):
+    // push it again and retry once.
+    pushed_.erase(std::pair(s.id(), server_profiles_->digest));
+    push_bundle(s, [this, &s, again = std::move(again), done = std::move(done)](Result<void> p) mutable {
+      if (!p) return done(fail(p.error()));
+      create_from_bundle(s, std::move(again), true, std::move(done));
+    });
+  });
+}
+
+bool ServerProfiles::has(std::string_view name) const {
+  return std::any_of(profiles.begin(), profiles.end(), [&](const auto& p) { return p.name == name; });
+}
+
+std::shared_ptr<const ServerProfiles> make_server_profiles(std::vector<engines::ProfileConfig> profiles,
+                                                           boost::json::object bodies) {
+  auto out = std::make_shared<ServerProfiles>();
+  out->digest = profiles::digest(bodies);
+  out->bundle = bj::object{{"digest", out->digest}, {"profiles", std::move(bodies)}};
+  std::sort(profiles.begin(), profiles.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  out->profiles = std::move(profiles);
+  return out;
 }
 
 void RuntimeRegistry::detail(std::string runtime_id, std::string worker_id,

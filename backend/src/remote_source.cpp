@@ -323,6 +323,28 @@ class RemoteSource final : public Source {
          });
   }
 
+  // Repeatable: a bundle is named by its digest, so a second PUT stores nothing.
+  void put_bundle(std::string digest, boost::json::object body, Callback<rt::BundlePut> done) override {
+    with(
+        Op::bundles, "PUT", "/v1/bundles/" + digest, bj::serialize(body),
+        [c = core_, done = std::move(done)](Result<bj::value> v) {
+          if (!v) return done(fail(v.error()));
+          auto r = rt::wire::bundle_put_from_json(*v);
+          if (!r) return done(bad(c));
+          done(std::move(r));
+        },
+        true);
+  }
+
+  void bundles(Callback<std::vector<rt::BundleInfo>> done) override {
+    with(Op::bundles, "GET", "/v1/bundles", {}, [c = core_, done = std::move(done)](Result<bj::value> v) {
+      if (!v) return done(fail(v.error()));
+      auto r = rt::wire::bundles_from_json(*v);
+      if (!r) return done(bad(c));
+      done(std::move(r));
+    });
+  }
+
   void approve(std::string worker_id, std::string call_id, rt::ApprovalDecision decision,
                Callback<rt::ApprovalOutcome> done) override {
     with(Op::approve, "POST", core_->worker_path(worker_id, "/approvals/" + pct(call_id)),

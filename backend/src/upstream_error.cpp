@@ -22,6 +22,8 @@ bool passes_through(Code c) {
     case Code::worker_busy:
     case Code::worker_stopped:
     case Code::worker_not_stopped:
+    case Code::bundle_missing:
+    case Code::bundle_digest_mismatch:
     case Code::approval_not_found:
     case Code::approval_resolved:
     case Code::limit_exceeded:

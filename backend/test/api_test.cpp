@@ -14,6 +14,7 @@
 #include "support.hpp"
 #include "test_client.hpp"
 #include "yoi/backend/api.hpp"
+#include "yoi/backend/config.hpp"
 #include "yoi/backend/embedded_source.hpp"
 #include "yoi/backend/remote_source.hpp"
 #include "yoi/log.hpp"
@@ -38,8 +39,10 @@ class Backend {
     std::shared_ptr<const Policy> policy;
     std::string access_token;
     std::string web_dir;
+    std::shared_ptr<const ServerProfiles> profiles;
   };
   explicit Backend(Options o) : registry_(io_, o.policy), cursors_(Secret("test-cursor-key")) {
+    if (o.profiles) registry_.set_server_profiles(o.profiles);
     if (o.embedded) {
       rt::RuntimeOptions ro;
       engines::ProfileConfig p;
@@ -490,6 +493,54 @@ TEST(DeleteWorker, BackendRoutesToRemoteRuntime) {
   auto list = direct.request("GET", "/v1/workers", {}, {{"Authorization", "Bearer " + rp.token}});
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ(body_of(list).at("workers").as_array().size(), 1u) << "only the re-created w1";
+}
+
+}  // namespace
+}  // namespace yoi::backend::test
+
+namespace yoi::backend::test {
+namespace {
+
+// GET /api/profiles names what a person picks and nothing of the hosts: the
+// canary variable names never appear in it, nor in a create's refusal when
+// the variable is unset on the runtime's host.
+TEST(ServerProfilesApi, ListsProfilesWithoutBaseUrlOrVariableNames) {
+  auto cfg = parse_config("[profiles.reviewer]\nengine = \"openai\"\nmodel = \"m-1\"\n"
+                          "base_url_env = \"YOI_CANARY_URL_VAR\"\napi_key_env = \"YOI_CANARY_KEY_VAR\"\n"
+                          "tools = [\"read\", \"grep\"]\ndescription = \"Reads code\"\n",
+                          "s.toml");
+  ASSERT_TRUE(cfg) << cfg.error().message;
+  Backend::Options o;
+  o.profiles = make_server_profiles(cfg->profiles, cfg->profile_bodies);
+  Backend b(std::move(o));
+  HttpClient c("127.0.0.1", b.port());
+  auto r = c.request("GET", "/api/profiles");
+  ASSERT_EQ(r.status, 200);
+  auto v = body_of(r);
+  const auto& p = v.at("profiles").at(0);
+  EXPECT_EQ(p.at("name"), "reviewer");
+  EXPECT_EQ(p.at("engine"), "openai");
+  EXPECT_EQ(p.at("model"), "m-1");
+  EXPECT_EQ(p.at("tools").as_array().size(), 2u);
+  EXPECT_EQ(p.at("description"), "Reads code");
+  EXPECT_EQ(r.body.find("YOI_CANARY"), std::string::npos) << r.body;
+  auto made = c.request("POST", "/api/runtimes/local/workers", R"({"worker_id":"w1","profile":"reviewer"})");
+  EXPECT_EQ(made.status, 400) << made.body;
+  EXPECT_EQ(made.body.find("YOI_CANARY"), std::string::npos) << made.body;
+  auto forged = c.request("POST", "/api/runtimes/local/workers",
+                          R"({"profile":"runtime_default","config_bundle":{"digest":")" + std::string(64, 'a') + R"("}})");
+  EXPECT_EQ(forged.status, 400) << "config_bundle is yoi-server's to set";
+}
+
+TEST(ServerProfilesConfig, InlineSecretsAreErrorsNamingKeyAndLine) {
+  auto key = parse_config("[profiles.p]\nengine = \"echo\"\napi_key = \"sk-canary\"\n", "s.toml");
+  ASSERT_FALSE(key);
+  EXPECT_NE(key.error().message.find("s.toml:3: 'profiles.p.api_key'"), std::string::npos) << key.error().message;
+  EXPECT_EQ(key.error().message.find("sk-canary"), std::string::npos);
+  auto url = parse_config("[profiles.p]\nengine = \"openai\"\nmodel = \"m\"\nbase_url = \"http://canary.invalid\"\n", "s.toml");
+  ASSERT_FALSE(url);
+  EXPECT_NE(url.error().message.find("s.toml:4: 'profiles.p.base_url'"), std::string::npos) << url.error().message;
+  EXPECT_EQ(url.error().message.find("canary"), std::string::npos);
 }
 
 }  // namespace

@@ -455,6 +455,91 @@ TEST_P(Conformance, OldPositionNeverYieldsNewWorkersEvents) {
   }
 }
 
+// ---- config bundles (ARCHITECTURE §16) ----
+
+std::shared_ptr<const ServerProfiles> server_profiles(int max_steps) {
+  auto body = boost::json::parse(R"({"srv": {"engine": "echo", "echo_chunk_bytes": 3, "description": "from yoi-server"}})")
+                  .as_object();
+  body["srv"].as_object()["max_steps"] = max_steps;
+  engines::ProfileConfig p;
+  p.name = "srv";
+  return make_server_profiles({p}, body);
+}
+
+// A yoi-server profile on a runtime that never had it in its config: pushed,
+// then created with the reference, one call for the caller; the worker's
+// detail names the digest and the profile, and the runtime lists the bundle.
+TEST_P(Conformance, AServerProfileIsPushedThenCreatedAsOneOperation) {
+  auto sp = server_profiles(5);
+  registry->set_server_profiles(sp);
+  rt::CreateWorker c;
+  c.worker_id = "b1";
+  c.profile = "srv";
+  auto w = await<rt::WorkerDetail>(io, [&](auto cb) { registry->create("rt1", c, cb); });
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ(w->record.profile, "srv");
+  EXPECT_EQ(w->record.config_bundle.at("digest").as_string(), sp->digest);
+  c.worker_id = "b2";  // held now: no second push needed
+  ASSERT_TRUE(await<rt::WorkerDetail>(io, [&](auto cb) { registry->create("rt1", c, cb); }));
+  auto held = await<std::vector<rt::BundleInfo>>(io, [&](auto cb) { registry->find("rt1")->bundles(cb); });
+  ASSERT_TRUE(held) << held.error().message;
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ((*held)[0].digest, sp->digest);
+  EXPECT_EQ((*held)[0].workers, 2u);
+  auto info = await<RuntimeInfo>(io, [&](auto cb) { registry->runtime("rt1", cb); });
+  ASSERT_TRUE(info && info->summary);
+  EXPECT_EQ(info->summary->bundles, std::vector<std::string>{sp->digest});
+  // A profile changed in yoi-server's config: a new digest for new workers,
+  // the old worker keeps its own.
+  auto changed = server_profiles(6);
+  ASSERT_NE(changed->digest, sp->digest);
+  registry->set_server_profiles(changed);
+  c.worker_id = "b3";
+  auto w3 = await<rt::WorkerDetail>(io, [&](auto cb) { registry->create("rt1", c, cb); });
+  ASSERT_TRUE(w3) << w3.error().message;
+  EXPECT_EQ(w3->record.config_bundle.at("digest").as_string(), changed->digest);
+  auto old = detail("b1");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->record.config_bundle.at("digest").as_string(), sp->digest);
+}
+
+// The runtime lost its bundles (a memory store restarted): the next create
+// answers bundle_missing, the registry pushes again and retries once.
+TEST(BundleRetry, BundleMissingAfterARuntimeRestartPushesAndRetriesOnce) {
+  boost::asio::io_context io;
+  RuntimeRegistry registry(io);
+  RuntimeProc proc;
+  proc.token = "bundle-token";
+  ASSERT_TRUE(proc.start());
+  RemoteConfig rc;
+  rc.id = "rt1";
+  rc.display_name = "Runtime one";
+  rc.base_url = Secret(proc.base_url());
+  rc.token = Secret(proc.token);
+  rc.timeout = 5s;
+  rc.probe_interval = 0ms;
+  auto s = make_remote_source(io, std::move(rc));
+  ASSERT_TRUE(s) << s.error().message;
+  ASSERT_TRUE(registry.add(std::move(*s)));
+  registry.set_server_profiles(server_profiles(5));
+  rt::CreateWorker c;
+  c.worker_id = "b1";
+  c.profile = "srv";
+  ASSERT_TRUE(await<rt::WorkerDetail>(io, [&](auto cb) { registry.create("rt1", c, cb); }));
+  auto port = proc.port;
+  proc.kill();
+  ASSERT_TRUE(proc.start(port));  // memory store: every bundle gone
+  auto held = await<std::vector<rt::BundleInfo>>(io, [&](auto cb) { registry.find("rt1")->bundles(cb); });
+  ASSERT_TRUE(held && held->empty()) << "the restarted runtime holds nothing";
+  c.worker_id = "b2";
+  auto w = await<rt::WorkerDetail>(io, [&](auto cb) { registry.create("rt1", c, cb); });
+  ASSERT_TRUE(w) << w.error().message;
+  EXPECT_EQ(w->record.profile, "srv");
+  registry.close();
+  io.restart();
+  io.run_for(50ms);
+}
+
 INSTANTIATE_TEST_SUITE_P(Sources, Conformance, ::testing::Values("embedded", "remote"),
                          [](const auto& info) { return info.param; });
 

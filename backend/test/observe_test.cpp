@@ -205,6 +205,10 @@ class FirstSnapshotFails final : public Source {
     s_->stop(std::move(w), std::move(why), std::move(done));
   }
   void remove(std::string w, Callback<void> done) override { s_->remove(std::move(w), std::move(done)); }
+  void put_bundle(std::string d, boost::json::object b, Callback<rt::BundlePut> done) override {
+    s_->put_bundle(std::move(d), std::move(b), std::move(done));
+  }
+  void bundles(Callback<std::vector<rt::BundleInfo>> done) override { s_->bundles(std::move(done)); }
   void approve(std::string w, std::string call, rt::ApprovalDecision d, Callback<rt::ApprovalOutcome> done) override {
     s_->approve(std::move(w), std::move(call), std::move(d), std::move(done));
   }

@@ -183,6 +183,25 @@ CliResult<void> cmd_runtimes(Context& c) {
   return {};
 }
 
+// yoi-server's own profiles (GET /api/profiles): a name to pass to
+// 'yoi create --profile'.
+CliResult<void> cmd_profiles(Context& c) {
+  auto v = c.api->get("/api/profiles");
+  if (!v) return tl::unexpected(v.error());
+  if (c.json()) return print_json(*v), CliResult<void>{};
+  std::vector<std::vector<std::string>> rows{{"PROFILE", "ENGINE", "MODEL", "TOOLS", "DESCRIPTION"}};
+  for (const auto& p : arr(obj(*v), "profiles")) {
+    const auto& o = obj(p);
+    std::string tools;
+    for (const auto& t : arr(o, "tools")) tools += (tools.empty() ? "" : ",") + std::string(t.as_string());
+    auto model = str(o, "model");
+    rows.push_back({str(o, "name"), str(o, "engine", "-"), model.empty() ? "-" : model, tools.empty() ? "-" : tools,
+                    str(o, "description")});
+  }
+  print_table(std::move(rows));
+  return {};
+}
+
 std::vector<std::string> worker_row(const bj::object& w) {
   return {str(w, "runtime_id") + "/" + str(w, "worker_id"), str(w, "display_name"), str(w, "status"),
           str(w, "profile", "-"), str(w, "run_count", "0"), time_text(w, "updated_at")};
@@ -272,7 +291,8 @@ CliResult<void> cmd_show(Context& c, const WorkerRef& w) {
   std::vector<std::vector<std::string>> rows{
       {"worker", w.runtime_id + "/" + w.worker_id}, {"name", str(o, "display_name")},
       {"status", str(o, "status")},                 {"intent", intent_text},
-      {"profile", str(o, "profile", "-")},          {"runs", str(o, "run_count", "0")},
+      {"profile", str(o, "profile", "-")},          {"bundle", str(obj(o, "config_bundle"), "digest", "-")},
+      {"runs", str(o, "run_count", "0")},
       {"messages", str(o, "transcript_total", "0")}, {"last seq", str(o, "last_seq", "0")},
       {"created", time_text(o, "created_at")},      {"updated", time_text(o, "updated_at")}};
   print_table(std::move(rows));
@@ -1061,7 +1081,9 @@ void add_create_options(CLI::App& s, Parsed& p) {
   s.add_option("-r,--runtime", ca.runtime, "the runtime to create it on")
       ->required()
       ->type_name("RUNTIME");
-  s.add_option("-p,--profile", ca.profile, "a profile of the runtime (default runtime_default)")
+  s.add_option("-p,--profile", ca.profile,
+               "one of yoi-server's profiles ('yoi profiles'), else a profile of the runtime "
+               "(default runtime_default)")
       ->type_name("PROFILE");
   s.add_option("-n,--name", ca.name, "display name")->type_name("NAME");
   s.add_option("--intent", ca.intent, "what the worker is for (default assistant)")
@@ -1111,6 +1133,8 @@ const Command kCommands[] = {
      [](Context& c, const Parsed& p, const WorkerRef*) {
        return cmd_workers(c, p.runtime, p.status);
      }},
+    {"profiles", "List yoi-server's profiles (for 'yoi create --profile')", "", false, nullptr,
+     [](Context& c, const Parsed&, const WorkerRef*) { return cmd_profiles(c); }},
     {"create", "Create a worker; prints RUNTIME/WORKER", "", false, add_create_options,
      [](Context& c, const Parsed& p, const WorkerRef*) { return cmd_create(c, p.create); }},
     {"show", "Show a worker's details", "", true, nullptr,

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <set>
 
@@ -1361,6 +1362,56 @@ TEST(CliIssue18, InterruptedRunIsLoggedOnce) {
        at = log.find("interrupted by a restart", at + 1))
     ++n;
   EXPECT_EQ(n, 1u) << log;
+}
+
+}  // namespace
+}  // namespace yoi::cli::test
+
+namespace yoi::cli::test {
+namespace {
+
+// yoi-server's own profiles end to end through the embedded runtime (real
+// processes): 'yoi profiles' lists them, 'yoi create --profile' pushes the
+// bundle through the embedded source and pins the worker; after an edit of
+// the config and a restart, a new worker gets the new digest and the old one
+// keeps its own. No variable name a profile names reaches the log.
+TEST(CliProfiles, ServerProfilesListCreatePinnedAcrossAConfigChange) {
+  if (yoi_bin().empty() || binary("yoi-server").empty()) GTEST_SKIP() << "binaries not built";
+  const std::string profile =
+      "[profiles.srv]\nengine = \"echo\"\nmax_steps = 5\ndescription = \"Server side\"\ntools = [\"read\"]\n"
+      "[profiles.llm]\nengine = \"openai\"\nmodel = \"m-canary\"\nbase_url_env = \"YOI_CANARY_URL_VAR\"\n"
+      "api_key_env = \"YOI_CANARY_KEY_VAR\"\n";
+  Server srv(profile);
+  ASSERT_TRUE(srv.start());
+  auto list = yoi(srv, {"profiles"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_TRUE(std::regex_search(list.out, std::regex("srv +echo +- +read +Server side"))) << list.out;
+  EXPECT_EQ(list.out.find("YOI_CANARY"), std::string::npos);
+  auto ref = create_worker(srv, "local", {"--profile", "srv", "--id", "old"});
+  auto show = yoi(srv, {"show", ref, "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  auto old_digest = s(parse(show.out).as_object().at("config_bundle").as_object(), "digest");
+  EXPECT_EQ(old_digest.size(), 64u);
+  EXPECT_EQ(s(parse(show.out).as_object(), "profile"), "srv");
+
+  // Edit and restart.
+  std::ifstream in(srv.dir() + "/server.toml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  text.replace(text.find("max_steps = 5"), 13, "max_steps = 6");
+  write_file(srv.dir() + "/server.toml", text);
+  ASSERT_TRUE(srv.restart());
+  create_worker(srv, "local", {"--profile", "srv", "--id", "new"});
+  auto new_show = parse(yoi(srv, {"show", "local/new", "--json"}).out).as_object();
+  auto old_show = parse(yoi(srv, {"show", "local/old", "--json"}).out).as_object();
+  auto new_digest = s(new_show.at("config_bundle").as_object(), "digest");
+  EXPECT_EQ(new_digest.size(), 64u);
+  EXPECT_NE(new_digest, old_digest);
+  EXPECT_EQ(s(old_show.at("config_bundle").as_object(), "digest"), old_digest) << "the old worker keeps its bundle";
+  auto sent = yoi(srv, {"send", "--wait", "local/old", "hello"});
+  EXPECT_EQ(sent.exit_code, 0) << sent.err;
+  auto runtimes = parse(yoi(srv, {"runtimes", "--json"}).out).as_object();
+  EXPECT_EQ(runtimes.at("runtimes").at(0).at("bundles").as_array().size(), 2u);
+  EXPECT_EQ(srv.log().find("YOI_CANARY"), std::string::npos) << srv.log();
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include "harness.hpp"
 
+#include "yoi/profiles/bundle.hpp"
+
 namespace yoi::rt::test {
 namespace {
 
@@ -52,6 +54,45 @@ TEST(Runtime, LifecycleProducesTheDocumentedEventSequence) {
   EXPECT_EQ(t->items[1].content, "echo: hello world");
   EXPECT_EQ(t->items[1].result, "completed");
   EXPECT_EQ(h.rt->summary().worker_counts.at("total"), 1u);
+}
+
+// Concurrent puts of one bundle store it once: the first answers created,
+// the second (in flight at the same time) not; a full runtime drops only an
+// unused bundle, never one a worker is pinned to.
+TEST(RuntimeBundles, ConcurrentPutsStoreOnceAndGcSparesBundlesInUse) {
+  RuntimeOptions o;
+  o.max_bundles = 1;
+  Harness h(o);
+  auto bundle = [](int steps) {
+    auto profiles = bj::object{{"p", bj::object{{"engine", "echo"}, {"max_steps", steps}}}};
+    return std::pair(yoi::profiles::digest(profiles), bj::value(bj::object{{"profiles", profiles}}));
+  };
+  auto [d1, b1] = bundle(1);
+  std::vector<Result<BundlePut>> puts;
+  h.rt->put_bundle(d1, b1, [&](Result<BundlePut> r) { puts.push_back(std::move(r)); });
+  h.rt->put_bundle(d1, b1, [&](Result<BundlePut> r) { puts.push_back(std::move(r)); });
+  ASSERT_TRUE(h.run_until([&] { return puts.size() == 2; }));
+  ASSERT_TRUE(puts[0] && puts[1]);
+  EXPECT_TRUE(puts[0]->created);
+  EXPECT_FALSE(puts[1]->created);
+  EXPECT_EQ(h.rt->bundles().size(), 1u);
+
+  // Pinned: a second bundle does not fit while the first is in use.
+  CreateWorker c;
+  c.worker_id = "pinned";
+  c.profile = "p";
+  c.config_bundle = bj::object{{"digest", d1}};
+  std::optional<Result<WorkerDetail>> made;
+  h.rt->create(std::move(c), [&](Result<WorkerDetail> r) { made = std::move(r); });
+  ASSERT_TRUE(h.run_until([&] { return made.has_value(); }));
+  ASSERT_TRUE(*made) << (*made).error().message;
+  auto [d2, b2] = bundle(2);
+  std::optional<Result<BundlePut>> full;
+  h.rt->put_bundle(d2, b2, [&](Result<BundlePut> r) { full = std::move(r); });
+  ASSERT_TRUE(h.run_until([&] { return full.has_value(); }));
+  ASSERT_FALSE(*full);
+  EXPECT_EQ(full->error().code, Code::limit_exceeded);
+  EXPECT_EQ(h.rt->bundles().at(0).digest, d1);
 }
 
 TEST(Runtime, GeneratedIdsAreValidAndDistinct) {

@@ -17,7 +17,7 @@ TEST(Wire, CreateBodiesDecodeWithDefaults) {
   EXPECT_EQ(c->intent.kind, "assistant");
   EXPECT_EQ(c->profile, "runtime_default");
   auto full = create_from_json(obj(R"({"worker_id":"w1","display_name":"W","intent":{"kind":"task","objective":"ship"},
-      "profile":"fast","config_bundle":"b1","capabilities":["x"],"workspace_refs":[{"id":"r"}],"mount_refs":[]})"),
+      "profile":"fast","config_bundle":{"digest":"abababababababababababababababababababababababababababababababab"},"capabilities":["x"],"workspace_refs":[{"id":"r"}],"mount_refs":[]})"),
                                Limits{});
   ASSERT_TRUE(full) << full.error().message;
   EXPECT_EQ(full->worker_id, "w1");

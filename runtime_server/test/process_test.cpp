@@ -18,6 +18,7 @@
 #include "child.hpp"
 #include "test_client.hpp"
 #include "yoi/testing/sanitizers.hpp"
+#include "yoi/profiles/bundle.hpp"
 
 namespace yoi::runtime_server::test {
 namespace {
@@ -367,6 +368,82 @@ TEST(RuntimeProcess, KillNineMidToolRunThenRestartEndsTheRunInterruptedWithResul
   std::size_t homes = 0;
   for (const auto& h : fs::directory_iterator(data + "/homes")) homes += fs::exists(h.path() / "h.txt");
   EXPECT_EQ(homes, 1u);
+  c2->signal(SIGTERM);
+  EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
+}
+
+std::vector<bj::object> all_events(HttpClient& http, const std::string& worker);
+
+// Config bundles (ARCHITECTURE §16) on the real binary: PUT/GET over a real
+// socket, every refusal typed, then kill -9 and a restart: the bundle is
+// still held and the worker still runs its pinned profile.
+TEST(RuntimeProcess, BundlesAreStoredDurablyAndAPinnedWorkerSurvivesKillNine) {
+  TempDir dir;
+  auto data = dir.path + "/data";
+  auto profiles = bj::parse(R"({"short": {"engine": "echo", "echo_chunk_bytes": 2, "max_steps": 3,
+                                          "description": "from the backend"}})").as_object();
+  auto digest = yoi::profiles::digest(profiles);
+  auto body = bj::serialize(bj::object{{"digest", digest}, {"profiles", profiles}});
+  auto c = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data});
+  auto port = c->wait_listening();
+  ASSERT_NE(port, 0) << c->stderr_text();
+  {
+    HttpClient http("127.0.0.1", port);
+    auto summary = bj::parse(http.request("GET", "/v1/runtime", {}, auth()).body);
+    bool has_cap = false;
+    for (const auto& cap : summary.at("capabilities").as_array()) has_cap = has_cap || cap == "bundles";
+    EXPECT_TRUE(has_cap);
+    // Create before the push: bundle_missing.
+    auto create = R"({"worker_id":"b1","profile":"short","config_bundle":{"digest":")" + digest + R"("}})";
+    auto missing = http.request("POST", "/v1/workers", create, auth());
+    EXPECT_EQ(missing.status, 409);
+    EXPECT_EQ(bj::parse(missing.body).at("error").at("code"), "bundle_missing");
+    // The wrong digest, a bad profile, an oversized body.
+    auto mismatch = http.request("PUT", "/v1/bundles/" + std::string(64, 'a'), body, auth());
+    EXPECT_EQ(mismatch.status, 400);
+    EXPECT_EQ(bj::parse(mismatch.body).at("error").at("code"), "bundle_digest_mismatch");
+    auto bad = bj::parse(R"({"p": {"engine": "echo", "tools": ["nuke"]}})").as_object();
+    auto bad_put = http.request("PUT", "/v1/bundles/" + yoi::profiles::digest(bad),
+                                bj::serialize(bj::object{{"profiles", bad}}), auth());
+    EXPECT_EQ(bad_put.status, 400);
+    EXPECT_NE(bad_put.body.find("profiles.p.tools"), std::string::npos) << bad_put.body;
+    auto huge = bj::object{{"p", bj::object{{"system_prompt", std::string(2 << 20, 'x')}}}};
+    EXPECT_EQ(http.request("PUT", "/v1/bundles/" + yoi::profiles::digest(huge), bj::serialize(bj::object{{"profiles", huge}}),
+                           auth()).status,
+              413);
+    // Stored once: 201, then 200.
+    EXPECT_EQ(http.request("PUT", "/v1/bundles/" + digest, body, auth()).status, 201);
+    EXPECT_EQ(http.request("PUT", "/v1/bundles/" + digest, body, auth()).status, 200);
+    auto unknown = http.request("POST", "/v1/workers",
+                                R"({"profile":"long","config_bundle":{"digest":")" + digest + R"("}})", auth());
+    EXPECT_EQ(unknown.status, 400) << unknown.body;
+    auto made = http.request("POST", "/v1/workers", create, auth());
+    ASSERT_EQ(made.status, 201) << made.body;
+    auto d = bj::parse(made.body);
+    EXPECT_EQ(str(d, "profile"), "short");
+    EXPECT_EQ(str(d.at("config_bundle"), "digest"), digest);
+  }
+  c->signal(SIGKILL);
+  c->wait_exit();
+
+  auto c2 = start({"--listen", "127.0.0.1:0", "--store", "fs", "--data-dir", data});
+  auto port2 = c2->wait_listening();
+  ASSERT_NE(port2, 0) << c2->stderr_text();
+  HttpClient http("127.0.0.1", port2);
+  auto list = bj::parse(http.request("GET", "/v1/bundles", {}, auth()).body);
+  ASSERT_EQ(list.at("bundles").as_array().size(), 1u) << bj::serialize(list);
+  EXPECT_EQ(str(list.at("bundles").at(0), "digest"), digest);
+  EXPECT_EQ(list.at("bundles").at(0).at("workers"), 1);
+  auto d = bj::parse(http.request("GET", "/v1/workers/b1", {}, auth()).body);
+  EXPECT_EQ(str(d, "profile"), "short");
+  EXPECT_EQ(str(d.at("config_bundle"), "digest"), digest);
+  ASSERT_EQ(http.request("POST", "/v1/workers/b1/input", R"({"content":"hi"})", auth()).status, 202);
+  std::string profile_run;
+  for (auto end = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < end && profile_run.empty();
+       std::this_thread::sleep_for(10ms))
+    for (const auto& e : all_events(http, "b1"))
+      if (str(e, "type") == "run_started") profile_run = str(e, "profile");
+  EXPECT_EQ(profile_run, "short") << "the restarted worker runs its bundle's profile";
   c2->signal(SIGTERM);
   EXPECT_EQ(c2->wait_exit(), std::optional<int>(0));
 }

@@ -158,7 +158,7 @@ TEST(RuntimeApi, RuntimeSummaryListsCapabilities) {
   for (auto& c : v.at("capabilities").as_array()) caps.emplace_back(c.as_string());
   for (auto want : {"workers.create", "workers.list", "workers.detail", "workers.input", "workers.cancel",
                     "workers.stop", "workers.transcript", "workers.events", "workers.events.ws",
-                    "workers.delete", "workers.approve"})
+                    "workers.delete", "workers.approve", "bundles"})
     EXPECT_NE(std::find(caps.begin(), caps.end(), want), caps.end()) << want;
 }
 

@@ -174,16 +174,23 @@ async function main() {
   const rtConfig = join(mkdtempSync(join(tmpdir(), "yoi-e2e-rt-")), "runtime.toml");
   cleanups.push(() => rmSync(dirname(rtConfig), { recursive: true, force: true }));
   // The echo profile lets the tool-card check's write and edit of notes.md
-  // run without asking (writes ask by default, ARCHITECTURE §15).
+  // run without asking (writes ask by default, ARCHITECTURE §15). The runtime
+  // also lends a workspace; yoi-server has a profile of its own (issue 23).
+  const lentDir = mkdtempSync(join(tmpdir(), "yoi-e2e-lent-"));
+  cleanups.push(() => rmSync(lentDir, { recursive: true, force: true }));
   writeFileSync(
     rtConfig,
     '[profiles.runtime_default]\nengine = "echo"\necho_chunk_delay_ms = 15\n' +
       '[[profiles.runtime_default.permissions]]\ntool = "write"\npattern = "notes.md"\naction = "allow"\n' +
       '[[profiles.runtime_default.permissions]]\ntool = "edit"\npattern = "notes.md"\naction = "allow"\n' +
       `[profiles.unreachable]\nengine = "openai"\nbase_url = "http://127.0.0.1:${await freePort()}/v1"\nmodel = "none"\n` +
-      "max_retries = 0\nconnect_timeout_ms = 2000\n",
+      "max_retries = 0\nconnect_timeout_ms = 2000\n" +
+      `[workspaces.lent]\npath = "${lentDir}"\naccess = "read"\n`,
   );
-  const { base, login } = await startServer({ embeddedToml: `runtime_config = "${rtConfig}"\n` });
+  const { base, login } = await startServer({
+    embeddedToml: `runtime_config = "${rtConfig}"\n`,
+    extraToml: '[profiles.server-echo]\nengine = "echo"\ndescription = "From yoi-server"\ntools = ["read"]\n',
+  });
   console.log(`# server ${devMode ? "(dev stand-in) " : ""}at ${base}`);
 
   const { chromium } = await import("playwright-core");
@@ -472,6 +479,29 @@ async function main() {
     const copies = shown.filter((t) => t.includes("provider_unreachable"));
     if (copies.length !== 1) fail(`the failed run's error is shown ${copies.length} times: ${JSON.stringify(shown)}`);
     await shot("run-failed");
+  });
+
+  await check("issue 23: the new worker form offers yoi-server's profiles, the runtime's own and its workspaces; a server profile ships a bundle", async () => {
+    if (devMode) return console.log("# skipped against the dev stand-in (no server profiles)");
+    await page.click('[data-testid="nav-workers"]');
+    await page.click('[data-testid="new-worker"]');
+    const select = page.locator('[data-testid="create-profile"]');
+    await select.locator('optgroup[label="yoi-server"] option[value="server-echo"]').waitFor({ state: "attached" });
+    await select.locator('optgroup[label="this runtime"] option[value="unreachable"]').waitFor({ state: "attached" });
+    const ws = page.locator('[data-testid="create-workspace-lent"]');
+    if ((await ws.locator('option[value="write"]').count()) !== 0) fail("a read-only workspace is offered for writing");
+    await page.fill('[data-testid="create-name"]', "bundled");
+    await select.selectOption("server-echo");
+    await ws.selectOption("read");
+    await page.click('[data-testid="create-submit"]');
+    await page.waitForURL(/#\/w\//);
+    await page.locator('[data-testid="connection"][data-connection="live"]').waitFor();
+    await page.click('[data-testid="nav-runtimes"]');
+    const bundles = page.locator('[data-testid="runtime-bundles"]').first();
+    await bundles.waitFor();
+    const text = await bundles.innerText();
+    if (!/^[0-9a-f]{12}/.test(text)) fail(`the runtime holds no bundle after a server-profile create: ${text}`);
+    await shot("bundle-held");
   });
 
   await check("issue 18 item 6: stop the worker: status stopped, no Stop or Cancel, composer disabled with the reason, also after a reload", async () => {

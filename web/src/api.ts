@@ -13,6 +13,7 @@ import type {
   CreateWorkerBody,
   InputAccepted,
   RuntimeSummary,
+  ServerProfile,
   TranscriptPage,
   Worker,
   WorkerList,
@@ -53,6 +54,9 @@ export class Api {
 
   listRuntimes(): Promise<{ runtimes: RuntimeSummary[] }> {
     return this.call("GET", "/api/runtimes");
+  }
+  listProfiles(): Promise<{ profiles: ServerProfile[] }> {
+    return this.call("GET", "/api/profiles");
   }
   listWorkers(after?: string): Promise<WorkerList> {
     return this.call("GET", `/api/workers${after ? `?after=${enc(after)}` : ""}`);

@@ -15,6 +15,8 @@ export interface RuntimeRow {
   store?: string;
   capabilities: string[];
   profiles: string[];
+  bundles: string[];
+  workspaces: { name: string; access: string }[];
   worker_counts: Record<string, number>;
   last_seen_ms?: number;
   problem?: { code: string; message: string };
@@ -52,6 +54,10 @@ export function normalizeRuntime(r: RuntimeSummary): RuntimeRow {
     store: str(r.store),
     capabilities: strs(r.capabilities),
     profiles: strs(r.profiles),
+    bundles: strs(r.bundles),
+    workspaces: Array.isArray(r.workspaces)
+      ? r.workspaces.filter((w) => w && typeof w.name === "string").map((w) => ({ name: w.name, access: String(w.access ?? "read") }))
+      : [],
     worker_counts: counts(r.workers),
     last_seen_ms: typeof r.last_seen === "number" ? r.last_seen : undefined,
     problem: d && typeof d.code === "string" ? { code: d.code, message: String(d.message ?? "") } : undefined,

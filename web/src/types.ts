@@ -81,6 +81,8 @@ export interface RuntimeSummary {
   limits?: Record<string, number>;
   capabilities?: string[];
   profiles?: string[];
+  bundles?: string[]; // digests of the config bundles it holds
+  workspaces?: { name: string; access: string }[]; // what it lends (never a path)
   [extra: string]: unknown;
 }
 
@@ -158,6 +160,16 @@ export interface CreateWorkerBody {
   display_name?: string;
   intent?: Intent;
   profile?: string;
+  workspace_refs?: { name: string; access: "read" | "write" }[];
+}
+
+// One of yoi-server's own profiles (GET /api/profiles).
+export interface ServerProfile {
+  name: string;
+  engine?: string;
+  model?: string;
+  tools?: string[];
+  description?: string;
 }
 
 // ---- event objects (inside `event` frames) ----

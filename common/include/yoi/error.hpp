@@ -29,6 +29,8 @@ enum class Code {
   worker_busy,
   worker_stopped,
   worker_not_stopped,  // delete of a worker that is not stopped (§17)
+  bundle_missing,          // create names a config bundle the runtime lacks (§16)
+  bundle_digest_mismatch,  // a bundle that does not hash to its digest (§16)
   approval_not_found,  // an approval for a call that is not pending (§15)
   approval_resolved,   // a different answer to a call already resolved (§15)
   limit_exceeded,  // a configured capacity limit (workers per runtime, ...)

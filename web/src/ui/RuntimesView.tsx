@@ -67,6 +67,10 @@ export function RuntimesView() {
                     <dd class="mono">{r.profiles.join(", ")}</dd>
                   </>
                 )}
+                <dt>bundles</dt>
+                <dd class="mono" data-testid="runtime-bundles" title={r.bundles.join("\n")}>
+                  {r.bundles.length ? r.bundles.map((d) => d.slice(0, 12)).join(", ") : "none"}
+                </dd>
               </dl>
               <div class="caps">
                 {r.capabilities.map((c) => (

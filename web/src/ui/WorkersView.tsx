@@ -1,9 +1,9 @@
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { asApiError, listAllWorkers, type ApiError } from "../api";
 import { workerHref, workersHref } from "../router";
 import { normalizeRuntime } from "../runtimes";
 import { api } from "../services";
-import type { CreateWorkerBody, RuntimeSummary } from "../types";
+import type { CreateWorkerBody, RuntimeSummary, ServerProfile } from "../types";
 import { ApprovalBadge, Empty, ErrorBox, StatusPill, relTime, statusLabel, useLoad } from "./common";
 
 const STATUSES = ["idle", "running", "awaiting_approval", "stopped"];
@@ -143,9 +143,18 @@ function CreateWorker({
   const [rid, setRid] = useState(defaultRuntime ?? "");
   const runtimeId = rid || runtimes[0]?.runtime_id || "";
   const summary = runtimes.find((r) => r.runtime_id === runtimeId);
-  const known = summary ? normalizeRuntime(summary).profiles : [];
-  const profiles = known.length ? known : ["runtime_default"];
+  const row = summary ? normalizeRuntime(summary) : undefined;
+  const [serverProfiles, setServerProfiles] = useState<ServerProfile[]>([]);
+  useEffect(() => {
+    api.listProfiles().then((r) => setServerProfiles(Array.isArray(r.profiles) ? r.profiles : []), () => setServerProfiles([]));
+  }, []);
+  // yoi-server's profiles shadow a runtime's own of the same name.
+  const serverNames = new Set(serverProfiles.map((p) => p.name));
+  const known = (row?.profiles ?? []).filter((p) => !serverNames.has(p));
+  const profiles = known.length || serverProfiles.length ? known : ["runtime_default"];
   const [profile, setProfile] = useState("runtime_default");
+  const lent = row?.workspaces ?? [];
+  const [mounts, setMounts] = useState<Record<string, "" | "read" | "write">>({});
   const [name, setName] = useState("");
   const [workerId, setWorkerId] = useState("");
   const [kind, setKind] = useState<"assistant" | "task" | "role">("assistant");
@@ -158,6 +167,8 @@ function CreateWorker({
     e.preventDefault();
     if (!runtimeId) return;
     const body: CreateWorkerBody = { profile, intent: { kind } };
+    const refs = lent.flatMap((w) => (mounts[w.name] ? [{ name: w.name, access: mounts[w.name] as "read" | "write" }] : []));
+    if (refs.length) body.workspace_refs = refs;
     if (name.trim()) body.display_name = name.trim();
     if (workerId.trim()) body.worker_id = workerId.trim();
     if (kind === "task") body.intent!.objective = objective;
@@ -192,11 +203,38 @@ function CreateWorker({
         <label>
           Profile
           <select value={profile} onChange={(e) => setProfile((e.currentTarget as HTMLSelectElement).value)} data-testid="create-profile">
-            {profiles.map((p) => (
-              <option value={p}>{p}</option>
-            ))}
+            {serverProfiles.length > 0 && (
+              <optgroup label="yoi-server">
+                {serverProfiles.map((p) => (
+                  <option value={p.name} title={p.description}>
+                    {p.description ? `${p.name} — ${p.description}` : p.name}
+                  </option>
+                ))}
+              </optgroup>
+            )}
+            <optgroup label="this runtime">
+              {profiles.map((p) => (
+                <option value={p}>{p}</option>
+              ))}
+            </optgroup>
           </select>
         </label>
+        {lent.map((w) => (
+          <label>
+            <span>
+              Workspace <span class="mono">{w.name}</span> <span class="opt">optional</span>
+            </span>
+            <select
+              value={mounts[w.name] ?? ""}
+              onChange={(e) => setMounts({ ...mounts, [w.name]: (e.currentTarget as HTMLSelectElement).value as "" | "read" | "write" })}
+              data-testid={`create-workspace-${w.name}`}
+            >
+              <option value="">not mounted</option>
+              <option value="read">read</option>
+              {w.access === "write" && <option value="write">read and write</option>}
+            </select>
+          </label>
+        ))}
         <label>
           Display name
           <input value={name} onInput={(e) => setName((e.currentTarget as HTMLInputElement).value)} placeholder="e.g. Release notes helper" data-testid="create-name" />

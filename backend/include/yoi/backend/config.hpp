@@ -50,6 +50,14 @@
 //   backoff_max_ms = 5000
 //   max_upstream_frame = 8388608
 //
+//   [profiles.reviewer]            # yoi-server's own profiles (ARCHITECTURE §16): the
+//   engine = "openai"              # keys of a runtime's profile, shipped to each runtime
+//   model = "gpt-4o-mini"          # as a config bundle when a worker is created with one.
+//   base_url_env = "YOI_LLM_URL"   # No secret is written here: the provider's URL and key
+//   api_key_env = "YOI_LLM_KEY"    # are variables resolved on the runtime's host; an inline
+//   tools = ["read", "grep"]       # api_key or base_url is a config error.
+//   description = "Reads code"
+//
 //   [limits]                       # yoi-server's own HTTP connections
 //   header_timeout_ms = 10000      # a request's first byte → end of its header
 //   keep_alive_timeout_ms = 60000  # an idle connection, between requests
@@ -65,6 +73,9 @@
 
 #include "yoi/backend/observe.hpp"
 #include "yoi/backend/remote_source.hpp"
+#include <boost/json/object.hpp>
+
+#include "yoi/engines/engine.hpp"
 #include "yoi/error.hpp"
 
 namespace yoi::backend {
@@ -96,6 +107,10 @@ struct ServerConfig {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds keep_alive_timeout{60'000};
   std::chrono::milliseconds shutdown_timeout{10'000};  // drain grace at SIGTERM, as yoi-runtime's
+  // [profiles.NAME], validated (yoi/profiles/profile.hpp), and each as
+  // written (name -> its keys): the profiles of the bundle it ships.
+  std::vector<engines::ProfileConfig> profiles;
+  boost::json::object profile_bodies;
 };
 
 // `name` labels error messages (the file name). Token files and variables are

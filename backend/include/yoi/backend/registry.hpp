@@ -16,10 +16,14 @@
 // runtime_not_found, whatever the policy says, then the source's errors.
 
 #include <map>
+#include <set>
 #include <memory>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "yoi/backend/policy.hpp"
+#include "yoi/engines/engine.hpp"
 #include "yoi/backend/source.hpp"
 
 namespace boost::asio {
@@ -39,6 +43,19 @@ struct AllWorkers {
   std::vector<rt::WorkerDetail> workers;
   std::vector<RuntimeWorkers> runtimes;  // registry order
 };
+
+// yoi-server's own profiles (ARCHITECTURE §16), shipped to runtimes as one
+// config bundle. Fixed for the process's life: a changed config takes a
+// restart, and makes a new digest (workers made before keep theirs).
+struct ServerProfiles {
+  std::string digest;
+  boost::json::object bundle;                    // {"digest", "profiles"}: the PUT body
+  std::vector<engines::ProfileConfig> profiles;  // validated, by name
+  bool has(std::string_view name) const;
+};
+// Builds them from yoi-server's config (profiles::digest over the bodies).
+std::shared_ptr<const ServerProfiles> make_server_profiles(std::vector<engines::ProfileConfig> profiles,
+                                                           boost::json::object bodies);
 
 class RuntimeRegistry {
  public:
@@ -70,8 +87,17 @@ class RuntimeRegistry {
 
   void list(std::string runtime_id, rt::ListWorkers request, Callback<rt::WorkerPage> done,
             std::string_view principal = "browser");
+  // A `profile` that names one of yoi-server's profiles (set_server_profiles;
+  // they shadow a runtime's own of the same name) is created from its
+  // bundle, as one operation for the caller: the bundle is pushed to a
+  // runtime not known to hold it, then the worker is created with
+  // config_bundle {digest}; a bundle_missing answer (the runtime lost it)
+  // pushes again and retries once. unsupported (501) on a runtime without
+  // the `bundles` capability.
   void create(std::string runtime_id, rt::CreateWorker request, Callback<rt::WorkerDetail> done,
               std::string_view principal = "browser");
+  void set_server_profiles(std::shared_ptr<const ServerProfiles> profiles) { server_profiles_ = std::move(profiles); }
+  const ServerProfiles* server_profiles() const { return server_profiles_.get(); }
   void detail(std::string runtime_id, std::string worker_id, Callback<rt::WorkerDetail> done,
               std::string_view principal = "browser");
   // detail() as the browser's JSON text (Source::detail_text).
@@ -123,8 +149,14 @@ class RuntimeRegistry {
     };
   }
 
+  void create_from_bundle(Source& s, rt::CreateWorker request, bool retried, Callback<rt::WorkerDetail> done);
+  void push_bundle(Source& s, std::function<void(Result<void>)> done);
+
   boost::asio::io_context& io_;
   std::shared_ptr<const Policy> policy_;
+  std::shared_ptr<const ServerProfiles> server_profiles_;
+  // (runtime id, digest) pairs pushed: the next create skips the push.
+  std::set<std::pair<std::string, std::string>, std::less<>> pushed_;
   std::map<std::string, std::unique_ptr<Source>, std::less<>> sources_;
   std::vector<std::string> order_;
 };

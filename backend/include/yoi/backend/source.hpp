@@ -134,7 +134,7 @@ class EventStream {
 };
 
 // Operations, also the capability names of ARCHITECTURE §6 (wire names).
-enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove, approve };
+enum class Op { create, list, detail, input, cancel, stop, transcript, events, events_ws, remove, approve, bundles };
 std::string_view capability_name(Op op);
 
 class Source {
@@ -186,6 +186,12 @@ class Source {
   // cursor_expired when older than retention.
   virtual void events(std::string worker_id, std::optional<Position> after, std::size_t limit,
                       Callback<SourceEventPage> done) = 0;
+  // Config bundles (ARCHITECTURE §16): stores `body` ({"digest",
+  // "profiles"}) under its digest on the runtime (201/200 there), and lists
+  // the bundles it holds. unsupported when a remote runtime lacks `bundles`.
+  virtual void put_bundle(std::string digest, boost::json::object body, Callback<rt::BundlePut> done) = 0;
+  virtual void bundles(Callback<std::vector<rt::BundleInfo>> done) = 0;
+
   // The worker's live event stream, not connected yet (EventStream::connect).
   // Never fails here: an unknown worker or an unreachable runtime is reported
   // by the stream itself. An embedded source's stream borrows its Runtime, as

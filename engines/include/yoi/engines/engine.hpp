@@ -100,11 +100,14 @@ class Engine {
   }
 };
 
-// A profile: what a Worker created with `profile = name` runs on. Parsed from
-// the runtime's TOML config by the server; `runtime_default` always exists.
+// A profile: what a Worker created with `profile = name` runs on. Parsed and
+// validated in one place, yoi/profiles/profile.hpp (from a runtime's or
+// yoi-server's TOML config, or a config bundle); `runtime_default` always
+// exists.
 struct ProfileConfig {
   std::string name = "runtime_default";
   std::string engine = "echo";  // "echo" | "openai"
+  std::string description;      // for people choosing a profile
   std::size_t history_messages = 20;  // transcript items sent as context
   // The tools offered (ARCHITECTURE §12; checked against the built-in list
   // at config load) and the most steps (engine turns) a run may take.
@@ -127,6 +130,7 @@ struct ProfileConfig {
 
   // openai-compatible
   Secret base_url;  // e.g. http://127.0.0.1:8080/v1 (private to the runtime host)
+  std::string base_url_env;  // or the environment variable holding it, resolved at start
   std::string model;
   std::string api_key_env;  // name of the environment variable holding the key
   Secret api_key;           // resolved from api_key_env at start

@@ -10,6 +10,7 @@
 // runs only once the store has made the change durable under its policy.
 // Observers (read_after, subscribe, snapshot) see only durable events.
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,17 @@ struct RuntimeOptions {
   std::vector<engines::ProfileConfig> profiles;
   engines::ProfileConfig default_profile;
   std::map<std::string, WorkspaceConfig, std::less<>> workspaces;
+  // Config bundles (ARCHITECTURE §16): the most held at once, and the most
+  // bytes of one bundle's canonical profiles. Garbage collection: a put that
+  // would exceed max_bundles first drops unused bundles (no worker record,
+  // stopped or not, is pinned to them), oldest put first; when every held
+  // bundle is in use the put is limit_exceeded. In-use bundles are never
+  // dropped.
+  std::size_t max_bundles = 32;
+  std::size_t max_bundle_bytes = 1u << 20;
+  // Reads the variables a bundle's profile names (api_key_env,
+  // base_url_env) on this host when its engine is built.
+  std::function<const char*(const char*)> getenv = [](const char* n) { return std::getenv(n); };
   // Where workers' homes live (one directory each, named by the worker's
   // incarnation, never by its id). Empty: a temporary directory made at
   // open and removed when the runtime is destroyed.
@@ -107,8 +119,19 @@ class Runtime {
   const std::vector<std::string>& diagnostics() const;
 
   // worker_exists, invalid_id, invalid_request (unknown profile, bad intent),
-  // limit_exceeded (max_workers).
+  // limit_exceeded (max_workers). With config_bundle {digest} the profile is
+  // that bundle's: bundle_missing (not held), invalid_request (no such
+  // profile in it, or a variable it names unset on this host). The worker
+  // is pinned to the bundle's profile for life.
   void create(CreateWorker request, Callback<WorkerDetail> done);
+
+  // Stores a config bundle sent for `digest` (durable when `done` reports
+  // success; a put of a held digest, or one already in flight, stores it
+  // once). invalid_request (shape, a bad profile, named),
+  // bundle_digest_mismatch, payload_too_large (max_bundle_bytes),
+  // limit_exceeded (max_bundles, all in use), store_io.
+  void put_bundle(std::string_view digest, const boost::json::value& body, Callback<BundlePut> done);
+  std::vector<BundleInfo> bundles() const;
   Result<WorkerPage> list(const ListWorkers& request) const;
   Result<WorkerDetail> detail(std::string_view worker_id) const;
   // Starts a run. worker_busy, worker_stopped, invalid_request (empty or

@@ -254,6 +254,22 @@ struct RuntimeSummary {
   Limits limits;
   std::vector<std::string> capabilities;
   std::vector<std::string> profiles;
+  std::vector<std::string> bundles;  // digests of the config bundles held (§16)
+  // The workspaces it lends (§13): name -> the most access it grants. Never
+  // a path.
+  std::map<std::string, std::string> workspaces;
+};
+
+// A config bundle the runtime holds (ARCHITECTURE §16).
+struct BundleInfo {
+  std::string digest;
+  std::vector<std::string> profiles;  // names, sorted
+  std::size_t workers = 0;            // worker records (stopped ones too) pinned to it
+};
+
+struct BundlePut {
+  bool created = false;  // false: it was already held
+  BundleInfo bundle;
 };
 
 // The operations a runtime supports, as listed in its summary.
@@ -261,7 +277,7 @@ inline const std::vector<std::string>& all_capabilities() {
   static const std::vector<std::string> caps{
       "workers.create", "workers.list",       "workers.detail",    "workers.input",
       "workers.cancel", "workers.stop",       "workers.transcript", "workers.events",
-      "workers.events.ws", "workers.delete", "workers.approve"};
+      "workers.events.ws", "workers.delete", "workers.approve", "bundles"};
   return caps;
 }
 

@@ -65,6 +65,9 @@ bj::object to_json(const ApprovalOutcome& v);  // {"run_id", "call_id", "decisio
 bj::object to_json(const ApprovalDecision& v);  // the request, for the remote client
 // {"events": [{"cursor","seq","event"}...], "cursor", "last_seq"}
 bj::object to_json(const EventPage& v);
+bj::object to_json(const BundleInfo& v);  // {"digest", "profiles": [names], "workers"}
+bj::object to_json(const BundlePut& v);   // BundleInfo's fields and "created"
+bj::object to_json(const std::vector<BundleInfo>& v);  // {"bundles": [...]}
 
 // The worker record as the store keeps it (state document).
 bj::object record_to_json(const WorkerRecord& v);
@@ -87,6 +90,8 @@ Result<InputAccepted> accepted_from_json(const bj::value& v);
 Result<CancelResult> cancel_from_json(const bj::value& v);
 Result<TranscriptPage> transcript_from_json(const bj::value& v);
 Result<RuntimeSummary> summary_from_json(const bj::value& v);
+Result<BundlePut> bundle_put_from_json(const bj::value& v);
+Result<std::vector<BundleInfo>> bundles_from_json(const bj::value& v);
 Result<ApprovalOutcome> approval_from_json(const bj::value& v);
 
 // ---- events: one type enum, one builder per type (ARCHITECTURE §5) ----

@@ -9,14 +9,15 @@
 //   [limits]    the core's rt::Limits fields by name (max_tool_output_bytes too), plus max_body_bytes,
 //               max_header_bytes, ws_max_message_bytes, request_timeout_ms,
 //               header_timeout_ms, keep_alive_timeout_ms
-//   [profiles.<name>]  engine, history_messages, echo_chunk_bytes, system_prompt_file,
-//               echo_chunk_delay_ms, base_url, model, api_key_env,
+//   [profiles.<name>]  engine, description, history_messages, echo_chunk_bytes, system_prompt_file,
+//               echo_chunk_delay_ms, base_url (or base_url_env), model, api_key_env,
 //               system_prompt, temperature, max_tokens, connect_timeout_ms,
 //               first_byte_timeout_ms, idle_timeout_ms, max_retries,
 //               tools (["read","write","edit","glob","grep","bash"], the default), max_steps,
 //               sandbox ("bwrap"|"none"), network (bool), max_bash_timeout_ms
 //   [[profiles.<name>.permissions]]  tool, pattern?, action ("allow"|"ask"|"deny"):
 //               the profile's permission rules in order (ARCHITECTURE §15)
+//               (keys and rules: yoi/profiles/profile.hpp, shared with yoi-server and bundles)
 //   [workspaces.<name>]  path (an existing directory), access ("read"|"write")
 //
 // Every error is config_invalid and names the key and the line; unknown keys
@@ -73,7 +74,8 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
 // Reads and parses a file (config_invalid when unreadable).
 Result<RuntimeConfig> load_config(const std::string& path);
 
-// Fills each profile's api_key from its api_key_env. An unset or empty
+// Fills each profile's api_key from its api_key_env and base_url from its
+// base_url_env (profiles::resolve_env). An unset or empty
 // variable is config_invalid naming the profile and the variable (never a
 // value). `getenv` is injectable for tests.
 Result<void> resolve_api_keys(std::vector<engines::ProfileConfig>& profiles,

@@ -56,9 +56,16 @@ struct RestoredWorker {
   std::uint64_t transcript_total = 0;
 };
 
+// A config bundle as stored (ARCHITECTURE §16): opaque JSON by digest.
+struct StoredBundle {
+  std::string digest;
+  std::string json;
+};
+
 struct Restored {
   std::string epoch;  // minted when the store was created; kept across restarts by fs
   std::vector<RestoredWorker> workers;
+  std::vector<StoredBundle> bundles;  // fs only: every bundle put and not dropped
   std::vector<std::string> diagnostics;  // repairs made while opening (torn tails, ...)
 };
 
@@ -170,6 +177,22 @@ class Store {
   // whole worker or nothing (fs: README, "Removing a worker").
   // Unknown worker: worker_not_found.
   virtual void remove(std::string_view worker_id, Done done) = 0;
+
+  // Config bundles (ARCHITECTURE §16). The core holds them in memory; a
+  // store keeps them across restarts (these defaults: nothing to keep, as
+  // the memory store). `done` runs once the bundle is durable: fs writes
+  // <dir>/bundles/<digest>.json atomically (tmp, fsync, rename, fsync dir),
+  // so a crash leaves the whole bundle or none. `digest` is 64 hex digits
+  // (the core checks it). drop_bundle removes one (garbage collection).
+  virtual void put_bundle(const std::string& digest, std::string json, Done done) {
+    (void)digest;
+    (void)json;
+    defer([done = std::move(done)] { done({}); });
+  }
+  virtual void drop_bundle(const std::string& digest, Done done) {
+    (void)digest;
+    defer([done = std::move(done)] { done({}); });
+  }
 
   virtual std::string_view kind() const = 0;  // "memory" | "fs"
 
