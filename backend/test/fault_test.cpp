@@ -294,6 +294,8 @@ struct FakeRuntime {
   int detail_calls = 0;
   int delete_calls = 0;
   int approve_calls = 0;
+  int create_calls = 0;
+  int bundle_calls = 0;
   std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
@@ -311,6 +313,14 @@ struct FakeRuntime {
     });
     r.add("POST", "/v1/workers/{id}/approvals/{call_id}", [this](const net::Request&, net::Respond respond) {
       ++approve_calls;
+      respond(net::Response::error(Error{Code::not_found, "no such route"}));
+    });
+    r.add("POST", "/v1/workers", [this](const net::Request&, net::Respond respond) {
+      ++create_calls;
+      respond(net::Response::error(Error{Code::invalid_request, "not in this fake"}));
+    });
+    r.add("PUT", "/v1/bundles/{digest}", [this](const net::Request&, net::Respond respond) {
+      ++bundle_calls;
       respond(net::Response::error(Error{Code::not_found, "no such route"}));
     });
     r.add("DELETE", "/v1/workers/{id}", [this](const net::Request&, net::Respond respond) {
@@ -401,6 +411,34 @@ TEST(Approvals, RuntimeWithoutTheCapabilityIs501Unsupported) {
   EXPECT_EQ(r.error().code, Code::unsupported);
   EXPECT_EQ(http_status(r.error().code), 501);
   EXPECT_EQ(fake.approve_calls, 0) << "an unlisted operation is never called";
+}
+
+// One of yoi-server's profiles asked for on a runtime that does not list
+// `bundles` (ARCHITECTURE §16): 501 unsupported, and neither the bundle nor
+// the create reaches the runtime.
+TEST(Bundles, AServerProfileOnARuntimeWithoutBundlesIs501Unsupported) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.create", "workers.detail"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  engines::ProfileConfig p;
+  p.name = "srv";
+  f.registry.set_server_profiles(make_server_profiles({p}, bj::object{{"srv", bj::object{{"engine", "echo"}}}}));
+  rt::CreateWorker c;
+  c.worker_id = "w1";
+  c.profile = "srv";
+  auto r = await<rt::WorkerDetail>(f.io, [&](auto cb) { f.registry.create("fake", c, cb); });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Code::unsupported) << r.error().message;
+  EXPECT_EQ(http_status(r.error().code), 501);
+  EXPECT_EQ(fake.bundle_calls, 0) << "an unlisted operation is never called";
+  EXPECT_EQ(fake.create_calls, 0) << "no create without the bundle it needs";
+  // The runtime's own profiles still work through it: the create is sent.
+  c.profile = "runtime_default";
+  auto own = await<rt::WorkerDetail>(f.io, [&](auto cb) { f.registry.create("fake", c, cb); });
+  ASSERT_FALSE(own);
+  EXPECT_EQ(own.error().code, Code::invalid_request);
+  EXPECT_EQ(fake.create_calls, 1);
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -376,6 +378,33 @@ TEST_F(FsStoreTest, UnfinishedWorkerDirectoryIsRemoved) {
   EXPECT_TRUE(r.workers.empty());
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_FALSE(fsys::exists(worker_dir("ghost") + ".tmp"));
+}
+
+// A config bundle is the whole file or nothing (ARCHITECTURE §16): a put
+// cut short by a crash leaves only its .tmp (written, fsynced, then renamed),
+// which the next open removes; the bundles put before it are all there.
+TEST_F(FsStoreTest, BundlePutCutShortByACrashLeavesTheWholeBundleOrNone) {
+  auto s = make();
+  ASSERT_TRUE(s->open());
+  std::optional<Result<void>> put;
+  s->put_bundle("aa11", R"({"digest":"aa11","profiles":{}})", [&](Result<void> r) { put = r; });
+  ASSERT_TRUE(yoi::testing::run_until(io, [&] { return put.has_value(); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(*put) << put->error().message;
+  s.reset();
+  const std::string bundles = dir.path() + "/store/bundles";
+  ASSERT_TRUE(fsys::exists(bundles + "/aa11.json"));
+  {  // the crash: a second put's temporary file, half written, never renamed
+    std::ofstream torn(bundles + "/bb22.json.tmp");
+    torn << R"({"digest":"bb22","prof)";
+  }
+  auto r = reopen(s);
+  ASSERT_EQ(r.bundles.size(), 1u);
+  EXPECT_EQ(r.bundles[0].digest, "aa11");
+  EXPECT_EQ(r.bundles[0].json, R"({"digest":"aa11","profiles":{}})");
+  EXPECT_FALSE(fsys::exists(bundles + "/bb22.json.tmp"));
+  EXPECT_FALSE(fsys::exists(bundles + "/bb22.json"));
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_NE(r.diagnostics[0].find("unfinished bundle"), std::string::npos) << r.diagnostics[0];
 }
 
 TEST_F(FsStoreTest, ConcurrentCommitsShareOneSync) {
