@@ -909,8 +909,8 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       return next_step(w);
     }
     const auto& call = run.calls[run.next_call];
-    auto [token, deliver] = deliverer(w);
-    auto refuse = [&, deliver = deliver](tools::ToolError e) { refuse_later(deliver, std::move(e)); };
+    auto deliver = deliverer(w).second;
+    auto refuse = [&](tools::ToolError e) { refuse_later(deliver, std::move(e)); };
     bool offered = false;
     for (const auto& t : run.offered) offered = offered || t.name == call.name;
     if (!offered)
@@ -941,8 +941,9 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
   void execute(WorkerState& w) {
     Run& run = *w.run;
     const auto& call = run.calls[run.next_call];
-    auto [token, deliver] = deliverer(w);
-    if (call.name == "bash") return run_bash(w, call, token, deliver);
+    auto handle = deliverer(w);  // no structured binding: lambdas below capture it
+    auto deliver = std::move(handle.second);
+    if (call.name == "bash") return run_bash(w, call, handle.first, deliver);
     tools::Limits limits;
     limits.max_output_bytes = opts.limits.max_tool_output_bytes;
     run.executing_since = std::chrono::steady_clock::now();
