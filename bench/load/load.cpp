@@ -3,11 +3,12 @@
 //
 //   yoi-load rest  --url http://H:P/path [--method GET|POST] [--body JSON]
 //                  [--header 'K: V']... [--connections N] [--seconds S]
-//                  [--rate R] [--targets M] --name NAME --path PATH
+//                  [--rate R] [--targets M] [--pipeline D] --name NAME --path PATH
 //       N keep-alive connections, as fast as possible (rate 0) or at R req/s
 //       in total (latency then counts from each request's scheduled time, so
 //       a stalled server cannot hide queueing). `{n}` in the URL becomes a
-//       request counter modulo M (spread POSTs over M idle workers).
+//       request counter modulo M (spread POSTs over M idle workers). As fast
+//       as possible, D > 1 pipelines: D requests in flight per connection.
 //   yoi-load ws    --url ws://H:P/path [--header ...] [--subscribers N]
 //                  --trigger-url http://... [--trigger-header ...]
 //                  [--count K] [--rate R] --name NAME --path PATH
@@ -40,6 +41,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -234,6 +236,7 @@ struct RestPlan {
   std::uint64_t targets = 1;
   std::uint64_t counter = 0;  // shared by every connection (one thread)
   double interval_s = 0;      // per connection; 0 = as fast as possible
+  std::size_t pipeline = 1;   // requests in flight per connection (as fast as possible only)
   Clock::time_point start, until;
 
   std::string target() {
@@ -252,6 +255,7 @@ awaitable<void> rest_conn(RestPlan& plan, RestConn& st, int index) {
   s.socket().set_option(tcp::no_delay(true));
   beast::flat_buffer b;
   asio::steady_timer timer(ex);
+  std::deque<Clock::time_point> in_flight;  // send times of the requests not yet answered
   // Spread the connections' schedules over one interval.
   auto next = plan.start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(plan.interval_s * index / 64.0));
@@ -266,19 +270,39 @@ awaitable<void> rest_conn(RestPlan& plan, RestConn& st, int index) {
       next += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(plan.interval_s));
     }
     if (Clock::now() >= plan.until) break;
-    auto req = make_request(plan.verb, plan.url, plan.target(), plan.headers, plan.body);
-    auto [ew, nw] = co_await http::async_write(s, req, asio::as_tuple(use_awaitable));
-    if (ew) {
-      ++st.io_errors;
-      co_return;
-    }
+    // Pipelined (as fast as possible only): keep `pipeline` requests in
+    // flight, one more sent as each response arrives.
+    const bool more = in_flight.empty();
+    do {
+      auto req = make_request(plan.verb, plan.url, plan.target(), plan.headers, plan.body);
+      auto [ew, nw] = co_await http::async_write(s, req, asio::as_tuple(use_awaitable));
+      if (ew) {
+        ++st.io_errors;
+        co_return;
+      }
+      in_flight.push_back(t0);
+      t0 = Clock::now();
+    } while (more && plan.interval_s == 0 && in_flight.size() < plan.pipeline);
     http::response<http::string_body> res;
     auto [er, nr] = co_await http::async_read(s, b, res, asio::as_tuple(use_awaitable));
     if (er) {
       ++st.io_errors;
       co_return;
     }
-    st.lat_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    st.lat_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - in_flight.front()).count());
+    in_flight.pop_front();
+    ++st.status[res.result_int()];
+  }
+  // Drain what is still in flight (counted: it was sent before the end).
+  while (!in_flight.empty()) {
+    http::response<http::string_body> res;
+    auto [er, nr] = co_await http::async_read(s, b, res, asio::as_tuple(use_awaitable));
+    if (er) {
+      ++st.io_errors;
+      co_return;
+    }
+    st.lat_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - in_flight.front()).count());
+    in_flight.pop_front();
     ++st.status[res.result_int()];
   }
 }
@@ -294,6 +318,7 @@ int cmd_rest(const Args& a) {
   double secs = a.num("seconds", 3);
   double rate = a.num("rate", 0);
   plan.interval_s = rate > 0 ? conns / rate : 0;
+  plan.pipeline = static_cast<std::size_t>(std::max(1.0, a.num("pipeline", 1)));
   asio::io_context io;
   std::vector<RestConn> st(static_cast<std::size_t>(conns));
   plan.start = Clock::now();
