@@ -14,25 +14,15 @@
 #include "yoi/runtime/wire.hpp"
 #include "yoi/store/fs_store.hpp"
 #include "yoi/store/store.hpp"
+#include "yoi/testing/temp_dir.hpp"
 
 namespace yoi::rt::test {
 namespace {
 
 namespace bj = boost::json;
 namespace fs = std::filesystem;
+using yoi::testing::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "yoi-approve-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 engines::ToolCall write_call(std::string id, std::string path, std::string content = "x") {
   return engines::ToolCall{std::move(id), "write",

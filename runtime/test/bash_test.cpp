@@ -11,29 +11,19 @@
 #include "harness.hpp"
 #include "yoi/testing/process.hpp"
 #include "yoi/tools/policy.hpp"
+#include "yoi/testing/temp_dir.hpp"
 
 namespace yoi::rt::test {
 namespace {
 
 namespace bj = boost::json;
 namespace fs = std::filesystem;
+using yoi::testing::TempDir;
 using namespace std::chrono_literals;
 using yoi::testing::pids_with_cmdline;
 
-struct Homes {
-  fs::path path;
-  Homes() {
-    std::string t = (fs::temp_directory_path() / "yoi-bash-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path = t;
-  }
-  ~Homes() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
-RuntimeOptions bash_options(const Homes& homes, std::chrono::milliseconds max_timeout = 600'000ms) {
+RuntimeOptions bash_options(const TempDir& homes, std::chrono::milliseconds max_timeout = 600'000ms) {
   RuntimeOptions o;
   engines::ProfileConfig p;
   p.max_bash_timeout = max_timeout;
@@ -74,7 +64,7 @@ bool gone(const std::string& m) {
 }
 
 TEST(RunLoopBash, OutputStreamsAsToolOutputAndTheResultCarriesTheExitCode) {
-  Homes homes;
+  TempDir homes;
   Harness h(bash_options(homes));
   ASSERT_TRUE(h.create_id("w"));
   ASSERT_TRUE(h.input("w", bash("echo out; echo err >&2; exit 4")));
@@ -105,7 +95,7 @@ TEST(RunLoopBash, OutputStreamsAsToolOutputAndTheResultCarriesTheExitCode) {
 }
 
 TEST(RunLoopBash, ToolOutputIsCoalescedAndBoundedPerCall) {
-  Homes homes;
+  TempDir homes;
   auto o = bash_options(homes);
   o.limits.max_tool_stream_bytes = 8192;
   Harness h(std::move(o));
@@ -130,7 +120,7 @@ TEST(RunLoopBash, ToolOutputIsCoalescedAndBoundedPerCall) {
 }
 
 TEST(RunLoopBash, CancelKillsTheCommandAndAChildIgnoringSigterm) {
-  Homes homes;
+  TempDir homes;
   Harness h(bash_options(homes));
   ASSERT_TRUE(h.create_id("w"));
   auto m = marker();
@@ -146,7 +136,7 @@ TEST(RunLoopBash, CancelKillsTheCommandAndAChildIgnoringSigterm) {
 }
 
 TEST(RunLoopBash, StopKillsTheCommand) {
-  Homes homes;
+  TempDir homes;
   Harness h(bash_options(homes));
   ASSERT_TRUE(h.create_id("w"));
   auto m = marker();
@@ -157,7 +147,7 @@ TEST(RunLoopBash, StopKillsTheCommand) {
 }
 
 TEST(RunLoopBash, DestroyingTheRuntimeKillsTheCommand) {
-  Homes homes;
+  TempDir homes;
   auto m = marker();
   {
     Harness h(bash_options(homes));
@@ -169,7 +159,7 @@ TEST(RunLoopBash, DestroyingTheRuntimeKillsTheCommand) {
 }
 
 TEST(RunLoopBash, TimeoutIsCappedByTheProfileAndKillsTheCommand) {
-  Homes homes;
+  TempDir homes;
   Harness h(bash_options(homes, 800ms));
   ASSERT_TRUE(h.create_id("w"));
   auto m = marker();
@@ -189,7 +179,7 @@ TEST(RunLoopBash, TimeoutIsCappedByTheProfileAndKillsTheCommand) {
 }
 
 TEST(RunLoopBash, SandboxUnavailableWhenBwrapIsMissingNeverRunsUnsandboxed) {
-  Homes homes;
+  TempDir homes;
   auto o = bash_options(homes);
   o.bwrap_path = (homes.path / "no-bwrap-here").string();
   Harness h(std::move(o));
@@ -206,7 +196,7 @@ TEST(RunLoopBash, SandboxUnavailableWhenBwrapIsMissingNeverRunsUnsandboxed) {
 }
 
 TEST(RunLoopBash, BadArgumentsAreInvalidArguments) {
-  Homes homes;
+  TempDir homes;
   Harness h(bash_options(homes));
   ASSERT_TRUE(h.create_id("w"));
   ASSERT_TRUE(h.input("w", R"(/bash {"command": "true", "cwd": "/"})"));
@@ -218,7 +208,7 @@ TEST(RunLoopBash, BadArgumentsAreInvalidArguments) {
 }
 
 TEST(RunLoopBash, SandboxNoneIsLoggedLoudlyAtOpen) {
-  Homes homes;
+  TempDir homes;
   auto o = bash_options(homes);
   o.profiles[0].sandbox = "none";
   Harness h(std::move(o));

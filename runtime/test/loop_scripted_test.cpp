@@ -14,26 +14,16 @@
 #include "yoi/tools/scope.hpp"
 #include "yoi/tools/tools.hpp"
 #include "yoi/runtime/wire.hpp"
+#include "yoi/testing/temp_dir.hpp"
 
 namespace yoi::rt::test {
 namespace {
 
 namespace bj = boost::json;
 namespace fs = std::filesystem;
+using yoi::testing::TempDir;
 using namespace std::chrono_literals;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "yoi-scripted-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp");
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 engines::ToolCall call(std::string id, std::string name, std::string args) {
   return engines::ToolCall{std::move(id), std::move(name), std::move(args)};

@@ -11,6 +11,7 @@
 #include "harness.hpp"
 
 #include "yoi/profiles/bundle.hpp"
+#include "yoi/testing/temp_dir.hpp"
 
 namespace yoi::rt::test {
 namespace {
@@ -452,9 +453,8 @@ TEST(Runtime, TextDeltaJsonIsWhatTheDomWouldWrite) {
 // taken mid-run shows exactly the deltas up to its cursor, and nothing
 // beyond the durable watermark is readable.
 TEST(Runtime, SnapshotsStayConsistentWhileDurabilityLags) {
-  char tmpl[] = "/tmp/yoi-rt-lag-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  yoi::testing::TempDir tmp("rt-lag");
+  std::string dir = tmp.path.string();
   Harness h;  // for its io_context and deadline loop
   // A second runtime on the same io_context, over an fs store.
   store::FsOptions fo;
@@ -499,8 +499,6 @@ TEST(Runtime, SnapshotsStayConsistentWhileDurabilityLags) {
   ASSERT_EQ(snap->transcript_tail.size(), 2u);
   EXPECT_EQ(snap->transcript_tail[1].content, "echo: " + std::string(60, 'x'));
   opened->reset();
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
 }
 
 TEST(Runtime, SubscribersAreWokenAfterAppendsAndNotAfterUnsubscribing) {
