@@ -639,6 +639,47 @@ TEST(HttpServer, KeepAliveTimeoutClosesAnIdleConnectionAfterManyRequests) {
   EXPECT_TRUE(h.eventually([&] { return h.server().open_connections() == 0; }));
 }
 
+// A client that sends "Expect: 100-continue" waits for the interim answer
+// before its body (curl does for larger bodies); then gets the final one.
+TEST(HttpServer, ExpectContinueIsAnsweredBeforeTheBody) {
+  Harness h(basic_router());
+  RawSocket s(h.port());
+  ASSERT_GE(s.fd, 0);
+  ASSERT_TRUE(s.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  ASSERT_TRUE(s.read_until("HTTP/1.1 100 Continue\r\n\r\n"));
+  EXPECT_EQ(s.got, "") << "nothing but the interim answer before the body";
+  ASSERT_TRUE(s.send("body"));
+  ASSERT_TRUE(s.read_until("HTTP/1.1 200 OK"));
+  ASSERT_TRUE(s.read_until("\r\n\r\nbody"));
+  serve_many(s, 1);
+}
+
+// HTTP/1.0: answered in 1.0; the connection closes after the answer unless
+// the client asked for keep-alive, and then says so.
+TEST(HttpServer, Http10ClosesUnlessKeepAliveIsAsked) {
+  Harness h(basic_router());
+  {
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    ASSERT_TRUE(s.send("GET /hello/x HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"));
+    ASSERT_TRUE(s.read_until("HTTP/1.0 200 OK\r\n"));
+    ASSERT_TRUE(time_to_close(s, 5s)) << "a 1.0 connection without keep-alive stays open";
+    EXPECT_NE(s.got.find("\"name\":\"x\""), std::string::npos) << s.got;
+  }
+  {
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(s.send("GET /hello/x HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"));
+      ASSERT_TRUE(s.read_until("HTTP/1.0 200 OK\r\n")) << i;
+      ASSERT_TRUE(s.read_until("Connection: keep-alive\r\n")) << i;
+      ASSERT_TRUE(s.read_until("\r\n\r\n")) << i;
+    }
+    EXPECT_FALSE(time_to_close(s, 200ms)) << "kept alive as asked";
+  }
+}
+
 // A close the server starts while the peer's bad frame is already waiting to
 // be read: Beast's close then holds the write lock and waits for the read
 // lock, while the reader, failing on the frame, holds the read lock and waits
