@@ -1,14 +1,16 @@
 #include "http_conn.hpp"
 
-#include <array>
+#include <cstring>
 #include <exception>
+#include <utility>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -22,15 +24,24 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using asio::awaitable;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using error_code = boost::system::error_code;
 
-// Where a handler's answer lands; the timer is the request deadline, cut
-// short by the answer.
-struct ResponseSlot {
-  explicit ResponseSlot(asio::io_context& io) : timer(io) {}
-  std::optional<Response> response;
-  asio::steady_timer timer;
+// A handler's Respond holds this; the connection waiting for the answer
+// points back at it. Whichever comes first ends the wait once: the answer,
+// the last Respond copy dropped unanswered (500), or the connection giving
+// up (its deadline, force_close, its end), which detaches `conn` so a late
+// answer goes into the void.
+struct Answer {
+  HttpConn* conn = nullptr;
+  void give(Response r) {
+    if (auto* c = std::exchange(conn, nullptr)) {
+      c->answer_ = nullptr;
+      c->answered(std::move(r));
+    }
+  }
+  ~Answer() {
+    if (conn) give(Response::error(Error{Code::internal, "the handler did not answer"}));
+  }
 };
 
 namespace {
@@ -39,53 +50,17 @@ namespace {
 constexpr std::chrono::seconds kLingerTime{2};
 constexpr std::size_t kLingerBytes = 16u << 20;
 
-// A connection's first read of a request (before the header deadline).
+// The read buffer: its first size, the least room worth a read, and how far
+// past the header limit it may grow (the body is consumed as it arrives;
+// only a header, or a chunk header, waits in it whole).
 constexpr std::size_t kFirstRead = 8192;
+constexpr std::size_t kMinRead = 2048;
+constexpr std::size_t kBufferSlack = 64 * 1024;
 
-// Destroyed with the last copy of a Respond: a handler that drops it without
-// answering gets a 500 instead of a hung connection.
-struct RespondGuard {
-  std::shared_ptr<ResponseSlot> slot;
-  ~RespondGuard() {
-    if (slot && !slot->response) {
-      slot->response = Response::error(Error{Code::internal, "the handler did not answer"});
-      slot->timer.cancel();
-    }
-  }
-};
+// A body this large is not kept for the connection's next request.
+constexpr std::size_t kKeepBodyCapacity = 64 * 1024;
 
-// Calls the handler with a Respond that fills `slot` (once); a throw is a
-// 500 at once.
-void invoke(const Router::Match& route, const Request& req,
-            const std::shared_ptr<ResponseSlot>& slot) {
-  auto guard = std::make_shared<RespondGuard>();
-  guard->slot = slot;
-  Respond respond = [guard](Response r) {
-    auto& s = guard->slot;
-    if (s->response) return;
-    s->response = std::move(r);
-    s->timer.cancel();
-  };
-  try {
-    route.handler(req, std::move(respond));
-  } catch (const std::exception& x) {
-    spdlog::error("net: handler for {} threw: {}", route.pattern, x.what());
-    if (!slot->response) slot->response = Response::error(Error{Code::internal, "internal error"});
-  }
-}
-
-Request to_request(http::request<http::string_body>& msg, const std::string& remote) {
-  Request req;
-  req.method = std::string(msg.method_string());
-  req.target = std::string(msg.target());
-  req.remote = remote;
-  for (const auto& f : msg)
-    req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-  req.body = std::move(msg.body());
-  return req;
-}
-
-bool is_too_large(const beast::error_code& ec) {
+bool is_too_large(const error_code& ec) {
   return ec == http::error::header_limit || ec == http::error::body_limit;
 }
 
@@ -93,198 +68,366 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// The Beast request a WebSocket handshake wants (the rare upgrade path).
+http::request<http::string_body> to_message(const Request& req, unsigned version) {
+  http::request<http::string_body> msg;
+  msg.method_string(req.method);
+  msg.target(req.target);
+  msg.version(version);
+  for (const auto& [name, value] : req.headers) msg.insert(name, value);
+  return msg;
+}
+
+// The handshake, after which the connection is done (the session counts in
+// the server from its construction on).
+asio::awaitable<void> handshake(std::shared_ptr<HttpServer::Impl> srv,
+                                std::shared_ptr<WsSession> session,
+                                http::request<http::string_body> msg, WsAccept accept,
+                                const Router::Match* route, std::string method,
+                                std::chrono::steady_clock::time_point start,
+                                std::shared_ptr<HttpConn> keep) {
+  const auto ec = co_await session->accept(msg, accept.subprotocol);
+  srv->record(route, method, ec ? 400 : 101, seconds_since(start));
+  keep.reset();
+  if (ec) {
+    fail(ec, "websocket handshake");
+    session->finish(1006, true);
+    co_return;
+  }
+  if (accept.on_open) accept.on_open(session);
+  session->start();
+}
+
 }  // namespace
 
-HttpConn::HttpConn(std::shared_ptr<HttpServer::Impl> srv, tcp::socket sock)
-    : srv_(std::move(srv)), stream_(std::move(sock)) {
-  beast::error_code ec;  // a peer already gone: no address to show, and run() finds out
-  auto ep = stream_.socket().remote_endpoint(ec);
+HttpConn::HttpConn(std::shared_ptr<HttpServer::Impl> srv, Socket sock)
+    : srv_(std::move(srv)), sock_(std::move(sock)), timer_(srv_->io.get_executor()) {
+  error_code ec;  // a peer already gone: no address to show, and the first read finds out
+  auto ep = sock_.remote_endpoint(ec);
   if (!ec) remote_ = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  req_.remote = remote_;
   srv_->conns.insert(this);
   srv_->update_gauges();
 }
 
 HttpConn::~HttpConn() {
+  if (answer_) answer_->conn = nullptr;
   srv_->conns.erase(this);
   srv_->update_gauges();
   srv_->maybe_drained();
 }
 
+void HttpConn::start() {
+  next_request();
+}
+
 void HttpConn::force_close() {
-  beast::error_code ignored;  // closing a socket already closed: nothing to do
-  stream_.socket().close(ignored);
-  if (pending_) pending_->timer.cancel();
+  const bool answering = answer_ && !in_handler_;
+  close();
+  // As at the deadline, the request gets its 500, which fails to write on
+  // the closed socket and is recorded.
+  if (answering)
+    write_response(Response::error(Error{Code::internal, "the request deadline passed"}));
 }
 
 void HttpConn::shutdown_idle() {
   if (!busy_ && !upgraded_) force_close();
 }
 
-// Read a request, decide (dispatch.hpp), answer, repeat while kept alive.
-awaitable<void> HttpConn::run() {
-  auto self = shared_from_this();
-  beast::flat_buffer buffer;
-  while (!srv_->stopping) {
-    busy_ = false;
-    Parser parser;  // a fresh one per request, with the limits
-    parser.header_limit(static_cast<std::uint32_t>(srv_->opts.max_header_bytes));
-    parser.body_limit(srv_->opts.max_body_bytes);
-    const auto hec = co_await read_header(buffer, parser);
-    if (hec) {
-      if (is_too_large(hec))
-        co_await refuse_too_large(hec, "?", 11);
-      else
-        fail(hec, "read request header");
-      co_return;
+void HttpConn::close() {
+  closed_ = true;
+  if (answer_) std::exchange(answer_, nullptr)->conn = nullptr;
+  error_code ignored;  // closing a socket already closed: nothing to do
+  sock_.close(ignored);
+  disarm();
+}
+
+// ---- reading and parsing ----
+
+void HttpConn::next_request() {
+  busy_ = false;
+  if (srv_->stopping || closed_) return close();
+  header_done_ = false;
+  continue_sent_ = false;
+  route_ = nullptr;
+  req_.path.clear();
+  req_.query.clear();
+  req_.params.clear();
+  req_.route.clear();
+  if (req_.body.capacity() > kKeepBodyCapacity) std::string().swap(req_.body);
+  parser_.emplace(req_, static_cast<std::uint32_t>(srv_->opts.max_header_bytes),
+                  srv_->opts.max_body_bytes);
+  if (begin_ < end_) return parse();  // pipelined: the next request is here already
+  expect(Wait::idle, Clock::now() + srv_->opts.keep_alive_timeout);
+  read();
+}
+
+bool HttpConn::make_room() {
+  if (begin_ == end_) begin_ = end_ = 0;
+  if (buf_.empty()) buf_.resize(kFirstRead);
+  if (buf_.size() - end_ >= kMinRead) return true;
+  if (begin_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+    if (buf_.size() - end_ >= kMinRead) return true;
+  }
+  if (buf_.size() >= srv_->opts.max_header_bytes + kBufferSlack) return false;
+  buf_.resize(buf_.size() * 2);
+  return true;
+}
+
+void HttpConn::read() {
+  if (!make_room()) {
+    spdlog::debug("net: a request's unparsed bytes passed {} bytes", buf_.size());
+    return close();
+  }
+  sock_.async_read_some(
+      asio::buffer(buf_.data() + end_, buf_.size() - end_),
+      [this, self = shared_from_this()](const error_code& ec, std::size_t n) { on_read(ec, n); });
+}
+
+void HttpConn::on_read(const error_code& ec, std::size_t n) {
+  if (ec) {
+    fail(ec, header_done_ ? "read request body" : "read request header");
+    return close();
+  }
+  end_ += n;
+  parse();
+}
+
+// Feeds what the buffer holds to the parser; dispatches a whole request,
+// else reads on (the header deadline starts with the request's first byte,
+// the body's with the end of the header).
+void HttpConn::parse() {
+  error_code ec;
+  while (begin_ < end_ && !parser_->is_done()) {
+    const auto used = parser_->put(asio::const_buffer(buf_.data() + begin_, end_ - begin_), ec);
+    begin_ += used;
+    if (ec == http::error::need_more) {
+      ec = {};
+      break;
     }
-    const auto start = Clock::now();
+    if (ec) break;
+    if (used == 0) break;
+  }
+  if (!header_done_ && parser_->is_header_done()) {
+    header_done_ = true;
     busy_ = true;
-    Message& msg = parser.get();
-    const auto bec = co_await read_body(buffer, parser);
-    if (bec) {
-      if (bec == http::error::body_limit)
-        co_await refuse_too_large(bec, msg.method_string(), msg.version());
-      else
-        fail(bec, "read request body");
-      co_return;
-    }
-    const bool keep_alive = msg.keep_alive();
-    const unsigned version = msg.version();
-    Request req = to_request(msg, remote_);
-    Routing routing = route_request(srv_->router, srv_->opts, req,
-                                    beast::websocket::is_upgrade(msg), srv_->stopping);
-    if (routing.accept) {
-      co_await upgrade(msg, req, routing, start);
-      co_return;
-    }
-    Response response;
-    if (routing.answer)
-      response = std::move(*routing.answer);
-    else
-      response = co_await call_handler(*routing.route, req);
-    const int status = response.status;
-    const bool keep = keep_alive && !srv_->stopping && status != 413;
-    const bool written = co_await write_response(response, version, keep);
-    srv_->record(routing.label(), req.method, status, seconds_since(start));
-    if (!written) co_return;
-    if (!keep) {
-      beast::error_code ignored;  // the peer may have gone already; we are done either way
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      co_return;
+    start_ = Clock::now();
+    version_ = parser_->version();
+    if (!ec && !parser_->is_done()) expect(Wait::body, start_ + srv_->opts.read_timeout);
+    // curl and others wait for this before sending a body.
+    if (!ec && parser_->expects_continue() && !continue_sent_) {
+      continue_sent_ = true;
+      static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+      asio::async_write(sock_, asio::buffer(cont),
+                        [this, self = shared_from_this()](const error_code& wec, std::size_t) {
+                          if (wec) {
+                            fail(wec, "read request body");
+                            return close();
+                          }
+                          if (parser_->is_done()) return dispatch();
+                          read();
+                        });
+      return;
     }
   }
-}
-
-// Idle until a request starts (keep_alive_timeout), then the whole header
-// within header_timeout: a client dribbling a header a byte at a time holds
-// the connection for that long at most, however patient it is. Beast parses
-// what the buffer holds before reading again, so the first read costs no
-// extra system call.
-awaitable<beast::error_code> HttpConn::read_header(beast::flat_buffer& buffer, Parser& parser) {
-  if (buffer.size() == 0) {
-    stream_.expires_after(srv_->opts.keep_alive_timeout);
-    auto [ec, n] = co_await stream_.async_read_some(buffer.prepare(kFirstRead), use_tuple);
-    if (ec) co_return ec;
-    buffer.commit(n);
+  if (ec) {
+    if (is_too_large(ec)) return refuse_too_large(ec);
+    fail(ec, header_done_ ? "read request body" : "read request header");
+    return close();
   }
-  stream_.expires_after(srv_->opts.header_timeout);
-  auto [ec, n] = co_await http::async_read_header(stream_, buffer, parser, use_tuple);
-  co_return ec;
-}
-
-// The body, within read_timeout; "100 Continue" first when the client waits
-// for it (curl and others do before sending a body).
-awaitable<beast::error_code> HttpConn::read_body(beast::flat_buffer& buffer, Parser& parser) {
-  if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
-    static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
-    auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(cont), use_tuple);
-    if (ec) co_return ec;
-  }
-  stream_.expires_after(srv_->opts.read_timeout);
-  if (parser.is_done()) co_return beast::error_code{};
-  auto [ec, n] = co_await http::async_read(stream_, buffer, parser, use_tuple);
-  co_return ec;
+  if (parser_->is_done()) return dispatch();
+  if (!header_done_ && wait_ != Wait::header)
+    expect(Wait::header, Clock::now() + srv_->opts.header_timeout);
+  read();
 }
 
 // 413 before the request was read to its end (header or body over its
-// limit); the connection then closes. `method` is "?" when the header was
-// not read.
-awaitable<void> HttpConn::refuse_too_large(beast::error_code ec, std::string_view method,
-                                           unsigned version) {
+// limit); the connection then closes, after a lingering read. The method is
+// "?" when the header was not read.
+void HttpConn::refuse_too_large(const error_code& ec) {
   busy_ = true;
   const auto& opts = srv_->opts;
   const Error e{Code::payload_too_large,
                 ec == http::error::header_limit
                     ? fmt::format("request headers exceed {} bytes", opts.max_header_bytes)
                     : fmt::format("request body exceeds {} bytes", opts.max_body_bytes)};
-  const Response response = Response::error(e);
-  srv_->record("unmatched", std::string(method), 413, 0);
-  if (co_await write_response(response, version, false)) co_await linger();
+  if (!header_done_) version_ = 11;
+  srv_->record(nullptr, header_done_ ? std::string_view(req_.method) : std::string_view("?"), 413,
+               0);
+  refused_ = true;
+  keep_alive_ = false;
+  write_response(Response::error(e));
 }
 
-// Runs the route's handler and waits for its Respond, at most
-// request_deadline (then 500). force_close() cuts the wait short.
-awaitable<Response> HttpConn::call_handler(const Router::Match& route, const Request& req) {
-  auto slot = std::make_shared<ResponseSlot>(srv_->io);
-  pending_ = slot;
-  slot->timer.expires_after(srv_->opts.request_deadline);
-  invoke(route, req, slot);
-  if (!slot->response) co_await slot->timer.async_wait(use_tuple);  // cancelled by the answer
-  if (!slot->response)
-    slot->response = Response::error(Error{Code::internal, "the request deadline passed"});
-  pending_.reset();
-  co_return std::move(*slot->response);
-}
+// ---- answering ----
 
-// The stream goes to a WsSession; this connection ends once the handshake
-// is done (the session counts in the server from the start).
-awaitable<void> HttpConn::upgrade(Message& msg, const Request& req, const Routing& routing,
-                                  Clock::time_point start) {
-  upgraded_ = true;
-  stream_.expires_never();
-  auto session = std::make_shared<WsSession>(srv_, std::move(stream_));
-  const auto ec = co_await session->accept(msg, routing.accept->subprotocol);
-  srv_->record(routing.label(), req.method, ec ? 400 : 101, seconds_since(start));
-  if (ec) {
-    fail(ec, "websocket handshake");
-    session->finish(1006, true);
-    co_return;
+void HttpConn::dispatch() {
+  keep_alive_ = parser_->keep_alive();
+  // Beast's own test of a WebSocket upgrade, on a message built only when
+  // the Connection header names "upgrade".
+  std::optional<http::request<http::string_body>> msg;
+  bool upgrade_asked = false;
+  if (parser_->upgrade()) {
+    msg.emplace(to_message(req_, version_));
+    upgrade_asked = beast::websocket::is_upgrade(*msg);
   }
-  if (routing.accept->on_open) routing.accept->on_open(session);
-  session->start();
+  Routing routing = route_request(srv_->router, srv_->opts, req_, upgrade_asked, srv_->stopping);
+  route_ = routing.route;
+  if (routing.accept) return upgrade(routing, std::move(*msg));  // only when upgrade_asked
+  if (routing.answer) return write_response(*routing.answer);
+
+  auto answer = std::make_shared<Answer>();
+  answer->conn = this;
+  answer_ = answer.get();
+  in_handler_ = true;
+  try {
+    routing.route->handler(req_, [a = std::move(answer)](Response r) { a->give(std::move(r)); });
+  } catch (const std::exception& x) {
+    spdlog::error("net: handler for {} threw: {}", routing.route->pattern, x.what());
+    if (answer_) {
+      std::exchange(answer_, nullptr)->conn = nullptr;
+      early_ = Response::error(Error{Code::internal, "internal error"});
+    }
+  }
+  in_handler_ = false;
+  if (early_) {
+    Response r = std::move(*early_);
+    early_.reset();
+    return write_response(r);
+  }
+  if (answer_) expect(Wait::handler, Clock::now() + srv_->opts.request_deadline);
+}
+
+// From Answer: the handler's response (or the 500 for a dropped Respond).
+void HttpConn::answered(Response r) {
+  if (in_handler_) {
+    early_ = std::move(r);  // written once the handler returns
+    return;
+  }
+  write_response(r);
 }
 
 // The response is formatted into one buffer and written with one
 // async_write. (Beast's serializer walks a buffers_cat of every field and
 // the body per write: about a fifth of the instructions of a proxied GET in
-// callgrind; the head here is a few short lines.) False when the write
-// failed.
-awaitable<bool> HttpConn::write_response(const Response& r, unsigned version, bool keep_alive) {
-  format_response(out_, r, version, keep_alive, srv_->opts.server_name);
-  stream_.expires_after(srv_->opts.read_timeout);
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(out_), use_tuple);
-  fail(ec, "write response");
-  co_return !ec;
+// callgrind; the head here is a few short lines.)
+void HttpConn::write_response(const Response& r) {
+  status_ = r.status;
+  keep_ = keep_alive_ && !srv_->stopping && status_ != 413;
+  format_response(out_, r, version_, keep_, srv_->opts.server_name);
+  expect(Wait::write, Clock::now() + srv_->opts.read_timeout);
+  asio::async_write(
+      sock_, asio::buffer(out_),
+      [this, self = shared_from_this()](const error_code& ec, std::size_t) { on_written(ec); });
+}
+
+void HttpConn::on_written(const error_code& ec) {
+  if (refused_) {
+    if (ec) {
+      fail(ec, "write response");
+      return close();
+    }
+    return linger();
+  }
+  srv_->record(route_, req_.method, status_, seconds_since(start_));
+  if (ec) {
+    fail(ec, "write response");
+    return close();
+  }
+  if (!keep_) {
+    error_code ignored;  // the peer may have gone already; we are done either way
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+    return close();
+  }
+  next_request();
 }
 
 // After answering before the request was read to its end (413): stop
 // sending, then discard what the client still sends, for a bounded time
 // and amount, so that closing does not reset the connection (and drop our
 // answer from the client's receive buffer) while it is still writing.
-awaitable<void> HttpConn::linger() {
-  beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-  stream_.expires_after(kLingerTime);
-  std::array<char, 16384> sink;
-  std::size_t total = 0;
-  while (total < kLingerBytes) {
-    auto [rec, n] = co_await stream_.async_read_some(asio::buffer(sink), use_tuple);
-    if (rec) {
-      fail(rec, "linger after 413");  // ends with the client's EOF or our deadline
-      break;
-    }
-    total += n;
+void HttpConn::linger() {
+  if (wait_ != Wait::linger) {
+    error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+    expect(Wait::linger, Clock::now() + kLingerTime);
+    if (buf_.size() < kFirstRead) buf_.resize(kFirstRead);
   }
+  if (lingered_ >= kLingerBytes) return close();
+  sock_.async_read_some(
+      asio::buffer(buf_), [this, self = shared_from_this()](const error_code& ec, std::size_t n) {
+        if (ec) {
+          fail(ec, "linger after 413");  // ends with the client's EOF or our deadline
+          return close();
+        }
+        lingered_ += n;
+        linger();
+      });
+}
+
+// The socket goes to a WsSession; this connection ends once the handshake
+// is done.
+void HttpConn::upgrade(Routing& routing, http::request<http::string_body> msg) {
+  upgraded_ = true;
+  disarm();
+  auto session =
+      std::make_shared<WsSession>(srv_, beast::tcp_stream(tcp::socket(std::move(sock_))));
+  auto accept = std::move(*routing.accept);
+  asio::co_spawn(srv_->io,
+                 handshake(srv_, std::move(session), std::move(msg), std::move(accept), route_,
+                           req_.method, start_, shared_from_this()),
+                 log_exceptions("websocket handshake"));
+}
+
+// ---- the deadline ----
+
+// Sets the one deadline. The timer is re-armed only when the new deadline is
+// earlier than the armed one: a later one is found when the timer fires
+// (on_timer re-arms then). So a keep-alive request, whose deadlines move
+// forward, normally costs no timer system call.
+void HttpConn::expect(Wait what, Clock::time_point deadline) {
+  if (closed_) return;  // nothing left to time: the operation fails at once
+  wait_ = what;
+  deadline_ = deadline;
+  if (!armed_ || deadline < armed_at_) arm(deadline);
+}
+
+void HttpConn::arm(Clock::time_point at) {
+  armed_ = true;
+  armed_at_ = at;
+  const auto gen = ++gen_;
+  timer_.expires_at(at);  // a wait it cancels completes with an old gen
+  timer_.async_wait(
+      [this, self = shared_from_this(), gen](const error_code& ec) { on_timer(ec, gen); });
+}
+
+// No deadline any more: the wait pending on the timer (which holds the
+// connection) ends now.
+void HttpConn::disarm() {
+  wait_ = Wait::none;
+  if (!armed_) return;
+  armed_ = false;
+  ++gen_;
+  timer_.cancel();
+}
+
+void HttpConn::on_timer(const error_code& ec, std::uint32_t gen) {
+  if (gen != gen_) return;  // superseded by a later arm() or close()
+  armed_ = false;
+  if (ec || wait_ == Wait::none) return;
+  if (Clock::now() < deadline_) return arm(deadline_);
+  expired();
+}
+
+// The deadline passed: a handler's request gets its 500; any other wait
+// ends the connection without an answer (cancelling the read or write).
+void HttpConn::expired() {
+  if (wait_ != Wait::handler) return close();
+  if (answer_) std::exchange(answer_, nullptr)->conn = nullptr;
+  write_response(Response::error(Error{Code::internal, "the request deadline passed"}));
 }
 
 }  // namespace yoi::net::detail

@@ -30,7 +30,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 awaitable<void> HttpServer::Impl::accept_loop() {
   auto self = shared_from_this();
   while (!stopping) {
-    auto [ec, sock] = co_await acceptor->async_accept(use_tuple);
+    // Accepted onto the io_context's executor type (HttpConn::Socket).
+    auto [ec, sock] = co_await acceptor->async_accept(io.get_executor(), use_tuple);
     if (stopping) co_return;
     if (ec) {
       if (ec == asio::error::operation_aborted) co_return;  // the acceptor was closed
@@ -53,8 +54,7 @@ awaitable<void> HttpServer::Impl::accept_loop() {
     boost::system::error_code nec;
     sock.set_option(tcp::no_delay(true), nec);
     detail::fail(nec, "set TCP_NODELAY");
-    auto conn = std::make_shared<HttpConn>(self, std::move(sock));
-    asio::co_spawn(io, conn->run(), log_exceptions("http connection"));
+    std::make_shared<HttpConn>(self, std::move(sock))->start();
   }
 }
 
@@ -64,6 +64,38 @@ void HttpServer::Impl::maybe_drained() {
   auto fn = std::move(on_drained);
   on_drained = nullptr;
   asio::post(io, std::move(fn));
+}
+
+void HttpServer::Impl::record(const Router::Match* route, std::string_view method, int status,
+                              double seconds) {
+  if (!m_requests) return;
+  if (!route) {  // any method a client sends: not cached
+    m_requests->with({"unmatched", method, std::to_string(status)}).inc();
+    m_latency->with({"unmatched"}).observe(seconds);
+    return;
+  }
+  // A route is one method's, but the label is the request's: the cache
+  // checks it.
+  auto it = series.find({route, status});
+  if (it == series.end() || it->second.method != method) {
+    Series s{std::string(method),
+             &m_requests->with({route->pattern, method, std::to_string(status)}),
+             &m_latency->with({route->pattern})};
+    if (it == series.end())
+      it = series.emplace(std::pair{route, status}, std::move(s)).first;
+    else
+      it->second = std::move(s);
+  }
+  it->second.requests->inc();
+  it->second.latency->observe(seconds);
+}
+
+void HttpServer::Impl::drop_metrics() {
+  m_requests = nullptr;
+  m_latency = nullptr;
+  m_ws_open = nullptr;
+  m_conns_open = nullptr;
+  series.clear();
 }
 
 void HttpServer::Impl::stop_accepting() {
@@ -97,10 +129,7 @@ HttpServer::~HttpServer() {
   // Coroutines may outlive this object (they hold the Impl until they
   // unwind); they must not touch the caller's registry or auth state.
   impl_->stopping = true;
-  impl_->m_requests = nullptr;
-  impl_->m_latency = nullptr;
-  impl_->m_ws_open = nullptr;
-  impl_->m_conns_open = nullptr;
+  impl_->drop_metrics();
   impl_->opts.metrics = nullptr;
   impl_->opts.auth = [](const Request&) -> std::optional<Error> {
     return Error{Code::shutting_down, "the server is shutting down"};

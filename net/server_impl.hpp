@@ -7,11 +7,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/basic_stream_socket.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -27,6 +31,11 @@ class WsSession;
 }  // namespace detail
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  // A connection's socket, on the io_context's own executor type: the
+  // type-erased any_io_executor of tcp::socket costs on every operation.
+  using Socket = boost::asio::basic_stream_socket<boost::asio::ip::tcp,
+                                                  boost::asio::io_context::executor_type>;
+
   Impl(boost::asio::io_context& io, Router r, ServerOptions o)
       : io(io), router(std::move(r)), opts(std::move(o)), shutdown_timer(io) {}
 
@@ -47,6 +56,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Family<Histogram>* m_latency = nullptr;
   Gauge* m_ws_open = nullptr;
   Gauge* m_conns_open = nullptr;
+  // The series of a matched route by (route, status), resolved once: a
+  // request then builds no label strings and looks up no label map.
+  struct Series {
+    std::string method;
+    Counter* requests = nullptr;
+    Histogram* latency = nullptr;
+  };
+  std::map<std::pair<const Router::Match*, int>, Series> series;
 
   boost::asio::awaitable<void> accept_loop();
   // During shutdown: runs on_drained (posted) once no connection is left.
@@ -54,11 +71,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   // Closes the acceptor (accept_loop then ends); idempotent.
   void stop_accepting();
   void force_close_all();
-  void record(const std::string& route, const std::string& method, int status, double seconds) {
-    if (!m_requests) return;
-    m_requests->with({route, method, std::to_string(status)}).inc();
-    m_latency->with({route}).observe(seconds);
-  }
+  // Counts one request and its latency under its route's pattern (null:
+  // "unmatched"), method and status.
+  void record(const Router::Match* route, std::string_view method, int status, double seconds);
+  // Forgets the cached series (the registry is the caller's: gone with the
+  // HttpServer).
+  void drop_metrics();
   void update_gauges() {
     if (m_ws_open) m_ws_open->set(static_cast<double>(wss.size()));
     if (m_conns_open) m_conns_open->set(static_cast<double>(conns.size()));

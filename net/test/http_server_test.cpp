@@ -475,6 +475,211 @@ TEST(HttpServer, HeaderTimeoutCutsADribbledHeaderButNotAnIdleConnection) {
   }
 }
 
+// Reads from `s` until the peer closes the connection (EOF or a reset);
+// how long that took, or nullopt when it stayed open for `timeout`. What
+// arrives meanwhile is appended to s.got.
+std::optional<std::chrono::steady_clock::duration> time_to_close(RawSocket& s,
+                                                                std::chrono::milliseconds timeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < timeout) {
+    char buf[4096];
+    auto n = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      s.got.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return std::chrono::steady_clock::now() - t0;
+    std::this_thread::sleep_for(5ms);
+  }
+  return std::nullopt;
+}
+
+// Serves `n` requests one after another on `s` (keep-alive).
+void serve_many(RawSocket& s, int n) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(s.send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) << i;
+    ASSERT_TRUE(s.read_until("HTTP/1.1 200 OK")) << i;
+    ASSERT_TRUE(s.read_until("\"name\":\"x\"")) << i;
+  }
+}
+
+// Requests sent together, before any answer, are answered in the order
+// sent, each whole, even when an earlier one is answered later by its
+// handler than a later one could be.
+TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
+  auto box = std::make_shared<asio::io_context*>(nullptr);
+  Router r = basic_router();
+  r.add("GET", "/slow", [box](const Request&, Respond respond) {
+    auto t = std::make_shared<asio::steady_timer>(**box, 50ms);
+    t->async_wait([t, respond](auto) { respond(Response::text(200, "first")); });
+  });
+  Harness h(std::move(r));
+  *box = &h.io();
+  RawSocket s(h.port());
+  ASSERT_GE(s.fd, 0);
+  ASSERT_TRUE(s.send("GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                     "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 6\r\n\r\n"
+                     "second"
+                     "GET /hello/third HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  std::string all;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (all.find("\"name\":\"third\"") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    char buf[4096];
+    auto n = ::recv(s.fd, buf, sizeof buf, 0);  // SO_RCVTIMEO: 5 s
+    if (n <= 0) break;
+    all.append(buf, static_cast<std::size_t>(n));
+  }
+  const auto first = all.find("\r\n\r\nfirst");
+  const auto second = all.find("\r\n\r\nsecond");
+  const auto third = all.find("\"name\":\"third\"");
+  ASSERT_NE(first, std::string::npos) << all;
+  ASSERT_NE(second, std::string::npos) << all;
+  ASSERT_NE(third, std::string::npos) << all;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_EQ(all.find("Connection: close"), std::string::npos) << "the connection stays open";
+}
+
+// A chunked request body arrives in pieces (a chunk split across reads,
+// chunk extensions, a trailer): the handler gets the body whole.
+TEST(HttpServer, ChunkedRequestBodyIsAssembled) {
+  Harness h(basic_router());
+  RawSocket s(h.port());
+  ASSERT_GE(s.fd, 0);
+  const std::vector<std::string> pieces = {
+      "POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\nhel",
+      "lo\r\n1;ext=1\r\n \r\n",
+      "5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n"};
+  for (const auto& p : pieces) {
+    ASSERT_TRUE(s.send(p));
+    ASSERT_TRUE(s.wait_delivered());
+    std::this_thread::sleep_for(20ms);  // each piece its own read
+  }
+  ASSERT_TRUE(s.read_until("HTTP/1.1 200 OK"));
+  ASSERT_TRUE(s.read_until("\r\n\r\n"));
+  ASSERT_TRUE(s.read_until("hello world")) << s.got;
+  // And the connection serves the next request.
+  serve_many(s, 1);
+}
+
+// Each timeout still cuts after many quick keep-alive requests on the same
+// connection (the connection keeps one timer and moves its deadline): a
+// dribbled header at header_timeout, a stalled body at read_timeout, an idle
+// connection at keep_alive_timeout, a hung handler at request_deadline.
+TEST(HttpServer, TimeoutsStillCutAfterManyKeepAliveRequests) {
+  auto box = std::make_shared<asio::io_context*>(nullptr);
+  Router r = basic_router();
+  r.add("GET", "/hang", [box](const Request&, Respond respond) {
+    auto t = std::make_shared<asio::steady_timer>(**box, 30s);
+    t->async_wait([t, respond](auto) { respond(Response::text(200, "too late")); });
+  });
+  ServerOptions o;
+  o.keep_alive_timeout = 10s;
+  o.header_timeout = 400ms;
+  o.read_timeout = 400ms;
+  o.request_deadline = 400ms;
+  Harness h(std::move(r), o);
+  *box = &h.io();
+  constexpr int kMany = 100;
+
+  {  // header_timeout: a byte every 50 ms after the request's start.
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    serve_many(s, kMany);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(s.send("GET /hello/x HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+    std::optional<std::chrono::steady_clock::duration> cut;
+    while (!cut && std::chrono::steady_clock::now() - t0 < 5s) {
+      s.send("a");
+      auto c = time_to_close(s, 50ms);
+      if (c) cut = std::chrono::steady_clock::now() - t0;
+    }
+    ASSERT_TRUE(cut) << "a dribbled header held its connection for 5 s";
+    EXPECT_GE(*cut, 350ms);
+    EXPECT_LT(*cut, 2500ms);
+    EXPECT_EQ(s.got.find("HTTP/1.1"), std::string::npos) << "no answer to a cut header";
+  }
+  {  // read_timeout: a body that stops half way.
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    serve_many(s, kMany);
+    ASSERT_TRUE(s.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 10\r\n\r\nhalf"));
+    auto cut = time_to_close(s, 5s);
+    ASSERT_TRUE(cut) << "a stalled body held its connection for 5 s";
+    EXPECT_GE(*cut, 350ms);
+    EXPECT_LT(*cut, 2500ms);
+  }
+  {  // request_deadline: the hung handler's request gets its 500.
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    serve_many(s, kMany);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(s.send("GET /hang HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    ASSERT_TRUE(s.read_until("HTTP/1.1 500 Internal Server Error"));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, 350ms);
+    EXPECT_LT(took, 2500ms);
+    serve_many(s, 1);  // and the connection goes on
+  }
+}
+
+TEST(HttpServer, KeepAliveTimeoutClosesAnIdleConnectionAfterManyRequests) {
+  ServerOptions o;
+  o.keep_alive_timeout = 400ms;
+  Harness h(basic_router(), o);
+  RawSocket s(h.port());
+  ASSERT_GE(s.fd, 0);
+  serve_many(s, 100);
+  auto cut = time_to_close(s, 5s);
+  ASSERT_TRUE(cut) << "an idle connection stayed open for 5 s";
+  EXPECT_GE(*cut, 350ms);
+  EXPECT_LT(*cut, 2500ms);
+  EXPECT_TRUE(h.eventually([&] { return h.server().open_connections() == 0; }));
+}
+
+// A client that sends "Expect: 100-continue" waits for the interim answer
+// before its body (curl does for larger bodies); then gets the final one.
+TEST(HttpServer, ExpectContinueIsAnsweredBeforeTheBody) {
+  Harness h(basic_router());
+  RawSocket s(h.port());
+  ASSERT_GE(s.fd, 0);
+  ASSERT_TRUE(s.send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Expect: 100-continue\r\nContent-Length: 4\r\n\r\n"));
+  ASSERT_TRUE(s.read_until("HTTP/1.1 100 Continue\r\n\r\n"));
+  EXPECT_EQ(s.got, "") << "nothing but the interim answer before the body";
+  ASSERT_TRUE(s.send("body"));
+  ASSERT_TRUE(s.read_until("HTTP/1.1 200 OK"));
+  ASSERT_TRUE(s.read_until("\r\n\r\nbody"));
+  serve_many(s, 1);
+}
+
+// HTTP/1.0: answered in 1.0; the connection closes after the answer unless
+// the client asked for keep-alive, and then says so.
+TEST(HttpServer, Http10ClosesUnlessKeepAliveIsAsked) {
+  Harness h(basic_router());
+  {
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    ASSERT_TRUE(s.send("GET /hello/x HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"));
+    ASSERT_TRUE(s.read_until("HTTP/1.0 200 OK\r\n"));
+    ASSERT_TRUE(time_to_close(s, 5s)) << "a 1.0 connection without keep-alive stays open";
+    EXPECT_NE(s.got.find("\"name\":\"x\""), std::string::npos) << s.got;
+  }
+  {
+    RawSocket s(h.port());
+    ASSERT_GE(s.fd, 0);
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(s.send("GET /hello/x HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n"));
+      ASSERT_TRUE(s.read_until("HTTP/1.0 200 OK\r\n")) << i;
+      ASSERT_TRUE(s.read_until("Connection: keep-alive\r\n")) << i;
+      ASSERT_TRUE(s.read_until("\r\n\r\n")) << i;
+    }
+    EXPECT_FALSE(time_to_close(s, 200ms)) << "kept alive as asked";
+  }
+}
+
 // A close the server starts while the peer's bad frame is already waiting to
 // be read: Beast's close then holds the write lock and waits for the read
 // lock, while the reader, failing on the frame, holds the read lock and waits
