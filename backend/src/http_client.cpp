@@ -209,8 +209,12 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     if (opts_.max_connections == 0) opts_.max_connections = 1;
     if (ep_.tls && !tls::configure_client(ssl_ctx_, opts_.ca_file))
       spdlog::warn("http client: could not load trust anchors for a runtime");
-    // IPv6 literals bracketed: the runtime's Host check reads "[::1]".
-    host_header_ = ep_.host.find(':') == std::string::npos ? ep_.host : "[" + ep_.host + "]";
+    // The fields every request carries, formatted once. IPv6 literals
+    // bracketed: the runtime's Host check reads "[::1]".
+    net::append_header_line(fixed_fields_, "Host",
+                            ep_.host.find(':') == std::string::npos ? ep_.host : "[" + ep_.host + "]");
+    net::append_header_line(fixed_fields_, "User-Agent", "yoi-server");
+    net::append_header_line(fixed_fields_, "Accept", "application/json");
   }
 
   void request(Request req, std::function<void(Outcome)> done) override {
@@ -398,8 +402,7 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     wire += ep_.base_path;
     wire += req.target;
     wire += " HTTP/1.1";
-    net::append_header_line(wire, "Host", host_header_);
-    wire += "\r\nUser-Agent: yoi-server\r\nAccept: application/json";
+    wire += fixed_fields_;
     if (req.bearer && !req.bearer->empty()) {
       wire += "\r\nAuthorization: Bearer ";
       wire += req.bearer->expose();
@@ -504,7 +507,7 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
   Endpoint ep_;
   ClientOptions opts_;
   ssl::context ssl_ctx_;
-  std::string host_header_;
+  std::string fixed_fields_;  // "\r\nHost: …\r\nUser-Agent: …\r\nAccept: …"
   std::deque<std::shared_ptr<Conn>> idle_;
   std::deque<CallPtr> waiters_;
   std::size_t busy_ = 0;  // slots held: connections in use or being opened
