@@ -218,7 +218,7 @@ struct Core : std::enable_shared_from_this<Core> {
 
   std::string worker_path(std::string_view wid, std::string_view rest = {}) const {
     std::string path;
-    path.reserve(16 + 3 * wid.size() + rest.size());
+    path.reserve(12 + wid.size() + rest.size());  // exact unless escaped; short ones stay inline
     path += "/v1/workers/";
     append_pct(path, wid);
     path += rest;
