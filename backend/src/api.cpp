@@ -302,15 +302,17 @@ void list_profiles(Api& api, const Request&, Respond respond) {
   respond(net::json_response(200, o));
 }
 
-// The text as the source made it (a remote runtime's reply, relabelled).
-struct AsIs {
-  std::string operator()(const std::string& text) const { return text; }
-};
-
+// The text as the source made it (a remote runtime's reply, relabelled),
+// moved into the response: net::reply() would copy it (issue 22).
 void worker_detail(Api& api, const Request& req, Respond respond) {
   auto how = about(req);
-  api.registry.detail_text(how.runtime_id, how.worker_id,
-                           net::replier<std::string>(std::move(respond), how, AsIs{}));
+  auto rid = how.runtime_id;
+  auto wid = how.worker_id;
+  api.registry.detail_text(std::move(rid), std::move(wid),
+                           [respond = std::move(respond), how = std::move(how)](Result<std::string> text) {
+                             if (!text) return respond(net::error_response(text.error(), how));
+                             respond(net::json_response(how.status, std::move(*text)));
+                           });
 }
 
 void send_input(Api& api, const Request& req, Respond respond) {

@@ -202,7 +202,13 @@ int run_server(const AppFlags& flags) {
   if (!key) return config_error(key.error());
   CursorCodec cursors(std::move(*key));
 
-  boost::asio::io_context io;
+  // One thread runs `io` and does all its socket I/O; other threads (the
+  // embedded runtime's tool pool, the file store's writer and pool, the
+  // resolver's) only post to it. UNSAFE_IO keeps the scheduler's lock and the
+  // reactor's registration lock (posts and timers stay thread-safe) and drops
+  // the per-descriptor locks the reactor takes on every socket operation
+  // (Asio 1.81: epoll_reactor.ipp, descriptor_state's mutex_; issue 22).
+  boost::asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   RuntimeRegistry registry(io);
   if (!st->cfg.profiles.empty())
     registry.set_server_profiles(make_server_profiles(st->cfg.profiles, st->cfg.profile_bodies));

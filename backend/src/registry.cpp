@@ -85,21 +85,25 @@ void RuntimeRegistry::close() {
 
 void RuntimeRegistry::post(std::function<void()> fn) { boost::asio::post(io_, std::move(fn)); }
 
+Result<Source*> RuntimeRegistry::resolve(ApiOp op, std::string_view runtime_id, std::string_view worker_id,
+                                         std::string_view principal) const {
+  if (auto v = validate_id(runtime_id, "runtime_id"); !v) return fail(v.error());
+  if (op != ApiOp::list_workers && op != ApiOp::create && op != ApiOp::runtime_info)
+    if (auto v = validate_id(worker_id, "worker_id"); !v) return fail(v.error());
+  PolicyRequest pr{op, runtime_id, worker_id, principal};
+  if (auto ok = policy_->check(pr); !ok) return fail(ok.error());
+  Source* s = find(runtime_id);
+  if (!s) return fail(Code::runtime_not_found, fmt::format("no runtime '{}'", runtime_id));
+  return s;
+}
+
 Source* RuntimeRegistry::route(ApiOp op, std::string_view runtime_id, std::string_view worker_id,
                                std::string_view principal,
                                const std::function<void(Error)>& failed) {
-  auto reject = [&](Error e) {
-    post([failed, e = std::move(e)]() mutable { failed(std::move(e)); });
-    return nullptr;
-  };
-  if (auto v = validate_id(runtime_id, "runtime_id"); !v) return reject(v.error());
-  if (op != ApiOp::list_workers && op != ApiOp::create && op != ApiOp::runtime_info)
-    if (auto v = validate_id(worker_id, "worker_id"); !v) return reject(v.error());
-  PolicyRequest pr{op, runtime_id, worker_id, principal};
-  if (auto ok = policy_->check(pr); !ok) return reject(ok.error());
-  Source* s = find(runtime_id);
-  if (!s) return reject(Error{Code::runtime_not_found, fmt::format("no runtime '{}'", runtime_id)});
-  return s;
+  auto s = resolve(op, runtime_id, worker_id, principal);
+  if (s) return *s;
+  post([failed, e = std::move(s.error())]() mutable { failed(std::move(e)); });
+  return nullptr;
 }
 
 void RuntimeRegistry::list_runtimes(std::function<void(Result<std::vector<RuntimeInfo>>)> done,
@@ -271,11 +275,12 @@ void RuntimeRegistry::detail(std::string runtime_id, std::string worker_id,
     s->detail(std::move(worker_id), std::move(done));
 }
 
+// The hot path (issue 22): no std::function is built unless the route fails.
 void RuntimeRegistry::detail_text(std::string runtime_id, std::string worker_id,
                                   Callback<std::string> done, std::string_view principal) {
-  auto failed = [done](Error e) { done(fail(std::move(e))); };
-  if (Source* s = route(ApiOp::detail, runtime_id, worker_id, principal, failed))
-    s->detail_text(std::move(worker_id), std::move(done));
+  auto s = resolve(ApiOp::detail, runtime_id, worker_id, principal);
+  if (!s) return post([done = std::move(done), e = std::move(s.error())]() mutable { done(fail(std::move(e))); });
+  (*s)->detail_text(std::move(worker_id), std::move(done));
 }
 
 void RuntimeRegistry::input(std::string runtime_id, std::string worker_id, rt::Input request,

@@ -33,15 +33,37 @@ Health health_of(const Error& e) {
   }
 }
 
+// Percent-encodes all but RFC 3986's unreserved characters.
+void append_pct(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 0xF];
+    }
+  }
+}
+
 std::string pct(std::string_view s) {
   std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-      out += static_cast<char>(c);
-    else
-      out += fmt::format("%{:02X}", c);
-  }
+  append_pct(out, s);
   return out;
+}
+
+// The ops a runtime's summary lists, one bit per Op: the capability check
+// of every call is one test, not a search by name.
+std::uint32_t capability_bits(const std::vector<std::string>& caps) {
+  std::uint32_t bits = 0;
+  // capability_name() names every Op and answers "" past the last one.
+  for (int i = 0; i < 32; ++i) {
+    auto name = capability_name(static_cast<Op>(i));
+    if (name.empty()) break;
+    if (std::find(caps.begin(), caps.end(), name) != caps.end()) bits |= 1u << i;
+  }
+  return bits;
 }
 
 struct Core : std::enable_shared_from_this<Core> {
@@ -55,6 +77,7 @@ struct Core : std::enable_shared_from_this<Core> {
   Health health = Health::unknown;
   std::optional<Error> diagnostic;
   std::optional<rt::RuntimeSummary> summary;
+  std::uint32_t capabilities = 0;  // capability_bits(summary->capabilities)
   // Writes through this backend (workers_changed) and the write count the
   // summary was requested after: a summary asked for before the last write
   // may miss it, and info() then reads it again.
@@ -68,8 +91,8 @@ struct Core : std::enable_shared_from_this<Core> {
   // One HTTP call; `done` gets a 2xx reply as it came, or the error
   // upstream::map_failure makes of what went wrong (health updated).
   // `repeatable`: safe to send twice (http_client.hpp; a GET always is).
-  void call_raw(std::string method, std::string target, std::string body,
-                std::function<void(Result<http::Response>)> done, bool repeatable = false) {
+  template <class Done>  // void(Result<http::Response>)
+  void call_raw(std::string method, std::string target, std::string body, Done done, bool repeatable = false) {
     http::Request req;
     req.method = std::move(method);
     req.target = std::move(target);
@@ -83,7 +106,7 @@ struct Core : std::enable_shared_from_this<Core> {
       } else if (out->status < 200 || out->status >= 300) {
         e = upstream::map_failure(upstream::Reply{out->status, out->body});
       } else {
-        self->observe(std::nullopt);
+        self->answered();
         return done(std::move(*out));
       }
       self->observe(e);
@@ -107,21 +130,25 @@ struct Core : std::enable_shared_from_this<Core> {
              repeatable);
   }
 
-  // Updates health from the outcome of any call.
-  void observe(const std::optional<Error>& e) {
-    Health h = e ? health_of(*e) : Health::ready;
-    if (h == Health::ready) {
-      if (health != Health::ready && health != Health::unknown)
-        spdlog::info("runtime {}: the runtime answers again", cfg.id);
+  // The runtime answered (any reply that is not a transport or credential
+  // failure): it is ready. The common case, so cheap when it already was.
+  void answered() {
+    if (health != Health::ready) {
+      if (health != Health::unknown) spdlog::info("runtime {}: the runtime answers again", cfg.id);
       health = Health::ready;
       diagnostic.reset();
-      last_seen_ms = Clock::system().now_ms();
-      return;
     }
+    last_seen_ms = Clock::system().now_ms();
+  }
+
+  // Updates health from a failed call.
+  void observe(const Error& e) {
+    Health h = health_of(e);
+    if (h == Health::ready) return answered();
     // A sentence, e.g. "runtime box-1: the runtime rejected the backend's
     // credential (runtime_auth_failed)". The message is upstream_error's
     // own wording: it never carries the URL or the token.
-    if (health != h) spdlog::warn("runtime {}: {} ({})", cfg.id, e->message, code_name(e->code));
+    if (health != h) spdlog::warn("runtime {}: {} ({})", cfg.id, e.message, code_name(e.code));
     health = h;
     diagnostic = e;
   }
@@ -137,29 +164,36 @@ struct Core : std::enable_shared_from_this<Core> {
         return done(fail(std::move(e)));
       }
       self->summary = std::move(*s);
+      self->capabilities = capability_bits(self->summary->capabilities);
       self->summary_writes = std::max(self->summary_writes, asked_after);
       done({});
     });
   }
 
+  bool supports(Op op) const { return summary && (capabilities >> static_cast<int>(op)) & 1u; }
+
   // unsupported when the runtime's (cached) capabilities lack `op`. With no
   // summary seen yet, reads it first: a runtime never answered has unknown
   // capabilities, and calling an unlisted route is what this check prevents.
-  void require(Op op, std::function<void(Result<void>)> go_fn) {
+  // The hot path, a supported op, goes straight to its (asynchronous) call,
+  // `go` not even wrapped; only a refusal or a first read is slower.
+  template <class Go>  // void(Result<void>)
+  void require(Op op, Go go) {
+    if (supports(op)) return go(Result<void>{});
+    require_slow(op, std::function<void(Result<void>)>(std::move(go)));
+  }
+
+  // require() off the hot path: a refusal (posted, so no callback ever runs
+  // inline), or the summary read first.
+  void require_slow(Op op, std::function<void(Result<void>)> go_fn) {
     auto go = std::make_shared<std::function<void(Result<void>)>>(std::move(go_fn));
     auto check = [self = shared_from_this(), op, go]() {
-      const auto& caps = self->summary->capabilities;
-      auto name = capability_name(op);
-      if (std::find(caps.begin(), caps.end(), name) == caps.end())
+      if (!self->supports(op))
         return (*go)(fail(Code::unsupported,
-                          fmt::format("runtime '{}' does not support {}", self->cfg.id, name)));
+                          fmt::format("runtime '{}' does not support {}", self->cfg.id, capability_name(op))));
       (*go)({});
     };
     if (summary) {
-      // The hot path: a supported op goes straight to its (asynchronous) call;
-      // only a refusal is posted, so no callback ever runs inline.
-      const auto& caps = summary->capabilities;
-      if (std::find(caps.begin(), caps.end(), capability_name(op)) != caps.end()) return (*go)({});
       asio::post(io, std::move(check));
       return;
     }
@@ -183,7 +217,12 @@ struct Core : std::enable_shared_from_this<Core> {
   }
 
   std::string worker_path(std::string_view wid, std::string_view rest = {}) const {
-    return fmt::format("/v1/workers/{}{}", pct(wid), rest);
+    std::string path;
+    path.reserve(12 + wid.size() + rest.size());  // exact unless escaped; short ones stay inline
+    path += "/v1/workers/";
+    append_pct(path, wid);
+    path += rest;
+    return path;
   }
 
   void relabel(rt::WorkerDetail& d) const { d.runtime_id = cfg.id; }

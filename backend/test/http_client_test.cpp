@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -156,6 +157,9 @@ class FakeUpstream {
     std::function<Then(int n_on_conn)> on_request = [](int) { return Then::answer; };
     // Closes a connection that sat idle this long after an answer (0: never).
     std::chrono::milliseconds idle_close{0};
+    // When set, writes the answer itself (raw bytes on `fd`, the n-th request
+    // on that connection); false: close the connection afterwards.
+    std::function<bool(int fd, int n_on_conn)> write_reply;
   };
 
   explicit FakeUpstream(Script script) : script_(std::move(script)) {
@@ -238,6 +242,10 @@ class FakeUpstream {
       if (then == Then::close_after_a_byte) {
         (void)!::send(c, "H", 1, MSG_NOSIGNAL);
         break;
+      }
+      if (script_.write_reply) {
+        if (!script_.write_reply(c, n)) break;
+        continue;
       }
       std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
       (void)!::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
@@ -367,6 +375,170 @@ TEST(HttpClientRetry, APooledConnectionTheServerClosedWhileIdleIsNeverUsed) {
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(up.seen().size(), 2u);
   EXPECT_EQ((*c)->connections_opened(), 2u);
+}
+
+// ---------------------------------------------------------------- the reply parser
+// The client reads replies with Beast's basic_parser fed by hand (issue 22):
+// what a real server may send must still come through whole.
+
+void send_all(int fd, std::string_view bytes) { (void)!::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+
+TEST(HttpClientReply, AChunkedReplyIsReassembledAndItsConnectionReused) {
+  FakeUpstream::Script s;
+  s.write_reply = [](int fd, int) {
+    send_all(fd,
+             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "3\r\n{\"a\r\n5;ext=1\r\n\":12}\r\n0\r\n\r\n");
+    return true;
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  for (int i = 0; i < 2; ++i) {
+    auto res = call(io, **c, get("/v1/runtime"));
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->status, 200);
+    EXPECT_EQ(res->body, R"({"a":12})");
+    EXPECT_EQ(res->content_type, "application/json");
+  }
+  EXPECT_EQ(up.accepted(), 1);
+}
+
+TEST(HttpClientReply, AReplyWrittenOneByteAtATimeIsParsed) {
+  const std::string reply =
+      "HTTP/1.1 201 Created\r\nContent-Type: application/json; charset=utf-8\r\nX-Other: y\r\n"
+      "Content-Length: 17\r\n\r\n{\"worker_id\":\"w\"}";
+  FakeUpstream::Script s;
+  s.write_reply = [&reply](int fd, int) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    for (char ch : reply) {
+      send_all(fd, std::string_view(&ch, 1));
+      std::this_thread::sleep_for(200us);  // each byte its own segment
+    }
+    return true;
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  for (int i = 0; i < 2; ++i) {
+    auto res = call(io, **c, post("/v1/workers", false));
+    ASSERT_TRUE(res) << res.error().message;
+    EXPECT_EQ(res->status, 201);
+    EXPECT_EQ(res->body, R"({"worker_id":"w"})");
+    EXPECT_EQ(res->content_type, "application/json; charset=utf-8");
+  }
+  EXPECT_EQ(up.accepted(), 1);  // the byte-wise reply left the connection reusable
+}
+
+TEST(HttpClientReply, AReplyOverMaxResponseBytesIsTooLargeAndItsConnectionIsNotReused) {
+  std::atomic<int> order{0};
+  FakeUpstream::Script s;
+  s.write_reply = [&order](int fd, int) {
+    if (order++ == 0) {  // the first request overall: 2 KiB, chunked, over the 1 KiB bound
+      std::string body(2048, 'x');
+      send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n");
+      for (int i = 0; i < 4; ++i) send_all(fd, "200\r\n" + body.substr(0, 512) + "\r\n");
+      send_all(fd, "0\r\n\r\n");
+      return true;  // the server would keep it; the client must not
+    }
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    return true;
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  http::ClientOptions o;
+  o.max_response_bytes = 1024;
+  auto c = http::Client::make(io, Secret(up.url()), o);
+  http::TransportError err;
+  EXPECT_FALSE(call(io, **c, get("/v1/runtime"), &err));
+  EXPECT_EQ(err.kind, http::Failure::too_large);
+  EXPECT_EQ((*c)->idle_connections(), 0u);
+  auto res = call(io, **c, get("/v1/runtime"));
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(res->body, "{}");
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+  EXPECT_EQ(up.accepted(), 2);
+  EXPECT_EQ(up.seen().size(), 2u);  // the oversized GET was not retried
+}
+
+TEST(HttpClientReply, AKeepAliveReplyFollowedByTheServerClosingMeansAFreshConnectionNext) {
+  FakeUpstream::Script s;
+  s.write_reply = [](int fd, int) {
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+    return false;  // keep-alive said, then closed
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, post("/v1/workers/w/cancel", false)));
+  std::this_thread::sleep_for(100ms);  // the FIN arrives
+  // Not repeatable: it goes through because the stale connection is never
+  // used, not because of a retry.
+  auto res = call(io, **c, post("/v1/workers/w/cancel", false));
+  ASSERT_TRUE(res) << res.error().message;
+  EXPECT_EQ(up.seen().size(), 2u);
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+}
+
+TEST(HttpClientReply, AReplySayingConnectionCloseIsNotPooled) {
+  FakeUpstream::Script s;
+  s.write_reply = [](int fd, int) {
+    send_all(fd, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
+    // Keeps the socket open a moment: only the header says not to reuse it.
+    std::this_thread::sleep_for(300ms);
+    return false;
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  auto c = http::Client::make(io, Secret(up.url()), {});
+  ASSERT_TRUE(call(io, **c, get("/v1/runtime")));
+  EXPECT_EQ((*c)->idle_connections(), 0u);
+  ASSERT_TRUE(call(io, **c, get("/v1/runtime")));
+  EXPECT_EQ((*c)->connections_opened(), 2u);
+}
+
+// One timer per connection, re-armed lazily (it may still be set for an
+// earlier request's deadline): many fast requests over more than one
+// timeout on the same connection all succeed, and a reply that stalls
+// mid-body still ends at its own deadline.
+TEST(HttpClientReply, TheDeadlineFiresMidBodyAfterManyFastRequestsOnOneConnection) {
+  std::atomic<bool> stall{false};
+  FakeUpstream::Script s;
+  s.write_reply = [&stall](int fd, int) {
+    if (!stall) {
+      send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+      return true;
+    }
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{\"a\"");
+    pollfd p{fd, POLLIN, 0};
+    ::poll(&p, 1, 3000);  // until the client gives up and closes
+    return false;
+  };
+  FakeUpstream up(s);
+  boost::asio::io_context io;
+  http::ClientOptions o;
+  o.timeout = 300ms;
+  auto c = http::Client::make(io, Secret(up.url()), o);
+  auto t0 = std::chrono::steady_clock::now();
+  int n = 0;
+  while (std::chrono::steady_clock::now() - t0 < 800ms) {
+    auto res = call(io, **c, get("/v1/runtime"));
+    ASSERT_TRUE(res) << "request " << n << ": " << res.error().message;
+    ++n;
+  }
+  EXPECT_GT(n, 20);
+  EXPECT_EQ(up.accepted(), 1);
+  stall = true;
+  http::TransportError err;
+  auto t1 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(call(io, **c, get("/v1/runtime"), &err));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t1).count();
+  EXPECT_EQ(err.kind, http::Failure::timeout);
+  EXPECT_EQ(err.step, "read");
+  EXPECT_GE(ms, 280);
+  EXPECT_LE(ms, 600);
+  EXPECT_EQ((*c)->idle_connections(), 0u);
 }
 
 // ---------------------------------------------------------------- the queue bound

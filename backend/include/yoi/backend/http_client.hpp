@@ -18,8 +18,11 @@
 //   after a byte of the reply, not a failure on a fresh connection, not a
 //   cancel, stop or delete.
 // - one deadline per request (`timeout`, covering DNS, connect, TLS, write
-//   and read); DNS + connect additionally bounded by `connect_timeout`. DNS is
-//   raced against a timer (tcp_stream timeouts do not cover it).
+//   and read); DNS + connect additionally bounded by `connect_timeout`. One
+//   timer per connection enforces it, re-armed only when it would fire late
+//   (a warm pooled connection sets no timer per request); past the deadline
+//   it closes the socket (or cancels the DNS lookup) and the request fails
+//   with `timeout`.
 // - https: TLS 1.2+, peer certificate verified against the system trust
 //   store (plus `ca_file`), host name checked, SNI sent.
 //

@@ -130,8 +130,10 @@ class RuntimeRegistry {
   void close();
 
  private:
-  // Policy check + id validation + lookup; on failure posts `fail` and
-  // returns nullptr.
+  // Policy check + id validation + lookup: the source, or why not.
+  Result<Source*> resolve(ApiOp op, std::string_view runtime_id, std::string_view worker_id,
+                          std::string_view principal) const;
+  // resolve(); on failure posts `fail` and returns nullptr.
   Source* route(ApiOp op, std::string_view runtime_id, std::string_view worker_id,
                 std::string_view principal, const std::function<void(Error)>& fail);
   void post(std::function<void()> fn);
