@@ -5,21 +5,14 @@
 
 #include <fmt/format.h>
 
+#include "ascii.hpp"
 #include "yoi/net/http_server.hpp"
 
 namespace yoi::net {
 
 namespace {
 
-// ASCII only, whatever the locale: header names, hosts and schemes are ASCII.
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
+using detail::iequals;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
