@@ -1,10 +1,11 @@
 // Router: method + path pattern → route. Pure; tested without sockets in
 // test/router_test.cpp.
 //
-// match() runs for every request of both servers, so it allocates nothing
-// unless a segment is percent-encoded: the path is split into views, only the
-// routes with as many segments are tried (by_count_), literals are compared
-// as views, and params are built for the one route that matched.
+// match() runs for every request of both servers, so it allocates only the
+// matched route's params (and one buffer when a segment is percent-encoded):
+// the path is split into views, only the routes with as many segments are
+// tried (by_count_), literals are compared as views, and params are built
+// for the one route that matched.
 #include <algorithm>
 
 #include <boost/container/small_vector.hpp>
