@@ -14,23 +14,25 @@ namespace yoi::net {
 // True when `s` holds a CR or an LF. It runs on every header of every
 // message, so eight bytes at a time: a word with no byte below 0x0E (most
 // of them; CR is 0x0D, LF 0x0A) is skipped with a few operations, and only
-// a word with such a byte is looked at byte by byte.
+// a word with such a byte is looked at byte by byte. The last word overlaps
+// the one before it rather than leaving a tail.
 inline bool has_cr_or_lf(std::string_view s) {
   auto exact = [](const char* p, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
       if (p[i] == '\r' || p[i] == '\n') return true;
     return false;
   };
-  constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-  const char* p = s.data();
-  std::size_t n = s.size();
-  for (; n >= 8; p += 8, n -= 8) {
+  auto word = [&](const char* p) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
     std::uint64_t w;
     std::memcpy(&w, p, 8);
     // Non-zero iff some byte of w is below 0x0E (the "has less than" bit trick).
-    if (((w - ones * 0x0E) & ~w & highs) != 0 && exact(p, 8)) return true;
-  }
-  return exact(p, n);
+    return ((w - ones * 0x0E) & ~w & highs) != 0 && exact(p, 8);
+  };
+  if (s.size() < 8) return exact(s.data(), s.size());
+  for (std::size_t i = 0; i + 8 <= s.size(); i += 8)
+    if (word(s.data() + i)) return true;
+  return s.size() % 8 != 0 && word(s.data() + s.size() - 8);
 }
 
 // For a name and value known to hold neither CR nor LF (constants, digits).
