@@ -20,7 +20,7 @@ struct Routing {
   // Neither answer nor accept: call route->handler.
 
   // The metrics label: the route's pattern (never the raw path), or "unmatched".
-  std::string label() const;
+  const std::string& label() const;
 };
 
 // Parses req.target into req.path, req.query and (when a route matches)

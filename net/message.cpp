@@ -1,26 +1,15 @@
 // Request accessors, Response builders, and what both servers answer the
 // same way (healthz, the bearer check). No I/O.
-#include <cctype>
-
 #include <boost/json/serialize.hpp>
 
+#include "ascii.hpp"
 #include "yoi/json.hpp"
 #include "yoi/net/http_server.hpp"
 #include "yoi/net/metrics.hpp"
 
 namespace yoi::net {
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-}  // namespace
+using detail::iequals;
 
 std::optional<std::string_view> Request::header(std::string_view name) const {
   for (const auto& [k, v] : headers)

@@ -2,24 +2,17 @@
 #include "yoi/net/request_policy.hpp"
 
 #include <array>
-#include <cctype>
 
 #include <fmt/format.h>
 
+#include "ascii.hpp"
 #include "yoi/net/http_server.hpp"
 
 namespace yoi::net {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
+using detail::iequals;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -82,8 +75,41 @@ bool admits(std::string_view entry, const Authority& host) {
   return e->port.empty() || e->port == host.port;
 }
 
-std::optional<Error> check_host(const RequestPolicy& p, std::string_view listen_host, const Request& req) {
-  auto h = req.header("Host");
+// The headers the policy reads, each the first occurrence, picked out in one
+// pass over the request's headers.
+struct PolicyHeaders {
+  std::optional<std::string_view> host, origin, sec_fetch_site, content_type;
+};
+
+PolicyHeaders policy_headers(const Request& req) {
+  PolicyHeaders h;
+  auto pick = [](std::optional<std::string_view>& slot, const std::string& value) {
+    if (!slot) slot = value;
+  };
+  for (const auto& field : req.headers) {
+    const std::string& k = field.first;
+    switch (k.size()) {  // the length first: most headers are none of these
+      case 4:
+        if (iequals(k, "host")) pick(h.host, field.second);
+        break;
+      case 6:
+        if (iequals(k, "origin")) pick(h.origin, field.second);
+        break;
+      case 12:
+        if (iequals(k, "content-type")) pick(h.content_type, field.second);
+        break;
+      case 14:
+        if (iequals(k, "sec-fetch-site")) pick(h.sec_fetch_site, field.second);
+        break;
+      default:
+        break;
+    }
+  }
+  return h;
+}
+
+std::optional<Error> check_host(const RequestPolicy& p, std::string_view listen_host,
+                                const std::optional<std::string_view>& h) {
   if (!h) return Error{Code::forbidden_host, "the request has no Host header"};
   auto host = split_authority(trim(*h));
   constexpr std::array<std::string_view, 3> loopback{"localhost", "127.0.0.1", "[::1]"};
@@ -149,18 +175,19 @@ bool state_changing(std::string_view method) {
   return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
 
-std::optional<Error> check_origin(const RequestPolicy& p, const Request& req, bool upgrade) {
-  auto origin = req.header("Origin");
+std::optional<Error> check_origin(const RequestPolicy& p, const Request& req, const PolicyHeaders& h,
+                                  bool upgrade) {
+  const auto& origin = h.origin;
   if (p.origins == RequestPolicy::Origins::refuse_any) {
     if (origin) return Error{Code::forbidden_origin, "this server does not answer browsers (the request has an Origin)"};
     return std::nullopt;
   }
   if (!state_changing(req.method) && !upgrade) return std::nullopt;
-  if (auto site = req.header("Sec-Fetch-Site"); site && iequals(trim(*site), "cross-site"))
+  if (const auto& site = h.sec_fetch_site; site && iequals(trim(*site), "cross-site"))
     return Error{Code::forbidden_origin, "cross-site requests are refused (Sec-Fetch-Site: cross-site)"};
   if (!origin) return std::nullopt;
   auto o = parse_origin(trim(*origin));
-  if (o && same_authority(*o, req.header("Host").value_or(""))) return std::nullopt;
+  if (o && same_authority(*o, h.host.value_or(""))) return std::nullopt;
   if (listed(p.allowed_origins, trim(*origin))) return std::nullopt;
   return Error{Code::forbidden_origin, "requests from that Origin are refused (see allowed_origins)"};
 }
@@ -175,9 +202,10 @@ bool is_json(std::string_view content_type) {
 
 std::optional<Error> check_request(const RequestPolicy& policy, std::string_view listen_host,
                                    const Request& req, bool upgrade) {
-  if (auto e = check_host(policy, listen_host, req)) return e;
-  if (auto e = check_origin(policy, req, upgrade)) return e;
-  if (!req.body.empty() && !is_json(req.header("Content-Type").value_or("")))
+  const PolicyHeaders h = policy_headers(req);
+  if (auto e = check_host(policy, listen_host, h.host)) return e;
+  if (auto e = check_origin(policy, req, h, upgrade)) return e;
+  if (!req.body.empty() && !is_json(h.content_type.value_or("")))
     return Error{Code::unsupported_media_type, "a request body must be Content-Type: application/json"};
   return std::nullopt;
 }

@@ -2,9 +2,12 @@
 // what is answered before any handler runs, and the bytes of a response.
 #include "dispatch.hpp"
 
+#include <random>
 #include <stdexcept>
 
+#include <boost/beast/http/status.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/url/parse.hpp>
 #include <gtest/gtest.h>
 
 namespace yoi::net::detail {
@@ -87,6 +90,43 @@ TEST(RouteRequest, MalformedTargetIs400AndUnmatched) {
     EXPECT_EQ(r.route, nullptr) << target;
     EXPECT_EQ(r.label(), "unmatched") << target;
   }
+}
+
+// route_request checks and decodes plain paths itself and leaves every other
+// target to Boost.URL: whatever the target, it must be refused exactly when
+// Boost.URL's origin-form refuses it, with the same path and query otherwise.
+TEST(RouteRequest, TargetsAreJudgedAndDecodedAsBoostUrlOriginFormDoes) {
+  Router router = sample();
+  std::vector<std::string> targets = {
+      "/", "//", "/items/1", "/items//", "/a%2Fb", "/%41%7e", "/%4", "/%zz", "/%", "/a%",
+      "/%%41", "/%00", "/%ff", "/a b", "/a\tb", "/a#f", "/a?q#f", "/a?", "/a??b", "/?a=1&&b",
+      "/[x]", "/a|b", "/a\\b", "/a^b", "/a`b", "/a{b}", "/a\"b", "/a<b>", "/\x7f", "/\xc3\xa9",
+      "/-._~!$&'()*+,;=:@", "/a+b", std::string("/a\0b", 4), "", "a", "*", "?", "/a/../b", "/./"};
+  // And random ones over the bytes that matter to the grammar.
+  const std::string alphabet = std::string("/%?#aZ09Ff-._~!$&'()*+,;=:@ \"<>[]\\^`{|}\x7f\x80\xff\t") + '\0';
+  std::mt19937 rng(22);
+  for (int i = 0; i < 20'000; ++i) {
+    std::string t = i % 2 ? "/" : "";
+    for (int n = static_cast<int>(rng() % 12); n > 0; --n) t += alphabet[rng() % alphabet.size()];
+    targets.push_back(t);
+  }
+  int accepted = 0;
+  for (const auto& target : targets) {
+    auto req = request("GET", target);
+    auto r = route_request(router, {}, req, false, false);
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url) {
+      EXPECT_EQ(answered(r), "400 invalid_request") << target;
+      continue;
+    }
+    ++accepted;
+    EXPECT_NE(answered(r), "400 invalid_request") << target;
+    EXPECT_EQ(req.path, std::string(url->path())) << target;
+    Fields query;
+    for (auto p : url->params()) query.emplace_back(std::string(p.key), std::string(p.value));
+    EXPECT_EQ(req.query, query) << target;
+  }
+  EXPECT_GT(accepted, 2000);  // the random targets reach both sides
 }
 
 TEST(RouteRequest, UnknownPathIs404AndOtherMethodIs405WithAllow) {
@@ -212,6 +252,43 @@ TEST(FormatResponse, AHeaderCarryingCrOrLfIsDropped) {
   format_response(out, r, 11, true, "s");
   EXPECT_EQ(out.find("X-Evil"), std::string::npos) << out;
   EXPECT_EQ(out.find("Set-Cookie"), std::string::npos) << out;
+}
+
+TEST(FormatResponse, StatusLineIsTheCodeAndBeastsReasonForAnyStatus) {
+  for (int status = 0; status < 1000; ++status) {
+    Response r = Response::text(status, "");
+    std::string out;
+    format_response(out, r, 11, true, "s");
+    const std::string line =
+        "HTTP/1.1 " + std::to_string(status) + " " +
+        std::string(boost::beast::http::obsolete_reason(static_cast<boost::beast::http::status>(status))) +
+        "\r\n";
+    EXPECT_EQ(out.substr(0, line.size()), line) << status;
+  }
+}
+
+// The CR/LF check reads eight bytes at a time: a CR or LF at any position of
+// a header value of any length drops the line; other control bytes do not.
+TEST(FormatResponse, CrOrLfAtAnyPositionDropsTheLineOtherControlBytesDoNot) {
+  for (std::size_t len = 1; len <= 40; ++len) {
+    for (std::size_t at = 0; at < len; ++at) {
+      for (char c : {'\r', '\n', '\t', '\x0b', '\x0c', '\x0e', '\0'}) {
+        Response r = Response::text(200, "");
+        std::string value(len, 'v');
+        value[at] = c;
+        r.headers.emplace_back("X-V", value);
+        r.headers.emplace_back(std::string(len, 'N').replace(at, 1, 1, c), "n");
+        r.content_type = value;
+        std::string out;
+        format_response(out, r, 11, true, value);
+        const bool dropped = c == '\r' || c == '\n';
+        EXPECT_EQ(out.find("\r\nX-V: " + value + "\r\n") == std::string::npos, dropped) << len << " " << at;
+        EXPECT_EQ(out.find("\r\nContent-Type: " + value + "\r\n") == std::string::npos, dropped) << len << " " << at;
+        EXPECT_EQ(out.find("\r\nServer: " + value + "\r\n") == std::string::npos, dropped) << len << " " << at;
+        EXPECT_EQ(out.find(": n\r\n") == std::string::npos, dropped) << len << " " << at;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -147,5 +147,74 @@ TEST(Router, RouteOptionsAreKept) {
   EXPECT_FALSE(matched(r, "DELETE", "/v1/workers/w1").opts.auth);
 }
 
+// Routes are looked up by segment count: a path must still find the one
+// route among many of its length, in route order.
+TEST(Router, ARouteIsFoundAmongManyWithTheSameSegmentCount) {
+  Router r;
+  for (int i = 0; i < 40; ++i) {
+    r.add("GET", "/a/b" + std::to_string(i) + "/{x}", noop);
+    r.add("POST", "/a/{y}/c" + std::to_string(i), noop);
+  }
+  r.add("GET", "/a/{z}", noop);  // fewer segments: never a candidate for three
+  Fields params;
+  EXPECT_EQ(matched(r, "GET", "/a/b31/q", &params).pattern, "/a/b31/{x}");
+  EXPECT_EQ(params, (Fields{{"x", "q"}}));
+  EXPECT_EQ(matched(r, "POST", "/a/b31/c7", &params).pattern, "/a/{y}/c7");
+  EXPECT_EQ(params, (Fields{{"y", "b31"}}));
+  // "/a/b7/c7" has a GET route (b7/{x}) and a POST route ({y}/c7).
+  EXPECT_EQ(matched(r, "GET", "/a/b7/c7", &params).pattern, "/a/b7/{x}");
+  EXPECT_EQ(matched(r, "GET", "/a/b7", &params).pattern, "/a/{z}");
+  EXPECT_EQ(params, (Fields{{"z", "b7"}}));
+  EXPECT_EQ(refused(r, "GET", "/a/b40/q"), Code::not_found);
+  EXPECT_EQ(refused(r, "GET", "/a/b1/q/r"), Code::not_found);
+}
+
+TEST(Router, AllowListsMethodsInRouteOrderAcrossPatternsOfDifferentShapes) {
+  Router r;
+  r.add("PUT", "/x/{id}", noop);
+  r.add("GET", "/x/y/z", noop);  // another shape: not this path
+  r.add("GET", "/x/y", noop);
+  r.add("PUT", "/{a}/y", noop);  // PUT again: listed once
+  r.add("DELETE", "/{a}/{b}", noop);
+  r.add("OPTIONS", "/x/q", noop);  // same shape, another literal: not this path
+  std::string allow;
+  EXPECT_EQ(refused(r, "PATCH", "/x/y", &allow), Code::method_not_allowed);
+  EXPECT_EQ(allow, "PUT, GET, DELETE");
+  EXPECT_EQ(refused(r, "PATCH", "/w/y", &allow), Code::method_not_allowed);
+  EXPECT_EQ(allow, "PUT, DELETE");
+  // The first route in order with the method wins, whatever its shape.
+  EXPECT_EQ(matched(r, "PUT", "/x/y").pattern, "/x/{id}");
+}
+
+TEST(Router, ParamSegmentsArePercentDecodedEachInItsOwnSegment) {
+  Router r;
+  r.add("GET", "/a/{x}/b/{y}/{z}", noop);
+  Fields params;
+  // Several encoded segments in one path, a literal among them, every byte
+  // value: each parameter is its own segment decoded.
+  EXPECT_EQ(matched(r, "GET", "/a/%E2%9C%93/%62/x%25y%2F%00%ff/plain", &params).pattern, "/a/{x}/b/{y}/{z}");
+  EXPECT_EQ(params, (Fields{{"x", "\xE2\x9C\x93"}, {"y", std::string("x%y/\0\xff", 6)}, {"z", "plain"}}));
+  // An encoded segment that decodes to nothing is still not empty; an empty
+  // one never fills a parameter, encoded neighbours or not.
+  EXPECT_EQ(refused(r, "GET", "/a/%41/b//%42"), Code::not_found);
+}
+
+// A path's work is bounded by the longest pattern, not by the path: many
+// segments, or one very long segment, are a plain 404 (or a match).
+TEST(Router, VeryLongPathsAndManySegmentsAre404) {
+  Router r = sample();
+  std::string many;
+  for (int i = 0; i < 100'000; ++i) many += "/v1";
+  EXPECT_EQ(refused(r, "GET", many), Code::not_found);
+  EXPECT_EQ(refused(r, "GET", "/v1/workers/w1/stop/" + std::string(100'000, '/')), Code::not_found);
+  EXPECT_EQ(refused(r, "GET", "/" + std::string(1 << 20, 'x')), Code::not_found);
+  Fields params;
+  std::string id;
+  for (int i = 0; i < 10'000; ++i) id += "%41";
+  EXPECT_EQ(matched(r, "GET", "/v1/workers/" + id, &params).pattern, "/v1/workers/{id}");
+  EXPECT_EQ(params, (Fields{{"id", std::string(10'000, 'A')}}));
+  EXPECT_EQ(refused(Router{}, "GET", "/"), Code::not_found);
+}
+
 }  // namespace
 }  // namespace yoi::net

@@ -165,10 +165,19 @@ class Router {
     Handler handler;
     WsHandler ws;
     RouteOptions opts;
+    // Compiled once by add(): per segment, the name of a `{name}` segment,
+    // empty for a literal one.
+    std::vector<std::string> param_names;
+    std::size_t param_count = 0;  // of non-empty param_names
   };
 
  private:
+  void insert(Match m);
+
   std::vector<Match> routes_;
+  // Indices into routes_ by segment count, each list in route order: a path
+  // only ever matches patterns with as many segments as it has.
+  std::vector<std::vector<std::size_t>> by_count_;
 };
 
 // What both servers route the same way.
