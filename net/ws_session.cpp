@@ -24,6 +24,10 @@ namespace {
 // The writer's batch: frames are pulled until this many bytes are ready.
 constexpr std::size_t kBatchBytes = 64 * 1024;
 
+// Batches one pump() writes straight to the socket before it leaves the rest
+// to the write queue, whose completion comes from the io loop.
+constexpr int kWritesNowPerPump = 16;
+
 // One unfragmented text frame as a server sends it (RFC 6455 §5.2: FIN, no
 // RSV bits since no extension is negotiated, unmasked).
 void append_text_frame(std::string& out, std::string_view payload) {
@@ -170,6 +174,7 @@ awaitable<void> WsSession::reader() {
 
 void WsSession::pump() {
   if (!started_ || !open_ || pulling_ || writing_ || closing_) return;
+  int written_now = 0;
   for (;;) {
     if (close_req_) {
       closing_ = true;
@@ -187,13 +192,20 @@ void WsSession::pump() {
     // Beast is closing on its own (the peer's bad frame): no data after its
     // close frame; the reader's finish() ends the session.
     if (!ws_.is_open()) return;
-    return write_batch();
+    // Written at once: pull again, up to a bound, then yield to the io loop
+    // (the rest goes by the queue) so one fast client cannot hold it.
+    if (++written_now > kWritesNowPerPump) {
+      write_batch(0);
+      return;
+    }
+    if (!write_batch(ws_.next_layer().write_now(asio::buffer(batch_)))) return;
   }
 }
 
-void WsSession::write_batch() {
+bool WsSession::write_batch(std::size_t done) {
+  if (done == batch_.size()) return true;
   writing_ = true;
-  ws_.next_layer().write_all(asio::buffer(batch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+  ws_.next_layer().write_all(asio::buffer(batch_) + done, [self = shared_from_this()](beast::error_code ec, std::size_t) {
     self->writing_ = false;
     if (ec) {
       fail(ec, "websocket write");
@@ -202,6 +214,7 @@ void WsSession::write_batch() {
     }
     self->pump();
   });
+  return false;
 }
 
 void WsSession::pull_batch() {
@@ -243,7 +256,7 @@ void WsSession::on_idle_timer() {
   if (!f) return pump();  // nothing to say: look again, then another interval
   append_text_frame(batch_, *f);
   if (!ws_.is_open()) return;
-  write_batch();
+  if (write_batch(ws_.next_layer().write_now(asio::buffer(batch_)))) pump();
 }
 
 awaitable<void> WsSession::close_handshake() {

@@ -5,9 +5,10 @@
 // and writes each batch with one write (write_gate.hpp).
 //
 // The writer is a plain state machine, not a coroutine (issue 22): wake()
-// finding it idle pulls and starts the write right there, and a finished
-// write pulls again, so an event costs no timer cancel, no posted resume and
-// no extra trip through the scheduler. The idle timer is lazy: armed once
+// finding it idle pulls and writes right there (WriteGate::write_now: a
+// non-blocking send; only what the socket does not take is queued), and a
+// finished write pulls again, so an event costs no timer cancel, no posted
+// resume and no extra trip through the scheduler. The idle timer is lazy: armed once
 // for a deadline that bursts only move (a number), re-checked when it fires,
 // so a burst costs no timerfd_settime. At most one batch is in flight; a
 // slow client is pulled only as fast as its writes complete.
@@ -69,8 +70,10 @@ class WsSession final : public WsStream, public std::enable_shared_from_this<WsS
   void pump();
   // Every frame the source has ready, up to a batch, framed into batch_.
   void pull_batch();
-  // batch_ onto the socket; pump() again once it is written.
-  void write_batch();
+  // batch_ onto the socket, its first `done` bytes already written
+  // (WriteGate::write_now): true when it is all written; else the rest is
+  // queued and pump() runs again once it is.
+  bool write_batch(std::size_t done);
   // Nothing to write: the idle interval runs from now.
   void go_idle();
   void arm_idle_timer();
