@@ -24,9 +24,9 @@ namespace {
 // The writer's batch: frames are pulled until this many bytes are ready.
 constexpr std::size_t kBatchBytes = 64 * 1024;
 
-// A writer with nothing to do and no idle interval sleeps this long between
-// checks (wake() and close() cut it short).
-constexpr std::chrono::hours kForever{24 * 365};
+// Batches one pump() writes straight to the socket before it leaves the rest
+// to the write queue, whose completion comes from the io loop.
+constexpr int kWritesNowPerPump = 16;
 
 // One unfragmented text frame as a server sends it (RFC 6455 §5.2: FIN, no
 // RSV bits since no extension is negotiated, unmasked).
@@ -49,7 +49,7 @@ void append_text_frame(std::string& out, std::string_view payload) {
 }  // namespace
 
 WsSession::WsSession(std::shared_ptr<HttpServer::Impl> srv, beast::tcp_stream&& stream)
-    : srv_(std::move(srv)), ws_(std::move(stream)), wake_timer_(srv_->io), close_timer_(srv_->io) {
+    : srv_(std::move(srv)), ws_(std::move(stream)), idle_timer_(srv_->io), close_timer_(srv_->io) {
   srv_->wss.insert(this);
   srv_->update_gauges();
 }
@@ -68,12 +68,15 @@ void WsSession::set_source(Source s) {
 
 void WsSession::wake() {
   woken_ = true;
-  wake_timer_.cancel();
+  pump();
 }
 
 void WsSession::set_idle_interval(std::chrono::milliseconds d) {
   idle_ = d;
-  wake_timer_.cancel();  // re-arm with the new interval
+  // The interval runs afresh from now; an armed timer is cut short and
+  // looks at the new deadline.
+  if (idle_armed_) idle_timer_.cancel();
+  if (started_ && !writing_ && !closing_) go_idle();
 }
 
 void WsSession::close(std::uint16_t code, std::string reason) {
@@ -104,7 +107,8 @@ awaitable<beast::error_code> WsSession::accept(http::request<http::string_body>&
 void WsSession::start() {
   if (!open_) return;
   asio::co_spawn(srv_->io, reader(), log_exceptions("websocket reader"));
-  asio::co_spawn(srv_->io, writer(), log_exceptions("websocket writer"));
+  started_ = true;
+  pump();
 }
 
 // The close handshake ran out of time, or the session is finished. Closing
@@ -125,7 +129,7 @@ void WsSession::finish(std::uint16_t code, bool by_client) {
   if (!open_) return;
   auto keep = shared_from_this();  // the caller may hold only a raw pointer
   open_ = false;
-  wake_timer_.cancel();
+  idle_timer_.cancel();
   close_timer_.cancel();
   // Every operation ends, including one parked inside Beast: a parked op
   // holds a coroutine that holds this session, and would keep it (and the
@@ -168,32 +172,49 @@ awaitable<void> WsSession::reader() {
   }
 }
 
-awaitable<void> WsSession::writer() {
-  auto self = shared_from_this();
-  while (open_) {
+void WsSession::pump() {
+  if (!started_ || !open_ || pulling_ || writing_ || closing_) return;
+  int written_now = 0;
+  for (;;) {
     if (close_req_) {
-      co_await close_handshake();
-      co_return;
+      closing_ = true;
+      asio::co_spawn(srv_->io, close_handshake(), log_exceptions("websocket close"));
+      return;
     }
+    pulling_ = true;
     pull_batch();
+    pulling_ = false;
+    if (!open_) return;  // the source ended the session
     if (batch_.empty()) {
       if (close_req_ || woken_) continue;
-      if (!co_await sleep_until_woken()) continue;
+      return go_idle();
     }
-    // Beast is closing on its own (the peer's bad frame): no data after
-    // its close frame. The reader's finish() ends the wait.
-    if (!ws_.is_open()) {
-      wake_timer_.expires_after(kForever);
-      co_await wake_timer_.async_wait(use_tuple);
-      continue;
+    // Beast is closing on its own (the peer's bad frame): no data after its
+    // close frame; the reader's finish() ends the session.
+    if (!ws_.is_open()) return;
+    // Written at once: pull again, up to a bound, then yield to the io loop
+    // (the rest goes by the queue) so one fast client cannot hold it.
+    if (++written_now > kWritesNowPerPump) {
+      write_batch(0);
+      return;
     }
-    auto [ec, n] = co_await ws_.next_layer().write_all(asio::buffer(batch_), use_tuple);
+    if (!write_batch(ws_.next_layer().write_now(asio::buffer(batch_)))) return;
+  }
+}
+
+bool WsSession::write_batch(std::size_t done) {
+  if (done == batch_.size()) return true;
+  writing_ = true;
+  ws_.next_layer().write_all(asio::buffer(batch_) + done, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    self->writing_ = false;
     if (ec) {
       fail(ec, "websocket write");
-      finish(close_req_ ? close_req_->code : 1006, !close_req_.has_value());
-      co_return;
+      self->finish(self->close_req_ ? self->close_req_->code : 1006, !self->close_req_.has_value());
+      return;
     }
-  }
+    self->pump();
+  });
+  return false;
 }
 
 void WsSession::pull_batch() {
@@ -206,19 +227,40 @@ void WsSession::pull_batch() {
   }
 }
 
-awaitable<bool> WsSession::sleep_until_woken() {
-  wake_timer_.expires_after(idle_.count() > 0 ? idle_ : kForever);
-  auto [ec] = co_await wake_timer_.async_wait(use_tuple);
-  // Cancelled (wake, close, finish, a new interval) or no interval: back to
-  // the loop, which looks again.
-  if (!open_ || ec || woken_ || close_req_ || idle_.count() == 0) co_return false;
+void WsSession::go_idle() {
+  if (idle_.count() == 0) return;
+  idle_deadline_ = std::chrono::steady_clock::now() + idle_;
+  arm_idle_timer();
+}
+
+void WsSession::arm_idle_timer() {
+  if (idle_armed_ || !open_) return;  // an armed timer re-checks the deadline when it fires
+  idle_armed_ = true;
+  idle_timer_.expires_at(idle_deadline_);
+  idle_timer_.async_wait([weak = weak_from_this()](beast::error_code) {
+    if (auto self = weak.lock()) self->on_idle_timer();
+  });
+}
+
+void WsSession::on_idle_timer() {
+  idle_armed_ = false;
+  // Busy (the write's completion, or the close, takes over) or no interval.
+  if (!open_ || !started_ || writing_ || closing_ || idle_.count() == 0) return;
+  if (std::chrono::steady_clock::now() < idle_deadline_) return arm_idle_timer();
+  if (woken_ || close_req_) return pump();
+  batch_.clear();
+  pulling_ = true;
   auto f = source_ ? source_(true) : std::nullopt;  // idle: a heartbeat, if the producer wants one
-  if (!f) co_return false;
+  pulling_ = false;
+  if (!open_) return;
+  if (!f) return pump();  // nothing to say: look again, then another interval
   append_text_frame(batch_, *f);
-  co_return true;
+  if (!ws_.is_open()) return;
+  if (write_batch(ws_.next_layer().write_now(asio::buffer(batch_)))) pump();
 }
 
 awaitable<void> WsSession::close_handshake() {
+  auto self = shared_from_this();
   auto reason = *close_req_;
   // The close handshake is bounded: a peer that never answers, or a read
   // stuck behind our close on the peer's bad frame (each waits for the other

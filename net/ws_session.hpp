@@ -1,8 +1,17 @@
 #pragma once
 // WsSession: the server side of one WebSocket (the WsStream handlers feed).
 // One reader coroutine, always reading, so pings, pongs and the client's
-// close are processed; one writer coroutine that pulls frames from the
-// producer's source and writes each batch with one write (write_gate.hpp).
+// close are processed; a writer that pulls frames from the producer's source
+// and writes each batch with one write (write_gate.hpp).
+//
+// The writer is a plain state machine, not a coroutine (issue 22): wake()
+// finding it idle pulls and writes right there (WriteGate::write_now: a
+// non-blocking send; only what the socket does not take is queued), and a
+// finished write pulls again, so an event costs no timer cancel, no posted
+// resume and no extra trip through the scheduler. The idle timer is lazy: armed once
+// for a deadline that bursts only move (a number), re-checked when it fires,
+// so a burst costs no timerfd_settime. At most one batch is in flight; a
+// slow client is pulled only as fast as its writes complete.
 // io thread only. Private to net/.
 
 #include <chrono>
@@ -54,18 +63,28 @@ class WsSession final : public WsStream, public std::enable_shared_from_this<WsS
 
  private:
   boost::asio::awaitable<void> reader();
-  boost::asio::awaitable<void> writer();
   boost::asio::awaitable<void> close_handshake();
+  // The writer, when it is free: pulls and writes a batch, or starts the
+  // close handshake, or goes idle. Re-entry (the source calling wake() or
+  // close() while it pulls) only marks the writer woken.
+  void pump();
   // Every frame the source has ready, up to a batch, framed into batch_.
   void pull_batch();
-  // The source is dry: sleeps until wake(), close() or the idle interval;
-  // true when it pulled a heartbeat into batch_.
-  boost::asio::awaitable<bool> sleep_until_woken();
+  // batch_ onto the socket, its first `done` bytes already written
+  // (WriteGate::write_now): true when it is all written; else the rest is
+  // queued and pump() runs again once it is.
+  bool write_batch(std::size_t done);
+  // Nothing to write: the idle interval runs from now.
+  void go_idle();
+  void arm_idle_timer();
+  // The idle timer fired: early (the deadline moved) → armed again; else a
+  // heartbeat, if the producer wants one.
+  void on_idle_timer();
   void abandon_close();
 
   std::shared_ptr<HttpServer::Impl> srv_;
   boost::beast::websocket::stream<WriteGate<boost::beast::tcp_stream>> ws_;
-  boost::asio::steady_timer wake_timer_;
+  boost::asio::steady_timer idle_timer_;
   boost::asio::steady_timer close_timer_;         // bounds the close handshake
   boost::asio::cancellation_signal read_cancel_;  // see abandon_close()
   boost::asio::cancellation_signal close_cancel_;
@@ -75,7 +94,13 @@ class WsSession final : public WsStream, public std::enable_shared_from_this<WsS
   std::chrono::milliseconds idle_{0};
   std::optional<boost::beast::websocket::close_reason> close_req_;
   bool open_ = true;
-  bool woken_ = false;
+  bool started_ = false;  // start() ran: the writer may write
+  bool woken_ = false;    // wake() since the last pull
+  bool pulling_ = false;  // inside the source (pump, on_idle_timer)
+  bool writing_ = false;  // batch_ is on its way
+  bool closing_ = false;  // the close handshake is started
+  bool idle_armed_ = false;
+  std::chrono::steady_clock::time_point idle_deadline_;
   std::string batch_;  // the frames in flight; outlive their write
 };
 

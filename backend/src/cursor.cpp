@@ -1,3 +1,7 @@
+// SHA256_Init/Update/Final: deprecated in OpenSSL 3.0, not removed (see
+// Keyed). Defined before any OpenSSL header is seen, so that it takes.
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "yoi/backend/cursor.hpp"
 
 #include <charconv>
@@ -6,7 +10,7 @@
 #include <fmt/format.h>
 #include <iterator>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 namespace yoi::backend {
 namespace {
@@ -16,24 +20,36 @@ constexpr std::string_view kAlphabet =
 constexpr std::size_t kMacBytes = 16;
 constexpr std::size_t kMaxCursor = 256;
 
-std::string b64url(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
+// Unpadded base64url of `in`, appended to `out`. Written in place (one
+// resize, no per-character append): the relay mints a cursor per event.
+void append_b64url(std::string& out, std::string_view in) {
+  const std::size_t at = out.size();
+  out.resize(at + (in.size() * 4 + 2) / 3);
+  char* o = out.data() + at;
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   std::size_t i = 0;
   for (; i + 3 <= in.size(); i += 3) {
-    std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
-    for (int k = 18; k >= 0; k -= 6) out += kAlphabet[(v >> k) & 63];
+    std::uint32_t v = (std::uint32_t(p[i]) << 16) | (std::uint32_t(p[i + 1]) << 8) | p[i + 2];
+    *o++ = kAlphabet[(v >> 18) & 63];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
+    *o++ = kAlphabet[v & 63];
   }
   if (in.size() - i == 1) {
-    std::uint32_t v = std::uint8_t(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
+    std::uint32_t v = std::uint32_t(p[i]) << 16;
+    *o++ = kAlphabet[(v >> 18) & 63];
+    *o++ = kAlphabet[(v >> 12) & 63];
   } else if (in.size() - i == 2) {
-    std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
+    std::uint32_t v = (std::uint32_t(p[i]) << 16) | (std::uint32_t(p[i + 1]) << 8);
+    *o++ = kAlphabet[(v >> 18) & 63];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    *o++ = kAlphabet[(v >> 6) & 63];
   }
+}
+
+std::string b64url(std::string_view in) {
+  std::string out;
+  append_b64url(out, in);
   return out;
 }
 
@@ -56,45 +72,39 @@ bool unb64url(std::string_view in, std::string& out) {
 
 }  // namespace
 
+// The HMAC's two key pads absorbed once per key: each MAC starts from a copy
+// of these states. Plain SHA256_CTX (OpenSSL's low-level API: deprecated in
+// 3.0, still present, the same SHA-256 code): a struct copy instead of EVP's
+// provider dispatch and EVP_MD_CTX_copy_ex, which were most of a relayed
+// event's cursor cost (issue 22).
 struct CursorCodec::Keyed {
-  EVP_MD_CTX* inner = EVP_MD_CTX_new();
-  EVP_MD_CTX* outer = EVP_MD_CTX_new();
+  SHA256_CTX inner;
+  SHA256_CTX outer;
 
   explicit Keyed(std::string_view key) {
     // RFC 2104 with SHA-256 (64-byte blocks): a longer key is hashed first.
-    unsigned char block[64] = {}, pad[64];
+    unsigned char block[SHA256_CBLOCK] = {}, pad[SHA256_CBLOCK];
     if (key.size() > sizeof block) {
-      unsigned int n = 0;
-      EVP_Digest(key.data(), key.size(), block, &n, EVP_sha256(), nullptr);
+      SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), block);
     } else {
       std::memcpy(block, key.data(), key.size());
     }
     for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x36;
-    EVP_DigestInit_ex(inner, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(inner, pad, sizeof pad);
+    SHA256_Init(&inner);
+    SHA256_Update(&inner, pad, sizeof pad);
     for (std::size_t i = 0; i < sizeof pad; ++i) pad[i] = block[i] ^ 0x5c;
-    EVP_DigestInit_ex(outer, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(outer, pad, sizeof pad);
+    SHA256_Init(&outer);
+    SHA256_Update(&outer, pad, sizeof pad);
     OPENSSL_cleanse(block, sizeof block);
     OPENSSL_cleanse(pad, sizeof pad);
   }
   ~Keyed() {
-    EVP_MD_CTX_free(inner);
-    EVP_MD_CTX_free(outer);
+    OPENSSL_cleanse(&inner, sizeof inner);
+    OPENSSL_cleanse(&outer, sizeof outer);
   }
   Keyed(const Keyed&) = delete;
   Keyed& operator=(const Keyed&) = delete;
 };
-
-namespace {
-
-// One scratch digest context per thread, reused for every MAC.
-struct Scratch {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~Scratch() { EVP_MD_CTX_free(ctx); }
-};
-
-}  // namespace
 
 CursorCodec::CursorCodec(Secret key) : keyed_(std::make_shared<const Keyed>(key.expose())) {}
 
@@ -114,14 +124,14 @@ void append_seq(std::string& out, std::uint64_t seq) {
   out.append(digits, end);
 }
 
-// HMAC's two finals: `inner` already holds the key pad and the message.
-std::string finish_mac(EVP_MD_CTX* inner, const EVP_MD_CTX* outer) {
-  unsigned char in_digest[EVP_MAX_MD_SIZE], out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(inner, in_digest, &len);
-  EVP_MD_CTX_copy_ex(inner, outer);
-  EVP_DigestUpdate(inner, in_digest, len);
-  EVP_DigestFinal_ex(inner, out, &len);
+// HMAC's two finals: `inner` (a copy) already holds the key pad and the
+// message; `outer` is the key's outer state, copied here.
+std::string finish_mac(SHA256_CTX inner, const SHA256_CTX& outer) {
+  unsigned char in_digest[SHA256_DIGEST_LENGTH], out[SHA256_DIGEST_LENGTH];
+  SHA256_Final(in_digest, &inner);
+  SHA256_CTX o = outer;
+  SHA256_Update(&o, in_digest, sizeof in_digest);
+  SHA256_Final(out, &o);
   return std::string(reinterpret_cast<const char*>(out), kMacBytes);
 }
 
@@ -133,7 +143,7 @@ std::string cursor_text(std::string_view epoch_b64, std::uint64_t seq, std::stri
   out += '.';
   append_seq(out, seq);
   out += '.';
-  out += b64url(mac);
+  append_b64url(out, mac);
   return out;
 }
 
@@ -144,10 +154,9 @@ std::string CursorCodec::mac(std::string_view runtime_id, std::string_view worke
   std::string msg;
   append_prefix(msg, runtime_id, worker_id, epoch);
   append_seq(msg, seq);
-  thread_local Scratch scratch;
-  EVP_MD_CTX_copy_ex(scratch.ctx, keyed_->inner);
-  EVP_DigestUpdate(scratch.ctx, msg.data(), msg.size());
-  return finish_mac(scratch.ctx, keyed_->outer);
+  SHA256_CTX inner = keyed_->inner;
+  SHA256_Update(&inner, msg.data(), msg.size());
+  return finish_mac(inner, keyed_->outer);
 }
 
 std::string CursorCodec::encode(std::string_view runtime_id, std::string_view worker_id,
@@ -157,10 +166,10 @@ std::string CursorCodec::encode(std::string_view runtime_id, std::string_view wo
 
 struct CursorCodec::Minter::State {
   std::shared_ptr<const Keyed> keyed;  // its outer state
-  EVP_MD_CTX* inner = EVP_MD_CTX_new();  // the inner state with the prefix absorbed
+  SHA256_CTX inner;  // the inner state with the prefix absorbed
   std::string epoch;
   std::string epoch_b64;
-  ~State() { EVP_MD_CTX_free(inner); }
+  ~State() { OPENSSL_cleanse(&inner, sizeof inner); }
 };
 
 CursorCodec::Minter CursorCodec::minter(std::string_view runtime_id, std::string_view worker_id,
@@ -171,8 +180,8 @@ CursorCodec::Minter CursorCodec::minter(std::string_view runtime_id, std::string
   st->epoch_b64 = b64url(epoch);
   std::string prefix;
   append_prefix(prefix, runtime_id, worker_id, epoch);
-  EVP_MD_CTX_copy_ex(st->inner, keyed_->inner);
-  EVP_DigestUpdate(st->inner, prefix.data(), prefix.size());
+  st->inner = keyed_->inner;
+  SHA256_Update(&st->inner, prefix.data(), prefix.size());
   Minter m;
   m.state_ = std::move(st);
   return m;
@@ -183,10 +192,9 @@ const std::string& CursorCodec::Minter::epoch() const { return state_->epoch; }
 std::string CursorCodec::Minter::operator()(std::uint64_t seq) const {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
-  thread_local Scratch scratch;
-  EVP_MD_CTX_copy_ex(scratch.ctx, state_->inner);
-  EVP_DigestUpdate(scratch.ctx, digits, static_cast<std::size_t>(end - digits));
-  return cursor_text(state_->epoch_b64, seq, finish_mac(scratch.ctx, state_->keyed->outer));
+  SHA256_CTX inner = state_->inner;
+  SHA256_Update(&inner, digits, static_cast<std::size_t>(end - digits));
+  return cursor_text(state_->epoch_b64, seq, finish_mac(inner, state_->keyed->outer));
 }
 
 Result<Position> CursorCodec::decode(std::string_view runtime_id, std::string_view worker_id,

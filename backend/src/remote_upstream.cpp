@@ -43,12 +43,14 @@ using ReadResult = std::tuple<beast::error_code, std::size_t>;
 
 // The upstream WebSocket, plain (http runtimes) or over TLS (https): the
 // frame loop below is written once against this.
-class Conn {
+class Conn : public std::enable_shared_from_this<Conn> {
  public:
   virtual ~Conn() = default;
   virtual asio::awaitable<ReadResult> read(beast::flat_buffer& buf) = 0;
   virtual void abort() = 0;  // closes the socket; a pending read ends
   virtual void on_starved(std::function<void()> fn) = 0;  // read_hook.hpp
+  virtual std::uint64_t socket_reads() const = 0;        // read_hook.hpp
+  virtual void ping() = 0;  // a keep-alive ping; the runtime's pong is a read
 };
 
 template <class Next>
@@ -64,6 +66,10 @@ class ConnOf final : public Conn {
     beast::get_lowest_layer(ws).socket().close(ec);
   }
   void on_starved(std::function<void()> fn) override { ws.next_layer().on_starved(std::move(fn)); }
+  std::uint64_t socket_reads() const override { return ws.next_layer().reads(); }
+  void ping() override {
+    ws.async_ping({}, [keep = shared_from_this()](beast::error_code) {});  // a failure ends the read too
+  }
   websocket::stream<ReadHook<Next>> ws;
 };
 using PlainConn = ConnOf<beast::tcp_stream>;
@@ -163,10 +169,11 @@ class RemoteUpstream final : public EventStream {
     bool active = false;
     unsigned gen = 0;
     std::shared_ptr<Conn> ws;  // the live connection, if any
+    asio::steady_timer idle_timer;  // watch_idle()
     std::unique_ptr<ssl::context> tls_ctx;  // https runtimes
 
     State(asio::io_context& i, RemoteEndpoint r, std::string w, StreamOptions o)
-        : io(i), remote(std::move(r)), wid(std::move(w)), opts(o) {
+        : io(i), remote(std::move(r)), wid(std::move(w)), opts(o), idle_timer(i) {
       if (!remote.endpoint.tls) return;
       tls_ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
       if (!tls::configure_client(*tls_ctx, remote.ca_file))
@@ -227,9 +234,11 @@ class RemoteUpstream final : public EventStream {
         co_return fail(upstream::map_failure(upstream::Reply{static_cast<int>(res.result_int()), res.body()}));
       if (hec) co_return fail(no_reply(handshake_failure(hec)));
       low.expires_never();
+      // No idle timeout of Beast's: it re-arms its timer at every read (a
+      // cancelled wait posted per event). watch_idle() does its job.
       auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-      t.idle_timeout = opts.idle_timeout;
-      t.keep_alive_pings = true;
+      t.idle_timeout = websocket::stream_base::none();
+      t.keep_alive_pings = false;
       sock.set_option(t);
       co_return std::shared_ptr<Conn>(std::move(conn));
     }
@@ -250,12 +259,32 @@ class RemoteUpstream final : public EventStream {
         if (auto st = weak.lock(); st && st->live(g) && st->h.idle) st->h.idle();
       });
       h.connected();
+      watch_idle(my_ws, g, my_ws->socket_reads(), 0);
       Error why = co_await pump(*my_ws, g);
-      if (!live(g)) co_return;
+      if (!live(g)) co_return;  // replaced: the timer may be the next connection's by now
+      idle_timer.cancel();
       ws.reset();
       my_ws->abort();
       auto lost = h.lost;
       lost(why);
+    }
+
+    // The upstream's idle detection, Beast's rule (a ping after half the idle
+    // timeout without a byte from the runtime, the connection lost after the
+    // whole of it) checked every quarter of it against the count of socket
+    // reads, so that the read path itself touches no timer (issue 22).
+    // Silence is noticed after idle_timeout to 1.25 times it.
+    void watch_idle(std::shared_ptr<Conn> conn, unsigned g, std::uint64_t reads, int silent) {
+      idle_timer.expires_after(opts.idle_timeout / 4);
+      idle_timer.async_wait([weak = weak_from_this(), conn, g, reads, silent](boost::system::error_code ec) {
+        auto st = weak.lock();
+        if (ec || !st || !st->live(g) || st->ws != conn) return;
+        const auto now_reads = conn->socket_reads();
+        const int quiet = now_reads == reads ? silent + 1 : 0;
+        if (quiet >= 4) return conn->abort();  // the read fails: the stream is lost
+        if (quiet == 2) conn->ping();
+        st->watch_idle(conn, g, now_reads, quiet);
+      });
     }
 
     // Reads frames and hands them to the handlers until the connection ends
@@ -340,6 +369,7 @@ class RemoteUpstream final : public EventStream {
   void disconnect() override {
     st_->active = false;
     ++st_->gen;
+    st_->idle_timer.cancel();
     if (st_->ws) {
       st_->ws->abort();
       st_->ws.reset();

@@ -125,8 +125,10 @@ struct RtProc {
   std::string token = "rt-token";
   std::string store = "fs";
   int chunk_delay_ms = 5;
+  int heartbeat_ms = 0;  // 0: the runtime's default
   bool start() {
-    auto cfg = dir.file("rt.toml", "[runtime]\nid = \"upstream\"\nfsync = \"always\"\n"
+    std::string hb = heartbeat_ms ? "heartbeat_interval_ms = " + std::to_string(heartbeat_ms) + "\n" : "";
+    auto cfg = dir.file("rt.toml", "[runtime]\nid = \"upstream\"\nfsync = \"always\"\n" + hb +
                                    "[profiles.runtime_default]\nengine = \"echo\"\necho_chunk_bytes = 1\n"
                                    "echo_chunk_delay_ms = " + std::to_string(chunk_delay_ms) + "\n");
     auto tok = dir.file("token", token);
@@ -805,6 +807,33 @@ TEST(ObserveRemote, SnapshotEventsAndOneUpstreamForManyClients) {
 
 // Issue 18 against a yoi-runtime: the same, with the one-shot snapshot a
 // short upstream WebSocket.
+// The upstream's idle check counts socket reads instead of re-arming a
+// timer per read (issue 22). A runtime that says nothing for many idle
+// timeouts but answers the pings keeps its one upstream: no reconnect, no
+// runtime_unavailable, and its events still flow. (A runtime that answers
+// nothing is lost: reliability's NetworkFault tests.)
+TEST(ObserveRemote, QuietRuntimeThatAnswersPingsKeepsItsUpstream) {
+  RtProc rp;
+  rp.store = "memory";
+  rp.heartbeat_ms = 60'000;  // silent for the whole test
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  Backend be;
+  be.opts.upstream_idle_timeout = 400ms;
+  be.add_remote("gpu", rp);
+  be.start();
+  auto c = be.client();
+  ASSERT_TRUE(c.connect(events_ws("gpu", "w1")).ok);
+  ASSERT_TRUE(read_until(c, [](const Frame& f) { return f.type == "snapshot"; }, 10s));
+  std::vector<Frame> seen;
+  read_until(c, [](const Frame&) { return false; }, 3s, &seen);  // ~7 idle timeouts of silence
+  for (const auto& f : seen) EXPECT_NE(f.type, "diagnostic") << f.code;
+  EXPECT_EQ(be.stats().upstream_connects, 1u) << "the quiet upstream was dropped";
+  rp.input("w1", "hello");
+  ASSERT_TRUE(read_until(c, is_run_finished, 10s));
+  EXPECT_EQ(be.stats().upstream_connects, 1u);
+}
+
 TEST(ObserveRemote, AttachAfterStopGetsTheCurrentSnapshotNotTheFeedsFirst) {
   RtProc rp;
   rp.store = "memory";

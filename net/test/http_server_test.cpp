@@ -341,6 +341,147 @@ TEST(HttpServer, WebSocketIdleIntervalPullsHeartbeats) {
   EXPECT_EQ(*m, "heartbeat");
 }
 
+// The writer pulls in wake() itself when it is idle, and again when a write
+// completes (issue 22). A producer whose frames are numbered, optionally
+// padded, with its own idle interval; it counts its pulls.
+struct Pacer {
+  int next = 1;
+  int limit = 0;
+  std::size_t pad = 0;
+  bool wake_inside = false;  // the source calls wake() on every 7th pull
+  int pulls = 0;
+  int heartbeats = 0;
+  std::weak_ptr<WsStream> stream;
+};
+
+Router pacer_router(std::shared_ptr<Pacer> state, std::chrono::milliseconds idle) {
+  Router r;
+  r.websocket("/pace", [state, idle](const Request&) -> WsDecision {
+    return WsAccept{[state, idle](std::shared_ptr<WsStream> s) {
+      state->stream = s;
+      s->set_idle_interval(idle);
+      s->set_source([state](bool is_idle) -> std::optional<std::string> {
+        if (is_idle) {
+          ++state->heartbeats;
+          return std::string("heartbeat");
+        }
+        if (state->next > state->limit) return std::nullopt;
+        ++state->pulls;
+        if (state->wake_inside && state->pulls % 7 == 0)
+          if (auto st = state->stream.lock()) st->wake();  // re-entry: marks, never pulls twice
+        return std::to_string(state->next++) + std::string(state->pad, 'x');
+      });
+    }, ""};
+  });
+  return r;
+}
+
+std::string frame_number(const std::string& m) { return m.substr(0, m.find('x')); }
+
+// Wakes that land while a batch is on the socket (the client is not
+// reading, so it stays there), and wakes from inside the source, deliver
+// every frame once, in order.
+TEST(HttpServer, WebSocketWakesDuringAWriteInFlightDeliverEveryFrameOnceInOrder) {
+  auto state = std::make_shared<Pacer>();
+  state->pad = 32 * 1024;
+  state->wake_inside = true;
+  Harness h(pacer_router(state, 0ms));
+  WsClient ws("127.0.0.1", h.port());
+  ws.set_receive_buffer(4096);
+  ASSERT_TRUE(ws.connect("/pace").ok);
+  h.on_io([&] {
+    state->limit = 200;  // 6.4 MiB: more than the sockets take while the client sleeps
+    state->stream.lock()->wake();
+  });
+  ASSERT_TRUE(h.eventually([&] { return state->pulls > 0; }));
+  for (int i = 0; i < 30; ++i) {
+    h.on_io([&] {
+      state->limit += 5;
+      state->stream.lock()->wake();
+      state->stream.lock()->wake();
+    });
+  }
+  const int total = 200 + 30 * 5;
+  for (int i = 1; i <= total; ++i) {
+    auto m = ws.read(10s);
+    ASSERT_TRUE(m) << "frame " << i;
+    ASSERT_EQ(frame_number(*m), std::to_string(i));
+  }
+  EXPECT_FALSE(ws.read(200ms));  // nothing twice, nothing more
+  h.on_io([&] { EXPECT_EQ(state->pulls, total); });
+}
+
+// The idle timer is armed lazily: a burst moves its deadline without
+// re-arming it. Heartbeats still come after each idle interval following a
+// burst, and none inside a stream whose frames are closer than the interval.
+TEST(HttpServer, WebSocketHeartbeatFollowsEachBurstAfterTheIdleInterval) {
+  auto state = std::make_shared<Pacer>();
+  // An interval long enough that a loaded machine's stalls between the
+  // test's wakes (20 ms apart) do not make a real idle gap.
+  Harness h(pacer_router(state, 1000ms));
+  WsClient ws("127.0.0.1", h.port());
+  ASSERT_TRUE(ws.connect("/pace").ok);
+  auto m = ws.read(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(*m, "heartbeat");  // idle from the start
+  for (int round = 0; round < 2; ++round) {
+    // A stream of small bursts 20 ms apart for over 1.4 s: the timer armed
+    // before it fires in the middle and finds the deadline moved.
+    int sent = 0;
+    for (int burst = 0; burst < 70; ++burst) {
+      h.on_io([&] {
+        state->limit += 2;
+        state->stream.lock()->wake();
+      });
+      sent += 2;
+      std::this_thread::sleep_for(20ms);
+    }
+    for (int i = 0; i < sent; ++i) {
+      m = ws.read(5s);
+      ASSERT_TRUE(m) << "round " << round << " frame " << i;
+      EXPECT_NE(*m, "heartbeat") << "a heartbeat inside the stream, round " << round << " frame " << i;
+    }
+    m = ws.read(5s);
+    ASSERT_TRUE(m) << "no heartbeat after the burst, round " << round;
+    EXPECT_EQ(*m, "heartbeat");
+  }
+}
+
+// A client that reads nothing holds one batch in flight: wakes pull nothing
+// more once the socket is full, however many come.
+TEST(HttpServer, WebSocketSlowClientIsPulledNoFurtherThanItsWrite) {
+  auto state = std::make_shared<Pacer>();
+  state->pad = 1024;
+  state->limit = 1 << 30;
+  Harness h(pacer_router(state, 0ms));
+  WsClient ws("127.0.0.1", h.port());
+  ws.set_receive_buffer(4096);
+  ASSERT_TRUE(ws.connect("/pace").ok);
+  // The writer fills the socket, then its write stays in flight: the pulls
+  // stop growing.
+  int before = -1;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    int a = 0, b = 0;
+    h.on_io([&] { a = state->pulls; });
+    std::this_thread::sleep_for(500ms);
+    h.on_io([&] { b = state->pulls; });
+    if (a > 0 && a == b) {
+      before = b;
+      break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the writer never stopped pulling";
+  }
+  for (int i = 0; i < 50; ++i) h.on_io([&] { state->stream.lock()->wake(); });
+  std::this_thread::sleep_for(200ms);
+  h.on_io([&] { EXPECT_EQ(state->pulls, before); });
+  // Well under what an unbounded writer would have pulled by now.
+  EXPECT_LT(before, 64 * 1024);
+  auto m = ws.read(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(frame_number(*m), "1");
+}
+
 TEST(HttpServer, WebSocketClientDataReachesHandlerAndServerCloseCodeReachesClient) {
   auto state = std::make_shared<Counter>();
   Harness h(ws_router(state));
