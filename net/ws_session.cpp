@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/field.hpp>
@@ -66,9 +67,19 @@ void WsSession::set_source(Source s) {
   wake();
 }
 
+// The writer runs once the handler that woke it returns, not inside it: a
+// producer that appends many events in one handler (the engine parsing one
+// read of its provider's stream) wakes once per event, and they go out as
+// one batch in one send instead of one send each. Posting costs no system
+// call and no timer.
 void WsSession::wake() {
   woken_ = true;
-  pump();
+  if (!started_ || !open_ || pulling_ || writing_ || closing_ || pump_posted_) return;
+  pump_posted_ = true;
+  asio::post(srv_->io, [self = shared_from_this()] {
+    self->pump_posted_ = false;
+    self->pump();
+  });
 }
 
 void WsSession::set_idle_interval(std::chrono::milliseconds d) {

@@ -97,6 +97,7 @@ class WsSession final : public WsStream, public std::enable_shared_from_this<WsS
   bool started_ = false;  // start() ran: the writer may write
   bool woken_ = false;    // wake() since the last pull
   bool pulling_ = false;  // inside the source (pump, on_idle_timer)
+  bool pump_posted_ = false;  // a wake() has posted pump() and it has not run yet
   bool writing_ = false;  // batch_ is on its way
   bool closing_ = false;  // the close handshake is started
   bool idle_armed_ = false;
