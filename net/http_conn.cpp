@@ -17,6 +17,7 @@
 
 #include "fail.hpp"
 #include "ws_session.hpp"
+#include "yoi/net/send_now.hpp"
 
 namespace yoi::net::detail {
 
@@ -310,17 +311,22 @@ void HttpConn::answered(Response r) {
   write_response(r);
 }
 
-// The response is formatted into one buffer and written with one
-// async_write. (Beast's serializer walks a buffers_cat of every field and
-// the body per write: about a fifth of the instructions of a proxied GET in
-// callgrind; the head here is a few short lines.)
+// The response is formatted into one buffer and written with one write.
+// (Beast's serializer walks a buffers_cat of every field and the body per
+// write: about a fifth of the instructions of a proxied GET in callgrind;
+// the head here is a few short lines.) What the socket takes at once needs
+// no completion (send_now.hpp); the rest goes by async_write. A pipelined
+// request already buffered always goes by async_write, so that answering
+// it cannot recurse into the next one.
 void HttpConn::write_response(const Response& r) {
   status_ = r.status;
   keep_ = keep_alive_ && !srv_->stopping && status_ != 413;
   format_response(out_, r, version_, keep_, srv_->opts.server_name);
+  const std::size_t sent = begin_ == end_ ? send_now(sock_, asio::buffer(out_)) : 0;
+  if (sent == out_.size()) return on_written({});
   expect(Wait::write, Clock::now() + srv_->opts.read_timeout);
   asio::async_write(
-      sock_, asio::buffer(out_),
+      sock_, asio::buffer(out_) + sent,
       [this, self = shared_from_this()](const error_code& ec, std::size_t) { on_written(ec); });
 }
 

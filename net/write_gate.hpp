@@ -35,6 +35,7 @@
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/system/error_code.hpp>
 
+#include "yoi/net/send_now.hpp"
 #include "yoi/net/stream_layer.hpp"
 
 namespace yoi::net::detail {
@@ -89,12 +90,7 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
   std::size_t write_now(boost::asio::const_buffer bytes) {
     auto& st = *state_;
     if (st.gone || st.busy || !st.queue.empty()) return 0;
-    auto& sock = boost::beast::get_lowest_layer(next_).socket();
-    boost::system::error_code ec;
-    if (!sock.non_blocking()) sock.non_blocking(true, ec);  // once: a send never blocks the io thread
-    if (ec) return 0;
-    std::size_t n = sock.write_some(bytes, ec);
-    return ec ? 0 : n;
+    return send_now(boost::beast::get_lowest_layer(next_).socket(), bytes);
   }
 
   // The whole of `bytes`, which the caller keeps alive until completion.

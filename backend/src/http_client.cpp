@@ -24,6 +24,7 @@
 
 #include "tls.hpp"
 #include "yoi/net/header_line.hpp"
+#include "yoi/net/send_now.hpp"
 
 namespace yoi::backend::http {
 
@@ -427,10 +428,14 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
       if (ec) return self->failed(c, Failure::unreachable, "write", true);
       self->start_reply(c);
     };
-    if (conn.plain)
-      asio::async_write(*conn.plain, asio::buffer(conn.out), std::move(on_written));
-    else
+    if (conn.plain) {
+      // What the socket takes at once needs no completion (send_now.hpp).
+      const std::size_t sent = net::send_now(*conn.plain, asio::buffer(conn.out));
+      if (sent == conn.out.size()) return start_reply(c);
+      asio::async_write(*conn.plain, asio::buffer(conn.out) + sent, std::move(on_written));
+    } else {
       asio::async_write(*conn.tls, asio::buffer(conn.out), std::move(on_written));
+    }
   }
 
   void start_reply(const CallPtr& c) {
@@ -494,7 +499,11 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
 
   void parsed(const CallPtr& c) {
     auto& p = *c->parser;
-    const bool keep = p.keep_alive() && !p.need_eof();
+    // Bytes after the reply (nothing was asked for them) would be read as
+    // the next request's reply: such a connection is not pooled. So a
+    // pooled connection starts each reply with an empty buffer, and no
+    // reply can complete inside request().
+    const bool keep = p.keep_alive() && !p.need_eof() && c->conn->buffer.size() == 0;
     Response out;
     out.status = p.status;
     out.content_type = std::move(p.content_type);
