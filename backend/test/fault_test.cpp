@@ -296,8 +296,8 @@ struct FakeRuntime {
   int approve_calls = 0;
   int create_calls = 0;
   int bundle_calls = 0;
-  std::vector<std::string> input_bodies;  // as received
-  std::string input_reply;                // the last reply to an input, as sent
+  std::vector<std::string> input_bodies{};  // as received
+  std::string input_reply{};                // the last reply to an input, as sent
   std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
