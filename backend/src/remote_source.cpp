@@ -1,5 +1,7 @@
 #include "yoi/backend/remote_source.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -476,12 +478,31 @@ class RemoteSource final : public Source {
   // acceptance, so the pool may retry it on a fresh connection (issue 22).
   static std::string input_request_body(rt::Input& request) {
     if (!request.client_message_id) request.client_message_id = "srv-" + Random::system().hex(8);
-    std::string body = "{\"content\":";
-    body += bj::serialize(bj::string_view(request.content));
+    const auto& cmid = *request.client_message_id;
+    std::string body;
+    body.reserve(request.content.size() + cmid.size() + 40);  // exact unless escaped
+    body += "{\"content\":";
+    append_json_string(body, request.content);
     body += ",\"client_message_id\":";
-    body += bj::serialize(bj::string_view(*request.client_message_id));
+    append_json_string(body, cmid);
     body += '}';
     return body;
+  }
+
+  // `s` as a JSON string, as Boost.JSON's serializer writes it: quoted as it
+  // is when it has nothing the serializer escapes ('"', '\\', a control
+  // character), the common case; else the serializer's own output.
+  static void append_json_string(std::string& out, std::string_view s) {
+    bool plain = std::none_of(s.begin(), s.end(), [](char c) {
+      return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+    });
+    if (!plain) {
+      out += bj::serialize(bj::string_view(s.data(), s.size()));
+      return;
+    }
+    out += '"';
+    out += s;
+    out += '"';
   }
 
   static std::string reason_body(const std::optional<std::string>& reason) {

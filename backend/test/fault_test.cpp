@@ -445,6 +445,21 @@ TEST(InputHop, TheRuntimeGetsExactlyOneClientMessageIdTheClientsOwnWhenGiven) {
   EXPECT_NE(ids[1], ids[2]);
 }
 
+TEST(InputHop, TheBodyIsWhatEncodingTheInputWouldSend) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  const std::vector<std::string> contents = {
+      "hi", "a/b \x7f \u00e9\u4e16 <>&'", "quote \" backslash \\ end", "\x01\x1f\b\f\n\r\t", std::string(5000, 'x')};
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    ASSERT_TRUE(input_text(f, "w1", contents[i], "m-" + std::to_string(i)));
+  ASSERT_EQ(fake.input_bodies.size(), contents.size());
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    EXPECT_EQ(fake.input_bodies[i],
+              json::serialize(rt::wire::to_json(rt::Input{contents[i], "m-" + std::to_string(i)})));
+}
+
 TEST(InputHop, APlainAcceptancePassesOnAsTheRuntimeSentIt) {
   Fixture f;
   FakeRuntime fake{f.io, {"workers.input"}};
