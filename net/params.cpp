@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <charconv>
 #include <limits>
 
 #include "yoi/ids.hpp"
 #include "yoi/json.hpp"
+#include "yoi/json_sax.hpp"
 
 namespace yoi::net {
 namespace {
@@ -24,6 +26,64 @@ Result<std::uint64_t> bounded_uint(const Request& req, std::string_view name,
     return fail(Code::invalid_request,
                 fmt::format("query parameter '{}' must be at most {}", name, max));
   return out;
+}
+
+// The common input body, {"content": "...", "client_message_id"?: "..."},
+// read without a DOM (issue 22). It keeps the two strings and declines
+// (returns false, so the parser stops) at anything else: another key, a
+// repeated one, a value that is not a string, a nested value. A declined
+// body is decoded the slow way, which makes the error (or, for what it
+// tolerates, e.g. a null client_message_id, the value): the fast path
+// accepts only bodies the slow path accepts with the same result.
+struct InputReader : json::NullHandler {
+  enum class Key { none, content, cmid };
+  int depth = 0;
+  Key key = Key::none;
+  std::string key_text;  // a key's parts, when the parser splits or unescapes it
+  std::string content;
+  std::optional<std::string> cmid;
+  bool has_content = false;
+
+  bool on_object_begin(ec_t&) { return ++depth == 1; }
+  bool on_object_end(std::size_t, ec_t&) { return --depth, true; }
+  bool on_array_begin(ec_t&) { return false; }
+  bool on_key_part(sv k, std::size_t, ec_t&) { return key_text.append(k.data(), k.size()), true; }
+  bool on_key(sv k, std::size_t, ec_t&) {
+    key_text.append(k.data(), k.size());
+    if (key_text == "content" && !has_content) {
+      key = Key::content;
+      has_content = true;
+    } else if (key_text == "client_message_id" && !cmid) {
+      key = Key::cmid;
+      cmid.emplace();
+    } else {
+      return false;
+    }
+    key_text.clear();
+    return true;
+  }
+  std::string& target() { return key == Key::content ? content : *cmid; }
+  bool on_string_part(sv s, std::size_t, ec_t&) { return target().append(s.data(), s.size()), true; }
+  bool on_string(sv s, std::size_t, ec_t&) { return target().append(s.data(), s.size()), true; }
+  bool on_int64(std::int64_t, sv, ec_t&) { return false; }
+  bool on_uint64(std::uint64_t, sv, ec_t&) { return false; }
+  bool on_double(double, sv, ec_t&) { return false; }
+  bool on_bool(bool, ec_t&) { return false; }
+  bool on_null(ec_t&) { return false; }
+};
+
+// The input body read by InputReader, when it is the common form and valid
+// (rt::wire::input_from_json's checks); nullopt for the slow path.
+std::optional<rt::Input> plain_input(std::string_view text, std::size_t max_body, const rt::Limits& limits) {
+  if (text.size() > max_body) return std::nullopt;
+  boost::json::basic_parser<InputReader> p(boost::json::parse_options{});
+  boost::system::error_code ec;
+  auto n = p.write_some(false, text.data(), text.size(), ec);
+  if (ec || !p.done() || n != text.size()) return std::nullopt;
+  auto& h = p.handler();
+  if (!h.has_content || h.content.empty() || h.content.size() > limits.max_content_bytes) return std::nullopt;
+  if (h.cmid && !is_valid_id(*h.cmid)) return std::nullopt;
+  return rt::Input{std::move(h.content), std::move(h.cmid)};
 }
 
 }  // namespace
@@ -66,6 +126,7 @@ Result<rt::CreateWorker> create_body(const Request& req, std::size_t max_body,
 }
 
 Result<rt::Input> input_body(const Request& req, std::size_t max_body, const rt::Limits& limits) {
+  if (auto in = plain_input(req.body, max_body, limits)) return std::move(*in);
   return json::parse_object(req.body, max_body, false)
       .and_then(
           [&](const boost::json::object& body) { return rt::wire::input_from_json(body, limits); });

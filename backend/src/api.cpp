@@ -319,8 +319,14 @@ void send_input(Api& api, const Request& req, Respond respond) {
   auto how = about(req, 202);
   auto input = net::input_body(req, api.opts.max_body_bytes, api.limits_of(how.runtime_id));
   if (!input) return respond(net::error_response(input.error(), how));
-  api.registry.input(how.runtime_id, how.worker_id, std::move(*input),
-                     net::replier<rt::InputAccepted>(std::move(respond), how));
+  // The text as the source made it, moved into the response (as worker_detail).
+  auto rid = how.runtime_id;
+  auto wid = how.worker_id;
+  api.registry.input_text(std::move(rid), std::move(wid), std::move(*input),
+                          [respond = std::move(respond), how = std::move(how)](Result<std::string> text) {
+                            if (!text) return respond(net::error_response(text.error(), how));
+                            respond(net::json_response(how.status, std::move(*text)));
+                          });
 }
 
 void cancel_run(Api& api, const Request& req, Respond respond) {

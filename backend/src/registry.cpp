@@ -36,6 +36,13 @@ void Source::detail_text(std::string worker_id, Callback<std::string> done) {
   });
 }
 
+void Source::input_text(std::string worker_id, rt::Input request, Callback<std::string> done) {
+  input(std::move(worker_id), std::move(request), [done = std::move(done)](Result<rt::InputAccepted> a) {
+    if (!a) return done(fail(a.error()));
+    done(json::serialize(rt::wire::to_json(*a)));
+  });
+}
+
 std::string_view capability_name(Op op) {
   switch (op) {
     case Op::create: return "workers.create";
@@ -288,6 +295,14 @@ void RuntimeRegistry::input(std::string runtime_id, std::string worker_id, rt::I
   auto failed = [done](Error e) { done(fail(std::move(e))); };
   if (Source* s = route(ApiOp::input, runtime_id, worker_id, principal, failed))
     s->input(std::move(worker_id), std::move(request), std::move(done));
+}
+
+// The hot path (issue 22), as detail_text.
+void RuntimeRegistry::input_text(std::string runtime_id, std::string worker_id, rt::Input request,
+                                 Callback<std::string> done, std::string_view principal) {
+  auto s = resolve(ApiOp::input, runtime_id, worker_id, principal);
+  if (!s) return post([done = std::move(done), e = std::move(s.error())]() mutable { done(fail(std::move(e))); });
+  (*s)->input_text(std::move(worker_id), std::move(request), std::move(done));
 }
 
 void RuntimeRegistry::cancel(std::string runtime_id, std::string worker_id,

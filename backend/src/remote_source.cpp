@@ -1,5 +1,7 @@
 #include "yoi/backend/remote_source.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -7,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "accepted_text.hpp"
 #include "relabel.hpp"
 #include "upstream.hpp"
 #include "upstream_error.hpp"
@@ -66,6 +69,9 @@ std::uint32_t capability_bits(const std::vector<std::string>& caps) {
   return bits;
 }
 
+// The largest reply a runtime's answer is decoded from.
+constexpr std::size_t kMaxReplyBytes = 16u << 20;
+
 struct Core : std::enable_shared_from_this<Core> {
   asio::io_context& io;
   RemoteConfig cfg;
@@ -122,7 +128,7 @@ struct Core : std::enable_shared_from_this<Core> {
                if (!out) return done(fail(out.error()));
                // No Content (delete): success with nothing to decode.
                if (out->status == 204) return done(bj::value{});
-               if (auto v = json::parse(out->body, 16u << 20)) return done(std::move(*v));
+               if (auto v = json::parse(out->body, kMaxReplyBytes)) return done(std::move(*v));
                Error e = upstream::map_failure(upstream::Undecodable{"reply"});
                self->observe(e);
                done(fail(std::move(e)));
@@ -302,9 +308,6 @@ class RemoteSource final : public Source {
     with(Op::detail, "GET", core_->worker_path(worker_id), {}, decode_detail(std::move(done)));
   }
 
-  // An input carries a client_message_id (the backend makes one when the
-  // client gave none): the runtime answers a second copy with the first
-  // acceptance, so the pool may retry it on a fresh connection (issue 22).
   // The hot path (issue 22): the runtime's reply passes on as text, only its
   // runtime_id rewritten (relabel.hpp); a reply the scan declines is decoded
   // the slow way, which decides whether it is an error.
@@ -314,7 +317,7 @@ class RemoteSource final : public Source {
       c->call_raw("GET", c->worker_path(wid), {}, [c, done = std::move(done)](Result<http::Response> out) {
         if (!out) return done(fail(out.error()));
         if (auto text = detail::relabel_detail_text(out->body, c->cfg.id)) return done(std::move(*text));
-        auto v = json::parse(out->body, 16u << 20);
+        auto v = json::parse(out->body, kMaxReplyBytes);
         Result<rt::WorkerDetail> d = fail(Code::runtime_bad_response, "undecodable");
         if (v) d = rt::wire::detail_from_json(*v);
         if (!d) return done(bad(c));
@@ -325,9 +328,7 @@ class RemoteSource final : public Source {
   }
 
   void input(std::string worker_id, rt::Input request, Callback<rt::InputAccepted> done) override {
-    if (!request.client_message_id) request.client_message_id = "srv-" + Random::system().hex(8);
-    auto body = json::serialize(rt::wire::to_json(request));
-    with(Op::input, "POST", core_->worker_path(worker_id, "/input"), std::move(body),
+    with(Op::input, "POST", core_->worker_path(worker_id, "/input"), input_request_body(request),
          [c = core_, done = std::move(done)](Result<bj::value> v) {
            if (!v) return done(fail(v.error()));
            auto a = rt::wire::accepted_from_json(*v);
@@ -335,6 +336,30 @@ class RemoteSource final : public Source {
            done(std::move(a));
          },
          true);
+  }
+
+  // The hot path (issue 22): a plain acceptance (accepted_text.hpp) passes on
+  // as the runtime sent it; any other reply is decoded and encoded again,
+  // which decides whether it is an error.
+  void input_text(std::string worker_id, rt::Input request, Callback<std::string> done) override {
+    core_->require(Op::input, [c = core_, path = core_->worker_path(worker_id, "/input"),
+                               body = input_request_body(request),
+                               done = std::move(done)](Result<void> ok) mutable {
+      if (!ok) return done(fail(ok.error()));
+      c->call_raw(
+          "POST", std::move(path), std::move(body),
+          [c, done = std::move(done)](Result<http::Response> out) {
+            if (!out) return done(fail(out.error()));
+            if (out->body.size() <= kMaxReplyBytes && detail::is_plain_accepted(out->body))
+              return done(std::move(out->body));
+            auto v = json::parse(out->body, kMaxReplyBytes);
+            Result<rt::InputAccepted> a = fail(Code::runtime_bad_response, "undecodable");
+            if (v) a = rt::wire::accepted_from_json(*v);
+            if (!a) return done(bad(c));
+            done(json::serialize(rt::wire::to_json(*a)));
+          },
+          true);
+    });
   }
 
   void cancel(std::string worker_id, std::optional<std::string> reason,
@@ -445,6 +470,39 @@ class RemoteSource final : public Source {
     Error e = upstream::map_failure(upstream::Undecodable{"reply"});
     c->observe(e);
     return fail(std::move(e));
+  }
+
+  // The body of an input, json::serialize(rt::wire::to_json(request)) without
+  // the DOM. It carries a client_message_id (the backend makes one when the
+  // client gave none): the runtime answers a second copy with the first
+  // acceptance, so the pool may retry it on a fresh connection (issue 22).
+  static std::string input_request_body(rt::Input& request) {
+    if (!request.client_message_id) request.client_message_id = "srv-" + Random::system().hex(8);
+    const auto& cmid = *request.client_message_id;
+    std::string body;
+    body.reserve(request.content.size() + cmid.size() + 40);  // exact unless escaped
+    body += "{\"content\":";
+    append_json_string(body, request.content);
+    body += ",\"client_message_id\":";
+    append_json_string(body, cmid);
+    body += '}';
+    return body;
+  }
+
+  // `s` as a JSON string, as Boost.JSON's serializer writes it: quoted as it
+  // is when it has nothing the serializer escapes ('"', '\\', a control
+  // character), the common case; else the serializer's own output.
+  static void append_json_string(std::string& out, std::string_view s) {
+    bool plain = std::none_of(s.begin(), s.end(), [](char c) {
+      return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+    });
+    if (!plain) {
+      out += bj::serialize(bj::string_view(s.data(), s.size()));
+      return;
+    }
+    out += '"';
+    out += s;
+    out += '"';
   }
 
   static std::string reason_body(const std::optional<std::string>& reason) {

@@ -296,6 +296,8 @@ struct FakeRuntime {
   int approve_calls = 0;
   int create_calls = 0;
   int bundle_calls = 0;
+  std::vector<std::string> input_bodies{};  // as received
+  std::string input_reply{};                // the last reply to an input, as sent
   std::unique_ptr<net::HttpServer> server{};  // made by start()
 
   void start() {
@@ -314,6 +316,22 @@ struct FakeRuntime {
     r.add("POST", "/v1/workers/{id}/approvals/{call_id}", [this](const net::Request&, net::Respond respond) {
       ++approve_calls;
       respond(net::Response::error(Error{Code::not_found, "no such route"}));
+    });
+    // An input's acceptance, plain or off the contract, by worker id.
+    r.add("POST", "/v1/workers/{id}/input", [this](const net::Request& req, net::Respond respond) {
+      input_bodies.push_back(req.body);
+      auto id = req.param("id");
+      auto body = json::parse(req.body, 1u << 20);
+      std::string cmid = body && body->is_object() ? std::string(json::str_or_empty(body->as_object(), "client_message_id")) : "";
+      // Plain, in another key order than the wire's encoder: passed on, it stays so.
+      bj::object o{{"seq", 5}, {"run_id", "r-1"}, {"accepted", true}, {"duplicate", false}, {"client_message_id", cmid}};
+      if (id == "extra") o = bj::object{{"duplicate", false}, {"internal", "x"}, {"seq", 5}, {"run_id", "r-1"},
+                                        {"accepted", true}, {"client_message_id", cmid}};
+      if (id == "noseq") o.erase("seq");
+      input_reply = json::serialize(o);
+      auto res = net::Response::text(202, input_reply);
+      res.content_type = "application/json";
+      respond(std::move(res));
     });
     r.add("POST", "/v1/workers", [this](const net::Request&, net::Respond respond) {
       ++create_calls;
@@ -384,6 +402,99 @@ TEST(Faults, UpstreamAnswersMapToTypedErrors) {
   EXPECT_EQ(fake.detail_calls, 6);  // one call per operation, no lookups around it
 }
 
+// The proxied input (issue 22): its body is made without a DOM and a plain
+// acceptance passes on as the runtime sent it.
+Result<std::string> input_text(Fixture& f, const std::string& wid, std::string content,
+                               std::optional<std::string> cmid = std::nullopt) {
+  rt::Input in{std::move(content), std::move(cmid)};
+  return await<std::string>(f.io, [&](auto cb) { f.registry.input_text("fake", wid, in, cb); });
+}
+
+std::size_t count_of(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string_view::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+TEST(InputHop, TheRuntimeGetsExactlyOneClientMessageIdTheClientsOwnWhenGiven) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  const std::string content = "say \"hi\"\n\u00e9\t</script>";
+  ASSERT_TRUE(input_text(f, "w1", content, "m-1"));
+  ASSERT_TRUE(input_text(f, "w1", content));
+  ASSERT_TRUE(input_text(f, "w1", content));
+  ASSERT_EQ(fake.input_bodies.size(), 3u);
+  std::vector<std::string> ids;
+  for (const auto& body : fake.input_bodies) {
+    EXPECT_EQ(count_of(body, "client_message_id"), 1u) << body;
+    auto v = json::parse(body, 1u << 20);
+    ASSERT_TRUE(v && v->is_object()) << body;
+    auto in = rt::wire::input_from_json(v->as_object(), rt::Limits{});
+    ASSERT_TRUE(in) << body;
+    EXPECT_EQ(in->content, content);
+    ASSERT_TRUE(in->client_message_id) << body;
+    ids.push_back(*in->client_message_id);
+  }
+  EXPECT_EQ(ids[0], "m-1");
+  for (const auto& id : {ids[1], ids[2]}) {
+    EXPECT_EQ(id.rfind("srv-", 0), 0u) << id;
+    EXPECT_EQ(id.size(), 4u + 16u) << id;
+  }
+  EXPECT_NE(ids[1], ids[2]);
+}
+
+TEST(InputHop, TheBodyIsWhatEncodingTheInputWouldSend) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  const std::vector<std::string> contents = {
+      "hi", "a/b \x7f \u00e9\u4e16 <>&'", "quote \" backslash \\ end", "\x01\x1f\b\f\n\r\t", std::string(5000, 'x')};
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    ASSERT_TRUE(input_text(f, "w1", contents[i], "m-" + std::to_string(i)));
+  ASSERT_EQ(fake.input_bodies.size(), contents.size());
+  for (std::size_t i = 0; i < contents.size(); ++i)
+    EXPECT_EQ(fake.input_bodies[i],
+              json::serialize(rt::wire::to_json(rt::Input{contents[i], "m-" + std::to_string(i)})));
+}
+
+TEST(InputHop, APlainAcceptancePassesOnAsTheRuntimeSentIt) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto text = input_text(f, "w1", "hi", "m-2");
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text, fake.input_reply);
+  EXPECT_EQ(count_of(*text, "\"m-2\""), 1u);
+}
+
+TEST(InputHop, AReplyWithFieldsOffTheContractIsDecodedAndEncodedWithoutThem) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto text = input_text(f, "extra", "hi", "m-3");
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text, R"({"accepted":true,"run_id":"r-1","seq":5,"client_message_id":"m-3","duplicate":false})");
+  EXPECT_EQ(text->find("internal"), std::string::npos);
+}
+
+TEST(InputHop, AReplyLackingItsSeqIsRuntimeBadResponse) {
+  Fixture f;
+  FakeRuntime fake{f.io, {"workers.input"}};
+  fake.start();
+  f.add_remote("fake", fake.url(), "t");
+  auto text = input_text(f, "noseq", "hi");
+  ASSERT_FALSE(text);
+  EXPECT_EQ(text.error().code, Code::runtime_bad_response);
+  // The struct path says the same.
+  auto a = f.input("fake", "noseq", "hi");
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code, Code::runtime_bad_response);
+}
 
 TEST(DeleteWorker, RuntimeWithoutTheCapabilityIs501Unsupported) {
   Fixture f;

@@ -105,6 +105,9 @@ class RuntimeRegistry {
                    std::string_view principal = "browser");
   void input(std::string runtime_id, std::string worker_id, rt::Input request,
              Callback<rt::InputAccepted> done, std::string_view principal = "browser");
+  // input() as the browser's JSON text (Source::input_text).
+  void input_text(std::string runtime_id, std::string worker_id, rt::Input request,
+                  Callback<std::string> done, std::string_view principal = "browser");
   void cancel(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,
               Callback<rt::CancelResult> done, std::string_view principal = "browser");
   void stop(std::string runtime_id, std::string worker_id, std::optional<std::string> reason,

@@ -167,6 +167,10 @@ class Source {
   virtual void detail_text(std::string worker_id, Callback<std::string> done);
   virtual void input(std::string worker_id, rt::Input request,
                      Callback<rt::InputAccepted> done) = 0;
+  // input() as the JSON text a browser gets, for POST of an input, the hot
+  // path. The default encodes input()'s value; the remote source passes a
+  // plain acceptance on as the runtime sent it, without a DOM (issue 22).
+  virtual void input_text(std::string worker_id, rt::Input request, Callback<std::string> done);
   virtual void cancel(std::string worker_id, std::optional<std::string> reason,
                       Callback<rt::CancelResult> done) = 0;
   virtual void stop(std::string worker_id, std::optional<std::string> reason,
