@@ -1,6 +1,5 @@
 #include "yoi/runtime/cursor.hpp"
 
-#include <cctype>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -27,6 +26,17 @@ std::string encode_cursor(std::string_view epoch, std::string_view tag, std::uin
   return fmt::format("r1.{}.{}.{}", epoch, tag, seq);
 }
 
+namespace {
+
+// isxdigit without the locale lookup (on the relay's path per event, issue 22).
+bool all_hex(std::string_view s) {
+  for (char ch : s)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return false;
+  return true;
+}
+
+}  // namespace
+
 Result<CursorParts> parse_cursor(std::string_view c) {
   auto bad = [] { return fail(Code::cursor_invalid, "cursor is malformed"); };
   if (c.size() > 128 || !c.starts_with("r1.")) return bad();
@@ -40,10 +50,7 @@ Result<CursorParts> parse_cursor(std::string_view c) {
   p.tag = c.substr(d1 + 1, d2 - d1 - 1);
   auto num = c.substr(d2 + 1);
   if (p.epoch.empty() || p.tag.size() != 12 || num.empty()) return bad();
-  for (char ch : p.epoch)
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return bad();
-  for (char ch : p.tag)
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return bad();
+  if (!all_hex(p.epoch) || !all_hex(p.tag)) return bad();
   auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), p.seq);
   if (ec != std::errc() || ptr != num.data() + num.size()) return bad();
   return p;
