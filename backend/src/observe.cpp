@@ -88,7 +88,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void connect();
   void on_lost(const Error& e);
   void on_snapshot(StreamSnapshot s);
-  void on_event(const std::string& ep, SourceEvent e);
+  void on_event(std::string_view ep, SourceEvent e);
   std::string cursor_of(const std::string& ep, std::uint64_t seq);
   void wake_all();
   // Clients stream up to here; events past it wait for the upstream's
@@ -547,7 +547,7 @@ void Feed::connect() {
   hs.snapshot = [weak](StreamSnapshot s) {
     if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
   };
-  hs.event = [weak](std::string ep, SourceEvent e) {
+  hs.event = [weak](std::string_view ep, SourceEvent e) {
     if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, std::move(e));
   };
   hs.idle = [weak] {
@@ -623,7 +623,7 @@ void Feed::set_base(StreamSnapshot s) {
   base = std::move(s);
 }
 
-void Feed::on_event(const std::string& ep, SourceEvent e) {
+void Feed::on_event(std::string_view ep, SourceEvent e) {
   if (!have_epoch || ep != epoch) return;  // a snapshot announces a new history first
   if (e.seq <= head) return;                // duplicate across a reconnect
   if (e.seq != head + 1) {

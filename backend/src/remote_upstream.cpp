@@ -436,7 +436,7 @@ class RemoteUpstream final : public EventStream {
     // connection.
     std::optional<Error> dispatch(std::string_view m) {
       if (auto fe = fast_event(m)) {
-        h.event(std::string(fe->epoch), SourceEvent{fe->seq, std::string(fe->event)});
+        h.event(fe->epoch, SourceEvent{fe->seq, std::string(fe->event)});
         return std::nullopt;
       }
       auto f = read_frame(m);
