@@ -1,6 +1,6 @@
-// The remote upstream: one worker's event stream from a yoi-runtime, a Beast
+// The remote upstream: one worker's event stream from a yoi-runtime, a
 // WebSocket client of its /v1/workers/{id}/events/ws (over TLS for https
-// runtimes). Protocol: StreamHandlers in source.hpp. Every failure is mapped
+// runtimes): Beast makes the upgrade, WsReader parses the frames. Protocol: StreamHandlers in source.hpp. Every failure is mapped
 // by upstream::map_failure (upstream_error.hpp); this file only says what
 // happened.
 
