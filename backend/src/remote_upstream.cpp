@@ -116,8 +116,8 @@ class ConnOf final : public Conn {
 
   void read_more(std::size_t need) {
     // The partial frame moves to the front; the buffer grows to hold a whole
-    // frame (WsReader bounded it by the message limit) and shrinks back once
-    // a large one is gone.
+    // frame (WsReader bounded it by the message limit, as Beast's buffer
+    // was), and after a large one the reads are a chunk again.
     const std::size_t partial = end - begin;
     if (begin > 0 && partial > 0) std::memmove(in.data(), in.data() + begin, partial);
     begin = 0;
