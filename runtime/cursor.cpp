@@ -1,6 +1,6 @@
 #include "yoi/runtime/cursor.hpp"
 
-#include <cctype>
+#include <array>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -27,6 +27,24 @@ std::string encode_cursor(std::string_view epoch, std::string_view tag, std::uin
   return fmt::format("r1.{}.{}.{}", epoch, tag, seq);
 }
 
+namespace {
+
+// isxdigit without the locale lookup, one table load a byte (on the relay's
+// path per event, issue 22).
+constexpr auto kHex = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  return t;
+}();
+
+bool all_hex(std::string_view s) {
+  bool ok = true;
+  for (char ch : s) ok &= kHex[static_cast<unsigned char>(ch)];
+  return ok;
+}
+
+}  // namespace
+
 Result<CursorParts> parse_cursor(std::string_view c) {
   auto bad = [] { return fail(Code::cursor_invalid, "cursor is malformed"); };
   if (c.size() > 128 || !c.starts_with("r1.")) return bad();
@@ -40,10 +58,7 @@ Result<CursorParts> parse_cursor(std::string_view c) {
   p.tag = c.substr(d1 + 1, d2 - d1 - 1);
   auto num = c.substr(d2 + 1);
   if (p.epoch.empty() || p.tag.size() != 12 || num.empty()) return bad();
-  for (char ch : p.epoch)
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return bad();
-  for (char ch : p.tag)
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return bad();
+  if (!all_hex(p.epoch) || !all_hex(p.tag)) return bad();
   auto [ptr, ec] = std::from_chars(num.data(), num.data() + num.size(), p.seq);
   if (ec != std::errc() || ptr != num.data() + num.size()) return bad();
   return p;

@@ -71,10 +71,13 @@ class Observer : public std::enable_shared_from_this<Observer> {
       });
       if (sub) sub_ = std::move(*sub);
     }
-    s->set_source([weak = weak_from_this()](bool idle) -> std::optional<std::string> {
+    s->set_source([weak = weak_from_this(), frame = std::string()](bool idle) mutable -> std::optional<std::string_view> {
       auto o = weak.lock();
       if (!o) return std::nullopt;
-      return o->next(idle);
+      auto f = o->next(idle);
+      if (!f) return std::nullopt;
+      frame = std::move(*f);  // held here until the writer has copied it
+      return std::string_view(frame);
     });
   }
 

@@ -88,7 +88,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void connect();
   void on_lost(const Error& e);
   void on_snapshot(StreamSnapshot s);
-  void on_event(const std::string& ep, SourceEvent e);
+  void on_event(std::string_view ep, SourceEvent e);
   std::string cursor_of(const std::string& ep, std::uint64_t seq);
   void wake_all();
   // Clients stream up to here; events past it wait for the upstream's
@@ -196,12 +196,15 @@ struct Client : std::enable_shared_from_this<Client> {
   enum class Catchup { none, in_flight, draining, retry_wait };
 
   // One step of next(): a frame, nothing for now (`frame` empty), or look
-  // again because the state changed.
+  // again because the state changed. A frame of the ring is handed out in
+  // place (`ring_frame`): the writer copies it before the ring can change.
   struct Pull {
     std::optional<std::string> frame;
     bool again = false;
+    const std::string* ring_frame = nullptr;
   };
   static Pull again() { return Pull{std::nullopt, true}; }
+  static Pull from_ring_entry(const std::string& f) { return Pull{std::nullopt, false, &f}; }
 
   std::weak_ptr<ObservationHub::Impl> hub;
   ObservationHub::Impl* h;
@@ -214,6 +217,7 @@ struct Client : std::enable_shared_from_this<Client> {
   std::string epoch;
   std::uint64_t seq = 0;
   std::deque<std::string> pending;  // control frames (a few at most)
+  std::string out_;                 // the frame next() handed out, if built
   std::uint16_t close_code = 1000;
   std::uint64_t down_seen = 0;  // the feed's down_gen last looked at
   bool told_down = false;       // runtime_unavailable sent, runtime_recovered not yet
@@ -286,10 +290,16 @@ struct Client : std::enable_shared_from_this<Client> {
     return rt::wire::heartbeat_frame(cursor(), seq);
   }
 
-  std::optional<std::string> next(bool idle) {
+  // The next frame for the writer (WsStream::Source): valid until the next
+  // call (built frames are kept in `out_`).
+  std::optional<std::string_view> next(bool idle) {
     for (int guard = 0; guard < 100'000; ++guard) {
       Pull p = step(idle);
-      if (!p.again) return std::move(p.frame);
+      if (p.again) continue;
+      if (p.ring_frame) return std::string_view(*p.ring_frame);
+      if (!p.frame) return std::nullopt;
+      out_ = std::move(*p.frame);
+      return std::string_view(out_);
     }
     return std::nullopt;
   }
@@ -407,7 +417,7 @@ struct Client : std::enable_shared_from_this<Client> {
       streak = 0;
       seq = r->seq;
       if (!r->json) return again();  // withheld: advance silently
-      return {*r->json};
+      return from_ring_entry(*r->json);
     }
     // Behind the ring: a page from the polling route.
     if (f.down) return beat(idle);
@@ -537,7 +547,7 @@ void Feed::connect() {
   hs.snapshot = [weak](StreamSnapshot s) {
     if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
   };
-  hs.event = [weak](std::string ep, SourceEvent e) {
+  hs.event = [weak](std::string_view ep, SourceEvent e) {
     if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, std::move(e));
   };
   hs.idle = [weak] {
@@ -613,7 +623,7 @@ void Feed::set_base(StreamSnapshot s) {
   base = std::move(s);
 }
 
-void Feed::on_event(const std::string& ep, SourceEvent e) {
+void Feed::on_event(std::string_view ep, SourceEvent e) {
   if (!have_epoch || ep != epoch) return;  // a snapshot announces a new history first
   if (e.seq <= head) return;                // duplicate across a reconnect
   if (e.seq != head + 1) {
@@ -726,7 +736,7 @@ void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::op
     if (auto cl = weak.lock()) cl->client_sent_data();
   });
   stream->set_idle_interval(opts.heartbeat);
-  stream->set_source([weak = std::weak_ptr<Client>(c)](bool idle) -> std::optional<std::string> {
+  stream->set_source([weak = std::weak_ptr<Client>(c)](bool idle) -> std::optional<std::string_view> {
     auto cl = weak.lock();
     if (!cl) return std::nullopt;
     return cl->next(idle);

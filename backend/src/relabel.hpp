@@ -3,6 +3,8 @@
 // registry's runtime id, as worker details do (the conformance suite holds
 // both sources to it).
 
+#include <string.h>  // memmem
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,8 +21,12 @@ inline void relabel_event(boost::json::object& event, std::string_view runtime_i
 }
 
 // Only worker_created events are re-encoded; everything else passes as is.
+// memmem, not std::string::find: find stops at every quote of the event (a
+// memchr for the needle's first byte, then a compare), memmem scans once;
+// this runs on every relayed event (issue 22).
 inline void relabel_event_json(std::string& event_json, std::string_view runtime_id) {
-  if (event_json.find("\"worker_created\"") == std::string::npos) return;
+  constexpr std::string_view needle = "\"worker_created\"";
+  if (!::memmem(event_json.data(), event_json.size(), needle.data(), needle.size())) return;
   auto v = json::parse(event_json, event_json.size() + 1);
   if (!v || !v->is_object()) return;
   relabel_event(v->as_object(), runtime_id);

@@ -1,6 +1,6 @@
-// The remote upstream: one worker's event stream from a yoi-runtime, a Beast
+// The remote upstream: one worker's event stream from a yoi-runtime, a
 // WebSocket client of its /v1/workers/{id}/events/ws (over TLS for https
-// runtimes). Protocol: StreamHandlers in source.hpp. Every failure is mapped
+// runtimes): Beast makes the upgrade, WsReader parses the frames. Protocol: StreamHandlers in source.hpp. Every failure is mapped
 // by upstream::map_failure (upstream_error.hpp); this file only says what
 // happened.
 
@@ -18,10 +18,19 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstring>
+#include <random>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+
 #include "read_hook.hpp"
 #include "tls.hpp"
 #include "upstream.hpp"
 #include "upstream_error.hpp"
+#include "ws_reader.hpp"
 #include "yoi/json.hpp"
 #include "yoi/runtime/cursor.hpp"
 #include "yoi/runtime/wire.hpp"
@@ -39,14 +48,20 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-using ReadResult = std::tuple<beast::error_code, std::size_t>;
-
 // The upstream WebSocket, plain (http runtimes) or over TLS (https): the
-// frame loop below is written once against this.
+// frame loop is written once against this. Beast does the HTTP upgrade
+// (open() below); the frames after it are read here, with WsReader, from the
+// socket into one buffer: every whole message in it is handed out before the
+// next read, in one io turn, where Beast's async_read took an io turn and a
+// posted completion per message (issue 22).
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
+  // Returns whether to go on reading; false stops the loop (no on_end).
+  using OnMessage = std::function<bool(std::string_view)>;
   virtual ~Conn() = default;
-  virtual asio::awaitable<ReadResult> read(beast::flat_buffer& buf) = 0;
+  // Reads messages until on_message says stop, or the connection fails or
+  // closes (then on_end runs once). Pings are answered here.
+  virtual void read_messages(OnMessage on_message, std::function<void()> on_end) = 0;
   virtual void abort() = 0;  // closes the socket; a pending read ends
   virtual void on_starved(std::function<void()> fn) = 0;  // read_hook.hpp
   virtual std::uint64_t socket_reads() const = 0;        // read_hook.hpp
@@ -57,20 +72,104 @@ template <class Next>
 class ConnOf final : public Conn {
  public:
   template <class... Args>
-  explicit ConnOf(Args&&... args) : ws(std::forward<Args>(args)...) {}
-  asio::awaitable<ReadResult> read(beast::flat_buffer& buf) override {
-    co_return co_await ws.async_read(buf, use_tuple);
+  explicit ConnOf(Args&&... args) : stream(std::forward<Args>(args)...) {}
+
+  void read_messages(OnMessage on_message, std::function<void()> on_end) override {
+    on_message_ = std::move(on_message);
+    on_end_ = std::move(on_end);
+    drain();
   }
   void abort() override {
     boost::system::error_code ec;
-    beast::get_lowest_layer(ws).socket().close(ec);
+    beast::get_lowest_layer(stream).socket().close(ec);
   }
-  void on_starved(std::function<void()> fn) override { ws.next_layer().on_starved(std::move(fn)); }
-  std::uint64_t socket_reads() const override { return ws.next_layer().reads(); }
-  void ping() override {
-    ws.async_ping({}, [keep = shared_from_this()](beast::error_code) {});  // a failure ends the read too
+  void on_starved(std::function<void()> fn) override { stream.on_starved(std::move(fn)); }
+  std::uint64_t socket_reads() const override { return stream.reads(); }
+  void ping() override { send_control(0x9, {}); }  // a failure ends the read too
+
+  ReadHook<Next> stream;
+  std::unique_ptr<WsReader> reader;  // set once the upgrade succeeded
+  std::string in;                    // bytes read, [begin, end) not yet parsed
+  std::size_t begin = 0, end = 0;
+
+ private:
+  static constexpr std::size_t kReadChunk = 64 * 1024;
+
+  // Hands out every whole message buffered, then reads more.
+  void drain() {
+    for (;;) {
+      auto it = reader->next(std::string_view(in.data() + begin, end - begin));
+      begin += it.used;
+      switch (it.kind) {
+        case WsReader::Kind::message:
+          if (!on_message_(it.payload)) return stop();
+          continue;
+        case WsReader::Kind::fragment:
+        case WsReader::Kind::pong: continue;
+        case WsReader::Kind::ping: send_control(0xA, it.payload); continue;
+        case WsReader::Kind::close:  // the runtime ends the stream: as a failed read, it is lost
+        case WsReader::Kind::error: return end_reading();
+        case WsReader::Kind::need_more: return read_more(it.need);
+      }
+    }
   }
-  websocket::stream<ReadHook<Next>> ws;
+
+  void read_more(std::size_t need) {
+    // The partial frame moves to the front; the buffer grows to hold a whole
+    // frame (WsReader bounded it by the message limit, as Beast's buffer
+    // was), and after a large one the reads are a chunk again.
+    const std::size_t partial = end - begin;
+    if (begin > 0 && partial > 0) std::memmove(in.data(), in.data() + begin, partial);
+    begin = 0;
+    end = partial;
+    const std::size_t size = std::max(kReadChunk, need);
+    if (in.size() < size || (in.size() > kReadChunk && size == kReadChunk)) in.resize(size);
+    stream.async_read_some(asio::buffer(in.data() + end, in.size() - end),
+                           [self = shared_from_this(), this](beast::error_code ec, std::size_t n) {
+                             if (ec) return end_reading();
+                             end += n;
+                             drain();
+                           });
+  }
+
+  void stop() {
+    on_message_ = nullptr;
+    on_end_ = nullptr;
+  }
+  void end_reading() {
+    auto done = std::move(on_end_);
+    stop();
+    abort();
+    if (done) done();
+  }
+
+  // A masked control frame to the runtime (client frames are masked), queued
+  // behind any in flight.
+  void send_control(unsigned op, std::string_view payload) {
+    std::uint32_t key = mask_rng_();
+    const auto* k = reinterpret_cast<const unsigned char*>(&key);
+    out_next_.push_back(static_cast<char>(0x80 | op));
+    out_next_.push_back(static_cast<char>(0x80 | payload.size()));  // control payloads are <= 125
+    out_next_.append(reinterpret_cast<const char*>(k), 4);
+    for (std::size_t i = 0; i < payload.size(); ++i) out_next_.push_back(static_cast<char>(payload[i] ^ k[i % 4]));
+    if (!writing_) write_queued();
+  }
+  void write_queued() {
+    writing_ = true;
+    out_.swap(out_next_);
+    out_next_.clear();
+    asio::async_write(stream, asio::buffer(out_), [self = shared_from_this(), this](beast::error_code ec, std::size_t) {
+      writing_ = false;
+      if (ec) return abort();  // the read fails too: the stream is lost
+      if (!out_next_.empty()) write_queued();
+    });
+  }
+
+  OnMessage on_message_;
+  std::function<void()> on_end_;
+  std::string out_, out_next_;
+  bool writing_ = false;
+  std::minstd_rand mask_rng_{std::random_device{}()};
 };
 using PlainConn = ConnOf<beast::tcp_stream>;
 using TlsConn = ConnOf<beast::ssl_stream<beast::tcp_stream>>;
@@ -89,6 +188,24 @@ http::Failure handshake_failure(const beast::error_code& ec) {
   if (is_timeout(ec)) return http::Failure::timeout;
   if (ec == websocket::condition::handshake_failed) return http::Failure::protocol;
   return http::Failure::unreachable;
+}
+
+// Beast's checks of a 101 to its upgrade (websocket::stream's handshake):
+// HTTP/1.1, Connection: upgrade, Upgrade: websocket, the accept for our key.
+// No extension was offered, so none is taken.
+bool upgrade_accepted(const beast::http::response<beast::http::string_body>& res,
+                      const websocket::detail::sec_ws_key_type& key) {
+  if (res.version() != 11) return false;
+  auto has = [&res](beast::http::field f, std::string_view token) {
+    auto it = res.find(f);
+    return it != res.end() && beast::http::token_list{it->value()}.exists(token);
+  };
+  if (!has(beast::http::field::connection, "upgrade") || !has(beast::http::field::upgrade, "websocket")) return false;
+  auto it = res.find(beast::http::field::sec_websocket_accept);
+  if (it == res.end()) return false;
+  websocket::detail::sec_ws_accept_type accept;
+  websocket::detail::make_sec_ws_accept(accept, beast::string_view(key.data(), key.size()));
+  return beast::string_view(accept.data(), accept.size()) == it->value();
 }
 
 Error diagnostic_of(const bj::object& o) {
@@ -137,8 +254,7 @@ std::optional<std::uint64_t> seq_of(const bj::object& o) {
   return std::nullopt;
 }
 
-Result<Frame> read_frame(const beast::flat_buffer& buf) {
-  auto data = beast::buffers_to_string(buf.data());
+Result<Frame> read_frame(std::string_view data) {
   auto v = json::parse(data, data.size() + 1);
   if (!v || !v->is_object()) return fail(undecodable("event stream frame"));
   Frame f;
@@ -208,38 +324,48 @@ class RemoteUpstream final : public EventStream {
     asio::awaitable<Result<std::shared_ptr<Conn>>> open(std::shared_ptr<C> conn, tcp::resolver::results_type results,
                                                         std::chrono::steady_clock::time_point deadline,
                                                         std::string tgt) {
-      auto& sock = conn->ws;
+      auto& sock = conn->stream;
       auto& low = beast::get_lowest_layer(sock);
       low.expires_at(deadline);
       auto [cec, endpoint] = co_await low.async_connect(results, use_tuple);
       if (cec) co_return fail(no_reply(is_timeout(cec) ? http::Failure::timeout : http::Failure::unreachable));
       low.socket().set_option(tcp::no_delay(true));
       if constexpr (std::is_same_v<C, TlsConn>) {
-        auto& tls_layer = sock.next_layer().next_layer();
+        auto& tls_layer = sock.next_layer();
         if (!tls::name_peer(tls_layer, remote.endpoint.host)) co_return fail(no_reply(http::Failure::tls));
         auto [tec] = co_await tls_layer.async_handshake(ssl::stream_base::client, use_tuple);
         if (tec) co_return fail(no_reply(is_timeout(tec) ? http::Failure::timeout : http::Failure::tls));
       }
-      sock.read_message_max(opts.max_frame);
-      std::string auth = remote.token.empty() ? std::string() : "Bearer " + remote.token.expose();
-      sock.set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
-        req.set(beast::http::field::user_agent, "yoi-server");
-        if (!auth.empty()) req.set(beast::http::field::authorization, auth);
-      }));
-      websocket::response_type res;
+      // The upgrade, as Beast's client made it (its checks of the answer in
+      // the same order), read into the connection's own buffer: frames the
+      // runtime sent right after the 101 stay there for the frame loop.
+      websocket::detail::sec_ws_key_type key;
+      websocket::detail::make_sec_ws_key(key);
+      beast::http::request<beast::http::empty_body> req{beast::http::verb::get, tgt, 11};
       const auto& h = remote.endpoint.host;  // IPv6 bracketed, for the runtime's Host check
-      std::string host = (h.find(':') == std::string::npos ? h : "[" + h + "]") + ":" + remote.endpoint.port;
-      auto [hec] = co_await sock.async_handshake(res, host, tgt, use_tuple);
-      if (hec == websocket::error::upgrade_declined)  // the runtime answered, with an HTTP error
+      req.set(beast::http::field::host,
+              (h.find(':') == std::string::npos ? h : "[" + h + "]") + ":" + remote.endpoint.port);
+      req.set(beast::http::field::upgrade, "websocket");
+      req.set(beast::http::field::connection, "Upgrade");
+      req.set(beast::http::field::sec_websocket_key, beast::string_view(key.data(), key.size()));
+      req.set(beast::http::field::sec_websocket_version, "13");
+      req.set(beast::http::field::user_agent, "yoi-server");
+      if (!remote.token.empty()) req.set(beast::http::field::authorization, "Bearer " + remote.token.expose());
+      auto [wec, wn] = co_await beast::http::async_write(sock, req, use_tuple);
+      if (wec) co_return fail(no_reply(handshake_failure(wec)));
+      beast::flat_buffer hbuf;
+      beast::http::response_parser<beast::http::string_body> parser;
+      auto [rec, rn] = co_await beast::http::async_read(sock, hbuf, parser, use_tuple);
+      if (rec) co_return fail(no_reply(handshake_failure(rec)));
+      auto& res = parser.get();
+      if (res.result() != beast::http::status::switching_protocols)  // the runtime answered, with an HTTP error
         co_return fail(upstream::map_failure(upstream::Reply{static_cast<int>(res.result_int()), res.body()}));
-      if (hec) co_return fail(no_reply(handshake_failure(hec)));
+      if (!upgrade_accepted(res, key)) co_return fail(no_reply(http::Failure::protocol));
       low.expires_never();
-      // No idle timeout of Beast's: it re-arms its timer at every read (a
-      // cancelled wait posted per event). watch_idle() does its job.
-      auto t = websocket::stream_base::timeout::suggested(beast::role_type::client);
-      t.idle_timeout = websocket::stream_base::none();
-      t.keep_alive_pings = false;
-      sock.set_option(t);
+      const auto rest = hbuf.data();
+      conn->in.assign(static_cast<const char*>(rest.data()), rest.size());
+      conn->end = conn->in.size();
+      conn->reader = std::make_unique<WsReader>(opts.max_frame);
       co_return std::shared_ptr<Conn>(std::move(conn));
     }
 
@@ -260,11 +386,30 @@ class RemoteUpstream final : public EventStream {
       });
       h.connected();
       watch_idle(my_ws, g, my_ws->socket_reads(), 0);
-      Error why = co_await pump(*my_ws, g);
-      if (!live(g)) co_return;  // replaced: the timer may be the next connection's by now
+      std::weak_ptr<State> weak = weak_from_this();
+      my_ws->read_messages(
+          [weak, g](std::string_view m) {
+            auto st = weak.lock();
+            if (!st || !st->live(g)) return false;
+            if (auto bad = st->dispatch(m)) {
+              st->end(g, std::move(*bad));
+              return false;
+            }
+            return st->live(g);  // a handler may have disconnected or replaced the stream
+          },
+          [weak, g] {
+            if (auto st = weak.lock()) st->end(g, stream_lost());
+          });
+    }
+
+    // The connection `g` ended, for `why`, unless it was replaced meanwhile
+    // (then the timer may be the next connection's by now).
+    void end(unsigned g, Error why) {
+      if (!live(g)) return;
       idle_timer.cancel();
+      auto conn = std::move(ws);
       ws.reset();
-      my_ws->abort();
+      if (conn) conn->abort();
       auto lost = h.lost;
       lost(why);
     }
@@ -287,26 +432,14 @@ class RemoteUpstream final : public EventStream {
       });
     }
 
-    // Reads frames and hands them to the handlers until the connection ends
-    // (the error says why) or is replaced (then the caller stops quietly).
-    asio::awaitable<Error> pump(Conn& conn, unsigned g) {
-      beast::flat_buffer buf;
-      while (live(g)) {
-        buf.clear();
-        auto [rec, n] = co_await conn.read(buf);
-        if (!live(g) || rec) break;
-        if (auto fe = fast_event(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()))) {
-          h.event(std::string(fe->epoch), SourceEvent{fe->seq, std::string(fe->event)});
-          continue;
-        }
-        if (auto bad = dispatch(buf)) co_return std::move(*bad);
+    // One message of the runtime's stream to the handlers. An error ends the
+    // connection.
+    std::optional<Error> dispatch(std::string_view m) {
+      if (auto fe = fast_event(m)) {
+        h.event(fe->epoch, SourceEvent{fe->seq, std::string(fe->event)});
+        return std::nullopt;
       }
-      co_return stream_lost();
-    }
-
-    // A frame the fast path did not take. An error ends the connection.
-    std::optional<Error> dispatch(const beast::flat_buffer& buf) {
-      auto f = read_frame(buf);
+      auto f = read_frame(m);
       if (!f) return f.error();
       if (f->type == "event") {
         auto epoch = epoch_of(f->obj);
@@ -331,18 +464,32 @@ class RemoteUpstream final : public EventStream {
       auto conn = co_await dial(target(std::nullopt));
       if (!conn) co_return fail(conn.error());
       auto w = *conn;
-      beast::flat_buffer buf;
-      asio::steady_timer timer(io);
-      timer.expires_after(opts.connect_timeout);
-      auto race = co_await (w->read(buf) || timer.async_wait(use_tuple));
+      // The first message, or the stream's end, cancels the timer.
+      auto timer = std::make_shared<asio::steady_timer>(io);
+      auto got = std::make_shared<std::optional<Result<StreamSnapshot>>>();
+      timer->expires_after(opts.connect_timeout);
+      w->read_messages(
+          [timer, got](std::string_view m) {
+            *got = snapshot_of(m);
+            timer->cancel();
+            return false;
+          },
+          [timer, got] {
+            *got = fail(stream_lost());
+            timer->cancel();
+          });
+      if (!*got) co_await timer->async_wait(use_tuple);  // it may have come with the upgrade
       w->abort();
-      if (race.index() == 1) co_return fail(no_reply(http::Failure::timeout));
-      if (auto [rec, n] = std::get<0>(race); rec) co_return fail(stream_lost());
-      auto f = read_frame(buf);
-      if (!f) co_return fail(f.error());
-      if (f->type == "snapshot") co_return to_snapshot(std::move(f->obj));
-      if (f->type == "diagnostic") co_return fail(diagnostic_of(f->obj));
-      co_return fail(undecodable("snapshot"));
+      if (!*got) co_return fail(no_reply(http::Failure::timeout));
+      co_return std::move(**got);
+    }
+
+    static Result<StreamSnapshot> snapshot_of(std::string_view m) {
+      auto f = read_frame(m);
+      if (!f) return fail(f.error());
+      if (f->type == "snapshot") return to_snapshot(std::move(f->obj));
+      if (f->type == "diagnostic") return fail(diagnostic_of(f->obj));
+      return fail(undecodable("snapshot"));
     }
   };
 

@@ -3,8 +3,9 @@
 // each source hands out its own (Source::event_stream).
 //   embedded_upstream.cpp: Runtime::subscribe wakes a drain of read_after;
 //     snapshots from Runtime::snapshot.
-//   remote_upstream.cpp: a Beast WebSocket client of yoi-runtime's
-//     /v1/workers/{id}/events/ws, over TLS for https runtimes.
+//   remote_upstream.cpp: a WebSocket client of yoi-runtime's
+//     /v1/workers/{id}/events/ws, over TLS for https runtimes: Beast makes the
+//     upgrade, ws_reader.hpp parses the frames.
 
 #include <memory>
 #include <string>

@@ -49,5 +49,18 @@ TEST(RelabelDetailText, DeclinesWhatItCannotRewriteInPlace) {
   }
 }
 
+// The relay's per-event check: a worker_created event names the registry's
+// runtime id; any other event passes byte for byte.
+TEST(RelabelEventJson, OnlyWorkerCreatedEventsAreRelabelled) {
+  std::string created = R"({"type":"worker_created","seq":1,"time":2,"worker":{"id":"w","runtime_id":"theirs"}})";
+  relabel_event_json(created, "ours");
+  auto v = boost::json::parse(created);
+  EXPECT_EQ(v.at("worker").at("runtime_id"), "ours");
+  const std::string delta = R"({"type":"text_delta","seq":3,"time":4,"run_id":"r","delta":"a worker_created b"})";
+  std::string same = delta;
+  relabel_event_json(same, "ours");
+  EXPECT_EQ(same, delta);
+}
+
 }  // namespace
 }  // namespace yoi::backend::detail

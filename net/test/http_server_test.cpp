@@ -274,6 +274,7 @@ TEST(HttpServer, BearerCheckIsOffWithoutAToken) {
 
 // A producer that counts 1..limit, pulled by the writer.
 struct Counter {
+  std::string frame;  // the one the source handed out
   int next = 1;
   int limit = 0;
   std::vector<std::string> received;
@@ -295,10 +296,11 @@ Router ws_router(std::shared_ptr<Counter> state) {
       s->on_close([state](WsCloseInfo info) { state->closed = info; });
       s->set_idle_interval(std::chrono::milliseconds(n == 0 ? 100 : 0));
       std::weak_ptr<WsStream> weak = s;
-      s->set_source([state](bool idle) -> std::optional<std::string> {
-        if (idle) return std::string("heartbeat");
+      s->set_source([state](bool idle) -> std::optional<std::string_view> {
+        if (idle) return std::string_view("heartbeat");
         if (state->next > state->limit) return std::nullopt;
-        return std::to_string(state->next++);
+        state->frame = std::to_string(state->next++);
+        return std::string_view(state->frame);
       });
     }, /*subprotocol=*/""};
   });
@@ -345,6 +347,7 @@ TEST(HttpServer, WebSocketIdleIntervalPullsHeartbeats) {
 // completes (issue 22). A producer whose frames are numbered, optionally
 // padded, with its own idle interval; it counts its pulls.
 struct Pacer {
+  std::string frame;  // the one the source handed out
   int next = 1;
   int limit = 0;
   std::size_t pad = 0;
@@ -360,16 +363,17 @@ Router pacer_router(std::shared_ptr<Pacer> state, std::chrono::milliseconds idle
     return WsAccept{[state, idle](std::shared_ptr<WsStream> s) {
       state->stream = s;
       s->set_idle_interval(idle);
-      s->set_source([state](bool is_idle) -> std::optional<std::string> {
+      s->set_source([state](bool is_idle) -> std::optional<std::string_view> {
         if (is_idle) {
           ++state->heartbeats;
-          return std::string("heartbeat");
+          return std::string_view("heartbeat");
         }
         if (state->next > state->limit) return std::nullopt;
         ++state->pulls;
         if (state->wake_inside && state->pulls % 7 == 0)
           if (auto st = state->stream.lock()) st->wake();  // re-entry: marks, never pulls twice
-        return std::to_string(state->next++) + std::string(state->pad, 'x');
+        state->frame = std::to_string(state->next++) + std::string(state->pad, 'x');
+        return std::string_view(state->frame);
       });
     }, ""};
   });

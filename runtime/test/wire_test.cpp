@@ -1,8 +1,11 @@
+#include <cctype>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 
 #include "yoi/json.hpp"
+#include "yoi/runtime/cursor.hpp"
 #include "yoi/runtime/wire.hpp"
 
 namespace yoi::rt::wire {
@@ -240,6 +243,32 @@ TEST(WireEvents, TextDeltaHotPathMatchesTheEncoder) {
     auto slow = encode_event(EventBody{EventType::text_delta, bj::object{{"run_id", "run-\"7"}, {"delta", delta}}},
                              42, 1700000000123);
     EXPECT_EQ(fast, slow);
+  }
+}
+
+// The escaper reads eight bytes at a time: every byte value, at every place
+// in and around a word, is written as the encoder writes it.
+TEST(WireEvents, EveryByteAtEveryOffsetIsEscapedAsTheEncoderDoes) {
+  for (int c = 0; c < 256; ++c) {
+    for (std::size_t at = 0; at < 20; ++at) {
+      std::string delta(20, 'a');
+      delta[at] = static_cast<char>(c);
+      if (at % 3 == 0) delta[19 - at / 3] = static_cast<char>(c);  // two of them, some in one word
+      std::string fast;
+      append_text_delta(fast, 1, 2, "r", delta);
+      auto slow = encode_event(EventBody{EventType::text_delta, bj::object{{"run_id", "r"}, {"delta", delta}}}, 1, 2);
+      ASSERT_EQ(fast, slow) << "byte " << c << " at " << at;
+    }
+  }
+}
+
+// parse_cursor's hex check, without the locale, takes exactly isxdigit's bytes.
+TEST(WireEvents, ParseCursorTakesExactlyTheHexDigits) {
+  for (int c = 0; c < 256; ++c) {
+    const std::string ch(1, static_cast<char>(c));
+    const bool hex = std::isxdigit(c) != 0;
+    EXPECT_EQ(static_cast<bool>(yoi::rt::parse_cursor("r1.a" + ch + ".0123456789ab.5")), hex) << "epoch byte " << c;
+    EXPECT_EQ(static_cast<bool>(yoi::rt::parse_cursor("r1.ab.01234567" + ch + "9ab.5")), hex) << "tag byte " << c;
   }
 }
 

@@ -96,7 +96,9 @@ struct StreamSnapshot {
 struct StreamHandlers {
   std::function<void()> connected;
   std::function<void(StreamSnapshot)> snapshot;
-  std::function<void(std::string epoch, SourceEvent)> event;
+  // `epoch` is valid during the call only (the remote stream's is a view of
+  // the frame it read: no string per event).
+  std::function<void(std::string_view epoch, SourceEvent)> event;
   // Everything the stream had at hand has been delivered: it is about to
   // wait (for the network, or the runtime's next append). The proxy hands
   // the events delivered since the last idle() to its clients then, as one

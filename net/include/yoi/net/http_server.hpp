@@ -104,8 +104,11 @@ class WsStream {
   virtual ~WsStream() = default;
 
   // `idle` is true when the writer has been idle for the idle interval (see
-  // set_idle_interval): return a heartbeat then, or nullopt.
-  using Source = std::function<std::optional<std::string>(bool idle)>;
+  // set_idle_interval): return a heartbeat then, or nullopt. The frame
+  // returned need only stay valid until the source returns to the writer,
+  // which copies it into its batch at once: a producer hands out a frame it
+  // keeps (the observation proxy's ring) without a copy of its own.
+  using Source = std::function<std::optional<std::string_view>(bool idle)>;
 
   // Install the source; the writer starts pulling at once.
   virtual void set_source(Source source) = 0;
