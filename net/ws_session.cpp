@@ -82,6 +82,11 @@ void WsSession::wake() {
   });
 }
 
+void WsSession::flush() {
+  woken_ = true;
+  pump();
+}
+
 void WsSession::set_idle_interval(std::chrono::milliseconds d) {
   idle_ = d;
   // The interval runs afresh from now; an armed timer is cut short and

@@ -42,6 +42,7 @@ class WsSession final : public WsStream, public std::enable_shared_from_this<WsS
 
   void set_source(Source s) override;
   void wake() override;
+  void flush() override;
   void set_idle_interval(std::chrono::milliseconds d) override;
   void on_message(std::function<void(std::string_view)> fn) override { on_msg_ = std::move(fn); }
   void on_close(std::function<void(WsCloseInfo)> fn) override { on_close_fn_ = std::move(fn); }

@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -653,9 +654,16 @@ void Feed::on_event(std::string_view ep, SourceEvent e) {
   // Clients see it at the upstream's next idle() (StreamHandlers::idle).
 }
 
+// Every caller is at the end of what the feed had at hand (the upstream's
+// idle(), a snapshot, a loss), so the clients write now. A write can end its
+// session (and the session's end removes its client from `clients`), so
+// the streams are taken first and each is held while it writes.
 void Feed::wake_all() {
   published = head;
-  for (auto* c : clients) c->wake();
+  boost::container::small_vector<std::shared_ptr<net::WsStream>, 4> streams;
+  for (auto* c : clients)
+    if (auto s = c->stream.lock()) streams.push_back(std::move(s));
+  for (auto& s : streams) s->flush();
 }
 
 // One one-shot at a time; the clients still waiting when it lands ask again

@@ -112,8 +112,14 @@ class WsStream {
 
   // Install the source; the writer starts pulling at once.
   virtual void set_source(Source source) = 0;
-  // New data may be available: pull again when the writer is free.
+  // New data may be available: pull again when the writer is free, once the
+  // handler that called wake() has returned (a producer appending many
+  // events in one handler gets them out as one batch).
   virtual void wake() = 0;
+  // New data, and the producer's burst is over (it knows: the observation
+  // proxy at its upstream's idle()): a free writer pulls and writes now,
+  // without the extra turn of the io loop that wake() takes.
+  virtual void flush() = 0;
   // After this long without a frame written, pull(idle = true). Zero: never.
   virtual void set_idle_interval(std::chrono::milliseconds interval) = 0;
   // Every text or binary message the client sends (the read loop always runs,
