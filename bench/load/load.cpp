@@ -618,16 +618,29 @@ int cmd_report(const Args& a) {
   auto files = a.all("_");
   if (files.empty()) return 2;
   std::ifstream in(files[0]);
-  // (name, path) -> the measurement's line (the last one wins)
-  std::map<std::pair<std::string, std::string>, std::string> m;
+  // (name, path) -> every measurement's line (bench/run --rounds repeats
+  // them); a figure is the median over its lines.
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> m;
   std::string line;
+  std::size_t rounds = 1;
   while (std::getline(in, line))
-    if (line.starts_with("{")) m[{sfield(line, "name"), sfield(line, "path")}] = line;
+    if (line.starts_with("{")) {
+      auto& lines = m[{sfield(line, "name"), sfield(line, "path")}];
+      lines.push_back(line);
+      rounds = std::max(rounds, lines.size());
+    }
   auto get = [&](const std::string& name, const std::string& path, const std::string& key) -> double {
     auto it = m.find({name, path});
     if (it == m.end()) return NAN;
-    return field(it->second, key).value_or(NAN);
+    std::vector<double> v;
+    for (const auto& l : it->second)
+      if (auto x = field(l, key)) v.push_back(*x);
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    const auto n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
   };
+  if (rounds > 1) std::printf("\n(each figure: the median of up to %zu rounds)\n", rounds);
   const char* paths[] = {"direct", "yoi", "nginx"};
   auto cell = [](double v, const char* fmt) {
     char b[64];
