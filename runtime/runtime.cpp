@@ -7,6 +7,7 @@
 #include <list>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <filesystem>
 #include <system_error>
@@ -175,6 +176,31 @@ struct PendingCommit {
   std::function<void(Result<void>)> then;
 };
 
+// The client_message_ids of a worker's latest inputs (at most `limit`),
+// each with its acceptance: one hash lookup per input, where a scan of the
+// window cost a comparison per remembered id (256 by default, and yoi-server
+// gives every input an id: issue 22).
+class DedupeWindow {
+ public:
+  const InputAccepted* find(const std::string& id) const {
+    auto it = by_id_.find(id);
+    return it == by_id_.end() ? nullptr : &it->second;
+  }
+  // `a` carries an id not in the window (find() said so).
+  void add(const InputAccepted& a, std::size_t limit) {
+    order_.push_back(*a.client_message_id);
+    by_id_.emplace(*a.client_message_id, a);
+    while (order_.size() > limit) {
+      by_id_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::unordered_map<std::string, InputAccepted> by_id_;
+  std::deque<std::string> order_;  // oldest first
+};
+
 struct WorkerState {
   WorkerRecord record;
   std::string tag;
@@ -189,7 +215,7 @@ struct WorkerState {
   std::unique_ptr<Run> run;
   Published pub;
   std::vector<PendingCommit> pending;  // oldest first; short (control commits only)
-  std::deque<InputAccepted> recent_inputs;  // client_message_id dedupe window
+  DedupeWindow recent_inputs;  // client_message_id dedupe window
   std::filesystem::path home;  // host path of /work (never shown)
   std::shared_ptr<SubscriberList> subscribers;
 };
@@ -1490,12 +1516,11 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   if (!found) return im.post_result(std::move(done), Result<InputAccepted>(fail(found.error())));
   auto& w = **found;
   if (req.client_message_id) {
-    for (const auto& a : w.recent_inputs)
-      if (a.client_message_id == req.client_message_id) {
-        InputAccepted dup = a;
-        dup.duplicate = true;
-        return im.post_result(std::move(done), Result<InputAccepted>(std::move(dup)));
-      }
+    if (const auto* a = w.recent_inputs.find(*req.client_message_id)) {
+      InputAccepted dup = *a;
+      dup.duplicate = true;
+      return im.post_result(std::move(done), Result<InputAccepted>(std::move(dup)));
+    }
   }
   if (w.record.status == WorkerStatus::stopped)
     return im.post_result(std::move(done), Result<InputAccepted>(fail(
@@ -1538,10 +1563,7 @@ void Runtime::input(std::string_view worker_id, Input req, Callback<InputAccepte
   p.text = w.run->flight;
 
   InputAccepted accepted{run_id, seq, req.client_message_id, false};
-  if (req.client_message_id) {
-    w.recent_inputs.push_back(accepted);
-    if (w.recent_inputs.size() > im.opts.limits.dedupe_window) w.recent_inputs.pop_front();
-  }
+  if (req.client_message_id) w.recent_inputs.add(accepted, im.opts.limits.dedupe_window);
   im.commit(w, bj::serialize(wire::record_to_json(w.record)), std::move(p),
             [accepted, done = std::move(done)](Result<void> r) {
     if (!r) return done(fail(r.error()));

@@ -186,6 +186,30 @@ TEST(Runtime, ResendingAClientMessageIdReturnsTheFirstAcceptance) {
   EXPECT_EQ(evs[1].at("client_message_id").as_string(), "msg-1") << "the id is echoed in events";
 }
 
+// The window keeps the latest `dedupe_window` ids, oldest out first: an id
+// pushed out starts a new run again; one still inside is a duplicate.
+TEST(Runtime, TheDedupeWindowForgetsTheOldestIdFirst) {
+  auto o = slow_echo(std::chrono::milliseconds(1));
+  o.limits.dedupe_window = 2;
+  Harness h(o);
+  ASSERT_TRUE(h.create_id("w"));
+  std::string first_run;
+  for (const char* id : {"m-1", "m-2", "m-3"}) {
+    auto a = h.input("w", "hi", id);
+    ASSERT_TRUE(a) << a.error().message;
+    EXPECT_FALSE(a->duplicate) << id;
+    if (first_run.empty()) first_run = a->run_id;
+    ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  }
+  auto kept = h.input("w", "hi", "m-3");
+  ASSERT_TRUE(kept);
+  EXPECT_TRUE(kept->duplicate) << "m-3 is inside the window";
+  auto forgotten = h.input("w", "hi", "m-1");
+  ASSERT_TRUE(forgotten) << forgotten.error().message;
+  EXPECT_FALSE(forgotten->duplicate) << "m-1 was pushed out by m-2 and m-3";
+  EXPECT_NE(forgotten->run_id, first_run);
+}
+
 TEST(Runtime, CancelMidStreamKeepsThePartialReplyAndLeavesTheWorkerUsable) {
   Harness h(slow_echo(std::chrono::milliseconds(10), 1));
   ASSERT_TRUE(h.create_id("w"));
