@@ -62,9 +62,25 @@ struct InputReader : json::NullHandler {
     key_text.clear();
     return true;
   }
-  std::string& target() { return key == Key::content ? content : *cmid; }
-  bool on_string_part(sv s, std::size_t, ec_t&) { return target().append(s.data(), s.size()), true; }
-  bool on_string(sv s, std::size_t, ec_t&) { return target().append(s.data(), s.size()), true; }
+  // The string being read: a member's value, never a bare top-level string
+  // (`"hi"`), which has no key (it declines: the slow path refuses it).
+  std::string* target() {
+    if (depth != 1) return nullptr;
+    if (key == Key::content) return &content;
+    if (key == Key::cmid) return &*cmid;
+    return nullptr;
+  }
+  bool on_string_part(sv s, std::size_t, ec_t&) {
+    auto* t = target();
+    return t && (t->append(s.data(), s.size()), true);
+  }
+  bool on_string(sv s, std::size_t, ec_t&) {
+    auto* t = target();
+    if (!t) return false;
+    t->append(s.data(), s.size());
+    key = Key::none;  // the value is read; the next one needs its own key
+    return true;
+  }
   bool on_int64(std::int64_t, sv, ec_t&) { return false; }
   bool on_uint64(std::uint64_t, sv, ec_t&) { return false; }
   bool on_double(double, sv, ec_t&) { return false; }

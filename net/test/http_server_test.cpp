@@ -393,6 +393,9 @@ TEST(HttpServer, WebSocketWakesDuringAWriteInFlightDeliverEveryFrameOnceInOrder)
   WsClient ws("127.0.0.1", h.port());
   ws.set_receive_buffer(4096);
   ASSERT_TRUE(ws.connect("/pace").ok);
+  // The client has the 101 before the server has run on_open (its next io
+  // turn): wait for the stream before waking it.
+  ASSERT_TRUE(h.eventually([&] { return !state->stream.expired(); })) << "on_open never ran";
   h.on_io([&] {
     state->limit = 200;  // 6.4 MiB: more than the sockets take while the client sleeps
     state->stream.lock()->wake();
