@@ -12,6 +12,9 @@
 // Writes leave in the order they were queued and one at a time, so frames
 // never interleave on the wire.
 //
+// It also holds back the reads of a close in progress (hold_reads_for_close):
+// see there.
+//
 // write_now() is the fast path for the session's batches: with nothing
 // queued, the bytes go to the socket at once with a non-blocking send, so a
 // batch the socket takes whole needs no completion, no posted handler and no
@@ -21,12 +24,15 @@
 // Private to net/.
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <type_traits>
 #include <string>
 #include <utility>
 
+#include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
@@ -40,6 +46,19 @@
 
 namespace yoi::net::detail {
 
+// Beast's read handler while WriteGate holds reads for a close: delivered
+// as it is, or kept by the gate's state until the close frame is written.
+// Every association (executor, allocator, cancellation slot) stays the
+// handler's (the associator at the end).
+template <class H, class State>
+struct HeldRead {
+  H handler;
+  std::shared_ptr<State> state;
+  void operator()(boost::system::error_code ec, std::size_t n) {
+    if (!state->hold(handler, ec, n)) std::move(handler)(ec, n);
+  }
+};
+
 template <class Next>
 class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
   using Base = StreamLayer<WriteGate<Next>, Next>;
@@ -52,6 +71,7 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
   ~WriteGate() {
     state_->gone = true;
     state_->queue.clear();
+    state_->held.reset();
   }
   WriteGate(const WriteGate&) = delete;
   WriteGate& operator=(const WriteGate&) = delete;
@@ -71,6 +91,33 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
         token, buffers);
   }
 
+  // Beast's reads: the layer below's, delivered late while a close is held
+  // (below).
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return boost::asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+        [this](auto handler, const MutableBuffers& b) {
+          // Wrapped whether or not a close is held now: a read started
+          // long before the close may complete while its frame is on its way.
+          next_.async_read_some(b, HeldRead<decltype(handler), State>{std::move(handler), state_});
+        },
+        token, buffers);
+  }
+
+  // Called just before Beast's async_close: a read that completes before the
+  // next write (the close frame) has completed waits until it has.
+  //
+  // Why: Beast's close holds the write lock from its close frame until it
+  // has read the peer's close, and takes the read lock once its frame is
+  // written; Beast's read, failing on a bad frame, holds the read lock and
+  // needs the write lock to send a close of its own. Let the read see a bad
+  // frame while the close frame is on its way and each waits for the other,
+  // with nothing on the socket to end the wait but the close timeout. Once
+  // the close frame is written, the close waits for the read lock, and a
+  // read, after each socket read, hands the lock to it before it looks at
+  // the bytes: the close then reads the bad frame and tears down at once.
+  void hold_reads_for_close() { state_->hold_until = state_->pushed + 1; }
+
   // Ends every queued write with operation_aborted (posted), and every later
   // one: call it with the socket closed. A queued handler may own the
   // coroutine that owns this stream; kept in the queue past an io_context's
@@ -81,6 +128,9 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
     auto queued = std::move(st.queue);
     st.queue.clear();
     for (auto& e : queued) fail(std::move(e.handler));
+    st.hold_until.reset();
+    if (st.held) fail(std::move(st.held->handler));
+    st.held.reset();
   }
 
   // As much of `bytes` as the socket takes now without blocking, when
@@ -141,11 +191,43 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
     boost::asio::const_buffer data() const { return owned.empty() ? bytes : boost::asio::buffer(owned); }
   };
 
+  // A read's completion, kept while a close is held.
+  struct Held {
+    Handler handler;
+    boost::system::error_code ec;
+    std::size_t n = 0;
+  };
+
   struct State {
     std::deque<Entry> queue;
     bool busy = false;
     bool gone = false;
+    std::uint64_t pushed = 0;     // writes queued so far
+    std::uint64_t completed = 0;  // writes completed so far
+    // Reads are held until this many writes have completed (the close
+    // frame's); then the held one is delivered (posted).
+    std::optional<std::uint64_t> hold_until;
+    std::optional<Held> held;
+
+    // A read's completion under a hold: true when it is kept (at most one:
+    // Beast reads one at a time).
+    template <class H>
+    bool hold(H& h, boost::system::error_code ec, std::size_t n) {
+      if (!hold_until || gone || held) return false;
+      held.emplace(Held{Handler(std::move(h)), ec, n});
+      return true;
+    }
   };
+
+  void release_held() {
+    auto& st = *state_;
+    if (!st.held) return;
+    auto h = std::move(*st.held);
+    st.held.reset();
+    boost::asio::post(next_.get_executor(), [h = std::move(h)]() mutable {
+      std::move(h.handler)(h.ec, h.n);
+    });
+  }
 
   void fail(Handler h) {
     boost::asio::post(next_.get_executor(), [h = std::move(h)]() mutable {
@@ -155,6 +237,7 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
 
   void push(Entry e) {
     if (state_->gone) return fail(std::move(e.handler));
+    ++state_->pushed;
     state_->queue.push_back(std::move(e));
     if (!state_->busy) pump();
   }
@@ -171,8 +254,15 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
                                Entry done = std::move(keep->queue.front());
                                keep->queue.pop_front();
                                keep->busy = false;
+                               ++keep->completed;
                                pump();
                                std::move(done.handler)(ec, ec ? 0 : done.data().size());
+                               // The close frame is written and the close has
+                               // run on: it waits for the read lock now.
+                               if (keep->gone || !keep->hold_until || keep->completed < *keep->hold_until)
+                                 return;
+                               keep->hold_until.reset();
+                               release_held();
                              });
   }
 
@@ -180,3 +270,15 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
 };
 
 }  // namespace yoi::net::detail
+
+template <template <class, class> class Associator, class H, class State, class Default>
+struct boost::asio::associator<Associator, yoi::net::detail::HeldRead<H, State>, Default>
+    : Associator<H, Default> {
+  static typename Associator<H, Default>::type get(const yoi::net::detail::HeldRead<H, State>& h) noexcept {
+    return Associator<H, Default>::get(h.handler);
+  }
+  static auto get(const yoi::net::detail::HeldRead<H, State>& h, const Default& d) noexcept
+      -> decltype(Associator<H, Default>::get(h.handler, d)) {
+    return Associator<H, Default>::get(h.handler, d);
+  }
+};

@@ -278,14 +278,14 @@ void WsSession::on_idle_timer() {
 awaitable<void> WsSession::close_handshake() {
   auto self = shared_from_this();
   auto reason = *close_req_;
-  // The close handshake is bounded: a peer that never answers, or a read
-  // stuck behind our close on the peer's bad frame (each waits for the other
-  // inside Beast), would otherwise hold the session until the idle timeout.
-  // abandon_close() ends both operations.
+  // The close handshake is bounded: a peer that never answers would
+  // otherwise hold the session until the idle timeout. abandon_close() ends
+  // the operations.
   close_timer_.expires_after(srv_->opts.ws_close_timeout);
   close_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     if (auto self = weak.lock(); self && !ec) self->abandon_close();
   });
+  ws_.next_layer().hold_reads_for_close();  // the peer's bad frame is the close's to read
   auto [ec] = co_await ws_.async_close(
       reason, asio::bind_cancellation_slot(close_cancel_.slot(), use_tuple));
   fail(ec, "websocket close");
