@@ -508,6 +508,7 @@ class ClientImpl final : public Client, public std::enable_shared_from_this<Clie
     out.status = p.status;
     out.content_type = std::move(p.content_type);
     out.body = std::move(p.body);
+    out.retried = c->attempt > 0;
     c->parser.reset();
     finish(c, std::move(out), keep);
   }

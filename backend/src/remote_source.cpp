@@ -99,25 +99,48 @@ struct Core : std::enable_shared_from_this<Core> {
   // `repeatable`: safe to send twice (http_client.hpp; a GET always is).
   template <class Done>  // void(Result<http::Response>)
   void call_raw(std::string method, std::string target, std::string body, Done done, bool repeatable = false) {
+    send(std::move(method), std::move(target), std::move(body), repeatable,
+         [self = shared_from_this(), done = std::move(done)](http::Outcome out) mutable {
+           done(self->judge(std::move(out)));
+         });
+  }
+
+  // The call as the client ended it, not yet judged.
+  template <class Done>  // void(http::Outcome)
+  void send(std::string method, std::string target, std::string body, bool repeatable, Done done) {
     http::Request req;
     req.method = std::move(method);
     req.target = std::move(target);
     req.body = std::move(body);
     req.bearer = &cfg.token;
     req.repeatable = repeatable;
-    client->request(std::move(req), [self = shared_from_this(), done = std::move(done)](http::Outcome out) {
-      Error e;
-      if (!out) {
-        e = upstream::map_failure(upstream::NoReply{out.error().kind});
-      } else if (out->status < 200 || out->status >= 300) {
-        e = upstream::map_failure(upstream::Reply{out->status, out->body});
-      } else {
-        self->answered();
-        return done(std::move(*out));
-      }
-      self->observe(e);
-      done(fail(std::move(e)));
-    });
+    client->request(std::move(req), std::move(done));
+  }
+
+  // What an outcome means: a 2xx reply as it came, or the error
+  // upstream::map_failure makes of what went wrong (health updated).
+  Result<http::Response> judge(http::Outcome out) {
+    Error e;
+    if (!out) {
+      e = upstream::map_failure(upstream::NoReply{out.error().kind});
+    } else if (out->status < 200 || out->status >= 300) {
+      e = upstream::map_failure(upstream::Reply{out->status, out->body});
+    } else {
+      answered();
+      return std::move(*out);
+    }
+    observe(e);
+    return fail(std::move(e));
+  }
+
+  // A 2xx reply's body as JSON (none for a 204), or runtime_bad_response.
+  Result<bj::value> decode(Result<http::Response> out) {
+    if (!out) return fail(out.error());
+    if (out->status == 204) return bj::value{};  // No Content (delete): nothing to decode
+    if (auto v = json::parse(out->body, kMaxReplyBytes)) return std::move(*v);
+    Error e = upstream::map_failure(upstream::Undecodable{"reply"});
+    observe(e);
+    return fail(std::move(e));
   }
 
   // call_raw with the 2xx body parsed as JSON.
@@ -125,13 +148,7 @@ struct Core : std::enable_shared_from_this<Core> {
             std::function<void(Result<bj::value>)> done, bool repeatable = false) {
     call_raw(std::move(method), std::move(target), std::move(body),
              [self = shared_from_this(), done = std::move(done)](Result<http::Response> out) {
-               if (!out) return done(fail(out.error()));
-               // No Content (delete): success with nothing to decode.
-               if (out->status == 204) return done(bj::value{});
-               if (auto v = json::parse(out->body, kMaxReplyBytes)) return done(std::move(*v));
-               Error e = upstream::map_failure(upstream::Undecodable{"reply"});
-               self->observe(e);
-               done(fail(std::move(e)));
+               done(self->decode(std::move(out)));
              },
              repeatable);
   }
@@ -284,10 +301,28 @@ class RemoteSource final : public Source {
   // A create names its worker (the backend picks an id when the client gave
   // none, in the runtime's own form), so sending it twice cannot make two
   // workers: the pool may retry it on a fresh connection (issue 22).
+  //
+  // Sent twice with an id the backend chose, a worker_exists is the first
+  // attempt's doing: it was applied and its reply lost with the connection.
+  // The worker asked for is there, so the answer is its detail, as the
+  // first reply would have been. (An id the client chose may name a worker
+  // made before; its conflict stands.)
   void create(rt::CreateWorker request, Callback<rt::WorkerDetail> done) override {
-    if (!request.worker_id) request.worker_id = "w-" + Random::system().hex(6);
+    const bool chosen_here = !request.worker_id;
+    if (chosen_here) request.worker_id = "w-" + Random::system().hex(6);
     auto body = json::serialize(rt::wire::to_json(request));
-    with(Op::create, "POST", "/v1/workers", std::move(body), decode_detail(std::move(done)), true);
+    core_->require(Op::create, [c = core_, id = *request.worker_id, body = std::move(body), chosen_here,
+                                done = decode_detail(std::move(done))](Result<void> ok) mutable {
+      if (!ok) return done(fail(ok.error()));
+      c->send("POST", "/v1/workers", std::move(body), true,
+              [c, id = std::move(id), chosen_here, done = std::move(done)](http::Outcome out) mutable {
+                const bool retried = out && out->retried;
+                auto r = c->judge(std::move(out));
+                if (!r && r.error().code == Code::worker_exists && retried && chosen_here)
+                  return c->call("GET", c->worker_path(id), {}, std::move(done), true);
+                done(c->decode(std::move(r)));
+              });
+    });
   }
 
   void list(rt::ListWorkers request, Callback<rt::WorkerPage> done) override {

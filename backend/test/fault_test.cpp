@@ -3,7 +3,16 @@
 // server) for capabilities and malformed answers.
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string_view>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -219,6 +228,152 @@ TEST(SelfHealing, TheFirstCreateAfterARuntimeRestartAnswers) {
   ASSERT_TRUE(d) << code_name(d.error().code) << ": " << d.error().message;
   EXPECT_TRUE(is_valid_id(d->record.worker_id));
   EXPECT_EQ(d->record.worker_id.rfind("w-", 0), 0u) << d->record.worker_id;
+}
+
+// A TCP relay in front of a real runtime that loses one reply, as a network
+// or a runtime dying at the wrong moment does. Once armed, the next request
+// whose head starts with `lose` on a connection that already carried a
+// request (a pooled one, so the client may send it again) reaches the
+// runtime, which acts on it; its reply is swallowed and the connection
+// closed before a byte of it is passed on.
+class LossyRelay {
+ public:
+  LossyRelay(std::uint16_t upstream, std::string lose) : upstream_(upstream), lose_(std::move(lose)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(0);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~LossyRelay() {
+    stop_ = true;
+    acceptor_.join();
+    for (auto& t : conns_) t.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void arm() { armed_ = true; }
+  int lost() const { return lost_; }
+
+ private:
+  static sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return a;
+  }
+  void accept_loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c >= 0) conns_.emplace_back([this, c] { relay(c); });
+    }
+  }
+  void relay(int client) {
+    int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a = loopback(upstream_);
+    if (::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(up);
+      ::close(client);
+      return;
+    }
+    int requests = 0;  // request heads seen on this connection
+    bool losing = false;
+    char buf[16384];
+    while (!stop_) {
+      pollfd p[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
+      if (::poll(p, 2, 20) <= 0) continue;
+      if (p[0].revents) {
+        auto n = ::recv(client, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        std::string_view chunk(buf, static_cast<std::size_t>(n));
+        if (armed_ && requests > 0 && chunk.starts_with(lose_)) {
+          armed_ = false;
+          losing = true;
+        }
+        for (auto at = chunk.find(" HTTP/1.1\r\n"); at != std::string_view::npos;
+             at = chunk.find(" HTTP/1.1\r\n", at + 1))
+          ++requests;
+        if (::send(up, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+      }
+      if (p[1].revents) {
+        auto n = ::recv(up, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        if (losing) {
+          ++lost_;
+          break;
+        }
+        if (::send(client, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) break;
+      }
+    }
+    ::close(up);
+    ::close(client);
+  }
+
+  std::uint16_t upstream_;
+  std::string lose_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> armed_{false};
+  std::atomic<int> lost_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> conns_;  // only the acceptor adds; joined at the end
+};
+
+struct LostCreateReply {
+  Fixture f;
+  RuntimeProc rp;
+  std::unique_ptr<LossyRelay> relay;
+  LostCreateReply() {
+    rp.token = "t0k";
+    EXPECT_TRUE(rp.start());
+    relay = std::make_unique<LossyRelay>(rp.port, "POST /v1/workers ");
+    f.add_remote("remote", relay->url(), rp.token);
+    EXPECT_TRUE(f.create("remote", "before"));  // a pooled connection now
+    relay->arm();
+  }
+  std::vector<std::string> worker_ids() {
+    auto page = await<rt::WorkerPage>(f.io, [&](auto cb) { f.registry.list("remote", rt::ListWorkers{}, cb); });
+    std::vector<std::string> ids;
+    if (page)
+      for (const auto& w : page->workers) ids.push_back(w.record.worker_id);
+    return ids;
+  }
+};
+
+// The create went out, the runtime made the worker, the reply was lost with
+// the pooled connection; the pool sent it again on a fresh one and the
+// runtime said worker_exists. The id is the backend's, so that worker is
+// this create's: the answer is its detail, and there is exactly one.
+TEST(SelfHealing, ACreateWhoseReplyWasLostAnswersTheWorkerItMade) {
+  LostCreateReply r;
+  rt::CreateWorker c;  // no worker_id: the backend picks one
+  auto d = await<rt::WorkerDetail>(r.f.io, [&](auto cb) { r.f.registry.create("remote", c, cb); });
+  ASSERT_EQ(r.relay->lost(), 1) << "the relay lost no reply: the test tests nothing";
+  ASSERT_TRUE(d) << code_name(d.error().code) << ": " << d.error().message;
+  EXPECT_EQ(d->record.worker_id.rfind("w-", 0), 0u) << d->record.worker_id;
+  auto ids = r.worker_ids();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"before", d->record.worker_id}));
+}
+
+// The same loss with an id the client chose: that id may name a worker made
+// long before, so the conflict is not explained away.
+TEST(SelfHealing, ACreateWithTheClientsIdWhoseReplyWasLostStaysAConflict) {
+  LostCreateReply r;
+  auto d = r.f.create("remote", "mine");
+  ASSERT_EQ(r.relay->lost(), 1) << "the relay lost no reply: the test tests nothing";
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, Code::worker_exists);
+  auto ids = r.worker_ids();
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"before", "mine"}));
 }
 
 // A cancel is never sent twice, so it must not meet the stale connection at

@@ -286,10 +286,13 @@ TEST(HttpClientRetry, AGetOnAPooledConnectionClosedUnderItIsRetriedOnAFreshOne) 
   FakeUpstream up(drops_the_second_request());
   boost::asio::io_context io;
   auto c = http::Client::make(io, Secret(up.url()), {});
-  ASSERT_TRUE(call(io, **c, get("/x")));
+  auto first = call(io, **c, get("/x"));
+  ASSERT_TRUE(first);
+  EXPECT_FALSE(first->retried);
   auto res = call(io, **c, get("/x"));
   ASSERT_TRUE(res) << res.error().message;
   EXPECT_EQ(res->status, 200);
+  EXPECT_TRUE(res->retried) << "the caller is told the request went twice";
   EXPECT_EQ(up.seen().size(), 3u) << "answered, dropped, answered on the fresh connection";
   EXPECT_EQ((*c)->connections_opened(), 2u);
 }

@@ -64,6 +64,9 @@ struct Response {
   int status = 0;
   std::string body;
   std::string content_type;
+  // Sent twice: the first attempt's reused connection failed before any
+  // byte of a reply, so whether the server acted on it is unknown.
+  bool retried = false;
 };
 
 // Transport outcomes that are not an HTTP response. `step` names where it
