@@ -576,11 +576,11 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     std::vector<TranscriptItem> out;
     auto items = store->read_transcript(w.record.worker_id, start, n);
     if (!items) return out;
+    out.reserve(items->size());
     for (const auto& rec : *items) {
       auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
       if (!v) continue;
-      auto page = wire::transcript_from_json(bj::value{{"items", bj::array{*v}}, {"total", 1}});
-      if (page && !page->items.empty()) out.push_back(std::move(page->items.front()));
+      if (auto item = wire::transcript_item_from_json(*v)) out.push_back(std::move(*item));
     }
     return out;
   }

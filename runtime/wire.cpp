@@ -744,6 +744,8 @@ Result<ApprovalOutcome> approval_from_json(const bj::value& v) {
   return a;
 }
 
+Result<TranscriptItem> transcript_item_from_json(const bj::value& v) { return item_from(v); }
+
 Result<TranscriptPage> transcript_from_json(const bj::value& v) {
   auto o = object_of(v);
   if (!o) return fail(o.error());

@@ -89,6 +89,8 @@ Result<WorkerPage> worker_page_from_json(const bj::value& v);
 Result<InputAccepted> accepted_from_json(const bj::value& v);
 Result<CancelResult> cancel_from_json(const bj::value& v);
 Result<TranscriptPage> transcript_from_json(const bj::value& v);
+// One item of a transcript page, as the store keeps it too.
+Result<TranscriptItem> transcript_item_from_json(const bj::value& v);
 Result<RuntimeSummary> summary_from_json(const bj::value& v);
 Result<BundlePut> bundle_put_from_json(const bj::value& v);
 Result<std::vector<BundleInfo>> bundles_from_json(const bj::value& v);
