@@ -7,7 +7,8 @@
 //       N keep-alive connections, as fast as possible (rate 0) or at R req/s
 //       in total (latency then counts from each request's scheduled time, so
 //       a stalled server cannot hide queueing). `{n}` in the URL becomes a
-//       request counter modulo M (spread POSTs over M idle workers). As fast
+//       request counter modulo M (spread POSTs over M idle workers), `{r}`
+//       in the body the request's number (a client_message_id each). As fast
 //       as possible, D > 1 pipelines: D requests in flight per connection.
 //   yoi-load ws    --url ws://H:P/path [--header ...] [--subscribers N]
 //                  --trigger-url http://... [--trigger-header ...]
@@ -239,6 +240,14 @@ struct RestPlan {
   std::size_t pipeline = 1;   // requests in flight per connection (as fast as possible only)
   Clock::time_point start, until;
 
+  // The body, `{r}` replaced by this request's number.
+  std::string next_body() {
+    auto b = body;
+    if (auto p = b.find("{r}"); p != std::string::npos) b.replace(p, 3, std::to_string(bodies++));
+    return b;
+  }
+  std::uint64_t bodies = 0;
+
   std::string target() {
     auto t = url.target;
     auto p = t.find("{n}");
@@ -274,7 +283,7 @@ awaitable<void> rest_conn(RestPlan& plan, RestConn& st, int index) {
     // flight, one more sent as each response arrives.
     const bool more = in_flight.empty();
     do {
-      auto req = make_request(plan.verb, plan.url, plan.target(), plan.headers, plan.body);
+      auto req = make_request(plan.verb, plan.url, plan.target(), plan.headers, plan.next_body());
       auto [ew, nw] = co_await http::async_write(s, req, asio::as_tuple(use_awaitable));
       if (ew) {
         ++st.io_errors;
