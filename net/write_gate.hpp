@@ -85,6 +85,8 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
           Entry e;
           e.owned.resize(boost::asio::buffer_size(b));
           boost::asio::buffer_copy(boost::asio::buffer(e.owned), b);
+          // A close frame (FIN + opcode 8: Beast's close, or its read's).
+          e.close_frame = !e.owned.empty() && static_cast<unsigned char>(e.owned[0]) == 0x88;
           e.handler = Handler(std::move(handler));
           push(std::move(e));
         },
@@ -104,8 +106,8 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
         token, buffers);
   }
 
-  // Called just before Beast's async_close: a read that completes before the
-  // next write (the close frame) has completed waits until it has.
+  // Called just before Beast's async_close: a read that completes before a
+  // close frame has been written waits until one has.
   //
   // Why: Beast's close holds the write lock from its close frame until it
   // has read the peer's close, and takes the read lock once its frame is
@@ -116,7 +118,9 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
   // the close frame is written, the close waits for the read lock, and a
   // read, after each socket read, hands the lock to it before it looks at
   // the bytes: the close then reads the bad frame and tears down at once.
-  void hold_reads_for_close() { state_->hold_until = state_->pushed + 1; }
+  // The hold ends at a close frame, not at any write: a keep-alive ping
+  // Beast writes first (the close waiting for the write lock) must not end it.
+  void hold_reads_for_close() { state_->holding = true; }
 
   // Ends every queued write with operation_aborted (posted), and every later
   // one: call it with the socket closed. A queued handler may own the
@@ -128,7 +132,7 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
     auto queued = std::move(st.queue);
     st.queue.clear();
     for (auto& e : queued) fail(std::move(e.handler));
-    st.hold_until.reset();
+    st.holding = false;
     if (st.held) fail(std::move(st.held->handler));
     st.held.reset();
   }
@@ -186,6 +190,7 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
     std::string owned;                // Beast's bytes (a copy)
     boost::asio::const_buffer bytes;  // write_all's bytes (the caller's)
     Handler handler;
+    bool close_frame = false;  // Beast's bytes, a close frame
     // Taken once the entry sits in the queue (deque elements do not move);
     // a view into `owned` taken earlier would dangle after a move (SSO).
     boost::asio::const_buffer data() const { return owned.empty() ? bytes : boost::asio::buffer(owned); }
@@ -202,18 +207,16 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
     std::deque<Entry> queue;
     bool busy = false;
     bool gone = false;
-    std::uint64_t pushed = 0;     // writes queued so far
-    std::uint64_t completed = 0;  // writes completed so far
-    // Reads are held until this many writes have completed (the close
-    // frame's); then the held one is delivered (posted).
-    std::optional<std::uint64_t> hold_until;
+    // Reads are held until a close frame has been written; then the held
+    // one is delivered (posted).
+    bool holding = false;
     std::optional<Held> held;
 
     // A read's completion under a hold: true when it is kept (at most one:
     // Beast reads one at a time).
     template <class H>
     bool hold(H& h, boost::system::error_code ec, std::size_t n) {
-      if (!hold_until || gone || held) return false;
+      if (!holding || gone || held) return false;
       held.emplace(Held{Handler(std::move(h)), ec, n});
       return true;
     }
@@ -237,7 +240,6 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
 
   void push(Entry e) {
     if (state_->gone) return fail(std::move(e.handler));
-    ++state_->pushed;
     state_->queue.push_back(std::move(e));
     if (!state_->busy) pump();
   }
@@ -254,14 +256,12 @@ class WriteGate : public StreamLayer<WriteGate<Next>, Next> {
                                Entry done = std::move(keep->queue.front());
                                keep->queue.pop_front();
                                keep->busy = false;
-                               ++keep->completed;
                                pump();
                                std::move(done.handler)(ec, ec ? 0 : done.data().size());
                                // The close frame is written and the close has
                                // run on: it waits for the read lock now.
-                               if (keep->gone || !keep->hold_until || keep->completed < *keep->hold_until)
-                                 return;
-                               keep->hold_until.reset();
+                               if (keep->gone || !keep->holding || !done.close_frame) return;
+                               keep->holding = false;
                                release_held();
                              });
   }
