@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <string_view>
-#include <thread>
 
 #include <boost/json.hpp>
 
@@ -26,6 +25,7 @@
 #include "yoi/runtime/runtime.hpp"
 #include "yoi/runtime/wire.hpp"
 #include "yoi/store/store.hpp"
+#include "yoi/testing/thread_server.hpp"
 
 namespace yoi::backend::test {
 namespace {
@@ -238,45 +238,15 @@ TEST(SelfHealing, TheFirstCreateAfterARuntimeRestartAnswers) {
 // closed before a byte of it is passed on.
 class LossyRelay {
  public:
-  LossyRelay(std::uint16_t upstream, std::string lose) : upstream_(upstream), lose_(std::move(lose)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a = loopback(0);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~LossyRelay() {
-    stop_ = true;
-    acceptor_.join();
-    for (auto& t : conns_) t.join();
-    ::close(fd_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  LossyRelay(std::uint16_t upstream, std::string lose) : upstream_(upstream), lose_(std::move(lose)) {}
+  std::string url() const { return server_.url(); }
   void arm() { armed_ = true; }
   int lost() const { return lost_; }
 
  private:
-  static sockaddr_in loopback(std::uint16_t port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return a;
-  }
-  void accept_loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 20) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c >= 0) conns_.emplace_back([this, c] { relay(c); });
-    }
-  }
   void relay(int client) {
     int up = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a = loopback(upstream_);
+    sockaddr_in a = yoi::testing::ThreadServer::loopback(upstream_);
     if (::connect(up, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
       ::close(up);
       ::close(client);
@@ -285,7 +255,7 @@ class LossyRelay {
     int requests = 0;  // request heads seen on this connection
     bool losing = false;
     char buf[16384];
-    while (!stop_) {
+    while (!server_.stopping()) {
       pollfd p[2] = {{client, POLLIN, 0}, {up, POLLIN, 0}};
       if (::poll(p, 2, 20) <= 0) continue;
       if (p[0].revents) {
@@ -317,13 +287,9 @@ class LossyRelay {
 
   std::uint16_t upstream_;
   std::string lose_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
   std::atomic<bool> armed_{false};
   std::atomic<int> lost_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> conns_;  // only the acceptor adds; joined at the end
+  yoi::testing::ThreadServer server_{[this](int c) { relay(c); }};  // last: stopped first
 };
 
 struct LostCreateReply {

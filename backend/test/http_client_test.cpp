@@ -20,6 +20,7 @@
 #include "test_certs.hpp"
 #include "yoi/backend/http_client.hpp"
 #include "yoi/net/http_server.hpp"
+#include "yoi/testing/thread_server.hpp"
 
 namespace yoi::backend::test {
 namespace {
@@ -162,56 +163,20 @@ class FakeUpstream {
     std::function<bool(int fd, int n_on_conn)> write_reply;
   };
 
-  explicit FakeUpstream(Script script) : script_(std::move(script)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~FakeUpstream() {
-    stop_ = true;
-    acceptor_.join();
-    for (auto& t : conns_) t.join();
-    ::close(fd_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  explicit FakeUpstream(Script script) : script_(std::move(script)) {}
+  std::string url() const { return server_.url(); }
   std::vector<std::string> seen() {
     std::lock_guard lock(mu_);
     return seen_;
   }
-  int accepted() const { return accepted_; }
+  int accepted() const { return server_.accepted(); }
 
  private:
-  // Waits until `fd` is readable, `ms` passed (false) or the fake stops.
-  bool readable(int fd, std::chrono::milliseconds ms) {
-    auto until = std::chrono::steady_clock::now() + ms;
-    while (!stop_) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 20) > 0) return true;
-      if (ms.count() > 0 && std::chrono::steady_clock::now() >= until) return false;
-    }
-    return false;
-  }
-  void accept_loop() {
-    while (!stop_) {
-      if (!readable(fd_, 0ms)) continue;
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      ++accepted_;
-      conns_.emplace_back([this, c] { serve(c); });
-    }
-  }
   // One request: its head (to the blank line) and a Content-Length body.
   bool read_request(int c, std::string& buf, std::string& line) {
     std::size_t end;
     while ((end = buf.find("\r\n\r\n")) == std::string::npos) {
-      if (!readable(c, script_.idle_close)) return false;
+      if (!server_.readable(c, script_.idle_close)) return false;
       char tmp[4096];
       auto n = ::recv(c, tmp, sizeof tmp, 0);
       if (n <= 0) return false;
@@ -254,14 +219,9 @@ class FakeUpstream {
   }
 
   Script script_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> conns_;  // joined at the end (only the acceptor adds)
   std::mutex mu_;
   std::vector<std::string> seen_;
+  yoi::testing::ThreadServer server_{[this](int c) { serve(c); }};  // last: stopped first
 };
 
 // Answers the first request of each connection; reads the second and closes
