@@ -16,6 +16,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -577,10 +579,20 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
     auto items = store->read_transcript(w.record.worker_id, start, n);
     if (!items) return out;
     out.reserve(items->size());
+    // One parser for the page, every item's DOM in one arena dropped at the
+    // end: a history window (read on every input) costs a few allocations,
+    // not several per item.
+    unsigned char first_block[8192];
+    bj::monotonic_resource arena(first_block, sizeof first_block);
+    bj::parse_options opts;
+    opts.max_depth = 32;
+    bj::parser parser(bj::storage_ptr(), opts);
     for (const auto& rec : *items) {
-      auto v = yoi::json::parse(rec.json, rec.json.size() + 1);
-      if (!v) continue;
-      if (auto item = wire::transcript_item_from_json(*v)) out.push_back(std::move(*item));
+      parser.reset(&arena);
+      boost::system::error_code ec;
+      parser.write(rec.json, ec);
+      if (ec) continue;
+      if (auto item = wire::transcript_item_from_json(parser.release())) out.push_back(std::move(*item));
     }
     return out;
   }
