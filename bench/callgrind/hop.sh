@@ -15,10 +15,9 @@ set -euo pipefail
 B=${1:-build}; N1=${2:-1000}; N2=${3:-3000}
 . "$(dirname "$0")/lib.sh"
 run() {
-  local n=$1 d
-  d=$(mktemp -d /tmp/yoi-cg.XXXXXX)
-  printf '[runtime]\nid = "rt"\n' > "$d/rt.toml"
-  cg_start "$d"
+  local n=$1
+  cg_start_plain
+  local d=$CG_DIR
   local api=http://127.0.0.1:$SPORT/api/runtimes/rt/workers
   curl -sf -X POST -H 'Content-Type: application/json' -d '{"worker_id":"w"}' "$api" > /dev/null
   curl -sf "$api/w" > /dev/null

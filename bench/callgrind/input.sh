@@ -16,10 +16,9 @@ set -euo pipefail
 B=${1:-build}; N1=${2:-1000}; N2=${3:-3000}
 . "$(dirname "$0")/lib.sh"
 run() {
-  local n=$1 d
-  d=$(mktemp -d /tmp/yoi-cg.XXXXXX)
-  printf '[runtime]\nid = "rt"\n' > "$d/rt.toml"
-  cg_start "$d"
+  local n=$1
+  cg_start_plain
+  local d=$CG_DIR
   "$LOAD" http --method POST --url "http://127.0.0.1:$RPORT/v1/workers" --header "Authorization: Bearer $CG_TOKEN" \
     --body '{"worker_id":"p{n}"}' --count "$n" > /dev/null
   local api=http://127.0.0.1:$SPORT/api/runtimes/rt/workers

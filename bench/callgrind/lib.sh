@@ -32,6 +32,14 @@ cg_start() {
   SPORT=$(cg_port "$d/s.out")
 }
 
+# cg_start_plain: cg_start in a fresh scratch dir, the runtime needing no
+# profile (hop.sh, input.sh). The dir is CG_DIR.
+cg_start_plain() {
+  CG_DIR=$(mktemp -d /tmp/yoi-cg.XXXXXX)
+  printf '[runtime]\nid = "rt"\n' > "$CG_DIR/rt.toml"
+  cg_start "$CG_DIR"
+}
+
 # cg_total DIR NAME: stops both, prints the profile's total, keeps it as
 # CG_KEEP/NAME.out when asked, removes DIR.
 cg_total() {
