@@ -26,7 +26,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 
-#include "read_hook.hpp"
 #include "tls.hpp"
 #include "upstream.hpp"
 #include "upstream_error.hpp"
@@ -48,12 +47,23 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+// The socket types: the io_context's own executor, not any_io_executor, so
+// that a read's completion takes no type-erased executor copies (issue 22:
+// they were a tenth of a relayed event's user time).
+using Executor = asio::io_context::executor_type;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+// What the upgrade is made on: Beast's stream, for its deadlines.
+using DialStream = beast::basic_stream<tcp, Executor>;
+using TlsStream = beast::ssl_stream<DialStream>;
+
 // The upstream WebSocket, plain (http runtimes) or over TLS (https): the
 // frame loop is written once against this. Beast does the HTTP upgrade
 // (open() below); the frames after it are read here, with WsReader, from the
 // socket into one buffer: every whole message in it is handed out before the
 // next read, in one io turn, where Beast's async_read took an io turn and a
-// posted completion per message (issue 22).
+// posted completion per message (issue 22). A plain connection reads the
+// bare socket: Beast's stream, with its timer bookkeeping per operation, is
+// left behind once the upgrade is made.
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
   // Returns whether to go on reading; false stops the loop (no on_end).
@@ -63,16 +73,29 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // closes (then on_end runs once). Pings are answered here.
   virtual void read_messages(OnMessage on_message, std::function<void()> on_end) = 0;
   virtual void abort() = 0;  // closes the socket; a pending read ends
-  virtual void on_starved(std::function<void()> fn) = 0;  // read_hook.hpp
-  virtual std::uint64_t socket_reads() const = 0;        // read_hook.hpp
-  virtual void ping() = 0;  // a keep-alive ping; the runtime's pong is a read
+  virtual void ping() = 0;   // a keep-alive ping; the runtime's pong is a read
+
+  // Called each time every whole message read so far has been handed out,
+  // before the next read from the socket: the end of a burst. The feed
+  // wakes its clients then, once, and each client's writer sends the whole
+  // burst with one write instead of one write per event.
+  void on_starved(std::function<void()> fn) { starved_ = std::move(fn); }
+  // Reads from the socket so far: each one after the first means bytes
+  // arrived, which is all the idle check needs to know (watch_idle).
+  std::uint64_t socket_reads() const { return reads_; }
+
+ protected:
+  std::function<void()> starved_;
+  std::uint64_t reads_ = 0;
 };
 
-template <class Next>
+template <class Stream>
 class ConnOf final : public Conn {
  public:
-  template <class... Args>
-  explicit ConnOf(Args&&... args) : stream(std::forward<Args>(args)...) {}
+  // `stream`: upgraded; `early`: bytes read past the 101 (frames the
+  // runtime sent right after it).
+  ConnOf(Stream&& s, std::string_view early, std::size_t max_message)
+      : stream(std::move(s)), reader(max_message), in(early), end(in.size()) {}
 
   void read_messages(OnMessage on_message, std::function<void()> on_end) override {
     on_message_ = std::move(on_message);
@@ -81,24 +104,24 @@ class ConnOf final : public Conn {
   }
   void abort() override {
     boost::system::error_code ec;
-    beast::get_lowest_layer(stream).socket().close(ec);
+    socket().close(ec);
   }
-  void on_starved(std::function<void()> fn) override { stream.on_starved(std::move(fn)); }
-  std::uint64_t socket_reads() const override { return stream.reads(); }
   void ping() override { send_control(0x9, {}); }  // a failure ends the read too
-
-  ReadHook<Next> stream;
-  std::unique_ptr<WsReader> reader;  // set once the upgrade succeeded
-  std::string in;                    // bytes read, [begin, end) not yet parsed
-  std::size_t begin = 0, end = 0;
 
  private:
   static constexpr std::size_t kReadChunk = 64 * 1024;
 
+  auto& socket() {
+    if constexpr (std::is_same_v<Stream, Socket>)
+      return stream;
+    else
+      return beast::get_lowest_layer(stream).socket();
+  }
+
   // Hands out every whole message buffered, then reads more.
   void drain() {
     for (;;) {
-      auto it = reader->next(std::string_view(in.data() + begin, end - begin));
+      auto it = reader.next(std::string_view(in.data() + begin, end - begin));
       begin += it.used;
       switch (it.kind) {
         case WsReader::Kind::message:
@@ -124,8 +147,10 @@ class ConnOf final : public Conn {
     end = partial;
     const std::size_t size = std::max(kReadChunk, need);
     if (in.size() < size || (in.size() > kReadChunk && size == kReadChunk)) in.resize(size);
+    ++reads_;
+    if (starved_) starved_();
     stream.async_read_some(asio::buffer(in.data() + end, in.size() - end),
-                           [self = shared_from_this(), this](beast::error_code ec, std::size_t n) {
+                           [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
                              if (ec) return end_reading();
                              end += n;
                              drain();
@@ -158,21 +183,24 @@ class ConnOf final : public Conn {
     writing_ = true;
     out_.swap(out_next_);
     out_next_.clear();
-    asio::async_write(stream, asio::buffer(out_), [self = shared_from_this(), this](beast::error_code ec, std::size_t) {
-      writing_ = false;
-      if (ec) return abort();  // the read fails too: the stream is lost
-      if (!out_next_.empty()) write_queued();
-    });
+    asio::async_write(stream, asio::buffer(out_),
+                      [self = shared_from_this(), this](boost::system::error_code ec, std::size_t) {
+                        writing_ = false;
+                        if (ec) return abort();  // the read fails too: the stream is lost
+                        if (!out_next_.empty()) write_queued();
+                      });
   }
 
+  Stream stream;
+  WsReader reader;
+  std::string in;  // bytes read, [begin, end) not yet parsed
+  std::size_t begin = 0, end = 0;
   OnMessage on_message_;
   std::function<void()> on_end_;
   std::string out_, out_next_;
   bool writing_ = false;
   std::minstd_rand mask_rng_{std::random_device{}()};
 };
-using PlainConn = ConnOf<beast::tcp_stream>;
-using TlsConn = ConnOf<beast::ssl_stream<beast::tcp_stream>>;
 
 // What happened, in upstream::map_failure's terms.
 Error no_reply(http::Failure kind) { return upstream::map_failure(upstream::NoReply{kind}); }
@@ -316,22 +344,21 @@ class RemoteUpstream final : public EventStream {
       if (race.index() == 1) co_return fail(no_reply(http::Failure::timeout));
       auto [rec, results] = std::get<0>(race);
       if (rec || results.empty()) co_return fail(no_reply(http::Failure::unreachable));
-      if (tls_ctx) co_return co_await open(std::make_shared<TlsConn>(io, *tls_ctx), results, deadline, tgt);
-      co_return co_await open(std::make_shared<PlainConn>(io), results, deadline, tgt);
+      if (!tls_ctx) co_return co_await open(DialStream(io), results, deadline, std::move(tgt));
+      co_return co_await open(TlsStream(DialStream(io), *tls_ctx), results, deadline, std::move(tgt));
     }
 
-    template <class C>
-    asio::awaitable<Result<std::shared_ptr<Conn>>> open(std::shared_ptr<C> conn, tcp::resolver::results_type results,
+    template <class S>
+    asio::awaitable<Result<std::shared_ptr<Conn>>> open(S sock, tcp::resolver::results_type results,
                                                         std::chrono::steady_clock::time_point deadline,
                                                         std::string tgt) {
-      auto& sock = conn->stream;
       auto& low = beast::get_lowest_layer(sock);
       low.expires_at(deadline);
       auto [cec, endpoint] = co_await low.async_connect(results, use_tuple);
       if (cec) co_return fail(no_reply(is_timeout(cec) ? http::Failure::timeout : http::Failure::unreachable));
       low.socket().set_option(tcp::no_delay(true));
-      if constexpr (std::is_same_v<C, TlsConn>) {
-        auto& tls_layer = sock.next_layer();
+      if constexpr (std::is_same_v<S, TlsStream>) {
+        auto& tls_layer = sock;
         if (!tls::name_peer(tls_layer, remote.endpoint.host)) co_return fail(no_reply(http::Failure::tls));
         auto [tec] = co_await tls_layer.async_handshake(ssl::stream_base::client, use_tuple);
         if (tec) co_return fail(no_reply(is_timeout(tec) ? http::Failure::timeout : http::Failure::tls));
@@ -363,10 +390,11 @@ class RemoteUpstream final : public EventStream {
       if (!upgrade_accepted(res, key)) co_return fail(no_reply(http::Failure::protocol));
       low.expires_never();
       const auto rest = hbuf.data();
-      conn->in.assign(static_cast<const char*>(rest.data()), rest.size());
-      conn->end = conn->in.size();
-      conn->reader = std::make_unique<WsReader>(opts.max_frame);
-      co_return std::shared_ptr<Conn>(std::move(conn));
+      const std::string_view early(static_cast<const char*>(rest.data()), rest.size());
+      if constexpr (std::is_same_v<S, TlsStream>)
+        co_return std::make_shared<ConnOf<TlsStream>>(std::move(sock), early, opts.max_frame);
+      else
+        co_return std::make_shared<ConnOf<Socket>>(low.release_socket(), early, opts.max_frame);
     }
 
     // One connection: dial, then dispatch frames until it ends.

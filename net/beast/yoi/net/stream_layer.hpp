@@ -1,9 +1,9 @@
 #pragma once
 // StreamLayer: the forwarding half of a stream layer that sits between a
-// Beast WebSocket stream and its socket (net/write_gate.hpp queues writes,
-// backend's read_hook.hpp marks the end of a read burst). A layer derives
-// from it and hides only the operation it changes; everything else, Beast's
-// teardown customisation points included, goes to the layer below.
+// Beast WebSocket stream and its socket (net/write_gate.hpp queues writes).
+// A layer derives from it and hides only the operation it changes;
+// everything else, Beast's teardown customisation points included, goes to
+// the layer below.
 //
 //   template <class Next>
 //   class MyLayer : public StreamLayer<MyLayer<Next>, Next> { ... };
