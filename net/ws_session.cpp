@@ -215,6 +215,10 @@ void WsSession::pump() {
       return;
     }
     if (!write_batch(ws_.next_layer().write_now(asio::buffer(batch_)))) return;
+    // All written, and the source had nothing more when the batch was
+    // pulled: unless something woke the writer since, another pull would
+    // find nothing either (one event at a time: the common case).
+    if (source_drained_ && !woken_ && !close_req_) return go_idle();
   }
 }
 
@@ -236,9 +240,13 @@ bool WsSession::write_batch(std::size_t done) {
 void WsSession::pull_batch() {
   woken_ = false;
   batch_.clear();
+  source_drained_ = false;
   while (batch_.size() < kBatchBytes && !close_req_) {
     auto f = source_ ? source_(false) : std::nullopt;
-    if (!f) break;
+    if (!f) {
+      source_drained_ = true;
+      break;
+    }
     append_text_frame(batch_, *f);
   }
 }

@@ -97,6 +97,7 @@ class WsSession final : public WsStream, public std::enable_shared_from_this<WsS
   bool open_ = true;
   bool started_ = false;  // start() ran: the writer may write
   bool woken_ = false;    // wake() since the last pull
+  bool source_drained_ = false;  // the last pull ended because the source had nothing more
   bool pulling_ = false;  // inside the source (pump, on_idle_timer)
   bool pump_posted_ = false;  // a wake() has posted pump() and it has not run yet
   bool writing_ = false;  // batch_ is on its way

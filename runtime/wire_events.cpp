@@ -222,19 +222,24 @@ void append_text_delta(std::string& out, std::uint64_t seq, std::int64_t time_ms
 }
 
 std::string event_frame(std::string_view runtime_id, std::string_view worker_id, const Event& e) {
+  return event_frame(runtime_id, worker_id, e.seq, e.json, e.cursor);
+}
+
+std::string event_frame(std::string_view runtime_id, std::string_view worker_id, std::uint64_t seq,
+                        std::string_view event_json, std::string_view cursor) {
   // The event JSON is spliced in as stored: no re-parse on the hot path.
   std::string out;
-  out.reserve(e.json.size() + e.cursor.size() + runtime_id.size() + worker_id.size() + 96);
+  out.reserve(event_json.size() + cursor.size() + runtime_id.size() + worker_id.size() + 96);
   out += R"({"type":"event","cursor":)";
-  append_json_string(out, e.cursor);
+  append_json_string(out, cursor);
   out += R"(,"seq":)";
-  append_int(out, e.seq);
+  append_int(out, seq);
   out += R"(,"runtime_id":)";
   append_json_string(out, runtime_id);
   out += R"(,"worker_id":)";
   append_json_string(out, worker_id);
   out += R"(,"event":)";
-  out += e.json;
+  out += event_json;
   out += '}';
   return out;
 }

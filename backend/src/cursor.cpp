@@ -4,6 +4,7 @@
 
 #include "yoi/backend/cursor.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -17,7 +18,7 @@ namespace {
 
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-constexpr std::size_t kMacBytes = 16;
+constexpr std::size_t kMacBytes = 16;  // the MAC in the cursor: SHA-256's first 16 bytes
 constexpr std::size_t kMaxCursor = 256;
 
 // Unpadded base64url of `in`, appended to `out`. Written in place (one
@@ -124,33 +125,38 @@ void append_seq(std::string& out, std::uint64_t seq) {
   out.append(digits, end);
 }
 
+using Mac = std::array<unsigned char, kMacBytes>;
+
 // HMAC's two finals: `inner` (a copy) already holds the key pad and the
-// message; `outer` is the key's outer state, copied here.
-std::string finish_mac(SHA256_CTX inner, const SHA256_CTX& outer) {
+// message; `outer` is the key's outer state, copied here. The MAC's first
+// kMacBytes, in an array (16 bytes would not fit a string's inline buffer).
+Mac finish_mac(SHA256_CTX inner, const SHA256_CTX& outer) {
   unsigned char in_digest[SHA256_DIGEST_LENGTH], out[SHA256_DIGEST_LENGTH];
   SHA256_Final(in_digest, &inner);
   SHA256_CTX o = outer;
   SHA256_Update(&o, in_digest, sizeof in_digest);
   SHA256_Final(out, &o);
-  return std::string(reinterpret_cast<const char*>(out), kMacBytes);
+  Mac mac;
+  std::memcpy(mac.data(), out, kMacBytes);
+  return mac;
 }
 
-std::string cursor_text(std::string_view epoch_b64, std::uint64_t seq, std::string_view mac) {
-  std::string out;
-  out.reserve(8 + epoch_b64.size() + 20 + 24);
+std::string_view view(const Mac& mac) { return {reinterpret_cast<const char*>(mac.data()), mac.size()}; }
+
+void append_cursor(std::string& out, std::string_view epoch_b64, std::uint64_t seq, const Mac& mac) {
+  out.reserve(out.size() + 8 + epoch_b64.size() + 20 + 24);
   out += "b1.";
   out += epoch_b64;
   out += '.';
   append_seq(out, seq);
   out += '.';
-  append_b64url(out, mac);
-  return out;
+  append_b64url(out, view(mac));
 }
 
 }  // namespace
 
-std::string CursorCodec::mac(std::string_view runtime_id, std::string_view worker_id,
-                             std::string_view epoch, std::uint64_t seq) const {
+std::array<unsigned char, 16> CursorCodec::mac(std::string_view runtime_id, std::string_view worker_id,
+                                               std::string_view epoch, std::uint64_t seq) const {
   std::string msg;
   append_prefix(msg, runtime_id, worker_id, epoch);
   append_seq(msg, seq);
@@ -161,7 +167,9 @@ std::string CursorCodec::mac(std::string_view runtime_id, std::string_view worke
 
 std::string CursorCodec::encode(std::string_view runtime_id, std::string_view worker_id,
                                 const Position& pos) const {
-  return cursor_text(b64url(pos.epoch), pos.seq, mac(runtime_id, worker_id, pos.epoch, pos.seq));
+  std::string out;
+  append_cursor(out, b64url(pos.epoch), pos.seq, mac(runtime_id, worker_id, pos.epoch, pos.seq));
+  return out;
 }
 
 struct CursorCodec::Minter::State {
@@ -190,11 +198,17 @@ CursorCodec::Minter CursorCodec::minter(std::string_view runtime_id, std::string
 const std::string& CursorCodec::Minter::epoch() const { return state_->epoch; }
 
 std::string CursorCodec::Minter::operator()(std::uint64_t seq) const {
+  std::string out;
+  append_to(out, seq);
+  return out;
+}
+
+void CursorCodec::Minter::append_to(std::string& out, std::uint64_t seq) const {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, seq);
   SHA256_CTX inner = state_->inner;
   SHA256_Update(&inner, digits, static_cast<std::size_t>(end - digits));
-  return cursor_text(state_->epoch_b64, seq, finish_mac(inner, state_->keyed->outer));
+  append_cursor(out, state_->epoch_b64, seq, finish_mac(inner, state_->keyed->outer));
 }
 
 Result<Position> CursorCodec::decode(std::string_view runtime_id, std::string_view worker_id,
@@ -213,7 +227,7 @@ Result<Position> CursorCodec::decode(std::string_view runtime_id, std::string_vi
   if (num.empty() || ec != std::errc() || ptr != num.data() + num.size()) return bad();
   std::string given;
   if (!unb64url(c.substr(d2 + 1), given) || given.size() != kMacBytes) return bad();
-  auto want = mac(runtime_id, worker_id, p.epoch, p.seq);
+  const auto want = mac(runtime_id, worker_id, p.epoch, p.seq);
   if (CRYPTO_memcmp(given.data(), want.data(), kMacBytes) != 0) return bad();
   return p;
 }

@@ -79,6 +79,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
   // The cursors of this feed's current epoch (CursorCodec::Minter): made
   // again when the epoch changes.
   std::optional<CursorCodec::Minter> minter;
+  std::string cursor_buf;  // on_event's cursor, minted into this buffer
 
   Feed(asio::io_context& io, std::shared_ptr<ObservationHub::Impl> h, std::string r, std::string w,
        const ObserveOptions& o)
@@ -90,7 +91,6 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void on_lost(const Error& e);
   void on_snapshot(StreamSnapshot s);
   void on_event(std::string_view ep, SourceEvent e);
-  std::string cursor_of(const std::string& ep, std::uint64_t seq);
   void wake_all();
   // Clients stream up to here; events past it wait for the upstream's
   // idle() (StreamHandlers::idle) and then leave together, one write per burst.
@@ -634,12 +634,18 @@ void Feed::on_event(std::string_view ep, SourceEvent e) {
   }
   auto hb = hub.lock();
   if (!hb) return;
-  detail::relabel_event_json(e.json, rid);
+  const auto type = rt::wire::event_type_of(e.json);  // relabelling keeps it
+  detail::relabel_event_json(e.json, rid, type);
   RingEvent r;
   r.seq = e.seq;
-  r.stop = rt::wire::event_type_of(e.json) == rt::wire::EventType::worker_stopped;
-  if (auto kept = hb->registry.policy().filter_event(rid, wid, std::move(e.json)))
-    r.json = rt::wire::event_frame(rid, wid, rt::Event{e.seq, std::move(*kept), cursor_of(epoch, e.seq)});
+  r.stop = type == rt::wire::EventType::worker_stopped;
+  if (auto kept = hb->registry.policy().filter_event(rid, wid, std::move(e.json))) {
+    // The cursor is minted into a buffer the feed keeps (no string per event).
+    if (!minter || minter->epoch() != epoch) minter = hub_raw->cursors.minter(rid, wid, epoch);
+    cursor_buf.clear();
+    minter->append_to(cursor_buf, e.seq);
+    r.json = rt::wire::event_frame(rid, wid, e.seq, *kept, cursor_buf);
+  }
   ring_bytes += r.json ? r.json->size() : 0;
   ring.push_back(std::move(r));
   while (!ring.empty() && (ring.size() > hb->opts.ring_events || ring_bytes > hb->opts.ring_bytes)) {
@@ -668,11 +674,6 @@ void Feed::wake_all() {
 
 // One one-shot at a time; the clients still waiting when it lands ask again
 // (Client::snapshot), so a burst of new clients costs at most two.
-std::string Feed::cursor_of(const std::string& ep, std::uint64_t seq) {
-  if (!minter || minter->epoch() != ep) minter = hub_raw->cursors.minter(rid, wid, ep);
-  return (*minter)(seq);
-}
-
 void Feed::request_snapshot() {
   if (snapshot_inflight || snapshot_retry_wait || !have_epoch) return;
   snapshot_inflight = true;

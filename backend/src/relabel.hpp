@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "yoi/json.hpp"
+#include "yoi/runtime/wire.hpp"
 
 namespace yoi::backend::detail {
 
@@ -21,16 +22,26 @@ inline void relabel_event(boost::json::object& event, std::string_view runtime_i
 }
 
 // Only worker_created events are re-encoded; everything else passes as is.
-// memmem, not std::string::find: find stops at every quote of the event (a
-// memchr for the needle's first byte, then a compare), memmem scans once;
-// this runs on every relayed event (issue 22).
-inline void relabel_event_json(std::string& event_json, std::string_view runtime_id) {
+// The runtime's own layout names the type first (rt::wire::event_type_of):
+// any other type there is known at a glance. An event in another layout (or
+// of a type this build does not know) is searched with memmem, not
+// std::string::find: find stops at every quote of the event (a memchr for
+// the needle's first byte, then a compare), memmem scans once. This runs on
+// every relayed event (issue 22).
+// `type`: the event's type as event_type_of reads it, when the caller has it.
+inline void relabel_event_json(std::string& event_json, std::string_view runtime_id,
+                               std::optional<rt::wire::EventType> type) {
+  if (type && *type != rt::wire::EventType::worker_created) return;
   constexpr std::string_view needle = "\"worker_created\"";
   if (!::memmem(event_json.data(), event_json.size(), needle.data(), needle.size())) return;
   auto v = json::parse(event_json, event_json.size() + 1);
   if (!v || !v->is_object()) return;
   relabel_event(v->as_object(), runtime_id);
   event_json = json::serialize(*v);
+}
+
+inline void relabel_event_json(std::string& event_json, std::string_view runtime_id) {
+  relabel_event_json(event_json, runtime_id, rt::wire::event_type_of(event_json));
 }
 
 // A worker detail as a runtime sent it, relabelled without a DOM (issue 22):

@@ -53,6 +53,10 @@ TEST(Cursor, MinterMintsExactlyWhatEncodeDoes) {
     for (std::uint64_t seq : {0ull, 1ull, 9ull, 10ull, 12345ull, 18446744073709551615ull}) {
       auto c = mint(seq);
       EXPECT_EQ(c, codec.encode("box-1", "w-0123456789ab", Position{epoch, seq})) << seq;
+      // append_to: the same text after what the buffer holds, which stays.
+      std::string buf = "frame:";
+      mint.append_to(buf, seq);
+      EXPECT_EQ(buf, "frame:" + c) << seq;
       auto back = codec.decode("box-1", "w-0123456789ab", c);
       ASSERT_TRUE(back) << c;
       EXPECT_EQ(back->seq, seq);

@@ -60,6 +60,16 @@ TEST(RelabelEventJson, OnlyWorkerCreatedEventsAreRelabelled) {
   std::string same = delta;
   relabel_event_json(same, "ours");
   EXPECT_EQ(same, delta);
+  // A type read at a glance (the runtime's layout) settles it, even with the
+  // type's name elsewhere in the event as a string of its own.
+  const std::string quoted = R"({"type":"tool_result","seq":5,"time":6,"output":"worker_created"})";
+  same = quoted;
+  relabel_event_json(same, "ours");
+  EXPECT_EQ(same, quoted);
+  // Another layout (the type not first) is searched, and relabelled.
+  std::string later = R"({"seq":1,"type":"worker_created","worker":{"id":"w","runtime_id":"theirs"}})";
+  relabel_event_json(later, "ours");
+  EXPECT_EQ(boost::json::parse(later).at("worker").at("runtime_id"), "ours");
 }
 
 }  // namespace

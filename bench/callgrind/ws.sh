@@ -10,6 +10,9 @@
 # events); prints the slope (Ir(K2) - Ir(K1)) / (K2 - K1). Under valgrind the
 # relay keeps up with fewer events per burst than at full speed, so the
 # per-event figure is higher than at full speed; compare builds with it.
+# RATE=N paces the stream at N events/s instead (bench/run's latency
+# measurement: 10,000), so that each event is a burst of its own and the
+# per-read costs count in full.
 # YOI_LOAD / YOI_STAMP name the bench binaries (default under BUILD/bench/load).
 set -euo pipefail
 B=${1:-build}; K1=${2:-2000}; K2=${3:-12000}
@@ -26,7 +29,7 @@ run() {
   cg_start "$d" $'timeout_ms = 60000\n[observe]\nupstream_idle_timeout_ms = 60000\n'
   curl -sf -X POST -H 'Content-Type: application/json' -d '{"worker_id":"t","profile":"stamp"}' \
     "http://127.0.0.1:$SPORT/api/runtimes/rt/workers" > /dev/null
-  "$LOAD" ws --url "ws://127.0.0.1:$SPORT/api/runtimes/rt/workers/t/events/ws" --subscribers 1 --count "$k" --rate 0 \
+  "$LOAD" ws --url "ws://127.0.0.1:$SPORT/api/runtimes/rt/workers/t/events/ws" --subscribers 1 --count "$k" --rate "${RATE:-0}" \
     --trigger-url "http://127.0.0.1:$RPORT/v1/workers/t/input" --trigger-header "Authorization: Bearer $CG_TOKEN" \
     --name x --path yoi > "$d/load.out" 2>&1 || { cat "$d/load.out" >&2; exit 1; }
   kill -TERM $pp; wait $pp 2>/dev/null || true

@@ -10,6 +10,7 @@
 // The runtime and worker ids are inside the MAC but not in the text: the
 // route names them, and a cursor presented for another worker fails the MAC.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -36,6 +37,9 @@ class CursorCodec {
   class Minter {
    public:
     std::string operator()(std::uint64_t seq) const;
+    // The same cursor appended to `out`: a caller reusing one buffer mints
+    // without allocating.
+    void append_to(std::string& out, std::uint64_t seq) const;
     const std::string& epoch() const;
 
    private:
@@ -50,8 +54,8 @@ class CursorCodec {
                           std::string_view cursor) const;
 
  private:
-  std::string mac(std::string_view runtime_id, std::string_view worker_id,
-                  std::string_view epoch, std::uint64_t seq) const;
+  std::array<unsigned char, 16> mac(std::string_view runtime_id, std::string_view worker_id,
+                                    std::string_view epoch, std::uint64_t seq) const;
   // HMAC keyed once: the SHA-256 states after the inner and outer key pads.
   // Every event frame carries a cursor, so re-keying per MAC (OpenSSL's
   // one-shot HMAC) was the relay's largest cost. Immutable, shared by copies.

@@ -178,6 +178,10 @@ void append_text_delta(std::string& out, std::uint64_t seq, std::int64_t time_ms
 // ---- stream frames ----
 std::string snapshot_frame(const Snapshot& s);
 std::string event_frame(std::string_view runtime_id, std::string_view worker_id, const Event& e);
+// The same frame from its parts (the backend's relay mints the cursor into a
+// buffer it reuses).
+std::string event_frame(std::string_view runtime_id, std::string_view worker_id, std::uint64_t seq,
+                        std::string_view event_json, std::string_view cursor);
 // An event frame read back without a DOM, for the backend's relay: exactly
 // the layout event_frame writes, with plain strings (no escapes) and an
 // event that is a JSON object. nullopt otherwise (the caller then parses the
