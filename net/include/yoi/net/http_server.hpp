@@ -120,7 +120,8 @@ class WsStream {
   // proxy at its upstream's idle()): a free writer pulls and writes now,
   // without the extra turn of the io loop that wake() takes.
   virtual void flush() = 0;
-  // After this long without a frame written, pull(idle = true). Zero: never.
+  // After this long without a frame written, pull(idle = true); up to a
+  // clock tick (1-10 ms) sooner (ws_session.cpp: coarse_now). Zero: never.
   virtual void set_idle_interval(std::chrono::milliseconds interval) = 0;
   // Every text or binary message the client sends (the read loop always runs,
   // so control frames, pings and the client's close are handled).
