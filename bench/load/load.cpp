@@ -731,6 +731,17 @@ int cmd_report(const Args& a) {
       added("rest_get_fixed", "yoi"), added("rest_get_fixed", "nginx"), added("rest_get", "yoi"),
       added("rest_get", "nginx"), added("rest_post", "yoi"), added("rest_post", "nginx"),
       added("rest_post_fixed", "yoi"), added("rest_post_fixed", "nginx"));
+  // The floor of an Asio relay (bench/run's asio path: yoi-asio-relay, a
+  // byte relay on yoi-server's event loop), when it was measured: what Asio
+  // adds over nginx, and what yoi-server adds over Asio.
+  if (const double fp50 = get("ws_latency", "asio", "p50_us"); !std::isnan(fp50)) {
+    const double fp99 = get("ws_latency", "asio", "p99_us");
+    std::printf(
+        "\nWS e2e latency at 10,000 events/s through an Asio byte relay (the floor of an Asio relay): p50 %.0f µs, "
+        "p99 %.0f µs; Asio relay ÷ nginx p50 %.2f, p99 %.2f; yoi-server ÷ Asio relay p50 %.2f, p99 %.2f\n",
+        fp50, fp99, fp50 / get("ws_latency", "nginx", "p50_us"), fp99 / get("ws_latency", "nginx", "p99_us"),
+        get("ws_latency", "yoi", "p50_us") / fp50, get("ws_latency", "yoi", "p99_us") / fp99);
+  }
   std::printf("\n| ratio | value | target | result |\n|---|---|---|---|\n");
   int miss = 0;
   for (auto& r : ratios) {
