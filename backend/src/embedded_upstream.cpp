@@ -131,7 +131,7 @@ class EmbeddedUpstream final : public EventStream {
         if (page->events.empty()) break;
         for (auto& e : page->events) {
           cursor = e.cursor;
-          h.event(page->epoch, SourceEvent{e.seq, std::move(e.json)});
+          h.event(page->epoch, e.seq, e.json);
           if (!active || g != gen) return;
         }
         sent += page->events.size();

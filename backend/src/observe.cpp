@@ -79,7 +79,11 @@ struct Feed : std::enable_shared_from_this<Feed> {
   // The cursors of this feed's current epoch (CursorCodec::Minter): made
   // again when the epoch changes.
   std::optional<CursorCodec::Minter> minter;
-  std::string cursor_buf;  // on_event's cursor, minted into this buffer
+  // on_event's buffers, reused from event to event (no allocation per event
+  // but the frame the ring keeps): the event as the policy sees it, and its
+  // cursor.
+  std::string event_buf;
+  std::string cursor_buf;
 
   Feed(asio::io_context& io, std::shared_ptr<ObservationHub::Impl> h, std::string r, std::string w,
        const ObserveOptions& o)
@@ -90,7 +94,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void connect();
   void on_lost(const Error& e);
   void on_snapshot(StreamSnapshot s);
-  void on_event(std::string_view ep, SourceEvent e);
+  void on_event(std::string_view ep, std::uint64_t seq, std::string_view json);
   void wake_all();
   // Clients stream up to here; events past it wait for the upstream's
   // idle() (StreamHandlers::idle) and then leave together, one write per burst.
@@ -548,8 +552,8 @@ void Feed::connect() {
   hs.snapshot = [weak](StreamSnapshot s) {
     if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
   };
-  hs.event = [weak](std::string_view ep, SourceEvent e) {
-    if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, std::move(e));
+  hs.event = [weak](std::string_view ep, std::uint64_t seq, std::string_view json) {
+    if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, seq, json);
   };
   hs.idle = [weak] {
     auto f = weak.lock();
@@ -624,31 +628,32 @@ void Feed::set_base(StreamSnapshot s) {
   base = std::move(s);
 }
 
-void Feed::on_event(std::string_view ep, SourceEvent e) {
+void Feed::on_event(std::string_view ep, std::uint64_t seq, std::string_view json) {
   if (!have_epoch || ep != epoch) return;  // a snapshot announces a new history first
-  if (e.seq <= head) return;                // duplicate across a reconnect
-  if (e.seq != head + 1) {
+  if (seq <= head) return;                  // duplicate across a reconnect
+  if (seq != head + 1) {
     // A hole the ring cannot represent: clients catch up by polling.
     ring.clear();
     ring_bytes = 0;
   }
-  auto hb = hub.lock();
-  if (!hb) return;
-  const auto type = rt::wire::event_type_of(e.json);  // relabelling keeps it
-  detail::relabel_event_json(e.json, rid, type);
+  // The hub outlives its open feeds (its close() shuts them all first).
+  auto& hb = *hub_raw;
+  event_buf.assign(json);
+  const auto type = rt::wire::event_type_of(event_buf);  // relabelling keeps it
+  detail::relabel_event_json(event_buf, rid, type);
   RingEvent r;
-  r.seq = e.seq;
+  r.seq = seq;
   r.stop = type == rt::wire::EventType::worker_stopped;
-  if (auto kept = hb->registry.policy().filter_event(rid, wid, std::move(e.json))) {
-    // The cursor is minted into a buffer the feed keeps (no string per event).
-    if (!minter || minter->epoch() != epoch) minter = hub_raw->cursors.minter(rid, wid, epoch);
+  if (auto kept = hb.registry.policy().filter_event(rid, wid, std::move(event_buf))) {
+    if (!minter || minter->epoch() != epoch) minter = hb.cursors.minter(rid, wid, epoch);
     cursor_buf.clear();
-    minter->append_to(cursor_buf, e.seq);
-    r.json = rt::wire::event_frame(rid, wid, e.seq, *kept, cursor_buf);
+    minter->append_to(cursor_buf, seq);
+    r.json = rt::wire::event_frame(rid, wid, seq, *kept, cursor_buf);
+    event_buf = std::move(*kept);  // its buffer, for the next event
   }
   ring_bytes += r.json ? r.json->size() : 0;
   ring.push_back(std::move(r));
-  while (!ring.empty() && (ring.size() > hb->opts.ring_events || ring_bytes > hb->opts.ring_bytes)) {
+  while (!ring.empty() && (ring.size() > hb.opts.ring_events || ring_bytes > hb.opts.ring_bytes)) {
     ring_bytes -= ring.front().json ? ring.front().json->size() : 0;
     ring.pop_front();
   }

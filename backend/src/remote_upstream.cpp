@@ -464,7 +464,7 @@ class RemoteUpstream final : public EventStream {
     // connection.
     std::optional<Error> dispatch(std::string_view m) {
       if (auto fe = fast_event(m)) {
-        h.event(fe->epoch, SourceEvent{fe->seq, std::string(fe->event)});
+        h.event(fe->epoch, fe->seq, fe->event);
         return std::nullopt;
       }
       auto f = read_frame(m);
@@ -474,7 +474,7 @@ class RemoteUpstream final : public EventStream {
         auto seq = seq_of(f->obj);
         auto* ev = f->obj.if_contains("event");
         if (!epoch || !seq || !ev || !ev->is_object()) return undecodable("event frame");
-        h.event(std::move(*epoch), SourceEvent{*seq, bj::serialize(*ev)});
+        h.event(*epoch, *seq, bj::serialize(*ev));
       } else if (f->type == "snapshot") {
         auto s = to_snapshot(std::move(f->obj));
         if (!s) return s.error();

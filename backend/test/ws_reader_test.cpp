@@ -221,7 +221,7 @@ Observed observe(asio::io_context& io, FakeRuntime& fake, std::size_t max_frame,
   yoi::backend::StreamHandlers h;
   h.connected = [&o] { o.connected = true; };
   h.snapshot = [](yoi::backend::StreamSnapshot) {};
-  h.event = [&o](std::string_view epoch, yoi::backend::SourceEvent e) { o.events.emplace_back(epoch, e.seq); };
+  h.event = [&o](std::string_view epoch, std::uint64_t seq, std::string_view) { o.events.emplace_back(epoch, seq); };
   h.idle = [] {};
   h.diagnostic = [](yoi::Error, std::string) {};
   h.lost = [&o](yoi::Error e) { o.lost = e; };

@@ -96,9 +96,10 @@ struct StreamSnapshot {
 struct StreamHandlers {
   std::function<void()> connected;
   std::function<void(StreamSnapshot)> snapshot;
-  // `epoch` is valid during the call only (the remote stream's is a view of
-  // the frame it read: no string per event).
-  std::function<void(std::string_view epoch, SourceEvent)> event;
+  // One event: its seq and JSON. The views are valid during the call only
+  // (the remote stream's are views of the frame it read: no string per
+  // event; the proxy copies the event into a buffer it reuses).
+  std::function<void(std::string_view epoch, std::uint64_t seq, std::string_view event_json)> event;
   // Everything the stream had at hand has been delivered: it is about to
   // wait (for the network, or the runtime's next append). The proxy hands
   // the events delivered since the last idle() to its clients then, as one
