@@ -65,22 +65,21 @@ struct Connection {
   explicit Connection(Socket c) : client(std::move(c)), upstream(client.get_executor()) {}
 };
 
-void start(asio::io_context& io, Socket client, const tcp::endpoint& up) {
+void start(Socket client, const tcp::endpoint& up) {
   auto conn = std::make_shared<Connection>(std::move(client));
   conn->upstream.async_connect(up, [conn](boost::system::error_code ec) {
     if (ec) return;
-    conn->client.set_option(tcp::no_delay(true));
-    conn->upstream.set_option(tcp::no_delay(true));
+    conn->client.set_option(tcp::no_delay(true), ec);
+    conn->upstream.set_option(tcp::no_delay(true), ec);
     std::make_shared<Pipe>(conn->client, conn->upstream, conn)->read();
     std::make_shared<Pipe>(conn->upstream, conn->client, conn)->read();
   });
-  (void)io;
 }
 
-void accept(asio::io_context& io, Acceptor& acceptor, const tcp::endpoint& up) {
-  acceptor.async_accept([&io, &acceptor, up](boost::system::error_code ec, Socket s) {
-    if (!ec) start(io, std::move(s), up);
-    accept(io, acceptor, up);
+void accept(Acceptor& acceptor, const tcp::endpoint& up) {
+  acceptor.async_accept([&acceptor, up](boost::system::error_code ec, Socket s) {
+    if (!ec) start(std::move(s), up);
+    accept(acceptor, up);
   });
 }
 
@@ -106,7 +105,7 @@ int main(int argc, char** argv) {
     asio::io_context io(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO);  // as yoi-server's (app.cpp)
     Acceptor acceptor(io.get_executor(), parse(listen));
     const auto up = parse(upstream);
-    accept(io, acceptor, up);
+    accept(acceptor, up);
     std::printf("yoi-asio-relay listening on http://127.0.0.1:%u\n", acceptor.local_endpoint().port());
     std::fflush(stdout);
     io.run();
