@@ -96,6 +96,10 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void on_snapshot(StreamSnapshot s);
   void on_event(std::string_view ep, std::uint64_t seq, std::string_view json);
   void wake_all();
+  void trim_ring(std::size_t max_events);
+  // How far past ring_events the ring may grow within a burst, before
+  // wake_all() trims it back.
+  static constexpr std::size_t kRingSlack = 4096;
   // Clients stream up to here; events past it wait for the upstream's
   // idle() (StreamHandlers::idle) and then leave together, one write per burst.
   std::uint64_t published = 0;
@@ -536,11 +540,13 @@ void Feed::connect() {
   if (closed) return;
   std::optional<Position> after;
   if (have_epoch) after = Position{epoch, head};
-  std::weak_ptr<Feed> weak = weak_from_this();
+  // The handlers hold the feed by pointer: it owns `up`, which runs no
+  // handler after disconnect() (shutdown()) or its destruction, and the hub
+  // never drops a feed from inside one (issue 22: a weak pointer's lock per
+  // event was an atomic on a cold line).
   StreamHandlers hs;
-  hs.connected = [weak] {
-    auto f = weak.lock();
-    if (!f || f->closed) return;
+  hs.connected = [f = this] {
+    if (f->closed) return;
     f->connected = true;
     f->backoff.reset();
     if (auto hb = f->hub.lock()) ++hb->st.upstream_connects;
@@ -549,20 +555,18 @@ void Feed::connect() {
       f->wake_all();
     }
   };
-  hs.snapshot = [weak](StreamSnapshot s) {
-    if (auto f = weak.lock(); f && !f->closed) f->on_snapshot(std::move(s));
+  hs.snapshot = [f = this](StreamSnapshot s) {
+    if (!f->closed) f->on_snapshot(std::move(s));
   };
-  hs.event = [weak](std::string_view ep, std::uint64_t seq, std::string_view json) {
-    if (auto f = weak.lock(); f && !f->closed) f->on_event(ep, seq, json);
+  hs.event = [f = this](std::string_view ep, std::uint64_t seq, std::string_view json) {
+    if (!f->closed) f->on_event(ep, seq, json);
   };
-  hs.idle = [weak] {
-    auto f = weak.lock();
-    if (!f || f->closed || f->published == f->head) return;
+  hs.idle = [f = this] {
+    if (f->closed || f->published == f->head) return;
     f->wake_all();
   };
-  hs.diagnostic = [weak](Error e, std::string action) {
-    auto f = weak.lock();
-    if (!f || f->closed) return;
+  hs.diagnostic = [f = this](Error e, std::string action) {
+    if (f->closed) return;
     if (action == "resync") return;  // a snapshot follows
     if (e.code == Code::worker_stopped) {
       f->stopped = true;
@@ -572,8 +576,8 @@ void Feed::connect() {
     }
     f->wake_all();
   };
-  hs.lost = [weak](Error e) {
-    if (auto f = weak.lock(); f && !f->closed) f->on_lost(e);
+  hs.lost = [f = this](Error e) {
+    if (!f->closed) f->on_lost(e);
   };
   up->connect(std::move(after), std::move(hs));
 }
@@ -652,17 +656,27 @@ void Feed::on_event(std::string_view ep, std::uint64_t seq, std::string_view jso
     event_buf = std::move(*kept);  // its buffer, for the next event
   }
   ring_bytes += r.json ? r.json->size() : 0;
-  ring.push_back(std::move(r));
-  while (!ring.empty() && (ring.size() > hb.opts.ring_events || ring_bytes > hb.opts.ring_bytes)) {
-    ring_bytes -= ring.front().json ? ring.front().json->size() : 0;
-    ring.pop_front();
-  }
-  head = ring.back().seq;
-  if (ring.back().stop) {
+  head = seq;
+  if (r.stop) {
     stopped = true;
     stop_seq = head;
   }
+  ring.push_back(std::move(r));
+  // The byte bound holds at every event; the count is trimmed once the
+  // burst is out (trim_ring), since the oldest event is a cold line away.
+  trim_ring(hb.opts.ring_events + kRingSlack);
   // Clients see it at the upstream's next idle() (StreamHandlers::idle).
+}
+
+// Drops the oldest events while the ring holds more than `max_events` or
+// more than the hub's byte bound, keeping the newest always (clients read
+// it from here, whatever its size).
+void Feed::trim_ring(std::size_t max_events) {
+  const auto max_bytes = hub_raw->opts.ring_bytes;
+  while (ring.size() > 1 && (ring.size() > max_events || ring_bytes > max_bytes)) {
+    ring_bytes -= ring.front().json ? ring.front().json->size() : 0;
+    ring.pop_front();
+  }
 }
 
 // Every caller is at the end of what the feed had at hand (the upstream's
@@ -675,6 +689,10 @@ void Feed::wake_all() {
   for (auto* c : clients)
     if (auto s = c->stream.lock()) streams.push_back(std::move(s));
   for (auto& s : streams) s->flush();
+  // The burst is out: evicting the oldest events now costs the relay's
+  // latency nothing (issue 22: the ring's front was a third of on_event's
+  // time, a cache miss).
+  trim_ring(hub_raw->opts.ring_events);
 }
 
 // One one-shot at a time; the clients still waiting when it lands ask again
@@ -750,11 +768,10 @@ void ObservationHub::Impl::open_client(std::string rid, std::string wid, std::op
     if (auto cl = weak.lock()) cl->client_sent_data();
   });
   stream->set_idle_interval(opts.heartbeat);
-  stream->set_source([weak = std::weak_ptr<Client>(c)](bool idle) -> std::optional<std::string_view> {
-    auto cl = weak.lock();
-    if (!cl) return std::nullopt;
-    return cl->next(idle);
-  });
+  // The stream holds its client through on_close already, and drops both
+  // when the session ends: the source may hold it too, without a lock per
+  // pull.
+  stream->set_source([c](bool idle) { return c->next(idle); });
 }
 
 ObservationHub::ObservationHub(asio::io_context& io, RuntimeRegistry& registry, const CursorCodec& cursors,

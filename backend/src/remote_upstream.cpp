@@ -72,8 +72,16 @@ class Conn : public std::enable_shared_from_this<Conn> {
   // Reads messages until on_message says stop, or the connection fails or
   // closes (then on_end runs once). Pings are answered here.
   virtual void read_messages(OnMessage on_message, std::function<void()> on_end) = 0;
-  virtual void abort() = 0;  // closes the socket; a pending read ends
+  virtual void abort() = 0;  // closes the socket; a pending read ends (on_end runs)
   virtual void ping() = 0;   // a keep-alive ping; the runtime's pong is a read
+  // The owner lets go: the socket closes and no callback runs from now on,
+  // so the callbacks may hold their owner by a plain pointer (issue 22: a
+  // weak pointer's lock per message was an atomic on a cold line). May be
+  // called from inside a callback.
+  void release() {
+    released_ = true;
+    abort();
+  }
 
   // Called each time every whole message read so far has been handed out,
   // before the next read from the socket: the end of a burst. The feed
@@ -87,6 +95,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
  protected:
   std::function<void()> starved_;
   std::uint64_t reads_ = 0;
+  bool released_ = false;
 };
 
 template <class Stream>
@@ -125,7 +134,7 @@ class ConnOf final : public Conn {
       begin += it.used;
       switch (it.kind) {
         case WsReader::Kind::message:
-          if (!on_message_(it.payload)) return stop();
+          if (released_ || !on_message_(it.payload)) return stop();
           continue;
         case WsReader::Kind::fragment:
         case WsReader::Kind::pong: continue;
@@ -148,7 +157,8 @@ class ConnOf final : public Conn {
     const std::size_t size = std::max(kReadChunk, need);
     if (in.size() < size || (in.size() > kReadChunk && size == kReadChunk)) in.resize(size);
     ++reads_;
-    if (starved_) starved_();
+    if (starved_ && !released_) starved_();
+    if (released_) return stop();
     stream.async_read_some(asio::buffer(in.data() + end, in.size() - end),
                            [self = shared_from_this(), this](boost::system::error_code ec, std::size_t n) {
                              if (ec) return end_reading();
@@ -165,7 +175,7 @@ class ConnOf final : public Conn {
     auto done = std::move(on_end_);
     stop();
     abort();
-    if (done) done();
+    if (done && !released_) done();
   }
 
   // A masked control frame to the runtime (client frames are masked), queued
@@ -407,37 +417,41 @@ class RemoteUpstream final : public EventStream {
         lost(conn.error());
         co_return;
       }
+      drop_conn();
       ws = *conn;
       auto my_ws = ws;
-      my_ws->on_starved([weak = weak_from_this(), g] {
-        if (auto st = weak.lock(); st && st->live(g) && st->h.idle) st->h.idle();
+      // The connection's callbacks hold this state by pointer: every path
+      // that lets go of `ws` releases it first (drop_conn), so none runs
+      // after (Conn::release).
+      my_ws->on_starved([st = this, g] {
+        if (st->live(g) && st->h.idle) st->h.idle();
       });
       h.connected();
       watch_idle(my_ws, g, my_ws->socket_reads(), 0);
-      std::weak_ptr<State> weak = weak_from_this();
       my_ws->read_messages(
-          [weak, g](std::string_view m) {
-            auto st = weak.lock();
-            if (!st || !st->live(g)) return false;
+          [st = this, g](std::string_view m) {
+            if (!st->live(g)) return false;
             if (auto bad = st->dispatch(m)) {
               st->end(g, std::move(*bad));
               return false;
             }
             return st->live(g);  // a handler may have disconnected or replaced the stream
           },
-          [weak, g] {
-            if (auto st = weak.lock()) st->end(g, stream_lost());
-          });
+          [st = this, g] { st->end(g, stream_lost()); });
+    }
+
+    // Lets go of the live connection, if any: its callbacks run no more.
+    void drop_conn() {
+      idle_timer.cancel();
+      if (auto conn = std::move(ws)) conn->release();
+      ws.reset();
     }
 
     // The connection `g` ended, for `why`, unless it was replaced meanwhile
     // (then the timer may be the next connection's by now).
     void end(unsigned g, Error why) {
       if (!live(g)) return;
-      idle_timer.cancel();
-      auto conn = std::move(ws);
-      ws.reset();
-      if (conn) conn->abort();
+      drop_conn();
       auto lost = h.lost;
       lost(why);
     }
@@ -507,7 +521,7 @@ class RemoteUpstream final : public EventStream {
             timer->cancel();
           });
       if (!*got) co_await timer->async_wait(use_tuple);  // it may have come with the upgrade
-      w->abort();
+      w->release();
       if (!*got) co_return fail(no_reply(http::Failure::timeout));
       co_return std::move(**got);
     }
@@ -527,6 +541,7 @@ class RemoteUpstream final : public EventStream {
   ~RemoteUpstream() override { disconnect(); }
 
   void connect(std::optional<Position> after, StreamHandlers handlers) override {
+    st_->drop_conn();
     st_->h = std::move(handlers);
     st_->active = true;
     unsigned g = ++st_->gen;
@@ -544,11 +559,7 @@ class RemoteUpstream final : public EventStream {
   void disconnect() override {
     st_->active = false;
     ++st_->gen;
-    st_->idle_timer.cancel();
-    if (st_->ws) {
-      st_->ws->abort();
-      st_->ws.reset();
-    }
+    st_->drop_conn();
   }
   void snapshot(std::function<void(Result<StreamSnapshot>)> done) override {
     asio::co_spawn(st_->io, st_->fetch_snapshot(),

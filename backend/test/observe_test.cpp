@@ -567,6 +567,28 @@ TEST(ObserveEmbedded, ClientBehindTheRingIsCaughtUpByPolling) {
   EXPECT_GT(be.stats().catchup_pages, 0u);
 }
 
+// Every event's frame is larger than the ring's byte bound: the ring keeps
+// the newest one whatever its size (the rest of a burst is caught up by
+// polling), and a watching client gets every event in order.
+TEST(ObserveEmbedded, EventsLargerThanTheRingsByteBoundStillReachTheClient) {
+  Backend be;
+  be.opts.ring_bytes = 64;
+  be.add_embedded(0);
+  be.start();
+  be.create_local("w1");
+  auto watcher = be.client();
+  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(snap);
+  be.input_local("w1", content(300));
+  std::vector<Frame> seen;
+  ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &seen));
+  auto seqs = event_seqs(seen);
+  ASSERT_FALSE(seqs.empty());
+  EXPECT_EQ(seqs.front(), snap->seq + 1);
+  for (std::size_t i = 1; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], seqs[i - 1] + 1) << "at " << i;
+}
+
 // A client that reads far slower than the worker produces: once the socket
 // buffers are full its position falls behind the ring, catch-up pages do not
 // gain on the head, and it gets subscriber_lagged. Big frames (200 KB runs in

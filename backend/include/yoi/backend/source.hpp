@@ -130,7 +130,10 @@ class EventStream {
   // (cursor_expired / cursor_unknown, action resync) and then a snapshot.
   // Connecting again replaces the previous connection and its handlers.
   virtual void connect(std::optional<Position> after, StreamHandlers handlers) = 0;
-  // Idempotent; may be called from inside a handler.
+  // Idempotent; may be called from inside a handler. After it, and after
+  // the stream's destruction, no handler runs, so handlers may hold their
+  // owner by a plain pointer. The stream itself must not be destroyed from
+  // inside one of its handlers.
   virtual void disconnect() = 0;
   // A fresh snapshot, independent of the stream (one-shot).
   virtual void snapshot(std::function<void(Result<StreamSnapshot>)> done) = 0;
