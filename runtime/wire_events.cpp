@@ -225,11 +225,8 @@ std::string event_frame(std::string_view runtime_id, std::string_view worker_id,
   return event_frame(runtime_id, worker_id, e.seq, e.json, e.cursor);
 }
 
-std::string event_frame(std::string_view runtime_id, std::string_view worker_id, std::uint64_t seq,
-                        std::string_view event_json, std::string_view cursor) {
-  // The event JSON is spliced in as stored: no re-parse on the hot path.
-  std::string out;
-  out.reserve(event_json.size() + cursor.size() + runtime_id.size() + worker_id.size() + 96);
+void append_event_frame_head(std::string& out, std::string_view runtime_id, std::string_view worker_id,
+                             std::uint64_t seq, std::string_view cursor) {
   out += R"({"type":"event","cursor":)";
   append_json_string(out, cursor);
   out += R"(,"seq":)";
@@ -239,6 +236,14 @@ std::string event_frame(std::string_view runtime_id, std::string_view worker_id,
   out += R"(,"worker_id":)";
   append_json_string(out, worker_id);
   out += R"(,"event":)";
+}
+
+std::string event_frame(std::string_view runtime_id, std::string_view worker_id, std::uint64_t seq,
+                        std::string_view event_json, std::string_view cursor) {
+  // The event JSON is spliced in as stored: no re-parse on the hot path.
+  std::string out;
+  out.reserve(event_json.size() + cursor.size() + runtime_id.size() + worker_id.size() + 96);
+  append_event_frame_head(out, runtime_id, worker_id, seq, cursor);
   out += event_json;
   out += '}';
   return out;

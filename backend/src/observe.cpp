@@ -84,6 +84,13 @@ struct Feed : std::enable_shared_from_this<Feed> {
   // cursor.
   std::string event_buf;
   std::string cursor_buf;
+  // The next event's frame up to its event JSON (wire::append_event_frame_head),
+  // written once a burst is out (prepare_next_frame) for seq `next_frame_seq`
+  // (0: none) by the current minter: the cursor's MAC and the ids' escaping
+  // are then done while the relay waits, not after the event arrives.
+  std::string next_frame;
+  std::uint64_t next_frame_seq = 0;
+  std::size_t last_event_size = 0;
 
   Feed(asio::io_context& io, std::shared_ptr<ObservationHub::Impl> h, std::string r, std::string w,
        const ObserveOptions& o)
@@ -97,6 +104,8 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void on_event(std::string_view ep, std::uint64_t seq, std::string_view json);
   void wake_all();
   void trim_ring(std::size_t max_events);
+  void write_frame_head(std::string& out, std::uint64_t seq);
+  void prepare_next_frame();
   // How far past ring_events the ring may grow within a burst, before
   // wake_all() trims it back.
   static constexpr std::size_t kRingSlack = 4096;
@@ -649,10 +658,22 @@ void Feed::on_event(std::string_view ep, std::uint64_t seq, std::string_view jso
   r.seq = seq;
   r.stop = type == rt::wire::EventType::worker_stopped;
   if (auto kept = hb.registry.policy().filter_event(rid, wid, std::move(event_buf))) {
-    if (!minter || minter->epoch() != epoch) minter = hb.cursors.minter(rid, wid, epoch);
-    cursor_buf.clear();
-    minter->append_to(cursor_buf, seq);
-    r.json = rt::wire::event_frame(rid, wid, seq, *kept, cursor_buf);
+    if (!minter || minter->epoch() != epoch) {
+      minter = hb.cursors.minter(rid, wid, epoch);
+      next_frame_seq = 0;  // the head was another epoch's
+    }
+    std::string frame;
+    if (next_frame_seq == seq) {
+      frame = std::move(next_frame);
+    } else {
+      frame.reserve(kept->size() + 192);
+      write_frame_head(frame, seq);
+    }
+    next_frame_seq = 0;
+    frame += *kept;
+    frame += '}';
+    last_event_size = kept->size();
+    r.json = std::move(frame);
     event_buf = std::move(*kept);  // its buffer, for the next event
   }
   ring_bytes += r.json ? r.json->size() : 0;
@@ -691,8 +712,25 @@ void Feed::wake_all() {
   for (auto& s : streams) s->flush();
   // The burst is out: evicting the oldest events now costs the relay's
   // latency nothing (issue 22: the ring's front was a third of on_event's
-  // time, a cache miss).
+  // time, a cache miss), and so does the next frame's head.
   trim_ring(hub_raw->opts.ring_events);
+  prepare_next_frame();
+}
+
+void Feed::write_frame_head(std::string& out, std::uint64_t seq) {
+  cursor_buf.clear();
+  minter->append_to(cursor_buf, seq);
+  rt::wire::append_event_frame_head(out, rid, wid, seq, cursor_buf);
+}
+
+void Feed::prepare_next_frame() {
+  if (!have_epoch || !minter || minter->epoch() != epoch || next_frame_seq == head + 1) return;
+  next_frame.clear();
+  // Room for an event like the last one (a large one is not taken as the
+  // measure: the ring keeps this buffer, its capacity uncounted).
+  next_frame.reserve(std::min<std::size_t>(last_event_size, 4096) + 192);
+  write_frame_head(next_frame, head + 1);
+  next_frame_seq = head + 1;
 }
 
 // One one-shot at a time; the clients still waiting when it lands ask again

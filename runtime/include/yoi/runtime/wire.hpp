@@ -182,6 +182,11 @@ std::string event_frame(std::string_view runtime_id, std::string_view worker_id,
 // buffer it reuses).
 std::string event_frame(std::string_view runtime_id, std::string_view worker_id, std::uint64_t seq,
                         std::string_view event_json, std::string_view cursor);
+// An event frame is its head, the event JSON, and `}`: the head depends only
+// on the worker, the seq and its cursor, so the backend's relay writes the
+// next event's head before that event arrives (issue 22). Appended to `out`.
+void append_event_frame_head(std::string& out, std::string_view runtime_id, std::string_view worker_id,
+                             std::uint64_t seq, std::string_view cursor);
 // An event frame read back without a DOM, for the backend's relay: exactly
 // the layout event_frame writes, with plain strings (no escapes) and an
 // event that is a JSON object. nullopt otherwise (the caller then parses the
