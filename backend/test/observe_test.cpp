@@ -371,6 +371,23 @@ struct Backend {
   }
 };
 
+// `be` started with an embedded runtime, worker `wid` created there and a
+// client watching it, past its first frame, the snapshot (`snap`; empty
+// when it did not come).
+struct Watch {
+  WsClient ws;
+  std::optional<Frame> snap;
+};
+Watch start_watching(Backend& be, const std::string& wid) {
+  be.add_embedded(0);
+  be.start();
+  be.create_local(wid);
+  Watch w{be.client(), std::nullopt};
+  if (!w.ws.connect(events_ws("local", wid)).ok) return w;
+  w.snap = read_until(w.ws, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  return w;
+}
+
 std::string content(std::size_t n) {
   std::string s;
   for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('a' + i % 26);
@@ -550,13 +567,8 @@ TEST(ObserveEmbedded, ManyClientsShareOneFeedAndTheFeedIsDroppedAfterGrace) {
 TEST(ObserveEmbedded, ClientBehindTheRingIsCaughtUpByPolling) {
   Backend be;
   be.opts.ring_events = 8;
-  be.add_embedded(0);
-  be.start();
-  be.create_local("w1");
   // A watcher keeps the feed (and its small ring) alive.
-  auto watcher = be.client();
-  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
-  auto snap = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  auto [watcher, snap] = start_watching(be, "w1");
   ASSERT_TRUE(snap);
   be.input_local("w1", content(100));
   std::vector<Frame> all;
@@ -576,35 +588,20 @@ TEST(ObserveEmbedded, ClientBehindTheRingIsCaughtUpByPolling) {
 TEST(ObserveEmbedded, EventsLargerThanTheRingsByteBoundStillReachTheClient) {
   Backend be;
   be.opts.ring_bytes = 64;
-  be.add_embedded(0);
-  be.start();
-  be.create_local("w1");
-  auto watcher = be.client();
-  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
-  auto snap = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  auto [watcher, snap] = start_watching(be, "w1");
   ASSERT_TRUE(snap);
   be.input_local("w1", content(300));
   std::vector<Frame> seen;
   ASSERT_TRUE(read_until(watcher, is_run_finished, 10s, &seen));
   auto seqs = event_seqs(seen);
   ASSERT_FALSE(seqs.empty());
-  EXPECT_EQ(seqs.front(), snap->seq + 1);
-  for (std::size_t i = 1; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], seqs[i - 1] + 1) << "at " << i;
+  expect_contiguous(seqs, snap->seq + 1);
 }
 
-// A client that reads far slower than the worker produces: once the socket
-// buffers are full its position falls behind the ring, catch-up pages do not
-// gain on the head, and it gets subscriber_lagged. Big frames (200 KB runs in
-// 8 KB deltas) so the kernel's buffers hold few of them.
 TEST(ObserveEmbedded, LateClientWithoutCursorGetsAFreshSnapshotWhenTheRingMovedOn) {
   Backend be;
   be.opts.ring_events = 8;
-  be.add_embedded(0);
-  be.start();
-  be.create_local("w1");
-  auto watcher = be.client();
-  ASSERT_TRUE(watcher.connect(events_ws("local", "w1")).ok);
-  auto first = read_until(watcher, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  auto [watcher, first] = start_watching(be, "w1");
   ASSERT_TRUE(first);
   be.input_local("w1", content(50));
   std::vector<Frame> seen;
@@ -622,6 +619,10 @@ TEST(ObserveEmbedded, LateClientWithoutCursorGetsAFreshSnapshotWhenTheRingMovedO
   EXPECT_EQ(tail->as_array().size(), 2u);  // the input and the reply
 }
 
+// A client that reads far slower than the worker produces: once the socket
+// buffers are full its position falls behind the ring, catch-up pages do not
+// gain on the head, and it gets subscriber_lagged. Big frames (200 KB runs in
+// 8 KB deltas) so the kernel's buffers hold few of them.
 TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
   Backend be;
   be.opts.ring_events = 16;
