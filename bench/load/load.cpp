@@ -12,11 +12,13 @@
 //       as possible, D > 1 pipelines: D requests in flight per connection.
 //   yoi-load ws    --url ws://H:P/path [--header ...] [--subscribers N]
 //                  --trigger-url http://... [--trigger-header ...]
-//                  [--count K] [--rate R] --name NAME --path PATH
+//                  [--count K] [--rate R] [--dump FILE] --name NAME --path PATH
 //       N subscribers read their first frame (snapshot), then one POST starts
 //       a run whose every text_delta carries the producer's CLOCK_MONOTONIC
 //       time in microseconds (bench/load/stamp_provider.cpp); each receipt
 //       gives one end-to-end latency. Ends at run_finished on every subscriber.
+//       --dump writes the first subscriber's latencies to FILE, one per line
+//       in µs, in the order the events came (to look at a tail's shape).
 //   yoi-load idle  --url ws://... [--subscribers N] --pid P [--pid P]...
 //                  [--children] --name NAME --path PATH
 //       RSS of the given processes (and their children) before and after N
@@ -507,6 +509,10 @@ int cmd_ws(const Args& a) {
     unfinished += s.done ? 0 : 1;
     if (diag.empty() && !s.diagnostic.empty()) diag = s.diagnostic;
   }
+  if (auto dump = a.get("dump", ""); !dump.empty() && !subs.empty()) {
+    std::ofstream out(dump);
+    for (double v : subs.front().lat_us) out << v << '\n';
+  }
   std::sort(lat.begin(), lat.end());
   // The window runs from the producer's first delta to the last receipt on
   // any subscriber: relay throughput including the runtime's own pace.
@@ -741,6 +747,18 @@ int cmd_report(const Args& a) {
         "p99 %.0f µs; Asio relay ÷ nginx p50 %.2f, p99 %.2f; yoi-server ÷ Asio relay p50 %.2f, p99 %.2f\n",
         fp50, fp99, fp50 / get("ws_latency", "nginx", "p50_us"), fp99 / get("ws_latency", "nginx", "p99_us"),
         get("ws_latency", "yoi", "p50_us") / fp50, get("ws_latency", "yoi", "p99_us") / fp99);
+  }
+  // Each relay's own time per event, wake to send, from its system calls
+  // (bench/relay_time.py), when bench/run could trace them.
+  if (const double y50 = get("relay_time", "yoi", "p50_us"); !std::isnan(y50)) {
+    const double n50 = get("relay_time", "nginx", "p50_us"), a50 = get("relay_time", "asio", "p50_us");
+    const double y99 = get("relay_time", "yoi", "p99_us"), n99 = get("relay_time", "nginx", "p99_us"),
+                 a99 = get("relay_time", "asio", "p99_us");
+    std::printf(
+        "\neach relay's own time per event, wake to send (syscall tracepoints): p50 yoi-server %.1f µs, nginx %.1f, "
+        "Asio relay %.1f; p99 yoi-server %.1f µs, nginx %.1f, Asio relay %.1f; yoi-server − nginx: p50 %+.1f µs, "
+        "p99 %+.1f µs\n",
+        y50, n50, a50, y99, n99, a99, y50 - n50, y99 - n99);
   }
   std::printf("\n| ratio | value | target | result |\n|---|---|---|---|\n");
   int miss = 0;
