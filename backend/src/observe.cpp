@@ -91,6 +91,8 @@ struct Feed : std::enable_shared_from_this<Feed> {
   std::string next_frame;
   std::uint64_t next_frame_seq = 0;
   std::size_t last_event_size = 0;
+  // Bytes reserved for a frame's head (its ids and cursor) and closing brace.
+  static constexpr std::size_t kHeadRoom = 192;
 
   Feed(asio::io_context& io, std::shared_ptr<ObservationHub::Impl> h, std::string r, std::string w,
        const ObserveOptions& o)
@@ -666,7 +668,7 @@ void Feed::on_event(std::string_view ep, std::uint64_t seq, std::string_view jso
     if (next_frame_seq == seq) {
       frame = std::move(next_frame);
     } else {
-      frame.reserve(kept->size() + 192);
+      frame.reserve(kept->size() + kHeadRoom);
       write_frame_head(frame, seq);
     }
     next_frame_seq = 0;
@@ -728,7 +730,7 @@ void Feed::prepare_next_frame() {
   next_frame.clear();
   // Room for an event like the last one (a large one is not taken as the
   // measure: the ring keeps this buffer, its capacity uncounted).
-  next_frame.reserve(std::min<std::size_t>(last_event_size, 4096) + 192);
+  next_frame.reserve(std::min<std::size_t>(last_event_size, 4096) + kHeadRoom);
   write_frame_head(next_frame, head + 1);
   next_frame_seq = head + 1;
 }
