@@ -202,8 +202,9 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 //   none        the ring, by seq + 1. Behind the ring (or ahead of the
 //               head, once: `probed_ahead`), unless the upstream is down:
 //               start_catchup() → in_flight, or closing (subscriber_lagged)
-//               after lag_catchup_pages pages in a row without gaining on
-//               the head.
+//               once the client has not gained on the head for
+//               lag_timeout (a burst faster than the client is fine: it
+//               gains once the burst is over).
 //   in_flight   a page of the polling route is on its way; heartbeats.
 //               caught_up() → draining (events), none (an empty page), or
 //               retry_wait (the runtime is down) or a resync / closing.
@@ -244,8 +245,11 @@ struct Client : std::enable_shared_from_this<Client> {
   bool probed_ahead = false;    // asked the polling route while ahead of the head
   std::vector<SourceEvent> batch;  // draining: the catch-up page
   std::size_t batch_pos = 0;
-  std::size_t streak = 0;  // catch-up pages in a row, and the gap when they began
-  std::uint64_t streak_gap = 0;
+  // The lag rule, while behind the ring (start_catchup): the largest gap to
+  // the head since the client last gained, and when that was.
+  bool behind = false;
+  std::uint64_t peak_gap = 0;
+  std::chrono::steady_clock::time_point gained_at;
   std::optional<asio::steady_timer> retry_timer;
 
   // need_snapshot: the feed's head and one-shot count when the wait began
@@ -294,7 +298,7 @@ struct Client : std::enable_shared_from_this<Client> {
     if (catchup == Catchup::draining) catchup = Catchup::none;
     batch.clear();
     batch_pos = 0;
-    streak = 0;
+    behind = false;
   }
 
   std::optional<std::string> event_frame(std::uint64_t s, const std::string& json) {
@@ -390,7 +394,7 @@ struct Client : std::enable_shared_from_this<Client> {
     epoch = f.base->epoch;
     seq = f.base->seq;
     phase = Phase::streaming;
-    streak = 0;
+    behind = false;
     return {f.base_frame};
   }
 
@@ -424,7 +428,7 @@ struct Client : std::enable_shared_from_this<Client> {
       return again();
     }
     if (seq == f.head) {
-      streak = 0;
+      behind = false;
       return beat(idle);
     }
     if (seq > f.head) {
@@ -434,7 +438,7 @@ struct Client : std::enable_shared_from_this<Client> {
       return again();
     }
     if (const RingEvent* r = f.at(seq + 1)) {
-      streak = 0;
+      behind = false;
       seq = r->seq;
       if (!r->json) return again();  // withheld: advance silently
       return from_ring_entry(*r->json);
@@ -446,10 +450,21 @@ struct Client : std::enable_shared_from_this<Client> {
   }
 
   void start_catchup() {
-    auto gap = feed->head > seq ? feed->head - seq : 0;
-    if (streak == 0) streak_gap = gap;
-    ++streak;
-    if (streak > h->opts.lag_catchup_pages && gap >= streak_gap) {
+    // A client gains when its gap to the head falls an eighth (and at least
+    // a page) below the largest it reached since it last gained: a burst
+    // faster than the client is followed by gains, a client slower than the
+    // worker never gains, and one page sent early is not a gain (the
+    // writer's pulls come in bursts as the socket drains).
+    const auto gap = feed->head > seq ? feed->head - seq : 0;
+    const auto now = h->opts.clock->steady_now();
+    const auto gain = std::max<std::uint64_t>(h->opts.catchup_page, peak_gap / 8);
+    if (!behind || peak_gap >= gap + gain) {
+      behind = true;
+      peak_gap = gap;
+      gained_at = now;
+    }
+    peak_gap = std::max(peak_gap, gap);
+    if (now - gained_at >= h->opts.lag_timeout) {
       ++h->st.lagged;
       close_with(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry",
                  1008);

@@ -91,7 +91,7 @@ TEST(Config, ErrorsNameKeyAndLineAndNeverTheUrl) {
 TEST(Config, ObserveTableSetsTheProxyOptionsAndTheCursorKeyFile) {
   auto cfg = parse_config(
       "[observe]\ncursor_key_file = \"/etc/yoi/cursor.key\"\nring_events = 64\nring_bytes = 65536\n"
-      "catchup_page = 32\nlag_catchup_pages = 8\nheartbeat_ms = 500\ngrace_ms = 0\nconnect_timeout_ms = 700\n"
+      "catchup_page = 32\nlag_timeout_ms = 2500\nheartbeat_ms = 500\ngrace_ms = 0\nconnect_timeout_ms = 700\n"
       "backoff_initial_ms = 20\nbackoff_max_ms = 900\nmax_upstream_frame = 4096\nupstream_idle_timeout_ms = 1500\n",
       "s.toml");
   ASSERT_TRUE(cfg) << cfg.error().message;
@@ -100,7 +100,7 @@ TEST(Config, ObserveTableSetsTheProxyOptionsAndTheCursorKeyFile) {
   EXPECT_EQ(o.ring_events, 64u);
   EXPECT_EQ(o.ring_bytes, 65536u);
   EXPECT_EQ(o.catchup_page, 32u);
-  EXPECT_EQ(o.lag_catchup_pages, 8u);
+  EXPECT_EQ(o.lag_timeout, std::chrono::milliseconds(2500));
   EXPECT_EQ(o.heartbeat, std::chrono::milliseconds(500));
   EXPECT_EQ(o.grace, std::chrono::milliseconds(0));
   EXPECT_EQ(o.connect_timeout, std::chrono::milliseconds(700));

@@ -627,7 +627,7 @@ TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
   Backend be;
   be.opts.ring_events = 16;
   be.opts.catchup_page = 4;
-  be.opts.lag_catchup_pages = 3;
+  be.opts.lag_timeout = 1s;
   be.add_embedded(2, 8192);
   be.start();
   be.create_local("w1");
@@ -688,6 +688,58 @@ TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
   auto first = read_until(again, [](const Frame&) { return true; }, 10s);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->type, "event");
+}
+
+// A burst faster than the client is not lag. Sixteen back-to-back runs of
+// 100 deltas of 2 KB at ~1,000 events/s (~1.7 s), a client reading ~300
+// frames/s: past what the socket buffers hold it falls behind the 16-event
+// ring, and its catch-up pages (4 events) do not gain on the head while the
+// burst lasts (~100 pages), then gain once it is over. It gets every event,
+// in order, as from the runtime directly. A count of pages without gain
+// (the rule before: 64) closed such a client mid-burst with
+// subscriber_lagged. The lag timeout is the default.
+TEST(ObserveEmbedded, BurstFasterThanTheClientIsCaughtUpWhole) {
+  Backend be;
+  be.opts.ring_events = 16;
+  be.opts.catchup_page = 4;
+  be.add_embedded(1, 2048);
+  be.start();
+  be.create_local("w1");
+  auto fast = be.client();
+  ASSERT_TRUE(fast.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(fast, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  auto slow = be.client();
+  slow.set_receive_buffer(2048);
+  ASSERT_TRUE(slow.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(slow, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(snap);
+
+  constexpr int kRuns = 16;
+  std::atomic<bool> produced{true};
+  std::thread producer([&] {
+    for (int i = 0; i < kRuns && produced; ++i) {
+      be.input_local("w1", content(200 * 1024));
+      if (!read_until(fast, is_run_finished, 20s)) produced = false;
+    }
+  });
+  int finished = 0;
+  auto slow_reader = [&finished](const Frame& f) {
+    std::this_thread::sleep_for(3ms);
+    if (is_run_finished(f)) ++finished;
+    return finished == kRuns || f.type == "diagnostic";
+  };
+  std::vector<Frame> seen;
+  auto last = read_until(slow, slow_reader, 60s, &seen);
+  producer.join();
+  ASSERT_TRUE(produced) << "the fast client did not see the runs";
+  ASSERT_TRUE(last) << "the stream ended after " << seen.size() << " frames";
+  ASSERT_EQ(last->type, "event") << last->code << ": " << json::str_or_empty(last->obj, "message");
+  auto seqs = event_seqs(seen);
+  ASSERT_GE(seqs.size(), kRuns * 100u);
+  expect_contiguous(seqs, snap->seq + 1);
+  auto s = be.stats();
+  EXPECT_GT(s.catchup_pages, 50u) << "the client never fell far behind the ring: the test did not test";
+  EXPECT_EQ(s.lagged, 0u);
 }
 
 TEST(ObserveEmbedded, NeverReadingClientDoesNotDelayOthers) {

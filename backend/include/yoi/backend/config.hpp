@@ -40,7 +40,7 @@
 //   ring_events = 1024             # recent events kept per watched worker
 //   ring_bytes = 4194304
 //   catchup_page = 256             # events per polling page for a client behind the ring
-//   lag_catchup_pages = 64         # then subscriber_lagged
+//   lag_timeout_ms = 10000         # behind the ring, not gaining this long: subscriber_lagged
 //   heartbeat_ms = 15000
 //   grace_ms = 10000               # keep an unwatched upstream this long
 //   connect_timeout_ms = 3000      # upstream connect + handshake

@@ -11,7 +11,7 @@
 //   bounded ring of recent events; each client pulls by position (the net
 //   layer's writer pulls, so nothing queues per client). A client behind the
 //   ring is caught up from the polling route (Source::events via the
-//   registry); one that needs more than `lag_catchup_pages` pages in a row
+//   registry); one whose gap to the head has not shrunk for `lag_timeout`
 //   gets `subscriber_lagged` and is closed.
 // - Upstream lost: clients stay connected and get `runtime_unavailable`
 //   (wait), then `runtime_recovered`; reconnects use jittered exponential
@@ -44,7 +44,7 @@ struct ObserveOptions {
   std::size_t ring_events = 1024;            // recent events kept per watched worker
   std::size_t ring_bytes = 4u << 20;         // ... and their bytes
   std::size_t catchup_page = 256;            // events per polling page for a client behind the ring
-  std::size_t lag_catchup_pages = 64;        // consecutive catch-up pages before subscriber_lagged
+  std::chrono::milliseconds lag_timeout{10'000};  // behind the ring, not gaining this long: subscriber_lagged
   std::chrono::milliseconds heartbeat{15'000};
   std::chrono::milliseconds grace{10'000};   // keep an unwatched upstream this long
   BackoffPolicy backoff;
