@@ -69,6 +69,20 @@ bool is_object_text(std::string_view text) {
   return !ec && p.done() && n == text.size();
 }
 
+std::size_t leading_object_size(std::string_view text) {
+  if (text.empty() || text.front() != '{') return 0;
+  bj::parse_options opts;
+  opts.max_depth = 32;
+  bj::basic_parser<NullHandler> p(opts);
+  boost::system::error_code ec;
+  // With more to come, the parser stops after the first complete value (and
+  // the whitespace after it, which is not the object's).
+  auto n = p.write_some(true, text.data(), text.size(), ec);
+  if (ec || !p.done()) return 0;
+  while (n > 0 && text[n - 1] != '}') --n;
+  return n;
+}
+
 std::string serialize(const bj::value& v) { return bj::serialize(v); }
 std::string serialize(const bj::object& o) { return bj::serialize(o); }
 

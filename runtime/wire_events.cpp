@@ -1,8 +1,10 @@
 // Events and the event frame: their builders, their type names, and the
-// DOM-free forms of the hot paths (text_delta, the relay's frame scan).
+// DOM-free forms of the hot paths (text_delta, the relay's frame scan, the
+// events page and its scan).
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_ref.hpp>
@@ -249,39 +251,120 @@ std::string event_frame(std::string_view runtime_id, std::string_view worker_id,
   return out;
 }
 
-std::optional<EventFrameView> scan_event_frame(std::string_view f) {
-  auto take = [&f](std::string_view lit) {
+namespace {
+
+// Reads, front to back, a text this file's writers wrote: their literals,
+// plain strings (no escapes), unsigned numbers, and spliced-in JSON objects
+// (checked for grammar). Any step that does not match fails the scan, and
+// the caller parses the text in general.
+struct Scan {
+  std::string_view f;
+
+  bool take(std::string_view lit) {
     if (!f.starts_with(lit)) return false;
     f.remove_prefix(lit.size());
     return true;
-  };
-  // The rest of a string whose opening quote was taken; none with escapes.
-  auto plain_string = [&f]() -> std::optional<std::string_view> {
+  }
+  // The rest of a string whose opening quote was taken.
+  std::optional<std::string_view> plain_string() {
     auto q = f.find('"');
     if (q == std::string_view::npos) return std::nullopt;
     auto s = f.substr(0, q);
     if (s.find('\\') != std::string_view::npos) return std::nullopt;
     f.remove_prefix(q + 1);
     return s;
-  };
+  }
+  std::optional<std::uint64_t> number() {
+    std::uint64_t v = 0;
+    auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
+    if (ec != std::errc{}) return std::nullopt;
+    f.remove_prefix(static_cast<std::size_t>(end - f.data()));
+    return v;
+  }
+  std::optional<std::string_view> object() {
+    auto n = json::leading_object_size(f);
+    if (n == 0) return std::nullopt;
+    auto o = f.substr(0, n);
+    f.remove_prefix(n);
+    return o;
+  }
+};
+
+}  // namespace
+
+std::optional<EventFrameView> scan_event_frame(std::string_view frame) {
+  Scan s{frame};
   EventFrameView v;
-  if (!take(R"({"type":"event","cursor":")")) return std::nullopt;
-  auto cursor = plain_string();
-  if (!cursor || !take(R"(,"seq":)")) return std::nullopt;
-  auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v.seq);
-  if (ec != std::errc{}) return std::nullopt;
-  f.remove_prefix(static_cast<std::size_t>(end - f.data()));
-  if (!take(R"(,"runtime_id":")")) return std::nullopt;
-  auto runtime_id = plain_string();
-  if (!runtime_id || !take(R"(,"worker_id":")")) return std::nullopt;
-  auto worker_id = plain_string();
-  if (!worker_id || !take(R"(,"event":)")) return std::nullopt;
-  if (f.empty() || f.back() != '}') return std::nullopt;
-  v.event = f.substr(0, f.size() - 1);
+  if (!s.take(R"({"type":"event","cursor":")")) return std::nullopt;
+  auto cursor = s.plain_string();
+  if (!cursor || !s.take(R"(,"seq":)")) return std::nullopt;
+  auto seq = s.number();
+  if (!seq || !s.take(R"(,"runtime_id":")")) return std::nullopt;
+  auto runtime_id = s.plain_string();
+  if (!runtime_id || !s.take(R"(,"worker_id":")")) return std::nullopt;
+  auto worker_id = s.plain_string();
+  if (!worker_id || !s.take(R"(,"event":)")) return std::nullopt;
+  // The event is all but the frame's closing brace: one grammar check of it
+  // as a whole, which is the relay's hot path.
+  if (s.f.empty() || s.f.back() != '}') return std::nullopt;
+  v.event = s.f.substr(0, s.f.size() - 1);
   if (!json::is_object_text(v.event)) return std::nullopt;
   v.cursor = *cursor;
+  v.seq = *seq;
   v.runtime_id = *runtime_id;
   v.worker_id = *worker_id;
+  return v;
+}
+
+std::string event_page_text(const EventPage& page) {
+  std::size_t size = 48 + page.cursor.size();
+  for (const auto& e : page.events) size += e.json.size() + e.cursor.size() + 48;
+  std::string out;
+  out.reserve(size);
+  out += R"({"events":[)";
+  for (std::size_t i = 0; i < page.events.size(); ++i) {
+    const auto& e = page.events[i];
+    if (i) out += ',';
+    out += R"({"cursor":)";
+    append_json_string(out, e.cursor);
+    out += R"(,"seq":)";
+    append_int(out, e.seq);
+    out += R"(,"event":)";
+    out += e.json;  // as stored, like event_frame
+    out += '}';
+  }
+  out += R"(],"cursor":)";
+  append_json_string(out, page.cursor);
+  out += R"(,"last_seq":)";
+  append_int(out, page.last_seq);
+  out += '}';
+  return out;
+}
+
+std::optional<EventPageView> scan_event_page(std::string_view text) {
+  Scan s{text};
+  EventPageView v;
+  if (!s.take(R"({"events":[)")) return std::nullopt;
+  if (!s.take("]")) {
+    do {
+      if (!s.take(R"({"cursor":")")) return std::nullopt;
+      auto cursor = s.plain_string();
+      if (!cursor || !s.take(R"(,"seq":)")) return std::nullopt;
+      auto seq = s.number();
+      if (!seq || !s.take(R"(,"event":)")) return std::nullopt;
+      auto event = s.object();
+      if (!event || !s.take("}")) return std::nullopt;
+      v.events.push_back(EventPageView::Item{*cursor, *seq, *event});
+    } while (s.take(","));
+    if (!s.take("]")) return std::nullopt;
+  }
+  if (!s.take(R"(,"cursor":")")) return std::nullopt;
+  auto cursor = s.plain_string();
+  if (!cursor || !s.take(R"(,"last_seq":)")) return std::nullopt;
+  auto last_seq = s.number();
+  if (!last_seq || !s.take("}") || !s.f.empty()) return std::nullopt;
+  v.cursor = *cursor;
+  v.last_seq = *last_seq;
   return v;
 }
 

@@ -67,11 +67,15 @@ void add_stream_metrics(net::MetricsRegistry& metrics, const RuntimeRegistry& re
   auto& upstreams = metrics.gauge("yoi_backend_stream_upstreams", "watched workers (one upstream each)").get();
   auto& open = metrics.gauge("yoi_backend_streams_open", "open client event streams").get();
   auto& lagged = metrics.gauge("yoi_backend_streams_lagged", "streams closed as subscriber_lagged since start").get();
-  metrics.on_collect([&upstreams, &open, &lagged, &observe] {
+  auto& catchup = metrics.gauge("yoi_backend_stream_catchup_pages",
+                                "pages asked of the runtimes' polling routes for clients behind the ring, since start")
+                      .get();
+  metrics.on_collect([&upstreams, &open, &lagged, &catchup, &observe] {
     auto s = observe.stats();
     upstreams.set(static_cast<double>(s.feeds));
     open.set(static_cast<double>(s.clients));
     lagged.set(static_cast<double>(s.lagged));
+    catchup.set(static_cast<double>(s.catchup_pages));
   });
 }
 

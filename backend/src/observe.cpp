@@ -201,17 +201,25 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 // Catchup, while streaming: where the next event comes from.
 //   none        the ring, by seq + 1. Behind the ring (or ahead of the
 //               head, once: `probed_ahead`), unless the upstream is down:
-//               start_catchup() → in_flight, or closing (subscriber_lagged)
-//               once the client has not gained on the head for
-//               lag_timeout (a burst faster than the client is fine: it
-//               gains once the burst is over).
+//               start_catchup() → in_flight. Every page asked (ask())
+//               checks the lag rule first: a client that has not gained on
+//               the head for lag_timeout → closing (subscriber_lagged); a
+//               burst faster than the client is fine: it gains once the
+//               burst is over.
 //   in_flight   a page of the polling route is on its way; heartbeats.
-//               caught_up() → draining (events), none (an empty page), or
+//               take_page() → draining (events), none (an empty page), or
 //               retry_wait (the runtime is down) or a resync / closing.
-//   draining    the page's events, one per pull → none after the last.
+//   draining    the page's events, one per pull (those at or before the
+//               client's seq skipped). A full page that the ring does not
+//               continue asks for the next one at once (`asked`), so the
+//               runtime's round trip overlaps the client's writes; after
+//               the last event: that page if it landed (`landed`), else
+//               in_flight while it is on its way, else none.
 //   retry_wait  heartbeats until a timer (1 s) → none.
-// A resync drops the page being drained; a page in flight or a retry wait
-// runs its course and is handled as above whatever the phase.
+// One page at most is on its way per client, and one more held: a client
+// behind the ring costs two pages. A resync drops the page being drained
+// and the one held; a page on its way runs its course and is dropped when
+// it lands (`asked_stale`); a retry wait runs its course.
 struct Client : std::enable_shared_from_this<Client> {
   enum class Phase { resolving, need_snapshot, streaming, closing, finished };
   enum class Catchup { none, in_flight, draining, retry_wait };
@@ -245,7 +253,13 @@ struct Client : std::enable_shared_from_this<Client> {
   bool probed_ahead = false;    // asked the polling route while ahead of the head
   std::vector<SourceEvent> batch;  // draining: the catch-up page
   std::size_t batch_pos = 0;
-  // The lag rule, while behind the ring (start_catchup): the largest gap to
+  bool asked = false;        // a catch-up page is on its way
+  bool asked_stale = false;  // ... asked before a resync: dropped when it lands
+  std::optional<Result<SourceEventPage>> landed;  // the next page, landed while draining
+  // Catch-up frames: their cursors minted for (rid, wid, epoch) once.
+  std::optional<CursorCodec::Minter> minter;
+  std::string cursor_buf;
+  // The lag rule, while behind the ring (ask): the largest gap to
   // the head since the client last gained, and when that was.
   bool behind = false;
   std::uint64_t peak_gap = 0;
@@ -298,12 +312,23 @@ struct Client : std::enable_shared_from_this<Client> {
     if (catchup == Catchup::draining) catchup = Catchup::none;
     batch.clear();
     batch_pos = 0;
+    landed.reset();
+    asked_stale = asked;
     behind = false;
   }
 
-  std::optional<std::string> event_frame(std::uint64_t s, const std::string& json) {
+  // A catch-up event's frame (the ring holds its events' frames ready).
+  std::string event_frame(std::uint64_t s, const std::string& json) {
     seq = s;
-    return rt::wire::event_frame(rid, wid, rt::Event{s, json, cursor()});
+    if (!minter || minter->epoch() != epoch) minter = h->cursors.minter(rid, wid, epoch);
+    cursor_buf.clear();
+    minter->append_to(cursor_buf, s);
+    std::string out;
+    out.reserve(json.size() + cursor_buf.size() + rid.size() + wid.size() + Feed::kHeadRoom);
+    rt::wire::append_event_frame_head(out, rid, wid, s, cursor_buf);
+    out += json;
+    out += '}';
+    return out;
   }
 
   // Nothing to send now; on an idle socket, a heartbeat.
@@ -406,12 +431,11 @@ struct Client : std::enable_shared_from_this<Client> {
     switch (catchup) {
       case Catchup::draining: {
         auto e = std::move(batch[batch_pos++]);
-        if (batch_pos >= batch.size()) {
-          batch.clear();
-          batch_pos = 0;
-          catchup = Catchup::none;
-        }
-        return {event_frame(e.seq, e.json)};
+        std::optional<std::string> frame;
+        if (e.seq > seq) frame = event_frame(e.seq, e.json);  // else a page asked before a resync
+        if (batch_pos >= batch.size()) drained();
+        if (!frame) return again();
+        return {std::move(frame)};
       }
       case Catchup::in_flight:
       case Catchup::retry_wait: return beat(idle);
@@ -450,11 +474,16 @@ struct Client : std::enable_shared_from_this<Client> {
   }
 
   void start_catchup() {
-    // A client gains when its gap to the head falls an eighth (and at least
-    // a page) below the largest it reached since it last gained: a burst
-    // faster than the client is followed by gains, a client slower than the
-    // worker never gains, and one page sent early is not a gain (the
-    // writer's pulls come in bursts as the socket drains).
+    if (asked || ask(seq)) catchup = Catchup::in_flight;  // asked: one from before a resync lands first
+  }
+
+  // Asks for the page after `after`; false (closing) when the client cannot
+  // keep up. A client gains when its gap to the head falls an eighth (and
+  // at least a page) below the largest it reached since it last gained: a
+  // burst faster than the client is followed by gains, a client slower than
+  // the worker never gains, and one page sent early is not a gain (the
+  // writer's pulls come in bursts as the socket drains).
+  bool ask(std::uint64_t after) {
     const auto gap = feed->head > seq ? feed->head - seq : 0;
     const auto now = h->opts.clock->steady_now();
     const auto gain = std::max<std::uint64_t>(h->opts.catchup_page, peak_gap / 8);
@@ -468,18 +497,48 @@ struct Client : std::enable_shared_from_this<Client> {
       ++h->st.lagged;
       close_with(Code::subscriber_lagged, "this client cannot keep up; reconnect with its last cursor", "retry",
                  1008);
-      return;
+      return false;
     }
-    catchup = Catchup::in_flight;
+    asked = true;
+    asked_stale = false;
     ++h->st.catchup_pages;
     std::weak_ptr<Client> weak = weak_from_this();
-    h->registry.events(rid, wid, Position{epoch, seq}, h->opts.catchup_page,
+    h->registry.events(rid, wid, Position{epoch, after}, h->opts.catchup_page,
                        [weak](Result<SourceEventPage> page) {
-                         if (auto c = weak.lock()) c->caught_up(std::move(page));
+                         if (auto c = weak.lock()) c->page_landed(std::move(page));
                        });
+    return true;
   }
 
-  void caught_up(Result<SourceEventPage> page) {
+  void page_landed(Result<SourceEventPage> page) {
+    asked = false;
+    if (asked_stale) {
+      asked_stale = false;
+      if (catchup == Catchup::in_flight) catchup = Catchup::none;
+      return wake();
+    }
+    if (catchup == Catchup::draining) {
+      landed = std::move(page);
+      return;
+    }
+    take_page(std::move(page));
+    wake();
+  }
+
+  // The last event of the page is out: the next page, if it landed or is
+  // on its way.
+  void drained() {
+    batch.clear();
+    batch_pos = 0;
+    catchup = asked ? Catchup::in_flight : Catchup::none;
+    if (landed) {
+      auto page = std::move(*landed);
+      landed.reset();
+      take_page(std::move(page));
+    }
+  }
+
+  void take_page(Result<SourceEventPage> page) {
     catchup = Catchup::none;
     if (phase == Phase::finished) return;
     if (!page) {
@@ -497,11 +556,11 @@ struct Client : std::enable_shared_from_this<Client> {
       } else {
         close_with(c, page.error().message, "fatal", 1011);
       }
-      return wake();
+      return;
     }
     if (page->epoch != epoch) {
       resync(Code::cursor_unknown, "the runtime restarted with a new history; resynchronising");
-      return wake();
+      return;
     }
     if (told_down && !feed->down) {
       told_down = false;
@@ -510,11 +569,13 @@ struct Client : std::enable_shared_from_this<Client> {
     if (!page->events.empty()) probed_ahead = false;
     batch = std::move(page->events);
     batch_pos = 0;
-    if (batch.empty())
+    if (batch.empty()) {
       seq = std::max(seq, page->position);
-    else
-      catchup = Catchup::draining;
-    wake();
+      return;
+    }
+    catchup = Catchup::draining;
+    const auto next = page->position;
+    if (batch.size() >= h->opts.catchup_page && next < page->last_seq && !feed->at(next + 1)) ask(next);
   }
 
   void retry_later() {

@@ -468,18 +468,25 @@ class RemoteSource final : public Source {
          });
   }
 
+  // The catch-up path of slow event-stream clients (issue 22): the page is
+  // read in place (rt::wire::scan_event_page), each event's bytes checked
+  // and kept; a page the scan declines is decoded the slow way, which
+  // decides whether it is an error.
   void events(std::string worker_id, std::optional<Position> after, std::size_t limit,
               Callback<SourceEventPage> done) override {
     std::string target = fmt::format("/events?limit={}", limit);
     if (after) target += "&after=" + pct(rt::encode_cursor(after->epoch, rt::worker_tag(worker_id), after->seq));
     const std::uint64_t from = after ? after->seq : 0;
-    with(Op::events, "GET", core_->worker_path(worker_id, target), {},
-         [c = core_, from, done = std::move(done)](Result<bj::value> v) {
-           if (!v) return done(fail(v.error()));
-           auto page = decode_events(*v, c->cfg.id, from);
-           if (!page) return done(bad(c));
-           done(std::move(page));
-         });
+    core_->require(Op::events, [c = core_, path = core_->worker_path(worker_id, target), from,
+                                done = std::move(done)](Result<void> ok) mutable {
+      if (!ok) return done(fail(ok.error()));
+      c->call_raw("GET", std::move(path), {}, [c, from, done = std::move(done)](Result<http::Response> out) {
+        if (!out) return done(fail(out.error()));
+        auto page = decode_events_text(out->body, c->cfg.id, from);
+        if (!page) return done(bad(c));
+        done(std::move(page));
+      });
+    });
   }
 
   std::unique_ptr<EventStream> event_stream(std::string worker_id, const StreamOptions& options) override {
@@ -544,6 +551,30 @@ class RemoteSource final : public Source {
     bj::object o;
     if (reason) o["reason"] = *reason;
     return json::serialize(o);
+  }
+
+  static Result<SourceEventPage> decode_events_text(std::string_view body, const std::string& rid,
+                                                    std::uint64_t from) {
+    auto view = body.size() <= kMaxReplyBytes ? rt::wire::scan_event_page(body) : std::nullopt;
+    if (!view) {
+      auto v = json::parse(body, kMaxReplyBytes);
+      if (!v) return fail(Code::runtime_bad_response, "undecodable events page");
+      return decode_events(*v, rid, from);
+    }
+    auto parts = rt::parse_cursor(view->cursor);
+    if (!parts) return fail(Code::runtime_bad_response, "bad events page");
+    SourceEventPage page;
+    page.epoch = std::string(parts->epoch);
+    page.position = from;
+    page.events.reserve(view->events.size());
+    for (const auto& e : view->events) {
+      std::string json(e.event);
+      detail::relabel_event_json(json, rid);
+      page.events.push_back(SourceEvent{e.seq, std::move(json)});
+      page.position = e.seq;
+    }
+    page.last_seq = std::max(view->last_seq, page.position);
+    return page;
   }
 
   // {"events": [{"cursor","seq","event"}...], "cursor", "last_seq"}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <deque>
 #include <future>
 #include <set>
 #include <thread>
@@ -183,12 +184,10 @@ class DenyStreams final : public Policy {
   }
 };
 
-// A real source whose event streams fail their first one-shot snapshot, as a
-// remote one does while its runtime is away for a moment; counts them.
-class FirstSnapshotFails final : public Source {
+// A real source passed through: decorators override what they change.
+class ForwardingSource : public Source {
  public:
-  explicit FirstSnapshotFails(std::unique_ptr<Source> s) : s_(std::move(s)) {}
-  std::atomic<int> snapshots{0};
+  explicit ForwardingSource(std::unique_ptr<Source> s) : s_(std::move(s)) {}
 
   const std::string& id() const override { return s_->id(); }
   std::string_view kind() const override { return s_->kind(); }
@@ -222,9 +221,24 @@ class FirstSnapshotFails final : public Source {
     s_->events(std::move(w), std::move(after), limit, std::move(done));
   }
   std::unique_ptr<EventStream> event_stream(std::string w, const StreamOptions& o) override {
-    return std::make_unique<Stream>(s_->event_stream(std::move(w), o), *this);
+    return s_->event_stream(std::move(w), o);
   }
   void close() override { s_->close(); }
+
+ protected:
+  std::unique_ptr<Source> s_;
+};
+
+// A real source whose event streams fail their first one-shot snapshot, as a
+// remote one does while its runtime is away for a moment; counts them.
+class FirstSnapshotFails final : public ForwardingSource {
+ public:
+  using ForwardingSource::ForwardingSource;
+  std::atomic<int> snapshots{0};
+
+  std::unique_ptr<EventStream> event_stream(std::string w, const StreamOptions& o) override {
+    return std::make_unique<Stream>(s_->event_stream(std::move(w), o), *this);
+  }
 
  private:
   struct Stream final : EventStream {
@@ -240,7 +254,40 @@ class FirstSnapshotFails final : public Source {
     std::unique_ptr<EventStream> up;
     FirstSnapshotFails& src;
   };
-  std::unique_ptr<Source> s_;
+};
+
+// A real source whose polling pages are held until the test lets them go
+// (allow(), on the io thread), whenever the source answers.
+class GatedPages final : public ForwardingSource {
+ public:
+  using ForwardingSource::ForwardingSource;
+  std::atomic<int> asked{0};
+
+  void events(std::string w, std::optional<Position> after, std::size_t limit,
+              Callback<SourceEventPage> done) override {
+    ++asked;
+    s_->events(std::move(w), std::move(after), limit, [this, done = std::move(done)](Result<SourceEventPage> p) {
+      held_.push_back([done, p = std::move(p)]() mutable { done(std::move(p)); });
+      flush();
+    });
+  }
+  // Lets `n` more pages through (those held first).
+  void allow(std::size_t n) {
+    allowed_ = n > SIZE_MAX - allowed_ ? SIZE_MAX : allowed_ + n;
+    flush();
+  }
+
+ private:
+  void flush() {
+    while (allowed_ > 0 && !held_.empty()) {
+      auto answer = std::move(held_.front());
+      held_.pop_front();
+      --allowed_;
+      answer();
+    }
+  }
+  std::size_t allowed_ = 0;
+  std::deque<std::function<void()>> held_;
 };
 
 // An in-process backend (registry + hub + HTTP server) on its own io thread.
@@ -742,6 +789,62 @@ TEST(ObserveEmbedded, BurstFasterThanTheClientIsCaughtUpWhole) {
   EXPECT_EQ(s.lagged, 0u);
 }
 
+// While a client drains a catch-up page, the next one is already asked, so
+// the runtime's round trip overlaps the client's writes. The client stops
+// reading once its first page is asked: that page (64 events of 8 KB) cannot
+// drain into its socket, yet the next is asked as soon as it lands. Then
+// everything flows, and the client gets every event in order.
+TEST(ObserveEmbedded, TheNextCatchupPageIsAskedWhileOneDrains) {
+  Backend be;
+  be.opts.ring_events = 16;
+  be.opts.catchup_page = 64;
+  GatedPages* gate = nullptr;
+  be.add_embedded(0, 8192, [&gate](std::unique_ptr<Source> s) {
+    auto g = std::make_unique<GatedPages>(std::move(s));
+    gate = g.get();
+    return g;
+  });
+  be.start();
+  be.create_local("w1");
+  auto fast = be.client();
+  ASSERT_TRUE(fast.connect(events_ws("local", "w1")).ok);
+  ASSERT_TRUE(read_until(fast, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
+  auto slow = be.client();
+  slow.set_receive_buffer(2048);
+  ASSERT_TRUE(slow.connect(events_ws("local", "w1")).ok);
+  auto snap = read_until(slow, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
+  ASSERT_TRUE(snap);
+  // Forty runs of 25 events of 8 KB (8 MB, twice the most the kernel
+  // buffers a socket with) while the slow client does not read: its first
+  // page is far behind the ring.
+  constexpr int kRuns = 40;
+  for (int i = 0; i < kRuns; ++i) {
+    be.input_local("w1", content(200 * 1024));
+    ASSERT_TRUE(read_until(fast, is_run_finished, 20s)) << "run " << i;
+  }
+  // Reading frees room: the writer pulls, finds the client behind the ring,
+  // and asks for a page.
+  std::vector<Frame> seen;
+  auto asked_at = std::chrono::steady_clock::now() + 10s;
+  while (gate->asked == 0 && std::chrono::steady_clock::now() < asked_at)
+    read_until(slow, [](const Frame&) { return true; }, 100ms, &seen);
+  ASSERT_EQ(gate->asked, 1) << "the client never asked for a catch-up page";
+  be.call([&] { gate->allow(1); });
+  auto prefetch_by = std::chrono::steady_clock::now() + 5s;
+  while (gate->asked < 2 && std::chrono::steady_clock::now() < prefetch_by) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(gate->asked, 2) << "the next page was not asked while the first drained";
+
+  be.call([&] { gate->allow(SIZE_MAX); });
+  int finished = 0;
+  for (const auto& f : seen) finished += is_run_finished(f);
+  if (finished < kRuns) {
+    ASSERT_TRUE(read_until(slow, [&finished](const Frame& f) { return is_run_finished(f) && ++finished == kRuns; },
+                           20s, &seen))
+        << finished << " runs seen";
+  }
+  expect_contiguous(event_seqs(seen), snap->seq + 1);
+}
+
 TEST(ObserveEmbedded, NeverReadingClientDoesNotDelayOthers) {
   Backend be;
   be.add_embedded(0);
@@ -1202,6 +1305,7 @@ TEST(ObserveProcess, TwoServersSharingASecretHandAClientOverWithoutGap) {
     auto m = http.request("GET", "/metrics");
     EXPECT_NE(m.body.find("yoi_backend_stream_upstreams 1"), std::string::npos) << m.body;
     EXPECT_NE(m.body.find("yoi_backend_streams_open 1"), std::string::npos) << m.body;
+    EXPECT_NE(m.body.find("yoi_backend_stream_catchup_pages "), std::string::npos) << m.body;
   }
   ws.close();
 

@@ -39,6 +39,24 @@ TEST(Json, IsObjectTextChecksTheGrammarWithoutBuilding) {
   EXPECT_FALSE(json::is_object_text("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}"));  // depth
 }
 
+// A document read in place, value by value: the size of the object at the
+// front, whatever follows it; 0 for anything else.
+TEST(Json, LeadingObjectSizeIsTheObjectAtTheFrontOnly) {
+  std::string_view obj = R"({"a":[1,{"b":"}"}],"c":"\"}"})";
+  EXPECT_EQ(json::leading_object_size(obj), obj.size());
+  EXPECT_EQ(json::leading_object_size(std::string(obj) + R"(,"x":1}])"), obj.size());
+  EXPECT_EQ(json::leading_object_size(std::string(obj) + "  \n ,"), obj.size()) << "whitespace after it is not its";
+  EXPECT_EQ(json::leading_object_size("{}}"), 2u);
+  EXPECT_EQ(json::leading_object_size(" {}"), 0u) << "not at the front";
+  EXPECT_EQ(json::leading_object_size("[1]"), 0u);
+  EXPECT_EQ(json::leading_object_size(""), 0u);
+  EXPECT_EQ(json::leading_object_size(R"({"a":1)"), 0u) << "truncated";
+  EXPECT_EQ(json::leading_object_size(R"({"a":"\x"},)"), 0u) << "bad escape";
+  EXPECT_EQ(json::leading_object_size("{\"a\":\"\xff\"},"), 0u) << "not UTF-8";
+  EXPECT_EQ(json::leading_object_size("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "},"), 0u)
+      << "depth";
+}
+
 TEST(Json, TypedFieldsNameTheKey) {
   auto o = json::parse_object(R"({"s":"x","n":5,"b":true,"z":null,"wrong":1})").value();
   EXPECT_EQ(json::req_string(o, "s").value(), "x");

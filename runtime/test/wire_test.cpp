@@ -294,6 +294,55 @@ TEST(WireEvents, ScanEventFrameRoundTripsTheFrameWriter) {
   EXPECT_FALSE(scan_event_frame(R"({"cursor":"c","type":"event","seq":1,"runtime_id":"r","worker_id":"w","event":{}})"));
 }
 
+// The events page written as text is the page to_json builds (the wire
+// contract of §6 unchanged), and the backend's scan reads back exactly what
+// it writes; a change of layout fails here instead of every page silently
+// taking the slow path.
+TEST(WireEvents, EventPageTextIsThePageAndScansBack) {
+  EventPage page;
+  page.epoch = "epoch";
+  page.events.push_back(Event{7, encode_event(event::text_done("run-1", 1, "a \"quoted\" {reply}"), 7, 5), "r1.e.t.7"});
+  page.events.push_back(Event{8, encode_event(event::worker_stopped(std::string("done")), 8, 6), "r1.e.t.8"});
+  page.cursor = "r1.e.t.8";
+  page.last_seq = 9;
+  auto text = event_page_text(page);
+  EXPECT_EQ(bj::parse(text), bj::value(to_json(page))) << text;
+  auto v = scan_event_page(text);
+  ASSERT_TRUE(v) << text;
+  ASSERT_EQ(v->events.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(v->events[i].cursor, page.events[i].cursor);
+    EXPECT_EQ(v->events[i].seq, page.events[i].seq);
+    EXPECT_EQ(v->events[i].event, page.events[i].json);
+  }
+  EXPECT_EQ(v->cursor, page.cursor);
+  EXPECT_EQ(v->last_seq, 9u);
+
+  EventPage empty;
+  empty.cursor = "r1.e.t.0";
+  auto empty_text = event_page_text(empty);  // the view points into it
+  auto none = scan_event_page(empty_text);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->events.empty());
+  EXPECT_EQ(none->cursor, "r1.e.t.0");
+
+  // What the scan refuses goes to the general parser, never through wrong.
+  auto with_event = [&](std::string json) {
+    EventPage p = page;
+    p.events[1].json = std::move(json);
+    return event_page_text(p);
+  };
+  EXPECT_FALSE(scan_event_page(with_event("[1]"))) << "event not an object";
+  EXPECT_FALSE(scan_event_page(with_event(R"({"a":)"))) << "event not JSON";
+  EXPECT_FALSE(scan_event_page(with_event(R"({"a":1}})"))) << "bytes after the event";
+  EXPECT_FALSE(scan_event_page(text.substr(0, text.size() - 1)));
+  EXPECT_FALSE(scan_event_page(text + " "));
+  EXPECT_FALSE(scan_event_page(bj::serialize(bj::parse(R"({"cursor":"c","events":[],"last_seq":1})"))));
+  EventPage escaped = page;
+  escaped.cursor = "r1\"x";
+  EXPECT_FALSE(scan_event_page(event_page_text(escaped))) << "escaped cursor";
+}
+
 // A parked run's state document (ARCHITECTURE §15) reads back whole: the
 // pending approvals and remembered rules (also in the detail, which the
 // remote source decodes), and the pending calls with their arguments, the

@@ -30,6 +30,10 @@ Result<bj::object> parse_object(std::string_view text, std::size_t max_bytes = 1
 // True when `text` is one well-formed JSON object (the depth bound of
 // parse()), checked without building it: for text passed on as it is.
 bool is_object_text(std::string_view text);
+// The size of the well-formed JSON object (parse()'s depth bound) that
+// `text` begins with; 0 when it does not begin with one. For a document read
+// in place, value by value.
+std::size_t leading_object_size(std::string_view text);
 
 std::string serialize(const bj::value& v);
 std::string serialize(const bj::object& o);

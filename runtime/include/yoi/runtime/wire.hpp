@@ -43,6 +43,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -200,6 +201,25 @@ struct EventFrameView {
   std::string_view event;
 };
 std::optional<EventFrameView> scan_event_frame(std::string_view frame);
+// An events page (§6, `GET /v1/workers/{id}/events`) written without a DOM:
+// to_json(EventPage)'s layout, each stored event spliced in as it is (as
+// event_frame does).
+std::string event_page_text(const EventPage& page);
+// ... and read back without one, for the backend's catch-up pages (issue
+// 22): exactly the layout event_page_text writes, plain cursor strings,
+// every event a JSON object. nullopt otherwise (the caller then parses the
+// page in general). wire_test round-trips it against the writer.
+struct EventPageView {
+  struct Item {
+    std::string_view cursor;
+    std::uint64_t seq = 0;
+    std::string_view event;
+  };
+  std::vector<Item> events;
+  std::string_view cursor;
+  std::uint64_t last_seq = 0;
+};
+std::optional<EventPageView> scan_event_page(std::string_view text);
 std::string diagnostic_frame(Code code, std::string_view message, std::string_view action);
 std::string heartbeat_frame(std::string_view cursor, std::uint64_t seq);
 
