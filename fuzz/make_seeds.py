@@ -14,7 +14,7 @@ def put(target, name, data):
         f.write(data)
 
 # request_json: byte 0 selects the decoder (0 create, 1 input, 2 cancel,
-# 3 stop, 4.. replies), the rest is the body.
+# 3 stop, 4..9 replies, 10 an events page read in place), the rest is the body.
 R = "request_json"
 put(R, "create_empty", b"\x00")
 put(R, "create_full", b"\x00" + b'{"worker_id":"w-1","display_name":"Helper","intent":{"kind":"task","objective":"sum"},'
@@ -38,6 +38,10 @@ put(R, "reply_accepted", b"\x06" + b'{"accepted":true,"run_id":"r1","seq":3,"dup
 put(R, "reply_cancel", b"\x07" + b'{"cancelled":true,"run_id":"r1","status":"idle"}')
 put(R, "reply_transcript", b"\x08" + b'{"items":[{"role":"user","content":"hi"}],"total":1}')
 put(R, "reply_summary", b"\x09" + b'{"runtime_id":"r","display_name":"d","epoch":"e","version":"0.1.0","status":"ready","capabilities":["create"]}')
+put(R, "events_page", b"\x0a" + b'{"events":[{"cursor":"r1.e.t.7","seq":7,"event":{"type":"text_delta","seq":7,"delta":"a}\\"b"}},'
+    b'{"cursor":"r1.e.t.8","seq":8,"event":{"type":"run_finished","seq":8}}],"cursor":"r1.e.t.8","last_seq":9}')
+put(R, "events_page_empty", b"\x0a" + b'{"events":[],"cursor":"r1.e.t.0","last_seq":0}')
+put(R, "events_page_leading_zero", b"\x0a" + b'{"events":[{"cursor":"c","seq":07,"event":{}}],"cursor":"c","last_seq":7}')
 
 # runtime_cursor
 C = "runtime_cursor"

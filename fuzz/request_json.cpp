@@ -3,7 +3,9 @@
 // yoi-runtime (server/runtime_server.cpp) and yoi-server (backend/src/api.cpp)
 // decode them: json::parse_object with the body limit, then the wire
 // decoders. Also the backend's decoders of a runtime's replies (the remote
-// source reads bodies from another process).
+// source reads bodies from another process), and its in-place read of an
+// events page (rt::wire::scan_event_page), checked against the general
+// parser.
 //
 // Input: byte 0 picks the decoder, the rest is the body.
 // Checks: no crash / sanitizer report; errors are typed with the documented
@@ -34,7 +36,7 @@ void response(const Result<T>& r) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  const unsigned which = data[0] % 10;
+  const unsigned which = data[0] % 11;
   auto text = yoi::fuzz::as_text(data + 1, size - 1);
   constexpr std::size_t kMaxBody = 64 * 1024;  // small, so the limit path is reachable
   rt::Limits limits;
@@ -77,6 +79,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!r) FUZZ_CHECK(request_code(r.error().code));
         break;
       }
+    }
+    return 0;
+  }
+
+  if (which == 10) {
+    // An events page as the remote source reads it (catch-up pages): in
+    // place when the scan takes it, and then exactly what the general
+    // parser reads from it.
+    auto view = wire::scan_event_page(text);
+    if (!view) return 0;
+    auto page = json::parse(text, text.size() + 1);
+    FUZZ_CHECK(page && page->is_object());
+    const auto& o = page->as_object();
+    FUZZ_CHECK(o.size() == 3 && o.at("cursor").as_string() == view->cursor);
+    FUZZ_CHECK(o.at("last_seq").to_number<std::uint64_t>() == view->last_seq);
+    const auto& items = o.at("events").as_array();
+    FUZZ_CHECK(items.size() == view->events.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const auto& item = items[i].as_object();
+      const auto& seen = view->events[i];
+      FUZZ_CHECK(item.size() == 3 && item.at("cursor").as_string() == seen.cursor);
+      FUZZ_CHECK(item.at("seq").to_number<std::uint64_t>() == seen.seq);
+      auto event = json::parse(seen.event, seen.event.size() + 1);
+      FUZZ_CHECK(event && event->is_object() && *event == item.at("event"));
     }
     return 0;
   }

@@ -265,16 +265,20 @@ struct Scan {
     f.remove_prefix(lit.size());
     return true;
   }
-  // The rest of a string whose opening quote was taken.
+  // The rest of a string whose opening quote was taken: printable ASCII
+  // without escapes (ids and cursors are).
   std::optional<std::string_view> plain_string() {
     auto q = f.find('"');
     if (q == std::string_view::npos) return std::nullopt;
     auto s = f.substr(0, q);
-    if (s.find('\\') != std::string_view::npos) return std::nullopt;
+    for (char c : s)
+      if (c < 0x20 || c > 0x7e || c == '\\') return std::nullopt;
     f.remove_prefix(q + 1);
     return s;
   }
+  // JSON's unsigned integers: no sign, no leading zero.
   std::optional<std::uint64_t> number() {
+    if (f.size() > 1 && f[0] == '0' && f[1] >= '0' && f[1] <= '9') return std::nullopt;
     std::uint64_t v = 0;
     auto [end, ec] = std::from_chars(f.data(), f.data() + f.size(), v);
     if (ec != std::errc{}) return std::nullopt;

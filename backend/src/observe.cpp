@@ -210,14 +210,15 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 //               take_page() → draining (events), none (an empty page), or
 //               retry_wait (the runtime is down) or a resync / closing.
 //   draining    the page's events, one per pull (those at or before the
-//               client's seq skipped). A full page that the ring does not
-//               continue asks for the next one at once (`asked`), so the
-//               runtime's round trip overlaps the client's writes; after
+//               client's seq skipped). A full page of at most ring_bytes
+//               that the ring does not continue asks for the next one at once
+//               (`asked`), so the runtime's round trip overlaps the
+//               client's writes; after
 //               the last event: that page if it landed (`landed`), else
 //               in_flight while it is on its way, else none.
 //   retry_wait  heartbeats until a timer (1 s) → none.
 // One page at most is on its way per client, and one more held: a client
-// behind the ring costs two pages. A resync drops the page being drained
+// behind the ring costs two pages (the first of them at most ring_bytes). A resync drops the page being drained
 // and the one held; a page on its way runs its course and is dropped when
 // it lands (`asked_stale`); a retry wait runs its course.
 struct Client : std::enable_shared_from_this<Client> {
@@ -574,8 +575,15 @@ struct Client : std::enable_shared_from_this<Client> {
       return;
     }
     catchup = Catchup::draining;
+    // The next page ahead, when this one is full, the ring does not continue
+    // it, and it holds no more bytes than the ring may (pages are bounded by
+    // count: a page of big events amortises the round trip by itself, and
+    // is not doubled).
     const auto next = page->position;
-    if (batch.size() >= h->opts.catchup_page && next < page->last_seq && !feed->at(next + 1)) ask(next);
+    if (batch.size() < h->opts.catchup_page || next >= page->last_seq || feed->at(next + 1)) return;
+    std::size_t bytes = 0;
+    for (const auto& e : batch) bytes += e.json.size();
+    if (bytes <= h->opts.ring_bytes) ask(next);
   }
 
   void retry_later() {

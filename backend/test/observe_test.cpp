@@ -435,6 +435,28 @@ Watch start_watching(Backend& be, const std::string& wid) {
   return w;
 }
 
+// Two clients watching embedded worker `wid`, past their snapshots: `fast`
+// reads at once; `slow` has a 2 KB receive buffer, so its position falls
+// behind the ring once the kernel's buffers are full. `snap`: the slow one's
+// snapshot (empty when a step failed).
+struct FastAndSlow {
+  WsClient fast;
+  WsClient slow;
+  std::optional<Frame> snap;
+};
+// Starts `be` (its embedded runtime added) and creates `wid` first.
+FastAndSlow watch_fast_and_slow(Backend& be, const std::string& wid) {
+  be.start();
+  be.create_local(wid);
+  auto is_snapshot = [](const Frame& f) { return f.type == "snapshot"; };
+  FastAndSlow w{be.client(), be.client(), std::nullopt};
+  if (!w.fast.connect(events_ws("local", wid)).ok || !read_until(w.fast, is_snapshot, 5s)) return w;
+  w.slow.set_receive_buffer(2048);
+  if (!w.slow.connect(events_ws("local", wid)).ok) return w;
+  w.snap = read_until(w.slow, is_snapshot, 5s);
+  return w;
+}
+
 std::string content(std::size_t n) {
   std::string s;
   for (std::size_t i = 0; i < n; ++i) s += static_cast<char>('a' + i % 26);
@@ -676,16 +698,8 @@ TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
   be.opts.catchup_page = 4;
   be.opts.lag_timeout = 1s;
   be.add_embedded(2, 8192);
-  be.start();
-  be.create_local("w1");
-  auto fast = be.client();
-  ASSERT_TRUE(fast.connect(events_ws("local", "w1")).ok);
-  ASSERT_TRUE(read_until(fast, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
-  auto slow = be.client();
-  slow.set_receive_buffer(2048);
-  ASSERT_TRUE(slow.connect(events_ws("local", "w1")).ok);
-  auto snap = read_until(slow, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
-  ASSERT_TRUE(snap);
+  auto w = watch_fast_and_slow(be, "w1");
+  ASSERT_TRUE(w.snap);
 
   // Producer: back-to-back runs, each observed complete by the fast client.
   std::atomic<bool> stop{false};
@@ -695,7 +709,7 @@ TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
     while (!stop) {
       be.input_local("w1", content(200 * 1024));
       std::vector<Frame> seen;
-      if (!read_until(fast, is_run_finished, 20s, &seen)) {
+      if (!read_until(w.fast, is_run_finished, 20s, &seen)) {
         fast_ok = false;
         return;
       }
@@ -706,10 +720,10 @@ TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
     }
   });
   std::optional<Frame> lagged;
-  std::string last_cursor = snap->cursor;
+  std::string last_cursor = w.snap->cursor;
   auto end = std::chrono::steady_clock::now() + 60s;
   while (!lagged && std::chrono::steady_clock::now() < end) {
-    auto t = slow.read(5s);
+    auto t = w.slow.read(5s);
     if (!t) break;
     auto f = parse_frame(*t);
     ASSERT_TRUE(f);
@@ -724,9 +738,9 @@ TEST(ObserveEmbedded, SlowClientGetsSubscriberLaggedOthersUnaffected) {
   producer.join();
   ASSERT_TRUE(lagged) << "no subscriber_lagged after " << runs << " runs";
   EXPECT_EQ(lagged->action, "retry");
-  read_until(slow, [](const Frame&) { return false; }, 3s);
-  EXPECT_TRUE(slow.closed());
-  EXPECT_EQ(slow.close_code(), 1008);
+  read_until(w.slow, [](const Frame&) { return false; }, 3s);
+  EXPECT_TRUE(w.slow.closed());
+  EXPECT_EQ(w.slow.close_code(), 1008);
   EXPECT_TRUE(fast_ok) << "the fast client was disturbed";
   EXPECT_GE(be.stats().lagged, 1u);
   // The lagged one resumes with its last cursor: events strictly after it.
@@ -750,23 +764,15 @@ TEST(ObserveEmbedded, BurstFasterThanTheClientIsCaughtUpWhole) {
   be.opts.ring_events = 16;
   be.opts.catchup_page = 4;
   be.add_embedded(1, 2048);
-  be.start();
-  be.create_local("w1");
-  auto fast = be.client();
-  ASSERT_TRUE(fast.connect(events_ws("local", "w1")).ok);
-  ASSERT_TRUE(read_until(fast, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
-  auto slow = be.client();
-  slow.set_receive_buffer(2048);
-  ASSERT_TRUE(slow.connect(events_ws("local", "w1")).ok);
-  auto snap = read_until(slow, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
-  ASSERT_TRUE(snap);
+  auto w = watch_fast_and_slow(be, "w1");
+  ASSERT_TRUE(w.snap);
 
   constexpr int kRuns = 16;
   std::atomic<bool> produced{true};
   std::thread producer([&] {
     for (int i = 0; i < kRuns && produced; ++i) {
       be.input_local("w1", content(200 * 1024));
-      if (!read_until(fast, is_run_finished, 20s)) produced = false;
+      if (!read_until(w.fast, is_run_finished, 20s)) produced = false;
     }
   });
   int finished = 0;
@@ -776,74 +782,76 @@ TEST(ObserveEmbedded, BurstFasterThanTheClientIsCaughtUpWhole) {
     return finished == kRuns || f.type == "diagnostic";
   };
   std::vector<Frame> seen;
-  auto last = read_until(slow, slow_reader, 60s, &seen);
+  auto last = read_until(w.slow, slow_reader, 60s, &seen);
   producer.join();
   ASSERT_TRUE(produced) << "the fast client did not see the runs";
   ASSERT_TRUE(last) << "the stream ended after " << seen.size() << " frames";
   ASSERT_EQ(last->type, "event") << last->code << ": " << json::str_or_empty(last->obj, "message");
   auto seqs = event_seqs(seen);
   ASSERT_GE(seqs.size(), kRuns * 100u);
-  expect_contiguous(seqs, snap->seq + 1);
+  expect_contiguous(seqs, w.snap->seq + 1);
   auto s = be.stats();
   EXPECT_GT(s.catchup_pages, 50u) << "the client never fell far behind the ring: the test did not test";
   EXPECT_EQ(s.lagged, 0u);
 }
 
-// While a client drains a catch-up page, the next one is already asked, so
-// the runtime's round trip overlaps the client's writes. The client stops
-// reading once its first page is asked: that page (64 events of 8 KB) cannot
-// drain into its socket, yet the next is asked as soon as it lands. Then
-// everything flows, and the client gets every event in order.
-TEST(ObserveEmbedded, TheNextCatchupPageIsAskedWhileOneDrains) {
+// A client behind the ring by far more than two pages of `chunk_bytes`
+// events (64 a page, a 16-event ring), which stops reading once its first
+// page is asked: that page cannot drain into its socket. Then the first page
+// is let through, and the test looks whether the next was asked ahead
+// (`ahead`: within 5 s; else it must not be within 1 s). Then everything
+// flows, and the client gets every event in order.
+void catch_up_far_behind(std::size_t chunk_bytes, int runs, bool ahead) {
   Backend be;
   be.opts.ring_events = 16;
   be.opts.catchup_page = 64;
   GatedPages* gate = nullptr;
-  be.add_embedded(0, 8192, [&gate](std::unique_ptr<Source> s) {
+  be.add_embedded(0, chunk_bytes, [&gate](std::unique_ptr<Source> s) {
     auto g = std::make_unique<GatedPages>(std::move(s));
     gate = g.get();
     return g;
   });
-  be.start();
-  be.create_local("w1");
-  auto fast = be.client();
-  ASSERT_TRUE(fast.connect(events_ws("local", "w1")).ok);
-  ASSERT_TRUE(read_until(fast, [](const Frame& f) { return f.type == "snapshot"; }, 5s));
-  auto slow = be.client();
-  slow.set_receive_buffer(2048);
-  ASSERT_TRUE(slow.connect(events_ws("local", "w1")).ok);
-  auto snap = read_until(slow, [](const Frame& f) { return f.type == "snapshot"; }, 5s);
-  ASSERT_TRUE(snap);
-  // Forty runs of 25 events of 8 KB (8 MB, twice the most the kernel
-  // buffers a socket with) while the slow client does not read: its first
-  // page is far behind the ring.
-  constexpr int kRuns = 40;
-  for (int i = 0; i < kRuns; ++i) {
+  auto w = watch_fast_and_slow(be, "w1");
+  ASSERT_TRUE(w.snap);
+  // Runs of 200 KB (8 MB or more in all, twice the most the kernel buffers
+  // a socket with) while the slow client does not read.
+  for (int i = 0; i < runs; ++i) {
     be.input_local("w1", content(200 * 1024));
-    ASSERT_TRUE(read_until(fast, is_run_finished, 20s)) << "run " << i;
+    ASSERT_TRUE(read_until(w.fast, is_run_finished, 20s)) << "run " << i;
   }
   // Reading frees room: the writer pulls, finds the client behind the ring,
   // and asks for a page.
   std::vector<Frame> seen;
   auto asked_at = std::chrono::steady_clock::now() + 10s;
   while (gate->asked == 0 && std::chrono::steady_clock::now() < asked_at)
-    read_until(slow, [](const Frame&) { return true; }, 100ms, &seen);
+    read_until(w.slow, [](const Frame&) { return true; }, 100ms, &seen);
   ASSERT_EQ(gate->asked, 1) << "the client never asked for a catch-up page";
   be.call([&] { gate->allow(1); });
-  auto prefetch_by = std::chrono::steady_clock::now() + 5s;
-  while (gate->asked < 2 && std::chrono::steady_clock::now() < prefetch_by) std::this_thread::sleep_for(5ms);
-  EXPECT_EQ(gate->asked, 2) << "the next page was not asked while the first drained";
+  auto until = std::chrono::steady_clock::now() + (ahead ? 5s : 1s);
+  while (gate->asked < 2 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  EXPECT_EQ(gate->asked, ahead ? 2 : 1) << (ahead ? "the next page was not asked while the first drained"
+                                                  : "a page bigger than the ring had the next asked ahead");
 
   be.call([&] { gate->allow(SIZE_MAX); });
   int finished = 0;
   for (const auto& f : seen) finished += is_run_finished(f);
-  if (finished < kRuns) {
-    ASSERT_TRUE(read_until(slow, [&finished](const Frame& f) { return is_run_finished(f) && ++finished == kRuns; },
-                           20s, &seen))
+  if (finished < runs) {
+    ASSERT_TRUE(read_until(w.slow, [&](const Frame& f) { return is_run_finished(f) && ++finished == runs; }, 30s,
+                           &seen))
         << finished << " runs seen";
   }
-  expect_contiguous(event_seqs(seen), snap->seq + 1);
+  expect_contiguous(event_seqs(seen), w.snap->seq + 1);
 }
+
+// While a client drains a catch-up page, the next one is already asked, so
+// the runtime's round trip overlaps the client's writes: a page of 64 events
+// (8 KB deltas and two 200 KB replies, 1.2 MB).
+TEST(ObserveEmbedded, TheNextCatchupPageIsAskedWhileOneDrains) { catch_up_far_behind(8192, 40, true); }
+
+// ... but not after a page of more bytes than the ring may hold (4 MiB; 64
+// events, a third of them 200 KB): a client behind the ring holds two pages
+// at most, and the first of them no bigger than the ring.
+TEST(ObserveEmbedded, APageBiggerThanTheRingDoesNotAskTheNextAhead) { catch_up_far_behind(256 * 1024, 40, false); }
 
 TEST(ObserveEmbedded, NeverReadingClientDoesNotDelayOthers) {
   Backend be;
