@@ -1789,7 +1789,18 @@ Result<Snapshot> Runtime::snapshot(std::string_view worker_id) const {
   if (n > 0) {
     auto page = transcript(worker_id, total - n, n);
     if (!page) return fail(page.error());
-    s.transcript_tail = std::move(page->items);
+    // The newest items that fit the byte budget; older ones (and any item
+    // bigger than the budget, with all before it) through the transcript
+    // route.
+    auto& items = page->items;
+    std::size_t bytes = 0, keep = 0;
+    for (auto it = items.rbegin(); it != items.rend(); ++it, ++keep) {
+      bytes += it->content.size();
+      for (const auto& call : it->tool_calls) bytes += call.arguments.size();
+      if (bytes > im.opts.limits.snapshot_transcript_bytes) break;
+    }
+    items.erase(items.begin(), items.end() - static_cast<std::ptrdiff_t>(keep));
+    s.transcript_tail = std::move(items);
   }
   return s;
 }

@@ -48,6 +48,7 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
       {"default_page", set::count(l.default_page, 1)},
       {"max_page", set::count(l.max_page, 1)},
       {"snapshot_transcript_tail", set::count(l.snapshot_transcript_tail, 0)},
+      {"snapshot_transcript_bytes", set::count(l.snapshot_transcript_bytes, 0)},
       {"retention_events", set::count(l.retention_events, 1)},
       {"retention_bytes", set::count(l.retention_bytes, 1)},
       {"dedupe_window", set::count(l.dedupe_window, 0)},

@@ -443,6 +443,35 @@ TEST(Runtime, SnapshotShowsTheInFlightReplyAsOfItsCursor) {
   }
 }
 
+// A snapshot's transcript tail is the newest items that fit the byte
+// budget: a worker with big replies still has a small snapshot (issue 22:
+// three 4.8 MB replies made a 14 MB snapshot frame, past yoi-server's 8 MiB
+// upstream frame limit, and its clients never got one).
+TEST(Runtime, SnapshotTailIsTheNewestItemsWithinItsByteBudget) {
+  auto opts = slow_echo(std::chrono::milliseconds(0), 64);
+  opts.limits.snapshot_transcript_bytes = 100;
+  Harness h(std::move(opts));
+  ASSERT_TRUE(h.create_id("w"));
+  for (const std::string content : {std::string(10, 'a'), std::string(200, 'b'), std::string(30, 'c')}) {
+    ASSERT_TRUE(h.input("w", content));
+    ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  }
+  // Newest first: "echo: ccc…" (36), "ccc…" (30) fit in 100; the 206-byte
+  // reply does not, and ends the tail.
+  auto s = h.rt->snapshot("w");
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->transcript_tail.size(), 2u);
+  EXPECT_EQ(s->transcript_tail[0].content, std::string(30, 'c'));
+  EXPECT_EQ(s->transcript_tail[1].content, "echo: " + std::string(30, 'c'));
+  EXPECT_EQ(s->detail.transcript_total, 6u);
+  // An item bigger than the whole budget: nothing before it either.
+  ASSERT_TRUE(h.input("w", std::string(150, 'd')));
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  s = h.rt->snapshot("w");
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->transcript_tail.empty());
+}
+
 // text_delta events are serialised by hand on the hot path: they must be
 // the very bytes the JSON DOM path writes for the same fields, escapes
 // included.

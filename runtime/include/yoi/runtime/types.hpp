@@ -234,6 +234,10 @@ struct Limits {
   std::size_t default_page = 100;
   std::size_t max_page = 1000;
   std::size_t snapshot_transcript_tail = 20;
+  // ... and of them the newest that fit in these bytes (content and tool
+  // arguments): a snapshot frame stays far below any proxy's frame limit
+  // (yoi-server's max_upstream_frame, 8 MiB), whatever the replies' size.
+  std::size_t snapshot_transcript_bytes = 1u << 20;
   std::size_t retention_events = 100'000;  // per worker
   std::size_t retention_bytes = 64u << 20;  // per worker
   std::size_t dedupe_window = 256;          // client_message_ids remembered per worker
