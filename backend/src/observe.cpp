@@ -71,6 +71,8 @@ struct Feed : std::enable_shared_from_this<Feed> {
   bool snapshot_retry_wait = false;  // a one-shot failed: ask again after a pause
 
   Backoff backoff;
+  bool delivered = false;  // the connection has delivered a snapshot or events
+  std::chrono::steady_clock::time_point connected_at;
   asio::steady_timer retry;
   asio::steady_timer grace;
   asio::steady_timer snapshot_retry;
@@ -102,6 +104,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
   void start();
   void connect();
   void on_lost(const Error& e);
+  void on_delivery();
   void on_snapshot(StreamSnapshot s);
   void on_event(std::string_view ep, std::uint64_t seq, std::string_view json);
   void wake_all();
@@ -643,7 +646,8 @@ void Feed::connect() {
   hs.connected = [f = this] {
     if (f->closed) return;
     f->connected = true;
-    f->backoff.reset();
+    f->delivered = false;
+    f->connected_at = f->hub_raw->opts.clock->steady_now();
     if (auto hb = f->hub.lock()) ++hb->st.upstream_connects;
     if (f->down) {
       f->down = false;
@@ -651,13 +655,16 @@ void Feed::connect() {
     }
   };
   hs.snapshot = [f = this](StreamSnapshot s) {
-    if (!f->closed) f->on_snapshot(std::move(s));
+    if (f->closed) return;
+    f->on_delivery();
+    f->on_snapshot(std::move(s));
   };
   hs.event = [f = this](std::string_view ep, std::uint64_t seq, std::string_view json) {
     if (!f->closed) f->on_event(ep, seq, json);
   };
   hs.idle = [f = this] {
     if (f->closed || f->published == f->head) return;
+    f->on_delivery();  // events came
     f->wake_all();
   };
   hs.diagnostic = [f = this](Error e, std::string action) {
@@ -677,7 +684,19 @@ void Feed::connect() {
   up->connect(std::move(after), std::move(hs));
 }
 
+// The backoff starts again once a connection has delivered something (a
+// snapshot, events) or lived as long as the longest backoff (an idle
+// worker's), not at the handshake: a runtime that accepts the upstream and
+// then sends what cannot be read (a frame over max_upstream_frame) is
+// retried ever more slowly, not every 100 ms.
+void Feed::on_delivery() {
+  if (delivered) return;
+  delivered = true;
+  backoff.reset();
+}
+
 void Feed::on_lost(const Error& e) {
+  if (connected && hub_raw->opts.clock->steady_now() - connected_at >= hub_raw->opts.backoff.max) backoff.reset();
   connected = false;
   if (fatal || stopped) return;  // nothing more will come: no reconnect
   if (!down) {

@@ -1023,6 +1023,35 @@ TEST(ObserveRemote, QuietRuntimeThatAnswersPingsKeepsItsUpstream) {
   EXPECT_EQ(be.stats().upstream_connects, 1u);
 }
 
+// A runtime that accepts the upstream and then sends a frame yoi-server will
+// not read (its snapshot, over max_upstream_frame) is retried with backoff:
+// the backoff starts again once a connection delivered a snapshot or events, not at its
+// handshake. It was every ~100 ms, each time runtime_unavailable and
+// runtime_recovered to every client (found with 14 MB snapshots, session 9).
+// Backend's backoff here: 50 ms doubling to 400 ms, so ~8 connections in 2 s
+// (each delay drawn in [d/2, d]); reset at every handshake, ~50.
+TEST(ObserveRemote, AnUpstreamFrameTooBigToReadIsRetriedWithBackoff) {
+  RtProc rp;
+  rp.store = "memory";
+  ASSERT_TRUE(rp.start());
+  rp.create("w1");
+  rp.input("w1", content(3000));  // the snapshot's transcript tail holds it: over 2 KB
+  Backend be;
+  be.opts.max_upstream_frame = 2048;
+  be.add_remote("gpu", rp);
+  be.start();
+  auto c = be.client();
+  ASSERT_TRUE(c.connect(events_ws("gpu", "w1")).ok);
+  std::vector<Frame> seen;
+  read_until(c, [](const Frame&) { return false; }, 2s, &seen);
+  auto connects = be.stats().upstream_connects;
+  EXPECT_GE(connects, 2u) << "the upstream was not retried";
+  EXPECT_LE(connects, 15u) << "reconnected without backoff";
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front().code, "runtime_unavailable");
+  for (const auto& f : seen) EXPECT_NE(f.type, "snapshot");
+}
+
 TEST(ObserveRemote, AttachAfterStopGetsTheCurrentSnapshotNotTheFeedsFirst) {
   RtProc rp;
   rp.store = "memory";
