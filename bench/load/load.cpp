@@ -13,7 +13,7 @@
 //   yoi-load ws    --url ws://H:P/path [--header ...] [--subscribers N]
 //                  --trigger-url http://... [--trigger-header ...]
 //                  [--count K] [--rate R] [--dump FILE] --name NAME --path PATH
-//       N subscribers read their first frame (snapshot), then one POST starts
+//       N subscribers read up to their snapshot, then one POST starts
 //       a run whose every text_delta carries the producer's CLOCK_MONOTONIC
 //       time in microseconds (bench/load/stamp_provider.cpp); each receipt
 //       gives one end-to-end latency. Ends at run_finished on every subscriber.
@@ -407,7 +407,13 @@ awaitable<void> ws_sub(Url u, Headers hs, Sub& sub, bool record) {
     auto data = b.data();
     std::string_view m(static_cast<const char*>(data.data()), data.size());
     if (!sub.ready) {
-      sub.ready = true;  // snapshot (or the first frame, whatever it is)
+      // The snapshot comes first; a diagnostic before it (the runtime away)
+      // is kept, and the subscriber is not ready until its snapshot.
+      if (m.starts_with("{\"type\":\"snapshot\"")) {
+        sub.ready = true;
+      } else if (m.starts_with("{\"type\":\"diagnostic\"") && sub.diagnostic.empty()) {
+        sub.diagnostic = std::string(m.substr(0, 200));
+      }
     } else if (m.find("\"text_delta\"") != std::string_view::npos) {
       auto p = m.find("\"delta\":\"");
       if (p != std::string_view::npos) {
