@@ -23,22 +23,24 @@ void append_int(std::string& out, Int v) {
 }
 
 // How many bytes at the front of [p, p + n) a JSON string carries as they are
-// (no control byte, quote or backslash). Eight at a time: the relay writes
-// every event's ids and cursor through here (issue 22).
-std::size_t unescaped_prefix(const char* p, std::size_t n) {
+// (no control byte, quote or backslash; with `ascii_only`, no byte of 0x80 or
+// above either). Eight at a time: the relay writes every event's ids and
+// cursor through here, and reads them back (issue 22).
+std::size_t unescaped_prefix(const char* p, std::size_t n, bool ascii_only = false) {
   constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
   // Whether any byte of x is zero, or below 0x20 (exact as "any", not "which").
   auto zero = [](std::uint64_t x) { return (x - ones) & ~x & highs; };
   auto below_space = [](std::uint64_t x) { return (x - ones * 0x20) & ~x & highs; };
+  const std::uint64_t high_mask = ascii_only ? highs : 0;
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w;
     std::memcpy(&w, p + i, 8);
-    if (below_space(w) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\'))) break;
+    if ((w & high_mask) | below_space(w) | zero(w ^ (ones * '"')) | zero(w ^ (ones * '\\'))) break;
   }
   for (; i < n; ++i) {
     auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == '"' || c == '\\') break;
+    if (c < 0x20 || c == '"' || c == '\\' || (ascii_only && c >= 0x80)) break;
   }
   return i;
 }
@@ -265,14 +267,12 @@ struct Scan {
     f.remove_prefix(lit.size());
     return true;
   }
-  // The rest of a string whose opening quote was taken: printable ASCII
-  // without escapes (ids and cursors are).
+  // The rest of a string whose opening quote was taken: ASCII without
+  // control bytes or escapes (ids and cursors are).
   std::optional<std::string_view> plain_string() {
-    auto q = f.find('"');
-    if (q == std::string_view::npos) return std::nullopt;
+    auto q = unescaped_prefix(f.data(), f.size(), true);
+    if (q == f.size() || f[q] != '"') return std::nullopt;
     auto s = f.substr(0, q);
-    for (char c : s)
-      if (c < 0x20 || c > 0x7e || c == '\\') return std::nullopt;
     f.remove_prefix(q + 1);
     return s;
   }

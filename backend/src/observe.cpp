@@ -214,16 +214,16 @@ struct ObservationHub::Impl : std::enable_shared_from_this<ObservationHub::Impl>
 //               retry_wait (the runtime is down) or a resync / closing.
 //   draining    the page's events, one per pull (those at or before the
 //               client's seq skipped). A full page of at most ring_bytes
-//               that the ring does not continue asks for the next one at once
-//               (`asked`), so the runtime's round trip overlaps the
-//               client's writes; after
-//               the last event: that page if it landed (`landed`), else
-//               in_flight while it is on its way, else none.
+//               that the ring does not continue asks for the next one at
+//               once (`asked`), so the runtime's round trip overlaps the
+//               client's writes. After the last event: that page if it
+//               landed (`landed`), else in_flight while it is on its way,
+//               else none.
 //   retry_wait  heartbeats until a timer (1 s) → none.
 // One page at most is on its way per client, and one more held: a client
-// behind the ring costs two pages (the first of them at most ring_bytes). A resync drops the page being drained
-// and the one held; a page on its way runs its course and is dropped when
-// it lands (`asked_stale`); a retry wait runs its course.
+// behind the ring costs two pages (the first at most ring_bytes). A resync
+// drops the page being drained and the one held; a page on its way runs its
+// course and is dropped when it lands (`asked_stale`); so does a retry wait.
 struct Client : std::enable_shared_from_this<Client> {
   enum class Phase { resolving, need_snapshot, streaming, closing, finished };
   enum class Catchup { none, in_flight, draining, retry_wait };
@@ -263,8 +263,8 @@ struct Client : std::enable_shared_from_this<Client> {
   // Catch-up frames: their cursors minted for (rid, wid, epoch) once.
   std::optional<CursorCodec::Minter> minter;
   std::string cursor_buf;
-  // The lag rule, while behind the ring (ask): the largest gap to
-  // the head since the client last gained, and when that was.
+  // The lag rule, while behind the ring (ask): the largest gap to the head
+  // since the client last gained, and when that was.
   bool behind = false;
   std::uint64_t peak_gap = 0;
   std::chrono::steady_clock::time_point gained_at;
@@ -327,12 +327,7 @@ struct Client : std::enable_shared_from_this<Client> {
     if (!minter || minter->epoch() != epoch) minter = h->cursors.minter(rid, wid, epoch);
     cursor_buf.clear();
     minter->append_to(cursor_buf, s);
-    std::string out;
-    out.reserve(json.size() + cursor_buf.size() + rid.size() + wid.size() + Feed::kHeadRoom);
-    rt::wire::append_event_frame_head(out, rid, wid, s, cursor_buf);
-    out += json;
-    out += '}';
-    return out;
+    return rt::wire::event_frame(rid, wid, s, json, cursor_buf);
   }
 
   // Nothing to send now; on an idle socket, a heartbeat.
@@ -478,7 +473,8 @@ struct Client : std::enable_shared_from_this<Client> {
   }
 
   void start_catchup() {
-    if (asked || ask(seq)) catchup = Catchup::in_flight;  // asked: one from before a resync lands first
+    // Already asked: a page from before a resync lands first.
+    if (asked || ask(seq)) catchup = Catchup::in_flight;
   }
 
   // Asks for the page after `after`; false (closing) when the client cannot
@@ -696,7 +692,8 @@ void Feed::on_delivery() {
 }
 
 void Feed::on_lost(const Error& e) {
-  if (connected && hub_raw->opts.clock->steady_now() - connected_at >= hub_raw->opts.backoff.max) backoff.reset();
+  const auto lived = hub_raw->opts.clock->steady_now() - connected_at;
+  if (connected && lived >= hub_raw->opts.backoff.max) backoff.reset();
   connected = false;
   if (fatal || stopped) return;  // nothing more will come: no reconnect
   if (!down) {

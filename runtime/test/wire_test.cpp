@@ -341,6 +341,8 @@ TEST(WireEvents, EventPageTextIsThePageAndScansBack) {
   EventPage escaped = page;
   escaped.cursor = "r1\"x";
   EXPECT_FALSE(scan_event_page(event_page_text(escaped))) << "escaped cursor";
+  escaped.cursor = "r1.\xc3\xa9";
+  EXPECT_FALSE(scan_event_page(event_page_text(escaped))) << "a cursor beyond ASCII";
 }
 
 // A parked run's state document (ARCHITECTURE §15) reads back whole: the
