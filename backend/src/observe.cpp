@@ -33,10 +33,15 @@ namespace {
 
 struct RingEvent {
   std::uint64_t seq = 0;
-  // The whole event frame, built (and its cursor MAC'd) once for every
-  // client; nullopt: withheld by the policy.
+  // The event's whole frame, built (and its cursor MAC'd) once for every
+  // client: as it arrives when its head was written ahead
+  // (Feed::prepare_next_frame), else when a client first reads it
+  // (Feed::framed), so a burst no client reads from the ring (they are
+  // behind it, catching up by pages) costs no MAC. Until then the event
+  // alone, with room for the head. nullopt: withheld by the policy.
   std::optional<std::string> json;
-  bool stop = false;                 // a worker_stopped event
+  bool framed = false;
+  bool stop = false;  // a worker_stopped event
 };
 
 }  // namespace
@@ -86,6 +91,7 @@ struct Feed : std::enable_shared_from_this<Feed> {
   // cursor.
   std::string event_buf;
   std::string cursor_buf;
+  std::string head_buf;  // framed()'s
   // The next event's frame up to its event JSON (wire::append_event_frame_head),
   // written once a burst is out (prepare_next_frame) for seq `next_frame_seq`
   // (0: none) by the current minter: the cursor's MAC and the ids' escaping
@@ -131,10 +137,11 @@ struct Feed : std::enable_shared_from_this<Feed> {
     if (ring.empty()) return base->seq >= head;
     return base->seq + 1 >= ring.front().seq;
   }
-  const RingEvent* at(std::uint64_t seq) const {
+  RingEvent* at(std::uint64_t seq) {
     if (ring.empty() || seq < ring.front().seq || seq > ring.back().seq) return nullptr;
     return &ring[seq - ring.front().seq];
   }
+  const std::string& framed(RingEvent& r);
   void shutdown() {
     closed = true;
     if (up) up->disconnect();
@@ -460,11 +467,11 @@ struct Client : std::enable_shared_from_this<Client> {
       start_catchup();
       return again();
     }
-    if (const RingEvent* r = f.at(seq + 1)) {
+    if (RingEvent* r = f.at(seq + 1)) {
       behind = false;
       seq = r->seq;
       if (!r->json) return again();  // withheld: advance silently
-      return from_ring_entry(*r->json);
+      return from_ring_entry(f.framed(*r));
     }
     // Behind the ring: a page from the polling route.
     if (f.down) return beat(idle);
@@ -767,13 +774,14 @@ void Feed::on_event(std::string_view ep, std::uint64_t seq, std::string_view jso
     std::string frame;
     if (next_frame_seq == seq) {
       frame = std::move(next_frame);
+      frame += *kept;
+      frame += '}';
+      r.framed = true;
     } else {
       frame.reserve(kept->size() + kHeadRoom);
-      write_frame_head(frame, seq);
+      frame += *kept;
     }
     next_frame_seq = 0;
-    frame += *kept;
-    frame += '}';
     last_event_size = kept->size();
     r.json = std::move(frame);
     event_buf = std::move(*kept);  // its buffer, for the next event
@@ -817,6 +825,21 @@ void Feed::wake_all() {
   // time, a cache miss), and so does the next frame's head.
   trim_ring(hub_raw->opts.ring_events);
   prepare_next_frame();
+}
+
+// A ring event's frame, built on its first read: the head goes in front of
+// the event (in the room reserved for it) and the ring's bytes count it.
+const std::string& Feed::framed(RingEvent& r) {
+  auto& frame = *r.json;
+  if (r.framed) return frame;
+  const auto before = frame.size();
+  head_buf.clear();
+  write_frame_head(head_buf, r.seq);
+  frame.insert(0, head_buf);
+  frame += '}';
+  r.framed = true;
+  ring_bytes += frame.size() - before;
+  return frame;
 }
 
 void Feed::write_frame_head(std::string& out, std::uint64_t seq) {
