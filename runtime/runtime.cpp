@@ -845,10 +845,21 @@ struct Runtime::Impl : std::enable_shared_from_this<Runtime::Impl> {
       auto [self, w] = current();
       if (!w || delta.empty()) return;
       FlightText& f = *w->run->flight;
-      f.text += delta;
-      std::uint64_t seq = self->add_delta(*w, f.run_id, delta);
-      f.marks.emplace_back(seq, f.text.size());
-      self->commit(*w, std::nullopt, Publish{}, nullptr);
+      // The reply stops at max_reply_bytes, on a character's boundary.
+      const auto limit = self->opts.limits.max_reply_bytes;
+      const bool over = f.text.size() + delta.size() > limit;
+      if (over) delta = tools::utf8_prefix(delta, limit - std::min(limit, f.text.size()));
+      if (!delta.empty()) {
+        f.text += delta;
+        std::uint64_t seq = self->add_delta(*w, f.run_id, delta);
+        f.marks.emplace_back(seq, f.text.size());
+        self->commit(*w, std::nullopt, Publish{}, nullptr);
+      }
+      if (over)
+        self->finish_run(*w, "failed",
+                         Error{Code::payload_too_large,
+                               fmt::format("the model's reply exceeds max_reply_bytes ({} bytes)", limit)},
+                         std::nullopt, WorkerStatus::idle, nullptr);
     };
     h.on_usage = [current](const engines::Usage& u) {
       auto [self, w] = current();

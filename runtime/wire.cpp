@@ -391,6 +391,7 @@ bj::object to_json(const RuntimeSummary& v) {
   limits["retention_events"] = v.limits.retention_events;
   limits["retention_bytes"] = v.limits.retention_bytes;
   limits["max_tool_output_bytes"] = v.limits.max_tool_output_bytes;
+  limits["max_reply_bytes"] = v.limits.max_reply_bytes;
   bj::object o;
   o["runtime_id"] = v.runtime_id;
   o["display_name"] = v.display_name;
@@ -792,7 +793,8 @@ Result<RuntimeSummary> summary_from_json(const bj::value& v) {
                               {"max_page", &Limits::max_page},
                               {"retention_events", &Limits::retention_events},
                               {"retention_bytes", &Limits::retention_bytes},
-                              {"max_tool_output_bytes", &Limits::max_tool_output_bytes}})
+                              {"max_tool_output_bytes", &Limits::max_tool_output_bytes},
+                              {"max_reply_bytes", &Limits::max_reply_bytes}})
       if (auto* v = lo.if_contains(key))
         if (auto n = count_of(*v)) s.limits.*field = *n;
   }

@@ -54,6 +54,7 @@ Result<RuntimeConfig> parse_config(std::string_view text, std::string_view sourc
       {"dedupe_window", set::count(l.dedupe_window, 0)},
       {"max_tool_output_bytes", set::count(l.max_tool_output_bytes, 1024)},
       {"max_tool_stream_bytes", set::count(l.max_tool_stream_bytes, 1024)},
+      {"max_reply_bytes", set::count(l.max_reply_bytes, 1024)},
       {"max_body_bytes", set::count(c.max_body_bytes, 1)},
       {"max_header_bytes", set::count(c.max_header_bytes, 1024)},
       {"ws_max_message_bytes", set::count(c.ws_max_message_bytes, 1)},

@@ -48,7 +48,14 @@ class OpenAiRuntimeTest : public ::testing::Test {
     p.idle_timeout = 3s;
     p.max_retries = 0;
     o.profiles.push_back(p);
-    auto r = rt::Runtime::open(io_, std::move(o), store::make_memory_store(io_, {}));
+    opts_ = o;
+    open();
+  }
+
+  // (Re)opens the runtime with opts_ on a new memory store.
+  void open() {
+    rt_.reset();
+    auto r = rt::Runtime::open(io_, opts_, store::make_memory_store(io_, {}));
     ASSERT_TRUE(r.has_value()) << r.error().message;
     rt_ = std::move(*r);
   }
@@ -142,6 +149,7 @@ class OpenAiRuntimeTest : public ::testing::Test {
 
   FakeProvider fake_;
   boost::asio::io_context io_;
+  rt::RuntimeOptions opts_;
   std::unique_ptr<rt::Runtime> rt_;
   std::mutex mu_;
   std::vector<std::string> lines_;
@@ -259,6 +267,33 @@ TEST_F(OpenAiRuntimeTest, CancelKeepsThePartialReplyAndClosesTheProviderConnecti
   ASSERT_EQ(items.size(), 2u);
   EXPECT_FALSE(items[1].content.empty());
   EXPECT_EQ(items[1].result, std::optional<std::string>("cancelled"));
+}
+
+// A model's reply past max_reply_bytes ends the run at the bound: the turn
+// is cancelled from inside its delta (the provider sees the connection
+// close), the run fails with payload_too_large, and the worker goes on.
+TEST_F(OpenAiRuntimeTest, AReplyPastMaxReplyBytesFailsTheRunAndClosesTheProviderConnection) {
+  opts_.limits.max_reply_bytes = 1024;
+  open();
+  std::vector<std::string> pieces(2000, "word ");  // 10,000 bytes
+  fake_.enqueue(FakeResponse::stream(pieces, 1, 2000, 1ms));
+  fake_.enqueue(FakeResponse::stream({"fine"}));
+  create("w5");
+  input("w5", "talk at length");
+  ASSERT_TRUE(run_until([&] {
+    auto t = run_trace("w5");
+    return !t.empty() && t.back().rfind("run_finished", 0) == 0;
+  }));
+  EXPECT_EQ(run_trace("w5").back(), "run_finished:failed:payload_too_large");
+  ASSERT_TRUE(fake_.wait_client_close(0, 2s).has_value()) << "the provider's stream was not closed";
+  ASSERT_TRUE(wait_idle("w5"));
+  auto items = transcript("w5");
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1].content.size(), 1024u);
+  EXPECT_EQ(items[1].result, std::optional<std::string>("failed"));
+  input("w5", "again");
+  ASSERT_TRUE(run_until([&] { return run_trace("w5").back() == "run_finished:completed"; }));
+  EXPECT_EQ(transcript("w5").back().content, "fine");
 }
 
 TEST_F(OpenAiRuntimeTest, ProviderFailureFailsTheRunAndTheWorkerStaysUsable) {

@@ -452,7 +452,7 @@ TEST(Runtime, SnapshotTailIsTheNewestItemsWithinItsByteBudget) {
   opts.limits.snapshot_transcript_bytes = 100;
   Harness h(std::move(opts));
   ASSERT_TRUE(h.create_id("w"));
-  for (const std::string content : {std::string(10, 'a'), std::string(200, 'b'), std::string(30, 'c')}) {
+  for (const std::string& content : {std::string(10, 'a'), std::string(200, 'b'), std::string(30, 'c')}) {
     ASSERT_TRUE(h.input("w", content));
     ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
   }
@@ -470,6 +470,54 @@ TEST(Runtime, SnapshotTailIsTheNewestItemsWithinItsByteBudget) {
   s = h.rt->snapshot("w");
   ASSERT_TRUE(s);
   EXPECT_TRUE(s->transcript_tail.empty());
+}
+
+// A model is untrusted input: its reply stops at max_reply_bytes, cut on a
+// character's boundary, and the run fails with payload_too_large; every
+// event and item carrying the reply stays within the bound, and the worker
+// takes the next input (without the bound, a reply over yoi-server's 8 MiB
+// upstream frame limit stalled every observer of the worker).
+TEST(Runtime, AReplyPastMaxReplyBytesEndsTheRunAtTheBound) {
+  auto opts = slow_echo(std::chrono::milliseconds(0), 7);
+  opts.limits.max_reply_bytes = 1024;
+  Harness h(std::move(opts));
+  ASSERT_TRUE(h.create_id("w"));
+  // "echo: x" and 600 two-byte characters: 1,207 bytes; the bound falls
+  // inside the 509th character, which is left out.
+  std::string content = "x";
+  for (int i = 0; i < 600; ++i) content += "\xc3\xa9";
+  const std::string reply = "echo: " + content;
+  ASSERT_TRUE(h.input("w", content));
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  const std::string kept = reply.substr(0, 1023);
+  auto page = h.rt->read_after("w", "", 1000);
+  ASSERT_TRUE(page);
+  std::string streamed, done;
+  bj::object finished;
+  for (const auto& e : page->events) {
+    auto ev = bj::parse(e.json).as_object();
+    if (ev.at("type") == "text_delta") streamed += ev.at("delta").as_string();
+    if (ev.at("type") == "text_done") done = ev.at("text").as_string();
+    if (ev.at("type") == "run_finished") finished = ev;
+  }
+  EXPECT_EQ(streamed, kept);
+  EXPECT_EQ(done, kept);
+  ASSERT_FALSE(finished.empty());
+  EXPECT_EQ(finished.at("result"), "failed");
+  EXPECT_EQ(finished.at("error").at("code"), "payload_too_large");
+  auto t = h.rt->transcript("w", 0, 10);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->items.size(), 2u);
+  EXPECT_EQ(t->items[1].content, kept);
+  EXPECT_EQ(t->items[1].result, "failed");
+  // A reply within the bound is whole.
+  ASSERT_TRUE(h.input("w", "short"));
+  ASSERT_TRUE(h.wait_status("w", WorkerStatus::idle));
+  t = h.rt->transcript("w", 0, 10);
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->items.size(), 4u);
+  EXPECT_EQ(t->items[3].content, "echo: short");
+  EXPECT_EQ(t->items[3].result, "completed");
 }
 
 // text_delta events are serialised by hand on the hot path: they must be

@@ -103,6 +103,11 @@ TEST(Config, ProfileToolsAndMaxStepsAreCheckedAtLoad) {
   ASSERT_TRUE(l) << l.error().message;
   EXPECT_EQ(l->limits.max_tool_output_bytes, 4096u);
   expect_error("[limits]\nmax_tool_output_bytes = 10\n", "limits.max_tool_output_bytes", 2);
+  auto r = parse_config("[limits]\nmax_reply_bytes = 7340032\n", "t.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->limits.max_reply_bytes, 7340032u);
+  EXPECT_EQ(l->limits.max_reply_bytes, 1u << 20) << "the default";
+  expect_error("[limits]\nmax_reply_bytes = 10\n", "limits.max_reply_bytes", 2);
 }
 
 TEST(Config, ProfileSandboxKeysAreCheckedAtLoad) {

@@ -243,6 +243,12 @@ struct Limits {
   std::size_t dedupe_window = 256;          // client_message_ids remembered per worker
   std::size_t max_tool_output_bytes = 32 * 1024;  // a tool result's output (head and tail kept)
   std::size_t max_tool_stream_bytes = 1 << 20;   // bash output streamed as tool_output, per call
+  // A run's reply text, all its steps (a model is untrusted input): past it
+  // the run fails with payload_too_large. Every event and frame that carries
+  // a reply (text_done, a snapshot's in_flight, a transcript item) then stays
+  // far below any proxy's frame limit (yoi-server's max_upstream_frame,
+  // 8 MiB: a reply escapes to at most six times its bytes).
+  std::size_t max_reply_bytes = 1 << 20;
   std::size_t max_remembered_rules = 256;  // per worker; the oldest goes first
   std::size_t max_resolved_approvals = 64;  // per worker, for idempotent answers
 };
