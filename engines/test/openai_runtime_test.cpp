@@ -132,6 +132,18 @@ class OpenAiRuntimeTest : public ::testing::Test {
     return out;
   }
 
+  // The last run's end as run_trace writes it, once the run has ended.
+  std::string run_end(const std::string& id) {
+    std::string end;
+    EXPECT_TRUE(run_until([&] {
+      auto t = run_trace(id);
+      if (t.empty() || t.back().rfind("run_finished", 0) != 0) return false;
+      end = t.back();
+      return true;
+    })) << "the run did not end";
+    return end;
+  }
+
   bool wait_idle(const std::string& id) {
     return run_until([&] {
       auto snap = rt_->snapshot(id);
@@ -280,11 +292,7 @@ TEST_F(OpenAiRuntimeTest, AReplyPastMaxReplyBytesFailsTheRunAndClosesTheProvider
   fake_.enqueue(FakeResponse::stream({"fine"}));
   create("w5");
   input("w5", "talk at length");
-  ASSERT_TRUE(run_until([&] {
-    auto t = run_trace("w5");
-    return !t.empty() && t.back().rfind("run_finished", 0) == 0;
-  }));
-  EXPECT_EQ(run_trace("w5").back(), "run_finished:failed:payload_too_large");
+  EXPECT_EQ(run_end("w5"), "run_finished:failed:payload_too_large");
   ASSERT_TRUE(fake_.wait_client_close(0, 2s).has_value()) << "the provider's stream was not closed";
   ASSERT_TRUE(wait_idle("w5"));
   auto items = transcript("w5");
@@ -302,11 +310,7 @@ TEST_F(OpenAiRuntimeTest, ProviderFailureFailsTheRunAndTheWorkerStaysUsable) {
   fake_.enqueue(FakeResponse::stream({"recovered"}));
   create("w4");
   input("w4", "first");
-  ASSERT_TRUE(run_until([&] {
-    auto t = run_trace("w4");
-    return !t.empty() && t.back().rfind("run_finished", 0) == 0;
-  }));
-  EXPECT_EQ(run_trace("w4").back(), "run_finished:failed:provider_auth_failed");
+  EXPECT_EQ(run_end("w4"), "run_finished:failed:provider_auth_failed");
   ASSERT_TRUE(wait_idle("w4"));
   input("w4", "again");
   ASSERT_TRUE(run_until([&] { return run_trace("w4").back() == "run_finished:completed"; }));
