@@ -828,7 +828,8 @@ void Feed::wake_all() {
 }
 
 // A ring event's frame, built on its first read: the head goes in front of
-// the event (in the room reserved for it) and the ring's bytes count it.
+// the event (in the room reserved for it) and the ring's bytes count it
+// (the trim after each flush, wake_all, holds the byte bound again).
 const std::string& Feed::framed(RingEvent& r) {
   auto& frame = *r.json;
   if (r.framed) return frame;
